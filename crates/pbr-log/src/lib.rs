@@ -1,0 +1,28 @@
+//! The tamper-evident event log of a `pbr` ledger.
+//!
+//! It stores signed records in sled as an append-only, hash-chained, Merkle-committed log,
+//! and makes everything an outside auditor needs to check it without our code: inclusion
+//! and consistency proofs, co-signed checkpoints, and a streamed export. Every byte it
+//! promises is specified in `docs/format.md` (DESIGN §3).
+//!
+//! Architecture invariant: this crate never knows what an event means. Event bytes are
+//! opaque; decoding them for an export is a function the caller passes in.
+
+pub mod error;
+pub mod export;
+pub mod hash;
+pub mod hex;
+pub mod merkle;
+pub mod note;
+pub mod proof;
+pub mod record;
+pub mod store;
+pub mod verify;
+
+pub use error::{LogError, RecordError};
+pub use hash::Hash;
+pub use note::{Checkpoint, SignedCheckpoint, SignerKey, VerifierKey};
+pub use proof::{ConsistencyProof, InclusionProof};
+pub use record::Record;
+pub use store::{Appended, Log};
+pub use verify::{VerifyError, VerifyOptions, VerifyReport};

@@ -1,0 +1,662 @@
+//! The stored log: one sled database per ledger directory (DESIGN §3 "Storage").
+//!
+//! Layout of a ledger directory:
+//! - `LOCK`: taken with `File::try_lock` for as long as a [`Log`] is open, so a second
+//!   process gets "ledger is in use" at once instead of waiting on sled.
+//! - `sled/`: the sled 0.34.7 database, with these trees:
+//!   - `events`: seq (u64 big-endian, dense from 0) → record bytes. The only source of truth.
+//!   - `hashes`: seq → `leaf_i ‖ chain_i` (64 bytes). Cache.
+//!   - `nodes`: `level (u8) ‖ index (u64 BE)` → hash of the complete subtree of height `level`
+//!     (`level >= 1`; level 0 lives in `hashes`). Cache.
+//!   - `meta`: `origin`, `len` (u64 BE), `verified` (u64 BE). `len` is a cache of the dense
+//!     length, checked against `events` on open.
+//!   - `checkpoints`: `size (u64 BE) ‖ id (u64 BE)` → signed note text. Not events: they
+//!     sign the log.
+//!   - `keys`: key name → verifier key text, the keys whose checkpoint signatures this ledger
+//!     knows.
+//!
+//! Invariant: `append` writes `events`, `hashes`, `nodes` and `meta.len` in one sled
+//! transaction and flushes before it returns, so a batch is durable and all-or-nothing.
+//! Every cache tree can be rebuilt from `events` alone ([`Log::rebuild_caches`]).
+
+use std::fs::{File, TryLockError};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use sled::Transactional;
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+
+use crate::error::{LogError, RecordError};
+use crate::hash::{EMPTY_CHAIN, Hash, chain_hash, leaf_hash};
+use crate::merkle::{self, Frontier, NodeSource};
+use crate::note::{Checkpoint, SignedCheckpoint, VerifierKey};
+use crate::record::Record;
+
+const LOCK_FILE: &str = "LOCK";
+const SLED_DIR: &str = "sled";
+const META_ORIGIN: &[u8] = b"origin";
+const META_LEN: &[u8] = b"len";
+const META_VERIFIED: &[u8] = b"verified";
+const REBUILD_SLICE: u64 = 65_536;
+
+/// An open ledger log. Holding one holds the directory's lock.
+pub struct Log {
+    dir: PathBuf,
+    db: sled::Db,
+    pub(crate) events: sled::Tree,
+    hashes: sled::Tree,
+    nodes: sled::Tree,
+    meta: sled::Tree,
+    checkpoints: sled::Tree,
+    keys: sled::Tree,
+    origin: String,
+    frontier: Frontier,
+    chain_head: Hash,
+    /// Set when opening found the caches disagreeing with `events`: appends are refused and
+    /// `verify` reports it, but reading and verifying still work.
+    damage: Option<String>,
+    // Dropped last: the lock outlives the database handle.
+    _lock: File,
+}
+
+impl std::fmt::Debug for Log {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Log")
+            .field("dir", &self.dir)
+            .field("len", &self.len())
+            .finish()
+    }
+}
+
+fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> LogError + '_ {
+    move |source| LogError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+fn take_lock(dir: &Path) -> Result<File, LogError> {
+    let path = dir.join(LOCK_FILE);
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(io_error(&path))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(TryLockError::WouldBlock) => Err(LogError::InUse { path }),
+        Err(TryLockError::Error(source)) => Err(LogError::Io { path, source }),
+    }
+}
+
+/// Parses an `events`/`hashes` key.
+fn seq_of(key: &[u8]) -> Option<u64> {
+    Some(u64::from_be_bytes(key.try_into().ok()?))
+}
+
+fn node_key(level: u32, index: u64) -> [u8; 9] {
+    let mut key = [0u8; 9];
+    // Levels are below 64 because sizes are u64.
+    key[0] = level as u8;
+    key[1..].copy_from_slice(&index.to_be_bytes());
+    key
+}
+
+fn read_u64(tree: &sled::Tree, key: &[u8]) -> Result<Option<u64>, LogError> {
+    match tree.get(key)? {
+        None => Ok(None),
+        Some(value) => match <[u8; 8]>::try_from(value.as_ref()) {
+            Ok(bytes) => Ok(Some(u64::from_be_bytes(bytes))),
+            Err(_) => Err(LogError::Inconsistent(format!(
+                "meta {} is not an 8-byte integer",
+                String::from_utf8_lossy(key)
+            ))),
+        },
+    }
+}
+
+/// What one append wrote.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Appended {
+    /// The sequence numbers given to the batch.
+    pub seqs: Range<u64>,
+    /// The chain head after the batch.
+    pub chain_head: Hash,
+    /// The Merkle root after the batch.
+    pub root: Hash,
+}
+
+impl Log {
+    /// Creates a ledger in `dir` (which must not hold one) with the given origin, the ledger
+    /// id that every checkpoint names.
+    pub fn create(dir: &Path, origin: &str) -> Result<Log, LogError> {
+        if !crate::note::valid_key_name(origin) {
+            return Err(LogError::Checkpoint(format!(
+                "ledger id {origin:?} must be non-empty, without whitespace or '+'"
+            )));
+        }
+        if dir.join(SLED_DIR).exists() {
+            return Err(LogError::AlreadyExists {
+                path: dir.to_owned(),
+            });
+        }
+        std::fs::create_dir_all(dir).map_err(io_error(dir))?;
+        let lock = take_lock(dir)?;
+        let db = open_sled(&dir.join(SLED_DIR))?;
+        let meta = db.open_tree("meta")?;
+        meta.insert(META_ORIGIN, origin.as_bytes())?;
+        meta.insert(META_LEN, &0u64.to_be_bytes())?;
+        db.flush()?;
+        drop(meta);
+        Log::from_db(dir, db, lock)
+    }
+
+    /// Opens the ledger in `dir`, taking its lock.
+    pub fn open(dir: &Path) -> Result<Log, LogError> {
+        if !dir.join(SLED_DIR).is_dir() {
+            return Err(LogError::NotALedger {
+                path: dir.to_owned(),
+            });
+        }
+        let lock = take_lock(dir)?;
+        let db = open_sled(&dir.join(SLED_DIR))?;
+        Log::from_db(dir, db, lock)
+    }
+
+    fn from_db(dir: &Path, db: sled::Db, lock: File) -> Result<Log, LogError> {
+        let meta = db.open_tree("meta")?;
+        let origin = match meta.get(META_ORIGIN)? {
+            Some(origin) => String::from_utf8(origin.to_vec())
+                .map_err(|_| LogError::Inconsistent("meta origin is not UTF-8".into()))?,
+            None => {
+                return Err(LogError::NotALedger {
+                    path: dir.to_owned(),
+                });
+            }
+        };
+        let mut log = Log {
+            dir: dir.to_owned(),
+            events: db.open_tree("events")?,
+            hashes: db.open_tree("hashes")?,
+            nodes: db.open_tree("nodes")?,
+            checkpoints: db.open_tree("checkpoints")?,
+            keys: db.open_tree("keys")?,
+            meta,
+            db,
+            origin,
+            frontier: Frontier::new(),
+            chain_head: EMPTY_CHAIN,
+            damage: None,
+            _lock: lock,
+        };
+        if let Err(damage) = log.load_head() {
+            log.damage = Some(damage.to_string());
+        }
+        Ok(log)
+    }
+
+    /// Loads the frontier and chain head, checking the cached length against `events`
+    /// (a paired assertion: the length written by `append` and the last key stored).
+    fn load_head(&mut self) -> Result<(), LogError> {
+        let len = read_u64(&self.meta, META_LEN)?.unwrap_or(0);
+        let last = match self.events.last()? {
+            None => 0,
+            Some((key, _)) => seq_of(&key).map(|seq| seq + 1).ok_or_else(|| {
+                LogError::Inconsistent("events holds a key that is not a u64".into())
+            })?,
+        };
+        if last != len {
+            return Err(LogError::Inconsistent(format!(
+                "events ends at seq {last} but the ledger records length {len}"
+            )));
+        }
+        self.frontier = Frontier::load(self, len)?;
+        self.chain_head = self.chain_at(len)?;
+        Ok(())
+    }
+
+    /// Why the ledger looked damaged when it was opened, if it did. A damaged ledger refuses
+    /// appends; `pbr verify` tells where the damage is.
+    pub fn damage(&self) -> Option<&str> {
+        self.damage.as_deref()
+    }
+
+    /// The length recorded by the last append, which a damaged ledger may disagree with.
+    pub(crate) fn recorded_len(&self) -> Result<u64, LogError> {
+        Ok(read_u64(&self.meta, META_LEN)?.unwrap_or(0))
+    }
+
+    /// The ledger directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The ledger id, the origin line of its checkpoints.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// The number of records.
+    pub fn len(&self) -> u64 {
+        self.frontier.size()
+    }
+
+    /// Whether the log holds no record.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The Merkle root of the whole log.
+    pub fn root(&self) -> Hash {
+        self.frontier.root()
+    }
+
+    /// The chain head of the whole log.
+    pub fn chain_head(&self) -> Hash {
+        self.chain_head
+    }
+
+    /// Appends a batch atomically and durably: when this returns `Ok`, every record is on
+    /// disk; when it returns `Err`, none is.
+    ///
+    /// Each record is encoded and decoded again before anything is written (the first half
+    /// of the paired assertion around storage; [`Log::read`] is the second). The log does not
+    /// check signatures here: the ledger signs or verifies before appending, and
+    /// [`Log::verify`] checks every signature after.
+    pub fn append(&mut self, records: &[Record]) -> Result<Appended, LogError> {
+        if let Some(damage) = &self.damage {
+            return Err(LogError::Inconsistent(format!(
+                "{damage}; refusing to append (run `pbr verify`)"
+            )));
+        }
+        let mut encoded = Vec::with_capacity(records.len());
+        for (index, record) in records.iter().enumerate() {
+            let bytes = record
+                .encode()
+                .map_err(|source| LogError::Rejected { index, source })?;
+            match Record::decode(&bytes) {
+                Ok(ref again) if again == record => {}
+                Ok(_) => {
+                    return Err(LogError::Rejected {
+                        index,
+                        source: RecordError::Malformed {
+                            reason: "does not round-trip".into(),
+                        },
+                    });
+                }
+                Err(source) => return Err(LogError::Rejected { index, source }),
+            }
+            encoded.push(bytes);
+        }
+        self.append_encoded(encoded)
+    }
+
+    /// Appends record bytes that the caller has already checked.
+    fn append_encoded(&mut self, encoded: Vec<Vec<u8>>) -> Result<Appended, LogError> {
+        let start = self.len();
+        let mut staged = Staged::new(self.frontier.clone(), self.chain_head);
+        let mut events = sled::Batch::default();
+        for (offset, bytes) in encoded.iter().enumerate() {
+            let seq = start + offset as u64;
+            events.insert(&seq.to_be_bytes(), bytes.as_slice());
+            staged.add(seq, bytes);
+        }
+        let Staged {
+            frontier,
+            chain,
+            hashes,
+            nodes,
+        } = staged;
+        let len = frontier.size();
+        let result = (&self.events, &self.hashes, &self.nodes, &self.meta).transaction(
+            |(tx_events, tx_hashes, tx_nodes, tx_meta)| {
+                tx_events.apply_batch(&events)?;
+                tx_hashes.apply_batch(&hashes)?;
+                tx_nodes.apply_batch(&nodes)?;
+                tx_meta.insert(META_LEN, &len.to_be_bytes())?;
+                Ok::<(), ConflictableTransactionError<LogError>>(())
+            },
+        );
+        match result {
+            Ok(()) => {}
+            Err(TransactionError::Abort(error)) => return Err(error),
+            Err(TransactionError::Storage(error)) => return Err(error.into()),
+        }
+        self.db.flush()?;
+        self.frontier = frontier;
+        self.chain_head = chain;
+        Ok(Appended {
+            seqs: start..len,
+            chain_head: chain,
+            root: self.frontier.root(),
+        })
+    }
+
+    /// The raw record bytes at `seq`.
+    pub fn read_bytes(&self, seq: u64) -> Result<Vec<u8>, LogError> {
+        match self.events.get(seq.to_be_bytes())? {
+            Some(bytes) => Ok(bytes.to_vec()),
+            None if seq < self.len() => Err(LogError::Inconsistent(format!(
+                "record at seq {seq} is missing"
+            ))),
+            None => Err(LogError::OutOfRange(format!(
+                "seq {seq} is beyond the end of the log ({} records)",
+                self.len()
+            ))),
+        }
+    }
+
+    /// The record at `seq`, decoded (the second half of the paired assertion).
+    pub fn read(&self, seq: u64) -> Result<Record, LogError> {
+        let bytes = self.read_bytes(seq)?;
+        Record::decode(&bytes).map_err(|source| LogError::BadRecord { seq, source })
+    }
+
+    /// Streams `(seq, record bytes)` from `start` in order, without loading the log.
+    pub fn iter_from(
+        &self,
+        start: u64,
+    ) -> impl Iterator<Item = Result<(u64, sled::IVec), LogError>> + '_ {
+        self.events.range(start.to_be_bytes()..).map(|entry| {
+            let (key, value) = entry?;
+            let seq = seq_of(&key).ok_or_else(|| {
+                LogError::Inconsistent(format!("events holds a malformed key {key:?}"))
+            })?;
+            Ok((seq, value))
+        })
+    }
+
+    /// The cached `(leaf_i, chain_i)` of `seq`.
+    pub fn cached_hashes(&self, seq: u64) -> Result<(Hash, Hash), LogError> {
+        let value = self.hashes.get(seq.to_be_bytes())?.ok_or_else(|| {
+            LogError::Inconsistent(format!("hash cache has no entry for seq {seq}"))
+        })?;
+        let pair: [u8; 64] = value.as_ref().try_into().map_err(|_| {
+            LogError::Inconsistent(format!("hash cache entry of seq {seq} is not 64 bytes"))
+        })?;
+        // Both halves are 32 bytes by construction of `pair`.
+        let leaf: Hash = pair[..32].try_into().expect("32-byte half");
+        let chain: Hash = pair[32..].try_into().expect("32-byte half");
+        Ok((leaf, chain))
+    }
+
+    /// The cached hash of a complete subtree of height `level >= 1`, if stored.
+    pub(crate) fn cached_node(&self, level: u32, index: u64) -> Result<Option<Hash>, LogError> {
+        match self.nodes.get(node_key(level, index))? {
+            None => Ok(None),
+            Some(value) => Ok(Some(value.as_ref().try_into().map_err(|_| {
+                LogError::Inconsistent(format!("node ({level}, {index}) is not 32 bytes"))
+            })?)),
+        }
+    }
+
+    /// The chain head after the first `size` records.
+    pub fn chain_at(&self, size: u64) -> Result<Hash, LogError> {
+        if size == 0 {
+            Ok(EMPTY_CHAIN)
+        } else {
+            Ok(self.cached_hashes(size - 1)?.1)
+        }
+    }
+
+    /// The Merkle root of the first `size` records, from `O(log size)` cached nodes.
+    pub fn root_at(&self, size: u64) -> Result<Hash, LogError> {
+        self.check_size(size)?;
+        merkle::root(self, size)
+    }
+
+    fn check_size(&self, size: u64) -> Result<(), LogError> {
+        if size > self.len() {
+            return Err(LogError::OutOfRange(format!(
+                "tree size {size} is beyond the end of the log ({} records)",
+                self.len()
+            )));
+        }
+        Ok(())
+    }
+
+    /// The RFC 9162 inclusion path of `leaf_index` in the tree of `tree_size`.
+    pub fn inclusion_path(&self, leaf_index: u64, tree_size: u64) -> Result<Vec<Hash>, LogError> {
+        self.check_size(tree_size)?;
+        if leaf_index >= tree_size {
+            return Err(LogError::OutOfRange(format!(
+                "seq {leaf_index} is not in a tree of size {tree_size}"
+            )));
+        }
+        merkle::inclusion_proof(self, leaf_index, tree_size)
+    }
+
+    /// The RFC 9162 consistency path from `first` to `second`.
+    pub fn consistency_path(&self, first: u64, second: u64) -> Result<Vec<Hash>, LogError> {
+        self.check_size(second)?;
+        if first > second {
+            return Err(LogError::OutOfRange(format!(
+                "first size {first} is larger than second size {second}"
+            )));
+        }
+        merkle::consistency_proof(self, first, second)
+    }
+
+    /// The checkpoint body of the whole log as it stands, for signing.
+    pub fn checkpoint_body(&self, time: u64) -> Checkpoint {
+        Checkpoint {
+            origin: self.origin.clone(),
+            size: self.len(),
+            root: self.root(),
+            chain: self.chain_head,
+            time,
+        }
+    }
+
+    /// Stores a checkpoint after checking that it describes this log: same origin, a size
+    /// within the log, and the root and chain head of that prefix. A later note of the same
+    /// size (say, with one more co-signature) supersedes the earlier one.
+    pub fn store_checkpoint(&mut self, note: &SignedCheckpoint) -> Result<(), LogError> {
+        self.check_checkpoint(&note.checkpoint)?;
+        let id = self.db.generate_id()?;
+        let mut key = [0u8; 16];
+        key[..8].copy_from_slice(&note.checkpoint.size.to_be_bytes());
+        key[8..].copy_from_slice(&id.to_be_bytes());
+        self.checkpoints.insert(key, note.to_text().as_bytes())?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// Checks that a checkpoint body describes a prefix of this log.
+    pub fn check_checkpoint(&self, checkpoint: &Checkpoint) -> Result<(), LogError> {
+        if checkpoint.origin != self.origin {
+            return Err(LogError::Checkpoint(format!(
+                "origin {} is not this ledger's ({})",
+                checkpoint.origin, self.origin
+            )));
+        }
+        self.check_size(checkpoint.size)?;
+        if self.root_at(checkpoint.size)? != checkpoint.root {
+            return Err(LogError::Checkpoint(format!(
+                "root of size {} does not match the log",
+                checkpoint.size
+            )));
+        }
+        if self.chain_at(checkpoint.size)? != checkpoint.chain {
+            return Err(LogError::Checkpoint(format!(
+                "chain head of size {} does not match the log",
+                checkpoint.size
+            )));
+        }
+        Ok(())
+    }
+
+    /// The latest stored checkpoint: the largest size, and of that size the last stored.
+    pub fn latest_checkpoint(&self) -> Result<Option<SignedCheckpoint>, LogError> {
+        match self.checkpoints.last()? {
+            None => Ok(None),
+            Some((_, text)) => parse_stored_note(&text).map(Some),
+        }
+    }
+
+    /// The last stored checkpoint of exactly `size`.
+    pub fn checkpoint_of_size(&self, size: u64) -> Result<Option<SignedCheckpoint>, LogError> {
+        match self.checkpoints.scan_prefix(size.to_be_bytes()).next_back() {
+            None => Ok(None),
+            Some(entry) => parse_stored_note(&entry?.1).map(Some),
+        }
+    }
+
+    /// Every stored checkpoint, one per size (the last stored of each), by size.
+    pub fn checkpoints(&self) -> Result<Vec<SignedCheckpoint>, LogError> {
+        let mut notes: Vec<SignedCheckpoint> = Vec::new();
+        for entry in self.checkpoints.iter() {
+            let note = parse_stored_note(&entry?.1)?;
+            match notes.last_mut() {
+                Some(last) if last.checkpoint.size == note.checkpoint.size => *last = note,
+                _ => notes.push(note),
+            }
+        }
+        Ok(notes)
+    }
+
+    /// Remembers a party's verifier key. A name already bound to another key is refused.
+    pub fn add_verifier_key(&mut self, key: &VerifierKey) -> Result<(), LogError> {
+        let text = key.to_string();
+        if let Some(existing) = self.keys.get(key.name.as_bytes())? {
+            if existing.as_ref() == text.as_bytes() {
+                return Ok(());
+            }
+            return Err(LogError::Checkpoint(format!(
+                "key name {} is already bound to another key in this ledger",
+                key.name
+            )));
+        }
+        self.keys.insert(key.name.as_bytes(), text.as_bytes())?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// The verifier keys this ledger knows, by name.
+    pub fn verifier_keys(&self) -> Result<Vec<VerifierKey>, LogError> {
+        self.keys
+            .iter()
+            .values()
+            .map(|value| {
+                let value = value?;
+                let text = std::str::from_utf8(&value)
+                    .map_err(|_| LogError::Inconsistent("stored key is not UTF-8".into()))?;
+                VerifierKey::parse(text)
+                    .map_err(|e| LogError::Inconsistent(format!("stored key {text}: {e}")))
+            })
+            .collect()
+    }
+
+    pub(crate) fn verified_mark(&self) -> Result<u64, LogError> {
+        Ok(read_u64(&self.meta, META_VERIFIED)?.unwrap_or(0))
+    }
+
+    pub(crate) fn set_verified_mark(&self, size: u64) -> Result<(), LogError> {
+        self.meta.insert(META_VERIFIED, &size.to_be_bytes())?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// Rebuilds `hashes`, `nodes` and `meta.len` from `events` alone, streaming. Used after
+    /// a cache is lost or suspected; `events` is never written.
+    pub fn rebuild_caches(&mut self) -> Result<(), LogError> {
+        self.hashes.clear()?;
+        self.nodes.clear()?;
+        self.meta.insert(META_LEN, &0u64.to_be_bytes())?;
+        self.frontier = Frontier::new();
+        self.chain_head = EMPTY_CHAIN;
+        let mut staged = Staged::new(Frontier::new(), EMPTY_CHAIN);
+        for entry in self.iter_from(0) {
+            let (seq, bytes) = entry?;
+            if seq != staged.frontier.size() {
+                let missing = staged.frontier.size();
+                return Err(LogError::Inconsistent(format!(
+                    "record at seq {missing} is missing"
+                )));
+            }
+            Record::decode(&bytes).map_err(|source| LogError::BadRecord { seq, source })?;
+            staged.add(seq, &bytes);
+            // Write in slices so memory stays bounded however long the log is.
+            if staged.frontier.size() % REBUILD_SLICE == 0 {
+                self.hashes
+                    .apply_batch(std::mem::take(&mut staged.hashes))?;
+                self.nodes.apply_batch(std::mem::take(&mut staged.nodes))?;
+            }
+        }
+        let Staged {
+            frontier,
+            chain,
+            hashes,
+            nodes,
+        } = staged;
+        self.hashes.apply_batch(hashes)?;
+        self.nodes.apply_batch(nodes)?;
+        self.meta.insert(META_LEN, &frontier.size().to_be_bytes())?;
+        self.db.flush()?;
+        self.frontier = frontier;
+        self.chain_head = chain;
+        self.damage = None;
+        Ok(())
+    }
+}
+
+/// The cache entries that records produce, staged before they are written.
+struct Staged {
+    frontier: Frontier,
+    chain: Hash,
+    hashes: sled::Batch,
+    nodes: sled::Batch,
+}
+
+impl Staged {
+    fn new(frontier: Frontier, chain: Hash) -> Staged {
+        Staged {
+            frontier,
+            chain,
+            hashes: sled::Batch::default(),
+            nodes: sled::Batch::default(),
+        }
+    }
+
+    /// Stages `leaf_seq ‖ chain_seq` and every Merkle node the record closes.
+    fn add(&mut self, seq: u64, record_bytes: &[u8]) {
+        let leaf = leaf_hash(record_bytes);
+        self.chain = chain_hash(&self.chain, &leaf);
+        let mut pair = [0u8; 64];
+        pair[..32].copy_from_slice(&leaf);
+        pair[32..].copy_from_slice(&self.chain);
+        self.hashes.insert(&seq.to_be_bytes(), &pair[..]);
+        let nodes = &mut self.nodes;
+        self.frontier.push(leaf, |level, index, hash| {
+            if level > 0 {
+                nodes.insert(&node_key(level, index), &hash[..]);
+            }
+        });
+    }
+}
+
+fn parse_stored_note(text: &[u8]) -> Result<SignedCheckpoint, LogError> {
+    let text = std::str::from_utf8(text)
+        .map_err(|_| LogError::Inconsistent("stored checkpoint is not UTF-8".into()))?;
+    SignedCheckpoint::parse(text)
+        .map_err(|e| LogError::Inconsistent(format!("stored checkpoint: {e}")))
+}
+
+fn open_sled(path: &Path) -> Result<sled::Db, LogError> {
+    // sled's default configuration; no compression, no io_uring (CONVENTIONS.md).
+    Ok(sled::Config::new().path(path).open()?)
+}
+
+impl NodeSource for Log {
+    type Error = LogError;
+
+    fn node(&self, level: u32, index: u64) -> Result<Hash, LogError> {
+        if level == 0 {
+            return Ok(self.cached_hashes(index)?.0);
+        }
+        self.cached_node(level, index)?.ok_or_else(|| {
+            LogError::Inconsistent(format!("Merkle cache has no node ({level}, {index})"))
+        })
+    }
+}

@@ -1,0 +1,33 @@
+//! Shared helpers: deterministic keys and records.
+
+use pbr_log::{Log, Record, SignerKey};
+
+/// A key from a fixed seed, so tests are reproducible.
+pub(crate) fn key(name: &str, seed_byte: u8) -> SignerKey {
+    SignerKey::from_seed(name, [seed_byte; 32]).unwrap()
+}
+
+/// A signed record whose event bytes say which seq it was made for.
+pub(crate) fn record(key: &SignerKey, n: u64) -> Record {
+    Record::sign(format!("event {n}").into_bytes(), key.signing_key()).unwrap()
+}
+
+/// A new ledger in a temporary directory with `len` records appended in batches of 7.
+pub(crate) fn ledger(len: u64) -> (tempfile::TempDir, Log) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = Log::create(&dir.path().join("ledger"), "test.example/ledger").unwrap();
+    let key = key("alice", 1);
+    let records: Vec<Record> = (0..len).map(|n| record(&key, n)).collect();
+    for batch in records.chunks(7) {
+        log.append(batch).unwrap();
+    }
+    (dir, log)
+}
+
+/// Signs and stores a checkpoint of the whole log by `key`, registering the key.
+pub(crate) fn checkpoint(log: &mut Log, key: &SignerKey, time: u64) -> pbr_log::SignedCheckpoint {
+    log.add_verifier_key(&key.verifier_key()).unwrap();
+    let note = pbr_log::SignedCheckpoint::sign(log.checkpoint_body(time), key);
+    log.store_checkpoint(&note).unwrap();
+    note
+}

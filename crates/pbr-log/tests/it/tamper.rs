@@ -1,0 +1,168 @@
+//! Tampering at the sled level: open the trees behind the log's back, change, delete, swap
+//! or insert values, reopen, and check that `verify` names the first bad seq.
+
+use std::path::Path;
+
+use pbr_log::{Log, VerifyOptions};
+
+use crate::support::{checkpoint, key, ledger, record};
+
+const OPTIONS: VerifyOptions = VerifyOptions {
+    threads: 2,
+    incremental: false,
+};
+const LEN: u64 = 30;
+
+/// Builds a ledger with a checkpoint at 20, closes it, lets `tamper` edit the raw sled
+/// database, reopens it and returns what `verify` says.
+fn verify_after(tamper: impl FnOnce(&sled::Db)) -> pbr_log::VerifyError {
+    let (dir, mut log) = ledger(20);
+    checkpoint(&mut log, &key("alice", 1), 7);
+    let alice = key("alice", 1);
+    let more: Vec<_> = (20..LEN).map(|n| record(&alice, n)).collect();
+    log.append(&more).unwrap();
+    log.verify(OPTIONS, |_, _| {})
+        .expect("the untouched ledger verifies");
+    drop(log);
+    let path = dir.path().join("ledger");
+    {
+        let db = sled::open(path.join("sled")).unwrap();
+        tamper(&db);
+        db.flush().unwrap();
+    }
+    reopen_and_verify(&path).expect_err("tampering went unnoticed")
+}
+
+fn reopen_and_verify(path: &Path) -> Result<pbr_log::VerifyReport, pbr_log::VerifyError> {
+    let log = Log::open(path).expect("a tampered ledger still opens for verification");
+    log.verify(OPTIONS, |_, _| {})
+}
+
+fn key_of(seq: u64) -> [u8; 8] {
+    seq.to_be_bytes()
+}
+
+#[test]
+fn a_changed_byte_is_named() {
+    for (seq, offset) in [(0u64, 0usize), (12, 11), (12, 110), (29, 50)] {
+        let error = verify_after(|db| {
+            let events = db.open_tree("events").unwrap();
+            let mut value = events.get(key_of(seq)).unwrap().unwrap().to_vec();
+            value[offset] ^= 0x01;
+            events.insert(key_of(seq), value).unwrap();
+        });
+        assert_eq!(error.seq, Some(seq), "{error}");
+    }
+}
+
+#[test]
+fn a_missing_record_is_named() {
+    for seq in [0u64, 12, 29] {
+        let error = verify_after(|db| {
+            db.open_tree("events").unwrap().remove(key_of(seq)).unwrap();
+        });
+        assert_eq!(error.seq, Some(seq), "{error}");
+    }
+}
+
+#[test]
+fn swapped_records_are_named() {
+    let error = verify_after(|db| {
+        let events = db.open_tree("events").unwrap();
+        let a = events.get(key_of(12)).unwrap().unwrap();
+        let b = events.get(key_of(13)).unwrap().unwrap();
+        events.insert(key_of(12), b).unwrap();
+        events.insert(key_of(13), a).unwrap();
+    });
+    assert_eq!(error.seq, Some(12), "{error}");
+}
+
+#[test]
+fn an_inserted_record_is_named() {
+    // A validly signed record, added past the end without touching the caches.
+    let error = verify_after(|db| {
+        let bytes = record(&key("alice", 1), 99).encode().unwrap();
+        db.open_tree("events")
+            .unwrap()
+            .insert(key_of(LEN), bytes)
+            .unwrap();
+    });
+    assert_eq!(error.seq, Some(LEN), "{error}");
+    // A validly signed record shifted into the middle.
+    let error = verify_after(|db| {
+        let events = db.open_tree("events").unwrap();
+        for seq in (15..LEN).rev() {
+            let value = events.get(key_of(seq)).unwrap().unwrap();
+            events.insert(key_of(seq + 1), value).unwrap();
+        }
+        events
+            .insert(key_of(15), record(&key("mallory", 9), 15).encode().unwrap())
+            .unwrap();
+    });
+    assert_eq!(error.seq, Some(15), "{error}");
+}
+
+#[test]
+fn a_replaced_record_is_named_even_with_a_valid_signature() {
+    let error = verify_after(|db| {
+        let forged = record(&key("mallory", 9), 12).encode().unwrap();
+        db.open_tree("events")
+            .unwrap()
+            .insert(key_of(12), forged)
+            .unwrap();
+    });
+    assert_eq!(error.seq, Some(12), "{error}");
+}
+
+#[test]
+fn a_malformed_key_is_named() {
+    let error = verify_after(|db| {
+        db.open_tree("events")
+            .unwrap()
+            .insert([0, 0, 0, 0, 0, 0, 0, 12, 0], b"x".to_vec())
+            .unwrap();
+    });
+    assert_eq!(error.seq, Some(13), "{error}");
+}
+
+#[test]
+fn rewriting_history_and_every_cache_is_caught_by_the_checkpoint() {
+    let (dir, mut log) = ledger(20);
+    checkpoint(&mut log, &key("alice", 1), 7);
+    drop(log);
+    let path = dir.path().join("ledger");
+    {
+        let db = sled::open(path.join("sled")).unwrap();
+        let forged = record(&key("alice", 1), 1000).encode().unwrap();
+        db.open_tree("events")
+            .unwrap()
+            .insert(key_of(12), forged)
+            .unwrap();
+        db.flush().unwrap();
+    }
+    let mut log = Log::open(&path).unwrap();
+    log.rebuild_caches().unwrap();
+    let error = log.verify(OPTIONS, |_, _| {}).unwrap_err();
+    assert!(
+        error
+            .reason
+            .contains("checkpoint of size 20 does not match"),
+        "{error}"
+    );
+    // A partner that kept the old root sees it too: no consistency proof can join them.
+    assert!(
+        log.check_checkpoint(&log.checkpoints().unwrap()[0].checkpoint)
+            .is_err()
+    );
+}
+
+#[test]
+fn a_tampered_cache_is_named() {
+    let error = verify_after(|db| {
+        let hashes = db.open_tree("hashes").unwrap();
+        let mut value = hashes.get(key_of(7)).unwrap().unwrap().to_vec();
+        value[40] ^= 1;
+        hashes.insert(key_of(7), value).unwrap();
+    });
+    assert_eq!(error.seq, Some(7), "{error}");
+}

@@ -1,0 +1,573 @@
+#!/usr/bin/env python3
+"""Independent verifier for pbr ledger exports and proofs.
+
+Implements docs/format.md (version 1) without using any pbr code:
+  §1.1 record wire layout and its rejection rules, §1.2 strict Ed25519,
+  §3 hashes, §3.1 hash chain, §3.2 Merkle root (streaming stack),
+  §3.3/§3.4 inclusion and consistency proofs (RFC 9162 §2.1.3.2, §2.1.4.2),
+  §4 checkpoints (C2SP signed notes), §4.1 verifier keys, §5 export, §6 proofs.
+
+Needs only Python 3.11, `blake3` and `PyNaCl`:
+  verify_export.py export FILE.jsonl [--key VKEY ...] [--trust-export-keys]
+  verify_export.py inclusion PROOF.json --key VKEY ...
+  verify_export.py consistency PROOF.json --key VKEY ... [--old-checkpoint NOTEFILE]
+Exit 0 with one summary line on stdout, or 1 with one `FILE:LINE: reason` line on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import binascii
+import hashlib
+import json
+import re
+import sys
+from typing import Any, NoReturn
+
+import nacl.exceptions
+import nacl.signing
+from blake3 import blake3
+
+MAX_EVENT_LEN = 1_048_576  # §1.1
+MAX_LINE = 8 * 1024 * 1024  # bounds memory per export line (a full record is ~2 MiB of hex)
+MAX_PROOF_FILE = 16 * 1024 * 1024
+U64_MAX = 2**64 - 1
+EVENT_PREFIX = b"pbr-event-v1\n"  # §1.2
+EMPTY_ROOT = blake3(b"").digest()  # §3
+ZERO32 = bytes(32)
+SIG_PREFIX = "\u2014 "  # §4: EM DASH + space
+DECIMAL = re.compile(r"0|[1-9][0-9]{0,19}", re.ASCII)
+HEX = re.compile(r"(?:[0-9a-f]{2})*", re.ASCII)
+B64 = re.compile(r"[A-Za-z0-9+/]*={0,2}", re.ASCII)
+
+
+class VerifyError(Exception):
+    """A verification failure, reported as `FILE:LINE: reason`."""
+
+    def __init__(self, reason: str, line: int | None = None) -> None:
+        super().__init__(reason)
+        self.reason, self.line = reason, line
+
+
+def fail(reason: str, line: int | None = None) -> NoReturn:
+    raise VerifyError(reason, line)
+
+
+# ---------------------------------------------------------------- §3 hashes
+
+def leaf_hash(record: bytes) -> bytes:
+    return blake3(b"\x00" + record).digest()
+
+
+def node_hash(left: bytes, right: bytes) -> bytes:
+    return blake3(b"\x01" + left + right).digest()
+
+
+def chain_hash(prev: bytes, leaf: bytes) -> bytes:
+    return blake3(b"\x02" + prev + leaf).digest()
+
+
+def stack_push(stack: list[bytes], index: int, leaf: bytes) -> None:
+    """§3.2: add leaf `index`; the stack holds roots of complete subtrees (O(log n))."""
+    h, j = leaf, index
+    while j & 1:
+        h = node_hash(stack.pop(), h)
+        j >>= 1
+    stack.append(h)
+
+
+def stack_root(stack: list[bytes]) -> bytes:
+    """§3.2: fold the stack from the top down (does not consume it)."""
+    if not stack:
+        return EMPTY_ROOT
+    r = stack[-1]
+    for h in reversed(stack[:-1]):
+        r = node_hash(h, r)
+    return r
+
+
+# ------------------------------------------------- §1.2 strict Ed25519
+
+P = 2**255 - 19
+L = 2**252 + 27742317777372353535851937790883648493
+D = -121665 * pow(121666, P - 2, P) % P
+SQRT_M1 = pow(2, (P - 1) // 4, P)
+
+
+def decompress(enc: bytes) -> tuple[int, int] | None:
+    """RFC 8032 §5.1.3 point decoding; None if `enc` is not a canonical curve point."""
+    n = int.from_bytes(enc, "little")
+    y, sign = n & ((1 << 255) - 1), n >> 255
+    if y >= P:  # step 1: non-canonical y
+        return None
+    u, v = (y * y - 1) % P, (D * y * y + 1) % P  # step 2: x^2 = u/v
+    x = u * pow(v, 3, P) * pow(u * pow(v, 7, P), (P - 5) // 8, P) % P
+    vxx = v * x * x % P  # step 3: pick the square root, or fail
+    if vxx == (-u) % P:
+        x = x * SQRT_M1 % P
+    elif vxx != u:
+        return None
+    if x == 0 and sign:  # step 4: x = 0 with the sign bit set is rejected
+        return None
+    if x & 1 != sign:
+        x = P - x
+    return x, y
+
+
+def edwards_add(a: tuple[int, int], b: tuple[int, int]) -> tuple[int, int]:
+    """Affine twisted Edwards addition (a = -1), complete on Ed25519."""
+    (x1, y1), (x2, y2) = a, b
+    t = D * x1 * x2 * y1 * y2 % P
+    return ((x1 * y2 + x2 * y1) * pow(1 + t, P - 2, P) % P,
+            (y1 * y2 + x1 * x2) * pow(1 - t, P - 2, P) % P)
+
+
+def has_small_order(pt: tuple[int, int]) -> bool:
+    """True if [8]pt is the identity (0, 1), i.e. pt is one of the 8 small-order points."""
+    for _ in range(3):
+        pt = edwards_add(pt, pt)
+    return pt == (0, 1)
+
+
+def check_point(enc: bytes, what: str) -> str | None:
+    if int.from_bytes(enc, "little") & ((1 << 255) - 1) >= P:
+        return f"{what} encoding is not canonical (y >= p)"
+    pt = decompress(enc)
+    if pt is None:
+        return f"{what} is not a valid curve point"
+    if has_small_order(pt):
+        return f"{what} has small order"
+    return None
+
+
+def strict_verify(pk: bytes, msg: bytes, sig: bytes) -> str | None:
+    """§1.2 strict verification; returns None if valid, else the reason."""
+    if len(pk) != 32 or len(sig) != 64:
+        return "bad key or signature length"
+    if int.from_bytes(sig[32:], "little") >= L:
+        return "signature S is not canonical (S >= L)"
+    reason = check_point(pk, "public key") or check_point(sig[:32], "signature point R")
+    if reason:
+        return reason
+    try:  # the cofactorless equation [S]B = R + [k]A, checked by libsodium
+        nacl.signing.VerifyKey(pk).verify(msg, sig)
+    except (nacl.exceptions.BadSignatureError, nacl.exceptions.CryptoError, ValueError, TypeError):
+        return "signature does not verify"
+    return None
+
+
+# ------------------------------------------------------ §1.1 records
+
+def parse_record(rec: bytes) -> tuple[bytes, bytes, bytes] | str:
+    """Split a record into (event_bytes, public_key, signature), or return the reason it is bad."""
+    if len(rec) < 10:
+        return f"record truncated ({len(rec)} bytes, header needs 10)"
+    version = int.from_bytes(rec[0:2], "little")
+    if version != 1:
+        return f"format_version {version}, expected 1"
+    n = int.from_bytes(rec[2:10], "little")
+    if n > MAX_EVENT_LEN:
+        return f"event length {n} exceeds the limit {MAX_EVENT_LEN}"
+    if len(rec) < 106 + n:
+        return f"record truncated ({len(rec)} bytes, layout needs {106 + n})"
+    if len(rec) > 106 + n:
+        return f"record has {len(rec) - 106 - n} trailing bytes"
+    return rec[10:10 + n], rec[10 + n:42 + n], rec[42 + n:106 + n]
+
+
+def decode_event(event_bytes: bytes) -> Any | None:
+    """§2/§8: decode event_bytes into the JSON form of an export's `event` field.
+
+    NOT IMPLEMENTED: the event vocabulary (format.md §8) is not defined yet.
+    Returns None, which makes the caller skip the comparison. Replace this
+    with a real decoder once §8 exists.
+    """
+    return None
+
+
+# -------------------------------------------------- parsing helpers
+
+def parse_hex(value: Any, what: str, size: int | None = None) -> bytes:
+    if not isinstance(value, str) or not HEX.fullmatch(value):
+        fail(f"{what} is not lowercase hex")
+    raw = bytes.fromhex(value)
+    if size is not None and len(raw) != size:
+        fail(f"{what} is {len(raw)} bytes, expected {size}")
+    return raw
+
+
+def parse_b64(text: str, what: str) -> bytes:
+    """Strict standard base64 with padding (RFC 4648 §4), canonical encoding only."""
+    if not B64.fullmatch(text) or len(text) % 4:
+        fail(f"{what} is not padded standard base64")
+    raw = base64.b64decode(text, validate=True)
+    if base64.b64encode(raw).decode() != text:
+        fail(f"{what} is not canonical base64")
+    return raw
+
+
+def parse_uint(value: Any, what: str) -> int:
+    if type(value) is not int or not 0 <= value <= U64_MAX:
+        fail(f"{what} must be a JSON integer in 0..2^64-1")
+    return value
+
+
+def loads_strict(text: str | bytes) -> Any:
+    def no_dupes(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        obj = dict(pairs)
+        if len(obj) != len(pairs):
+            raise ValueError("duplicate key")
+        return obj
+
+    def no_constants(name: str) -> NoReturn:
+        raise ValueError(f"invalid constant {name}")
+
+    try:
+        return json.loads(text, object_pairs_hook=no_dupes, parse_constant=no_constants)
+    except (ValueError, RecursionError) as e:  # JSONDecodeError, bad UTF-8, int too long
+        fail(f"invalid JSON: {str(e)[:120]}")
+
+
+def require_keys(obj: Any, keys: set[str], what: str) -> dict[str, Any]:
+    if not isinstance(obj, dict) or set(obj) != keys:
+        fail(f"{what} must be an object with exactly the keys {', '.join(sorted(keys))}")
+    return obj
+
+
+# --------------------------------------------------- §4.1 verifier keys
+
+def key_id(name: str, pk: bytes) -> bytes:
+    return hashlib.sha256(name.encode() + b"\n\x01" + pk).digest()[:4]
+
+
+def valid_name(name: str) -> bool:
+    return bool(name) and "+" not in name and not any(c.isspace() for c in name)
+
+
+def parse_verifier_key(text: str) -> tuple[str, bytes, bytes]:
+    """`<name>+<8 hex>+<base64(0x01 || pk)>` -> (name, key_id, pk); split on the first two '+'."""
+    parts = text.split("+", 2)
+    if len(parts) != 3 or not valid_name(parts[0]):
+        fail(f"malformed verifier key {text[:80]!r}")
+    name, kid_hex, b64 = parts
+    if not re.fullmatch(r"[0-9a-f]{8}", kid_hex, re.ASCII):
+        fail(f"verifier key {name!r}: key id is not 8 lowercase hex digits")
+    raw = parse_b64(b64, f"verifier key {name!r}")
+    if len(raw) != 33 or raw[0] != 0x01:
+        fail(f"verifier key {name!r}: expected 0x01 followed by a 32-byte Ed25519 key")
+    if key_id(name, raw[1:]).hex() != kid_hex:
+        fail(f"verifier key {name!r}: key id does not match the key")
+    return name, bytes.fromhex(kid_hex), raw[1:]
+
+
+Trusted = dict[tuple[str, bytes], bytes]  # (name, key_id) -> public key
+
+
+def trusted_keys(texts: list[str]) -> Trusted:
+    return {(n, k): pk for n, k, pk in map(parse_verifier_key, texts)}
+
+
+# ------------------------------------------------------ §4 checkpoints
+
+def parse_note(note: Any) -> dict[str, Any]:
+    """Parse a signed note (§4) strictly; returns its fields, body bytes and signature lines."""
+    if not isinstance(note, str):
+        fail("checkpoint is not a string")
+    if not note.endswith("\n") or "\n\n" not in note:
+        fail("checkpoint: not a signed note (needs body, blank line, signature lines)")
+    split = note.index("\n\n")
+    body, sigs = note[:split + 1], note[split + 2:]
+    lines = body.split("\n")[:-1]
+    if len(lines) != 5:
+        fail(f"checkpoint: body has {len(lines)} lines, expected 5")
+    origin, size, root, chain, time = lines
+    if not valid_name(origin):
+        fail(f"checkpoint: bad origin {origin[:80]!r}")
+    if not DECIMAL.fullmatch(size) or int(size) > U64_MAX:
+        fail(f"checkpoint: bad tree size {size[:40]!r}")
+    if not chain.startswith("chain "):
+        fail("checkpoint: fourth line does not start with 'chain '")
+    if not time.startswith("time ") or not DECIMAL.fullmatch(time[5:]) or int(time[5:]) > U64_MAX:
+        fail(f"checkpoint: bad time line {time[:40]!r}")
+    fields = {"origin": origin, "size": int(size), "time": int(time[5:])}
+    for key, text in (("root", root), ("chain", chain[6:])):
+        fields[key] = parse_b64(text, f"checkpoint {key}")
+        if len(fields[key]) != 32:
+            fail(f"checkpoint: {key} is {len(fields[key])} bytes, expected 32")
+    try:
+        fields["body"] = body.encode("utf-8")
+    except UnicodeEncodeError:
+        fail("checkpoint is not valid UTF-8")
+    fields["sig_lines"] = sigs.split("\n")[:-1]
+    return fields
+
+
+def note_signers(note: dict[str, Any], trusted: Trusted) -> list[str]:
+    """§4: check signature lines against trusted keys; return the names that signed validly."""
+    signers: list[str] = []
+    for line in note["sig_lines"]:
+        if not line.startswith(SIG_PREFIX) or " " not in line[len(SIG_PREFIX):]:
+            continue  # other shape: ignored (C2SP)
+        name, b64 = line[len(SIG_PREFIX):].split(" ", 1)
+        try:
+            raw = parse_b64(b64, "signature")
+        except VerifyError:
+            continue  # other shape: ignored
+        if len(raw) < 4 or (name, raw[:4]) not in trusted:
+            continue  # unknown key: ignored
+        if len(raw) != 68:
+            fail(f"checkpoint: signature by trusted key {name!r} is {len(raw) - 4} bytes, expected 64")
+        reason = strict_verify(trusted[(name, raw[:4])], note["body"], raw[4:])
+        if reason:
+            fail(f"checkpoint: signature by trusted key {name!r}: {reason}")
+        if name not in signers:
+            signers.append(name)
+    if not signers:
+        fail("checkpoint has no valid signature from a trusted key")
+    return signers
+
+
+# ------------------------------------------------------------ §5 export
+
+def check_event_line(obj: dict[str, Any], seq: int, prev_chain: bytes) -> tuple[bytes, bytes]:
+    """§5 step 1 for one event line; returns (leaf, chain)."""
+    obj = require_keys(obj, {"seq", "record_hex", "leaf_hash", "chain_hash", "event"}, "event line")
+    if type(obj["seq"]) is not int or obj["seq"] != seq:
+        fail(f"seq {obj['seq']!r}, expected {seq}")
+    record = parse_hex(obj["record_hex"], f"seq {seq}: record_hex")
+    parsed = parse_record(record)
+    if isinstance(parsed, str):
+        fail(f"seq {seq}: {parsed}")
+    event_bytes, pk, sig = parsed
+    reason = strict_verify(pk, EVENT_PREFIX + event_bytes, sig)
+    if reason:
+        fail(f"seq {seq}: event signature: {reason}")
+    leaf = leaf_hash(record)
+    if parse_hex(obj["leaf_hash"], f"seq {seq}: leaf_hash", 32) != leaf:
+        fail(f"seq {seq}: leaf_hash does not match the record")
+    chain = chain_hash(prev_chain, leaf)
+    if parse_hex(obj["chain_hash"], f"seq {seq}: chain_hash", 32) != chain:
+        fail(f"seq {seq}: chain_hash does not match")
+    if obj["event"] is not None:
+        decoded = decode_event(event_bytes)
+        if decoded is not None and decoded != obj["event"]:  # skipped until §8 exists
+            fail(f"seq {seq}: event does not match event_bytes")
+    return leaf, chain
+
+
+def read_lines(f: Any) -> Any:
+    """Yield (line number, text) for each `\\n`-terminated line, bounded in length."""
+    lineno = 0
+    while raw := f.readline(MAX_LINE + 1):
+        lineno += 1
+        if len(raw) > MAX_LINE:
+            fail(f"line longer than {MAX_LINE} bytes", lineno)
+        if not raw.endswith(b"\n"):
+            fail("line does not end with a newline", lineno)
+        try:
+            yield lineno, raw[:-1].decode("utf-8")
+        except UnicodeDecodeError:
+            fail("line is not valid UTF-8", lineno)
+
+
+def cmd_export(path: str, keys: list[str], trust_export: bool) -> str:
+    trusted = trusted_keys(keys)
+    stack: list[bytes] = []
+    chain, count, tail = ZERO32, 0, None
+    with open(path, "rb") as f:
+        for lineno, text in read_lines(f):
+            try:
+                if tail is not None:
+                    fail("data after the checkpoint line")
+                obj = loads_strict(text)
+                if isinstance(obj, dict) and "checkpoint" in obj:
+                    tail = (lineno, obj)
+                    continue
+                leaf, chain = check_event_line(obj, count, chain)
+                stack_push(stack, count, leaf)
+                count += 1
+            except VerifyError as e:
+                e.line = e.line or lineno
+                raise
+    if tail is None:
+        fail("no checkpoint line at the end of the export")
+    lineno, obj = tail
+    try:
+        obj = require_keys(obj, {"checkpoint", "verifier_keys"}, "checkpoint line")
+        vkeys = obj["verifier_keys"]
+        if not isinstance(vkeys, list) or not all(isinstance(k, str) for k in vkeys):
+            fail("verifier_keys is not a list of strings")
+        export_keys = trusted_keys(vkeys)
+        if trust_export:
+            print("warning: trusting the export's own verifier_keys; "
+                  "they are not a trust anchor (format.md §4.1)", file=sys.stderr)
+            trusted = {**export_keys, **trusted}
+        if not trusted:
+            fail("no trusted keys: give --key (or --trust-export-keys)")
+        note = parse_note(obj["checkpoint"])
+        root = stack_root(stack)
+        if note["size"] != count:
+            fail(f"checkpoint size {note['size']} but the export has {count} records")
+        if note["root"] != root:
+            fail("checkpoint root does not match the recomputed Merkle root")
+        if note["chain"] != chain:
+            fail("checkpoint chain head does not match the last chain_hash")
+        signers = note_signers(note, trusted)
+    except VerifyError as e:
+        e.line = e.line or lineno
+        raise
+    return (f"ok: {count} records, origin {note['origin']}, root {root.hex()}, "
+            f"checkpoint signed by {', '.join(signers)}")
+
+
+# ------------------------------------------------------------ §6 proofs
+
+def verify_inclusion(index: int, size: int, leaf: bytes, path: list[bytes], root: bytes) -> bool:
+    """RFC 9162 §2.1.3.2."""
+    if index >= size:
+        return False
+    fn, sn, r = index, size - 1, leaf
+    for p in path:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            r = node_hash(p, r)
+            while not fn & 1 and fn != 0:
+                fn, sn = fn >> 1, sn >> 1
+        else:
+            r = node_hash(r, p)
+        fn, sn = fn >> 1, sn >> 1
+    return sn == 0 and r == root
+
+
+def verify_consistency(first: int, second: int, first_root: bytes, second_root: bytes,
+                       path: list[bytes]) -> bool:
+    """RFC 9162 §2.1.4.2, plus the two empty-path edge cases of format.md §3.4."""
+    if first > second:
+        return False
+    if first == second or first == 0:
+        return (not path and (first != second or first_root == second_root)
+                and (first != 0 or first_root == EMPTY_ROOT))
+    if not path:
+        return False
+    if first & (first - 1) == 0:  # exact power of two
+        path = [first_root] + path
+    fn, sn = first - 1, second - 1
+    while fn & 1:
+        fn, sn = fn >> 1, sn >> 1
+    fr = sr = path[0]
+    for c in path[1:]:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            fr, sr = node_hash(c, fr), node_hash(c, sr)
+            while not fn & 1 and fn != 0:
+                fn, sn = fn >> 1, sn >> 1
+        else:
+            sr = node_hash(sr, c)
+        fn, sn = fn >> 1, sn >> 1
+    return fr == first_root and sr == second_root and sn == 0
+
+
+def load_proof(path: str, keys: set[str]) -> dict[str, Any]:
+    with open(path, "rb") as f:
+        data = f.read(MAX_PROOF_FILE + 1)
+    if len(data) > MAX_PROOF_FILE:
+        fail("proof file too large")
+    obj = require_keys(loads_strict(data), keys, "proof")
+    if not isinstance(obj["path"], list):
+        fail("path is not a list")
+    obj["path"] = [parse_hex(h, f"path[{i}]", 32) for i, h in enumerate(obj["path"])]
+    return obj
+
+
+def checked_checkpoint(text: Any, size: int, root: bytes, trusted: Trusted) -> tuple[dict[str, Any], list[str]]:
+    note = parse_note(text)
+    if note["size"] != size:
+        fail(f"embedded checkpoint has size {note['size']}, expected {size}")
+    if note["root"] != root:
+        fail("embedded checkpoint root does not match the proof's root")
+    return note, note_signers(note, trusted)
+
+
+def cmd_inclusion(path: str, keys: list[str]) -> str:
+    trusted = trusted_keys(keys)
+    p = load_proof(path, {"leaf_index", "tree_size", "leaf_hash", "path", "root", "checkpoint"})
+    index, size = parse_uint(p["leaf_index"], "leaf_index"), parse_uint(p["tree_size"], "tree_size")
+    leaf, root = parse_hex(p["leaf_hash"], "leaf_hash", 32), parse_hex(p["root"], "root", 32)
+    if not verify_inclusion(index, size, leaf, p["path"], root):
+        fail(f"inclusion proof for leaf {index} in tree of size {size} does not verify")
+    _, signers = checked_checkpoint(p["checkpoint"], size, root, trusted)
+    return (f"ok: leaf {index} ({leaf.hex()}) is in the tree of size {size}, root {root.hex()}, "
+            f"checkpoint signed by {', '.join(signers)}")
+
+
+def cmd_consistency(path: str, keys: list[str], old: str | None) -> str:
+    trusted = trusted_keys(keys)
+    p = load_proof(path, {"first", "second", "first_root", "second_root", "path", "checkpoint"})
+    first, second = parse_uint(p["first"], "first"), parse_uint(p["second"], "second")
+    r1, r2 = parse_hex(p["first_root"], "first_root", 32), parse_hex(p["second_root"], "second_root", 32)
+    if not verify_consistency(first, second, r1, r2, p["path"]):
+        fail(f"consistency proof from size {first} to {second} does not verify")
+    note, signers = checked_checkpoint(p["checkpoint"], second, r2, trusted)
+    if old is not None:
+        try:
+            with open(old, "rb") as f:
+                text = f.read(MAX_PROOF_FILE).decode("utf-8")
+        except UnicodeDecodeError:
+            raise VerifyError(f"{old}: old checkpoint is not valid UTF-8") from None
+        try:
+            old_note = parse_note(text)
+            note_signers(old_note, trusted)
+        except VerifyError as e:
+            raise VerifyError(f"{old}: old {e.reason}") from None
+        if old_note["origin"] != note["origin"]:
+            fail(f"old checkpoint is for origin {old_note['origin']!r}, not {note['origin']!r}")
+        if old_note["size"] != first or old_note["root"] != r1:
+            fail(f"old checkpoint (size {old_note['size']}) does not match first={first} / first_root")
+    return (f"ok: tree of size {first} is a prefix of tree of size {second}, root {r2.hex()}, "
+            f"checkpoint signed by {', '.join(signers)}")
+
+
+# ------------------------------------------------------------------ CLI
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description="Verify pbr exports and proofs (docs/format.md).")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    ex = sub.add_parser("export", help="verify an export (format.md §5)")
+    ex.add_argument("file")
+    ex.add_argument("--key", action="append", default=[], metavar="VKEY", help="trusted verifier key")
+    ex.add_argument("--trust-export-keys", action="store_true",
+                    help="also trust the export's own verifier_keys (NOT a trust anchor)")
+    inc = sub.add_parser("inclusion", help="verify an inclusion proof (format.md §6)")
+    inc.add_argument("file")
+    inc.add_argument("--key", action="append", required=True, metavar="VKEY")
+    con = sub.add_parser("consistency", help="verify a consistency proof (format.md §6)")
+    con.add_argument("file")
+    con.add_argument("--key", action="append", required=True, metavar="VKEY")
+    con.add_argument("--old-checkpoint", metavar="NOTEFILE", help="a checkpoint of size `first` you kept")
+    args = ap.parse_args(argv)
+    try:
+        if args.cmd == "export":
+            summary = cmd_export(args.file, args.key, args.trust_export_keys)
+        elif args.cmd == "inclusion":
+            summary = cmd_inclusion(args.file, args.key)
+        else:
+            summary = cmd_consistency(args.file, args.key, args.old_checkpoint)
+    except VerifyError as e:
+        where = args.file if e.line is None else f"{args.file}:{e.line}"
+        print(f"{where}: {e.reason}".replace("\n", "\\n"), file=sys.stderr)
+        return 1
+    except OSError as e:
+        print(f"{args.file}: cannot read: {e.strerror or e}", file=sys.stderr)
+        return 1
+    except Exception as e:  # a bug in this verifier, never a pass
+        print(f"{args.file}: internal error: {type(e).__name__}: {e}".replace("\n", " "), file=sys.stderr)
+        return 1
+    print(summary)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
