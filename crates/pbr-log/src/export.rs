@@ -91,7 +91,7 @@ impl Log {
             };
             serde_json::to_writer(&mut *out, &line).map_err(|e| io(e.into()))?;
             out.write_all(b"\n").map_err(io)?;
-            if (seq + 1) % 4096 == 0 {
+            if (seq + 1).is_multiple_of(4096) {
                 progress(seq + 1, size);
             }
         }

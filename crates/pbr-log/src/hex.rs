@@ -14,7 +14,7 @@ pub fn encode(bytes: &[u8]) -> String {
 
 /// Decodes lowercase hex; uppercase digits are refused so that every value has one spelling.
 pub fn decode(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return None;
     }
     let digit = |c: u8| match c {

@@ -8,6 +8,8 @@
 //! Architecture invariant: this crate never knows what an event means. Event bytes are
 //! opaque; decoding them for an export is a function the caller passes in.
 
+#![warn(clippy::unwrap_used)]
+
 pub mod error;
 pub mod export;
 pub mod hash;

@@ -32,7 +32,7 @@ pub fn subtree_hash<S: NodeSource>(source: &S, start: u64, end: u64) -> Result<H
     if size == 0 {
         return Ok(empty_root());
     }
-    if size.is_power_of_two() && start % size == 0 {
+    if size.is_power_of_two() && start.is_multiple_of(size) {
         return source.node(size.trailing_zeros(), start >> size.trailing_zeros());
     }
     let k = split_point(size);

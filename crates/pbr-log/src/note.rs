@@ -7,8 +7,8 @@
 //! `— <key name> <base64(key_id ‖ 64-byte Ed25519 signature over the body bytes)>`.
 //!
 //! Signature lines of another shape, and lines from keys the verifier does not know, are
-//! ignored, as C2SP requires; a line from a known key whose signature fails makes the whole
-//! note invalid.
+//! ignored, as C2SP requires; a line from a known key whose signature is not 64 bytes or
+//! fails makes the whole note invalid.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -47,9 +47,14 @@ pub fn key_id(name: &str, public_key: &[u8; 32]) -> [u8; 4] {
     [digest[0], digest[1], digest[2], digest[3]]
 }
 
-/// Whether `name` may name a key: non-empty, no whitespace, no `+`.
+/// Whether `name` may name a key or a ledger: non-empty printable ASCII (0x21..=0x7e) other
+/// than `+`. This is C2SP's "no whitespace, no `+`" narrowed to ASCII, so that every language
+/// draws the line in the same place.
 pub fn valid_key_name(name: &str) -> bool {
-    !name.is_empty() && !name.chars().any(|c| c.is_whitespace() || c == '+')
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| (0x21..=0x7e).contains(&b) && b != b'+')
 }
 
 /// A public key that checks notes, written `<name>+<8 hex key_id>+<base64(0x01 ‖ key)>`.
@@ -280,15 +285,16 @@ fn decode_hash_base64(text: &str) -> Option<Hash> {
     BASE64.decode(text).ok()?.try_into().ok()
 }
 
-/// One well-formed signature line.
+/// One well-formed signature line: `— <name> <base64>` whose base64 holds at least a key id.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NoteSignature {
     /// The key name.
     pub name: String,
     /// The key id.
     pub key_id: [u8; 4],
-    /// The Ed25519 signature over the body.
-    pub signature: [u8; 64],
+    /// The signature bytes after the key id; 64 for a good Ed25519 signature. Any other
+    /// length from a trusted key makes the note invalid, as in C2SP and Go's `note.Open`.
+    pub signature: Vec<u8>,
 }
 
 /// A parsed signed note: the checkpoint body and its signature lines.
@@ -331,7 +337,7 @@ impl SignedCheckpoint {
         self.signatures.push(NoteSignature {
             name: vkey.name,
             key_id: vkey.key_id,
-            signature,
+            signature: signature.to_vec(),
         });
         self.raw_signature_lines.push(line);
     }
@@ -396,7 +402,14 @@ impl SignedCheckpoint {
             else {
                 continue;
             };
-            if verify_signature(&key.public_key, body.as_bytes(), &line.signature).is_err() {
+            let Ok(signature) = <[u8; 64]>::try_from(line.signature.as_slice()) else {
+                return err(format!(
+                    "signature of {} is {} bytes, not 64",
+                    key.name,
+                    line.signature.len()
+                ));
+            };
+            if verify_signature(&key.public_key, body.as_bytes(), &signature).is_err() {
                 return err(format!("signature of {} does not verify", key.name));
             }
             if !signed.contains(&key.name) {
@@ -421,12 +434,12 @@ fn parse_signature_line(line: &str) -> Option<NoteSignature> {
         return None;
     }
     let material = BASE64.decode(material).ok()?;
-    if material.len() != 68 {
+    if material.len() < 4 {
         return None;
     }
     Some(NoteSignature {
         name: name.to_owned(),
         key_id: material[..4].try_into().ok()?,
-        signature: material[4..].try_into().ok()?,
+        signature: material[4..].to_vec(),
     })
 }

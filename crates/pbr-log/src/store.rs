@@ -578,7 +578,7 @@ impl Log {
             Record::decode(&bytes).map_err(|source| LogError::BadRecord { seq, source })?;
             staged.add(seq, &bytes);
             // Write in slices so memory stays bounded however long the log is.
-            if staged.frontier.size() % REBUILD_SLICE == 0 {
+            if staged.frontier.size().is_multiple_of(REBUILD_SLICE) {
                 self.hashes
                     .apply_batch(std::mem::take(&mut staged.hashes))?;
                 self.nodes.apply_batch(std::mem::take(&mut staged.nodes))?;

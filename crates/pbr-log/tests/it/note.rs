@@ -99,6 +99,32 @@ fn a_known_key_with_a_bad_signature_invalidates_the_note() {
 }
 
 #[test]
+fn a_known_key_with_a_short_signature_invalidates_the_note() {
+    use base64::Engine as _;
+    let alice = key("alice", 1);
+    let vkey = alice.verifier_key();
+    let short =
+        base64::engine::general_purpose::STANDARD.encode([&vkey.key_id[..], &[0u8; 10]].concat());
+    let text = format!("{}\n\u{2014} alice {short}\n", body().body());
+    let note = SignedCheckpoint::parse(&text).unwrap();
+    assert!(note.verify(&[vkey]).is_err());
+    assert_eq!(
+        note.verify(&[key("bob", 2).verifier_key()]).unwrap(),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn names_are_printable_ascii_without_plus() {
+    for bad in ["", "a b", "a+b", "tab\t", "caf\u{e9}", "nbsp\u{a0}"] {
+        assert!(SignerKey::from_seed(bad, [1; 32]).is_err(), "{bad:?}");
+    }
+    for good in ["a", "aalborg.example/impact60", "K1", "x_y-z~!"] {
+        assert!(SignerKey::from_seed(good, [1; 32]).is_ok(), "{good:?}");
+    }
+}
+
+#[test]
 fn key_texts_round_trip_and_pin_the_key_id() {
     let alice = key("alice", 1);
     let vkey = alice.verifier_key();
