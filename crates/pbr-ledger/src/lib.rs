@@ -1,1 +1,184 @@
-//! placeholder
+//! The one facade over a ledger directory: open, append, verify, prove, checkpoint, export.
+//!
+//! The CLI talks to this crate only. Today it wraps the event log; the domain (contracts,
+//! parties, validated events, projections, settlements) lands here on top of it.
+//!
+//! Architecture invariant: no clock, no environment, no randomness. Times and seeds are
+//! parameters; the CLI reads the clock.
+
+#![warn(clippy::unwrap_used)]
+
+mod error;
+pub mod sample;
+
+use std::io::Write;
+use std::path::Path;
+
+pub use error::LedgerError;
+pub use pbr_log::{
+    ConsistencyProof, InclusionProof, Log, LogError, SignedCheckpoint, SignerKey, VerifierKey,
+    VerifyOptions, VerifyReport,
+};
+
+/// An open ledger. Holding one holds the directory's lock.
+#[derive(Debug)]
+pub struct Ledger {
+    log: Log,
+}
+
+/// The result of checking a saved checkpoint against today's log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckpointCheck {
+    /// The trusted keys that signed the saved checkpoint.
+    pub signed_by: Vec<String>,
+    /// The consistency proof from the saved checkpoint to today's log, verified.
+    pub proof: ConsistencyProof,
+}
+
+impl Ledger {
+    /// Creates a ledger in `dir` with the ledger id `origin`.
+    pub fn create(dir: &Path, origin: &str) -> Result<Ledger, LedgerError> {
+        Ok(Ledger {
+            log: Log::create(dir, origin)?,
+        })
+    }
+
+    /// Opens the ledger in `dir`.
+    pub fn open(dir: &Path) -> Result<Ledger, LedgerError> {
+        Ok(Ledger {
+            log: Log::open(dir)?,
+        })
+    }
+
+    /// The event log.
+    pub fn log(&self) -> &Log {
+        &self.log
+    }
+
+    /// The event log, for appending.
+    pub fn log_mut(&mut self) -> &mut Log {
+        &mut self.log
+    }
+
+    /// Verifies every record, cache and checkpoint (or, incrementally, what was appended
+    /// since the last verified checkpoint).
+    pub fn verify(
+        &self,
+        options: VerifyOptions,
+        progress: impl FnMut(u64, u64),
+    ) -> Result<VerifyReport, LedgerError> {
+        Ok(self.log.verify(options, progress)?)
+    }
+
+    /// Signs a checkpoint of the whole log with `key` at `time` (Unix seconds), stores it,
+    /// and remembers the key as one whose checkpoint signatures this ledger knows.
+    pub fn sign_checkpoint(
+        &mut self,
+        key: &SignerKey,
+        time: u64,
+    ) -> Result<SignedCheckpoint, LedgerError> {
+        self.log.add_verifier_key(&key.verifier_key())?;
+        let note = SignedCheckpoint::sign(self.log.checkpoint_body(time), key);
+        self.log.store_checkpoint(&note)?;
+        Ok(note)
+    }
+
+    /// Adds `key`'s signature to the stored checkpoint of `size` (by default the latest),
+    /// leaving its body unchanged, and stores the result, which supersedes the original.
+    pub fn cosign_checkpoint(
+        &mut self,
+        key: &SignerKey,
+        size: Option<u64>,
+    ) -> Result<SignedCheckpoint, LedgerError> {
+        let note = match size {
+            Some(size) => self.log.checkpoint_of_size(size)?,
+            None => self.log.latest_checkpoint()?,
+        };
+        let Some(mut note) = note else {
+            return Err(LedgerError::Mismatch(match size {
+                Some(size) => format!("no stored checkpoint of size {size} to co-sign"),
+                None => "no checkpoint yet to co-sign (sign one with `pbr checkpoint sign`)".into(),
+            }));
+        };
+        self.log.add_verifier_key(&key.verifier_key())?;
+        note.cosign(key);
+        self.log.store_checkpoint(&note)?;
+        Ok(note)
+    }
+
+    /// Checks a checkpoint that a partner kept: its signatures against `trusted` keys, then
+    /// a consistency proof from it to the latest stored checkpoint, so any rewrite of the
+    /// history it covers is detected.
+    pub fn check_checkpoint(
+        &self,
+        note_text: &str,
+        trusted: &[VerifierKey],
+    ) -> Result<CheckpointCheck, LedgerError> {
+        let note = SignedCheckpoint::parse(note_text).map_err(|source| LedgerError::Note {
+            context: "checkpoint".into(),
+            source,
+        })?;
+        let signed_by = note.verify(trusted).map_err(|source| LedgerError::Note {
+            context: "checkpoint".into(),
+            source,
+        })?;
+        if signed_by.is_empty() {
+            return Err(LedgerError::Mismatch(
+                "the checkpoint has no signature from a trusted key".into(),
+            ));
+        }
+        let saved = &note.checkpoint;
+        if saved.origin != self.log.origin() {
+            return Err(LedgerError::Mismatch(format!(
+                "the checkpoint is of ledger {}, not {}",
+                saved.origin,
+                self.log.origin()
+            )));
+        }
+        let latest = self.log.latest_checkpoint()?.ok_or_else(|| {
+            LedgerError::Mismatch("this ledger has no checkpoint to prove consistency to".into())
+        })?;
+        if saved.size > latest.checkpoint.size {
+            return Err(LedgerError::Mismatch(format!(
+                "the checkpoint covers {} records but this ledger's latest checkpoint covers \
+                 only {}: history was truncated or rolled back",
+                saved.size, latest.checkpoint.size
+            )));
+        }
+        let proof = self
+            .log
+            .consistency_proof(saved.size, Some(latest.checkpoint.size))?;
+        let consistent = pbr_log::merkle::verify_consistency(
+            saved.size,
+            proof.second,
+            &saved.root,
+            &proof.second_root,
+            &proof.path,
+        );
+        if !consistent || proof.first_root != saved.root {
+            return Err(LedgerError::Mismatch(format!(
+                "the log is not consistent with the checkpoint of size {}: history was rewritten",
+                saved.size
+            )));
+        }
+        if self.log.chain_at(saved.size)? != saved.chain {
+            return Err(LedgerError::Mismatch(format!(
+                "the chain head at size {} differs from the checkpoint's: history was rewritten",
+                saved.size
+            )));
+        }
+        Ok(CheckpointCheck { signed_by, proof })
+    }
+
+    /// Writes the export of everything the latest checkpoint covers.
+    pub fn export(
+        &self,
+        out: &mut dyn Write,
+        progress: impl FnMut(u64, u64),
+    ) -> Result<pbr_log::export::ExportSummary, LedgerError> {
+        // No event vocabulary yet: `event` is null (docs/format.md §2).
+        Ok(self
+            .log
+            .export(out, &|_| Ok(serde_json::Value::Null), progress)?)
+    }
+}

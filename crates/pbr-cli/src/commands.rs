@@ -1,0 +1,422 @@
+//! One function per command: read inputs, call the ledger, print the answer.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, anyhow, bail};
+use pbr_ledger::{Ledger, LedgerError, LogError, SignerKey, VerifierKey, VerifyOptions};
+use serde_json::json;
+
+use crate::cli::{CheckpointCommand, Cli, Command, PartyCommand, ProofArgs};
+use crate::exit_code;
+use crate::output::{hex, print_json, progress};
+
+/// Maps an error to its documented exit code.
+pub(crate) fn exit_code_of(error: &anyhow::Error) -> i32 {
+    if let Some(error) = error.downcast_ref::<LedgerError>() {
+        return match error {
+            LedgerError::Log(log) => log_exit_code(log),
+            LedgerError::Verify(_) | LedgerError::Mismatch(_) => exit_code::VERIFY_FAILED,
+            LedgerError::Note { .. } => exit_code::INPUT,
+            _ => exit_code::INTERNAL,
+        };
+    }
+    if let Some(error) = error.downcast_ref::<LogError>() {
+        return log_exit_code(error);
+    }
+    if error.downcast_ref::<InputError>().is_some() {
+        return exit_code::INPUT;
+    }
+    exit_code::INTERNAL
+}
+
+fn log_exit_code(error: &LogError) -> i32 {
+    match error {
+        LogError::InUse { .. } => exit_code::LEDGER_IN_USE,
+        LogError::Corrupt { .. } | LogError::Inconsistent(_) | LogError::BadRecord { .. } => {
+            exit_code::VERIFY_FAILED
+        }
+        LogError::NotALedger { .. }
+        | LogError::AlreadyExists { .. }
+        | LogError::OutOfRange(_)
+        | LogError::Checkpoint(_)
+        | LogError::Rejected { .. }
+        | LogError::Io { .. } => exit_code::INPUT,
+        _ => exit_code::INTERNAL,
+    }
+}
+
+/// Bad input that is not the ledger's: a missing file, a malformed key, a missing option.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct InputError(String);
+
+fn input(message: impl Into<String>) -> anyhow::Error {
+    InputError(message.into()).into()
+}
+
+pub(crate) fn run(cli: Cli) -> Result<()> {
+    let json = cli.json;
+    match cli.command {
+        Command::Init { dir, origin } => init(dir.or(cli.ledger), origin, json),
+        Command::Verify {
+            incremental,
+            threads,
+        } => verify(&open(cli.ledger)?, incremental, threads, json),
+        Command::Export { out } => export(&open(cli.ledger)?, out, json),
+        Command::Proof(args) => proof(&open(cli.ledger)?, args, json),
+        Command::Checkpoint(command) => checkpoint(cli.ledger, command, json),
+        Command::Party(PartyCommand::Keygen { name, out }) => keygen(&name, out, json),
+        Command::Demo { dir } => demo(dir, json),
+    }
+}
+
+fn ledger_dir(dir: Option<PathBuf>) -> Result<PathBuf> {
+    dir.ok_or_else(|| input("no ledger given: pass --ledger DIR or set PBR_LEDGER"))
+}
+
+fn open(dir: Option<PathBuf>) -> Result<Ledger> {
+    Ok(Ledger::open(&ledger_dir(dir)?)?)
+}
+
+fn init(dir: Option<PathBuf>, origin: Option<String>, json: bool) -> Result<()> {
+    let dir = ledger_dir(dir)?;
+    let origin = match origin {
+        Some(origin) => origin,
+        None => {
+            let name = dir
+                .file_name()
+                .and_then(|n| n.to_str())
+                .ok_or_else(|| input(format!("{}: cannot derive a ledger id", dir.display())))?;
+            format!("pbr.local/{name}")
+        }
+    };
+    let ledger = Ledger::create(&dir, &origin)?;
+    if json {
+        print_json(&json!({"ok": true, "ledger": dir, "origin": ledger.log().origin()}));
+    } else {
+        println!(
+            "created ledger {} at {}",
+            ledger.log().origin(),
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
+fn verify(ledger: &Ledger, incremental: bool, threads: Option<usize>, json: bool) -> Result<()> {
+    let threads = threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1);
+    let bar = progress(json, "verifying");
+    let report = ledger.verify(
+        VerifyOptions {
+            threads,
+            incremental,
+        },
+        |done, total| {
+            bar.set_length(total);
+            bar.set_position(done);
+        },
+    );
+    bar.finish_and_clear();
+    let report = report?;
+    let checkpoints: Vec<_> = report
+        .checkpoints
+        .iter()
+        .map(|(size, signers)| json!({"size": size, "signed_by": signers}))
+        .collect();
+    if json {
+        print_json(&json!({
+            "ok": true,
+            "from_seq": report.from_seq,
+            "records": report.len,
+            "root": hex(&report.root),
+            "chain_head": hex(&report.chain_head),
+            "checkpoints": checkpoints,
+        }));
+    } else {
+        println!(
+            "ok: {} records verified (seq {}..{}), root {}, chain head {}",
+            report.len - report.from_seq,
+            report.from_seq,
+            report.len,
+            hex(&report.root),
+            hex(&report.chain_head)
+        );
+        for (size, signers) in &report.checkpoints {
+            println!("checkpoint of size {size} signed by {}", signers.join(", "));
+        }
+    }
+    Ok(())
+}
+
+fn export(ledger: &Ledger, out: Option<PathBuf>, json: bool) -> Result<()> {
+    let bar = progress(json || out.is_none(), "exporting");
+    let summary = match &out {
+        Some(path) => {
+            let file = File::options()
+                .write(true)
+                .create_new(true)
+                .open(path)
+                .map_err(|e| input(format!("{}: {e}", path.display())))?;
+            let mut writer = BufWriter::new(file);
+            let summary = ledger.export(&mut writer, |done, total| {
+                bar.set_length(total);
+                bar.set_position(done);
+            })?;
+            writer
+                .into_inner()
+                .map_err(|e| e.into_error())?
+                .sync_all()?;
+            summary
+        }
+        None => {
+            let stdout = std::io::stdout();
+            let mut writer = BufWriter::new(stdout.lock());
+            let summary = ledger.export(&mut writer, |_, _| {})?;
+            writer.flush()?;
+            summary
+        }
+    };
+    bar.finish_and_clear();
+    if let Some(path) = out {
+        if json {
+            print_json(&json!({"ok": true, "records": summary.records, "out": path}));
+        } else {
+            println!("exported {} records to {}", summary.records, path.display());
+        }
+    }
+    Ok(())
+}
+
+fn proof(ledger: &Ledger, args: ProofArgs, json: bool) -> Result<()> {
+    let log = ledger.log();
+    let text = if let Some(seq) = args.seq {
+        let proof = log.inclusion_proof(seq, args.tree_size)?;
+        if !json {
+            println!(
+                "record {} is in the tree of size {} with root {} ({} path hashes)",
+                proof.leaf_index,
+                proof.tree_size,
+                hex(&proof.root),
+                proof.path.len()
+            );
+            return Ok(());
+        }
+        serde_json::to_string_pretty(&proof)?
+    } else {
+        let from = args
+            .from
+            .ok_or_else(|| input("--consistency needs --from"))?;
+        let proof = log.consistency_proof(from, args.to)?;
+        if !json {
+            println!(
+                "the tree of size {} (root {}) extends the tree of size {} (root {}) ({} path hashes)",
+                proof.second,
+                hex(&proof.second_root),
+                proof.first,
+                hex(&proof.first_root),
+                proof.path.len()
+            );
+            return Ok(());
+        }
+        serde_json::to_string_pretty(&proof)?
+    };
+    // Proofs are documents to keep: pretty-printed, keys in the order of DESIGN §3.
+    println!("{text}");
+    Ok(())
+}
+
+fn read_signer_key(path: &Path) -> Result<SignerKey> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| input(format!("{}: cannot read key file: {e}", path.display())))?;
+    SignerKey::parse(&text).map_err(|e| input(format!("{}: {e}", path.display())))
+}
+
+fn now_unix_seconds() -> Result<u64> {
+    Ok(std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .context("the system clock is before 1970")?
+        .as_secs())
+}
+
+fn checkpoint(ledger: Option<PathBuf>, command: CheckpointCommand, json: bool) -> Result<()> {
+    let note = match command {
+        CheckpointCommand::Sign { key, time } => {
+            let key = read_signer_key(&key)?;
+            let time = match time {
+                Some(time) => time,
+                None => now_unix_seconds()?,
+            };
+            open(ledger)?.sign_checkpoint(&key, time)?
+        }
+        CheckpointCommand::Cosign { key, size } => {
+            let key = read_signer_key(&key)?;
+            open(ledger)?.cosign_checkpoint(&key, size)?
+        }
+        CheckpointCommand::Show { size } => {
+            let ledger = open(ledger)?;
+            let note = match size {
+                Some(size) => ledger.log().checkpoint_of_size(size)?,
+                None => ledger.log().latest_checkpoint()?,
+            };
+            note.ok_or_else(|| input("no such checkpoint (sign one with `pbr checkpoint sign`)"))?
+        }
+        CheckpointCommand::Check { note, keys } => {
+            let text = std::fs::read_to_string(&note)
+                .map_err(|e| input(format!("{}: {e}", note.display())))?;
+            let keys = keys
+                .iter()
+                .map(|k| VerifierKey::parse(k).map_err(|e| input(format!("--key {k}: {e}"))))
+                .collect::<Result<Vec<_>>>()?;
+            let check = open(ledger)?
+                .check_checkpoint(&text, &keys)
+                .with_context(|| note.display().to_string())?;
+            if json {
+                print_json(&json!({
+                    "ok": true,
+                    "signed_by": check.signed_by,
+                    "size": check.proof.first,
+                    "checked_against_size": check.proof.second,
+                    "proof": check.proof,
+                }));
+            } else {
+                println!(
+                    "ok: the checkpoint of size {} (signed by {}) is consistent with the \
+                     checkpoint of size {}",
+                    check.proof.first,
+                    check.signed_by.join(", "),
+                    check.proof.second
+                );
+            }
+            return Ok(());
+        }
+    };
+    if json {
+        print_json(&json!({
+            "ok": true,
+            "size": note.checkpoint.size,
+            "root": hex(&note.checkpoint.root),
+            "checkpoint": note.to_text(),
+        }));
+    } else {
+        print!("{}", note.to_text());
+    }
+    Ok(())
+}
+
+/// Whether `path` would land inside a ledger directory (one holding `LOCK` and `sled/`).
+fn inside_a_ledger(path: &Path) -> Option<PathBuf> {
+    let absolute = std::path::absolute(path).ok()?;
+    absolute
+        .ancestors()
+        .skip(1)
+        .find(|dir| dir.join("LOCK").is_file() && dir.join("sled").is_dir())
+        .map(Path::to_owned)
+}
+
+fn keygen(name: &str, out: Option<PathBuf>, json: bool) -> Result<()> {
+    let out = out.unwrap_or_else(|| PathBuf::from(format!("{name}.key")));
+    if let Some(ledger) = inside_a_ledger(&out) {
+        bail!(input(format!(
+            "{}: refusing to write a private key inside the ledger {}",
+            out.display(),
+            ledger.display()
+        )));
+    }
+    let mut seed = [0u8; 32];
+    getrandom::fill(&mut seed).map_err(|e| anyhow!("cannot read randomness: {e}"))?;
+    let key = SignerKey::from_seed(name, seed).map_err(|e| input(e.to_string()))?;
+    write_private_key(&out, &key)?;
+    let vkey = key.verifier_key().to_string();
+    if json {
+        print_json(&json!({"ok": true, "name": name, "verifier_key": vkey, "file": out}));
+    } else {
+        println!("{vkey}");
+        eprintln!(
+            "private key written to {} (mode 0600); share the line above",
+            out.display()
+        );
+    }
+    Ok(())
+}
+
+fn write_private_key(path: &Path, key: &SignerKey) -> Result<()> {
+    let mut options = File::options();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(path)
+        .map_err(|e| input(format!("{}: {e}", path.display())))?;
+    file.write_all(key.to_text().as_bytes())?;
+    file.sync_all()?;
+    Ok(())
+}
+
+fn demo(dir: Option<PathBuf>, json: bool) -> Result<()> {
+    use pbr_ledger::sample;
+    let dir = dir.unwrap_or_else(|| std::env::temp_dir().join("pbr-demo"));
+    if dir.exists() {
+        // Replace an earlier demo, never anything else.
+        match Ledger::open(&dir) {
+            Ok(old) if old.log().origin() == sample::SAMPLE_ORIGIN => {
+                drop(old);
+                std::fs::remove_dir_all(&dir)?;
+            }
+            Ok(_) | Err(_) => bail!(input(format!(
+                "{} exists and is not a pbr demo ledger; pick another directory",
+                dir.display()
+            ))),
+        }
+    }
+    let mut ledger = Ledger::create(&dir, sample::SAMPLE_ORIGIN)?;
+    let note = sample::build(&mut ledger, sample::SAMPLE_LEN)?;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let report = ledger.verify(
+        VerifyOptions {
+            threads,
+            incremental: false,
+        },
+        |_, _| {},
+    )?;
+    let keys: Vec<String> = sample::demo_keys()
+        .iter()
+        .map(|k| k.verifier_key().to_string())
+        .collect();
+    if json {
+        print_json(&json!({
+            "ok": true,
+            "ledger": dir,
+            "records": report.len,
+            "root": hex(&report.root),
+            "checkpoint": note.to_text(),
+            "verifier_keys": keys,
+        }));
+        return Ok(());
+    }
+    println!("demo ledger at {}", dir.display());
+    println!(
+        "{} signed records, verified; root {}",
+        report.len,
+        hex(&report.root)
+    );
+    println!("checkpoint (co-signed by both demo parties):\n");
+    print!("{}", note.to_text());
+    println!("\ndemo verifier keys (demo only: their seeds are public):");
+    for key in &keys {
+        println!("  {key}");
+    }
+    let d = dir.display();
+    println!("\ntry:");
+    println!("  pbr --ledger {d} verify");
+    println!("  pbr --ledger {d} proof --seq 42 --json");
+    println!("  pbr --ledger {d} export > demo.jsonl");
+    println!(
+        "  python3 tools/verify_export.py export demo.jsonl --key {}",
+        keys[0]
+    );
+    Ok(())
+}

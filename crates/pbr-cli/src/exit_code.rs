@@ -1,0 +1,14 @@
+//! The exit codes of `pbr`, a stable machine interface (listed in `docs/cli.md`).
+
+/// Success.
+pub const OK: i32 = 0;
+/// The command line is malformed (clap's own code).
+pub const USAGE: i32 = 2;
+/// Bad input: a file, a key, a value, a request outside the log.
+pub const INPUT: i32 = 3;
+/// Another process holds the ledger.
+pub const LEDGER_IN_USE: i32 = 4;
+/// Verification failed: a bad record, cache or checkpoint, or a rewritten history.
+pub const VERIFY_FAILED: i32 = 5;
+/// A bug or an unexpected storage failure.
+pub const INTERNAL: i32 = 255;

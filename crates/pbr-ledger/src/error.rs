@@ -1,0 +1,27 @@
+//! Errors of the ledger facade.
+
+use pbr_log::note::NoteError;
+use pbr_log::{LogError, VerifyError};
+
+/// What went wrong, in kinds the CLI maps to exit codes.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LedgerError {
+    /// The log refused or failed.
+    #[error(transparent)]
+    Log(#[from] LogError),
+    /// Verification found a bad record, cache or checkpoint.
+    #[error("verification failed: {0}")]
+    Verify(#[from] VerifyError),
+    /// A key or note given by the user is malformed.
+    #[error("{context}: {source}")]
+    Note {
+        /// Which input.
+        context: String,
+        /// The cause.
+        source: NoteError,
+    },
+    /// A checkpoint given by the user does not match this ledger.
+    #[error("{0}")]
+    Mismatch(String),
+}

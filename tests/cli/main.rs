@@ -1,0 +1,26 @@
+//! End-to-end tests of the `pbr` binary: the wiring of each command, exit codes, and the
+//! golden vectors in `tests/vectors/` exactly as the commands print them.
+//!
+//! Run with `PBR_BLESS=1` (`just gen`) to rewrite the vectors after a deliberate change.
+
+mod support;
+mod vectors;
+mod wiring;
+
+/// Every `.rs` file in this directory is a module of this binary.
+#[test]
+fn test_no_forgotten_test_files() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/cli");
+    let main = std::fs::read_to_string(dir.join("main.rs")).unwrap();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        if let Some(module) = name.strip_suffix(".rs")
+            && module != "main"
+        {
+            assert!(
+                main.contains(&format!("mod {module};")),
+                "{name} is not a module"
+            );
+        }
+    }
+}

@@ -1,0 +1,63 @@
+//! Running `pbr` and comparing against golden files.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The output of one `pbr` run.
+pub(crate) struct Run {
+    pub(crate) code: i32,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
+}
+
+/// Runs `pbr` with `args`, with no `PBR_LEDGER` from the outside.
+pub(crate) fn pbr(args: &[&str]) -> Run {
+    let output: Output = Command::new(env!("CARGO_BIN_EXE_pbr"))
+        .args(args)
+        .env_remove("PBR_LEDGER")
+        .output()
+        .expect("pbr runs");
+    Run {
+        code: output.status.code().expect("pbr exits with a code"),
+        stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
+        stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
+    }
+}
+
+/// Runs `pbr` and insists on success.
+pub(crate) fn pbr_ok(args: &[&str]) -> String {
+    let run = pbr(args);
+    assert_eq!(run.code, 0, "pbr {args:?} failed: {}", run.stderr);
+    run.stdout
+}
+
+/// The repository's `tests/vectors/` directory.
+pub(crate) fn vectors_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/vectors")
+}
+
+/// Compares `actual` with the golden file `name`, or rewrites it under `PBR_BLESS=1`.
+pub(crate) fn golden(name: &str, actual: &str) {
+    let path = vectors_dir().join(name);
+    if std::env::var_os("PBR_BLESS").is_some() {
+        std::fs::write(&path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}; run `just gen`", path.display()));
+    assert!(
+        expected == actual,
+        "{} differs from what the program produces now; if the change is deliberate, run \
+         `just gen` and review the diff",
+        path.display()
+    );
+}
+
+/// A demo ledger in a fresh temporary directory.
+pub(crate) fn demo() -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = dir.path().join("demo");
+    let ledger = ledger.to_str().unwrap().to_owned();
+    pbr_ok(&["demo", &ledger]);
+    (dir, ledger)
+}

@@ -1,0 +1,279 @@
+//! One or two end-to-end runs per command: arguments, output shape, exit codes.
+
+use std::path::Path;
+
+use crate::support::{demo, pbr, pbr_ok};
+
+const INPUT: i32 = 3;
+const LEDGER_IN_USE: i32 = 4;
+const VERIFY_FAILED: i32 = 5;
+
+#[test]
+fn init_then_verify_an_empty_ledger() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = dir.path().join("l");
+    let ledger = ledger.to_str().unwrap();
+    let out = pbr_ok(&["init", ledger, "--origin", "test.example/l", "--json"]);
+    let out: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(out["origin"], "test.example/l");
+    let out = pbr_ok(&["--ledger", ledger, "verify", "--json"]);
+    let out: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(out["records"], 0);
+    let again = pbr(&["init", ledger]);
+    assert_eq!(again.code, INPUT, "{}", again.stderr);
+    assert!(again.stderr.contains("already exists"), "{}", again.stderr);
+}
+
+#[test]
+fn a_missing_ledger_is_input_error_with_one_line() {
+    let run = pbr(&["--ledger", "/nonexistent/pbr/ledger", "verify"]);
+    assert_eq!(run.code, INPUT);
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .starts_with("pbr: error: no ledger at /nonexistent/pbr/ledger")
+    );
+    let run = pbr(&["verify"]);
+    assert_eq!(run.code, INPUT);
+    assert!(run.stderr.contains("PBR_LEDGER"), "{}", run.stderr);
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    assert_eq!(pbr(&["proof"]).code, 2);
+    assert_eq!(pbr(&["no-such-command"]).code, 2);
+}
+
+#[test]
+fn a_second_process_is_told_the_ledger_is_in_use_at_once() {
+    let (_dir, ledger) = demo();
+    let _held = pbr_ledger::Ledger::open(Path::new(&ledger)).unwrap();
+    let started = std::time::Instant::now();
+    let run = pbr(&["--ledger", &ledger, "verify"]);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(1),
+        "it waited"
+    );
+    assert_eq!(run.code, LEDGER_IN_USE);
+    assert!(
+        run.stderr.starts_with("pbr: error: ledger is in use"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn verify_names_the_first_bad_seq_of_a_tampered_ledger() {
+    let (_dir, ledger) = demo();
+    {
+        let db = sled::open(Path::new(&ledger).join("sled")).unwrap();
+        let events = db.open_tree("events").unwrap();
+        let key = 57u64.to_be_bytes();
+        let mut value = events.get(key).unwrap().unwrap().to_vec();
+        value[12] ^= 0x20;
+        events.insert(key, value).unwrap();
+        db.flush().unwrap();
+    }
+    let run = pbr(&["--ledger", &ledger, "verify"]);
+    assert_eq!(run.code, VERIFY_FAILED);
+    assert!(run.stderr.contains("first bad seq 57"), "{}", run.stderr);
+    let run = pbr(&["--ledger", &ledger, "verify", "--json"]);
+    let out: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(out["ok"], false);
+    assert_eq!(out["exit_code"], VERIFY_FAILED);
+}
+
+#[test]
+fn incremental_verify_starts_at_the_last_verified_checkpoint() {
+    let (_dir, ledger) = demo();
+    let out = pbr_ok(&["--ledger", &ledger, "verify", "--incremental", "--json"]);
+    let out: serde_json::Value = serde_json::from_str(&out).unwrap();
+    // The demo already ran a full verify up to its checkpoint of size 120.
+    assert_eq!(out["from_seq"], 120);
+}
+
+#[test]
+fn keygen_writes_a_private_file_and_never_into_a_ledger() {
+    let (dir, ledger) = demo();
+    let inside = Path::new(&ledger).join("k.key");
+    let run = pbr(&["party", "keygen", "eve", "--out", inside.to_str().unwrap()]);
+    assert_eq!(run.code, INPUT);
+    assert!(run.stderr.contains("inside the ledger"), "{}", run.stderr);
+    assert!(!inside.exists());
+    let key = dir.path().join("eve.key");
+    let out = pbr_ok(&[
+        "party",
+        "keygen",
+        "eve",
+        "--out",
+        key.to_str().unwrap(),
+        "--json",
+    ]);
+    let out: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(out["verifier_key"].as_str().unwrap().starts_with("eve+"));
+    let text = std::fs::read_to_string(&key).unwrap();
+    assert!(text.starts_with("PRIVATE+KEY+eve+"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    // Never overwritten.
+    let run = pbr(&["party", "keygen", "eve", "--out", key.to_str().unwrap()]);
+    assert_eq!(run.code, INPUT);
+    assert_eq!(std::fs::read_to_string(&key).unwrap(), text);
+}
+
+#[test]
+fn sign_cosign_and_check_checkpoints() {
+    let (dir, ledger) = demo();
+    let key = |name: &str| {
+        let path = dir.path().join(format!("{name}.key"));
+        let out = pbr_ok(&[
+            "party",
+            "keygen",
+            name,
+            "--out",
+            path.to_str().unwrap(),
+            "--json",
+        ]);
+        let out: serde_json::Value = serde_json::from_str(&out).unwrap();
+        (
+            path.to_str().unwrap().to_owned(),
+            out["verifier_key"].as_str().unwrap().to_owned(),
+        )
+    };
+    let (ann_key, ann_vkey) = key("ann");
+    let (bo_key, bo_vkey) = key("bo");
+    let note = pbr_ok(&[
+        "--ledger",
+        &ledger,
+        "checkpoint",
+        "sign",
+        "--key",
+        &ann_key,
+        "--time",
+        "1767225600",
+    ]);
+    assert!(
+        note.contains("\ntime 1767225600\n\n\u{2014} ann "),
+        "{note}"
+    );
+    let cosigned = pbr_ok(&[
+        "--ledger",
+        &ledger,
+        "checkpoint",
+        "cosign",
+        "--key",
+        &bo_key,
+    ]);
+    assert!(
+        cosigned.starts_with(&note),
+        "co-signing keeps the body and the first signature"
+    );
+    let kept = dir.path().join("kept.note");
+    std::fs::write(&kept, &cosigned).unwrap();
+    let out = pbr_ok(&[
+        "--ledger",
+        &ledger,
+        "checkpoint",
+        "check",
+        kept.to_str().unwrap(),
+        "--key",
+        &ann_vkey,
+        "--key",
+        &bo_vkey,
+        "--json",
+    ]);
+    let out: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(out["signed_by"], serde_json::json!(["ann", "bo"]));
+    // A key nobody signed with is not trusted blindly.
+    let (_, stranger) = key("stranger");
+    let run = pbr(&[
+        "--ledger",
+        &ledger,
+        "checkpoint",
+        "check",
+        kept.to_str().unwrap(),
+        "--key",
+        &stranger,
+    ]);
+    assert_eq!(run.code, VERIFY_FAILED, "{}", run.stderr);
+}
+
+#[test]
+fn a_rewritten_history_fails_the_kept_checkpoint() {
+    use pbr_ledger::sample;
+    let (dir, ledger) = demo();
+    let kept = dir.path().join("kept.note");
+    std::fs::write(&kept, pbr_ok(&["--ledger", &ledger, "checkpoint", "show"])).unwrap();
+    // The operator rebuilds the ledger with record 5 changed and signs it again.
+    let forged = dir.path().join("forged");
+    {
+        let mut log = pbr_ledger::Log::create(&forged, sample::SAMPLE_ORIGIN).unwrap();
+        let keys = sample::demo_keys();
+        let records: Vec<_> = (0..sample::SAMPLE_LEN)
+            .map(|n| {
+                let key = &keys[(n % 2) as usize];
+                let text = if n == 5 {
+                    "rewritten".to_owned()
+                } else {
+                    format!("sample event {n} by {}", key.name())
+                };
+                pbr_log::Record::sign(text.into_bytes(), key.signing_key()).unwrap()
+            })
+            .collect();
+        log.append(&records).unwrap();
+        let note =
+            pbr_log::SignedCheckpoint::sign(log.checkpoint_body(sample::SAMPLE_TIME), &keys[0]);
+        log.add_verifier_key(&keys[0].verifier_key()).unwrap();
+        log.store_checkpoint(&note).unwrap();
+    }
+    let vkey = sample::demo_keys()[0].verifier_key().to_string();
+    let run = pbr(&[
+        "--ledger",
+        forged.to_str().unwrap(),
+        "checkpoint",
+        "check",
+        kept.to_str().unwrap(),
+        "--key",
+        &vkey,
+    ]);
+    assert_eq!(run.code, VERIFY_FAILED, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("history was rewritten"),
+        "{}",
+        run.stderr
+    );
+    // The honest ledger passes the same check.
+    pbr_ok(&[
+        "--ledger",
+        &ledger,
+        "checkpoint",
+        "check",
+        kept.to_str().unwrap(),
+        "--key",
+        &vkey,
+    ]);
+}
+
+#[test]
+fn export_without_a_checkpoint_fails_with_a_hint() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = dir.path().join("l");
+    pbr_ok(&["init", ledger.to_str().unwrap()]);
+    let run = pbr(&["--ledger", ledger.to_str().unwrap(), "export"]);
+    assert_eq!(run.code, INPUT);
+    assert!(run.stderr.contains("pbr checkpoint sign"), "{}", run.stderr);
+}
+
+#[test]
+fn demo_runs_twice_in_the_same_place_but_never_replaces_other_data() {
+    let (dir, ledger) = demo();
+    pbr_ok(&["demo", &ledger]);
+    let other = dir.path().join("other");
+    std::fs::create_dir(&other).unwrap();
+    let run = pbr(&["demo", other.to_str().unwrap()]);
+    assert_eq!(run.code, INPUT, "{}", run.stderr);
+}
