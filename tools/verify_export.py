@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import argparse
 import base64
-import binascii
 import hashlib
 import json
 import re
 import sys
-from typing import Any, NoReturn
+from collections.abc import Iterator
+from typing import IO, Any, NoReturn
 
 import nacl.exceptions
 import nacl.signing
@@ -45,13 +45,19 @@ B64 = re.compile(r"[A-Za-z0-9+/]*={0,2}", re.ASCII)
 class VerifyError(Exception):
     """A verification failure, reported as `FILE:LINE: reason`."""
 
-    def __init__(self, reason: str, line: int | None = None) -> None:
+    def __init__(self, reason: str, line: int | None = None, file: str | None = None) -> None:
         super().__init__(reason)
-        self.reason, self.line = reason, line
+        self.reason, self.line, self.file = reason, line, file
 
 
 def fail(reason: str, line: int | None = None) -> NoReturn:
     raise VerifyError(reason, line)
+
+
+def short(value: Any) -> str:
+    """repr() of an untrusted value, cut to keep error lines short."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 # ---------------------------------------------------------------- §3 hashes
@@ -213,7 +219,7 @@ def parse_uint(value: Any, what: str) -> int:
     return value
 
 
-def loads_strict(text: str | bytes) -> Any:
+def loads_strict(text: str) -> Any:
     def no_dupes(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         obj = dict(pairs)
         if len(obj) != len(pairs):
@@ -242,14 +248,15 @@ def key_id(name: str, pk: bytes) -> bytes:
 
 
 def valid_name(name: str) -> bool:
-    return bool(name) and "+" not in name and not any(c.isspace() for c in name)
+    """§4: origins and key names are printable ASCII (0x21..0x7e) other than '+'."""
+    return bool(name) and all("!" <= c <= "~" and c != "+" for c in name)
 
 
 def parse_verifier_key(text: str) -> tuple[str, bytes, bytes]:
     """`<name>+<8 hex>+<base64(0x01 || pk)>` -> (name, key_id, pk); split on the first two '+'."""
     parts = text.split("+", 2)
     if len(parts) != 3 or not valid_name(parts[0]):
-        fail(f"malformed verifier key {text[:80]!r}")
+        fail(f"malformed verifier key {short(text)}")
     name, kid_hex, b64 = parts
     if not re.fullmatch(r"[0-9a-f]{8}", kid_hex, re.ASCII):
         fail(f"verifier key {name!r}: key id is not 8 lowercase hex digits")
@@ -264,8 +271,11 @@ def parse_verifier_key(text: str) -> tuple[str, bytes, bytes]:
 Trusted = dict[tuple[str, bytes], bytes]  # (name, key_id) -> public key
 
 
-def trusted_keys(texts: list[str]) -> Trusted:
-    return {(n, k): pk for n, k, pk in map(parse_verifier_key, texts)}
+def trusted_keys(texts: list[str], where: str) -> Trusted:
+    try:
+        return {(n, k): pk for n, k, pk in map(parse_verifier_key, texts)}
+    except VerifyError as e:
+        fail(f"{where}: {e.reason}")
 
 
 # ------------------------------------------------------ §4 checkpoints
@@ -283,18 +293,18 @@ def parse_note(note: Any) -> dict[str, Any]:
         fail(f"checkpoint: body has {len(lines)} lines, expected 5")
     origin, size, root, chain, time = lines
     if not valid_name(origin):
-        fail(f"checkpoint: bad origin {origin[:80]!r}")
+        fail(f"checkpoint: bad origin {short(origin)}")
     if not DECIMAL.fullmatch(size) or int(size) > U64_MAX:
-        fail(f"checkpoint: bad tree size {size[:40]!r}")
+        fail(f"checkpoint: bad tree size {short(size)}")
     if not chain.startswith("chain "):
         fail("checkpoint: fourth line does not start with 'chain '")
     if not time.startswith("time ") or not DECIMAL.fullmatch(time[5:]) or int(time[5:]) > U64_MAX:
-        fail(f"checkpoint: bad time line {time[:40]!r}")
-    fields = {"origin": origin, "size": int(size), "time": int(time[5:])}
+        fail(f"checkpoint: bad time line {short(time)}")
+    fields: dict[str, Any] = {"origin": origin, "size": int(size), "time": int(time[5:])}
     for key, text in (("root", root), ("chain", chain[6:])):
-        fields[key] = parse_b64(text, f"checkpoint {key}")
-        if len(fields[key]) != 32:
-            fail(f"checkpoint: {key} is {len(fields[key])} bytes, expected 32")
+        raw = fields[key] = parse_b64(text, f"checkpoint {key}")
+        if len(raw) != 32:
+            fail(f"checkpoint: {key} is {len(raw)} bytes, expected 32")
     try:
         fields["body"] = body.encode("utf-8")
     except UnicodeEncodeError:
@@ -334,7 +344,7 @@ def check_event_line(obj: dict[str, Any], seq: int, prev_chain: bytes) -> tuple[
     """§5 step 1 for one event line; returns (leaf, chain)."""
     obj = require_keys(obj, {"seq", "record_hex", "leaf_hash", "chain_hash", "event"}, "event line")
     if type(obj["seq"]) is not int or obj["seq"] != seq:
-        fail(f"seq {obj['seq']!r}, expected {seq}")
+        fail(f"seq {short(obj['seq'])}, expected {seq}")
     record = parse_hex(obj["record_hex"], f"seq {seq}: record_hex")
     parsed = parse_record(record)
     if isinstance(parsed, str):
@@ -356,7 +366,7 @@ def check_event_line(obj: dict[str, Any], seq: int, prev_chain: bytes) -> tuple[
     return leaf, chain
 
 
-def read_lines(f: Any) -> Any:
+def read_lines(f: IO[bytes]) -> Iterator[tuple[int, str]]:
     """Yield (line number, text) for each `\\n`-terminated line, bounded in length."""
     lineno = 0
     while raw := f.readline(MAX_LINE + 1):
@@ -372,7 +382,7 @@ def read_lines(f: Any) -> Any:
 
 
 def cmd_export(path: str, keys: list[str], trust_export: bool) -> str:
-    trusted = trusted_keys(keys)
+    trusted = trusted_keys(keys, "--key")
     stack: list[bytes] = []
     chain, count, tail = ZERO32, 0, None
     with open(path, "rb") as f:
@@ -398,7 +408,7 @@ def cmd_export(path: str, keys: list[str], trust_export: bool) -> str:
         vkeys = obj["verifier_keys"]
         if not isinstance(vkeys, list) or not all(isinstance(k, str) for k in vkeys):
             fail("verifier_keys is not a list of strings")
-        export_keys = trusted_keys(vkeys)
+        export_keys = trusted_keys(vkeys, "verifier_keys")
         if trust_export:
             print("warning: trusting the export's own verifier_keys; "
                   "they are not a trust anchor (format.md §4.1)", file=sys.stderr)
@@ -475,7 +485,11 @@ def load_proof(path: str, keys: set[str]) -> dict[str, Any]:
         data = f.read(MAX_PROOF_FILE + 1)
     if len(data) > MAX_PROOF_FILE:
         fail("proof file too large")
-    obj = require_keys(loads_strict(data), keys, "proof")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        fail("proof file is not valid UTF-8")
+    obj = require_keys(loads_strict(text), keys, "proof")
     if not isinstance(obj["path"], list):
         fail("path is not a list")
     obj["path"] = [parse_hex(h, f"path[{i}]", 32) for i, h in enumerate(obj["path"])]
@@ -492,7 +506,7 @@ def checked_checkpoint(text: Any, size: int, root: bytes, trusted: Trusted) -> t
 
 
 def cmd_inclusion(path: str, keys: list[str]) -> str:
-    trusted = trusted_keys(keys)
+    trusted = trusted_keys(keys, "--key")
     p = load_proof(path, {"leaf_index", "tree_size", "leaf_hash", "path", "root", "checkpoint"})
     index, size = parse_uint(p["leaf_index"], "leaf_index"), parse_uint(p["tree_size"], "tree_size")
     leaf, root = parse_hex(p["leaf_hash"], "leaf_hash", 32), parse_hex(p["root"], "root", 32)
@@ -504,7 +518,7 @@ def cmd_inclusion(path: str, keys: list[str]) -> str:
 
 
 def cmd_consistency(path: str, keys: list[str], old: str | None) -> str:
-    trusted = trusted_keys(keys)
+    trusted = trusted_keys(keys, "--key")
     p = load_proof(path, {"first", "second", "first_root", "second_root", "path", "checkpoint"})
     first, second = parse_uint(p["first"], "first"), parse_uint(p["second"], "second")
     r1, r2 = parse_hex(p["first_root"], "first_root", 32), parse_hex(p["second_root"], "second_root", 32)
@@ -514,14 +528,14 @@ def cmd_consistency(path: str, keys: list[str], old: str | None) -> str:
     if old is not None:
         try:
             with open(old, "rb") as f:
-                text = f.read(MAX_PROOF_FILE).decode("utf-8")
-        except UnicodeDecodeError:
-            raise VerifyError(f"{old}: old checkpoint is not valid UTF-8") from None
-        try:
-            old_note = parse_note(text)
+                old_note = parse_note(f.read(MAX_PROOF_FILE).decode("utf-8"))
             note_signers(old_note, trusted)
+        except OSError as e:
+            raise VerifyError(f"cannot read: {e.strerror or e}", file=old) from None
+        except UnicodeDecodeError:
+            raise VerifyError("old checkpoint is not valid UTF-8", file=old) from None
         except VerifyError as e:
-            raise VerifyError(f"{old}: old {e.reason}") from None
+            raise VerifyError(f"old {e.reason}", file=old) from None
         if old_note["origin"] != note["origin"]:
             fail(f"old checkpoint is for origin {old_note['origin']!r}, not {note['origin']!r}")
         if old_note["size"] != first or old_note["root"] != r1:
@@ -556,7 +570,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             summary = cmd_consistency(args.file, args.key, args.old_checkpoint)
     except VerifyError as e:
-        where = args.file if e.line is None else f"{args.file}:{e.line}"
+        name = e.file or args.file
+        where = name if e.line is None else f"{name}:{e.line}"
         print(f"{where}: {e.reason}".replace("\n", "\\n"), file=sys.stderr)
         return 1
     except OSError as e:
