@@ -56,7 +56,21 @@ pub struct Log {
     /// `verify` reports it, but reading and verifying still work.
     damage: Option<String>,
     // Dropped last: the lock outlives the database handle.
-    _lock: File,
+    _lock: LockGuard,
+}
+
+/// Holds `LOCK` and releases it explicitly on drop.
+///
+/// A `flock` belongs to the open file description, which a child forked by another thread
+/// of this process shares until it `exec`s; closing our descriptor alone could leave the lock
+/// held for that moment. `unlock` releases it at once, whatever copies exist.
+struct LockGuard(File);
+
+impl Drop for LockGuard {
+    fn drop(&mut self) {
+        // Nothing useful can be done if unlocking fails; closing the file follows anyway.
+        let _ = self.0.unlock();
+    }
 }
 
 impl std::fmt::Debug for Log {
@@ -75,7 +89,7 @@ fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> LogError + '_ {
     }
 }
 
-fn take_lock(dir: &Path) -> Result<File, LogError> {
+fn take_lock(dir: &Path) -> Result<LockGuard, LogError> {
     let path = dir.join(LOCK_FILE);
     let file = File::options()
         .create(true)
@@ -84,7 +98,7 @@ fn take_lock(dir: &Path) -> Result<File, LogError> {
         .open(&path)
         .map_err(io_error(&path))?;
     match file.try_lock() {
-        Ok(()) => Ok(file),
+        Ok(()) => Ok(LockGuard(file)),
         Err(TryLockError::WouldBlock) => Err(LogError::InUse { path }),
         Err(TryLockError::Error(source)) => Err(LogError::Io { path, source }),
     }
@@ -164,7 +178,7 @@ impl Log {
         Log::from_db(dir, db, lock)
     }
 
-    fn from_db(dir: &Path, db: sled::Db, lock: File) -> Result<Log, LogError> {
+    fn from_db(dir: &Path, db: sled::Db, lock: LockGuard) -> Result<Log, LogError> {
         let meta = db.open_tree("meta")?;
         let origin = match meta.get(META_ORIGIN)? {
             Some(origin) => String::from_utf8(origin.to_vec())
@@ -643,9 +657,26 @@ fn parse_stored_note(text: &[u8]) -> Result<SignedCheckpoint, LogError> {
         .map_err(|e| LogError::Inconsistent(format!("stored checkpoint: {e}")))
 }
 
+/// Opens sled under our lock, with its default configuration (no compression, no io_uring;
+/// CONVENTIONS.md).
+///
+/// sled also locks its own file. Once we hold `LOCK`, no other pbr process can hold that
+/// one, but a child forked by another thread of the previous holder may still share its
+/// descriptor for a moment (see [`LockGuard`]); so a failure to get sled's lock is retried
+/// for up to a second before it is reported.
 fn open_sled(path: &Path) -> Result<sled::Db, LogError> {
-    // sled's default configuration; no compression, no io_uring (CONVENTIONS.md).
-    Ok(sled::Config::new().path(path).open()?)
+    let mut attempts = 0;
+    loop {
+        match sled::Config::new().path(path).open() {
+            Err(sled::Error::Io(error))
+                if attempts < 20 && error.to_string().contains("could not acquire lock") =>
+            {
+                attempts += 1;
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            result => return Ok(result?),
+        }
+    }
 }
 
 impl NodeSource for Log {
@@ -658,5 +689,25 @@ impl NodeSource for Log {
         self.cached_node(level, index)?.ok_or_else(|| {
             LogError::Inconsistent(format!("Merkle cache has no node ({level}, {index})"))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A duplicate of the lock's descriptor, like the one a child forked by another thread
+    /// holds until it execs, must not keep the ledger locked after the log is dropped.
+    #[test]
+    fn dropping_the_log_releases_the_lock_despite_a_duplicate_descriptor() -> Result<(), LogError> {
+        let dir = tempfile::tempdir().map_err(io_error(Path::new("tempdir")))?;
+        let path = dir.path().join("ledger");
+        let log = Log::create(&path, "test.example/lock")?;
+        let duplicate = log._lock.0.try_clone().map_err(io_error(&path))?;
+        drop(log);
+        let reopened = Log::open(&path);
+        drop(duplicate);
+        assert!(reopened.is_ok(), "{:?}", reopened.err());
+        Ok(())
     }
 }
