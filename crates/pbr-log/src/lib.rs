@@ -10,6 +10,7 @@
 
 #![warn(clippy::unwrap_used)]
 
+mod cache;
 pub mod error;
 pub mod export;
 pub mod hash;

@@ -4,30 +4,33 @@
 //! - `LOCK`: taken with `File::try_lock` for as long as a [`Log`] is open, so a second
 //!   process gets "ledger is in use" at once instead of waiting on sled.
 //! - `sled/`: the sled 0.34.7 database, with these trees:
-//!   - `events`: seq (u64 big-endian, dense from 0) → record bytes. The only source of truth.
-//!   - `hashes`: seq → `leaf_i ‖ chain_i` (64 bytes). Cache.
-//!   - `nodes`: `level (u8) ‖ index (u64 BE)` → hash of the complete subtree of height `level`
-//!     (`level >= 1`; level 0 lives in `hashes`). Cache.
-//!   - `meta`: `origin`, `len` (u64 BE), `verified` (u64 BE). `len` is a cache of the dense
-//!     length, checked against `events` on open.
+//!   - `events`: seq (u64 big-endian, dense from 0) → record bytes. The only source of truth;
+//!     its length is the log's length.
+//!   - `hashes` and `nodes`: caches of leaf and chain hashes and of upper Merkle nodes
+//!     (see [`crate::cache`]).
+//!   - `meta`: `origin` (the ledger id), `len` (u64 BE, the length the last completed append
+//!     left), `intent` (u64 BE end ‖ 32-byte chain head, what the append under way will
+//!     leave) and `verified` (u64 BE, the size of the last checkpoint a verification reached).
 //!   - `checkpoints`: `size (u64 BE) ‖ id (u64 BE)` → signed note text. Not events: they
 //!     sign the log.
 //!   - `keys`: key name → verifier key text, the keys whose checkpoint signatures this ledger
 //!     knows.
 //!
-//! Invariant: `append` writes `events`, `hashes`, `nodes` and `meta.len` in one sled
-//! transaction and flushes before it returns, so a batch is durable and all-or-nothing.
-//! Every cache tree can be rebuilt from `events` alone ([`Log::rebuild_caches`]).
+//! Invariant: an append writes `meta.intent`, then its records to `events` in one sled batch
+//! (atomic within the tree), then the caches and `meta.len`, then flushes before it returns.
+//! A crash can leave records past `meta.len` with caches behind them, never a partial batch.
+//! Opening adopts such records only if they are exactly what `meta.intent` announced (same
+//! end, same recomputed chain head) and repairs their caches; records past `meta.len` that
+//! no intent explains, or missing below it, mark the ledger damaged at that seq, and
+//! `verify` reports it.
 
 use std::fs::{File, TryLockError};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use sled::Transactional;
-use sled::transaction::{ConflictableTransactionError, TransactionError};
-
+use crate::cache::{self, BLOCK_LEN, STORED_LEVEL, Staged};
 use crate::error::{LogError, RecordError};
-use crate::hash::{EMPTY_CHAIN, Hash, chain_hash, leaf_hash};
+use crate::hash::{EMPTY_CHAIN, Hash, leaf_hash};
 use crate::merkle::{self, Frontier, NodeSource};
 use crate::note::{Checkpoint, SignedCheckpoint, VerifierKey};
 use crate::record::Record;
@@ -36,8 +39,13 @@ const LOCK_FILE: &str = "LOCK";
 const SLED_DIR: &str = "sled";
 const META_ORIGIN: &[u8] = b"origin";
 const META_LEN: &[u8] = b"len";
+const META_INTENT: &[u8] = b"intent";
 const META_VERIFIED: &[u8] = b"verified";
+/// Rebuilds and repairs write their caches every this many records (a multiple of
+/// [`BLOCK_LEN`]), so memory stays bounded however long the log is.
 const REBUILD_SLICE: u64 = 65_536;
+/// sled's page cache. Its default (1 GiB) lets a full scan grow memory with the log.
+const SLED_CACHE_BYTES: u64 = 64 * 1024 * 1024;
 
 /// An open ledger log. Holding one holds the directory's lock.
 pub struct Log {
@@ -50,11 +58,14 @@ pub struct Log {
     checkpoints: sled::Tree,
     keys: sled::Tree,
     origin: String,
+    /// The number of records in `events`, known even when the caches are damaged.
+    len: u64,
     frontier: Frontier,
     chain_head: Hash,
-    /// Set when opening found the caches disagreeing with `events`: appends are refused and
-    /// `verify` reports it, but reading and verifying still work.
-    damage: Option<String>,
+    /// Set when opening found the caches disagreeing with `events` in a way no crash of ours
+    /// explains: appends are refused and `verify` reports it (with the seq, when known), but
+    /// reading and verifying still work.
+    damage: Option<(Option<u64>, String)>,
     // Dropped last: the lock outlives the database handle.
     _lock: LockGuard,
 }
@@ -107,14 +118,6 @@ fn take_lock(dir: &Path) -> Result<LockGuard, LogError> {
 /// Parses an `events`/`hashes` key.
 fn seq_of(key: &[u8]) -> Option<u64> {
     Some(u64::from_be_bytes(key.try_into().ok()?))
-}
-
-fn node_key(level: u32, index: u64) -> [u8; 9] {
-    let mut key = [0u8; 9];
-    // Levels are below 64 because sizes are u64.
-    key[0] = level as u8;
-    key[1..].copy_from_slice(&index.to_be_bytes());
-    key
 }
 
 fn read_u64(tree: &sled::Tree, key: &[u8]) -> Result<Option<u64>, LogError> {
@@ -199,46 +202,161 @@ impl Log {
             meta,
             db,
             origin,
+            len: 0,
             frontier: Frontier::new(),
             chain_head: EMPTY_CHAIN,
             damage: None,
             _lock: lock,
         };
-        if let Err(damage) = log.load_head() {
-            log.damage = Some(damage.to_string());
+        if let Err(error) = log.load_head() {
+            log.damage = Some(match error {
+                LogError::BadRecord { seq, source } => (Some(seq), source.to_string()),
+                other => (None, other.to_string()),
+            });
         }
         Ok(log)
     }
 
-    /// Loads the frontier and chain head, checking the cached length against `events`
-    /// (a paired assertion: the length written by `append` and the last key stored).
+    /// Finds the length from `events`, adopts the records of an append that a crash
+    /// interrupted (repairing their caches), and loads the frontier and chain head.
     fn load_head(&mut self) -> Result<(), LogError> {
-        let len = read_u64(&self.meta, META_LEN)?.unwrap_or(0);
-        let last = match self.events.last()? {
+        let len = match self.events.last()? {
             None => 0,
             Some((key, _)) => seq_of(&key).map(|seq| seq + 1).ok_or_else(|| {
                 LogError::Inconsistent("events holds a key that is not a u64".into())
             })?,
         };
-        if last != len {
-            return Err(LogError::Inconsistent(format!(
-                "events ends at seq {last} but the ledger records length {len}"
-            )));
+        self.len = len;
+        let committed = read_u64(&self.meta, META_LEN)?.unwrap_or(0);
+        if len < committed {
+            return Err(missing(
+                len,
+                format!("the ledger recorded {committed} records"),
+            ));
+        }
+        if len > committed {
+            self.adopt_interrupted_append(committed, len)?;
+        }
+        if self.cache_coverage()? < len {
+            return Err(missing(
+                len,
+                "the hash cache ends before the records".into(),
+            ));
         }
         self.frontier = Frontier::load(self, len)?;
         self.chain_head = self.chain_at(len)?;
+        if len > 0 {
+            // Paired assertion: the last record and its cached leaf agree.
+            let (leaf, _) = self.cached_hashes(len - 1)?;
+            if leaf != leaf_hash(&self.read_bytes(len - 1)?) {
+                return Err(LogError::BadRecord {
+                    seq: len - 1,
+                    source: RecordError::Malformed {
+                        reason: "differs from the hash recorded when it was appended".into(),
+                    },
+                });
+            }
+        }
         Ok(())
     }
 
-    /// Why the ledger looked damaged when it was opened, if it did. A damaged ledger refuses
-    /// appends; `pbr verify` tells where the damage is.
-    pub fn damage(&self) -> Option<&str> {
-        self.damage.as_deref()
+    /// Records past `meta.len` are the batch of an append a crash interrupted if, and only
+    /// if, `meta.intent` announced exactly that end and chain head; then their caches are
+    /// repaired and they are kept (the batch was whole in `events`). Otherwise they were
+    /// inserted behind the ledger's back.
+    fn adopt_interrupted_append(&mut self, committed: u64, len: u64) -> Result<(), LogError> {
+        let inserted = || LogError::BadRecord {
+            seq: committed,
+            source: RecordError::Malformed {
+                reason: format!("beyond the recorded length {committed} (inserted)"),
+            },
+        };
+        let intent = self.meta.get(META_INTENT)?.ok_or_else(inserted)?;
+        let (end, announced) = intent.split_at_checked(8).ok_or_else(inserted)?;
+        let end = u64::from_be_bytes(end.try_into().map_err(|_| inserted())?);
+        let announced: Hash = announced.try_into().map_err(|_| inserted())?;
+        if end != len {
+            return Err(inserted());
+        }
+        let mut chain = self.chain_at(committed)?;
+        for entry in self.iter_from(committed) {
+            let (_, bytes) = entry?;
+            chain = crate::hash::chain_hash(&chain, &leaf_hash(&bytes));
+        }
+        if chain != announced {
+            return Err(inserted());
+        }
+        self.repair_caches(committed, len)?;
+        self.meta.insert(META_LEN, &len.to_be_bytes())?;
+        self.db.flush()?;
+        Ok(())
     }
 
-    /// The length recorded by the last append, which a damaged ledger may disagree with.
-    pub(crate) fn recorded_len(&self) -> Result<u64, LogError> {
-        Ok(read_u64(&self.meta, META_LEN)?.unwrap_or(0))
+    /// The number of records the hash blocks cover.
+    fn cache_coverage(&self) -> Result<u64, LogError> {
+        let Some((key, value)) = self.hashes.last()? else {
+            return Ok(0);
+        };
+        let block = seq_of(&key)
+            .ok_or_else(|| LogError::Inconsistent("hashes holds a malformed key".into()))?;
+        let entries = cache::entries(&value).ok_or_else(|| {
+            LogError::Inconsistent(format!("hash block {block} is not whole entries"))
+        })?;
+        Ok(block * BLOCK_LEN + entries)
+    }
+
+    /// Re-derives the caches of `covered .. len` from the records, starting at the block
+    /// boundary at or below `covered`.
+    fn repair_caches(&mut self, covered: u64, len: u64) -> Result<(), LogError> {
+        let from = covered - covered % BLOCK_LEN;
+        let frontier = Frontier::load(self, from)?;
+        let chain = self.chain_at(from)?;
+        self.restage(Staged::new(frontier, chain, Vec::new()), from, len)
+    }
+
+    /// Stages the records `from .. len` onto `staged` and writes the caches in slices.
+    fn restage(&mut self, mut staged: Staged, from: u64, len: u64) -> Result<(), LogError> {
+        for entry in self.iter_from(from) {
+            let (seq, bytes) = entry?;
+            if seq >= len {
+                break;
+            }
+            if seq != staged.frontier.size() {
+                return Err(LogError::Inconsistent(format!(
+                    "record at seq {} is missing",
+                    staged.frontier.size()
+                )));
+            }
+            Record::decode(&bytes).map_err(|source| LogError::BadRecord { seq, source })?;
+            staged.add(&bytes);
+            if staged.frontier.size().is_multiple_of(REBUILD_SLICE) {
+                self.write_caches(&staged)?;
+                staged = staged.restart();
+            }
+        }
+        if staged.frontier.size() != len {
+            return Err(LogError::Inconsistent(format!(
+                "record at seq {} is missing",
+                staged.frontier.size()
+            )));
+        }
+        self.write_caches(&staged)?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    fn write_caches(&self, staged: &Staged) -> Result<(), LogError> {
+        self.nodes.apply_batch(staged.nodes.clone())?;
+        self.hashes.apply_batch(staged.hashes_batch())?;
+        Ok(())
+    }
+
+    /// Why the ledger looked damaged when it was opened, and the seq, when known. A damaged
+    /// ledger refuses appends; `pbr verify` tells where the damage is.
+    pub fn damage(&self) -> Option<(Option<u64>, &str)> {
+        self.damage
+            .as_ref()
+            .map(|(seq, reason)| (*seq, reason.as_str()))
     }
 
     /// The ledger directory.
@@ -253,7 +371,7 @@ impl Log {
 
     /// The number of records.
     pub fn len(&self) -> u64 {
-        self.frontier.size()
+        self.len
     }
 
     /// Whether the log holds no record.
@@ -279,7 +397,7 @@ impl Log {
     /// check signatures here: the ledger signs or verifies before appending, and
     /// [`Log::verify`] checks every signature after.
     pub fn append(&mut self, records: &[Record]) -> Result<Appended, LogError> {
-        if let Some(damage) = &self.damage {
+        if let Some((_, damage)) = &self.damage {
             return Err(LogError::Inconsistent(format!(
                 "{damage}; refusing to append (run `pbr verify`)"
             )));
@@ -306,45 +424,50 @@ impl Log {
         self.append_encoded(encoded)
     }
 
-    /// Appends record bytes that the caller has already checked.
+    /// Appends record bytes that the caller has already checked: the records in one atomic
+    /// batch, then the caches, then a flush.
     fn append_encoded(&mut self, encoded: Vec<Vec<u8>>) -> Result<Appended, LogError> {
         let start = self.len();
-        let mut staged = Staged::new(self.frontier.clone(), self.chain_head);
+        let prefix = self.block_prefix(start)?;
+        let mut staged = Staged::new(self.frontier.clone(), self.chain_head, prefix);
         let mut events = sled::Batch::default();
         for (offset, bytes) in encoded.iter().enumerate() {
             let seq = start + offset as u64;
+            staged.add(bytes);
             events.insert(&seq.to_be_bytes(), bytes.as_slice());
-            staged.add(seq, bytes);
         }
-        let Staged {
-            frontier,
-            chain,
-            hashes,
-            nodes,
-        } = staged;
-        let len = frontier.size();
-        let result = (&self.events, &self.hashes, &self.nodes, &self.meta).transaction(
-            |(tx_events, tx_hashes, tx_nodes, tx_meta)| {
-                tx_events.apply_batch(&events)?;
-                tx_hashes.apply_batch(&hashes)?;
-                tx_nodes.apply_batch(&nodes)?;
-                tx_meta.insert(META_LEN, &len.to_be_bytes())?;
-                Ok::<(), ConflictableTransactionError<LogError>>(())
-            },
-        );
-        match result {
-            Ok(()) => {}
-            Err(TransactionError::Abort(error)) => return Err(error),
-            Err(TransactionError::Storage(error)) => return Err(error.into()),
-        }
+        let end = staged.frontier.size();
+        let mut intent = end.to_be_bytes().to_vec();
+        intent.extend_from_slice(&staged.chain);
+        self.meta.insert(META_INTENT, intent)?;
+        self.events.apply_batch(events)?;
+        self.write_caches(&staged)?;
+        self.meta.insert(META_LEN, &end.to_be_bytes())?;
         self.db.flush()?;
-        self.frontier = frontier;
-        self.chain_head = chain;
+        self.frontier = staged.frontier;
+        self.chain_head = staged.chain;
+        self.len = end;
         Ok(Appended {
-            seqs: start..len,
-            chain_head: chain,
-            root: self.frontier.root(),
+            seqs: start..self.len(),
+            chain_head: self.chain_head,
+            root: self.root(),
         })
+    }
+
+    /// The cached entries of the block holding `seq` that come before it.
+    fn block_prefix(&self, seq: u64) -> Result<Vec<u8>, LogError> {
+        let offset = (seq % BLOCK_LEN) as usize * cache::ENTRY_LEN;
+        if offset == 0 {
+            return Ok(Vec::new());
+        }
+        let block = self
+            .hashes
+            .get(cache::block_key(seq / BLOCK_LEN))?
+            .unwrap_or_default();
+        block
+            .get(..offset)
+            .map(<[u8]>::to_vec)
+            .ok_or_else(|| LogError::Inconsistent(format!("hash block of seq {seq} is short")))
     }
 
     /// The raw record bytes at `seq`.
@@ -381,23 +504,21 @@ impl Log {
         })
     }
 
-    /// The cached `(leaf_i, chain_i)` of `seq`.
-    pub fn cached_hashes(&self, seq: u64) -> Result<(Hash, Hash), LogError> {
-        let value = self.hashes.get(seq.to_be_bytes())?.ok_or_else(|| {
-            LogError::Inconsistent(format!("hash cache has no entry for seq {seq}"))
-        })?;
-        let pair: [u8; 64] = value.as_ref().try_into().map_err(|_| {
-            LogError::Inconsistent(format!("hash cache entry of seq {seq} is not 64 bytes"))
-        })?;
-        // Both halves are 32 bytes by construction of `pair`.
-        let leaf: Hash = pair[..32].try_into().expect("32-byte half");
-        let chain: Hash = pair[32..].try_into().expect("32-byte half");
-        Ok((leaf, chain))
+    /// The cached hash block `block`, if stored.
+    pub(crate) fn cached_block(&self, block: u64) -> Result<Option<sled::IVec>, LogError> {
+        Ok(self.hashes.get(cache::block_key(block))?)
     }
 
-    /// The cached hash of a complete subtree of height `level >= 1`, if stored.
+    /// The cached `(leaf_i, chain_i)` of `seq`.
+    pub fn cached_hashes(&self, seq: u64) -> Result<(Hash, Hash), LogError> {
+        let block = self.cached_block(seq / BLOCK_LEN)?.unwrap_or_default();
+        cache::entry(&block, seq % BLOCK_LEN)
+            .ok_or_else(|| LogError::Inconsistent(format!("hash cache has no entry for seq {seq}")))
+    }
+
+    /// The cached hash of a complete subtree of height `level >= STORED_LEVEL`, if stored.
     pub(crate) fn cached_node(&self, level: u32, index: u64) -> Result<Option<Hash>, LogError> {
-        match self.nodes.get(node_key(level, index))? {
+        match self.nodes.get(cache::node_key(level, index))? {
             None => Ok(None),
             Some(value) => Ok(Some(value.as_ref().try_into().map_err(|_| {
                 LogError::Inconsistent(format!("node ({level}, {index}) is not 32 bytes"))
@@ -572,81 +693,34 @@ impl Log {
         Ok(())
     }
 
-    /// Rebuilds `hashes`, `nodes` and `meta.len` from `events` alone, streaming. Used after
-    /// a cache is lost or suspected; `events` is never written.
+    /// Rebuilds `hashes` and `nodes` from `events` alone, streaming. Used after a cache is
+    /// lost or suspected; `events` is never written.
     pub fn rebuild_caches(&mut self) -> Result<(), LogError> {
         self.hashes.clear()?;
         self.nodes.clear()?;
-        self.meta.insert(META_LEN, &0u64.to_be_bytes())?;
-        self.frontier = Frontier::new();
-        self.chain_head = EMPTY_CHAIN;
-        let mut staged = Staged::new(Frontier::new(), EMPTY_CHAIN);
-        for entry in self.iter_from(0) {
-            let (seq, bytes) = entry?;
-            if seq != staged.frontier.size() {
-                let missing = staged.frontier.size();
-                return Err(LogError::Inconsistent(format!(
-                    "record at seq {missing} is missing"
-                )));
-            }
-            Record::decode(&bytes).map_err(|source| LogError::BadRecord { seq, source })?;
-            staged.add(seq, &bytes);
-            // Write in slices so memory stays bounded however long the log is.
-            if staged.frontier.size().is_multiple_of(REBUILD_SLICE) {
-                self.hashes
-                    .apply_batch(std::mem::take(&mut staged.hashes))?;
-                self.nodes.apply_batch(std::mem::take(&mut staged.nodes))?;
-            }
-        }
-        let Staged {
-            frontier,
-            chain,
-            hashes,
-            nodes,
-        } = staged;
-        self.hashes.apply_batch(hashes)?;
-        self.nodes.apply_batch(nodes)?;
-        self.meta.insert(META_LEN, &frontier.size().to_be_bytes())?;
+        let len = match self.events.last()? {
+            None => 0,
+            Some((key, _)) => seq_of(&key).map_or(0, |seq| seq + 1),
+        };
+        self.restage(
+            Staged::new(Frontier::new(), EMPTY_CHAIN, Vec::new()),
+            0,
+            len,
+        )?;
+        self.meta.insert(META_LEN, &len.to_be_bytes())?;
         self.db.flush()?;
-        self.frontier = frontier;
-        self.chain_head = chain;
         self.damage = None;
-        Ok(())
+        self.load_head()
     }
 }
 
-/// The cache entries that records produce, staged before they are written.
-struct Staged {
-    frontier: Frontier,
-    chain: Hash,
-    hashes: sled::Batch,
-    nodes: sled::Batch,
-}
-
-impl Staged {
-    fn new(frontier: Frontier, chain: Hash) -> Staged {
-        Staged {
-            frontier,
-            chain,
-            hashes: sled::Batch::default(),
-            nodes: sled::Batch::default(),
-        }
-    }
-
-    /// Stages `leaf_seq ‖ chain_seq` and every Merkle node the record closes.
-    fn add(&mut self, seq: u64, record_bytes: &[u8]) {
-        let leaf = leaf_hash(record_bytes);
-        self.chain = chain_hash(&self.chain, &leaf);
-        let mut pair = [0u8; 64];
-        pair[..32].copy_from_slice(&leaf);
-        pair[32..].copy_from_slice(&self.chain);
-        self.hashes.insert(&seq.to_be_bytes(), &pair[..]);
-        let nodes = &mut self.nodes;
-        self.frontier.push(leaf, |level, index, hash| {
-            if level > 0 {
-                nodes.insert(&node_key(level, index), &hash[..]);
-            }
-        });
+/// The error for records missing from `seq` on.
+fn missing(seq: u64, why: String) -> LogError {
+    LogError::BadRecord {
+        seq,
+        source: RecordError::Malformed {
+            reason: format!("missing: {why}"),
+        },
     }
 }
 
@@ -657,8 +731,8 @@ fn parse_stored_note(text: &[u8]) -> Result<SignedCheckpoint, LogError> {
         .map_err(|e| LogError::Inconsistent(format!("stored checkpoint: {e}")))
 }
 
-/// Opens sled under our lock, with its default configuration (no compression, no io_uring;
-/// CONVENTIONS.md).
+/// Opens sled under our lock: default features (no compression, no io_uring; CONVENTIONS.md)
+/// and a page cache of [`SLED_CACHE_BYTES`].
 ///
 /// sled also locks its own file. Once we hold `LOCK`, no other pbr process can hold that
 /// one, but a child forked by another thread of the previous holder may still share its
@@ -667,7 +741,11 @@ fn parse_stored_note(text: &[u8]) -> Result<SignedCheckpoint, LogError> {
 fn open_sled(path: &Path) -> Result<sled::Db, LogError> {
     let mut attempts = 0;
     loop {
-        match sled::Config::new().path(path).open() {
+        match sled::Config::new()
+            .path(path)
+            .cache_capacity(SLED_CACHE_BYTES)
+            .open()
+        {
             Err(sled::Error::Io(error))
                 if attempts < 20 && error.to_string().contains("could not acquire lock") =>
             {
@@ -683,12 +761,23 @@ impl NodeSource for Log {
     type Error = LogError;
 
     fn node(&self, level: u32, index: u64) -> Result<Hash, LogError> {
-        if level == 0 {
-            return Ok(self.cached_hashes(index)?.0);
+        if level >= STORED_LEVEL {
+            return self.cached_node(level, index)?.ok_or_else(|| {
+                LogError::Inconsistent(format!("Merkle cache has no node ({level}, {index})"))
+            });
         }
-        self.cached_node(level, index)?.ok_or_else(|| {
-            LogError::Inconsistent(format!("Merkle cache has no node ({level}, {index})"))
-        })
+        // A lower subtree lies inside one hash block: fold its leaves.
+        let first = index << level;
+        let block = self.cached_block(first / BLOCK_LEN)?.unwrap_or_default();
+        let leaves = (0..1u64 << level)
+            .map(|i| cache::entry(&block, first % BLOCK_LEN + i).map(|(leaf, _)| leaf))
+            .collect::<Option<Vec<Hash>>>()
+            .ok_or_else(|| {
+                LogError::Inconsistent(format!(
+                    "hash cache lacks the leaves of node ({level}, {index})"
+                ))
+            })?;
+        Ok(cache::fold(leaves))
     }
 }
 

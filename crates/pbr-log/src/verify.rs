@@ -8,12 +8,17 @@
 //! checkpoint. A record that was changed, removed, swapped or inserted is reported at its
 //! sequence number; a cache that disagrees with the records is reported the same way.
 
-use crate::error::LogError;
+use std::collections::HashMap;
+
+use ed25519_dalek::VerifyingKey;
+
+use crate::cache::{self, BLOCK_LEN, STORED_LEVEL};
+use crate::error::{LogError, RecordError};
 use crate::hash::{EMPTY_CHAIN, Hash, chain_hash, leaf_hash};
 use crate::hex;
 use crate::merkle::Frontier;
 use crate::note::SignedCheckpoint;
-use crate::record::Record;
+use crate::record::{Record, checked_public_key, event_signing_message, verify_with_key};
 use crate::store::Log;
 
 /// How many records are read, checked and hashed together.
@@ -81,7 +86,7 @@ impl Log {
         options: VerifyOptions,
         mut progress: impl FnMut(u64, u64),
     ) -> Result<VerifyReport, VerifyError> {
-        let len = self.recorded_len()?;
+        let len = self.len();
         let keys = self.verifier_keys()?;
         let checkpoints = self.checkpoints()?;
         let mut checked = Vec::new();
@@ -142,6 +147,7 @@ impl Log {
 
         let threads = options.threads.max(1);
         let mut expected = mark;
+        let mut cached = CachedBlock::default();
         let mut records = self.iter_from(mark).peekable();
         while records.peek().is_some() {
             // A structural problem (a gap, a malformed key, a record past the end) ends the
@@ -164,54 +170,27 @@ impl Log {
                 }
                 chunk.push((seq, bytes));
             }
-            let bad_signature = first_bad_signature(&chunk, threads);
-            let checked_until = bad_signature.as_ref().map_or(chunk.len(), |(i, _)| *i);
-            for (seq, bytes) in &chunk[..checked_until] {
-                let leaf = leaf_hash(bytes);
-                chain = chain_hash(&chain, &leaf);
-                let (cached_leaf, cached_chain) = self
-                    .cached_hashes(*seq)
-                    .map_err(|e| VerifyError::at(*seq, e.to_string()))?;
-                if cached_leaf != leaf || cached_chain != chain {
-                    return Err(VerifyError::at(
-                        *seq,
-                        "record differs from the hash recorded when it was appended \
-                         (changed, reordered or inserted)",
-                    ));
-                }
-                let mut node_error = None;
-                frontier.push(leaf, |level, index, hash| {
-                    if level == 0 || node_error.is_some() {
-                        return;
-                    }
-                    match self.cached_node(level, index) {
-                        Ok(Some(cached)) if cached == *hash => {}
-                        Ok(_) => {
-                            node_error = Some(format!(
-                                "Merkle cache node ({level}, {index}) differs from the records"
-                            ))
-                        }
-                        Err(e) => node_error = Some(e.to_string()),
-                    }
-                });
-                if let Some(reason) = node_error {
-                    return Err(VerifyError::at(*seq, reason));
-                }
-                while let Some(note) = pending.last().filter(|n| n.checkpoint.size == seq + 1) {
-                    if note.checkpoint.root != frontier.root() || note.checkpoint.chain != chain {
-                        return Err(VerifyError::general(format!(
-                            "checkpoint of size {} does not match the records before it \
-                             (a record before seq {} was rewritten)",
-                            note.checkpoint.size, note.checkpoint.size
-                        )));
-                    }
-                    pending.pop();
-                }
-            }
-            if let Some((index, reason)) = bad_signature {
-                return Err(VerifyError::at(chunk[index].0, reason));
-            }
-            if let Some(error) = structural {
+            // Signatures on worker threads while this thread recomputes the hashes.
+            let (bad_signature, bad_hash) = std::thread::scope(|scope| {
+                let signatures = scope.spawn(|| first_bad_signature(&chunk, threads));
+                let hashes =
+                    self.check_hashes(&chunk, &mut frontier, &mut chain, &mut cached, &mut pending);
+                // A worker only panics on a bug in the checks; surface it, do not hide it.
+                (
+                    signatures.join().expect("signature checks panicked"),
+                    hashes,
+                )
+            });
+            // The earliest named seq wins; an error without a seq only when there is no other.
+            let first = [
+                bad_signature.map(|(i, reason)| VerifyError::at(chunk[i].0, reason)),
+                bad_hash,
+                structural,
+            ]
+            .into_iter()
+            .flatten()
+            .min_by_key(|error| error.seq.unwrap_or(u64::MAX));
+            if let Some(error) = first {
                 return Err(error);
             }
             expected += chunk.len() as u64;
@@ -220,8 +199,11 @@ impl Log {
         if expected != len {
             return Err(VerifyError::at(expected, missing_or_extra(expected, len)));
         }
-        if let Some(damage) = self.damage() {
-            return Err(VerifyError::general(damage.to_owned()));
+        if let Some((seq, damage)) = self.damage() {
+            return Err(VerifyError {
+                seq,
+                reason: damage.to_owned(),
+            });
         }
         if frontier.root() != self.root() {
             return Err(VerifyError::general(format!(
@@ -243,6 +225,80 @@ impl Log {
     }
 }
 
+/// The hash block the checks are reading, kept while consecutive seqs fall in it.
+#[derive(Default)]
+struct CachedBlock {
+    index: Option<u64>,
+    bytes: sled::IVec,
+}
+
+impl Log {
+    /// Recomputes leaf, chain and upper Merkle nodes for `chunk`, compares them with the
+    /// caches and with the checkpoints due, and returns the first mismatch.
+    fn check_hashes(
+        &self,
+        chunk: &[(u64, sled::IVec)],
+        frontier: &mut Frontier,
+        chain: &mut Hash,
+        cached: &mut CachedBlock,
+        pending: &mut Vec<&SignedCheckpoint>,
+    ) -> Option<VerifyError> {
+        for (seq, bytes) in chunk {
+            let seq = *seq;
+            let leaf = leaf_hash(bytes);
+            *chain = chain_hash(chain, &leaf);
+            let block = seq / BLOCK_LEN;
+            if cached.index != Some(block) {
+                match self.cached_block(block) {
+                    Ok(bytes) => {
+                        *cached = CachedBlock {
+                            index: Some(block),
+                            bytes: bytes.unwrap_or_default(),
+                        }
+                    }
+                    Err(e) => return Some(VerifyError::at(seq, e.to_string())),
+                }
+            }
+            if cache::entry(&cached.bytes, seq % BLOCK_LEN) != Some((leaf, *chain)) {
+                return Some(VerifyError::at(
+                    seq,
+                    "record differs from the hash recorded when it was appended \
+                     (changed, reordered or inserted)",
+                ));
+            }
+            let mut node_error = None;
+            frontier.push(leaf, |level, index, hash| {
+                if level < STORED_LEVEL || node_error.is_some() {
+                    return;
+                }
+                match self.cached_node(level, index) {
+                    Ok(Some(stored)) if stored == *hash => {}
+                    Ok(_) => {
+                        node_error = Some(format!(
+                            "Merkle cache node ({level}, {index}) differs from the records"
+                        ))
+                    }
+                    Err(e) => node_error = Some(e.to_string()),
+                }
+            });
+            if let Some(reason) = node_error {
+                return Some(VerifyError::at(seq, reason));
+            }
+            while let Some(note) = pending.last().filter(|n| n.checkpoint.size == seq + 1) {
+                if note.checkpoint.root != frontier.root() || note.checkpoint.chain != *chain {
+                    return Some(VerifyError::general(format!(
+                        "checkpoint of size {} does not match the records before it \
+                         (a record before seq {} was rewritten)",
+                        note.checkpoint.size, note.checkpoint.size
+                    )));
+                }
+                pending.pop();
+            }
+        }
+        None
+    }
+}
+
 fn missing_or_extra(position: u64, len: u64) -> String {
     if position < len {
         format!("record at seq {position} is missing")
@@ -252,13 +308,26 @@ fn missing_or_extra(position: u64, len: u64) -> String {
 }
 
 /// Decodes and checks the signature of every record of `chunk` on `threads` threads and
-/// returns the first failure by position.
+/// returns the first failure by position. Each thread keeps the public keys it has decoded:
+/// a ledger has few authors, and decoding a key costs a fifth of a verification.
 fn first_bad_signature(chunk: &[(u64, sled::IVec)], threads: usize) -> Option<(usize, String)> {
     let check = |offset: usize, part: &[(u64, sled::IVec)]| {
+        let mut keys: HashMap<[u8; 32], Result<VerifyingKey, RecordError>> = HashMap::new();
         part.iter().enumerate().find_map(|(i, (_, bytes))| {
             let problem = match Record::decode(bytes) {
                 Err(e) => Some(e.to_string()),
-                Ok(record) => record.verify().err().map(|e| e.to_string()),
+                Ok(record) => {
+                    let key = keys
+                        .entry(record.public_key)
+                        .or_insert_with(|| checked_public_key(&record.public_key));
+                    let message = event_signing_message(&record.event_bytes);
+                    match key {
+                        Err(e) => Some(e.to_string()),
+                        Ok(key) => verify_with_key(key, &message, &record.signature)
+                            .err()
+                            .map(|e| e.to_string()),
+                    }
+                }
             };
             problem.map(|p| (offset + i, p))
         })

@@ -158,11 +158,54 @@ fn rewriting_history_and_every_cache_is_caught_by_the_checkpoint() {
 
 #[test]
 fn a_tampered_cache_is_named() {
+    // Hash block 0 holds 64-byte `leaf ‖ chain` entries; flip a bit of seq 7's chain hash.
     let error = verify_after(|db| {
         let hashes = db.open_tree("hashes").unwrap();
-        let mut value = hashes.get(key_of(7)).unwrap().unwrap().to_vec();
-        value[40] ^= 1;
-        hashes.insert(key_of(7), value).unwrap();
+        let mut value = hashes.get(key_of(0)).unwrap().unwrap().to_vec();
+        value[7 * 64 + 40] ^= 1;
+        hashes.insert(key_of(0), value).unwrap();
     });
     assert_eq!(error.seq, Some(7), "{error}");
+}
+
+/// Writes records 20..25 into `events` behind the ledger's back, as an append that a crash
+/// interrupted after its `events` batch would leave them, with `intent` in `meta`.
+fn interrupted_append(intent_matches: bool) -> Result<pbr_log::VerifyReport, pbr_log::VerifyError> {
+    use pbr_log::hash::{chain_hash, leaf_hash};
+    let (dir, log) = ledger(20);
+    let mut chain = log.chain_head();
+    drop(log);
+    let path = dir.path().join("ledger");
+    {
+        let db = sled::open(path.join("sled")).unwrap();
+        let events = db.open_tree("events").unwrap();
+        for n in 20..25u64 {
+            let bytes = record(&key("alice", 1), n).encode().unwrap();
+            chain = chain_hash(&chain, &leaf_hash(&bytes));
+            events.insert(key_of(n), bytes).unwrap();
+        }
+        if !intent_matches {
+            chain[0] ^= 1;
+        }
+        let mut intent = 25u64.to_be_bytes().to_vec();
+        intent.extend_from_slice(&chain);
+        db.open_tree("meta")
+            .unwrap()
+            .insert("intent", intent)
+            .unwrap();
+        db.flush().unwrap();
+    }
+    reopen_and_verify(&path)
+}
+
+#[test]
+fn an_interrupted_append_is_adopted_whole() {
+    let report = interrupted_append(true).expect("the announced batch is adopted");
+    assert_eq!(report.len, 25);
+}
+
+#[test]
+fn records_no_intent_announced_are_named_as_inserted() {
+    let error = interrupted_append(false).unwrap_err();
+    assert_eq!(error.seq, Some(20), "{error}");
 }
