@@ -1,0 +1,139 @@
+//! `pbr-bench`: how fast the event log appends, verifies and proves, and how much memory a full
+//! verification needs, on this machine, in this run.
+//!
+//! Absolute figures vary by machine (disk, cores, whatever else is running), so each figure is
+//! printed beside the raw limit of the same work measured in the same run, and the ratio between
+//! them is what the targets are about:
+//! - append: `Log::append` against sled alone writing the same record bytes (target ≥ 50 %);
+//! - verify: `Log::verify` on 2 threads against BLAKE3 plus Ed25519 `verify_strict` alone on 2
+//!   threads over the same records in memory (target ≥ 50 %), and its peak memory at two log
+//!   lengths, which should not grow with the length;
+//! - proof: inclusion and consistency proofs on a large log against the same proofs from an
+//!   in-memory tree (target: p99 under 5 ms).
+//!
+//! Context lines give the raw Ed25519 signing rate and BLAKE3 throughput. Inputs come from fixed
+//! seeds, so two runs do the same work. This is a tool, not a test: it never runs in CI.
+//! Run it with `cargo run --release -p pbr-bench -- all` and record the output, with the machine
+//! and the date, in `docs/performance.md`.
+
+mod append;
+mod context;
+mod data;
+mod memory;
+mod proof;
+mod report;
+mod verify;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use clap::{Parser, ValueEnum};
+
+use crate::report::Report;
+
+/// The error of every fallible step; this is a tool, so errors only need to be readable.
+type BenchResult<T> = Result<T, Box<dyn std::error::Error>>;
+
+/// Benchmarks of the pbr event log, each beside the raw machine limit of the same work.
+#[derive(Parser)]
+#[command(name = "pbr-bench")]
+struct Cli {
+    /// Which benchmark to run.
+    #[arg(value_enum)]
+    which: Which,
+    /// Records in the verify benchmark's larger ledger; the smaller one holds a quarter.
+    #[arg(long, default_value_t = 200_000, value_parser = clap::value_parser!(u64).range(4..))]
+    events: u64,
+    /// Records in the proof benchmark's ledger.
+    #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(2..))]
+    proof_events: u64,
+    /// Print only the JSON summary line.
+    #[arg(long)]
+    json: bool,
+    /// Where temporary ledgers go (default: the system temporary directory). Appends fsync, so
+    /// put it on the disk you care about, not on tmpfs.
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// Internal: the ledger that a `verify-child` process verifies.
+    #[arg(long, hide = true)]
+    ledger: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Which {
+    Append,
+    Verify,
+    Proof,
+    All,
+    /// Internal: verify `--ledger` in a fresh process and print its timing and memory as JSON.
+    #[value(hide = true)]
+    VerifyChild,
+}
+
+impl Which {
+    fn name(self) -> &'static str {
+        match self {
+            Which::Append => "append",
+            Which::Verify => "verify",
+            Which::Proof => "proof",
+            Which::All => "all",
+            Which::VerifyChild => "verify-child",
+        }
+    }
+
+    fn runs(self, benchmark: Which) -> bool {
+        self == benchmark || self == Which::All
+    }
+}
+
+fn main() -> BenchResult<()> {
+    let cli = Cli::parse();
+    if cli.which == Which::VerifyChild {
+        let ledger = cli.ledger.ok_or("verify-child needs --ledger")?;
+        return verify::child(&ledger);
+    }
+    let base = cli.dir.clone().unwrap_or_else(std::env::temp_dir);
+    let mut report = Report::new(cli.json);
+    report.header(cli.which.name(), &base);
+    let peak_resettable = memory::reset_peak();
+    context::run(&mut report);
+    run_benchmarks(&cli, &base, &mut report, peak_resettable)?;
+    report.finish();
+    Ok(())
+}
+
+fn run_benchmarks(
+    cli: &Cli,
+    base: &Path,
+    report: &mut Report,
+    peak_resettable: bool,
+) -> BenchResult<()> {
+    let needs_pool = cli.which.runs(Which::Append) || cli.which.runs(Which::Verify);
+    let pool = if needs_pool {
+        // The verify ledger reuses the append pool, so both see the same ~200-byte events.
+        let len = append::POOL_LEN.max(usize::try_from(cli.events)?);
+        report.progress(&format!(
+            "signing {len} records on {} threads",
+            data::THREADS
+        ));
+        let start = Instant::now();
+        let pool = data::signed_records(data::POOL_SEED, 0..len as u64, append::EVENT_LEN);
+        report.progress(&format!("signed in {:.1} s", start.elapsed().as_secs_f64()));
+        pool
+    } else {
+        Vec::new()
+    };
+    if cli.which.runs(Which::Append) {
+        append::run(report, base, &pool)?;
+        memory::report_peak(report, "append", peak_resettable);
+    }
+    if cli.which.runs(Which::Verify) {
+        verify::run(report, base, &pool, usize::try_from(cli.events)?)?;
+        memory::report_peak(report, "verify", peak_resettable);
+    }
+    if cli.which.runs(Which::Proof) {
+        proof::run(report, base, cli.proof_events)?;
+        memory::report_peak(report, "proof", peak_resettable);
+    }
+    Ok(())
+}
