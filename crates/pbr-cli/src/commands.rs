@@ -373,7 +373,7 @@ fn demo(dir: Option<PathBuf>, json: bool) -> Result<()> {
         }
     }
     let mut ledger = Ledger::create(&dir, sample::SAMPLE_ORIGIN)?;
-    let note = sample::build(&mut ledger, sample::SAMPLE_LEN)?;
+    let note = sample::build(&mut ledger)?;
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let report = ledger.verify(
         VerifyOptions {

@@ -1,10 +1,19 @@
 //! Domain types of outcomes contracts: money, dates, ids, contract terms, the event
 //! vocabulary, validation and settlement arithmetic.
 //!
-//! The vocabulary is defined by issue 4 ("Contracts, parties and events"); the event log
-//! below it (`pbr-log`) needs nothing from here.
-//!
 //! Architecture invariant: pure. No IO, no clock, no environment, no randomness, and no
-//! floating point: money is integer minor units.
+//! floating point: money is integer minor units, fractions are exact ratios.
 
 #![warn(clippy::unwrap_used, clippy::float_arithmetic)]
+
+pub mod cpr;
+pub mod date;
+pub mod error;
+pub mod event;
+pub mod ids;
+mod json;
+pub mod money;
+
+pub use error::CoreError;
+pub use ids::{EventId, ParticipantRef};
+pub use money::{Currency, Money, Ratio, Rounding};

@@ -176,9 +176,11 @@ impl Ledger {
         out: &mut dyn Write,
         progress: impl FnMut(u64, u64),
     ) -> Result<pbr_log::export::ExportSummary, LedgerError> {
-        // No event vocabulary yet: `event` is null (docs/format.md §2).
-        Ok(self
-            .log
-            .export(out, &|_| Ok(serde_json::Value::Null), progress)?)
+        let decode = |bytes: &[u8]| {
+            pbr_core::event::Event::decode(bytes)
+                .map(|event| event.to_json())
+                .map_err(|e| e.reason)
+        };
+        Ok(self.log.export(out, &decode, progress)?)
     }
 }

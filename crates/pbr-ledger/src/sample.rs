@@ -1,19 +1,34 @@
 //! A deterministic sample ledger: the same bytes on every machine, every run.
 //!
 //! It backs `pbr demo` and the golden vectors in `tests/vectors/` (a sample export, and
-//! proofs exactly as `pbr proof --json` prints them). Its keys come from fixed seeds, so
-//! they are *demo keys*: anyone can recompute them, and they must never sign a real ledger.
+//! proofs exactly as `pbr proof --json` prints them). It is a small IMPACT60-style history:
+//! the jobcentre enrols 24 citizens in two waves and records their monthly
+//! self-sufficiency from the registers; the provider records its quarterly costs. Its keys,
+//! and the secret behind its participant references, come from fixed names, so they are
+//! *demo keys*: anyone can recompute them, and they must never sign a real ledger.
 
+use chrono::NaiveDate;
+use pbr_core::cpr::{Cpr, PseudonymKey};
+use pbr_core::date::Month;
+use pbr_core::event::{
+    Attributes, CostRecorded, EntryStatus, Event, Gender, MonthlyStatusRecorded,
+    ParticipantEnrolled, Payload, SelfSufficiency,
+};
+use pbr_core::ids::EventId;
+use pbr_core::money::{Currency, Money};
 use pbr_log::{Record, SignedCheckpoint, SignerKey};
 
 use crate::{Ledger, LedgerError};
 
 /// The ledger id of the sample ledger.
 pub const SAMPLE_ORIGIN: &str = "demo.pbr.example/impact60";
+/// The contract id of the sample's events.
+pub const SAMPLE_CONTRACT: &str = "impact60-demo";
 /// The checkpoint time of the sample ledger (2025-01-01T00:00:00Z), fixed for determinism.
 pub const SAMPLE_TIME: u64 = 1_735_689_600;
-/// The number of records of the sample ledger.
-pub const SAMPLE_LEN: u64 = 120;
+/// The size of the sample's first checkpoint, which only the first party signs: the
+/// witness a partner keeps, to ask later for a consistency proof.
+pub const SAMPLE_FIRST_CHECKPOINT: u64 = 40;
 
 /// A demo key derived from its name; never use one outside a demo or a test.
 pub fn demo_key(name: &str) -> SignerKey {
@@ -22,44 +37,154 @@ pub fn demo_key(name: &str) -> SignerKey {
     SignerKey::from_seed(name, seed).expect("demo key names are valid")
 }
 
-/// The demo parties, in signing order.
+/// The demo parties: the jobcentre (commissioner) and the provider.
 pub fn demo_keys() -> [SignerKey; 2] {
     [demo_key("aalborg-jobcenter"), demo_key("fokus-provider")]
 }
 
-/// The size of the sample's first checkpoint, which only the first party signs: the
-/// witness a partner keeps, to ask later for a consistency proof.
-pub const SAMPLE_FIRST_CHECKPOINT: u64 = 40;
+/// The demo secret behind participant references (public, so demo only).
+pub fn demo_pseudonym_key() -> PseudonymKey {
+    // Invariant: 32 bytes is the minimum the key derivation takes.
+    PseudonymKey::from_secret(&blake3::derive_key("pbr demo key v1", b"pseudonym secret"))
+        .expect("a 32-byte secret")
+}
 
-/// Builds the sample log in a new ledger: `len` opaque events, alternately signed by the
-/// two demo parties and appended in batches of 10; a checkpoint at
-/// [`SAMPLE_FIRST_CHECKPOINT`] signed by the first party; and a checkpoint of the whole log
-/// signed by the first party and co-signed by the second. The event bytes are opaque placeholders until the
-/// event vocabulary exists (see `docs/format.md` §2).
-pub fn build(ledger: &mut Ledger, len: u64) -> Result<SignedCheckpoint, LedgerError> {
+/// The synthetic CPR number of demo citizen `n` (1 to 24): born on day `n` of January 1990,
+/// a serial that is not anyone's. It only ever exists in memory.
+pub fn demo_cpr(n: u32) -> String {
+    format!("{n:02}0190-{:04}", 4000 + n)
+}
+
+fn date(year: i32, month: u32, day: u32) -> NaiveDate {
+    // Invariant: the sample's dates are literal, valid dates.
+    NaiveDate::from_ymd_opt(year, month, day).expect("a valid sample date")
+}
+
+/// The sample's events, in order, each with the index of the demo key that signs it.
+fn sample_events() -> Result<Vec<(usize, Event)>, LedgerError> {
+    let pseudonyms = demo_pseudonym_key();
+    let mut events = Vec::new();
+    let mut push = |signer: usize, date: NaiveDate, participant, payload| {
+        let n = events.len() as u64;
+        events.push((
+            signer,
+            Event {
+                contract: SAMPLE_CONTRACT.to_owned(),
+                participant,
+                business_date: date,
+                payload,
+                author: demo_keys()[signer].name().to_owned(),
+                recorded_at_micros: (SAMPLE_TIME as i64 - 30 * 86_400) * 1_000_000
+                    + n as i64 * 1_000,
+                id: EventId::derived(SAMPLE_ORIGIN.as_bytes(), &n.to_string()),
+            },
+        ));
+    };
+    let mut citizens = Vec::new();
+    for n in 1..=24u32 {
+        let (cpr, _) = Cpr::parse(&demo_cpr(n)).map_err(|e| LedgerError::Mismatch(e.reason))?;
+        let participant = cpr.participant_ref(&pseudonyms);
+        let start = if n <= 12 {
+            date(2024, 1, 1)
+        } else {
+            date(2024, 4, 1)
+        };
+        let attributes = Attributes {
+            gender: Some(if n % 2 == 0 {
+                Gender::Woman
+            } else {
+                Gender::Man
+            }),
+            age_at_entry: Some(25 + (n % 30) as u8),
+            entry_status: Some(if n % 3 == 0 {
+                EntryStatus::Inactive
+            } else {
+                EntryStatus::LongTermUnemployed
+            }),
+            isced: Some((n % 4) as u8),
+            ..Attributes::default()
+        };
+        push(
+            0,
+            start,
+            Some(participant),
+            Payload::ParticipantEnrolled(ParticipantEnrolled { attributes }),
+        );
+        citizens.push(participant);
+    }
+    // Monthly register status for the first wave, 2024-04 to 2024-09.
+    for month in 4..=9u32 {
+        for (i, participant) in citizens.iter().take(12).enumerate() {
+            let status = match (i + month as usize) % 4 {
+                0 => SelfSufficiency::Full,
+                1 => SelfSufficiency::Partial,
+                _ => SelfSufficiency::None,
+            };
+            let month = Month { year: 2024, month };
+            push(
+                0,
+                month.last_day(),
+                Some(*participant),
+                Payload::MonthlyStatusRecorded(MonthlyStatusRecorded {
+                    month: month.index(),
+                    status,
+                }),
+            );
+        }
+    }
+    // The provider's quarterly costs.
+    for (quarter_end, kroner) in [
+        (date(2024, 3, 31), 200_000),
+        (date(2024, 6, 30), 200_000),
+        (date(2024, 9, 30), 200_000),
+        (date(2024, 12, 31), 200_000),
+    ] {
+        let amount = Money::from_minor(kroner * 100, Currency::DKK);
+        push(
+            1,
+            quarter_end,
+            None,
+            Payload::CostRecorded(CostRecorded {
+                party: "fokus-provider".into(),
+                amount,
+            }),
+        );
+    }
+    Ok(events)
+}
+
+/// The number of records of the sample ledger.
+pub fn sample_len() -> u64 {
+    // 24 enrolments, 72 monthly statuses, 4 costs.
+    100
+}
+
+/// Builds the sample log in a new ledger, appended in batches of 10, with a checkpoint at
+/// [`SAMPLE_FIRST_CHECKPOINT`] signed by the jobcentre and a checkpoint of the whole log
+/// signed by the jobcentre and co-signed by the provider.
+pub fn build(ledger: &mut Ledger) -> Result<SignedCheckpoint, LedgerError> {
     let keys = demo_keys();
     for key in &keys {
         ledger.log_mut().add_verifier_key(&key.verifier_key())?;
     }
-    let records: Vec<Record> = (0..len)
-        .map(|n| {
-            let key = &keys[(n % 2) as usize];
-            let event = format!("sample event {n} by {}", key.name()).into_bytes();
-            Record::sign(event, key.signing_key()).map_err(|source| {
-                LedgerError::Log(pbr_log::LogError::Rejected {
-                    index: n as usize,
-                    source,
-                })
-            })
+    let records: Vec<Record> = sample_events()?
+        .into_iter()
+        .enumerate()
+        .map(|(index, (signer, event))| {
+            let bytes = event
+                .encode()
+                .map_err(|e| LedgerError::Mismatch(e.reason))?;
+            Record::sign(bytes, keys[signer].signing_key())
+                .map_err(|source| LedgerError::Log(pbr_log::LogError::Rejected { index, source }))
         })
         .collect::<Result<_, _>>()?;
+    debug_assert_eq!(records.len() as u64, sample_len());
     for batch in records.chunks(10) {
         ledger.log_mut().append(batch)?;
         if ledger.log().len() == SAMPLE_FIRST_CHECKPOINT {
             ledger.sign_checkpoint(&keys[0], SAMPLE_TIME - 86_400)?;
         }
     }
-    let mut note = ledger.sign_checkpoint(&keys[0], SAMPLE_TIME)?;
-    note = ledger.cosign_checkpoint(&keys[1], Some(note.checkpoint.size))?;
-    Ok(note)
+    let note = ledger.sign_checkpoint(&keys[0], SAMPLE_TIME)?;
+    ledger.cosign_checkpoint(&keys[1], Some(note.checkpoint.size))
 }
