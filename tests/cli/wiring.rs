@@ -225,8 +225,10 @@ fn a_rewritten_history_fails_the_kept_checkpoint() {
             })
             .collect();
         log.append(&records).unwrap();
-        let note =
-            pbr_log::SignedCheckpoint::sign(log.checkpoint_body(sample::SAMPLE_TIME), &keys[0]);
+        let note = pbr_log::SignedCheckpoint::sign(
+            log.checkpoint_body(sample::SAMPLE_TIME).unwrap(),
+            &keys[0],
+        );
         log.add_verifier_key(&keys[0].verifier_key()).unwrap();
         log.store_checkpoint(&note).unwrap();
     }

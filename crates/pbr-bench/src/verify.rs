@@ -158,7 +158,7 @@ pub(crate) fn child(ledger: &Path) -> BenchResult<()> {
         threads: THREADS,
         incremental: false,
     };
-    let verified = log.verify(options, |_, _| {})?;
+    let verified = log.verify(options, None, |_, _| {})?;
     let seconds = start.elapsed().as_secs_f64();
     let peak_kib = memory::peak_kib().ok_or("no VmHWM in /proc/self/status")?;
     let line = json!({

@@ -37,6 +37,11 @@ pub(crate) enum Command {
         /// Threads for signature checks (default: the machine's cores).
         #[arg(long)]
         threads: Option<usize>,
+        /// A trusted verifier key (<name>+<key id>+<base64>), obtained from the party, to
+        /// check checkpoint signatures against; repeat for several. Without one, the keys
+        /// stored in the ledger are used, which is not a trust anchor.
+        #[arg(long = "key", value_name = "VKEY")]
+        keys: Vec<String>,
     },
     /// Write the log up to the latest checkpoint as JSON Lines (docs/format.md §5).
     Export {

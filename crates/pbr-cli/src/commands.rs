@@ -5,7 +5,7 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
-use pbr_ledger::{Ledger, LedgerError, LogError, SignerKey, VerifierKey, VerifyOptions};
+use pbr_ledger::{KeySource, Ledger, LedgerError, LogError, SignerKey, VerifierKey, VerifyOptions};
 use serde_json::json;
 
 use crate::cli::{CheckpointCommand, Cli, Command, PartyCommand, ProofArgs};
@@ -34,9 +34,10 @@ pub(crate) fn exit_code_of(error: &anyhow::Error) -> i32 {
 fn log_exit_code(error: &LogError) -> i32 {
     match error {
         LogError::InUse { .. } => exit_code::LEDGER_IN_USE,
-        LogError::Corrupt { .. } | LogError::Inconsistent(_) | LogError::BadRecord { .. } => {
-            exit_code::VERIFY_FAILED
-        }
+        LogError::Corrupt { .. }
+        | LogError::Inconsistent(_)
+        | LogError::BadRecord { .. }
+        | LogError::AppendInterrupted(_) => exit_code::VERIFY_FAILED,
         LogError::NotALedger { .. }
         | LogError::AlreadyExists { .. }
         | LogError::OutOfRange(_)
@@ -63,7 +64,8 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
         Command::Verify {
             incremental,
             threads,
-        } => verify(&open(cli.ledger)?, incremental, threads, json),
+            keys,
+        } => verify(&open(cli.ledger)?, incremental, threads, &keys, json),
         Command::Export { out } => export(&open(cli.ledger)?, out, json),
         Command::Proof(args) => proof(&open(cli.ledger)?, args, json),
         Command::Checkpoint(command) => checkpoint(cli.ledger, command, json),
@@ -105,16 +107,30 @@ fn init(dir: Option<PathBuf>, origin: Option<String>, json: bool) -> Result<()> 
     Ok(())
 }
 
-fn verify(ledger: &Ledger, incremental: bool, threads: Option<usize>, json: bool) -> Result<()> {
+fn parse_verifier_keys(keys: &[String]) -> Result<Vec<VerifierKey>> {
+    keys.iter()
+        .map(|k| VerifierKey::parse(k).map_err(|e| input(format!("--key {k}: {e}"))))
+        .collect()
+}
+
+fn verify(
+    ledger: &Ledger,
+    incremental: bool,
+    threads: Option<usize>,
+    keys: &[String],
+    json: bool,
+) -> Result<()> {
     let threads = threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         .max(1);
+    let trusted = parse_verifier_keys(keys)?;
     let bar = progress(json, "verifying");
     let report = ledger.verify(
         VerifyOptions {
             threads,
             incremental,
         },
+        (!trusted.is_empty()).then_some(trusted.as_slice()),
         |done, total| {
             bar.set_length(total);
             bar.set_position(done);
@@ -135,6 +151,10 @@ fn verify(ledger: &Ledger, incremental: bool, threads: Option<usize>, json: bool
             "root": hex(&report.root),
             "chain_head": hex(&report.chain_head),
             "checkpoints": checkpoints,
+            "checkpoint_keys": match report.keys {
+                KeySource::Given => "given",
+                KeySource::Ledger => "ledger",
+            },
         }));
     } else {
         println!(
@@ -147,6 +167,13 @@ fn verify(ledger: &Ledger, incremental: bool, threads: Option<usize>, json: bool
         );
         for (size, signers) in &report.checkpoints {
             println!("checkpoint of size {size} signed by {}", signers.join(", "));
+        }
+        if report.keys == KeySource::Ledger && !report.checkpoints.is_empty() {
+            println!(
+                "note: checkpoint signatures were checked against keys stored in the ledger, which \
+                 are not a trust anchor; pass --key with each party's verifier key to check \
+                 against keys you got from the parties"
+            );
         }
     }
     Ok(())
@@ -267,10 +294,7 @@ fn checkpoint(ledger: Option<PathBuf>, command: CheckpointCommand, json: bool) -
         CheckpointCommand::Check { note, keys } => {
             let text = std::fs::read_to_string(&note)
                 .map_err(|e| input(format!("{}: {e}", note.display())))?;
-            let keys = keys
-                .iter()
-                .map(|k| VerifierKey::parse(k).map_err(|e| input(format!("--key {k}: {e}"))))
-                .collect::<Result<Vec<_>>>()?;
+            let keys = parse_verifier_keys(&keys)?;
             let check = open(ledger)?
                 .check_checkpoint(&text, &keys)
                 .with_context(|| note.display().to_string())?;
@@ -375,11 +399,17 @@ fn demo(dir: Option<PathBuf>, json: bool) -> Result<()> {
     let mut ledger = Ledger::create(&dir, sample::SAMPLE_ORIGIN)?;
     let note = sample::build(&mut ledger)?;
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // The demo knows its own parties' keys: check against them, not the ledger's copy.
+    let trusted: Vec<VerifierKey> = sample::demo_keys()
+        .iter()
+        .map(SignerKey::verifier_key)
+        .collect();
     let report = ledger.verify(
         VerifyOptions {
             threads,
             incremental: false,
         },
+        Some(&trusted),
         |_, _| {},
     )?;
     let keys: Vec<String> = sample::demo_keys()

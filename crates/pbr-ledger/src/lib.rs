@@ -16,8 +16,8 @@ use std::path::Path;
 
 pub use error::LedgerError;
 pub use pbr_log::{
-    ConsistencyProof, InclusionProof, Log, LogError, SignedCheckpoint, SignerKey, VerifierKey,
-    VerifyOptions, VerifyReport,
+    ConsistencyProof, InclusionProof, KeySource, Log, LogError, SignedCheckpoint, SignerKey,
+    VerifierKey, VerifyOptions, VerifyReport,
 };
 
 /// An open ledger. Holding one holds the directory's lock.
@@ -61,13 +61,16 @@ impl Ledger {
     }
 
     /// Verifies every record, cache and checkpoint (or, incrementally, what was appended
-    /// since the last verified checkpoint).
+    /// since the last verified checkpoint). Checkpoint signatures are checked against
+    /// `trusted` keys from outside the ledger or, with `None`, against the keys the ledger
+    /// stores (a convenience, not a trust anchor; the report says which).
     pub fn verify(
         &self,
         options: VerifyOptions,
+        trusted: Option<&[VerifierKey]>,
         progress: impl FnMut(u64, u64),
     ) -> Result<VerifyReport, LedgerError> {
-        Ok(self.log.verify(options, progress)?)
+        Ok(self.log.verify(options, trusted, progress)?)
     }
 
     /// Signs a checkpoint of the whole log with `key` at `time` (Unix seconds), stores it,
@@ -78,7 +81,7 @@ impl Ledger {
         time: u64,
     ) -> Result<SignedCheckpoint, LedgerError> {
         self.log.add_verifier_key(&key.verifier_key())?;
-        let note = SignedCheckpoint::sign(self.log.checkpoint_body(time), key);
+        let note = SignedCheckpoint::sign(self.log.checkpoint_body(time)?, key);
         self.log.store_checkpoint(&note)?;
         Ok(note)
     }

@@ -1,12 +1,12 @@
 //! The caches beside `events`: packed hash blocks and the stored upper Merkle nodes.
 //!
-//! - `hashes`: block index (u64 BE) → up to [`BLOCK_LEN`] entries of `leaf_i ‖ chain_i`
-//!   (64 bytes each) for the seqs `block · 256 ..`. One key per 256 records, so an append
-//!   writes about one cache key per batch instead of one per record.
+//! - `hashes`: block index (u64 BE) → up to [`BLOCK_LEN`] (64) entries of `leaf_i ‖ chain_i`
+//!   (64 bytes each) for the seqs `block · 64 ..`. One key per 64 records, so an append
+//!   writes a cache key per 64 records instead of one per record.
 //! - `nodes`: `level (u8) ‖ index (u64 BE)` → the hash of the complete subtree of height
-//!   `level ≥` [`STORED_LEVEL`]. Lower subtrees lie inside one hash block (256 = 2⁸ is
-//!   block-aligned), so they are folded from its leaf hashes on demand: at most 255 BLAKE3
-//!   calls, about 25 µs, where a stored copy would cost a sled key per record.
+//!   `level ≥` [`STORED_LEVEL`] (6). Lower subtrees lie inside one hash block (64 = 2⁶ is
+//!   block-aligned), so they are folded from its leaf hashes on demand: at most 63 BLAKE3
+//!   calls, where a stored copy would cost a sled key per record.
 //!
 //! Invariant: both trees are derivable from `events` alone; nothing here is a source of
 //! truth.

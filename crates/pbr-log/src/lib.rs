@@ -28,4 +28,4 @@ pub use note::{Checkpoint, SignedCheckpoint, SignerKey, VerifierKey};
 pub use proof::{ConsistencyProof, InclusionProof};
 pub use record::Record;
 pub use store::{Appended, Log};
-pub use verify::{VerifyError, VerifyOptions, VerifyReport};
+pub use verify::{KeySource, VerifyError, VerifyOptions, VerifyReport};

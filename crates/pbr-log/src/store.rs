@@ -220,14 +220,23 @@ impl Log {
     /// Finds the length from `events`, adopts the records of an append that a crash
     /// interrupted (repairing their caches), and loads the frontier and chain head.
     fn load_head(&mut self) -> Result<(), LogError> {
+        let committed = read_u64(&self.meta, META_LEN)?.unwrap_or(0);
+        // The recorded length stands until the records are read, so that a damaged ledger
+        // still verifies the records it has and names the first bad seq.
+        self.len = committed;
         let len = match self.events.last()? {
             None => 0,
-            Some((key, _)) => seq_of(&key).map(|seq| seq + 1).ok_or_else(|| {
-                LogError::Inconsistent("events holds a key that is not a u64".into())
-            })?,
+            Some((key, _)) => match seq_of(&key).and_then(|seq| seq.checked_add(1)) {
+                Some(len) => len,
+                None => {
+                    return Err(missing(
+                        committed,
+                        "events holds a malformed key at its end".into(),
+                    ));
+                }
+            },
         };
         self.len = len;
-        let committed = read_u64(&self.meta, META_LEN)?.unwrap_or(0);
         if len < committed {
             return Err(missing(
                 len,
@@ -302,16 +311,22 @@ impl Log {
         let entries = cache::entries(&value).ok_or_else(|| {
             LogError::Inconsistent(format!("hash block {block} is not whole entries"))
         })?;
-        Ok(block * BLOCK_LEN + entries)
+        block
+            .checked_mul(BLOCK_LEN)
+            .and_then(|start| start.checked_add(entries))
+            .ok_or_else(|| {
+                LogError::Inconsistent(format!("hash block key {block} is out of range"))
+            })
     }
 
-    /// Re-derives the caches of `covered .. len` from the records, starting at the block
-    /// boundary at or below `covered`.
+    /// Re-derives the caches of `covered .. len` from the records.
     fn repair_caches(&mut self, covered: u64, len: u64) -> Result<(), LogError> {
-        let from = covered - covered % BLOCK_LEN;
-        let frontier = Frontier::load(self, from)?;
-        let chain = self.chain_at(from)?;
-        self.restage(Staged::new(frontier, chain, Vec::new()), from, len)
+        // Start exactly at `covered`: the cached entries below it were written by completed
+        // appends and stay as they are, so a record altered below it is still caught.
+        let frontier = Frontier::load(self, covered)?;
+        let chain = self.chain_at(covered)?;
+        let prefix = self.block_prefix(covered)?;
+        self.restage(Staged::new(frontier, chain, prefix), covered, len)
     }
 
     /// Stages the records `from .. len` onto `staged` and writes the caches in slices.
@@ -390,18 +405,17 @@ impl Log {
     }
 
     /// Appends a batch atomically and durably: when this returns `Ok`, every record is on
-    /// disk; when it returns `Err`, none is.
+    /// disk; when it returns any error but [`LogError::AppendInterrupted`], none is. After
+    /// `AppendInterrupted` (a storage failure once the records were written) the handle
+    /// refuses further appends, and reopening the ledger keeps the batch if and only if it
+    /// reached the disk whole.
     ///
     /// Each record is encoded and decoded again before anything is written (the first half
     /// of the paired assertion around storage; [`Log::read`] is the second). The log does not
     /// check signatures here: the ledger signs or verifies before appending, and
     /// [`Log::verify`] checks every signature after.
     pub fn append(&mut self, records: &[Record]) -> Result<Appended, LogError> {
-        if let Some((_, damage)) = &self.damage {
-            return Err(LogError::Inconsistent(format!(
-                "{damage}; refusing to append (run `pbr verify`)"
-            )));
-        }
+        self.refuse_if_damaged("append")?;
         let mut encoded = Vec::with_capacity(records.len());
         for (index, record) in records.iter().enumerate() {
             let bytes = record
@@ -441,9 +455,23 @@ impl Log {
         intent.extend_from_slice(&staged.chain);
         self.meta.insert(META_INTENT, intent)?;
         self.events.apply_batch(events)?;
-        self.write_caches(&staged)?;
-        self.meta.insert(META_LEN, &end.to_be_bytes())?;
-        self.db.flush()?;
+        // From here on the records may be durable whatever happens next: a failure leaves
+        // the outcome unknown until the ledger is reopened, which adopts the batch if it
+        // reached the disk whole (see `adopt_interrupted_append`).
+        let finish = || -> Result<(), LogError> {
+            self.write_caches(&staged)?;
+            self.meta.insert(META_LEN, &end.to_be_bytes())?;
+            self.db.flush()?;
+            Ok(())
+        };
+        if let Err(error) = finish() {
+            let reason = format!(
+                "an append of seqs {start}..{end} failed after writing its records ({error}); \
+                 reopen the ledger to learn whether it was kept"
+            );
+            self.damage = Some((Some(start), reason.clone()));
+            return Err(LogError::AppendInterrupted(reason));
+        }
         self.frontier = staged.frontier;
         self.chain_head = staged.chain;
         self.len = end;
@@ -574,13 +602,23 @@ impl Log {
     }
 
     /// The checkpoint body of the whole log as it stands, for signing.
-    pub fn checkpoint_body(&self, time: u64) -> Checkpoint {
-        Checkpoint {
+    pub fn checkpoint_body(&self, time: u64) -> Result<Checkpoint, LogError> {
+        self.refuse_if_damaged("sign a checkpoint")?;
+        Ok(Checkpoint {
             origin: self.origin.clone(),
             size: self.len(),
             root: self.root(),
             chain: self.chain_head,
             time,
+        })
+    }
+
+    fn refuse_if_damaged(&self, what: &str) -> Result<(), LogError> {
+        match &self.damage {
+            Some((_, damage)) => Err(LogError::Inconsistent(format!(
+                "{damage}; refusing to {what} (run `pbr verify`)"
+            ))),
+            None => Ok(()),
         }
     }
 
@@ -588,6 +626,7 @@ impl Log {
     /// within the log, and the root and chain head of that prefix. A later note of the same
     /// size (say, with one more co-signature) supersedes the earlier one.
     pub fn store_checkpoint(&mut self, note: &SignedCheckpoint) -> Result<(), LogError> {
+        self.refuse_if_damaged("store a checkpoint")?;
         self.check_checkpoint(&note.checkpoint)?;
         let id = self.db.generate_id()?;
         let mut key = [0u8; 16];
@@ -693,24 +732,37 @@ impl Log {
         Ok(())
     }
 
-    /// Rebuilds `hashes` and `nodes` from `events` alone, streaming. Used after a cache is
-    /// lost or suspected; `events` is never written.
+    /// Rebuilds `hashes` and `nodes` from `events` alone, streaming, for the records the
+    /// ledger recorded (`meta.len`). Used after a cache is lost or suspected; `events` is
+    /// never written, and records missing below `meta.len` or present past it stay reported
+    /// as damage, as they would be without the rebuild.
     pub fn rebuild_caches(&mut self) -> Result<(), LogError> {
+        let committed = read_u64(&self.meta, META_LEN)?.unwrap_or(0);
         self.hashes.clear()?;
         self.nodes.clear()?;
-        let len = match self.events.last()? {
+        let available = match self.events.last()? {
             None => 0,
-            Some((key, _)) => seq_of(&key).map_or(0, |seq| seq + 1),
+            Some((key, _)) => seq_of(&key)
+                .and_then(|seq| seq.checked_add(1))
+                .unwrap_or(committed),
         };
-        self.restage(
-            Staged::new(Frontier::new(), EMPTY_CHAIN, Vec::new()),
-            0,
-            len,
-        )?;
-        self.meta.insert(META_LEN, &len.to_be_bytes())?;
-        self.db.flush()?;
+        let end = committed.min(available);
         self.damage = None;
-        self.load_head()
+        let result = self
+            .restage(
+                Staged::new(Frontier::new(), EMPTY_CHAIN, Vec::new()),
+                0,
+                end,
+            )
+            .and_then(|()| self.load_head());
+        if let Err(error) = result {
+            self.damage = Some(match error {
+                LogError::BadRecord { seq, ref source } => (Some(seq), source.to_string()),
+                ref other => (None, other.to_string()),
+            });
+            return Err(error);
+        }
+        Ok(())
     }
 }
 

@@ -17,7 +17,7 @@ use crate::error::{LogError, RecordError};
 use crate::hash::{EMPTY_CHAIN, Hash, chain_hash, leaf_hash};
 use crate::hex;
 use crate::merkle::Frontier;
-use crate::note::SignedCheckpoint;
+use crate::note::{SignedCheckpoint, VerifierKey};
 use crate::record::{Record, checked_public_key, event_signing_message, verify_with_key};
 use crate::store::Log;
 
@@ -27,10 +27,20 @@ const CHUNK: usize = 4096;
 /// How to verify.
 #[derive(Clone, Copy, Debug)]
 pub struct VerifyOptions {
-    /// Threads for signature checks (at least 1).
+    /// Threads for signature checks (at least 1; no more are used than the work needs).
     pub threads: usize,
     /// Start from the last checkpoint a previous run verified, instead of seq 0.
     pub incremental: bool,
+}
+
+/// Where the keys that checked the checkpoints came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeySource {
+    /// Given by the caller, from outside the ledger: a trust anchor.
+    Given,
+    /// The keys stored in the ledger itself: a convenience, never a trust anchor, since
+    /// whoever can rewrite the ledger can rewrite them too.
+    Ledger,
 }
 
 /// What a successful verification covered.
@@ -44,8 +54,10 @@ pub struct VerifyReport {
     pub root: Hash,
     /// The chain head recomputed from the records.
     pub chain_head: Hash,
-    /// Each checkpoint checked: its size and the names of the known keys that signed it.
+    /// Each checkpoint checked: its size and the keys that signed it, as `name+keyid`.
     pub checkpoints: Vec<(u64, Vec<String>)>,
+    /// Where the checking keys came from.
+    pub keys: KeySource,
 }
 
 /// Why a verification failed.
@@ -81,13 +93,19 @@ impl From<LogError> for VerifyError {
 
 impl Log {
     /// Verifies the log; `progress(done, total)` is called after each chunk.
+    /// Checkpoint signatures are checked against `trusted` keys; with `None`, against the
+    /// keys stored in the ledger (reported as [`KeySource::Ledger`]).
     pub fn verify(
         &self,
         options: VerifyOptions,
+        trusted: Option<&[VerifierKey]>,
         mut progress: impl FnMut(u64, u64),
     ) -> Result<VerifyReport, VerifyError> {
         let len = self.len();
-        let keys = self.verifier_keys()?;
+        let (keys, source) = match trusted {
+            Some(keys) => (keys.to_vec(), KeySource::Given),
+            None => (self.verifier_keys()?, KeySource::Ledger),
+        };
         let checkpoints = self.checkpoints()?;
         let mut checked = Vec::new();
         for note in &checkpoints {
@@ -96,7 +114,7 @@ impl Log {
             })?;
             if signers.is_empty() {
                 return Err(VerifyError::general(format!(
-                    "checkpoint of size {} has no signature from a key this ledger knows",
+                    "checkpoint of size {} has no signature from a trusted key",
                     note.checkpoint.size
                 )));
             }
@@ -115,6 +133,19 @@ impl Log {
                     ),
                 ));
             }
+            if note.checkpoint.size == 0
+                && (note.checkpoint.root != crate::hash::empty_root()
+                    || note.checkpoint.chain != EMPTY_CHAIN)
+            {
+                return Err(VerifyError::general(
+                    "checkpoint of size 0 does not name the empty root and chain",
+                ));
+            }
+            let signers = signers
+                .iter()
+                .filter_map(|name| keys.iter().find(|k| &k.name == name))
+                .map(|k| format!("{}+{}", k.name, hex::encode(&k.key_id)))
+                .collect();
             checked.push((note.checkpoint.size, signers));
         }
 
@@ -154,18 +185,19 @@ impl Log {
             // chunk; the records before it are still checked first, so that the error named is
             // the first bad seq whatever its kind.
             let mut chunk: Vec<(u64, sled::IVec)> = Vec::with_capacity(CHUNK);
-            let mut structural: Option<VerifyError> = None;
+            let mut structural: Option<(u64, VerifyError)> = None;
             for entry in records.by_ref().take(CHUNK) {
                 let position = expected + chunk.len() as u64;
                 let (seq, bytes) = match entry {
                     Ok(entry) => entry,
                     Err(e) => {
-                        structural = Some(VerifyError::at(position, e.to_string()));
+                        structural = Some((position, VerifyError::at(position, e.to_string())));
                         break;
                     }
                 };
                 if seq != position || seq >= len {
-                    structural = Some(VerifyError::at(position, missing_or_extra(position, len)));
+                    let error = VerifyError::at(position, missing_or_extra(position, len));
+                    structural = Some((position, error));
                     break;
                 }
                 chunk.push((seq, bytes));
@@ -181,15 +213,17 @@ impl Log {
                     hashes,
                 )
             });
-            // The earliest named seq wins; an error without a seq only when there is no other.
+            // The error detected at the earliest position wins, whether or not it can name a
+            // single seq (a checkpoint mismatch is detected at the checkpoint's last record).
             let first = [
-                bad_signature.map(|(i, reason)| VerifyError::at(chunk[i].0, reason)),
+                bad_signature.map(|(i, reason)| (chunk[i].0, VerifyError::at(chunk[i].0, reason))),
                 bad_hash,
                 structural,
             ]
             .into_iter()
             .flatten()
-            .min_by_key(|error| error.seq.unwrap_or(u64::MAX));
+            .min_by_key(|(position, _)| *position)
+            .map(|(_, error)| error);
             if let Some(error) = first {
                 return Err(error);
             }
@@ -221,6 +255,7 @@ impl Log {
             root: frontier.root(),
             chain_head: chain,
             checkpoints: checked,
+            keys: source,
         })
     }
 }
@@ -242,7 +277,7 @@ impl Log {
         chain: &mut Hash,
         cached: &mut CachedBlock,
         pending: &mut Vec<&SignedCheckpoint>,
-    ) -> Option<VerifyError> {
+    ) -> Option<(u64, VerifyError)> {
         for (seq, bytes) in chunk {
             let seq = *seq;
             let leaf = leaf_hash(bytes);
@@ -256,15 +291,13 @@ impl Log {
                             bytes: bytes.unwrap_or_default(),
                         }
                     }
-                    Err(e) => return Some(VerifyError::at(seq, e.to_string())),
+                    Err(e) => return Some((seq, VerifyError::at(seq, e.to_string()))),
                 }
             }
             if cache::entry(&cached.bytes, seq % BLOCK_LEN) != Some((leaf, *chain)) {
-                return Some(VerifyError::at(
-                    seq,
-                    "record differs from the hash recorded when it was appended \
-                     (changed, reordered or inserted)",
-                ));
+                let reason = "record differs from the hash recorded when it was appended \
+                              (changed, reordered or inserted)";
+                return Some((seq, VerifyError::at(seq, reason)));
             }
             let mut node_error = None;
             frontier.push(leaf, |level, index, hash| {
@@ -282,15 +315,18 @@ impl Log {
                 }
             });
             if let Some(reason) = node_error {
-                return Some(VerifyError::at(seq, reason));
+                return Some((seq, VerifyError::at(seq, reason)));
             }
             while let Some(note) = pending.last().filter(|n| n.checkpoint.size == seq + 1) {
                 if note.checkpoint.root != frontier.root() || note.checkpoint.chain != *chain {
-                    return Some(VerifyError::general(format!(
-                        "checkpoint of size {} does not match the records before it \
+                    return Some((
+                        seq,
+                        VerifyError::general(format!(
+                            "checkpoint of size {} does not match the records before it \
                          (a record before seq {} was rewritten)",
-                        note.checkpoint.size, note.checkpoint.size
-                    )));
+                            note.checkpoint.size, note.checkpoint.size
+                        )),
+                    ));
                 }
                 pending.pop();
             }
@@ -332,7 +368,9 @@ fn first_bad_signature(chunk: &[(u64, sled::IVec)], threads: usize) -> Option<(u
             problem.map(|p| (offset + i, p))
         })
     };
-    if threads == 1 || chunk.len() < 64 {
+    // At least 64 records a thread, so a large --threads never spawns idle threads.
+    let threads = threads.min(chunk.len() / 64).max(1);
+    if threads == 1 {
         return check(0, chunk);
     }
     let part_len = chunk.len().div_ceil(threads);

@@ -107,6 +107,7 @@ fn killed_appends_leave_whole_batches() {
                     threads: 2,
                     incremental: false,
                 },
+                None,
                 |_, _| {},
             )
             .expect("the log verifies after SIGKILL");

@@ -42,7 +42,7 @@ fn empty_log() {
     let (_dir, log) = ledger(0);
     assert_eq!(log.root(), empty_root());
     assert_eq!(log.chain_head(), EMPTY_CHAIN);
-    assert_eq!(log.verify(OPTIONS, |_, _| {}).unwrap().len, 0);
+    assert_eq!(log.verify(OPTIONS, None, |_, _| {}).unwrap().len, 0);
 }
 
 #[test]
@@ -123,14 +123,14 @@ fn proofs_from_the_store_verify() {
 fn checkpoints_must_describe_the_log() {
     let (_dir, mut log) = ledger(10);
     let alice = key("alice", 1);
-    let mut body = log.checkpoint_body(5);
+    let mut body = log.checkpoint_body(5).unwrap();
     body.root[0] ^= 1;
     let note = pbr_log::SignedCheckpoint::sign(body, &alice);
     assert!(matches!(
         log.store_checkpoint(&note),
         Err(LogError::Checkpoint(_))
     ));
-    let mut body = log.checkpoint_body(5);
+    let mut body = log.checkpoint_body(5).unwrap();
     body.origin = "elsewhere".into();
     let note = pbr_log::SignedCheckpoint::sign(body, &alice);
     assert!(matches!(
@@ -156,9 +156,24 @@ fn verify_passes_and_incremental_starts_at_the_last_checkpoint() {
     let (_dir, mut log) = ledger(40);
     let alice = key("alice", 1);
     checkpoint(&mut log, &alice, 1);
-    let full = log.verify(OPTIONS, |_, _| {}).unwrap();
+    let full = log.verify(OPTIONS, None, |_, _| {}).unwrap();
     assert_eq!((full.from_seq, full.len), (0, 40));
-    assert_eq!(full.checkpoints, vec![(40, vec!["alice".to_owned()])]);
+    let alice_id = format!(
+        "alice+{}",
+        pbr_log::hex::encode(&alice.verifier_key().key_id)
+    );
+    assert_eq!(full.checkpoints, vec![(40, vec![alice_id.clone()])]);
+    assert_eq!(full.keys, pbr_log::KeySource::Ledger);
+    // With out-of-band keys the report says so, and a stranger's key alone does not pass.
+    let given = log
+        .verify(OPTIONS, Some(&[alice.verifier_key()]), |_, _| {})
+        .unwrap();
+    assert_eq!(
+        (given.keys, given.checkpoints.clone()),
+        (pbr_log::KeySource::Given, vec![(40, vec![alice_id])])
+    );
+    let stranger = key("mallory", 9).verifier_key();
+    assert!(log.verify(OPTIONS, Some(&[stranger]), |_, _| {}).is_err());
     let more: Vec<Record> = (40..60).map(|n| record(&alice, n)).collect();
     log.append(&more).unwrap();
     let incremental = log
@@ -167,6 +182,7 @@ fn verify_passes_and_incremental_starts_at_the_last_checkpoint() {
                 incremental: true,
                 ..OPTIONS
             },
+            None,
             |_, _| {},
         )
         .unwrap();

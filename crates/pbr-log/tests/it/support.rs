@@ -27,7 +27,7 @@ pub(crate) fn ledger(len: u64) -> (tempfile::TempDir, Log) {
 /// Signs and stores a checkpoint of the whole log by `key`, registering the key.
 pub(crate) fn checkpoint(log: &mut Log, key: &SignerKey, time: u64) -> pbr_log::SignedCheckpoint {
     log.add_verifier_key(&key.verifier_key()).unwrap();
-    let note = pbr_log::SignedCheckpoint::sign(log.checkpoint_body(time), key);
+    let note = pbr_log::SignedCheckpoint::sign(log.checkpoint_body(time).unwrap(), key);
     log.store_checkpoint(&note).unwrap();
     note
 }

@@ -21,7 +21,7 @@ fn verify_after(tamper: impl FnOnce(&sled::Db)) -> pbr_log::VerifyError {
     let alice = key("alice", 1);
     let more: Vec<_> = (20..LEN).map(|n| record(&alice, n)).collect();
     log.append(&more).unwrap();
-    log.verify(OPTIONS, |_, _| {})
+    log.verify(OPTIONS, None, |_, _| {})
         .expect("the untouched ledger verifies");
     drop(log);
     let path = dir.path().join("ledger");
@@ -35,7 +35,7 @@ fn verify_after(tamper: impl FnOnce(&sled::Db)) -> pbr_log::VerifyError {
 
 fn reopen_and_verify(path: &Path) -> Result<pbr_log::VerifyReport, pbr_log::VerifyError> {
     let log = Log::open(path).expect("a tampered ledger still opens for verification");
-    log.verify(OPTIONS, |_, _| {})
+    log.verify(OPTIONS, None, |_, _| {})
 }
 
 fn key_of(seq: u64) -> [u8; 8] {
@@ -142,7 +142,7 @@ fn rewriting_history_and_every_cache_is_caught_by_the_checkpoint() {
     }
     let mut log = Log::open(&path).unwrap();
     log.rebuild_caches().unwrap();
-    let error = log.verify(OPTIONS, |_, _| {}).unwrap_err();
+    let error = log.verify(OPTIONS, None, |_, _| {}).unwrap_err();
     assert!(
         error
             .reason
@@ -208,4 +208,97 @@ fn an_interrupted_append_is_adopted_whole() {
 fn records_no_intent_announced_are_named_as_inserted() {
     let error = interrupted_append(false).unwrap_err();
     assert_eq!(error.seq, Some(20), "{error}");
+}
+
+/// Review finding: recovering an interrupted append must not re-derive cache entries of
+/// earlier, completed appends, or an altered record below it would be laundered.
+#[test]
+fn recovery_does_not_launder_an_altered_earlier_record() {
+    use pbr_log::hash::{chain_hash, leaf_hash};
+    let (dir, log) = ledger(20);
+    let mut chain = log.chain_head();
+    drop(log);
+    let path = dir.path().join("ledger");
+    {
+        let db = sled::open(path.join("sled")).unwrap();
+        let events = db.open_tree("events").unwrap();
+        events
+            .insert(key_of(10), record(&key("mallory", 9), 10).encode().unwrap())
+            .unwrap();
+        for n in 20..25u64 {
+            let bytes = record(&key("alice", 1), n).encode().unwrap();
+            chain = chain_hash(&chain, &leaf_hash(&bytes));
+            events.insert(key_of(n), bytes).unwrap();
+        }
+        let mut intent = 25u64.to_be_bytes().to_vec();
+        intent.extend_from_slice(&chain);
+        db.open_tree("meta")
+            .unwrap()
+            .insert("intent", intent)
+            .unwrap();
+        db.flush().unwrap();
+    }
+    let error = reopen_and_verify(&path).unwrap_err();
+    assert_eq!(error.seq, Some(10), "{error}");
+}
+
+/// Review finding: rebuilding the caches must not turn records inserted past the recorded
+/// length into accepted ones.
+#[test]
+fn rebuilding_caches_does_not_accept_inserted_records() {
+    let (dir, log) = ledger(LEN);
+    drop(log);
+    let path = dir.path().join("ledger");
+    {
+        let db = sled::open(path.join("sled")).unwrap();
+        let bytes = record(&key("alice", 1), 99).encode().unwrap();
+        db.open_tree("events")
+            .unwrap()
+            .insert(key_of(LEN), bytes)
+            .unwrap();
+        db.flush().unwrap();
+    }
+    let mut log = Log::open(&path).unwrap();
+    assert!(log.damage().is_some());
+    assert!(log.rebuild_caches().is_err());
+    assert!(
+        log.damage().is_some(),
+        "still damaged: appends stay refused"
+    );
+    let error = log.verify(OPTIONS, None, |_, _| {}).unwrap_err();
+    assert_eq!(error.seq, Some(LEN), "{error}");
+}
+
+/// Review finding: a malformed key at the very end names its position, not seq 0.
+#[test]
+fn a_malformed_last_key_is_named_at_its_position() {
+    let error = verify_after(|db| {
+        let mut key = key_of(LEN - 1).to_vec();
+        key.push(0);
+        db.open_tree("events")
+            .unwrap()
+            .insert(key, b"x".to_vec())
+            .unwrap();
+    });
+    assert_eq!(error.seq, Some(LEN), "{error}");
+}
+
+/// Review finding: a damaged ledger must not sign or store a checkpoint of cached roots
+/// that no export could reproduce.
+#[test]
+fn a_damaged_ledger_refuses_to_checkpoint() {
+    let (dir, log) = ledger(LEN);
+    drop(log);
+    let path = dir.path().join("ledger");
+    {
+        let db = sled::open(path.join("sled")).unwrap();
+        db.open_tree("events")
+            .unwrap()
+            .remove(key_of(LEN - 1))
+            .unwrap();
+        db.flush().unwrap();
+    }
+    let log = Log::open(&path).unwrap();
+    assert!(log.damage().is_some());
+    assert!(log.checkpoint_body(1).is_err());
 }
