@@ -16,6 +16,7 @@ import sys
 import tempfile
 import unittest
 from collections.abc import Iterator
+from typing import Any
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -286,10 +287,261 @@ class ExportTests(Base):
         bad_id = VKEYS[0].replace("+97b15736+", "+97b15737+")
         self.assert_fails(run("export", self.write(text), "--key", bad_id), "key id does not match")
 
+    def test_event_field_must_equal_the_decoding(self) -> None:
+        lines = self.export(self.records)
+        self.assertEqual(json.loads(lines[2])["event"]["kind"], "cost-recorded")
+        event = json.loads(lines[2])["event"]
+        minor = event["payload"]["amount"]["minor"]
+        cases: list[tuple[object, str]] = [
+            ({**event, "payload": {**event["payload"], "amount": {"minor": minor + 1, "currency": "DKK"}}},
+             "seq 2: event does not match event_bytes at 'payload.amount.minor'"),
+            ({**event, "payload": {**event["payload"], "amount": {"minor": float(minor), "currency": "DKK"}}},
+             "at 'payload.amount.minor'"),
+            ({**event, "payload": {**event["payload"], "party": "mallory"}}, "at 'payload.party'"),
+            ({**event, "payload": {**event["payload"], "extra": 1}}, "at 'payload.extra'"),
+            ({k: v for k, v in event.items() if k != "id"}, "at 'id'"),
+            ({**event, "kind": "outcome-verified"}, "at 'kind'"),
+            ({**event, "recorded_at": str(event["recorded_at"])}, "at 'recorded_at'"),
+            ({**event, "participant": "00" * 32}, "at 'participant'"),
+            ([event], "at 'event'"),
+        ]
+        for bad, reason in cases:
+            with self.subTest(reason=reason):
+                self.assert_fails(self.verify_lines(self.edit(lines, 2, event=bad)), reason)
+        self.assert_ok(self.verify_lines(self.edit(lines, 2, event=event)))
+
+    def test_null_event_is_an_error(self) -> None:
+        lines = self.edit(self.export(self.records), 3, event=None)
+        self.assert_fails(self.verify_lines(lines),
+                          ":4: seq 3: event is null but event_bytes decodes to a monthly-status-recorded event")
+
+    def test_event_bytes_must_decode(self) -> None:
+        alice = PARTIES[0][1]
+        good = mk.event_bytes_of(self.records[5])
+        for raw, reason in ((b"", "truncated: kind"), (good[:-1], "truncated: id"),
+                            (good + b"\x00", "1 trailing bytes"),
+                            ((999).to_bytes(4, "little") + good[4:], "unknown kind tag 999"),
+                            (b"opaque", "unknown kind tag 1902211183")):
+            with self.subTest(reason=reason):
+                self.assert_fails(self.verify_lines(self.rebuilt(5, mk.sign_event(alice, raw))),
+                                  f"seq 5: event_bytes does not decode (format.md §8): {reason}")
+
     def test_empty_export(self) -> None:
         self.assert_ok(self.verify_lines(self.export([])))
         self.assert_fails(self.verify_lines(self.export([], mk.checkpoint_for(self.records[:1], PARTIES))),
                           "checkpoint size 1 but the export has 0 records")
+
+
+# ------------------------------------------------------------ §8 events
+
+EVENT_VECTORS = os.path.join(HERE, "..", "tests", "vectors", "events.json")
+
+
+def load_event_vectors() -> list[dict[str, Any]]:
+    with open(EVENT_VECTORS, encoding="utf-8") as f:
+        vectors: list[dict[str, Any]] = json.load(f)
+    return vectors
+
+
+def u32(n: int) -> bytes:
+    return n.to_bytes(4, "little")
+
+
+def patched(raw: bytes, offset: int, new: bytes) -> bytes:
+    return raw[:offset] + new + raw[offset + len(new):]
+
+
+class EventVocabularyTests(unittest.TestCase):
+    """format.md §8 against tests/vectors/events.json (written by the Rust code)."""
+
+    vectors = load_event_vectors()
+    tags = {kind: tag for tag, (kind, _) in ve.KINDS.items()}
+
+    def rejects(self, raw: bytes, *reasons: str) -> None:
+        with self.assertRaises(ve.VerifyError) as cm:
+            ve.decode_event(raw)
+        self.assertTrue(any(r in cm.exception.reason for r in reasons), (cm.exception.reason, reasons))
+
+    def raw(self, kind: str) -> tuple[bytes, dict[str, Any]]:
+        (v,) = [v for v in self.vectors if v["kind"] == kind]
+        return bytes.fromhex(v["event_hex"]), v["event"]
+
+    @staticmethod
+    def date_offset(event: dict[str, Any]) -> int:
+        """Offset of the envelope's `date`: after the kind tag, contract and participant (§8.2)."""
+        return 4 + 8 + len(event["contract"].encode()) + (1 if event["participant"] is None else 33)
+
+    @staticmethod
+    def tail_size(event: dict[str, Any]) -> int:
+        """Bytes after the payload: author (string), recorded_at (i64), id (bytes16)."""
+        return 8 + len(event["author"].encode()) + 8 + 16
+
+    def test_vectors_decode_to_their_json(self) -> None:
+        self.assertEqual({v["kind"] for v in self.vectors}, set(self.tags),
+                         "the kinds of events.json and of the decoder's §8.4 table differ")
+        self.assertEqual(len(self.vectors), len(ve.KINDS), "one vector per kind")
+        self.assertEqual(sorted(ve.KINDS), list(range(len(ve.KINDS))), "tags are 0, 1, 2, ...")
+        for v in self.vectors:
+            with self.subTest(kind=v["kind"]):
+                self.assertEqual(v["tag"], self.tags[v["kind"]])
+                raw = bytes.fromhex(v["event_hex"])
+                self.assertEqual(raw.hex(), v["event_hex"], "event_hex is lowercase")
+                self.assertEqual(int.from_bytes(raw[:4], "little"), v["tag"])
+                decoded = ve.decode_event(raw)
+                self.assertEqual(decoded, v["event"])
+                self.assertIsNone(ve.first_difference(decoded, v["event"]))  # exact types: true is not 1
+                self.assertEqual(list(decoded["payload"]), [f for f, _ in ve.KINDS[v["tag"]][1]])
+
+    def test_tables_transcribe_format_md(self) -> None:
+        """The decoder's tables say what docs/format.md §8.2-§8.5 say (a document change must reach them)."""
+        with open(os.path.join(HERE, "..", "docs", "format.md"), encoding="utf-8") as f:
+            doc = f.read()
+
+        def section(title: str) -> str:
+            start = doc.index(f"\n### {title}")
+            end = doc.find("\n#", start + 1)
+            return doc[start:end if end >= 0 else len(doc)]
+
+        def rows(title: str) -> list[list[str]]:
+            return [[c.strip() for c in line.strip("|").split("|")]
+                    for line in section(title).splitlines()[1:]
+                    if line.startswith("| ") and not line.startswith("| -")]
+
+        def ticked(text: str) -> list[str]:
+            return re.findall(r"`([^`]+)`", text)
+
+        enums = {ticked(name)[0]: tuple(ticked(variants)) for name, variants in rows("8.3")[1:]}
+        self.assertEqual(enums, ve.ENUMS)
+        field = re.compile(r"`([a-z_]+): ([a-z0-9<>-]+)`")
+        kinds = {int(tag): (ticked(kind)[0], tuple(field.findall(spec))) for tag, kind, spec in rows("8.4")[1:]}
+        self.assertEqual(kinds, ve.KINDS)
+        attributes = tuple((name, ticked(typ)[0]) for names, typ in rows("8.5")[1:] for name in ticked(names))
+        self.assertEqual(attributes, ve.STRUCTS["attributes"])
+        envelope = [line.split()[:2] for line in section("8.2").split("```")[1].strip().splitlines()]
+        self.assertEqual([(name, typ) for typ, name in envelope],
+                         [("kind", "u32"), *ve.ENVELOPE_HEAD, ("payload", "..."), *ve.ENVELOPE_TAIL])
+        self.assertIn("| `money` | `i64` minor units (øre, cent, penny), then `currency` |", section("8.1"))
+        self.assertEqual(ve.STRUCTS["money"], (("minor", "i64"), ("currency", "currency")))
+
+    def test_format_md_example(self) -> None:
+        """§8.2: outcome-verified (a payload of one u64) is 72 bytes, laid out as the document says."""
+        raw, event = self.raw("outcome-verified")
+        self.assertEqual(len(raw), 72)
+        self.assertEqual(event["payload"], {"claim_seq": 41})
+        head = "08000000" + "0800000000000000" + b"impact60".hex() + "00"
+        tail = "2900000000000000" + "0700000000000000" + b"aalborg".hex()
+        self.assertEqual(raw[:21].hex(), head)
+        self.assertEqual(raw[25:48].hex(), tail)
+
+    def test_first_difference(self) -> None:
+        self.assertIsNone(ve.first_difference({"a": {"b": 1}}, {"a": {"b": 1}}))
+        self.assertEqual(ve.first_difference({"a": True}, {"a": 1}), ("a", True, 1))
+        self.assertEqual(ve.first_difference({"a": 1}, {"a": 1.0}), ("a", 1, 1.0))
+        self.assertEqual(ve.first_difference({"a": None, "b": 2}, {"b": 3}), ("a", None, ve.MISSING))
+        self.assertEqual(ve.first_difference({"a": {"b": 1}}, {"a": {"b": 1, "c": 2}}), ("a.c", ve.MISSING, 2))
+
+    def test_every_truncation_is_rejected(self) -> None:
+        for v in self.vectors:
+            raw = bytes.fromhex(v["event_hex"])
+            for n in range(len(raw)):
+                with self.subTest(kind=v["kind"], n=n):
+                    self.rejects(raw[:n], "truncated", "exceeds the")
+
+    def test_trailing_byte_is_rejected(self) -> None:
+        for v in self.vectors:
+            with self.subTest(kind=v["kind"]):
+                self.rejects(bytes.fromhex(v["event_hex"]) + b"\x00", "1 trailing bytes")
+
+    def test_unknown_kind_is_rejected(self) -> None:
+        raw, _ = self.raw("outcome-verified")
+        for tag in (len(ve.KINDS), 999, 2**32 - 1):
+            self.rejects(u32(tag) + raw[4:], f"unknown kind tag {tag}")
+
+    def test_unknown_enum_tag_is_rejected(self) -> None:
+        checked = set()
+        for v in self.vectors:
+            typ = ve.KINDS[v["tag"]][1][-1][1]  # the last payload field, just before the tail
+            while typ in ve.STRUCTS:
+                typ = ve.STRUCTS[typ][-1][1]
+            if typ not in ve.ENUMS:
+                continue
+            raw = bytes.fromhex(v["event_hex"])
+            at = len(raw) - self.tail_size(v["event"]) - 4
+            variants = ve.ENUMS[typ]
+            with self.subTest(kind=v["kind"], enum=typ):
+                self.assertLess(int.from_bytes(raw[at:at + 4], "little"), len(variants))
+                last = ve.decode_event(patched(raw, at, u32(len(variants) - 1)))
+                self.assertIn(variants[-1], json.dumps(last))
+                for tag in (len(variants), 2**32 - 1):
+                    self.rejects(patched(raw, at, u32(tag)), f"unknown {typ} tag {tag}")
+            checked.add(typ)
+        self.assertGreaterEqual(checked, {"currency", "purpose", "reject-reason", "self-sufficiency"})
+
+    def test_bool_and_option_tags(self) -> None:
+        raw, event = self.raw("participant-left")  # ..., qualification_gained: bool
+        at = len(raw) - self.tail_size(event) - 1
+        self.assertEqual(raw[at], 1)
+        self.assertIs(ve.decode_event(patched(raw, at, b"\x00"))["payload"]["qualification_gained"], False)
+        for b in (2, 0xFF):
+            self.rejects(patched(raw, at, bytes([b])), f"bool byte {b}, expected 0 or 1")
+        raw, event = self.raw("participant-followed-up")  # ..., improved: option<bool> (none)
+        at = len(raw) - self.tail_size(event) - 1
+        self.assertEqual(raw[at], 0)
+        self.rejects(patched(raw, at, b"\x02"), "payload.improved: option tag 2")
+        self.rejects(raw[:at] + b"\x01\x02" + raw[at + 1:], "payload.improved: bool byte 2")
+        self.assertIs(ve.decode_event(raw[:at] + b"\x01\x01" + raw[at + 1:])["payload"]["improved"], True)
+        participant = self.date_offset(event) - 33  # the envelope's option<bytes32>
+        self.assertEqual(raw[participant], 1)
+        self.rejects(patched(raw, participant, b"\x02"), "participant: option tag 2")
+
+    def test_strings(self) -> None:
+        raw, event = self.raw("outcome-verified")
+        author = len(raw) - self.tail_size(event) + 8
+        self.assertEqual(raw[author:author + 7], b"aalborg")
+        for bad in (b"\xff", b"\xc0\xaf", b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\xe2\x82"):
+            with self.subTest(bad=bad):
+                self.rejects(patched(raw, author, bad), "author: string is not valid UTF-8")
+        self.assertEqual(ve.decode_event(patched(raw, author, "æø".encode()))["author"], "æøorg")
+        for n in (len(raw), 2**63, 2**64 - 1):  # the contract's length, far beyond the bytes left
+            self.rejects(patched(raw, 4, n.to_bytes(8, "little")), f"contract: string length {n} exceeds the")
+
+    def test_days_and_months(self) -> None:
+        raw, event = self.raw("monthly-status-recorded")  # payload: month: month, status
+        day_at = self.date_offset(event)
+        self.assertEqual(event["date"], ve.decode_event(raw)["date"])
+        for days, text in ((0, "1970-01-01"), (-1, "1969-12-31"), (19723, "2024-01-01"), (19782, "2024-02-29"),
+                           (-719162, "0001-01-01"), (2932896, "9999-12-31")):
+            with self.subTest(days=days):
+                out = ve.decode_event(patched(raw, day_at, days.to_bytes(4, "little", signed=True)))
+                self.assertEqual(out["date"], text)
+                self.assertEqual(mk.encode_event(out), patched(raw, day_at, days.to_bytes(4, "little", signed=True)))
+        for days in (-719163, 2932897, -2**31, 2**31 - 1):
+            with self.subTest(days=days):
+                self.rejects(patched(raw, day_at, days.to_bytes(4, "little", signed=True)), f"date: day {days}")
+        month_at = day_at + 4
+        for index, text in ((2024 * 12 + 8, "2024-09"), (2024 * 12, "2024-01"), (2024 * 12 + 11, "2024-12"),
+                            (12, "0001-01"), (10000 * 12 - 1, "9999-12")):
+            with self.subTest(index=index):
+                patch = patched(raw, month_at, index.to_bytes(4, "little", signed=True))
+                self.assertEqual(ve.decode_event(patch)["payload"]["month"], text)
+                self.assertEqual(mk.encode_event(ve.decode_event(patch)), patch)
+        for index in (11, 0, -1, 10000 * 12, -2**31, 2**31 - 1):
+            with self.subTest(index=index):
+                self.rejects(patched(raw, month_at, index.to_bytes(4, "little", signed=True)),
+                             f"payload.month: month index {index}")
+
+    def test_encoder_round_trips(self) -> None:
+        """make_test_export's encoder is a second, independent reading of §8."""
+        self.assertEqual({k: t for k, (t, _) in mk.PAYLOADS.items()}, self.tags)
+        self.assertEqual({k: tuple(v) for k, v in mk.VARIANTS.items()}, ve.ENUMS)
+        for v in self.vectors:
+            with self.subTest(kind=v["kind"]):
+                raw = bytes.fromhex(v["event_hex"])
+                self.assertEqual(mk.encode_event(v["event"]).hex(), v["event_hex"])
+                self.assertEqual(mk.encode_event(ve.decode_event(raw)).hex(), v["event_hex"])
+        for raw, event in mk.EVENTS.items():
+            self.assertEqual(ve.decode_event(raw), event)
+            self.assertEqual(mk.encode_event(event), raw)
 
 
 # ------------------------------------------------------------------ proofs
@@ -454,6 +706,15 @@ class RustVectorTests(unittest.TestCase):
             ve.stack_push(stack, i, leaf)
             self.assertEqual(ve.stack_root(stack).hex(), vectors["roots"][i + 1]["root"])
 
+
+    def test_sample_export(self) -> None:
+        """The golden export the Rust code writes (its demo ledger) passes, every event decoded (§5, §8)."""
+        path = os.path.join(HERE, "..", "tests", "vectors", "sample-export.jsonl")
+        with open(path, encoding="utf-8") as f:
+            keys = json.loads(f.read().splitlines()[-1])["verifier_keys"]
+        proc = run("export", path, *[a for k in keys for a in ("--key", k)])
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertTrue(proc.stdout.startswith("ok: "), proc.stdout)
 
 if __name__ == "__main__":
     unittest.main()

@@ -5,7 +5,8 @@ Implements docs/format.md (version 1) without using any pbr code:
   §1.1 record wire layout and its rejection rules, §1.2 strict Ed25519,
   §3 hashes, §3.1 hash chain, §3.2 Merkle root (streaming stack),
   §3.3/§3.4 inclusion and consistency proofs (RFC 9162 §2.1.3.2, §2.1.4.2),
-  §4 checkpoints (C2SP signed notes), §4.1 verifier keys, §5 export, §6 proofs.
+  §4 checkpoints (C2SP signed notes), §4.1 verifier keys, §5 export, §6 proofs,
+  §8 event vocabulary (every export line's `event` must be the decoding of its event bytes).
 
 Needs only Python 3.11, `blake3` and `PyNaCl`:
   verify_export.py export FILE.jsonl [--key VKEY ...] [--trust-export-keys]
@@ -23,6 +24,7 @@ import json
 import re
 import sys
 from collections.abc import Iterator
+from datetime import date, timedelta
 from typing import IO, Any, NoReturn
 
 import nacl.exceptions
@@ -182,13 +184,218 @@ def parse_record(rec: bytes) -> tuple[bytes, bytes, bytes] | str:
     return rec[10:10 + n], rec[10 + n:42 + n], rec[42 + n:106 + n]
 
 
-def decode_event(event_bytes: bytes) -> Any | None:
-    """§2/§8: decode event_bytes into the JSON form of an export's `event` field.
+# ------------------------------------------------- §8 event vocabulary
+#
+# The tables below are §8.3, §8.4, §8.5 and the money row of §8.1, transcribed.
+# A type is written as in the document: a primitive of §8.1, `option<T>`, an enum of
+# ENUMS, or a struct of STRUCTS.
 
-    NOT IMPLEMENTED: the event vocabulary (format.md §8) is not defined yet.
-    Returns None, which makes the caller skip the comparison. Replace this
-    with a real decoder once §8 exists.
+ENUMS: dict[str, tuple[str, ...]] = {name: tuple(variants.split()) for name, variants in (  # §8.3
+    # the position in the list is the u32 tag
+    ("currency", "DKK EUR GBP"),
+    ("role", "commissioner provider investor funder guarantor evaluator intermediary"),
+    ("gender", "woman man non-binary"),
+    ("entry-status", "unemployed long-term-unemployed inactive employed"),
+    ("result-status", "employed education job-searching unemployed inactive"),
+    ("reject-reason", "enrolment-window eligibility outcome-window claim-deadline evidence duplicate "
+                      "mutually-exclusive prerequisite"),
+    ("clawback-reason", "audit-finding evidence-invalid"),
+    ("activity", "employment self-employment education"),
+    ("self-sufficiency", "none partial full"),
+    ("purpose", "working-capital grant conditional-grant co-financing facility-draw repayment "
+                "outcome-payment fee"),
+    ("dispute-reason", "amount outcome evidence date"),
+    ("resolution", "upheld dismissed settled"),
+    ("correction-reason", "data-entry duplicate wrong-subject wrong-date dispute-upheld"),
+)}
+
+Fields = tuple[tuple[str, str], ...]  # (field name, type), in wire order
+
+
+def fields(spec: str) -> Fields:
+    """`name: type, name: type, ...` -> ((name, type), ...)."""
+    return tuple((name.strip(), typ.strip()) for name, typ in
+                 (item.split(":") for item in spec.split(",")))
+
+
+STRUCTS: dict[str, Fields] = {
+    "money": fields("minor: i64, currency: currency"),  # §8.1
+    "attributes": fields(  # §8.5
+        "gender: option<gender>, age_at_entry: option<u8>, entry_status: option<entry-status>, "
+        "isced: option<u8>, home_party: option<string>, disability: option<bool>, "
+        "third_country_national: option<bool>, foreign_background: option<bool>, "
+        "minority: option<bool>, homeless: option<bool>, rural: option<bool>"),
+}
+
+KINDS: dict[int, tuple[str, Fields]] = {tag: (kind, fields(spec)) for tag, kind, spec in (  # §8.4
+    (0, "contract-registered", "terms: string, terms_hash: bytes32"),
+    (1, "contract-amended", "terms: string, terms_hash: bytes32, effective_from: day"),
+    (2, "party-registered", "party: string, role: role, public_key: bytes32"),
+    (3, "participant-enrolled", "attributes: attributes"),
+    (4, "participant-left", "status: result-status, qualification_gained: bool"),
+    (5, "participant-followed-up", "status: result-status, improved: option<bool>"),
+    (6, "company-registered", "company: string"),
+    (7, "outcome-claimed", "outcome: string, company: option<string>, achieved: day, "
+                           "activity_start: option<day>, evidence: option<bytes32>"),
+    (8, "outcome-verified", "claim_seq: u64"),
+    (9, "outcome-rejected", "claim_seq: u64, reason: reject-reason"),
+    (10, "outcome-clawed-back", "claim_seq: u64, reason: clawback-reason"),
+    (11, "retention-recorded", "activity: activity, hours_per_week: option<u16>, from: day, to: day"),
+    (12, "monthly-status-recorded", "month: month, status: self-sufficiency"),
+    (13, "funds-committed", "from: string, to: string, amount: money, purpose: purpose"),
+    (14, "funds-disbursed", "from: string, to: string, amount: money, purpose: purpose"),
+    (15, "cost-recorded", "party: string, amount: money"),
+    (16, "settlement-issued", "period: string, statement_hash: bytes32, log_position: u64"),
+    (17, "payment-recorded", "from: string, to: string, amount: money, settlement_seq: option<u64>"),
+    (18, "guarantee-called", "guarantor: string, beneficiary: string, amount: money"),
+    (19, "dispute-opened", "about_seq: u64, reason: dispute-reason"),
+    (20, "dispute-evidence-attached", "dispute_seq: u64, evidence: bytes32"),
+    (21, "dispute-resolved", "dispute_seq: u64, resolution: resolution"),
+    (22, "correction", "retracts_seq: u64, reason: correction-reason"),
+)}
+
+# §8.2: the envelope around the payload (the u32 kind tag comes first)
+ENVELOPE_HEAD = fields("contract: string, participant: option<bytes32>, date: day")
+ENVELOPE_TAIL = fields("author: string, recorded_at: i64, id: bytes16")
+
+INTS = {"u8": (1, False), "u16": (2, False), "u32": (4, False), "u64": (8, False),
+        "i32": (4, True), "i64": (8, True)}  # §8.1: little-endian, fixed width
+BLOBS = {"bytes32": 32, "bytes16": 16}
+EPOCH = date(1970, 1, 1)
+MONTHS = range(1 * 12, 10000 * 12)  # 0001-01 .. 9999-12, the years a day can have
+
+
+def option_of(typ: str) -> str | None:
+    return typ[7:-1] if typ.startswith("option<") and typ.endswith(">") else None
+
+
+def known_type(typ: str) -> bool:
+    inner = option_of(typ)
+    if inner is not None:
+        return known_type(inner)
+    return typ in INTS or typ in BLOBS or typ in ENUMS or typ in STRUCTS or typ in (
+        "bool", "string", "day", "month")
+
+
+def check_tables() -> None:
+    """Every type named in the tables is defined (a typo in a table fails at import)."""
+    for what, spec in [("envelope", ENVELOPE_HEAD + ENVELOPE_TAIL), *STRUCTS.items(), *KINDS.values()]:
+        for name, typ in spec:
+            if not known_type(typ):
+                raise RuntimeError(f"{what}.{name}: unknown type {typ!r} in the §8 tables")
+
+
+check_tables()
+
+
+class EventReader:
+    """Reads §8.1 values from event_bytes, refusing to read past the end."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data, self.pos = data, 0
+
+    def take(self, n: int, what: str) -> bytes:
+        left = len(self.data) - self.pos
+        if n > left:
+            fail(f"truncated: {what} needs {n} bytes at offset {self.pos}, {left} left")
+        self.pos += n
+        return self.data[self.pos - n:self.pos]
+
+    def integer(self, typ: str, what: str) -> int:
+        size, signed = INTS[typ]
+        return int.from_bytes(self.take(size, what), "little", signed=signed)
+
+    def value(self, typ: str, what: str) -> Any:
+        """Decode one value of type `typ` into its JSON form (§8.1)."""
+        inner = option_of(typ)
+        if inner is not None:
+            flag = self.take(1, what)[0]
+            if flag > 1:
+                fail(f"{what}: option tag {flag}, expected 0 or 1")
+            return self.value(inner, what) if flag else None
+        if typ in INTS:
+            return self.integer(typ, what)
+        if typ in BLOBS:
+            return self.take(BLOBS[typ], what).hex()
+        if typ == "bool":
+            b = self.take(1, what)[0]
+            if b > 1:
+                fail(f"{what}: bool byte {b}, expected 0 or 1")
+            return b == 1
+        if typ == "string":
+            n = self.integer("u64", f"{what} length")
+            if n > len(self.data) - self.pos:
+                fail(f"{what}: string length {n} exceeds the {len(self.data) - self.pos} bytes left")
+            try:
+                return self.take(n, what).decode("utf-8")
+            except UnicodeDecodeError:
+                fail(f"{what}: string is not valid UTF-8")
+        if typ == "day":
+            days = self.integer("i32", what)
+            try:
+                d = EPOCH + timedelta(days=days)
+            except OverflowError:
+                fail(f"{what}: day {days} is not a date in years 0001..9999")
+            return f"{d.year:04d}-{d.month:02d}-{d.day:02d}"
+        if typ == "month":
+            index = self.integer("i32", what)
+            if index not in MONTHS:
+                fail(f"{what}: month index {index} is not a month in years 0001..9999")
+            return f"{index // 12:04d}-{index % 12 + 1:02d}"
+        if typ in ENUMS:
+            tag = self.integer("u32", what)
+            if tag >= len(ENUMS[typ]):
+                fail(f"{what}: unknown {typ} tag {tag} (known: 0..{len(ENUMS[typ]) - 1})")
+            return ENUMS[typ][tag]
+        return self.struct(STRUCTS[typ], what + ".")
+
+    def struct(self, spec: Fields, prefix: str) -> dict[str, Any]:
+        return {name: self.value(typ, prefix + name) for name, typ in spec}
+
+
+def decode_event(event_bytes: bytes) -> dict[str, Any]:
+    """§8: decode event_bytes into the JSON form of an export line's `event` field.
+
+    Raises VerifyError on truncation, trailing bytes, an unknown kind or enum tag,
+    invalid UTF-8, a bool or option tag other than 0/1, or a day/month outside 0001..9999.
     """
+    r = EventReader(event_bytes)
+    tag = r.integer("u32", "kind")
+    if tag not in KINDS:
+        fail(f"unknown kind tag {tag} (known: 0..{max(KINDS)})")
+    kind, payload = KINDS[tag]
+    event: dict[str, Any] = {"kind": kind}
+    event.update(r.struct(ENVELOPE_HEAD, ""))
+    event["payload"] = r.struct(payload, "payload.")
+    event.update(r.struct(ENVELOPE_TAIL, ""))
+    if r.pos != len(event_bytes):
+        fail(f"{len(event_bytes) - r.pos} trailing bytes after the {kind} event")
+    return event
+
+
+class Missing:
+    def __repr__(self) -> str:
+        return "(absent)"
+
+
+MISSING = Missing()
+
+
+def first_difference(want: Any, got: Any, path: str = "") -> tuple[str, Any, Any] | None:
+    """The first key (dotted path) where the JSON value `got` differs from `want`, with both
+    values there (MISSING for an absent key), or None if they are equal.
+
+    Types are compared exactly: `true` is not `1` and `1.0` is not `1`.
+    """
+    if isinstance(want, dict) and isinstance(got, dict):
+        for key in [*want, *(k for k in got if k not in want)]:
+            sub = f"{path}.{key}" if path else key
+            diff = first_difference(want.get(key, MISSING), got.get(key, MISSING), sub)
+            if diff is not None:
+                return diff
+        return None
+    if type(want) is not type(got) or want != got:
+        return path or "event", want, got
     return None
 
 
@@ -359,10 +566,17 @@ def check_event_line(obj: dict[str, Any], seq: int, prev_chain: bytes) -> tuple[
     chain = chain_hash(prev_chain, leaf)
     if parse_hex(obj["chain_hash"], f"seq {seq}: chain_hash", 32) != chain:
         fail(f"seq {seq}: chain_hash does not match")
-    if obj["event"] is not None:
+    try:  # §5, §8: `event` is the decoding of event_bytes, exactly
         decoded = decode_event(event_bytes)
-        if decoded is not None and decoded != obj["event"]:  # skipped until §8 exists
-            fail(f"seq {seq}: event does not match event_bytes")
+    except VerifyError as e:
+        fail(f"seq {seq}: event_bytes does not decode (format.md §8): {e.reason}")
+    if obj["event"] is None:
+        fail(f"seq {seq}: event is null but event_bytes decodes to a {decoded['kind']} event")
+    diff = first_difference(decoded, obj["event"])
+    if diff is not None:
+        key, want, got = diff
+        fail(f"seq {seq}: event does not match event_bytes at {key!r}: "
+             f"the export has {short(got)}, event_bytes decode to {short(want)}")
     return leaf, chain
 
 

@@ -23,7 +23,8 @@ pub fn to_days(date: NaiveDate) -> i32 {
     i32::try_from(date.signed_duration_since(epoch()).num_days()).unwrap_or(i32::MAX)
 }
 
-/// The date `days` after 1970-01-01.
+/// The date `days` after 1970-01-01, for dates from 0001-01-01 to 9999-12-31 (the range
+/// `docs/format.md` §8.1 fixes, so that every decoder spells every date the same way).
 pub fn from_days(days: i32) -> Result<NaiveDate, CoreError> {
     let base = epoch();
     let date = if days >= 0 {
@@ -31,7 +32,19 @@ pub fn from_days(days: i32) -> Result<NaiveDate, CoreError> {
     } else {
         base.checked_sub_days(Days::new(days.unsigned_abs() as u64))
     };
-    date.ok_or_else(|| CoreError::invalid(format!("day {days} is out of range")))
+    date.filter(|date| (1..=9999).contains(&date.year()))
+        .ok_or_else(|| CoreError::invalid(format!("day {days} is outside 0001-01-01..9999-12-31")))
+}
+
+/// Checks a month index (`year × 12 + month − 1`) for 0001-01 to 9999-12.
+pub fn check_month_index(index: i32) -> Result<Month, CoreError> {
+    if (12..=9999 * 12 + 11).contains(&index) {
+        Ok(Month::from_index(index))
+    } else {
+        Err(CoreError::invalid(format!(
+            "month index {index} is outside 0001-01..9999-12"
+        )))
+    }
 }
 
 /// Parses an ISO date `YYYY-MM-DD`.
@@ -261,9 +274,21 @@ mod tests {
 
     #[test]
     fn days_round_trip() -> Result<(), CoreError> {
-        for text in ["1970-01-01", "2013-09-30", "1969-12-31", "2027-03-31"] {
+        for text in [
+            "1970-01-01",
+            "2013-09-30",
+            "1969-12-31",
+            "2027-03-31",
+            "0001-01-01",
+            "9999-12-31",
+        ] {
             assert_eq!(from_days(to_days(date(text)))?, date(text));
         }
+        assert!(from_days(to_days(date("0001-01-01")) - 1).is_err());
+        assert!(from_days(to_days(date("9999-12-31")) + 1).is_err());
+        assert!(from_days(i32::MAX).is_err() && from_days(i32::MIN).is_err());
+        assert!(check_month_index(11).is_err() && check_month_index(12).is_ok());
+        assert!(check_month_index(9999 * 12 + 12).is_err());
         assert_eq!(to_days(date("1970-01-02")), 1);
         assert_eq!(to_days(date("1969-12-31")), -1);
         Ok(())

@@ -629,6 +629,24 @@ payloads! {
     }
 }
 
+impl Payload {
+    /// Checks the dates and months inside the payload against the range of
+    /// `docs/format.md` §8.1 (the envelope's business date is checked when it is decoded).
+    fn check_ranges(&self) -> Result<(), CoreError> {
+        let day = |days: i32| date::from_days(days).map(|_| ());
+        match self {
+            Payload::ContractAmended(p) => day(p.effective_from),
+            Payload::OutcomeClaimed(p) => {
+                day(p.achieved)?;
+                p.activity_start.map_or(Ok(()), day)
+            }
+            Payload::RetentionRecorded(p) => day(p.from).and(day(p.to)),
+            Payload::MonthlyStatusRecorded(p) => date::check_month_index(p.month).map(|_| ()),
+            _ => Ok(()),
+        }
+    }
+}
+
 /// One event: the envelope and its payload.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Event {
@@ -670,6 +688,9 @@ impl<C> Decode<C> for Event {
         let business_date =
             date::from_days(days).map_err(|e| DecodeError::OtherString(e.reason))?;
         let payload = Payload::decode_fields(tag, decoder)?;
+        payload
+            .check_ranges()
+            .map_err(|e| DecodeError::OtherString(e.reason))?;
         Ok(Event {
             contract,
             participant,
@@ -685,6 +706,8 @@ impl<C> Decode<C> for Event {
 impl Event {
     /// The canonical bytes (bincode `legacy()`), which the author signs.
     pub fn encode(&self) -> Result<Vec<u8>, CoreError> {
+        date::from_days(date::to_days(self.business_date))?;
+        self.payload.check_ranges()?;
         let bytes = bincode::encode_to_vec(self, bincode::config::legacy())
             .map_err(|e| CoreError::invalid(format!("event does not encode: {e}")))?;
         if bytes.len() > MAX_EVENT_LEN {
