@@ -15,10 +15,11 @@ test:
 ci:
     bash .ci/run
 
-# Rewrite the golden vectors (tests/vectors/) after a deliberate change; review the diff.
+# Rewrite the generated files (tests/vectors/, schemas/) after a deliberate change; review
+# the diff before committing.
 gen:
-    PBR_BLESS=1 cargo test --workspace --locked -- vectors
-    git diff --stat tests/vectors
+    PBR_BLESS=1 cargo test --workspace --locked
+    git diff --stat tests/vectors schemas
 
 # Benchmarks with their raw machine limits, measured in the same run (not in CI).
 bench:

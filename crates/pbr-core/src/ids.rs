@@ -103,6 +103,15 @@ pub fn parse_hex<const N: usize>(text: &str) -> Option<[u8; N]> {
     Some(out)
 }
 
+/// The name of a verifier key text `<name>+<key id hex>+<base64>`, when it has that shape
+/// (8 hex digits of key id and a non-empty key part). The key itself is checked by the log.
+pub fn verifier_key_name(text: &str) -> Option<&str> {
+    let mut parts = text.splitn(3, '+');
+    let (name, id, key) = (parts.next()?, parts.next()?, parts.next()?);
+    let id_ok = id.len() == 8 && id.bytes().all(|b| b.is_ascii_hexdigit());
+    (id_ok && !key.is_empty() && !name.is_empty()).then_some(name)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

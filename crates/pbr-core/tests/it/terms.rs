@@ -1,0 +1,83 @@
+//! Contract terms: every valid sample loads, every invalid sample fails with exactly the
+//! one-line error its first line expects, and the committed JSON schema is current.
+
+use std::path::{Path, PathBuf};
+
+use pbr_core::terms;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn tomls(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// The valid samples: `tests/contracts/valid/` and every scenario's contract.
+fn valid_samples() -> Vec<PathBuf> {
+    let mut files = tomls(&root().join("tests/contracts/valid"));
+    for scenario in ["a", "b", "c", "d"] {
+        files.push(root().join(format!("tests/scenarios/{scenario}/contract.toml")));
+    }
+    files
+}
+
+#[test]
+fn every_valid_sample_loads() {
+    let files = valid_samples();
+    assert!(files.len() >= 5);
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        if let Err(e) = terms::parse(&file.display().to_string(), &text) {
+            panic!("{e}");
+        }
+    }
+}
+
+#[test]
+fn every_invalid_sample_fails_with_its_expected_error() {
+    let files = tomls(&root().join("tests/contracts/invalid"));
+    assert!(files.len() >= 10);
+    let mut wrong = Vec::new();
+    for file in files {
+        let name = file.file_name().unwrap().to_str().unwrap().to_owned();
+        let text = std::fs::read_to_string(&file).unwrap();
+        let expected = text
+            .lines()
+            .next()
+            .and_then(|l| l.strip_prefix("# expect: "))
+            .unwrap_or_else(|| panic!("{name}: the first line must be `# expect: <error>`"));
+        let actual = match terms::parse(&name, &text) {
+            Ok(_) => "(loaded without error)".to_owned(),
+            Err(e) => e.to_string(),
+        };
+        if actual != expected {
+            wrong.push(format!(
+                "{name}\n  expected: {expected}\n  actual:   {actual}"
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "\n{}", wrong.join("\n"));
+}
+
+#[test]
+fn the_committed_schema_is_current() {
+    let path = root().join("schemas/contract.schema.json");
+    let actual = terms::json_schema();
+    if std::env::var_os("PBR_BLESS").is_some() {
+        std::fs::write(&path, &actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        expected == actual,
+        "{} is stale: run `just gen`",
+        path.display()
+    );
+}
