@@ -4,6 +4,7 @@
 //! Run with `PBR_BLESS=1` (`just gen`) to rewrite the vectors after a deliberate change.
 
 mod privacy;
+mod scenarios;
 mod support;
 mod vectors;
 mod wiring;

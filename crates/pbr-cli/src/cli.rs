@@ -57,6 +57,26 @@ pub(crate) enum Command {
     /// Manage parties' keys.
     #[command(subcommand)]
     Party(PartyCommand),
+    /// Register or amend contract terms (a TOML file).
+    #[command(subcommand)]
+    Contract(ContractCommand),
+    /// Append the facts of CSV or JSON Lines files: all of them, or none.
+    Import {
+        /// The files (.csv or .jsonl).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// A private key file of an author the rows name; repeat for several authors.
+        #[arg(long = "key", value_name = "FILE", required = true)]
+        keys: Vec<PathBuf>,
+        /// The commissioner's pseudonym secret, for rows that give CPR numbers.
+        #[arg(long, value_name = "FILE")]
+        secret_file: Option<PathBuf>,
+    },
+    /// Show events, one line each, with decisions and reasons.
+    Log(LogArgs),
+    /// Record one fact (each is also an import row kind).
+    #[command(flatten)]
+    Fact(Fact),
     /// Build a sample ledger with demo keys, verify it and show what to try next.
     Demo {
         /// Where to build it (default: pbr-demo in the system's temporary directory; an
@@ -122,7 +142,449 @@ pub(crate) enum CheckpointCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub(crate) enum ContractCommand {
+    /// Register a contract's terms; the author must be a commissioner the terms name.
+    Register {
+        /// The terms.
+        terms: PathBuf,
+        /// The commissioner's private key file.
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        /// The business date (default: the contract's start).
+        #[arg(long)]
+        date: Option<chrono::NaiveDate>,
+    },
+    /// Amend a contract: the new terms govern from --effective on.
+    Amend {
+        /// The new terms, whole.
+        terms: PathBuf,
+        /// The commissioner's private key file.
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        /// The first business day the new terms govern.
+        #[arg(long)]
+        effective: chrono::NaiveDate,
+    },
+}
+
+/// Filters of `pbr log`.
+#[derive(Debug, Args)]
+pub(crate) struct LogArgs {
+    /// Only events about this participant (64 hex digits).
+    #[arg(long)]
+    pub(crate) participant: Option<String>,
+    /// Only events of this kind (e.g. outcome-rejected).
+    #[arg(long)]
+    pub(crate) kind: Option<String>,
+    /// From this seq.
+    #[arg(long)]
+    pub(crate) from_seq: Option<u64>,
+    /// Up to, not including, this seq.
+    #[arg(long)]
+    pub(crate) to_seq: Option<u64>,
+}
+
+/// What every one-fact command takes.
+#[derive(Debug, Args)]
+pub(crate) struct Common {
+    /// The contract id.
+    #[arg(long)]
+    pub(crate) contract: String,
+    /// The business date.
+    #[arg(long)]
+    pub(crate) date: chrono::NaiveDate,
+    /// The author's private key file; the author is the key's name.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) key: PathBuf,
+    /// A client event id (32 hex digits or any token); default: random. Recording an id the
+    /// ledger already holds is a no-op.
+    #[arg(long)]
+    pub(crate) id: Option<String>,
+    /// The participant's reference (64 hex digits).
+    #[arg(long)]
+    pub(crate) participant: Option<String>,
+    /// The participant's CPR number, turned into the reference with --secret-file and never
+    /// stored.
+    #[arg(long)]
+    pub(crate) cpr: Option<String>,
+    /// The commissioner's pseudonym secret, with --cpr.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) secret_file: Option<PathBuf>,
+}
+
+/// The one-fact commands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Fact {
+    /// Enrol (refer) a participant; the date is the start date.
+    Enroll {
+        #[command(flatten)]
+        common: Common,
+        /// woman, man or non-binary.
+        #[arg(long)]
+        gender: Option<String>,
+        /// Age in whole years at entry.
+        #[arg(long)]
+        age_at_entry: Option<u8>,
+        /// unemployed, long-term-unemployed, inactive or employed.
+        #[arg(long)]
+        entry_status: Option<String>,
+        /// ISCED level, 0 to 8.
+        #[arg(long)]
+        isced: Option<u8>,
+        /// The party that pays this participant's outcomes, when the contract says so.
+        #[arg(long)]
+        home_party: Option<String>,
+    },
+    /// Claim an outcome for a participant or a company.
+    Claim {
+        #[command(flatten)]
+        common: Common,
+        /// The outcome code.
+        #[arg(long)]
+        outcome: String,
+        /// The company, for company outcomes.
+        #[arg(long)]
+        company: Option<String>,
+        /// When it was achieved.
+        #[arg(long)]
+        achieved: chrono::NaiveDate,
+        /// When the activity behind a sustainment clock started.
+        #[arg(long)]
+        activity_start: Option<chrono::NaiveDate>,
+        /// BLAKE3 of the evidence document (64 hex digits).
+        #[arg(long)]
+        evidence: Option<String>,
+    },
+    /// Decide a claim: the ledger applies the contract's rules and records the outcome.
+    Decide {
+        #[command(flatten)]
+        common: Common,
+        /// The claim's seq.
+        #[arg(long)]
+        claim: u64,
+        /// The verifier's judgement of the evidence: valid or invalid.
+        #[arg(long)]
+        evidence: String,
+    },
+    /// Record a retention check.
+    Retention {
+        #[command(flatten)]
+        common: Common,
+        /// employment, self-employment or education.
+        #[arg(long)]
+        activity: String,
+        /// Hours a week.
+        #[arg(long)]
+        hours_per_week: Option<u16>,
+        /// First day.
+        #[arg(long)]
+        from: chrono::NaiveDate,
+        /// Last day.
+        #[arg(long)]
+        to: chrono::NaiveDate,
+    },
+    /// Record a month's self-sufficiency status.
+    Status {
+        #[command(flatten)]
+        common: Common,
+        /// The month, YYYY-MM.
+        #[arg(long)]
+        month: String,
+        /// full, partial or none.
+        #[arg(long)]
+        status: String,
+    },
+    /// Record money moved under a commitment (investment, grant, facility draw, …).
+    Disburse {
+        #[command(flatten)]
+        common: Common,
+        /// Payer.
+        #[arg(long)]
+        from: String,
+        /// Payee.
+        #[arg(long)]
+        to: String,
+        /// Amount in the contract's currency.
+        #[arg(long)]
+        amount: String,
+        /// working-capital, grant, conditional-grant, co-financing, facility-draw,
+        /// repayment, outcome-payment or fee.
+        #[arg(long)]
+        purpose: String,
+    },
+    /// Record a delivery cost.
+    Cost {
+        #[command(flatten)]
+        common: Common,
+        /// Whose cost.
+        #[arg(long)]
+        party: String,
+        /// Amount in the contract's currency.
+        #[arg(long)]
+        amount: String,
+    },
+    /// Record a payment.
+    Pay {
+        #[command(flatten)]
+        common: Common,
+        /// Payer.
+        #[arg(long)]
+        from: String,
+        /// Payee.
+        #[arg(long)]
+        to: String,
+        /// Amount in the contract's currency.
+        #[arg(long)]
+        amount: String,
+        /// The settlement it pays.
+        #[arg(long)]
+        settlement_seq: Option<u64>,
+    },
+    /// Retract an earlier event (it stays in the log).
+    Correct {
+        #[command(flatten)]
+        common: Common,
+        /// The seq to retract.
+        #[arg(long)]
+        retracts_seq: u64,
+        /// data-entry, duplicate, wrong-subject, wrong-date or dispute-upheld.
+        #[arg(long)]
+        reason: String,
+    },
+    /// Open, evidence or resolve a dispute.
+    #[command(subcommand)]
+    Dispute(DisputeCommand),
+}
+
+/// The dispute commands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum DisputeCommand {
+    /// Dispute an event.
+    Open {
+        #[command(flatten)]
+        common: Common,
+        /// The disputed seq.
+        #[arg(long)]
+        about_seq: u64,
+        /// amount, outcome, evidence or date.
+        #[arg(long)]
+        reason: String,
+    },
+    /// Attach evidence (its BLAKE3 hash) to a dispute.
+    Evidence {
+        #[command(flatten)]
+        common: Common,
+        /// The dispute's seq.
+        #[arg(long)]
+        dispute_seq: u64,
+        /// BLAKE3 of the document (64 hex digits).
+        #[arg(long)]
+        evidence: String,
+    },
+    /// Resolve a dispute.
+    Resolve {
+        #[command(flatten)]
+        common: Common,
+        /// The dispute's seq.
+        #[arg(long)]
+        dispute_seq: u64,
+        /// upheld, dismissed or settled.
+        #[arg(long)]
+        resolution: String,
+    },
+}
+
+impl Fact {
+    /// The command's common arguments, its row kind and its own fields by row name.
+    pub(crate) fn into_fields(
+        self,
+    ) -> (
+        Common,
+        &'static str,
+        std::collections::BTreeMap<String, String>,
+    ) {
+        fn text(value: &impl ToString) -> String {
+            value.to_string()
+        }
+        fn opt(value: &Option<impl ToString>) -> String {
+            value.as_ref().map_or_else(String::new, ToString::to_string)
+        }
+        let (common, kind, pairs): (Common, &'static str, Vec<(&str, String)>) = match self {
+            Fact::Enroll {
+                common,
+                gender,
+                age_at_entry,
+                entry_status,
+                isced,
+                home_party,
+            } => (
+                common,
+                "participant-enrolled",
+                vec![
+                    ("gender", opt(&gender)),
+                    ("age_at_entry", opt(&age_at_entry)),
+                    ("entry_status", opt(&entry_status)),
+                    ("isced", opt(&isced)),
+                    ("home_party", opt(&home_party)),
+                ],
+            ),
+            Fact::Claim {
+                common,
+                outcome,
+                company,
+                achieved,
+                activity_start,
+                evidence,
+            } => (
+                common,
+                "outcome-claimed",
+                vec![
+                    ("outcome", outcome),
+                    ("company", opt(&company)),
+                    ("achieved", text(&achieved)),
+                    ("activity_start", opt(&activity_start)),
+                    ("evidence", opt(&evidence)),
+                ],
+            ),
+            Fact::Decide {
+                common,
+                claim,
+                evidence,
+            } => (
+                common,
+                "decision",
+                vec![("claim", text(&claim)), ("evidence", evidence)],
+            ),
+            Fact::Retention {
+                common,
+                activity,
+                hours_per_week,
+                from,
+                to,
+            } => (
+                common,
+                "retention-recorded",
+                vec![
+                    ("activity", activity),
+                    ("hours_per_week", opt(&hours_per_week)),
+                    ("from", text(&from)),
+                    ("to", text(&to)),
+                ],
+            ),
+            Fact::Status {
+                common,
+                month,
+                status,
+            } => (
+                common,
+                "monthly-status-recorded",
+                vec![("month", month), ("status", status)],
+            ),
+            Fact::Disburse {
+                common,
+                from,
+                to,
+                amount,
+                purpose,
+            } => (
+                common,
+                "funds-disbursed",
+                vec![
+                    ("from", from),
+                    ("to", to),
+                    ("amount", amount),
+                    ("purpose", purpose),
+                ],
+            ),
+            Fact::Cost {
+                common,
+                party,
+                amount,
+            } => (
+                common,
+                "cost-recorded",
+                vec![("party", party), ("amount", amount)],
+            ),
+            Fact::Pay {
+                common,
+                from,
+                to,
+                amount,
+                settlement_seq,
+            } => (
+                common,
+                "payment-recorded",
+                vec![
+                    ("from", from),
+                    ("to", to),
+                    ("amount", amount),
+                    ("settlement_seq", opt(&settlement_seq)),
+                ],
+            ),
+            Fact::Correct {
+                common,
+                retracts_seq,
+                reason,
+            } => (
+                common,
+                "correction",
+                vec![("retracts_seq", text(&retracts_seq)), ("reason", reason)],
+            ),
+            Fact::Dispute(DisputeCommand::Open {
+                common,
+                about_seq,
+                reason,
+            }) => (
+                common,
+                "dispute-opened",
+                vec![("about_seq", text(&about_seq)), ("reason", reason)],
+            ),
+            Fact::Dispute(DisputeCommand::Evidence {
+                common,
+                dispute_seq,
+                evidence,
+            }) => (
+                common,
+                "dispute-evidence-attached",
+                vec![("dispute_seq", text(&dispute_seq)), ("evidence", evidence)],
+            ),
+            Fact::Dispute(DisputeCommand::Resolve {
+                common,
+                dispute_seq,
+                resolution,
+            }) => (
+                common,
+                "dispute-resolved",
+                vec![
+                    ("dispute_seq", text(&dispute_seq)),
+                    ("resolution", resolution),
+                ],
+            ),
+        };
+        let fields = pairs
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .filter(|(_, v)| !v.is_empty())
+            .collect();
+        (common, kind, fields)
+    }
+}
+
+#[derive(Debug, Subcommand)]
 pub(crate) enum PartyCommand {
+    /// Add a party to a registered contract (signed by a commissioner).
+    Add {
+        /// The party id.
+        id: String,
+        /// Its role.
+        #[arg(long)]
+        role: String,
+        /// Its verifier key, as `pbr party keygen` printed it.
+        #[arg(long, value_name = "VKEY")]
+        vkey: String,
+        #[command(flatten)]
+        common: Common,
+    },
     /// Generate a party's key pair: the private key goes to a new file (mode 0600, never
     /// inside a ledger), the verifier key is printed.
     Keygen {

@@ -18,7 +18,8 @@ pub(crate) fn exit_code_of(error: &anyhow::Error) -> i32 {
         return match error {
             LedgerError::Log(log) => log_exit_code(log),
             LedgerError::Verify(_) | LedgerError::Mismatch(_) => exit_code::VERIFY_FAILED,
-            LedgerError::Note { .. } => exit_code::INPUT,
+            LedgerError::Note { .. } | LedgerError::Rejected(_) => exit_code::INPUT,
+            LedgerError::Projection { .. } => exit_code::VERIFY_FAILED,
             _ => exit_code::INTERNAL,
         };
     }
@@ -53,7 +54,7 @@ fn log_exit_code(error: &LogError) -> i32 {
 #[error("{0}")]
 struct InputError(String);
 
-fn input(message: impl Into<String>) -> anyhow::Error {
+pub(crate) fn input(message: impl Into<String>) -> anyhow::Error {
     InputError(message.into()).into()
 }
 
@@ -70,6 +71,20 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
         Command::Proof(args) => proof(&open(cli.ledger)?, args, json),
         Command::Checkpoint(command) => checkpoint(cli.ledger, command, json),
         Command::Party(PartyCommand::Keygen { name, out }) => keygen(&name, out, json),
+        Command::Party(PartyCommand::Add {
+            id,
+            role,
+            vkey,
+            common,
+        }) => crate::record::party_add(cli.ledger, id, role, vkey, common, json),
+        Command::Contract(command) => crate::record::contract(cli.ledger, command, json),
+        Command::Import {
+            files,
+            keys,
+            secret_file,
+        } => crate::record::import(cli.ledger, &files, &keys, secret_file.as_deref(), json),
+        Command::Log(args) => crate::record::log(cli.ledger, args, json),
+        Command::Fact(fact) => crate::record::fact(cli.ledger, fact, json),
         Command::Demo { dir } => demo(dir, json),
     }
 }
@@ -78,7 +93,7 @@ fn ledger_dir(dir: Option<PathBuf>) -> Result<PathBuf> {
     dir.ok_or_else(|| input("no ledger given: pass --ledger DIR or set PBR_LEDGER"))
 }
 
-fn open(dir: Option<PathBuf>) -> Result<Ledger> {
+pub(crate) fn open(dir: Option<PathBuf>) -> Result<Ledger> {
     Ok(Ledger::open(&ledger_dir(dir)?)?)
 }
 
@@ -256,10 +271,18 @@ fn proof(ledger: &Ledger, args: ProofArgs, json: bool) -> Result<()> {
     Ok(())
 }
 
-fn read_signer_key(path: &Path) -> Result<SignerKey> {
+pub(crate) fn read_signer_key(path: &Path) -> Result<SignerKey> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| input(format!("{}: cannot read key file: {e}", path.display())))?;
     SignerKey::parse(&text).map_err(|e| input(format!("{}: {e}", path.display())))
+}
+
+/// The clock, in microseconds since the epoch: every event's `recorded_at`.
+pub(crate) fn now_micros() -> Result<i64> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .context("the system clock is before 1970")?;
+    i64::try_from(now.as_micros()).context("the system clock is out of range")
 }
 
 fn now_unix_seconds() -> Result<u64> {

@@ -9,6 +9,7 @@ mod cli;
 mod commands;
 pub mod exit_code;
 mod output;
+mod record;
 
 use clap::Parser;
 

@@ -23,7 +23,20 @@ pub fn check_name(kind: &str, name: &str) -> Result<(), CoreError> {
 }
 
 /// A participant's pseudonym: BLAKE3 keyed hash of the CPR number (see [`crate::cpr`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Encode, Decode)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Encode,
+    Decode,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 pub struct ParticipantRef(pub [u8; 32]);
 
 impl ParticipantRef {
@@ -110,6 +123,55 @@ pub fn verifier_key_name(text: &str) -> Option<&str> {
     let (name, id, key) = (parts.next()?, parts.next()?, parts.next()?);
     let id_ok = id.len() == 8 && id.bytes().all(|b| b.is_ascii_hexdigit());
     (id_ok && !key.is_empty() && !name.is_empty()).then_some(name)
+}
+
+/// The Ed25519 public key inside a verifier key text (`<name>+<id>+<base64(0x01 ‖ key)>`),
+/// when it has that shape. Whether the key id matches is the log's check.
+pub fn verifier_key_public_key(text: &str) -> Option<[u8; 32]> {
+    verifier_key_name(text)?;
+    let encoded = text.splitn(3, '+').nth(2)?;
+    let bytes = base64_decode(encoded)?;
+    match bytes.split_first() {
+        Some((1, key)) => key.try_into().ok(),
+        _ => None,
+    }
+}
+
+/// Standard base64 with padding (RFC 4648 §4), strict: no whitespace, canonical padding bits.
+fn base64_decode(text: &str) -> Option<Vec<u8>> {
+    fn value(c: u8) -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        } as u32)
+    }
+    let bytes = text.as_bytes();
+    if bytes.is_empty() || !bytes.len().is_multiple_of(4) {
+        return None;
+    }
+    let mut out = Vec::with_capacity(bytes.len() / 4 * 3);
+    for (i, quad) in bytes.chunks_exact(4).enumerate() {
+        let last = i + 1 == bytes.len() / 4;
+        let pad = quad.iter().rev().take_while(|c| **c == b'=').count();
+        if pad > 2 || (pad > 0 && !last) {
+            return None;
+        }
+        let mut n = 0u32;
+        for &c in &quad[..4 - pad] {
+            n = n << 6 | value(c)?;
+        }
+        n <<= 6 * pad as u32;
+        let chunk = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
+        if pad > 0 && (n & ((1 << (8 * pad)) - 1)) != 0 {
+            return None;
+        }
+        out.extend_from_slice(&chunk[..3 - pad]);
+    }
+    Some(out)
 }
 
 #[cfg(test)]

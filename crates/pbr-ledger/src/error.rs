@@ -24,4 +24,15 @@ pub enum LedgerError {
     /// A checkpoint given by the user does not match this ledger.
     #[error("{0}")]
     Mismatch(String),
+    /// An input that cannot be appended; nothing of its batch was written.
+    #[error("{0}")]
+    Rejected(#[from] crate::append::Rejected),
+    /// An event in the log does not decode or fold; the projections cannot be built.
+    #[error("event at seq {seq}: {reason}")]
+    Projection {
+        /// The seq.
+        seq: u64,
+        /// Why.
+        reason: String,
+    },
 }

@@ -8,12 +8,16 @@
 
 #![warn(clippy::unwrap_used)]
 
+pub mod append;
 mod error;
+pub mod import;
+mod projection;
 pub mod sample;
 
 use std::io::Write;
 use std::path::Path;
 
+pub use append::{AppendReport, ClaimAction, ClaimRef, Input, Rejected};
 pub use error::LedgerError;
 pub use pbr_log::{
     ConsistencyProof, InclusionProof, KeySource, Log, LogError, SignedCheckpoint, SignerKey,
@@ -24,6 +28,25 @@ pub use pbr_log::{
 #[derive(Debug)]
 pub struct Ledger {
     log: Log,
+    /// The state folded from the log, loaded on first use (see `projection.rs`).
+    state: pbr_core::state::State,
+    /// Whether `state` is loaded and caught up with the log.
+    loaded: bool,
+}
+
+/// The kebab-case name of a rejection reason, as `docs/format.md` §8.3 spells it.
+pub fn reason_name(reason: pbr_core::event::RejectReason) -> &'static str {
+    use pbr_core::event::RejectReason::*;
+    match reason {
+        EnrolmentWindow => "enrolment-window",
+        Eligibility => "eligibility",
+        OutcomeWindow => "outcome-window",
+        ClaimDeadline => "claim-deadline",
+        Evidence => "evidence",
+        Duplicate => "duplicate",
+        MutuallyExclusive => "mutually-exclusive",
+        Prerequisite => "prerequisite",
+    }
 }
 
 /// The result of checking a saved checkpoint against today's log.
@@ -38,16 +61,20 @@ pub struct CheckpointCheck {
 impl Ledger {
     /// Creates a ledger in `dir` with the ledger id `origin`.
     pub fn create(dir: &Path, origin: &str) -> Result<Ledger, LedgerError> {
-        Ok(Ledger {
-            log: Log::create(dir, origin)?,
-        })
+        Ok(Ledger::with_log(Log::create(dir, origin)?))
     }
 
     /// Opens the ledger in `dir`.
     pub fn open(dir: &Path) -> Result<Ledger, LedgerError> {
-        Ok(Ledger {
-            log: Log::open(dir)?,
-        })
+        Ok(Ledger::with_log(Log::open(dir)?))
+    }
+
+    fn with_log(log: Log) -> Ledger {
+        Ledger {
+            log,
+            state: pbr_core::state::State::default(),
+            loaded: false,
+        }
     }
 
     /// The event log.

@@ -11,14 +11,14 @@ use chrono::NaiveDate;
 use pbr_core::cpr::{Cpr, PseudonymKey};
 use pbr_core::date::Month;
 use pbr_core::event::{
-    Attributes, CostRecorded, EntryStatus, Event, Gender, MonthlyStatusRecorded,
-    ParticipantEnrolled, Payload, SelfSufficiency,
+    Attributes, ContractRegistered, CostRecorded, EntryStatus, Event, Gender,
+    MonthlyStatusRecorded, ParticipantEnrolled, Payload, SelfSufficiency,
 };
 use pbr_core::ids::EventId;
 use pbr_core::money::{Currency, Money};
-use pbr_log::{Record, SignedCheckpoint, SignerKey};
+use pbr_log::{SignedCheckpoint, SignerKey};
 
-use crate::{Ledger, LedgerError};
+use crate::{Input, Ledger, LedgerError};
 
 /// The ledger id of the sample ledger.
 pub const SAMPLE_ORIGIN: &str = "demo.pbr.example/impact60";
@@ -60,6 +60,53 @@ fn date(year: i32, month: u32, day: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(year, month, day).expect("a valid sample date")
 }
 
+/// The sample contract: IMPACT60-style terms between the two demo parties.
+pub fn sample_terms() -> String {
+    let [jobcenter, provider] = demo_keys();
+    format!(
+        r#"# The demo contract: IMPACT60-style payment for runs of self-sufficient months.
+[contract]
+id = "{SAMPLE_CONTRACT}"
+name = "IMPACT60-style demo contract"
+currency = "DKK"
+rounding = "floor"
+settlement = "quarter"
+start = 2024-01-01
+end = 2027-03-31
+
+[[parties]]
+id = "aalborg-jobcenter"
+role = "commissioner"
+name = "Aalborg Jobcenter (demo)"
+key = "{}"
+
+[[parties]]
+id = "fokus-provider"
+role = "provider"
+name = "FOKUS (demo)"
+key = "{}"
+
+[checkpoint]
+quorum = ["aalborg-jobcenter", "fokus-provider"]
+
+[enrolment]
+from = 2024-01-01
+to = 2024-06-30
+max-participants = 24
+
+[sustainment]
+run-months = 3
+window-months = 36
+full-price = "6163.00"
+partial-price = "3081.50"
+payer = "aalborg-jobcenter"
+payee = "fokus-provider"
+"#,
+        jobcenter.verifier_key(),
+        provider.verifier_key()
+    )
+}
+
 /// The sample's events, in order, each with the index of the demo key that signs it.
 fn sample_events() -> Result<Vec<(usize, Event)>, LedgerError> {
     let pseudonyms = demo_pseudonym_key();
@@ -80,6 +127,14 @@ fn sample_events() -> Result<Vec<(usize, Event)>, LedgerError> {
             },
         ));
     };
+    let terms = sample_terms();
+    let terms_hash = *blake3::hash(terms.as_bytes()).as_bytes();
+    push(
+        0,
+        date(2024, 1, 1),
+        None,
+        Payload::ContractRegistered(ContractRegistered { terms, terms_hash }),
+    );
     let mut citizens = Vec::new();
     for n in 1..=24u32 {
         let (cpr, _) = Cpr::parse(&demo_cpr(n)).map_err(|e| LedgerError::Mismatch(e.reason))?;
@@ -155,32 +210,31 @@ fn sample_events() -> Result<Vec<(usize, Event)>, LedgerError> {
 
 /// The number of records of the sample ledger.
 pub fn sample_len() -> u64 {
-    // 24 enrolments, 72 monthly statuses, 4 costs.
-    100
+    // The contract, 24 enrolments, 72 monthly statuses, 4 costs.
+    101
 }
 
-/// Builds the sample log in a new ledger, appended in batches of 10, with a checkpoint at
+/// Builds the sample ledger through [`Ledger::append`], so that every event passes the
+/// same checks as a user's: in batches of 10, with a checkpoint at
 /// [`SAMPLE_FIRST_CHECKPOINT`] signed by the jobcentre and a checkpoint of the whole log
 /// signed by the jobcentre and co-signed by the provider.
 pub fn build(ledger: &mut Ledger) -> Result<SignedCheckpoint, LedgerError> {
     let keys = demo_keys();
-    for key in &keys {
-        ledger.log_mut().add_verifier_key(&key.verifier_key())?;
-    }
-    let records: Vec<Record> = sample_events()?
-        .into_iter()
-        .enumerate()
-        .map(|(index, (signer, event))| {
-            let bytes = event
-                .encode()
-                .map_err(|e| LedgerError::Mismatch(e.reason))?;
-            Record::sign(bytes, keys[signer].signing_key())
-                .map_err(|source| LedgerError::Log(pbr_log::LogError::Rejected { index, source }))
-        })
-        .collect::<Result<_, _>>()?;
-    debug_assert_eq!(records.len() as u64, sample_len());
-    for batch in records.chunks(10) {
-        ledger.log_mut().append(batch)?;
+    let events = sample_events()?;
+    debug_assert_eq!(events.len() as u64, sample_len());
+    for (batch_number, batch) in events.chunks(10).enumerate() {
+        let inputs = batch
+            .iter()
+            .map(|(_, event)| {
+                (
+                    format!("sample event {}", event.id),
+                    Input::Event(event.clone()),
+                )
+            })
+            .collect();
+        // A fixed clock: one batch a minute, starting a month before the checkpoint.
+        let now = (SAMPLE_TIME as i64 - 30 * 86_400 + 60 * batch_number as i64) * 1_000_000;
+        ledger.append(inputs, &keys, now, |_, _| {})?;
         if ledger.log().len() == SAMPLE_FIRST_CHECKPOINT {
             ledger.sign_checkpoint(&keys[0], SAMPLE_TIME - 86_400)?;
         }

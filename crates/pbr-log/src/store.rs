@@ -532,6 +532,19 @@ impl Log {
         })
     }
 
+    /// A tree for a layer above the log to keep its projections and indexes in, named
+    /// `projection.<name>`. Like every tree but `events`, it must be rebuildable from the
+    /// records; the log never reads it.
+    pub fn projection_tree(&self, name: &str) -> Result<sled::Tree, LogError> {
+        Ok(self.db.open_tree(format!("projection.{name}"))?)
+    }
+
+    /// Flushes every tree to disk.
+    pub fn flush(&self) -> Result<(), LogError> {
+        self.db.flush()?;
+        Ok(())
+    }
+
     /// The cached hash block `block`, if stored.
     pub(crate) fn cached_block(&self, block: u64) -> Result<Option<sled::IVec>, LogError> {
         Ok(self.hashes.get(cache::block_key(block))?)

@@ -1,0 +1,306 @@
+//! The input side: contract registration, one-fact commands and imports. Every one-fact
+//! command builds the same named fields an import row has and goes through the same row
+//! reader, so a command line and a file get the same checks and the same messages.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Result, bail};
+use pbr_core::cpr::PseudonymKey;
+use pbr_core::event::{ContractAmended, ContractRegistered, Event, Payload};
+use pbr_core::ids::EventId;
+use pbr_ledger::import::{Context, Row, csv_rows, jsonl_rows};
+use pbr_ledger::{AppendReport, Input, Ledger, SignerKey};
+use serde_json::json;
+
+use crate::cli::{ContractCommand, Fact};
+use crate::commands::{input, now_micros, open, read_signer_key};
+use crate::output::{print_json, progress};
+
+fn read_keys(paths: &[PathBuf]) -> Result<Vec<SignerKey>> {
+    paths.iter().map(|p| read_signer_key(p)).collect()
+}
+
+fn read_secret(path: Option<&Path>) -> Result<Option<PseudonymKey>> {
+    let Some(path) = path else { return Ok(None) };
+    let bytes = std::fs::read(path).map_err(|e| input(format!("{}: {e}", path.display())))?;
+    let key = PseudonymKey::from_secret(&bytes)
+        .map_err(|e| input(format!("{}: {}", path.display(), e.reason)))?;
+    Ok(Some(key))
+}
+
+fn random_id() -> Result<String> {
+    let mut id = [0u8; 16];
+    getrandom::fill(&mut id).map_err(|e| anyhow::anyhow!("cannot read randomness: {e}"))?;
+    Ok(EventId(id).to_string())
+}
+
+/// Appends and prints what happened.
+fn append_and_report(
+    ledger: &mut Ledger,
+    inputs: Vec<(String, Input)>,
+    keys: &[SignerKey],
+    json: bool,
+) -> Result<()> {
+    let bar = progress(json || inputs.len() < 10_000, "appending");
+    let report = ledger.append(inputs, keys, now_micros()?, |done, total| {
+        bar.set_length(total);
+        bar.set_position(done);
+    });
+    bar.finish_and_clear();
+    print_report(&report?, json);
+    Ok(())
+}
+
+fn print_report(report: &AppendReport, json: bool) {
+    if json {
+        print_json(&json!({
+            "ok": true,
+            "appended": report.appended.iter().map(|(w, seq, kind)| json!({"where": w, "seq": seq, "kind": kind})).collect::<Vec<_>>(),
+            "duplicates": report.duplicates.iter().map(|(w, seq)| json!({"where": w, "existing_seq": seq})).collect::<Vec<_>>(),
+            "rejected_claims": report.rejections.iter().map(|(w, seq, reason)| json!({"where": w, "claim_seq": seq, "reason": reason})).collect::<Vec<_>>(),
+        }));
+        return;
+    }
+    if report.appended.len() <= 20 {
+        for (where_, seq, kind) in &report.appended {
+            println!("seq {seq}: {kind} ({where_})");
+        }
+    }
+    for (where_, claim, reason) in &report.rejections {
+        println!("claim {claim} rejected: {reason} ({where_})");
+    }
+    println!(
+        "{} appended, {} already recorded, {} claims rejected",
+        report.appended.len(),
+        report.duplicates.len(),
+        report.rejections.len()
+    );
+}
+
+pub(crate) fn contract(
+    ledger_dir: Option<PathBuf>,
+    command: ContractCommand,
+    json: bool,
+) -> Result<()> {
+    let (terms_path, key_path, date, effective) = match &command {
+        ContractCommand::Register { terms, key, date } => (terms, key, *date, None),
+        ContractCommand::Amend {
+            terms,
+            key,
+            effective,
+        } => (terms, key, Some(*effective), Some(*effective)),
+    };
+    let text = std::fs::read_to_string(terms_path)
+        .map_err(|e| input(format!("{}: {e}", terms_path.display())))?;
+    let file = terms_path.display().to_string();
+    let terms = pbr_core::terms::parse(&file, &text).map_err(|e| input(e.to_string()))?;
+    let key = read_signer_key(key_path)?;
+    let terms_hash = *blake3::hash(text.as_bytes()).as_bytes();
+    let payload = match effective {
+        None => Payload::ContractRegistered(ContractRegistered {
+            terms: text,
+            terms_hash,
+        }),
+        Some(from) => Payload::ContractAmended(ContractAmended {
+            terms: text,
+            terms_hash,
+            effective_from: pbr_core::date::to_days(from),
+        }),
+    };
+    let event = Event {
+        contract: terms.contract.id.clone(),
+        participant: None,
+        business_date: date.unwrap_or(terms.contract.start.0),
+        payload,
+        author: key.name().to_owned(),
+        recorded_at_micros: 0,
+        // Registering the same terms text twice is one fact.
+        id: EventId::derived(b"pbr contract terms", &pbr_core::ids::hex(&terms_hash)),
+    };
+    let mut ledger = open(ledger_dir)?;
+    append_and_report(&mut ledger, vec![(file, Input::Event(event))], &[key], json)
+}
+
+pub(crate) fn import(
+    ledger_dir: Option<PathBuf>,
+    files: &[PathBuf],
+    keys: &[PathBuf],
+    secret: Option<&Path>,
+    json: bool,
+) -> Result<()> {
+    let keys = read_keys(keys)?;
+    let pseudonyms = read_secret(secret)?;
+    let mut ledger = open(ledger_dir)?;
+    let currencies: BTreeMap<String, pbr_core::money::Currency> = ledger
+        .state()?
+        .contracts
+        .iter()
+        .filter_map(|(id, c)| {
+            let text = &c.versions.last()?.text;
+            Some((
+                id.clone(),
+                pbr_core::terms::parse(id, text).ok()?.contract.currency,
+            ))
+        })
+        .collect();
+    let currency = |contract: &str| currencies.get(contract).copied();
+    let context = Context {
+        pseudonyms: pseudonyms.as_ref(),
+        currency: &currency,
+    };
+    let mut inputs = Vec::new();
+    for path in files {
+        let text =
+            std::fs::read_to_string(path).map_err(|e| input(format!("{}: {e}", path.display())))?;
+        let name = path.display().to_string();
+        let rows: Vec<_> = match path.extension().and_then(|e| e.to_str()) {
+            Some("csv") => csv_rows(&name, &text).map_err(|e| input(e.to_string()))?,
+            Some("jsonl") => jsonl_rows(&name, &text).collect(),
+            _ => bail!(input(format!(
+                "{name}: an import file ends in .csv or .jsonl"
+            ))),
+        };
+        for row in rows {
+            let row = row.map_err(|e| input(e.to_string()))?;
+            inputs.push(row.input(&context).map_err(|e| input(e.to_string()))?);
+        }
+    }
+    append_and_report(&mut ledger, inputs, &keys, json)
+}
+
+/// One fact from the command line: its fields, as an import row would name them.
+pub(crate) fn fact(ledger_dir: Option<PathBuf>, fact: Fact, json: bool) -> Result<()> {
+    let (common, kind, mut fields) = fact.into_fields();
+    let key = read_signer_key(&common.key)?;
+    let pseudonyms = read_secret(common.secret_file.as_deref())?;
+    fields.insert("kind".into(), kind.to_owned());
+    fields.insert("contract".into(), common.contract.clone());
+    fields.insert("date".into(), common.date.to_string());
+    fields.insert("author".into(), key.name().to_owned());
+    fields.insert(
+        "id".into(),
+        match &common.id {
+            Some(id) => id.clone(),
+            None => random_id()?,
+        },
+    );
+    if let Some(p) = &common.participant {
+        fields.insert("participant".into(), p.clone());
+    }
+    if let Some(c) = &common.cpr {
+        fields.insert("cpr".into(), c.clone());
+    }
+    let mut ledger = open(ledger_dir)?;
+    let currency = ledger
+        .state()?
+        .contracts
+        .get(&common.contract)
+        .and_then(|c| c.versions.last())
+        .and_then(|v| pbr_core::terms::parse(&common.contract, &v.text).ok())
+        .map(|t| t.contract.currency);
+    let currency_of = |_: &str| currency;
+    let context = Context {
+        pseudonyms: pseudonyms.as_ref(),
+        currency: &currency_of,
+    };
+    let row = Row::new(
+        "command line",
+        1,
+        fields.into_iter().filter(|(_, v)| !v.is_empty()).collect(),
+    );
+    let one = row.input(&context).map_err(|e| input(e.to_string()))?;
+    append_and_report(&mut ledger, vec![one], &[key], json)
+}
+
+/// `pbr log`: the events, one line each, with decisions and reasons.
+pub(crate) fn log(
+    ledger_dir: Option<PathBuf>,
+    filter: crate::cli::LogArgs,
+    json: bool,
+) -> Result<()> {
+    let ledger = open(ledger_dir)?;
+    let participant = filter
+        .participant
+        .as_deref()
+        .map(pbr_core::ids::ParticipantRef::parse)
+        .transpose()
+        .map_err(|e| input(e.reason))?;
+    let from = filter.from_seq.unwrap_or(0);
+    let to = filter.to_seq.unwrap_or(u64::MAX);
+    for entry in ledger.log().iter_from(from) {
+        let (seq, bytes) = entry?;
+        if seq >= to {
+            break;
+        }
+        let record = pbr_log::Record::decode(&bytes)?;
+        let event = Event::decode(&record.event_bytes)
+            .map_err(|e| anyhow::anyhow!("event at seq {seq}: {}", e.reason))?;
+        if filter.kind.as_deref().is_some_and(|k| k != event.kind())
+            || participant.is_some_and(|p| event.participant != Some(p))
+        {
+            continue;
+        }
+        if json {
+            print_json(&json!({"seq": seq, "event": event.to_json()}));
+        } else {
+            let who = event
+                .participant
+                .map_or_else(String::new, |p| p.to_string()[..12].to_owned());
+            let mut payload = event.payload.to_json();
+            // The terms are long; the hash identifies them (`pbr export` has the text).
+            if let Some(object) = payload.as_object_mut() {
+                object.remove("terms");
+            }
+            println!(
+                "{seq:>7}  {}  {:<24} {:<18} {:<12} {payload}",
+                event.business_date,
+                event.kind(),
+                event.author,
+                who
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `pbr party add`: a party joins a registered contract.
+pub(crate) fn party_add(
+    ledger_dir: Option<PathBuf>,
+    id: String,
+    role: String,
+    vkey: String,
+    common: crate::cli::Common,
+    json: bool,
+) -> Result<()> {
+    let fact_fields: BTreeMap<String, String> = [
+        ("party".to_owned(), id),
+        ("role".to_owned(), role),
+        ("key".to_owned(), vkey),
+    ]
+    .into_iter()
+    .collect();
+    let key = read_signer_key(&common.key)?;
+    let mut fields = fact_fields;
+    fields.insert("kind".into(), "party-registered".into());
+    fields.insert("contract".into(), common.contract.clone());
+    fields.insert("date".into(), common.date.to_string());
+    fields.insert("author".into(), key.name().to_owned());
+    fields.insert(
+        "id".into(),
+        match &common.id {
+            Some(id) => id.clone(),
+            None => random_id()?,
+        },
+    );
+    let none = |_: &str| None;
+    let context = Context {
+        pseudonyms: None,
+        currency: &none,
+    };
+    let one = Row::new("command line", 1, fields)
+        .input(&context)
+        .map_err(|e| input(e.to_string()))?;
+    let mut ledger = open(ledger_dir)?;
+    append_and_report(&mut ledger, vec![one], &[key], json)
+}

@@ -1,0 +1,803 @@
+//! The ledger's state as a fold over its events, and the rules that admit an event to it.
+//!
+//! [`State::admit`] decides whether an event may be appended (the author is a party whose
+//! role may record the kind and whose key signed it; the facts it refers to exist), and
+//! [`State::decide`] computes a claim's decision by the rules of `docs/validation.md`, in
+//! their fixed order. [`State::apply`] folds an admitted event in. All three are pure: the
+//! same events in the same order give the same state on any machine.
+//!
+//! Invariant: `apply` never fails for an event `admit` accepted, and `admit` never reads
+//! anything but the state and the event.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{Days, NaiveDate};
+use serde::{Deserialize, Serialize};
+
+use crate::error::CoreError;
+use crate::event::{Attributes, Event, Payload, RejectReason, Role};
+use crate::ids::ParticipantRef;
+use crate::terms::{Attribute, OutcomeTerms, Subject, Terms};
+
+/// What a claim is about.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum ClaimSubject {
+    /// A participant.
+    Participant(ParticipantRef),
+    /// A company.
+    Company(String),
+}
+
+/// One version of a contract's terms.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TermsVersion {
+    /// The first business day it governs.
+    pub effective_from: NaiveDate,
+    /// The seq of the event that recorded it.
+    pub seq: u64,
+    /// The TOML text.
+    pub text: String,
+}
+
+/// A contract's state.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct ContractState {
+    /// Terms versions, oldest first.
+    pub versions: Vec<TermsVersion>,
+    /// Parties: id → (role, public key), from the terms and later registrations.
+    pub parties: BTreeMap<String, (Role, [u8; 32])>,
+    /// Enrolled participants.
+    pub participants: BTreeMap<ParticipantRef, Participant>,
+    /// Registered companies.
+    pub companies: BTreeSet<String>,
+    /// Claims by seq.
+    pub claims: BTreeMap<u64, Claim>,
+    /// Recorded months: (participant, month index) → seq.
+    pub months: BTreeMap<(ParticipantRef, i32), u64>,
+}
+
+/// An enrolled participant.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Participant {
+    /// The seq of the enrolment.
+    pub seq: u64,
+    /// The start date.
+    pub start: NaiveDate,
+    /// The ESF+ categories at entry.
+    pub attributes: StoredAttributes,
+    /// The leaving date, once recorded.
+    pub left: Option<NaiveDate>,
+}
+
+/// The attributes validation reads, kept in the state.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct StoredAttributes {
+    /// Age at entry.
+    pub age_at_entry: Option<u8>,
+    /// ISCED level.
+    pub isced: Option<u8>,
+    /// Home party.
+    pub home_party: Option<String>,
+}
+
+impl From<&Attributes> for StoredAttributes {
+    fn from(a: &Attributes) -> StoredAttributes {
+        StoredAttributes {
+            age_at_entry: a.age_at_entry,
+            isced: a.isced,
+            home_party: a.home_party.clone(),
+        }
+    }
+}
+
+/// A claim and what became of it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Claim {
+    /// The subject.
+    pub subject: ClaimSubject,
+    /// The outcome code.
+    pub outcome: String,
+    /// When it was achieved.
+    pub achieved: NaiveDate,
+    /// When the activity behind a sustainment clock started.
+    pub activity_start: Option<NaiveDate>,
+    /// The decision, once made: (seq, decision date, accepted or the reason).
+    pub decision: Option<(u64, NaiveDate, Result<(), RejectReason>)>,
+    /// The claw-back, if any: (seq, date).
+    pub clawed_back: Option<(u64, NaiveDate)>,
+}
+
+/// The whole ledger's state.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct State {
+    /// Contracts by id.
+    pub contracts: BTreeMap<String, ContractState>,
+    /// Seqs retracted by corrections.
+    pub retracted: BTreeSet<u64>,
+    /// The number of events applied.
+    pub applied: u64,
+}
+
+/// Who signed a record, as the ledger saw it.
+#[derive(Clone, Copy, Debug)]
+pub struct Signer<'a> {
+    /// The record's public key.
+    pub public_key: &'a [u8; 32],
+}
+
+fn refuse<T>(reason: impl Into<String>) -> Result<T, CoreError> {
+    Err(CoreError::invalid(reason))
+}
+
+/// The roles that may record each kind unless the contract says otherwise.
+pub fn default_roles(kind: &str) -> &'static [Role] {
+    use Role::*;
+    match kind {
+        "contract-registered" | "contract-amended" | "party-registered" => &[Commissioner],
+        "participant-enrolled" | "company-registered" | "monthly-status-recorded" => {
+            &[Commissioner]
+        }
+        "participant-left" | "participant-followed-up" | "retention-recorded" => {
+            &[Commissioner, Provider]
+        }
+        "outcome-claimed" | "cost-recorded" => &[Provider, Intermediary],
+        "outcome-verified" | "outcome-rejected" | "outcome-clawed-back" => {
+            &[Commissioner, Evaluator]
+        }
+        "funds-committed" | "funds-disbursed" => {
+            &[Commissioner, Investor, Funder, Guarantor, Intermediary]
+        }
+        "payment-recorded" => &[
+            Commissioner,
+            Investor,
+            Funder,
+            Guarantor,
+            Intermediary,
+            Provider,
+        ],
+        "guarantee-called" => &[Guarantor, Provider, Commissioner],
+        "settlement-issued" => &[Commissioner, Intermediary],
+        "dispute-opened" | "dispute-evidence-attached" | "dispute-resolved" => &[
+            Commissioner,
+            Provider,
+            Investor,
+            Funder,
+            Guarantor,
+            Evaluator,
+            Intermediary,
+        ],
+        "correction" => &[
+            Commissioner,
+            Provider,
+            Investor,
+            Funder,
+            Guarantor,
+            Evaluator,
+            Intermediary,
+        ],
+        _ => &[],
+    }
+}
+
+impl ContractState {
+    /// The terms in force on `date` (the latest version effective on or before it; the
+    /// first version before it starts).
+    pub fn terms_on(&self, date: NaiveDate) -> Option<&TermsVersion> {
+        self.versions
+            .iter()
+            .rev()
+            .find(|v| v.effective_from <= date)
+            .or(self.versions.first())
+    }
+}
+
+impl State {
+    /// Parses the terms in force for `contract` on `date`.
+    pub fn terms(&self, contract: &str, date: NaiveDate) -> Result<Terms, CoreError> {
+        let version = self
+            .contracts
+            .get(contract)
+            .and_then(|c| c.terms_on(date))
+            .ok_or_else(|| CoreError::invalid(format!("contract {contract} is not registered")))?;
+        crate::terms::parse(contract, &version.text).map_err(|e| CoreError::invalid(e.to_string()))
+    }
+
+    /// Checks that `event`, signed by `signer`, may be appended now. `seq` is the seq it
+    /// would get. Returns the terms that governed the check, when there were any.
+    pub fn admit(&self, seq: u64, event: &Event, signer: Signer<'_>) -> Result<(), CoreError> {
+        let kind = event.kind();
+        if let Payload::ContractRegistered(p) = &event.payload {
+            if self.contracts.contains_key(&event.contract) {
+                return refuse(format!("contract {} is already registered", event.contract));
+            }
+            return check_registration(event, &p.terms, &p.terms_hash, signer);
+        }
+        let Some(contract) = self.contracts.get(&event.contract) else {
+            return refuse(format!("contract {} is not registered", event.contract));
+        };
+        if let Payload::ContractAmended(p) = &event.payload {
+            check_registration(event, &p.terms, &p.terms_hash, signer)?;
+        }
+        let terms = self.terms(&event.contract, event.business_date)?;
+        // The author: a party of the contract, signing with its key, in a role allowed.
+        let Some((role, key)) = contract.parties.get(&event.author) else {
+            return refuse(format!(
+                "{} is not a party of contract {}",
+                event.author, event.contract
+            ));
+        };
+        if key != signer.public_key {
+            return refuse(format!(
+                "the record is not signed with {}'s key",
+                event.author
+            ));
+        }
+        let allowed: Vec<Role> = match terms.permissions.iter().find(|p| p.kind == kind) {
+            Some(permission) => permission.roles.clone(),
+            None => default_roles(kind).to_vec(),
+        };
+        if !allowed.contains(role) {
+            return refuse(format!("a {} may not record {kind}", role_name(*role)));
+        }
+        let currency = terms.contract.currency;
+        let participant =
+            |required: bool| -> Result<Option<&Participant>, CoreError> {
+                match (event.participant, required) {
+                    (Some(p), _) => contract.participants.get(&p).map(Some).ok_or_else(|| {
+                        CoreError::invalid(format!("participant {p} is not enrolled"))
+                    }),
+                    (None, true) => refuse(format!("{kind} needs a participant")),
+                    (None, false) => Ok(None),
+                }
+            };
+        let money = |amount: &crate::money::Money| {
+            if amount.currency == currency {
+                Ok(())
+            } else {
+                refuse(format!(
+                    "the contract's currency is {currency}, not {}",
+                    amount.currency
+                ))
+            }
+        };
+        let party = |id: &str| {
+            if contract.parties.contains_key(id) {
+                Ok(())
+            } else {
+                refuse(format!(
+                    "{id} is not a party of contract {}",
+                    event.contract
+                ))
+            }
+        };
+        match &event.payload {
+            Payload::ContractRegistered(_) | Payload::ContractAmended(_) => Ok(()),
+            Payload::PartyRegistered(p) => {
+                crate::ids::check_name("party id", &p.party)?;
+                if contract.parties.contains_key(&p.party) {
+                    refuse(format!("{} is already a party", p.party))
+                } else {
+                    Ok(())
+                }
+            }
+            Payload::ParticipantEnrolled(p) => {
+                let Some(participant) = event.participant else {
+                    return refuse("participant-enrolled needs a participant");
+                };
+                if contract.participants.contains_key(&participant) {
+                    return refuse(format!("participant {participant} is already enrolled"));
+                }
+                if let Some(max) = terms.enrolment.as_ref().and_then(|e| e.max_participants)
+                    && contract.participants.len() as u64 >= u64::from(max)
+                {
+                    return refuse(format!("the contract enrols at most {max} participants"));
+                }
+                if let Some(home) = &p.attributes.home_party {
+                    party(home)?;
+                }
+                if p.attributes.isced.is_some_and(|level| level > 8) {
+                    return refuse("an ISCED level is 0 to 8");
+                }
+                Ok(())
+            }
+            Payload::ParticipantLeft(_) | Payload::ParticipantFollowedUp(_) => {
+                participant(true).map(|_| ())
+            }
+            Payload::CompanyRegistered(p) => {
+                crate::ids::check_name("company id", &p.company)?;
+                if contract.companies.contains(&p.company) {
+                    refuse(format!("company {} is already registered", p.company))
+                } else {
+                    Ok(())
+                }
+            }
+            Payload::OutcomeClaimed(p) => {
+                let Some(outcome) = terms.outcomes.iter().find(|o| o.code == p.outcome) else {
+                    return refuse(format!(
+                        "{} is not an outcome of contract {}",
+                        p.outcome, event.contract
+                    ));
+                };
+                if *role != outcome.claimed_by {
+                    return refuse(format!(
+                        "{} claims {}, not a {}",
+                        role_name(outcome.claimed_by),
+                        p.outcome,
+                        role_name(*role)
+                    ));
+                }
+                match (outcome.subject, &p.company) {
+                    (Subject::Participant, None) => participant(true).map(|_| ()),
+                    (Subject::Company, Some(company)) if event.participant.is_none() => {
+                        if contract.companies.contains(company) {
+                            Ok(())
+                        } else {
+                            refuse(format!("company {company} is not registered"))
+                        }
+                    }
+                    (Subject::Participant, Some(_)) => {
+                        refuse(format!("{} is a participant outcome", p.outcome))
+                    }
+                    _ => refuse(format!(
+                        "{} is a company outcome: name the company, not a participant",
+                        p.outcome
+                    )),
+                }
+            }
+            Payload::OutcomeVerified(p) => {
+                self.check_decision(contract, &terms, p.claim_seq, *role)
+            }
+            Payload::OutcomeRejected(p) => {
+                self.check_decision(contract, &terms, p.claim_seq, *role)
+            }
+            Payload::OutcomeClawedBack(p) => match contract.claims.get(&p.claim_seq) {
+                Some(Claim {
+                    decision: Some((_, _, Ok(()))),
+                    clawed_back: None,
+                    ..
+                }) => Ok(()),
+                Some(Claim {
+                    clawed_back: Some(_),
+                    ..
+                }) => refuse(format!("claim {} is already clawed back", p.claim_seq)),
+                Some(_) => refuse(format!("claim {} was not accepted", p.claim_seq)),
+                None => refuse(format!(
+                    "seq {} is not a claim of contract {}",
+                    p.claim_seq, event.contract
+                )),
+            },
+            Payload::RetentionRecorded(p) => {
+                participant(true)?;
+                if p.to < p.from {
+                    return refuse("a retention span ends before it starts");
+                }
+                Ok(())
+            }
+            Payload::MonthlyStatusRecorded(p) => {
+                let participant_ref = event.participant;
+                participant(true)?;
+                match participant_ref.and_then(|r| contract.months.get(&(r, p.month))) {
+                    Some(seq) => refuse(format!(
+                        "the status of {} is already recorded (seq {seq}); correct that event first",
+                        crate::date::Month::from_index(p.month)
+                    )),
+                    None => Ok(()),
+                }
+            }
+            Payload::FundsCommitted(p) => party(&p.from).and(party(&p.to)).and(money(&p.amount)),
+            Payload::FundsDisbursed(p) => party(&p.from).and(party(&p.to)).and(money(&p.amount)),
+            Payload::CostRecorded(p) => party(&p.party).and(money(&p.amount)),
+            Payload::PaymentRecorded(p) => party(&p.from).and(party(&p.to)).and(money(&p.amount)),
+            Payload::GuaranteeCalled(p) => party(&p.guarantor)
+                .and(party(&p.beneficiary))
+                .and(money(&p.amount)),
+            Payload::SettlementIssued(p) => {
+                p.period.parse::<crate::date::Period>()?;
+                if p.log_position > seq {
+                    return refuse("a settlement cannot cover events after it");
+                }
+                Ok(())
+            }
+            Payload::DisputeOpened(p) => self.check_earlier(seq, p.about_seq),
+            Payload::DisputeEvidenceAttached(p) => self.check_earlier(seq, p.dispute_seq),
+            Payload::DisputeResolved(p) => self.check_earlier(seq, p.dispute_seq),
+            Payload::Correction(p) => {
+                self.check_earlier(seq, p.retracts_seq)?;
+                if self.retracted.contains(&p.retracts_seq) {
+                    return refuse(format!("seq {} is already retracted", p.retracts_seq));
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn check_earlier(&self, seq: u64, other: u64) -> Result<(), CoreError> {
+        if other < seq {
+            Ok(())
+        } else {
+            refuse(format!("seq {other} is not an earlier event"))
+        }
+    }
+
+    fn check_decision(
+        &self,
+        contract: &ContractState,
+        terms: &Terms,
+        claim_seq: u64,
+        role: Role,
+    ) -> Result<(), CoreError> {
+        let Some(claim) = contract.claims.get(&claim_seq) else {
+            return refuse(format!("seq {claim_seq} is not a claim of this contract"));
+        };
+        if claim.decision.is_some() {
+            return refuse(format!("claim {claim_seq} is already decided"));
+        }
+        if self.retracted.contains(&claim_seq) {
+            return refuse(format!("claim {claim_seq} was retracted"));
+        }
+        let verifier = terms
+            .outcomes
+            .iter()
+            .find(|o| o.code == claim.outcome)
+            .map(|o| o.verified_by);
+        if verifier != Some(role) {
+            return refuse(format!(
+                "a {} may not decide claims of {}",
+                role_name(role),
+                claim.outcome
+            ));
+        }
+        Ok(())
+    }
+
+    /// The decision on claim `claim_seq` on `decision_date`, given the verifier's judgement
+    /// of the evidence: accepted, or the first rule that fails, in the order of
+    /// `docs/validation.md`. Caps are not a reason: they limit what is paid, at settlement.
+    pub fn decide(
+        &self,
+        contract_id: &str,
+        claim_seq: u64,
+        decision_date: NaiveDate,
+        evidence_valid: bool,
+    ) -> Result<Result<(), RejectReason>, CoreError> {
+        let contract = self.contracts.get(contract_id).ok_or_else(|| {
+            CoreError::invalid(format!("contract {contract_id} is not registered"))
+        })?;
+        let claim = contract.claims.get(&claim_seq).ok_or_else(|| {
+            CoreError::invalid(format!(
+                "seq {claim_seq} is not a claim of contract {contract_id}"
+            ))
+        })?;
+        let terms = self.terms(contract_id, decision_date)?;
+        let outcome = terms
+            .outcomes
+            .iter()
+            .find(|o| o.code == claim.outcome)
+            .ok_or_else(|| {
+                CoreError::invalid(format!(
+                    "{} is not an outcome of the terms in force",
+                    claim.outcome
+                ))
+            })?;
+        Ok(self.rules(
+            contract,
+            &terms,
+            outcome,
+            claim,
+            claim_seq,
+            decision_date,
+            evidence_valid,
+        ))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn rules(
+        &self,
+        contract: &ContractState,
+        terms: &Terms,
+        outcome: &OutcomeTerms,
+        claim: &Claim,
+        claim_seq: u64,
+        decided: NaiveDate,
+        evidence_valid: bool,
+    ) -> Result<(), RejectReason> {
+        let participant = match &claim.subject {
+            ClaimSubject::Participant(p) => contract.participants.get(p),
+            ClaimSubject::Company(_) => None,
+        };
+        // 1. Enrolment window: the participant's start date.
+        if let (Some(p), Some(window)) = (participant, &terms.enrolment)
+            && (p.start < window.from.0 || p.start > window.to.0)
+        {
+            return Err(RejectReason::EnrolmentWindow);
+        }
+        // 2. Eligibility by attributes at entry.
+        if let Some(p) = participant {
+            for rule in &outcome.eligibility {
+                let value = match rule.attribute {
+                    Attribute::AgeAtEntry => p.attributes.age_at_entry.map(u32::from),
+                    Attribute::Isced => p.attributes.isced.map(u32::from),
+                };
+                let Some(value) = value else {
+                    return Err(RejectReason::Eligibility);
+                };
+                if rule.min.is_some_and(|min| value < min)
+                    || rule.max.is_some_and(|max| value > max)
+                {
+                    return Err(RejectReason::Eligibility);
+                }
+            }
+        }
+        // 3. Outcome window: the achievement date (for a sustainment clock, the date the
+        // clock reaches the required weeks).
+        let achieved = match (outcome.sustain_weeks, claim.activity_start) {
+            (Some(weeks), Some(start)) => start
+                .checked_add_days(Days::new(7 * u64::from(weeks)))
+                .unwrap_or(claim.achieved)
+                .max(claim.achieved),
+            _ => claim.achieved,
+        };
+        if outcome.achieved_by.is_some_and(|by| achieved > by.0) {
+            return Err(RejectReason::OutcomeWindow);
+        }
+        // 4. Claim deadline: the decision date.
+        if outcome.claim_deadline.is_some_and(|by| decided > by.0) {
+            return Err(RejectReason::ClaimDeadline);
+        }
+        // 5. Evidence, as the verifier judged it.
+        if !evidence_valid {
+            return Err(RejectReason::Evidence);
+        }
+        // 6. Duplicate: the subject already has max-claims accepted claims of it (claw-backs
+        // keep their claim key).
+        let accepted = |code: &str, before: Option<NaiveDate>| -> Vec<&Claim> {
+            contract
+                .claims
+                .iter()
+                .filter(|(seq, c)| {
+                    **seq != claim_seq
+                        && c.subject == claim.subject
+                        && c.outcome == code
+                        && !self.retracted.contains(seq)
+                        && matches!(c.decision, Some((_, date, Ok(()))) if before.is_none_or(|b| date <= b))
+                })
+                .map(|(_, c)| c)
+                .collect()
+        };
+        if accepted(&outcome.code, None).len() as u64 >= u64::from(outcome.max_claims) {
+            return Err(RejectReason::Duplicate);
+        }
+        // 7. Mutual exclusivity: an excluded outcome accepted first.
+        if outcome
+            .excludes
+            .iter()
+            .any(|code| !accepted(code, None).is_empty())
+        {
+            return Err(RejectReason::MutuallyExclusive);
+        }
+        // 8. Prerequisites: accepted with an earlier or same-day decision, and not clawed back
+        // on or before this decision.
+        let satisfied = |code: &String| {
+            accepted(code, Some(decided))
+                .iter()
+                .any(|c| c.clawed_back.is_none_or(|(_, date)| date > decided))
+        };
+        if !outcome.requires.iter().all(satisfied) {
+            return Err(RejectReason::Prerequisite);
+        }
+        if !outcome.requires_any.is_empty() && !outcome.requires_any.iter().any(satisfied) {
+            return Err(RejectReason::Prerequisite);
+        }
+        Ok(())
+    }
+
+    /// Folds an admitted event in.
+    pub fn apply(&mut self, seq: u64, event: &Event) -> Result<(), CoreError> {
+        self.applied = seq + 1;
+        let date = event.business_date;
+        match &event.payload {
+            Payload::ContractRegistered(p) => {
+                let terms = crate::terms::parse(&event.contract, &p.terms)
+                    .map_err(|e| CoreError::invalid(e.to_string()))?;
+                let contract = self.contracts.entry(event.contract.clone()).or_default();
+                contract.versions.push(TermsVersion {
+                    effective_from: terms.contract.start.0,
+                    seq,
+                    text: p.terms.clone(),
+                });
+                set_parties(contract, &terms)?;
+            }
+            Payload::ContractAmended(p) => {
+                let terms = crate::terms::parse(&event.contract, &p.terms)
+                    .map_err(|e| CoreError::invalid(e.to_string()))?;
+                let contract = self.contract_mut(&event.contract)?;
+                let from = crate::date::from_days(p.effective_from)?;
+                contract.versions.push(TermsVersion {
+                    effective_from: from,
+                    seq,
+                    text: p.terms.clone(),
+                });
+                contract.versions.sort_by_key(|v| (v.effective_from, v.seq));
+                set_parties(contract, &terms)?;
+            }
+            Payload::PartyRegistered(p) => {
+                self.contract_mut(&event.contract)?
+                    .parties
+                    .insert(p.party.clone(), (p.role, p.public_key));
+            }
+            Payload::ParticipantEnrolled(p) => {
+                if let Some(participant) = event.participant {
+                    let attributes = StoredAttributes::from(&p.attributes);
+                    self.contract_mut(&event.contract)?.participants.insert(
+                        participant,
+                        Participant {
+                            seq,
+                            start: date,
+                            attributes,
+                            left: None,
+                        },
+                    );
+                }
+            }
+            Payload::ParticipantLeft(_) => {
+                if let Some(participant) = event.participant
+                    && let Some(p) = self
+                        .contract_mut(&event.contract)?
+                        .participants
+                        .get_mut(&participant)
+                {
+                    p.left = Some(date);
+                }
+            }
+            Payload::CompanyRegistered(p) => {
+                self.contract_mut(&event.contract)?
+                    .companies
+                    .insert(p.company.clone());
+            }
+            Payload::OutcomeClaimed(p) => {
+                let subject = match (&p.company, event.participant) {
+                    (Some(company), _) => ClaimSubject::Company(company.clone()),
+                    (None, Some(participant)) => ClaimSubject::Participant(participant),
+                    (None, None) => return refuse("a claim needs a subject"),
+                };
+                let claim = Claim {
+                    subject,
+                    outcome: p.outcome.clone(),
+                    achieved: crate::date::from_days(p.achieved)?,
+                    activity_start: p.activity_start.map(crate::date::from_days).transpose()?,
+                    decision: None,
+                    clawed_back: None,
+                };
+                self.contract_mut(&event.contract)?
+                    .claims
+                    .insert(seq, claim);
+            }
+            Payload::OutcomeVerified(p) => {
+                self.set_decision(&event.contract, p.claim_seq, seq, date, Ok(()))?
+            }
+            Payload::OutcomeRejected(p) => {
+                self.set_decision(&event.contract, p.claim_seq, seq, date, Err(p.reason))?
+            }
+            Payload::OutcomeClawedBack(p) => {
+                if let Some(claim) = self
+                    .contract_mut(&event.contract)?
+                    .claims
+                    .get_mut(&p.claim_seq)
+                {
+                    claim.clawed_back = Some((seq, date));
+                }
+            }
+            Payload::MonthlyStatusRecorded(p) => {
+                if let Some(participant) = event.participant {
+                    self.contract_mut(&event.contract)?
+                        .months
+                        .insert((participant, p.month), seq);
+                }
+            }
+            Payload::Correction(p) => {
+                self.retracted.insert(p.retracts_seq);
+                self.undo(p.retracts_seq);
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Makes a retracted event stop counting where validation reads it.
+    fn undo(&mut self, retracted: u64) {
+        for contract in self.contracts.values_mut() {
+            contract.months.retain(|_, seq| *seq != retracted);
+            for claim in contract.claims.values_mut() {
+                if claim
+                    .decision
+                    .as_ref()
+                    .is_some_and(|(seq, _, _)| *seq == retracted)
+                {
+                    claim.decision = None;
+                }
+                if claim.clawed_back.is_some_and(|(seq, _)| seq == retracted) {
+                    claim.clawed_back = None;
+                }
+            }
+        }
+    }
+
+    fn set_decision(
+        &mut self,
+        contract: &str,
+        claim_seq: u64,
+        seq: u64,
+        date: NaiveDate,
+        decision: Result<(), RejectReason>,
+    ) -> Result<(), CoreError> {
+        if let Some(claim) = self.contract_mut(contract)?.claims.get_mut(&claim_seq) {
+            claim.decision = Some((seq, date, decision));
+        }
+        Ok(())
+    }
+
+    fn contract_mut(&mut self, id: &str) -> Result<&mut ContractState, CoreError> {
+        self.contracts
+            .get_mut(id)
+            .ok_or_else(|| CoreError::invalid(format!("contract {id} is not registered")))
+    }
+}
+
+fn set_parties(contract: &mut ContractState, terms: &Terms) -> Result<(), CoreError> {
+    for party in &terms.parties {
+        let public_key = crate::ids::verifier_key_public_key(&party.key).ok_or_else(|| {
+            CoreError::invalid(format!("the key of {} is not a verifier key", party.id))
+        })?;
+        contract
+            .parties
+            .insert(party.id.clone(), (party.role, public_key));
+    }
+    Ok(())
+}
+
+/// A registration or amendment: the hash matches, the terms load, and the author is a
+/// commissioner of those terms signing with the key they name.
+fn check_registration(
+    event: &Event,
+    text: &str,
+    hash: &[u8; 32],
+    signer: Signer<'_>,
+) -> Result<(), CoreError> {
+    if blake3::hash(text.as_bytes()).as_bytes() != hash {
+        return refuse("terms_hash is not the BLAKE3 hash of the terms");
+    }
+    let terms = crate::terms::parse(&event.contract, text)
+        .map_err(|e| CoreError::invalid(e.to_string()))?;
+    if terms.contract.id != event.contract {
+        return refuse(format!(
+            "the terms are of contract {}, not {}",
+            terms.contract.id, event.contract
+        ));
+    }
+    let Some(party) = terms.parties.iter().find(|p| p.id == event.author) else {
+        return refuse(format!("{} is not a party of the terms", event.author));
+    };
+    if party.role != Role::Commissioner {
+        return refuse("only a commissioner registers or amends a contract");
+    }
+    if crate::ids::verifier_key_public_key(&party.key).as_ref() != Some(signer.public_key) {
+        return refuse(format!(
+            "the record is not signed with the key the terms give {}",
+            event.author
+        ));
+    }
+    Ok(())
+}
+
+/// A role's name in messages.
+pub fn role_name(role: Role) -> &'static str {
+    match role {
+        Role::Commissioner => "commissioner",
+        Role::Provider => "provider",
+        Role::Investor => "investor",
+        Role::Funder => "funder",
+        Role::Guarantor => "guarantor",
+        Role::Evaluator => "evaluator",
+        Role::Intermediary => "intermediary",
+    }
+}

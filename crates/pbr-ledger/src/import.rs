@@ -1,0 +1,496 @@
+//! Rows of facts, from CSV or JSON Lines, into ledger inputs (`docs/cli.md` "Import").
+//!
+//! A row names its `kind`, `contract`, business `date` and `author`, then the kind's fields
+//! under the names of `docs/format.md` §8.4 (amounts as decimals in the contract's currency,
+//! enumerations by name). A participant is either `participant` (the 64-hex reference) or
+//! `cpr`, turned into the reference with the commissioner's secret here and never kept.
+//! `id` is 32 hex digits or any token (hashed to an id); a row without one gets an id derived
+//! from its content, so importing the same rows again appends nothing.
+//!
+//! Every error names the file, the line and the field: `claims.csv:9999: achieved: …`.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use pbr_core::cpr::{Cpr, PseudonymKey};
+use pbr_core::event::*;
+use pbr_core::ids::{EventId, ParticipantRef};
+use pbr_core::money::{Currency, Money};
+
+use crate::append::{ClaimAction, ClaimRef, Input, Rejected};
+
+/// One row: its location and its fields, as text.
+pub struct Row {
+    file: String,
+    line: usize,
+    fields: BTreeMap<String, String>,
+    used: std::cell::RefCell<Vec<String>>,
+}
+
+/// What a row needs from outside: the pseudonym key for `cpr`, and each contract's currency.
+pub struct Context<'a> {
+    /// The commissioner's pseudonym key, when rows give CPR numbers.
+    pub pseudonyms: Option<&'a PseudonymKey>,
+    /// The currency of a contract, if it is registered.
+    pub currency: &'a dyn Fn(&str) -> Option<Currency>,
+}
+
+impl Row {
+    /// A row from named fields, located at `file:line` for errors (a command line is
+    /// `file` "command line", line 1).
+    pub fn new(file: &str, line: usize, fields: BTreeMap<String, String>) -> Row {
+        Row {
+            file: file.to_owned(),
+            line,
+            fields,
+            used: Default::default(),
+        }
+    }
+
+    fn error(&self, field: &str, reason: impl Into<String>) -> Rejected {
+        Rejected {
+            where_: format!("{}:{}: {field}", self.file, self.line),
+            reason: reason.into(),
+        }
+    }
+
+    fn where_(&self) -> String {
+        format!("{}:{}", self.file, self.line)
+    }
+
+    fn get(&self, field: &str) -> Option<&str> {
+        self.used.borrow_mut().push(field.to_owned());
+        self.fields
+            .get(field)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+
+    fn text(&self, field: &str) -> Result<String, Rejected> {
+        self.get(field)
+            .map(str::to_owned)
+            .ok_or_else(|| self.error(field, "missing"))
+    }
+
+    fn parsed<T>(
+        &self,
+        field: &str,
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> Result<Option<T>, Rejected> {
+        self.get(field)
+            .map(|v| parse(v).map_err(|e| self.error(field, e)))
+            .transpose()
+    }
+
+    fn required<T>(
+        &self,
+        field: &str,
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> Result<T, Rejected> {
+        self.parsed(field, parse)?
+            .ok_or_else(|| self.error(field, "missing"))
+    }
+
+    fn date(&self, field: &str) -> Result<NaiveDate, Rejected> {
+        self.required(field, |v| {
+            pbr_core::date::parse_date(v).map_err(|e| e.reason)
+        })
+    }
+
+    fn days(&self, field: &str) -> Result<i32, Rejected> {
+        self.date(field).map(pbr_core::date::to_days)
+    }
+
+    fn optional_days(&self, field: &str) -> Result<Option<i32>, Rejected> {
+        self.parsed(field, |v| {
+            pbr_core::date::parse_date(v)
+                .map(pbr_core::date::to_days)
+                .map_err(|e| e.reason)
+        })
+    }
+
+    fn number<T: std::str::FromStr>(&self, field: &str) -> Result<Option<T>, Rejected> {
+        self.parsed(field, |v| {
+            v.parse::<T>()
+                .map_err(|_| format!("{v:?} is not a whole number in range"))
+        })
+    }
+
+    fn flag(&self, field: &str) -> Result<Option<bool>, Rejected> {
+        self.parsed(field, |v| match v {
+            "true" | "yes" | "1" => Ok(true),
+            "false" | "no" | "0" => Ok(false),
+            other => Err(format!("{other:?} is not true or false")),
+        })
+    }
+
+    fn hash(&self, field: &str) -> Result<Option<[u8; 32]>, Rejected> {
+        self.parsed(field, |v| {
+            pbr_core::ids::parse_hex::<32>(v)
+                .ok_or_else(|| "expected 64 lowercase hex digits".to_owned())
+        })
+    }
+
+    fn name<T: serde::de::DeserializeOwned>(&self, field: &str) -> Result<Option<T>, Rejected> {
+        self.parsed(field, |v| {
+            serde_json::from_value(serde_json::Value::String(v.to_owned()))
+                .map_err(|_| format!("{v:?} is not one of the names docs/format.md §8.3 lists"))
+        })
+    }
+
+    fn required_name<T: serde::de::DeserializeOwned>(&self, field: &str) -> Result<T, Rejected> {
+        self.name(field)?
+            .ok_or_else(|| self.error(field, "missing"))
+    }
+
+    fn money(&self, field: &str, currency: Option<Currency>) -> Result<Money, Rejected> {
+        let currency = currency
+            .ok_or_else(|| self.error("contract", "not registered, so its currency is unknown"))?;
+        self.required(field, |v| Money::parse(v, currency).map_err(|e| e.reason))
+    }
+
+    /// Refuses fields no rule read: a misspelt column must not be silently ignored.
+    fn check_all_used(&self) -> Result<(), Rejected> {
+        let used = self.used.borrow();
+        match self
+            .fields
+            .keys()
+            .find(|k| !used.contains(k) && !self.fields[*k].is_empty())
+        {
+            Some(field) => Err(self.error(field, "unknown field for this kind")),
+            None => Ok(()),
+        }
+    }
+
+    /// The row as an input to append.
+    pub fn input(&self, context: &Context<'_>) -> Result<(String, Input), Rejected> {
+        let kind = self.text("kind")?;
+        let contract = self.text("contract")?;
+        let date = self.date("date")?;
+        let author = self.text("author")?;
+        let id = match self.get("id") {
+            Some(text) => match EventId::parse(text) {
+                Ok(id) => id,
+                Err(_) => EventId::derived(b"pbr import id", text),
+            },
+            None => self.content_id(),
+        };
+        let participant = self.participant(context)?;
+        let currency = (context.currency)(&contract);
+        let claim_ref = |row: &Row| -> Result<ClaimRef, Rejected> {
+            match (row.number::<u64>("claim")?, row.get("claim_id")) {
+                (Some(seq), None) => Ok(ClaimRef::Seq(seq)),
+                (None, Some(text)) => {
+                    Ok(ClaimRef::Id(EventId::parse(text).unwrap_or_else(|_| {
+                        EventId::derived(b"pbr import id", text)
+                    })))
+                }
+                _ => Err(row.error("claim", "give exactly one of claim (a seq) and claim_id")),
+            }
+        };
+        let payload = match kind.as_str() {
+            "decision" => {
+                let evidence_valid = match self.text("evidence")?.as_str() {
+                    "valid" => true,
+                    "invalid" => false,
+                    other => {
+                        return Err(
+                            self.error("evidence", format!("{other:?} is not valid or invalid"))
+                        );
+                    }
+                };
+                let claim = claim_ref(self)?;
+                self.check_all_used()?;
+                let action = ClaimAction::Decide { evidence_valid };
+                return Ok((
+                    self.where_(),
+                    Input::OnClaim {
+                        contract,
+                        claim,
+                        date,
+                        action,
+                        author,
+                        id,
+                    },
+                ));
+            }
+            "outcome-clawed-back" => {
+                let claim = claim_ref(self)?;
+                let action = ClaimAction::ClawBack(self.required_name("reason")?);
+                self.check_all_used()?;
+                return Ok((
+                    self.where_(),
+                    Input::OnClaim {
+                        contract,
+                        claim,
+                        date,
+                        action,
+                        author,
+                        id,
+                    },
+                ));
+            }
+            "party-registered" => {
+                let key = self.text("key")?;
+                let public_key = pbr_core::ids::verifier_key_public_key(&key).ok_or_else(|| {
+                    self.error("key", "not a verifier key (<name>+<key id>+<base64>)")
+                })?;
+                Payload::PartyRegistered(PartyRegistered {
+                    party: self.text("party")?,
+                    role: self.required_name("role")?,
+                    public_key,
+                })
+            }
+            "participant-enrolled" => Payload::ParticipantEnrolled(ParticipantEnrolled {
+                attributes: Attributes {
+                    gender: self.name("gender")?,
+                    age_at_entry: self.number("age_at_entry")?,
+                    entry_status: self.name("entry_status")?,
+                    isced: self.number("isced")?,
+                    home_party: self.get("home_party").map(str::to_owned),
+                    disability: self.flag("disability")?,
+                    third_country_national: self.flag("third_country_national")?,
+                    foreign_background: self.flag("foreign_background")?,
+                    minority: self.flag("minority")?,
+                    homeless: self.flag("homeless")?,
+                    rural: self.flag("rural")?,
+                },
+            }),
+            "participant-left" => Payload::ParticipantLeft(ParticipantLeft {
+                status: self.required_name("status")?,
+                qualification_gained: self.flag("qualification_gained")?.unwrap_or(false),
+            }),
+            "participant-followed-up" => Payload::ParticipantFollowedUp(ParticipantFollowedUp {
+                status: self.required_name("status")?,
+                improved: self.flag("improved")?,
+            }),
+            "company-registered" => Payload::CompanyRegistered(CompanyRegistered {
+                company: self.text("company")?,
+            }),
+            "outcome-claimed" => Payload::OutcomeClaimed(OutcomeClaimed {
+                outcome: self.text("outcome")?,
+                company: self.get("company").map(str::to_owned),
+                achieved: self.days("achieved")?,
+                activity_start: self.optional_days("activity_start")?,
+                evidence: self.hash("evidence")?,
+            }),
+            "retention-recorded" => Payload::RetentionRecorded(RetentionRecorded {
+                activity: self.required_name("activity")?,
+                hours_per_week: self.number("hours_per_week")?,
+                from: self.days("from")?,
+                to: self.days("to")?,
+            }),
+            "monthly-status-recorded" => Payload::MonthlyStatusRecorded(MonthlyStatusRecorded {
+                month: self.required("month", |v| {
+                    v.parse::<pbr_core::date::Month>()
+                        .map(|m| m.index())
+                        .map_err(|e| e.reason)
+                })?,
+                status: self.required_name("status")?,
+            }),
+            "funds-committed" => Payload::FundsCommitted(FundsCommitted {
+                from: self.text("from")?,
+                to: self.text("to")?,
+                amount: self.money("amount", currency)?,
+                purpose: self.required_name("purpose")?,
+            }),
+            "funds-disbursed" => Payload::FundsDisbursed(FundsDisbursed {
+                from: self.text("from")?,
+                to: self.text("to")?,
+                amount: self.money("amount", currency)?,
+                purpose: self.required_name("purpose")?,
+            }),
+            "cost-recorded" => Payload::CostRecorded(CostRecorded {
+                party: self.text("party")?,
+                amount: self.money("amount", currency)?,
+            }),
+            "payment-recorded" => Payload::PaymentRecorded(PaymentRecorded {
+                from: self.text("from")?,
+                to: self.text("to")?,
+                amount: self.money("amount", currency)?,
+                settlement_seq: self.number("settlement_seq")?,
+            }),
+            "guarantee-called" => Payload::GuaranteeCalled(GuaranteeCalled {
+                guarantor: self.text("guarantor")?,
+                beneficiary: self.text("beneficiary")?,
+                amount: self.money("amount", currency)?,
+            }),
+            "dispute-opened" => Payload::DisputeOpened(DisputeOpened {
+                about_seq: self
+                    .number("about_seq")?
+                    .ok_or_else(|| self.error("about_seq", "missing"))?,
+                reason: self.required_name("reason")?,
+            }),
+            "dispute-evidence-attached" => {
+                Payload::DisputeEvidenceAttached(DisputeEvidenceAttached {
+                    dispute_seq: self
+                        .number("dispute_seq")?
+                        .ok_or_else(|| self.error("dispute_seq", "missing"))?,
+                    evidence: self
+                        .hash("evidence")?
+                        .ok_or_else(|| self.error("evidence", "missing"))?,
+                })
+            }
+            "dispute-resolved" => Payload::DisputeResolved(DisputeResolved {
+                dispute_seq: self
+                    .number("dispute_seq")?
+                    .ok_or_else(|| self.error("dispute_seq", "missing"))?,
+                resolution: self.required_name("resolution")?,
+            }),
+            "correction" => Payload::Correction(Correction {
+                retracts_seq: self
+                    .number("retracts_seq")?
+                    .ok_or_else(|| self.error("retracts_seq", "missing"))?,
+                reason: self.required_name("reason")?,
+            }),
+            "contract-registered" | "contract-amended" => {
+                return Err(self.error(
+                    "kind",
+                    "register or amend a contract with `pbr contract register|amend TERMS.toml`",
+                ));
+            }
+            "outcome-verified" | "outcome-rejected" => {
+                return Err(self.error(
+                    "kind",
+                    "record a verifier's decision as kind `decision`; the ledger applies the rules",
+                ));
+            }
+            other => {
+                return Err(self.error(
+                    "kind",
+                    format!("{other:?} is not an event kind (docs/format.md §8.4)"),
+                ));
+            }
+        };
+        self.check_all_used()?;
+        let event = Event {
+            contract,
+            participant,
+            business_date: date,
+            payload,
+            author,
+            recorded_at_micros: 0,
+            id,
+        };
+        Ok((self.where_(), Input::Event(event)))
+    }
+
+    fn participant(&self, context: &Context<'_>) -> Result<Option<ParticipantRef>, Rejected> {
+        match (self.get("participant"), self.get("cpr")) {
+            (Some(_), Some(_)) => Err(self.error("cpr", "give participant or cpr, not both")),
+            (Some(text), None) => ParticipantRef::parse(text)
+                .map(Some)
+                .map_err(|e| self.error("participant", e.reason)),
+            (None, Some(text)) => {
+                let key = context.pseudonyms.ok_or_else(|| {
+                    self.error(
+                        "cpr",
+                        "CPR numbers need the commissioner's secret (--secret-file)",
+                    )
+                })?;
+                let (cpr, _warnings) = Cpr::parse(text).map_err(|e| self.error("cpr", e.reason))?;
+                Ok(Some(cpr.participant_ref(key)))
+            }
+            (None, None) => Ok(None),
+        }
+    }
+
+    /// An id from the row's content: the same fact imported twice is one fact.
+    fn content_id(&self) -> EventId {
+        let mut text = String::new();
+        for (field, value) in &self.fields {
+            if field != "id" && !value.is_empty() {
+                text.push_str(field);
+                text.push('\u{1f}');
+                text.push_str(value);
+                text.push('\u{1e}');
+            }
+        }
+        EventId::derived(b"pbr import row", &text)
+    }
+}
+
+/// Reads rows from JSON Lines: one object per line, values strings, numbers or booleans.
+/// Blank lines are skipped.
+pub fn jsonl_rows<'a>(
+    file: &str,
+    text: &'a str,
+) -> impl Iterator<Item = Result<Row, Rejected>> + 'a {
+    let file = file.to_owned();
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(move |(index, line)| {
+            let at = |field: &str, reason: String| Rejected {
+                where_: format!("{file}:{}: {field}", index + 1),
+                reason,
+            };
+            let value: serde_json::Value =
+                serde_json::from_str(line).map_err(|e| at("(json)", e.to_string()))?;
+            let object = value
+                .as_object()
+                .ok_or_else(|| at("(json)", "a row is a JSON object".into()))?;
+            let mut fields = BTreeMap::new();
+            for (key, value) in object {
+                let text = match value {
+                    serde_json::Value::String(s) => s.clone(),
+                    serde_json::Value::Number(n) => n.to_string(),
+                    serde_json::Value::Bool(b) => b.to_string(),
+                    serde_json::Value::Null => String::new(),
+                    _ => {
+                        return Err(at(
+                            key,
+                            "a field is a string, a number, a boolean or null".into(),
+                        ));
+                    }
+                };
+                fields.insert(key.clone(), text);
+            }
+            Ok(Row {
+                file: file.clone(),
+                line: index + 1,
+                fields,
+                used: Default::default(),
+            })
+        })
+}
+
+/// Reads rows from CSV with a header line; an empty cell is an absent field.
+pub fn csv_rows(file: &str, text: &str) -> Result<Vec<Result<Row, Rejected>>, Rejected> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_reader(text.as_bytes());
+    let headers: Vec<String> = reader
+        .headers()
+        .map_err(|e| Rejected {
+            where_: format!("{file}:1: (header)"),
+            reason: e.to_string(),
+        })?
+        .iter()
+        .map(|h| h.trim().to_owned())
+        .collect();
+    Ok(reader
+        .records()
+        .map(|record| {
+            let record = record.map_err(|e| {
+                let line = e.position().map_or(0, |p| p.line());
+                Rejected {
+                    where_: format!("{file}:{line}: (csv)"),
+                    reason: e.to_string(),
+                }
+            })?;
+            let line = record.position().map_or(0, |p| p.line() as usize);
+            let fields = headers
+                .iter()
+                .cloned()
+                .zip(record.iter().map(|v| v.trim().to_owned()))
+                .collect();
+            Ok(Row {
+                file: file.to_owned(),
+                line,
+                fields,
+                used: Default::default(),
+            })
+        })
+        .collect())
+}

@@ -1,0 +1,186 @@
+//! The durable, incremental projections: the folded state and the index of client ids.
+//!
+//! - `projection.state`: key `state` → `u32 LE version ‖ u64 LE applied ‖ bincode(State)`, the
+//!   state after the first `applied` events.
+//! - `projection.ids`: client event id (16 bytes) → seq (u64 BE), for every event applied.
+//!
+//! Both are caches: on first use the ledger loads the snapshot and catches up from `applied`
+//! by folding the events after it (re-indexing their ids), so a crash between a log append
+//! and the snapshot write loses nothing; [`Ledger::rebuild_projections`] derives both from
+//! `events` alone. The id index is permanent in the sense that matters: it is derived from
+//! the log, so a re-imported id is recognised however long ago it was first appended.
+
+use std::collections::HashMap;
+
+use pbr_core::event::Event;
+use pbr_core::ids::EventId;
+use pbr_core::state::State;
+
+use crate::{Ledger, LedgerError};
+
+/// Bumped whenever `State`'s shape changes; an older snapshot is rebuilt from the log.
+const SNAPSHOT_VERSION: u32 = 1;
+const STATE_KEY: &[u8] = b"state";
+
+fn config() -> impl bincode::config::Config {
+    bincode::config::legacy()
+}
+
+impl Ledger {
+    fn projection_error(seq: u64, reason: impl Into<String>) -> LedgerError {
+        LedgerError::Projection {
+            seq,
+            reason: reason.into(),
+        }
+    }
+
+    /// The state folded from every event, loading and catching up the projections first.
+    pub fn state(&mut self) -> Result<&State, LedgerError> {
+        self.ensure_projections()?;
+        Ok(&self.state)
+    }
+
+    pub(crate) fn ensure_projections(&mut self) -> Result<(), LedgerError> {
+        if self.loaded {
+            return Ok(());
+        }
+        let tree = self.log.projection_tree("state")?;
+        let snapshot = tree
+            .get(STATE_KEY)
+            .map_err(|e| LedgerError::Log(e.into()))?;
+        self.state = match snapshot.as_deref().and_then(decode_snapshot) {
+            Some(state) if state.applied <= self.log.len() => state,
+            _ => State::default(),
+        };
+        if self.state.applied == 0 {
+            self.log
+                .projection_tree("ids")?
+                .clear()
+                .map_err(|e| LedgerError::Log(e.into()))?;
+        }
+        let from = self.state.applied;
+        let mut ids = HashMap::new();
+        for entry in self.log.iter_from(from) {
+            let (seq, bytes) = entry?;
+            let record = pbr_log::Record::decode(&bytes)
+                .map_err(|source| LedgerError::Log(pbr_log::LogError::BadRecord { seq, source }))?;
+            let event = Event::decode(&record.event_bytes)
+                .map_err(|e| Self::projection_error(seq, e.reason))?;
+            self.state
+                .apply(seq, &event)
+                .map_err(|e| Self::projection_error(seq, e.reason))?;
+            ids.insert(event.id, seq);
+        }
+        self.loaded = true;
+        if !ids.is_empty() {
+            self.save_projections(&ids)?;
+        }
+        Ok(())
+    }
+
+    /// Writes the ids of newly applied events and the state snapshot, then flushes.
+    pub(crate) fn save_projections(
+        &self,
+        new_ids: &HashMap<EventId, u64>,
+    ) -> Result<(), LedgerError> {
+        let ids = self.log.projection_tree("ids")?;
+        let mut batch = sled::Batch::default();
+        for (id, seq) in new_ids {
+            batch.insert(&id.0, &seq.to_be_bytes());
+        }
+        ids.apply_batch(batch)
+            .map_err(|e| LedgerError::Log(e.into()))?;
+        let mut bytes = SNAPSHOT_VERSION.to_le_bytes().to_vec();
+        bytes.extend_from_slice(&self.state.applied.to_le_bytes());
+        let state = bincode::serde::encode_to_vec(&self.state, config())
+            .map_err(|e| Self::projection_error(self.state.applied, e.to_string()))?;
+        bytes.extend_from_slice(&state);
+        self.log
+            .projection_tree("state")?
+            .insert(STATE_KEY, bytes)
+            .map_err(|e| LedgerError::Log(e.into()))?;
+        self.log.flush()?;
+        Ok(())
+    }
+
+    /// The seq of the event with client id `id`, if the ledger holds one.
+    pub fn seq_of_id(&self, id: &EventId) -> Result<Option<u64>, LedgerError> {
+        let ids = self.log.projection_tree("ids")?;
+        Ok(ids
+            .get(id.0)
+            .map_err(|e| LedgerError::Log(e.into()))?
+            .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+            .map(u64::from_be_bytes))
+    }
+
+    /// Rebuilds both projections from `events` alone.
+    pub fn rebuild_projections(&mut self) -> Result<(), LedgerError> {
+        self.log
+            .projection_tree("state")?
+            .clear()
+            .map_err(|e| LedgerError::Log(e.into()))?;
+        self.log
+            .projection_tree("ids")?
+            .clear()
+            .map_err(|e| LedgerError::Log(e.into()))?;
+        self.loaded = false;
+        self.state = State::default();
+        self.ensure_projections()
+    }
+
+    /// The state as it was after the first `len` events: "what did we know at this log
+    /// position". Replays from the start; the projections are not touched.
+    pub fn state_at(&self, len: u64) -> Result<State, LedgerError> {
+        let mut state = State::default();
+        for entry in self.log.iter_from(0) {
+            let (seq, bytes) = entry?;
+            if seq >= len {
+                break;
+            }
+            let record = pbr_log::Record::decode(&bytes)
+                .map_err(|source| LedgerError::Log(pbr_log::LogError::BadRecord { seq, source }))?;
+            let event = Event::decode(&record.event_bytes)
+                .map_err(|e| Self::projection_error(seq, e.reason))?;
+            state
+                .apply(seq, &event)
+                .map_err(|e| Self::projection_error(seq, e.reason))?;
+        }
+        Ok(state)
+    }
+
+    /// The log length as known at `recorded_at_micros`: the number of leading events recorded
+    /// at or before it.
+    pub fn len_known_at(&self, recorded_at_micros: i64) -> Result<u64, LedgerError> {
+        let mut len = 0;
+        for entry in self.log.iter_from(0) {
+            let (seq, bytes) = entry?;
+            let record = pbr_log::Record::decode(&bytes)
+                .map_err(|source| LedgerError::Log(pbr_log::LogError::BadRecord { seq, source }))?;
+            let event = Event::decode(&record.event_bytes)
+                .map_err(|e| Self::projection_error(seq, e.reason))?;
+            if event.recorded_at_micros > recorded_at_micros {
+                break;
+            }
+            len = seq + 1;
+        }
+        Ok(len)
+    }
+
+    /// The bytes of the current state snapshot, for comparing a rebuilt projection with an
+    /// incremental one.
+    pub fn state_bytes(&mut self) -> Result<Vec<u8>, LedgerError> {
+        self.ensure_projections()?;
+        bincode::serde::encode_to_vec(&self.state, config())
+            .map_err(|e| Self::projection_error(self.state.applied, e.to_string()))
+    }
+}
+
+fn decode_snapshot(bytes: &[u8]) -> Option<State> {
+    let (version, rest) = bytes.split_at_checked(4)?;
+    if u32::from_le_bytes(version.try_into().ok()?) != SNAPSHOT_VERSION {
+        return None;
+    }
+    let (_applied, rest) = rest.split_at_checked(8)?;
+    let (state, read): (State, usize) = bincode::serde::decode_from_slice(rest, config()).ok()?;
+    (read == rest.len()).then_some(state)
+}
