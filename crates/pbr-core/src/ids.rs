@@ -99,6 +99,22 @@ pub fn hex(bytes: &[u8]) -> String {
     out
 }
 
+/// Parses any even number of lowercase hex digits.
+pub fn parse_hex_vec(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    let digit = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
+    };
+    text.as_bytes()
+        .chunks_exact(2)
+        .map(|pair| Some(digit(pair[0])? << 4 | digit(pair[1])?))
+        .collect()
+}
+
 /// Parses exactly `N` bytes of lowercase hex.
 pub fn parse_hex<const N: usize>(text: &str) -> Option<[u8; N]> {
     if text.len() != N * 2 {

@@ -345,10 +345,41 @@ impl State {
                 }
             }
             Payload::OutcomeVerified(p) => {
-                self.check_decision(contract, &terms, p.claim_seq, *role)
+                self.check_decision(contract, &terms, p.claim_seq, *role)?;
+                // A decision records what the rules give, never what someone asserts.
+                match self.decide(&event.contract, p.claim_seq, event.business_date, true)? {
+                    Ok(()) => Ok(()),
+                    Err(reason) => refuse(format!(
+                        "claim {} cannot be accepted: the rules reject it ({})",
+                        p.claim_seq,
+                        reason_text(reason)
+                    )),
+                }
             }
             Payload::OutcomeRejected(p) => {
-                self.check_decision(contract, &terms, p.claim_seq, *role)
+                self.check_decision(contract, &terms, p.claim_seq, *role)?;
+                // The evidence is the verifier's judgement; every other reason must be the
+                // first rule that fails.
+                let evidence_valid = p.reason != RejectReason::Evidence;
+                match self.decide(
+                    &event.contract,
+                    p.claim_seq,
+                    event.business_date,
+                    evidence_valid,
+                )? {
+                    Err(reason) if reason == p.reason => Ok(()),
+                    Err(reason) => refuse(format!(
+                        "claim {} fails {} first, not {}",
+                        p.claim_seq,
+                        reason_text(reason),
+                        reason_text(p.reason)
+                    )),
+                    Ok(()) => refuse(format!(
+                        "claim {} passes every rule; it cannot be rejected for {}",
+                        p.claim_seq,
+                        reason_text(p.reason)
+                    )),
+                }
             }
             Payload::OutcomeClawedBack(p) => match contract.claims.get(&p.claim_seq) {
                 Some(Claim {
@@ -787,6 +818,20 @@ fn check_registration(
         ));
     }
     Ok(())
+}
+
+/// A rejection reason's name, as `docs/format.md` §8.3 spells it.
+pub fn reason_text(reason: RejectReason) -> &'static str {
+    match reason {
+        RejectReason::EnrolmentWindow => "enrolment-window",
+        RejectReason::Eligibility => "eligibility",
+        RejectReason::OutcomeWindow => "outcome-window",
+        RejectReason::ClaimDeadline => "claim-deadline",
+        RejectReason::Evidence => "evidence",
+        RejectReason::Duplicate => "duplicate",
+        RejectReason::MutuallyExclusive => "mutually-exclusive",
+        RejectReason::Prerequisite => "prerequisite",
+    }
 }
 
 /// A role's name in messages.

@@ -164,6 +164,15 @@ impl Row {
 
     /// The row as an input to append.
     pub fn input(&self, context: &Context<'_>) -> Result<(String, Input), Rejected> {
+        // A record signed elsewhere travels whole, as in an export.
+        if let Some(hex) = self.get("record_hex") {
+            let bytes = pbr_core::ids::parse_hex_vec(hex)
+                .ok_or_else(|| self.error("record_hex", "expected lowercase hex"))?;
+            let record = pbr_log::Record::decode(&bytes)
+                .map_err(|e| self.error("record_hex", e.to_string()))?;
+            self.check_all_used()?;
+            return Ok((self.where_(), Input::Signed(record)));
+        }
         let kind = self.text("kind")?;
         let contract = self.text("contract")?;
         let date = self.date("date")?;

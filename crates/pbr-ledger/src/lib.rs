@@ -32,21 +32,13 @@ pub struct Ledger {
     state: pbr_core::state::State,
     /// Whether `state` is loaded and caught up with the log.
     loaded: bool,
+    /// Threads that sign a batch.
+    threads: usize,
 }
 
 /// The kebab-case name of a rejection reason, as `docs/format.md` §8.3 spells it.
 pub fn reason_name(reason: pbr_core::event::RejectReason) -> &'static str {
-    use pbr_core::event::RejectReason::*;
-    match reason {
-        EnrolmentWindow => "enrolment-window",
-        Eligibility => "eligibility",
-        OutcomeWindow => "outcome-window",
-        ClaimDeadline => "claim-deadline",
-        Evidence => "evidence",
-        Duplicate => "duplicate",
-        MutuallyExclusive => "mutually-exclusive",
-        Prerequisite => "prerequisite",
-    }
+    pbr_core::state::reason_text(reason)
 }
 
 /// The result of checking a saved checkpoint against today's log.
@@ -74,6 +66,7 @@ impl Ledger {
             log,
             state: pbr_core::state::State::default(),
             loaded: false,
+            threads: 1,
         }
     }
 

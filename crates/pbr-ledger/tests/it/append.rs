@@ -1,0 +1,400 @@
+//! The append path: projections, admission, decisions, ids, signatures, as-of reads.
+
+use pbr_core::event::*;
+use pbr_core::ids::EventId;
+use pbr_ledger::{Input, LedgerError};
+
+use crate::support::{keys, rows, scenario_a};
+
+fn event(
+    kind_payload: Payload,
+    author: &str,
+    participant: Option<pbr_core::ids::ParticipantRef>,
+    id: u8,
+) -> Input {
+    Input::Event(Event {
+        contract: "scenario-a".into(),
+        participant,
+        business_date: chrono::NaiveDate::from_ymd_opt(2013, 8, 1).unwrap(),
+        payload: kind_payload,
+        author: author.into(),
+        recorded_at_micros: 0,
+        id: EventId([id; 16]),
+    })
+}
+
+fn refusal(result: Result<pbr_ledger::AppendReport, LedgerError>) -> String {
+    match result {
+        Err(LedgerError::Rejected(r)) => r.reason,
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+#[test]
+fn rebuilt_projections_equal_the_incremental_ones() {
+    let (_dir, mut ledger) = scenario_a(true);
+    let incremental = ledger.state_bytes().unwrap();
+    assert!(ledger.state().unwrap().applied > 70);
+    ledger.rebuild_projections().unwrap();
+    assert_eq!(ledger.state_bytes().unwrap(), incremental);
+    // A lost snapshot is caught up from the log on the next open.
+    let dir = ledger.log().dir().to_owned();
+    drop(ledger);
+    {
+        let db = sled::open(dir.join("sled")).unwrap();
+        db.drop_tree("projection.state").unwrap();
+        db.flush().unwrap();
+    }
+    let mut reopened = pbr_ledger::Ledger::open(&dir).unwrap();
+    assert_eq!(reopened.state_bytes().unwrap(), incremental);
+}
+
+#[test]
+fn every_kind_is_refused_from_a_role_that_may_not_record_it() {
+    let (_dir, mut ledger) = scenario_a(true);
+    let participant = ledger.state().unwrap().contracts["scenario-a"]
+        .participants
+        .keys()
+        .next()
+        .copied();
+    let gbp = |major: i64| {
+        pbr_core::money::Money::from_minor(major * 100, pbr_core::money::Currency::GBP)
+    };
+    // Each kind, authored by a party whose role the defaults do not allow for it.
+    let cases: Vec<(&str, Payload, Option<pbr_core::ids::ParticipantRef>)> = vec![
+        (
+            "provider",
+            Payload::PartyRegistered(PartyRegistered {
+                party: "x".into(),
+                role: Role::Funder,
+                public_key: [1; 32],
+            }),
+            None,
+        ),
+        (
+            "provider",
+            Payload::ParticipantEnrolled(ParticipantEnrolled {
+                attributes: Attributes::default(),
+            }),
+            Some(pbr_core::ids::ParticipantRef([7; 32])),
+        ),
+        (
+            "investor",
+            Payload::ParticipantLeft(ParticipantLeft {
+                status: ResultStatus::Employed,
+                qualification_gained: false,
+            }),
+            participant,
+        ),
+        (
+            "investor",
+            Payload::ParticipantFollowedUp(ParticipantFollowedUp {
+                status: ResultStatus::Employed,
+                improved: None,
+            }),
+            participant,
+        ),
+        (
+            "provider",
+            Payload::CompanyRegistered(CompanyRegistered {
+                company: "S9".into(),
+            }),
+            None,
+        ),
+        (
+            "dwp",
+            Payload::OutcomeClaimed(OutcomeClaimed {
+                outcome: "O3".into(),
+                company: None,
+                achieved: 15_900,
+                activity_start: None,
+                evidence: None,
+            }),
+            participant,
+        ),
+        (
+            "provider",
+            Payload::OutcomeVerified(OutcomeVerified { claim_seq: 14 }),
+            participant,
+        ),
+        (
+            "provider",
+            Payload::OutcomeRejected(OutcomeRejected {
+                claim_seq: 14,
+                reason: RejectReason::Evidence,
+            }),
+            participant,
+        ),
+        (
+            "provider",
+            Payload::OutcomeClawedBack(OutcomeClawedBack {
+                claim_seq: 14,
+                reason: ClawbackReason::AuditFinding,
+            }),
+            participant,
+        ),
+        (
+            "investor",
+            Payload::RetentionRecorded(RetentionRecorded {
+                activity: Activity::Employment,
+                hours_per_week: None,
+                from: 15_900,
+                to: 15_910,
+            }),
+            participant,
+        ),
+        (
+            "provider",
+            Payload::MonthlyStatusRecorded(MonthlyStatusRecorded {
+                month: 2013 * 12 + 6,
+                status: SelfSufficiency::Full,
+            }),
+            participant,
+        ),
+        (
+            "provider",
+            Payload::FundsCommitted(FundsCommitted {
+                from: "investor".into(),
+                to: "spv".into(),
+                amount: gbp(1),
+                purpose: Purpose::WorkingCapital,
+            }),
+            None,
+        ),
+        (
+            "provider",
+            Payload::FundsDisbursed(FundsDisbursed {
+                from: "investor".into(),
+                to: "spv".into(),
+                amount: gbp(1),
+                purpose: Purpose::WorkingCapital,
+            }),
+            None,
+        ),
+        (
+            "investor",
+            Payload::CostRecorded(CostRecorded {
+                party: "provider".into(),
+                amount: gbp(1),
+            }),
+            None,
+        ),
+        (
+            "provider",
+            Payload::SettlementIssued(SettlementIssued {
+                period: "2013-Q3".into(),
+                statement_hash: [0; 32],
+                log_position: 1,
+            }),
+            None,
+        ),
+        (
+            "investor",
+            Payload::GuaranteeCalled(GuaranteeCalled {
+                guarantor: "investor".into(),
+                beneficiary: "provider".into(),
+                amount: gbp(1),
+            }),
+            None,
+        ),
+    ];
+    for (n, (author, payload, subject)) in cases.into_iter().enumerate() {
+        let kind = payload.kind_name();
+        let reason = refusal(ledger.append(
+            vec![(kind.into(), event(payload, author, subject, 100 + n as u8))],
+            &keys(),
+            3,
+            |_, _| {},
+        ));
+        assert!(
+            reason.contains("may not") || reason.contains("claims") || reason.contains("decide"),
+            "{kind} by {author}: {reason}"
+        );
+    }
+    // Contract registration: only a commissioner named in the terms, with their key.
+    let terms =
+        std::fs::read_to_string(crate::support::repo().join("tests/scenarios/a/contract.toml"))
+            .unwrap();
+    let registration = Payload::ContractAmended(ContractAmended {
+        terms_hash: *blake3::hash(terms.as_bytes()).as_bytes(),
+        terms,
+        effective_from: 15_900,
+    });
+    let reason = refusal(ledger.append(
+        vec![("amend".into(), event(registration, "provider", None, 99))],
+        &keys(),
+        3,
+        |_, _| {},
+    ));
+    assert!(reason.contains("commissioner"), "{reason}");
+}
+
+#[test]
+fn a_decision_must_be_the_one_the_rules_give() {
+    let (_dir, mut ledger) = scenario_a(true);
+    // Row 3 of A.4 (P03's O2, age 17) is claim 16: the rules reject it for eligibility.
+    let state = ledger.state().unwrap().clone();
+    let (claim_seq, claim) = state.contracts["scenario-a"]
+        .claims
+        .iter()
+        .find(|(_, c)| {
+            c.outcome == "O2" && matches!(c.decision, Some((_, _, Err(RejectReason::Eligibility))))
+        })
+        .unwrap();
+    let participant = match claim.subject {
+        pbr_core::state::ClaimSubject::Participant(p) => Some(p),
+        _ => None,
+    };
+    // A fresh claim of the same, asserted as accepted, is refused.
+    let claim = OutcomeClaimed {
+        outcome: "O2".into(),
+        company: None,
+        achieved: 15_900,
+        activity_start: None,
+        evidence: None,
+    };
+    ledger
+        .append(
+            vec![(
+                "claim".into(),
+                event(Payload::OutcomeClaimed(claim), "provider", participant, 60),
+            )],
+            &keys(),
+            3,
+            |_, _| {},
+        )
+        .unwrap();
+    let new_claim = ledger.log().len() - 1;
+    let verified = Payload::OutcomeVerified(OutcomeVerified {
+        claim_seq: new_claim,
+    });
+    let reason = refusal(ledger.append(
+        vec![("verify".into(), event(verified, "dwp", participant, 61))],
+        &keys(),
+        3,
+        |_, _| {},
+    ));
+    assert!(reason.contains("eligibility"), "{reason}");
+    let wrong = Payload::OutcomeRejected(OutcomeRejected {
+        claim_seq: new_claim,
+        reason: RejectReason::Duplicate,
+    });
+    let reason = refusal(ledger.append(
+        vec![("reject".into(), event(wrong, "dwp", participant, 62))],
+        &keys(),
+        3,
+        |_, _| {},
+    ));
+    assert!(reason.contains("fails eligibility first"), "{reason}");
+    // The verifier may always reject for evidence when the earlier rules pass: not here.
+    let evidence = Payload::OutcomeRejected(OutcomeRejected {
+        claim_seq: new_claim,
+        reason: RejectReason::Evidence,
+    });
+    assert!(
+        ledger
+            .append(
+                vec![("reject".into(), event(evidence, "dwp", participant, 63))],
+                &keys(),
+                3,
+                |_, _| {}
+            )
+            .is_err()
+    );
+    assert!(*claim_seq < new_claim);
+}
+
+#[test]
+fn an_id_names_one_fact() {
+    let (_dir, mut ledger) = scenario_a(true);
+    let before = ledger.log().len();
+    // The same rows again: all duplicates, nothing appended.
+    let report = ledger
+        .append(rows("tests/scenarios/a/events.csv"), &keys(), 9, |_, _| {})
+        .unwrap();
+    assert_eq!((report.appended.len(), report.duplicates.len()), (0, 79));
+    assert_eq!(ledger.log().len(), before);
+    // The same id for a different fact: refused, and nothing of its batch is written.
+    let mut inputs = rows("tests/scenarios/a/events.csv");
+    if let Input::Event(event) = &mut inputs[0].1 {
+        event.business_date = event.business_date.succ_opt().unwrap();
+    }
+    let reason = refusal(ledger.append(inputs, &keys(), 9, |_, _| {}));
+    assert!(
+        reason.contains("already names a different fact"),
+        "{reason}"
+    );
+    assert_eq!(ledger.log().len(), before);
+}
+
+#[test]
+fn records_signed_elsewhere_are_checked() {
+    let (_dir, mut ledger) = scenario_a(false);
+    let key = pbr_ledger::sample::demo_key("dwp");
+    let cost = Event {
+        contract: "scenario-a".into(),
+        participant: None,
+        business_date: chrono::NaiveDate::from_ymd_opt(2013, 8, 1).unwrap(),
+        payload: Payload::FundsDisbursed(FundsDisbursed {
+            from: "dwp".into(),
+            to: "spv".into(),
+            amount: pbr_core::money::Money::from_minor(100, pbr_core::money::Currency::GBP),
+            purpose: Purpose::OutcomePayment,
+        }),
+        author: "dwp".into(),
+        recorded_at_micros: 5,
+        id: EventId([42; 16]),
+    };
+    let mut record = pbr_log::Record::sign(cost.encode().unwrap(), key.signing_key()).unwrap();
+    record.signature[3] ^= 1;
+    let reason = refusal(ledger.append(
+        vec![("signed".into(), Input::Signed(record.clone()))],
+        &[],
+        9,
+        |_, _| {},
+    ));
+    assert!(reason.contains("signature"), "{reason}");
+    record.signature[3] ^= 1;
+    ledger
+        .append(
+            vec![("signed".into(), Input::Signed(record))],
+            &[],
+            9,
+            |_, _| {},
+        )
+        .unwrap();
+    // Signed by a key that is not the author's.
+    let mallory = pbr_ledger::sample::demo_key("mallory");
+    let forged = pbr_log::Record::sign(
+        Event {
+            id: EventId([43; 16]),
+            ..cost
+        }
+        .encode()
+        .unwrap(),
+        mallory.signing_key(),
+    )
+    .unwrap();
+    let reason = refusal(ledger.append(
+        vec![("forged".into(), Input::Signed(forged))],
+        &[],
+        9,
+        |_, _| {},
+    ));
+    assert!(reason.contains("not signed with dwp's key"), "{reason}");
+}
+
+#[test]
+fn state_as_of_a_log_position_and_a_recorded_time() {
+    let (_dir, mut ledger) = scenario_a(true);
+    let now = ledger.state().unwrap().clone();
+    let early = ledger.state_at(5).unwrap();
+    assert_eq!(early.applied, 5);
+    assert!(
+        early.contracts["scenario-a"].participants.len()
+            < now.contracts["scenario-a"].participants.len()
+    );
+    // The contract was recorded at µs 1, the import at µs 2.
+    assert_eq!(ledger.len_known_at(1).unwrap(), 1);
+    assert_eq!(ledger.len_known_at(2).unwrap(), ledger.log().len());
+}

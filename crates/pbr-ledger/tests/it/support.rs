@@ -1,0 +1,73 @@
+//! A ledger with scenario A's contract, built through the same paths the CLI uses.
+
+use std::path::{Path, PathBuf};
+
+use pbr_core::cpr::PseudonymKey;
+use pbr_core::event::{ContractRegistered, Event, Payload};
+use pbr_core::ids::EventId;
+use pbr_ledger::import::{Context, csv_rows};
+use pbr_ledger::sample::demo_key;
+use pbr_ledger::{Input, Ledger, SignerKey};
+
+pub(crate) fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+pub(crate) const PARTIES: [&str; 4] = ["dwp", "spv", "investor", "provider"];
+
+pub(crate) fn keys() -> Vec<SignerKey> {
+    PARTIES.iter().map(|p| demo_key(p)).collect()
+}
+
+pub(crate) fn pseudonyms() -> PseudonymKey {
+    PseudonymKey::from_secret(&std::fs::read(repo().join("tests/scenarios/secret")).unwrap())
+        .unwrap()
+}
+
+/// A new ledger holding scenario A's contract and, if `with_events`, its whole import file.
+pub(crate) fn scenario_a(with_events: bool) -> (tempfile::TempDir, Ledger) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ledger = Ledger::create(&dir.path().join("l"), "test/a").unwrap();
+    let terms = std::fs::read_to_string(repo().join("tests/scenarios/a/contract.toml")).unwrap();
+    let event = Event {
+        contract: "scenario-a".into(),
+        participant: None,
+        business_date: chrono::NaiveDate::from_ymd_opt(2013, 1, 1).unwrap(),
+        payload: Payload::ContractRegistered(ContractRegistered {
+            terms_hash: *blake3::hash(terms.as_bytes()).as_bytes(),
+            terms,
+        }),
+        author: "dwp".into(),
+        recorded_at_micros: 0,
+        id: EventId([9; 16]),
+    };
+    ledger
+        .append(
+            vec![("terms".into(), Input::Event(event))],
+            &keys(),
+            1,
+            |_, _| {},
+        )
+        .unwrap();
+    if with_events {
+        let inputs = rows("tests/scenarios/a/events.csv");
+        ledger.append(inputs, &keys(), 2, |_, _| {}).unwrap();
+    }
+    (dir, ledger)
+}
+
+/// The inputs of an import file of the repository.
+pub(crate) fn rows(path: &str) -> Vec<(String, Input)> {
+    let text = std::fs::read_to_string(repo().join(path)).unwrap();
+    let key = pseudonyms();
+    let currency = |_: &str| Some(pbr_core::money::Currency::GBP);
+    let context = Context {
+        pseudonyms: Some(&key),
+        currency: &currency,
+    };
+    csv_rows(path, &text)
+        .unwrap()
+        .into_iter()
+        .map(|row| row.unwrap().input(&context).unwrap())
+        .collect()
+}
