@@ -133,7 +133,7 @@ fn scenario_a_loads_and_every_claim_decision_matches() {
         pbr_ok(&args)
     };
     let first: serde_json::Value = serde_json::from_str(&import(true)).unwrap();
-    assert_eq!(first["appended"].as_array().unwrap().len(), 79);
+    assert_eq!(first["appended"].as_u64().unwrap(), 79);
     let events = events_by_id(&ledger);
     let mut wrong = Vec::new();
     for (row, expected) in SCENARIO_A_DECISIONS {
@@ -146,8 +146,8 @@ fn scenario_a_loads_and_every_claim_decision_matches() {
     // The log verifies, and importing the same file again appends nothing.
     pbr_ok(&["--ledger", &ledger, "verify"]);
     let again: serde_json::Value = serde_json::from_str(&import(true)).unwrap();
-    assert_eq!(again["appended"].as_array().unwrap().len(), 0);
-    assert_eq!(again["duplicates"].as_array().unwrap().len(), 79);
+    assert_eq!(again["appended"].as_u64().unwrap(), 0);
+    assert_eq!(again["duplicates"].as_u64().unwrap(), 79);
     // `pbr log` shows every decision with its reason.
     let log = pbr_ok(&["--ledger", &ledger, "log", "--kind", "outcome-rejected"]);
     assert_eq!(log.lines().count(), 7, "{log}");
@@ -184,4 +184,256 @@ fn a_bad_row_appends_nothing_and_names_file_line_and_field() {
         before,
         "the ledger is unchanged"
     );
+}
+
+/// Imports `tests/scenarios/{scenario}/events.csv` with the keys of `authors` and the
+/// scenario secret; returns the `--json` report.
+fn import_scenario(
+    ledger: &str,
+    scenario: &str,
+    keys: &BTreeMap<String, String>,
+    authors: &[&str],
+) -> serde_json::Value {
+    let events = repo().join(format!("tests/scenarios/{scenario}/events.csv"));
+    let secret = repo().join("tests/scenarios/secret");
+    let mut args = vec![
+        "--ledger".to_owned(),
+        ledger.to_owned(),
+        "import".to_owned(),
+        events.to_str().unwrap().to_owned(),
+        "--secret-file".to_owned(),
+        secret.to_str().unwrap().to_owned(),
+        "--json".to_owned(),
+    ];
+    for author in authors {
+        args.push("--key".to_owned());
+        args.push(keys[*author].clone());
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    serde_json::from_str(&pbr_ok(&args)).unwrap()
+}
+
+/// Loads a scenario, checks the first import appends `rows` events, the log verifies, and a
+/// second import appends nothing.
+fn load_scenario(
+    scenario: &str,
+    commissioner: &str,
+    authors: &[&str],
+    rows: usize,
+) -> (tempfile::TempDir, String) {
+    let (dir, ledger, keys) = scenario_ledger(scenario, commissioner, authors);
+    let first = import_scenario(&ledger, scenario, &keys, authors);
+    assert_eq!(first["appended"].as_u64().unwrap(), rows as u64);
+    pbr_ok(&["--ledger", &ledger, "verify"]);
+    let again = import_scenario(&ledger, scenario, &keys, authors);
+    assert_eq!(again["appended"].as_u64().unwrap(), 0);
+    assert_eq!(again["duplicates"].as_u64().unwrap(), rows as u64);
+    (dir, ledger)
+}
+
+/// The monthly statuses of the log: (participant, month, status) per event.
+fn monthly_statuses(ledger: &str) -> Vec<(String, String, String)> {
+    pbr_ok(&[
+        "--ledger",
+        ledger,
+        "log",
+        "--json",
+        "--kind",
+        "monthly-status-recorded",
+    ])
+    .lines()
+    .map(|line| {
+        let line: serde_json::Value = serde_json::from_str(line).unwrap();
+        let event = &line["event"];
+        assert_eq!(event["kind"], "monthly-status-recorded", "{line}");
+        (
+            event["participant"].as_str().unwrap().to_owned(),
+            event["payload"]["month"].as_str().unwrap().to_owned(),
+            event["payload"]["status"].as_str().unwrap().to_owned(),
+        )
+    })
+    .collect()
+}
+
+/// The calendar quarter of a `YYYY-MM` month, as `YYYYQn`.
+fn quarter_of(month: &str) -> String {
+    let (year, month) = month.split_once('-').unwrap();
+    let month: u32 = month.parse().unwrap();
+    format!("{year}Q{}", (month - 1) / 3 + 1)
+}
+
+/// scenarios.md §5.B.4, the "off-benefit months" column by measured quarter.
+const SCENARIO_B_OFF_BENEFIT_MONTHS: [(&str, usize); 11] = [
+    ("2024Q2", 3),
+    ("2024Q3", 5),
+    ("2024Q4", 8),
+    ("2025Q1", 10),
+    ("2025Q2", 13),
+    ("2025Q3", 11),
+    ("2025Q4", 12),
+    ("2026Q1", 12),
+    ("2026Q2", 8),
+    ("2026Q3", 9),
+    ("2026Q4", 9),
+];
+
+#[test]
+fn scenario_b_loads_and_records_the_off_benefit_months() {
+    // 18 enrolments, 18 × 33 monthly statuses, 4 DSI tranches and 4 payments to TUBA (§5.B.2).
+    let (_dir, ledger) = load_scenario("b", "brondby", &["brondby", "dsi"], 18 + 18 * 33 + 8);
+    let statuses = monthly_statuses(&ledger);
+    assert_eq!(statuses.len(), 18 * 33);
+    let full: Vec<_> = statuses.iter().filter(|(_, _, s)| s == "full").collect();
+    // §5.B.3: 100 off-benefit months in the window, all others on benefit.
+    assert_eq!(full.len(), 100);
+    assert!(statuses.iter().all(|(_, _, s)| s == "full" || s == "none"));
+    // §5.B.4: the off-benefit months of each measured quarter.
+    let mut by_quarter = BTreeMap::new();
+    for (_, month, _) in &full {
+        *by_quarter.entry(quarter_of(month)).or_insert(0) += 1;
+    }
+    let expected: BTreeMap<String, usize> = SCENARIO_B_OFF_BENEFIT_MONTHS
+        .iter()
+        .map(|(q, n)| ((*q).to_owned(), *n))
+        .collect();
+    assert_eq!(by_quarter, expected);
+    // §5.B.3, "months in window" per participant (B01 31, B03 24, B02 12, B07 12, B05 9,
+    // B08 6, B10 3, B12 3; ten with none).
+    let mut per_participant = BTreeMap::new();
+    for (participant, _, _) in &full {
+        *per_participant.entry(participant.clone()).or_insert(0) += 1;
+    }
+    let mut counts: Vec<usize> = per_participant.into_values().collect();
+    counts.sort_unstable_by(|a, b| b.cmp(a));
+    assert_eq!(counts, [31, 24, 12, 12, 9, 6, 3, 3]);
+    // The outlay: 4 × 120,000 from DSI to Brøndby and from Brøndby to TUBA.
+    let disbursed = pbr_ok(&["--ledger", &ledger, "log", "--kind", "funds-disbursed"]);
+    assert_eq!(disbursed.lines().count(), 8, "{disbursed}");
+}
+
+#[test]
+fn scenario_c_loads_and_records_the_self_sufficient_months() {
+    // 24 enrolments, 24 × 36 monthly statuses, the Obelske grant and 13 quarterly costs.
+    let (_dir, ledger) = load_scenario(
+        "c",
+        "aalborg",
+        &["aalborg", "fokus", "obelske"],
+        24 + 24 * 36 + 1 + 13,
+    );
+    let statuses = monthly_statuses(&ledger);
+    assert_eq!(statuses.len(), 24 * 36);
+    let count = |status: &str| statuses.iter().filter(|(_, _, s)| s == status).count();
+    // §5.C.7: 132 F-months and 42 P-months are paid (qualified runs); §5.C.4 adds the three
+    // runs of 2 full months that never qualify (I03, I10's first, I16).
+    assert_eq!(count("full"), 132 + 3 * 2);
+    assert_eq!(count("partial"), 42);
+    assert_eq!(count("none"), 24 * 36 - 138 - 42);
+    // §5.C.4 "months in window", per participant with any (I10's two runs together):
+    // (full, partial).
+    let mut per_participant: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    for (participant, _, status) in &statuses {
+        let entry = per_participant.entry(participant.clone()).or_default();
+        match status.as_str() {
+            "full" => entry.0 += 1,
+            "partial" => entry.1 += 1,
+            _ => {}
+        }
+    }
+    let mut counts: Vec<(usize, usize)> = per_participant
+        .into_values()
+        .filter(|c| *c != (0, 0))
+        .collect();
+    counts.sort_unstable();
+    let mut expected = vec![
+        (32, 0), // I01
+        (22, 6), // I02
+        (2, 0),  // I03
+        (12, 0), // I05
+        (0, 27), // I06
+        (3, 0),  // I08, window ends 2026-12
+        (5, 0),  // I10: 2 + 3
+        (33, 0), // I13
+        (0, 6),  // I14
+        (2, 0),  // I16
+        (12, 0), // I17
+        (15, 0), // I19
+        (0, 3),  // I21
+    ];
+    expected.sort_unstable();
+    assert_eq!(counts, expected);
+    // FOKUS's costs total 1,650,000 over 13 quarters; Obelske's grant is one disbursement.
+    let costs = pbr_ok(&["--ledger", &ledger, "log", "--kind", "cost-recorded"]);
+    assert_eq!(costs.lines().count(), 13, "{costs}");
+    let grants = pbr_ok(&["--ledger", &ledger, "log", "--kind", "funds-disbursed"]);
+    assert_eq!(grants.lines().count(), 1, "{grants}");
+}
+
+/// scenarios.md §5.D.4, the "expected decision" column: PAID is an acceptance.
+const SCENARIO_D_DECISIONS: [(u32, &str); 35] = [
+    (1, "accepted"),
+    (2, "accepted"),
+    (3, "accepted"),
+    (4, "accepted"),
+    (5, "accepted"),
+    (6, "accepted"),
+    (7, "accepted"),
+    (8, "accepted"),
+    (9, "accepted"),
+    (10, "accepted"),
+    (11, "accepted"),
+    (12, "accepted"),
+    (13, "enrolment-window"),
+    (14, "accepted"),
+    (15, "accepted"),
+    (16, "mutually-exclusive"),
+    (17, "accepted"),
+    (18, "accepted"),
+    (19, "accepted"),
+    (20, "accepted"),
+    (21, "accepted"),
+    (22, "accepted"),
+    (23, "accepted"),
+    (24, "accepted"),
+    (25, "accepted"),
+    (26, "accepted"),
+    (27, "prerequisite"),
+    (28, "accepted"),
+    (29, "accepted"),
+    (30, "accepted"),
+    (31, "accepted"),
+    (32, "accepted"),
+    (33, "accepted"),
+    (34, "accepted"),
+    (35, "outcome-window"),
+];
+
+#[test]
+fn scenario_d_loads_and_every_claim_decision_matches() {
+    // 4 companies, 15 enrolments, 35 claims and their decisions, 15 leavings, 15 follow-ups.
+    let (_dir, ledger) = load_scenario(
+        "d",
+        "K1",
+        &["K1", "K2", "K3", "operator"],
+        4 + 15 + 35 * 2 + 15 + 15,
+    );
+    let events = events_by_id(&ledger);
+    let mut wrong = Vec::new();
+    for (row, expected) in SCENARIO_D_DECISIONS {
+        let actual = decision_of(&events, &format!("D-row-{row}"));
+        if actual != expected {
+            wrong.push(format!("row {row}: expected {expected}, got {actual}"));
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
+    let log = pbr_ok(&["--ledger", &ledger, "log", "--kind", "outcome-rejected"]);
+    assert_eq!(log.lines().count(), 4, "{log}");
+    // §5.D.6: all 15 enrolled are ESF participants; each has a leaving and a follow-up record.
+    for kind in [
+        "participant-enrolled",
+        "participant-left",
+        "participant-followed-up",
+    ] {
+        let log = pbr_ok(&["--ledger", &ledger, "log", "--kind", kind]);
+        assert_eq!(log.lines().count(), 15, "{kind}: {log}");
+    }
 }
