@@ -35,10 +35,9 @@ pub(crate) fn exit_code_of(error: &anyhow::Error) -> i32 {
 fn log_exit_code(error: &LogError) -> i32 {
     match error {
         LogError::InUse { .. } => exit_code::LEDGER_IN_USE,
-        LogError::Corrupt { .. }
-        | LogError::Inconsistent(_)
-        | LogError::BadRecord { .. }
-        | LogError::AppendInterrupted(_) => exit_code::VERIFY_FAILED,
+        LogError::Corrupt { .. } | LogError::Inconsistent(_) | LogError::BadRecord { .. } => {
+            exit_code::VERIFY_FAILED
+        }
         LogError::NotALedger { .. }
         | LogError::AlreadyExists { .. }
         | LogError::OutOfRange(_)

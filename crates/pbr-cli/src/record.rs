@@ -56,14 +56,16 @@ fn print_report(report: &AppendReport, json: bool) {
     if json {
         print_json(&json!({
             "ok": true,
-            "appended": report.appended.iter().map(|(w, seq, kind)| json!({"where": w, "seq": seq, "kind": kind})).collect::<Vec<_>>(),
-            "duplicates": report.duplicates.iter().map(|(w, seq)| json!({"where": w, "existing_seq": seq})).collect::<Vec<_>>(),
+            "appended": report.appended,
+            "seqs": [report.seqs.start, report.seqs.end],
+            "kinds": report.kinds,
+            "duplicates": report.duplicates,
             "rejected_claims": report.rejections.iter().map(|(w, seq, reason)| json!({"where": w, "claim_seq": seq, "reason": reason})).collect::<Vec<_>>(),
         }));
         return;
     }
-    if report.appended.len() <= 20 {
-        for (where_, seq, kind) in &report.appended {
+    if report.appended <= pbr_ledger::REPORT_FIRST as u64 {
+        for (where_, seq, kind) in &report.first {
             println!("seq {seq}: {kind} ({where_})");
         }
     }
@@ -72,8 +74,8 @@ fn print_report(report: &AppendReport, json: bool) {
     }
     println!(
         "{} appended, {} already recorded, {} claims rejected",
-        report.appended.len(),
-        report.duplicates.len(),
+        report.appended,
+        report.duplicates,
         report.rejections.len()
     );
 }
@@ -149,24 +151,34 @@ pub(crate) fn import(
         pseudonyms: pseudonyms.as_ref(),
         currency: &currency,
     };
-    let mut inputs = Vec::new();
+    // The files stream row by row into the ledger's batch: memory holds one chunk.
+    let mut readers: Vec<Box<dyn Iterator<Item = Result<Row, pbr_ledger::Rejected>>>> = Vec::new();
     for path in files {
-        let text =
-            std::fs::read_to_string(path).map_err(|e| input(format!("{}: {e}", path.display())))?;
         let name = path.display().to_string();
-        let rows: Vec<_> = match path.extension().and_then(|e| e.to_str()) {
-            Some("csv") => csv_rows(&name, &text).map_err(|e| input(e.to_string()))?,
-            Some("jsonl") => jsonl_rows(&name, &text).collect(),
+        let file = std::fs::File::open(path).map_err(|e| input(format!("{name}: {e}")))?;
+        let reader = std::io::BufReader::new(file);
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("csv") => readers.push(Box::new(
+                csv_rows(&name, reader).map_err(|e| input(e.to_string()))?,
+            )),
+            Some("jsonl") => readers.push(Box::new(jsonl_rows(&name, reader))),
             _ => bail!(input(format!(
                 "{name}: an import file ends in .csv or .jsonl"
             ))),
-        };
-        for row in rows {
-            let row = row.map_err(|e| input(e.to_string()))?;
-            inputs.push(row.input(&context).map_err(|e| input(e.to_string()))?);
         }
     }
-    append_and_report(&mut ledger, inputs, &keys, json)
+    let inputs = readers.into_iter().flatten().map(|row| {
+        row.and_then(|row| row.input(&context))
+            .map_err(pbr_ledger::LedgerError::Rejected)
+    });
+    ledger.set_threads(std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let bar = progress(json, "importing");
+    let report = ledger.append_results(inputs, &keys, now_micros()?, |done, _| {
+        bar.set_position(done)
+    });
+    bar.finish_and_clear();
+    print_report(&report?, json);
+    Ok(())
 }
 
 /// One fact from the command line: its fields, as an import row would name them.

@@ -37,6 +37,32 @@ pub struct TermsVersion {
     pub seq: u64,
     /// The TOML text.
     pub text: String,
+    /// The parsed terms, parsed once on first use (every admission reads them).
+    #[serde(skip)]
+    parsed: std::sync::OnceLock<Result<std::sync::Arc<Terms>, String>>,
+}
+
+impl TermsVersion {
+    fn new(effective_from: NaiveDate, seq: u64, text: String) -> TermsVersion {
+        TermsVersion {
+            effective_from,
+            seq,
+            text,
+            parsed: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The parsed terms.
+    pub fn terms(&self, contract: &str) -> Result<std::sync::Arc<Terms>, CoreError> {
+        self.parsed
+            .get_or_init(|| {
+                crate::terms::parse(contract, &self.text)
+                    .map(std::sync::Arc::new)
+                    .map_err(|e| e.to_string())
+            })
+            .clone()
+            .map_err(CoreError::invalid)
+    }
 }
 
 /// A contract's state.
@@ -192,14 +218,17 @@ impl ContractState {
 }
 
 impl State {
-    /// Parses the terms in force for `contract` on `date`.
-    pub fn terms(&self, contract: &str, date: NaiveDate) -> Result<Terms, CoreError> {
-        let version = self
-            .contracts
+    /// The terms in force for `contract` on `date`.
+    pub fn terms(
+        &self,
+        contract: &str,
+        date: NaiveDate,
+    ) -> Result<std::sync::Arc<Terms>, CoreError> {
+        self.contracts
             .get(contract)
             .and_then(|c| c.terms_on(date))
-            .ok_or_else(|| CoreError::invalid(format!("contract {contract} is not registered")))?;
-        crate::terms::parse(contract, &version.text).map_err(|e| CoreError::invalid(e.to_string()))
+            .ok_or_else(|| CoreError::invalid(format!("contract {contract} is not registered")))?
+            .terms(contract)
     }
 
     /// Checks that `event`, signed by `signer`, may be appended now. `seq` is the seq it
@@ -631,11 +660,11 @@ impl State {
                 let terms = crate::terms::parse(&event.contract, &p.terms)
                     .map_err(|e| CoreError::invalid(e.to_string()))?;
                 let contract = self.contracts.entry(event.contract.clone()).or_default();
-                contract.versions.push(TermsVersion {
-                    effective_from: terms.contract.start.0,
+                contract.versions.push(TermsVersion::new(
+                    terms.contract.start.0,
                     seq,
-                    text: p.terms.clone(),
-                });
+                    p.terms.clone(),
+                ));
                 set_parties(contract, &terms)?;
             }
             Payload::ContractAmended(p) => {
@@ -643,11 +672,9 @@ impl State {
                     .map_err(|e| CoreError::invalid(e.to_string()))?;
                 let contract = self.contract_mut(&event.contract)?;
                 let from = crate::date::from_days(p.effective_from)?;
-                contract.versions.push(TermsVersion {
-                    effective_from: from,
-                    seq,
-                    text: p.terms.clone(),
-                });
+                contract
+                    .versions
+                    .push(TermsVersion::new(from, seq, p.terms.clone()));
                 contract.versions.sort_by_key(|v| (v.effective_from, v.seq));
                 set_parties(contract, &terms)?;
             }

@@ -75,16 +75,26 @@ pub struct Rejected {
     pub reason: String,
 }
 
-/// What an append did.
+/// What an append did. Its size does not grow with the batch, except for the list of
+/// rejected claims, each of which someone needs to see.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct AppendReport {
-    /// `(where, seq, kind)` for every event appended, in order.
-    pub appended: Vec<(String, u64, &'static str)>,
-    /// `(where, existing seq)` for every input skipped because its id holds the same fact.
-    pub duplicates: Vec<(String, u64)>,
+    /// How many events were appended.
+    pub appended: u64,
+    /// The seqs they got.
+    pub seqs: std::ops::Range<u64>,
+    /// How many of each kind.
+    pub kinds: std::collections::BTreeMap<&'static str, u64>,
+    /// `(where, seq, kind)` of the first [`REPORT_FIRST`] events appended.
+    pub first: Vec<(String, u64, &'static str)>,
+    /// How many inputs were skipped because their id already holds the same fact.
+    pub duplicates: u64,
     /// `(where, claim seq, reason)` for every rejected claim (the rejection is appended too).
     pub rejections: Vec<(String, u64, String)>,
 }
+
+/// How many appended events an [`AppendReport`] lists by name.
+pub const REPORT_FIRST: usize = 20;
 
 /// An event validated and waiting to be signed (or already signed elsewhere).
 enum Pending {
@@ -108,24 +118,51 @@ impl Ledger {
     /// Validates, signs and appends `inputs` as one batch, or nothing. Each input carries
     /// where it came from, for errors. `keys` are the private keys of the authors this
     /// caller may sign for; `now_micros` becomes `recorded_at` of every event it signs.
-    pub fn append(
+    ///
+    /// The inputs stream: they are validated, signed and written [`CHUNK`] at a time inside
+    /// one log batch that commits only at the end, so memory holds the state and one chunk,
+    /// however many inputs there are; an error anywhere rolls the whole batch back.
+    pub fn append<I>(
         &mut self,
-        inputs: Vec<(String, Input)>,
+        inputs: I,
         keys: &[SignerKey],
         now_micros: i64,
         mut progress: impl FnMut(u64, u64),
-    ) -> Result<AppendReport, LedgerError> {
-        let total = inputs.len() as u64;
+    ) -> Result<AppendReport, LedgerError>
+    where
+        I: IntoIterator<Item = (String, Input)>,
+    {
+        self.append_results(inputs.into_iter().map(Ok), keys, now_micros, &mut progress)
+    }
+
+    /// [`Ledger::append`] for inputs that may themselves fail to read (an import's rows):
+    /// the first error rolls the batch back and is returned.
+    pub fn append_results<I>(
+        &mut self,
+        inputs: I,
+        keys: &[SignerKey],
+        now_micros: i64,
+        mut progress: impl FnMut(u64, u64),
+    ) -> Result<AppendReport, LedgerError>
+    where
+        I: IntoIterator<Item = Result<(String, Input), LedgerError>>,
+    {
         self.ensure_projections()?;
+        let public_keys: Vec<[u8; 32]> = keys.iter().map(|k| k.verifier_key().public_key).collect();
         let mut state = self.state.clone();
-        let mut batch: Vec<Event> = Vec::new();
-        let mut batch_ids: HashMap<EventId, u64> = HashMap::new();
-        let mut pending = Vec::with_capacity(inputs.len());
         let mut report = AppendReport::default();
-        let next_seq = self.log.len();
-        for (done, (where_, input)) in inputs.into_iter().enumerate() {
-            let seq = next_seq + batch.len() as u64;
-            // The id first: a repeated fact is skipped before anything is recomputed.
+        let threads = self.threads;
+        let start = self.log.len();
+        let mut next = start;
+        let mut chunk_ids: HashMap<EventId, (u64, [u8; 32])> = HashMap::new();
+        let mut pending = Vec::with_capacity(CHUNK);
+        // The log batch borrows the log; the id index and the state are written through it
+        // only at chunk ends, so the checks below read them through `lookup`.
+        let mut batch = self.log.begin()?;
+        let mut done = 0u64;
+        for item in inputs {
+            let (where_, input) = item?;
+            done += 1;
             let id = match &input {
                 Input::Event(event) => event.id,
                 Input::OnClaim { id, .. } => *id,
@@ -139,26 +176,26 @@ impl Ledger {
                         .id
                 }
             };
-            if let Some(existing) = batch_ids
-                .get(&id)
-                .copied()
-                .map(Ok)
-                .or_else(|| self.seq_of_id(&id).transpose())
-                .transpose()?
-            {
-                let earlier = match existing.checked_sub(next_seq) {
-                    Some(index) => batch[index as usize].clone(),
-                    None => self.event_at(existing)?,
-                };
-                if !same_fact(&earlier, &input, &state, &batch_ids, self)? {
-                    return Err(rejected(
-                        &where_,
-                        format!("id {id} already names a different fact (seq {existing})"),
-                    ));
+            let known = match chunk_ids.get(&id) {
+                Some(entry) => Some(*entry),
+                None => lookup(&batch, &id, start..next)?,
+            };
+            let resolve = |claim: &ClaimRef,
+                           chunk_ids: &HashMap<EventId, (u64, [u8; 32])>|
+             -> Result<u64, LedgerError> {
+                match claim {
+                    ClaimRef::Seq(seq) => Ok(*seq),
+                    ClaimRef::Id(claim_id) => match chunk_ids.get(claim_id) {
+                        Some((seq, _)) => Ok(*seq),
+                        None => lookup(&batch, claim_id, start..next)?
+                            .map(|(seq, _)| seq)
+                            .ok_or_else(|| {
+                                rejected(&where_, format!("no claim has the id {claim_id}"))
+                            }),
+                    },
                 }
-                report.duplicates.push((where_, existing));
-                continue;
-            }
+            };
+            let seq = next;
             let (event, signed) = match input {
                 Input::Signed(record) => {
                     let event = Event::decode(&record.event_bytes)
@@ -180,8 +217,7 @@ impl Ledger {
                     author,
                     id,
                 } => {
-                    let claim_seq = resolve_claim(&claim, &batch_ids, self)
-                        .map_err(|reason| rejected(&where_, reason))?;
+                    let claim_seq = resolve(&claim, &chunk_ids)?;
                     let payload = match action {
                         ClaimAction::ClawBack(reason) => {
                             Payload::OutcomeClawedBack(pbr_core::event::OutcomeClawedBack {
@@ -190,18 +226,21 @@ impl Ledger {
                             })
                         }
                         ClaimAction::Decide { evidence_valid } => {
-                            match state
-                                .decide(&contract, claim_seq, date, evidence_valid)
-                                .map_err(|e| rejected(&where_, e.reason))?
-                            {
-                                Ok(()) => Payload::OutcomeVerified(OutcomeVerified { claim_seq }),
-                                Err(reason) => {
-                                    report.rejections.push((
-                                        where_.clone(),
+                            if known.is_some() {
+                                // A repeated decision: the same fact whatever the rules say now.
+                                Payload::OutcomeVerified(OutcomeVerified { claim_seq })
+                            } else {
+                                match state
+                                    .decide(&contract, claim_seq, date, evidence_valid)
+                                    .map_err(|e| rejected(&where_, e.reason))?
+                                {
+                                    Ok(()) => {
+                                        Payload::OutcomeVerified(OutcomeVerified { claim_seq })
+                                    }
+                                    Err(reason) => Payload::OutcomeRejected(OutcomeRejected {
                                         claim_seq,
-                                        crate::reason_name(reason).to_owned(),
-                                    ));
-                                    Payload::OutcomeRejected(OutcomeRejected { claim_seq, reason })
+                                        reason,
+                                    }),
                                 }
                             }
                         }
@@ -219,6 +258,28 @@ impl Ledger {
                     (event, None)
                 }
             };
+            // Encode once: the bytes are signed, and (but for decisions) digested.
+            let encoded = match &signed {
+                Some(record) => record.event_bytes.clone(),
+                None => event.encode().map_err(|e| rejected(&where_, e.reason))?,
+            };
+            let digest = match &event.payload {
+                Payload::OutcomeVerified(_)
+                | Payload::OutcomeRejected(_)
+                | Payload::OutcomeClawedBack(_) => crate::projection::fact_digest(&event),
+                _ => crate::projection::fact_digest_of_bytes(&encoded),
+            };
+            if let Some((existing, earlier)) = known {
+                if earlier != digest {
+                    return Err(rejected(
+                        &where_,
+                        format!("id {id} already names a different fact (seq {existing})"),
+                    ));
+                }
+                let _ = existing;
+                report.duplicates += 1;
+                continue;
+            }
             let (public_key, work) = match signed {
                 Some(record) => (record.public_key, Pending::Signed(record)),
                 None => {
@@ -247,10 +308,12 @@ impl Ledger {
                             },
                         );
                     };
-                    let bytes = event.encode().map_err(|e| rejected(&where_, e.reason))?;
                     (
-                        keys[key].verifier_key().public_key,
-                        Pending::Sign { bytes, key },
+                        public_keys[key],
+                        Pending::Sign {
+                            bytes: encoded,
+                            key,
+                        },
                     )
                 }
             };
@@ -266,21 +329,36 @@ impl Ledger {
             state
                 .apply(seq, &event)
                 .map_err(|e| rejected(&where_, e.reason))?;
-            batch_ids.insert(event.id, seq);
-            report.appended.push((where_, seq, event.kind()));
-            batch.push(event);
+            if let Payload::OutcomeRejected(p) = &event.payload {
+                report.rejections.push((
+                    where_.clone(),
+                    p.claim_seq,
+                    crate::reason_name(p.reason).to_owned(),
+                ));
+            }
+            chunk_ids.insert(event.id, (seq, digest));
+            report.appended += 1;
+            *report.kinds.entry(event.kind()).or_default() += 1;
+            if report.first.len() < REPORT_FIRST {
+                report.first.push((where_, seq, event.kind()));
+            }
             pending.push(work);
-            if done % 4096 == 0 {
-                progress(done as u64, total);
+            next += 1;
+            if pending.len() == CHUNK {
+                flush_chunk(&mut batch, &mut pending, &mut chunk_ids, keys, threads)?;
+                progress(done, 0);
             }
         }
-        if !pending.is_empty() {
-            let records = sign_all(pending, keys, self.threads)?;
-            self.log.append(&records)?;
+        flush_chunk(&mut batch, &mut pending, &mut chunk_ids, keys, threads)?;
+        report.seqs = start..next;
+        if batch.is_empty() {
+            batch.abort()?;
+        } else {
+            batch.commit()?;
             self.state = state;
-            self.save_projections(&batch_ids)?;
+            self.save_snapshot()?;
         }
-        progress(total, total);
+        progress(done, done);
         Ok(report)
     }
 
@@ -291,23 +369,6 @@ impl Ledger {
             seq,
             reason: e.reason,
         })
-    }
-}
-
-fn resolve_claim(
-    claim: &ClaimRef,
-    batch_ids: &HashMap<EventId, u64>,
-    ledger: &Ledger,
-) -> Result<u64, String> {
-    match claim {
-        ClaimRef::Seq(seq) => Ok(*seq),
-        ClaimRef::Id(id) => match batch_ids.get(id) {
-            Some(seq) => Ok(*seq),
-            None => ledger
-                .seq_of_id(id)
-                .map_err(|e| e.to_string())?
-                .ok_or_else(|| format!("no claim has the id {id}")),
-        },
     }
 }
 
@@ -328,53 +389,68 @@ fn claim_participant(
     }
 }
 
-/// Whether `input` states the same fact as the event its id already names. `recorded_at`
-/// differs between imports and does not count; a decision is the same fact when it acts on
-/// the same claim on the same day by the same author.
-fn same_fact(
-    earlier: &Event,
-    input: &Input,
-    _state: &State,
-    batch_ids: &HashMap<EventId, u64>,
-    ledger: &Ledger,
-) -> Result<bool, LedgerError> {
-    Ok(match input {
-        Input::Event(event) => {
-            *event
-                == Event {
-                    recorded_at_micros: event.recorded_at_micros,
-                    ..earlier.clone()
-                }
+/// How many inputs are validated, signed and written together.
+pub const CHUNK: usize = 4096;
+
+/// The id index entry of `id` as the batch under way sees it: a committed event with that id,
+/// or one of the batch's own seqs.
+fn lookup(
+    batch: &pbr_log::Batch<'_>,
+    id: &EventId,
+    in_batch: std::ops::Range<u64>,
+) -> Result<Option<(u64, [u8; 32])>, LedgerError> {
+    let ids = batch.log().projection_tree("ids")?;
+    let Some(value) = ids.get(id.0).map_err(|e| LedgerError::Log(e.into()))? else {
+        return Ok(None);
+    };
+    let (Some(seq), Some(digest)) = (
+        value
+            .get(..8)
+            .and_then(|b| <[u8; 8]>::try_from(b).ok())
+            .map(u64::from_be_bytes),
+        value.get(8..40).and_then(|b| <[u8; 32]>::try_from(b).ok()),
+    ) else {
+        return Ok(None);
+    };
+    if in_batch.contains(&seq) {
+        return Ok(Some((seq, digest)));
+    }
+    let log = batch.log();
+    if seq < log.len() {
+        let record = log.read(seq)?;
+        let event = Event::decode(&record.event_bytes).map_err(|e| LedgerError::Projection {
+            seq,
+            reason: e.reason,
+        })?;
+        if event.id == *id {
+            return Ok(Some((seq, digest)));
         }
-        Input::Signed(record) => {
-            Event::decode(&record.event_bytes).is_ok_and(|event| event == *earlier)
-        }
-        Input::OnClaim {
-            contract,
-            claim,
-            date,
-            action,
-            author,
-            ..
-        } => {
-            let claim_seq = resolve_claim(claim, batch_ids, ledger).ok();
-            let acted_on = match (&earlier.payload, action) {
-                (Payload::OutcomeVerified(p), ClaimAction::Decide { .. }) => Some(p.claim_seq),
-                (Payload::OutcomeRejected(p), ClaimAction::Decide { .. }) => Some(p.claim_seq),
-                (Payload::OutcomeClawedBack(p), ClaimAction::ClawBack(reason))
-                    if p.reason == *reason =>
-                {
-                    Some(p.claim_seq)
-                }
-                _ => None,
-            };
-            acted_on.is_some()
-                && acted_on == claim_seq
-                && earlier.contract == *contract
-                && earlier.business_date == *date
-                && earlier.author == *author
-        }
-    })
+    }
+    Ok(None)
+}
+
+/// Signs the pending chunk, writes it into the batch, and indexes its ids.
+fn flush_chunk(
+    batch: &mut pbr_log::Batch<'_>,
+    pending: &mut Vec<Pending>,
+    chunk_ids: &mut HashMap<EventId, (u64, [u8; 32])>,
+    keys: &[SignerKey],
+    threads: usize,
+) -> Result<(), LedgerError> {
+    if pending.is_empty() {
+        return Ok(());
+    }
+    let records = sign_all(std::mem::take(pending), keys, threads)?;
+    batch.write(&records)?;
+    let ids = batch.log().projection_tree("ids")?;
+    let mut writes = sled::Batch::default();
+    for (id, (seq, digest)) in chunk_ids.drain() {
+        let mut value = seq.to_be_bytes().to_vec();
+        value.extend_from_slice(&digest);
+        writes.insert(&id.0, value);
+    }
+    ids.apply_batch(writes)
+        .map_err(|e| LedgerError::Log(e.into()))
 }
 
 /// Signs every pending event, on `threads` threads, keeping the order.

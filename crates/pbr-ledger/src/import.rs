@@ -24,7 +24,7 @@ pub struct Row {
     file: String,
     line: usize,
     fields: BTreeMap<String, String>,
-    used: std::cell::RefCell<Vec<String>>,
+    used: std::cell::RefCell<Vec<&'static str>>,
 }
 
 /// What a row needs from outside: the pseudonym key for `cpr`, and each contract's currency.
@@ -58,15 +58,15 @@ impl Row {
         format!("{}:{}", self.file, self.line)
     }
 
-    fn get(&self, field: &str) -> Option<&str> {
-        self.used.borrow_mut().push(field.to_owned());
+    fn get(&self, field: &'static str) -> Option<&str> {
+        self.used.borrow_mut().push(field);
         self.fields
             .get(field)
             .map(String::as_str)
             .filter(|v| !v.is_empty())
     }
 
-    fn text(&self, field: &str) -> Result<String, Rejected> {
+    fn text(&self, field: &'static str) -> Result<String, Rejected> {
         self.get(field)
             .map(str::to_owned)
             .ok_or_else(|| self.error(field, "missing"))
@@ -74,7 +74,7 @@ impl Row {
 
     fn parsed<T>(
         &self,
-        field: &str,
+        field: &'static str,
         parse: impl Fn(&str) -> Result<T, String>,
     ) -> Result<Option<T>, Rejected> {
         self.get(field)
@@ -84,24 +84,24 @@ impl Row {
 
     fn required<T>(
         &self,
-        field: &str,
+        field: &'static str,
         parse: impl Fn(&str) -> Result<T, String>,
     ) -> Result<T, Rejected> {
         self.parsed(field, parse)?
             .ok_or_else(|| self.error(field, "missing"))
     }
 
-    fn date(&self, field: &str) -> Result<NaiveDate, Rejected> {
+    fn date(&self, field: &'static str) -> Result<NaiveDate, Rejected> {
         self.required(field, |v| {
             pbr_core::date::parse_date(v).map_err(|e| e.reason)
         })
     }
 
-    fn days(&self, field: &str) -> Result<i32, Rejected> {
+    fn days(&self, field: &'static str) -> Result<i32, Rejected> {
         self.date(field).map(pbr_core::date::to_days)
     }
 
-    fn optional_days(&self, field: &str) -> Result<Option<i32>, Rejected> {
+    fn optional_days(&self, field: &'static str) -> Result<Option<i32>, Rejected> {
         self.parsed(field, |v| {
             pbr_core::date::parse_date(v)
                 .map(pbr_core::date::to_days)
@@ -109,14 +109,14 @@ impl Row {
         })
     }
 
-    fn number<T: std::str::FromStr>(&self, field: &str) -> Result<Option<T>, Rejected> {
+    fn number<T: std::str::FromStr>(&self, field: &'static str) -> Result<Option<T>, Rejected> {
         self.parsed(field, |v| {
             v.parse::<T>()
                 .map_err(|_| format!("{v:?} is not a whole number in range"))
         })
     }
 
-    fn flag(&self, field: &str) -> Result<Option<bool>, Rejected> {
+    fn flag(&self, field: &'static str) -> Result<Option<bool>, Rejected> {
         self.parsed(field, |v| match v {
             "true" | "yes" | "1" => Ok(true),
             "false" | "no" | "0" => Ok(false),
@@ -124,26 +124,32 @@ impl Row {
         })
     }
 
-    fn hash(&self, field: &str) -> Result<Option<[u8; 32]>, Rejected> {
+    fn hash(&self, field: &'static str) -> Result<Option<[u8; 32]>, Rejected> {
         self.parsed(field, |v| {
             pbr_core::ids::parse_hex::<32>(v)
                 .ok_or_else(|| "expected 64 lowercase hex digits".to_owned())
         })
     }
 
-    fn name<T: serde::de::DeserializeOwned>(&self, field: &str) -> Result<Option<T>, Rejected> {
+    fn name<T: serde::de::DeserializeOwned>(
+        &self,
+        field: &'static str,
+    ) -> Result<Option<T>, Rejected> {
         self.parsed(field, |v| {
             serde_json::from_value(serde_json::Value::String(v.to_owned()))
                 .map_err(|_| format!("{v:?} is not one of the names docs/format.md §8.3 lists"))
         })
     }
 
-    fn required_name<T: serde::de::DeserializeOwned>(&self, field: &str) -> Result<T, Rejected> {
+    fn required_name<T: serde::de::DeserializeOwned>(
+        &self,
+        field: &'static str,
+    ) -> Result<T, Rejected> {
         self.name(field)?
             .ok_or_else(|| self.error(field, "missing"))
     }
 
-    fn money(&self, field: &str, currency: Option<Currency>) -> Result<Money, Rejected> {
+    fn money(&self, field: &'static str, currency: Option<Currency>) -> Result<Money, Rejected> {
         let currency = currency
             .ok_or_else(|| self.error("contract", "not registered, so its currency is unknown"))?;
         self.required(field, |v| Money::parse(v, currency).map_err(|e| e.reason))
@@ -155,7 +161,7 @@ impl Row {
         match self
             .fields
             .keys()
-            .find(|k| !used.contains(k) && !self.fields[*k].is_empty())
+            .find(|k| !used.contains(&k.as_str()) && !self.fields[*k].is_empty())
         {
             Some(field) => Err(self.error(field, "unknown field for this kind")),
             None => Ok(()),
@@ -419,23 +425,28 @@ impl Row {
     }
 }
 
-/// Reads rows from JSON Lines: one object per line, values strings, numbers or booleans.
-/// Blank lines are skipped.
-pub fn jsonl_rows<'a>(
+/// Reads rows from JSON Lines, streaming: one object per line, values strings, numbers,
+/// booleans or null. Blank lines are skipped.
+pub fn jsonl_rows<R: std::io::BufRead>(
     file: &str,
-    text: &'a str,
-) -> impl Iterator<Item = Result<Row, Rejected>> + 'a {
+    reader: R,
+) -> impl Iterator<Item = Result<Row, Rejected>> + use<R> {
     let file = file.to_owned();
-    text.lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .map(move |(index, line)| {
-            let at = |field: &str, reason: String| Rejected {
-                where_: format!("{file}:{}: {field}", index + 1),
-                reason,
-            };
+    reader.lines().enumerate().filter_map(move |(index, line)| {
+        let at = |field: &str, reason: String| Rejected {
+            where_: format!("{file}:{}: {field}", index + 1),
+            reason,
+        };
+        let line = match line {
+            Ok(line) => line,
+            Err(e) => return Some(Err(at("(read)", e.to_string()))),
+        };
+        if line.trim().is_empty() {
+            return None;
+        }
+        let row = (|| {
             let value: serde_json::Value =
-                serde_json::from_str(line).map_err(|e| at("(json)", e.to_string()))?;
+                serde_json::from_str(&line).map_err(|e| at("(json)", e.to_string()))?;
             let object = value
                 .as_object()
                 .ok_or_else(|| at("(json)", "a row is a JSON object".into()))?;
@@ -455,20 +466,20 @@ pub fn jsonl_rows<'a>(
                 };
                 fields.insert(key.clone(), text);
             }
-            Ok(Row {
-                file: file.clone(),
-                line: index + 1,
-                fields,
-                used: Default::default(),
-            })
-        })
+            Ok(Row::new(&file, index + 1, fields))
+        })();
+        Some(row)
+    })
 }
 
-/// Reads rows from CSV with a header line; an empty cell is an absent field.
-pub fn csv_rows(file: &str, text: &str) -> Result<Vec<Result<Row, Rejected>>, Rejected> {
+/// Reads rows from CSV with a header line, streaming; an empty cell is an absent field.
+pub fn csv_rows<R: std::io::Read>(
+    file: &str,
+    reader: R,
+) -> Result<impl Iterator<Item = Result<Row, Rejected>> + use<R>, Rejected> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
-        .from_reader(text.as_bytes());
+        .from_reader(reader);
     let headers: Vec<String> = reader
         .headers()
         .map_err(|e| Rejected {
@@ -478,28 +489,21 @@ pub fn csv_rows(file: &str, text: &str) -> Result<Vec<Result<Row, Rejected>>, Re
         .iter()
         .map(|h| h.trim().to_owned())
         .collect();
-    Ok(reader
-        .records()
-        .map(|record| {
-            let record = record.map_err(|e| {
-                let line = e.position().map_or(0, |p| p.line());
-                Rejected {
-                    where_: format!("{file}:{line}: (csv)"),
-                    reason: e.to_string(),
-                }
-            })?;
-            let line = record.position().map_or(0, |p| p.line() as usize);
-            let fields = headers
-                .iter()
-                .cloned()
-                .zip(record.iter().map(|v| v.trim().to_owned()))
-                .collect();
-            Ok(Row {
-                file: file.to_owned(),
-                line,
-                fields,
-                used: Default::default(),
-            })
-        })
-        .collect())
+    let file = file.to_owned();
+    Ok(reader.into_records().map(move |record| {
+        let record = record.map_err(|e| {
+            let line = e.position().map_or(0, |p| p.line());
+            Rejected {
+                where_: format!("{file}:{line}: (csv)"),
+                reason: e.to_string(),
+            }
+        })?;
+        let line = record.position().map_or(0, |p| p.line() as usize);
+        let fields = headers
+            .iter()
+            .cloned()
+            .zip(record.iter().map(|v| v.trim().to_owned()))
+            .collect();
+        Ok(Row::new(&file, line, fields))
+    }))
 }

@@ -17,7 +17,7 @@ pub mod sample;
 use std::io::Write;
 use std::path::Path;
 
-pub use append::{AppendReport, ClaimAction, ClaimRef, Input, Rejected};
+pub use append::{AppendReport, ClaimAction, ClaimRef, Input, REPORT_FIRST, Rejected};
 pub use error::LedgerError;
 pub use pbr_log::{
     ConsistencyProof, InclusionProof, KeySource, Log, LogError, SignedCheckpoint, SignerKey,

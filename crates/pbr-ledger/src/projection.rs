@@ -2,7 +2,10 @@
 //!
 //! - `projection.state`: key `state` → `u32 LE version ‖ u64 LE applied ‖ bincode(State)`, the
 //!   state after the first `applied` events.
-//! - `projection.ids`: client event id (16 bytes) → seq (u64 BE), for every event applied.
+//! - `projection.ids`: client event id (16 bytes) → seq (u64 BE) ‖ fact digest (32 bytes), for
+//!   every event appended. The digest tells a repeated fact from a different fact under the
+//!   same id without reading the event (see [`fact_digest`]). An entry whose seq is not a
+//!   committed event with that id (left by a rolled-back batch) is ignored.
 //!
 //! Both are caches: on first use the ledger loads the snapshot and catches up from `applied`
 //! by folding the events after it (re-indexing their ids), so a crash between a log append
@@ -18,8 +21,47 @@ use pbr_core::state::State;
 
 use crate::{Ledger, LedgerError};
 
-/// Bumped whenever `State`'s shape changes; an older snapshot is rebuilt from the log.
-const SNAPSHOT_VERSION: u32 = 1;
+/// Bumped whenever `State`'s shape or the id index changes; an older snapshot (and with it
+/// the index) is rebuilt from the log.
+const SNAPSHOT_VERSION: u32 = 2;
+
+/// What identifies a fact for duplicate detection: for a decision or a claw-back, the claim,
+/// the action, the date and the author (re-deciding a claim later may not give the same
+/// result, but it is the same fact); for anything else, the event's bytes with `recorded_at`
+/// zeroed (an import repeated later records the same fact at another time).
+pub(crate) fn fact_digest(event: &Event) -> [u8; 32] {
+    use pbr_core::event::Payload;
+    let action = |what: &str, claim_seq: u64| {
+        let text = format!(
+            "{what}\u{1f}{}\u{1f}{claim_seq}\u{1f}{}\u{1f}{}",
+            event.contract, event.business_date, event.author
+        );
+        *blake3::hash(text.as_bytes()).as_bytes()
+    };
+    match &event.payload {
+        Payload::OutcomeVerified(p) => action("decide", p.claim_seq),
+        Payload::OutcomeRejected(p) => action("decide", p.claim_seq),
+        Payload::OutcomeClawedBack(p) => action(&format!("claw-back {:?}", p.reason), p.claim_seq),
+        _ => fact_digest_of_bytes(&event.encode().unwrap_or_default()),
+    }
+}
+
+/// [`fact_digest`] of an event that is not a decision or claw-back, from its encoding: the
+/// bytes with `recorded_at` (the eight bytes before the 16-byte id at the end) zeroed.
+pub(crate) fn fact_digest_of_bytes(bytes: &[u8]) -> [u8; 32] {
+    let mut hasher = blake3::Hasher::new();
+    match bytes.len().checked_sub(24) {
+        Some(at) => {
+            hasher.update(&bytes[..at]);
+            hasher.update(&[0u8; 8]);
+            hasher.update(&bytes[at + 8..]);
+        }
+        None => {
+            hasher.update(bytes);
+        }
+    }
+    *hasher.finalize().as_bytes()
+}
 const STATE_KEY: &[u8] = b"state";
 
 fn config() -> impl bincode::config::Config {
@@ -69,10 +111,14 @@ impl Ledger {
             self.state
                 .apply(seq, &event)
                 .map_err(|e| Self::projection_error(seq, e.reason))?;
-            ids.insert(event.id, seq);
+            ids.insert(event.id, (seq, fact_digest(&event)));
+            // Index in slices, so that catching up a long log keeps memory bounded.
+            if ids.len() >= 65_536 {
+                self.write_ids(&std::mem::take(&mut ids))?;
+            }
         }
         self.loaded = true;
-        if !ids.is_empty() {
+        if self.state.applied > from {
             self.save_projections(&ids)?;
         }
         Ok(())
@@ -81,15 +127,26 @@ impl Ledger {
     /// Writes the ids of newly applied events and the state snapshot, then flushes.
     pub(crate) fn save_projections(
         &self,
-        new_ids: &HashMap<EventId, u64>,
+        new_ids: &HashMap<EventId, (u64, [u8; 32])>,
     ) -> Result<(), LedgerError> {
+        self.write_ids(new_ids)?;
+        self.save_snapshot()
+    }
+
+    fn write_ids(&self, new_ids: &HashMap<EventId, (u64, [u8; 32])>) -> Result<(), LedgerError> {
         let ids = self.log.projection_tree("ids")?;
         let mut batch = sled::Batch::default();
-        for (id, seq) in new_ids {
-            batch.insert(&id.0, &seq.to_be_bytes());
+        for (id, (seq, digest)) in new_ids {
+            let mut value = seq.to_be_bytes().to_vec();
+            value.extend_from_slice(digest);
+            batch.insert(&id.0, value);
         }
         ids.apply_batch(batch)
-            .map_err(|e| LedgerError::Log(e.into()))?;
+            .map_err(|e| LedgerError::Log(e.into()))
+    }
+
+    /// Writes the state snapshot, then flushes.
+    pub(crate) fn save_snapshot(&self) -> Result<(), LedgerError> {
         let mut bytes = SNAPSHOT_VERSION.to_le_bytes().to_vec();
         bytes.extend_from_slice(&self.state.applied.to_le_bytes());
         let state = bincode::serde::encode_to_vec(&self.state, config())
@@ -103,14 +160,38 @@ impl Ledger {
         Ok(())
     }
 
-    /// The seq of the event with client id `id`, if the ledger holds one.
+    /// The seq of the committed event with client id `id`, if the ledger holds one.
     pub fn seq_of_id(&self, id: &EventId) -> Result<Option<u64>, LedgerError> {
+        Ok(self.lookup_id(id, 0..0)?.map(|(seq, _)| seq))
+    }
+
+    /// The index entry of `id`: valid when its seq is a committed event with that id, or lies
+    /// in `batch` (the seqs of the batch under way, whose ids this batch wrote).
+    pub(crate) fn lookup_id(
+        &self,
+        id: &EventId,
+        batch: std::ops::Range<u64>,
+    ) -> Result<Option<(u64, [u8; 32])>, LedgerError> {
         let ids = self.log.projection_tree("ids")?;
-        Ok(ids
-            .get(id.0)
-            .map_err(|e| LedgerError::Log(e.into()))?
-            .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
-            .map(u64::from_be_bytes))
+        let Some(value) = ids.get(id.0).map_err(|e| LedgerError::Log(e.into()))? else {
+            return Ok(None);
+        };
+        let (Some(seq), Some(digest)) = (
+            value
+                .get(..8)
+                .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                .map(u64::from_be_bytes),
+            value.get(8..40).and_then(|b| <[u8; 32]>::try_from(b).ok()),
+        ) else {
+            return Ok(None);
+        };
+        if batch.contains(&seq) {
+            return Ok(Some((seq, digest)));
+        }
+        if seq < self.log.len() && self.event_at(seq)?.id == *id {
+            return Ok(Some((seq, digest)));
+        }
+        Ok(None)
     }
 
     /// Rebuilds both projections from `events` alone.

@@ -223,7 +223,7 @@ pub fn build(ledger: &mut Ledger) -> Result<SignedCheckpoint, LedgerError> {
     let events = sample_events()?;
     debug_assert_eq!(events.len() as u64, sample_len());
     for (batch_number, batch) in events.chunks(10).enumerate() {
-        let inputs = batch
+        let inputs: Vec<(String, Input)> = batch
             .iter()
             .map(|(_, event)| {
                 (

@@ -129,10 +129,13 @@ impl Staged {
         batch
     }
 
-    /// Continues staging after the staged writes were applied, with an empty prefix (the
-    /// caller applies only at block boundaries).
-    pub(crate) fn restart(self) -> Staged {
-        debug_assert!(self.frontier.size().is_multiple_of(BLOCK_LEN));
-        Staged::new(self.frontier, self.chain, Vec::new())
+    /// Continues staging after the staged writes were applied: the same frontier and chain,
+    /// and as prefix the entries already written to the block that holds the next seq.
+    pub(crate) fn rebase(self) -> Staged {
+        let in_block = (self.frontier.size() % BLOCK_LEN) as usize * ENTRY_LEN;
+        let mut written = self.prefix;
+        written.extend_from_slice(&self.entries);
+        let prefix = written[written.len().saturating_sub(in_block)..].to_vec();
+        Staged::new(self.frontier, self.chain, prefix)
     }
 }

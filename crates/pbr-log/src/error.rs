@@ -91,10 +91,6 @@ pub enum LogError {
         /// The cause.
         source: RecordError,
     },
-    /// A storage failure after an append wrote its records: whether the batch is kept is
-    /// known only after reopening the ledger.
-    #[error("{0}")]
-    AppendInterrupted(String),
     /// A stored structure disagrees with another; the log needs `pbr verify`.
     #[error("inconsistent ledger: {0}")]
     Inconsistent(String),

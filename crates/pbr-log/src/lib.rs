@@ -27,5 +27,5 @@ pub use hash::Hash;
 pub use note::{Checkpoint, SignedCheckpoint, SignerKey, VerifierKey};
 pub use proof::{ConsistencyProof, InclusionProof};
 pub use record::Record;
-pub use store::{Appended, Log};
+pub use store::{Appended, Batch, Log};
 pub use verify::{KeySource, VerifyError, VerifyOptions, VerifyReport};

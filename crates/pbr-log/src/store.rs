@@ -8,21 +8,21 @@
 //!     its length is the log's length.
 //!   - `hashes` and `nodes`: caches of leaf and chain hashes and of upper Merkle nodes
 //!     (see [`crate::cache`]).
-//!   - `meta`: `origin` (the ledger id), `len` (u64 BE, the length the last completed append
-//!     left), `intent` (u64 BE end ‖ 32-byte chain head, what the append under way will
-//!     leave) and `verified` (u64 BE, the size of the last checkpoint a verification reached).
+//!   - `meta`: `origin` (the ledger id), `len` (u64 BE, the length the last committed batch
+//!     left), `pending` (u64 BE, the first seq of a batch under way, present only while one
+//!     is) and `verified` (u64 BE, the size of the last checkpoint a verification reached).
 //!   - `checkpoints`: `size (u64 BE) ‖ id (u64 BE)` → signed note text. Not events: they
 //!     sign the log.
 //!   - `keys`: key name → verifier key text, the keys whose checkpoint signatures this ledger
 //!     knows.
 //!
-//! Invariant: an append writes `meta.intent`, then its records to `events` in one sled batch
-//! (atomic within the tree), then the caches and `meta.len`, then flushes before it returns.
-//! A crash can leave records past `meta.len` with caches behind them, never a partial batch.
-//! Opening adopts such records only if they are exactly what `meta.intent` announced (same
-//! end, same recomputed chain head) and repairs their caches; records past `meta.len` that
-//! no intent explains, or missing below it, mark the ledger damaged at that seq, and
-//! `verify` reports it.
+//! Invariant: a batch (one append, or an import written in chunks so that memory stays
+//! bounded) first writes `meta.pending`, then its records and their caches chunk by chunk,
+//! then commits by writing `meta.len` and removing `meta.pending` in one atomic meta batch,
+//! then flushes. Records past `meta.len` are therefore never committed: opening rolls them
+//! back when `meta.pending` says a batch was under way (a crash, or a failure that could not
+//! roll back at once), and otherwise reports them as inserted behind the ledger's back.
+//! Whatever its size, a batch is all or nothing.
 
 use std::fs::{File, TryLockError};
 use std::ops::Range;
@@ -39,7 +39,7 @@ const LOCK_FILE: &str = "LOCK";
 const SLED_DIR: &str = "sled";
 const META_ORIGIN: &[u8] = b"origin";
 const META_LEN: &[u8] = b"len";
-const META_INTENT: &[u8] = b"intent";
+const META_PENDING: &[u8] = b"pending";
 const META_VERIFIED: &[u8] = b"verified";
 /// Rebuilds and repairs write their caches every this many records (a multiple of
 /// [`BLOCK_LEN`]), so memory stays bounded however long the log is.
@@ -224,7 +224,7 @@ impl Log {
         // The recorded length stands until the records are read, so that a damaged ledger
         // still verifies the records it has and names the first bad seq.
         self.len = committed;
-        let len = match self.events.last()? {
+        let mut len = match self.events.last()? {
             None => 0,
             Some((key, _)) => match seq_of(&key).and_then(|seq| seq.checked_add(1)) {
                 Some(len) => len,
@@ -244,7 +244,8 @@ impl Log {
             ));
         }
         if len > committed {
-            self.adopt_interrupted_append(committed, len)?;
+            self.roll_back_uncommitted(committed, len)?;
+            len = committed;
         }
         if self.cache_coverage()? < len {
             return Err(missing(
@@ -269,34 +270,32 @@ impl Log {
         Ok(())
     }
 
-    /// Records past `meta.len` are the batch of an append a crash interrupted if, and only
-    /// if, `meta.intent` announced exactly that end and chain head; then their caches are
-    /// repaired and they are kept (the batch was whole in `events`). Otherwise they were
-    /// inserted behind the ledger's back.
-    fn adopt_interrupted_append(&mut self, committed: u64, len: u64) -> Result<(), LogError> {
-        let inserted = || LogError::BadRecord {
-            seq: committed,
-            source: RecordError::Malformed {
-                reason: format!("beyond the recorded length {committed} (inserted)"),
-            },
-        };
-        let intent = self.meta.get(META_INTENT)?.ok_or_else(inserted)?;
-        let (end, announced) = intent.split_at_checked(8).ok_or_else(inserted)?;
-        let end = u64::from_be_bytes(end.try_into().map_err(|_| inserted())?);
-        let announced: Hash = announced.try_into().map_err(|_| inserted())?;
-        if end != len {
-            return Err(inserted());
+    /// Records past `meta.len` belong to a batch that never committed if `meta.pending` names
+    /// its start; they are rolled back. Otherwise they were inserted behind the ledger's back.
+    fn roll_back_uncommitted(&mut self, committed: u64, _len: u64) -> Result<(), LogError> {
+        let pending = read_u64(&self.meta, META_PENDING)?;
+        if pending != Some(committed) {
+            return Err(LogError::BadRecord {
+                seq: committed,
+                source: RecordError::Malformed {
+                    reason: format!("beyond the recorded length {committed} (inserted)"),
+                },
+            });
         }
-        let mut chain = self.chain_at(committed)?;
-        for entry in self.iter_from(committed) {
-            let (_, bytes) = entry?;
-            chain = crate::hash::chain_hash(&chain, &leaf_hash(&bytes));
+        self.roll_back(committed)?;
+        self.len = committed;
+        Ok(())
+    }
+
+    /// Removes every record from `start` on, and the pending mark; caches past `start` are
+    /// left as they are (they are overwritten by the next batch and never read before).
+    fn roll_back(&mut self, start: u64) -> Result<(), LogError> {
+        let mut removals = sled::Batch::default();
+        for key in self.events.range(start.to_be_bytes()..).keys() {
+            removals.remove(key?);
         }
-        if chain != announced {
-            return Err(inserted());
-        }
-        self.repair_caches(committed, len)?;
-        self.meta.insert(META_LEN, &len.to_be_bytes())?;
+        self.events.apply_batch(removals)?;
+        self.meta.remove(META_PENDING)?;
         self.db.flush()?;
         Ok(())
     }
@@ -319,16 +318,6 @@ impl Log {
             })
     }
 
-    /// Re-derives the caches of `covered .. len` from the records.
-    fn repair_caches(&mut self, covered: u64, len: u64) -> Result<(), LogError> {
-        // Start exactly at `covered`: the cached entries below it were written by completed
-        // appends and stay as they are, so a record altered below it is still caught.
-        let frontier = Frontier::load(self, covered)?;
-        let chain = self.chain_at(covered)?;
-        let prefix = self.block_prefix(covered)?;
-        self.restage(Staged::new(frontier, chain, prefix), covered, len)
-    }
-
     /// Stages the records `from .. len` onto `staged` and writes the caches in slices.
     fn restage(&mut self, mut staged: Staged, from: u64, len: u64) -> Result<(), LogError> {
         for entry in self.iter_from(from) {
@@ -346,7 +335,7 @@ impl Log {
             staged.add(&bytes);
             if staged.frontier.size().is_multiple_of(REBUILD_SLICE) {
                 self.write_caches(&staged)?;
-                staged = staged.restart();
+                staged = staged.rebase();
             }
         }
         if staged.frontier.size() != len {
@@ -405,10 +394,8 @@ impl Log {
     }
 
     /// Appends a batch atomically and durably: when this returns `Ok`, every record is on
-    /// disk; when it returns any error but [`LogError::AppendInterrupted`], none is. After
-    /// `AppendInterrupted` (a storage failure once the records were written) the handle
-    /// refuses further appends, and reopening the ledger keeps the batch if and only if it
-    /// reached the disk whole.
+    /// disk; when it returns an error, none is part of the log (a batch that could not be
+    /// rolled back at once is rolled back when the ledger is next opened).
     ///
     /// Each record is encoded and decoded again before anything is written (the first half
     /// of the paired assertion around storage; [`Log::read`] is the second). The log does not
@@ -418,67 +405,32 @@ impl Log {
         self.refuse_if_damaged("append")?;
         let mut encoded = Vec::with_capacity(records.len());
         for (index, record) in records.iter().enumerate() {
-            let bytes = record
-                .encode()
-                .map_err(|source| LogError::Rejected { index, source })?;
-            match Record::decode(&bytes) {
-                Ok(ref again) if again == record => {}
-                Ok(_) => {
-                    return Err(LogError::Rejected {
-                        index,
-                        source: RecordError::Malformed {
-                            reason: "does not round-trip".into(),
-                        },
-                    });
-                }
-                Err(source) => return Err(LogError::Rejected { index, source }),
-            }
-            encoded.push(bytes);
+            encoded.push(checked_bytes(index, record)?);
         }
         self.append_encoded(encoded)
     }
 
-    /// Appends record bytes that the caller has already checked: the records in one atomic
-    /// batch, then the caches, then a flush.
+    /// Appends record bytes that the caller has already checked, as one batch.
     fn append_encoded(&mut self, encoded: Vec<Vec<u8>>) -> Result<Appended, LogError> {
+        let mut batch = self.begin()?;
+        batch.write_encoded(encoded)?;
+        batch.commit()
+    }
+
+    /// Starts a batch: chunks of records are written with [`Batch::write`] and become part of
+    /// the log only at [`Batch::commit`]; a batch dropped or aborted before that leaves the
+    /// log as it was.
+    pub fn begin(&mut self) -> Result<Batch<'_>, LogError> {
+        self.refuse_if_damaged("append")?;
         let start = self.len();
+        self.meta.insert(META_PENDING, &start.to_be_bytes())?;
         let prefix = self.block_prefix(start)?;
-        let mut staged = Staged::new(self.frontier.clone(), self.chain_head, prefix);
-        let mut events = sled::Batch::default();
-        for (offset, bytes) in encoded.iter().enumerate() {
-            let seq = start + offset as u64;
-            staged.add(bytes);
-            events.insert(&seq.to_be_bytes(), bytes.as_slice());
-        }
-        let end = staged.frontier.size();
-        let mut intent = end.to_be_bytes().to_vec();
-        intent.extend_from_slice(&staged.chain);
-        self.meta.insert(META_INTENT, intent)?;
-        self.events.apply_batch(events)?;
-        // From here on the records may be durable whatever happens next: a failure leaves
-        // the outcome unknown until the ledger is reopened, which adopts the batch if it
-        // reached the disk whole (see `adopt_interrupted_append`).
-        let finish = || -> Result<(), LogError> {
-            self.write_caches(&staged)?;
-            self.meta.insert(META_LEN, &end.to_be_bytes())?;
-            self.db.flush()?;
-            Ok(())
-        };
-        if let Err(error) = finish() {
-            let reason = format!(
-                "an append of seqs {start}..{end} failed after writing its records ({error}); \
-                 reopen the ledger to learn whether it was kept"
-            );
-            self.damage = Some((Some(start), reason.clone()));
-            return Err(LogError::AppendInterrupted(reason));
-        }
-        self.frontier = staged.frontier;
-        self.chain_head = staged.chain;
-        self.len = end;
-        Ok(Appended {
-            seqs: start..self.len(),
-            chain_head: self.chain_head,
-            root: self.root(),
+        let staged = Staged::new(self.frontier.clone(), self.chain_head, prefix);
+        Ok(Batch {
+            log: self,
+            start,
+            staged,
+            open: true,
         })
     }
 
@@ -786,6 +738,120 @@ fn missing(seq: u64, why: String) -> LogError {
         source: RecordError::Malformed {
             reason: format!("missing: {why}"),
         },
+    }
+}
+
+/// A batch under way (see [`Log::begin`]).
+pub struct Batch<'a> {
+    log: &'a mut Log,
+    start: u64,
+    staged: Staged,
+    /// Neither committed nor rolled back yet.
+    open: bool,
+}
+
+impl Batch<'_> {
+    /// The log, for reading what is committed (and the projection trees) while the batch
+    /// is under way.
+    pub fn log(&self) -> &Log {
+        self.log
+    }
+
+    /// The number of records the batch holds so far.
+    pub fn len(&self) -> u64 {
+        self.staged.frontier.size() - self.start
+    }
+
+    /// Whether the batch holds no record yet.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Writes a chunk of records (checked as [`Log::append`] checks them). Nothing is part of
+    /// the log until [`Batch::commit`].
+    pub fn write(&mut self, records: &[Record]) -> Result<(), LogError> {
+        let mut encoded = Vec::with_capacity(records.len());
+        for (index, record) in records.iter().enumerate() {
+            encoded.push(checked_bytes(index, record)?);
+        }
+        self.write_encoded(encoded)
+    }
+
+    fn write_encoded(&mut self, encoded: Vec<Vec<u8>>) -> Result<(), LogError> {
+        let mut events = sled::Batch::default();
+        for bytes in &encoded {
+            events.insert(&self.staged.frontier.size().to_be_bytes(), bytes.as_slice());
+            self.staged.add(bytes);
+        }
+        self.log.events.apply_batch(events)?;
+        self.log.write_caches(&self.staged)?;
+        let placeholder = Staged::new(Frontier::new(), EMPTY_CHAIN, Vec::new());
+        self.staged = std::mem::replace(&mut self.staged, placeholder).rebase();
+        Ok(())
+    }
+
+    /// Makes the batch part of the log, durably: `meta.len` and the removal of the pending
+    /// mark in one atomic write, then a flush.
+    pub fn commit(mut self) -> Result<Appended, LogError> {
+        let end = self.staged.frontier.size();
+        let mut meta = sled::Batch::default();
+        meta.insert(META_LEN, &end.to_be_bytes());
+        meta.remove(META_PENDING);
+        self.log.meta.apply_batch(meta)?;
+        self.log.db.flush()?;
+        self.open = false;
+        let frontier = std::mem::take(&mut self.staged.frontier);
+        let log = &mut *self.log;
+        log.frontier = frontier;
+        log.chain_head = self.staged.chain;
+        log.len = end;
+        Ok(Appended {
+            seqs: self.start..end,
+            chain_head: log.chain_head,
+            root: log.root(),
+        })
+    }
+
+    /// Rolls the batch back now: the log is as it was before [`Log::begin`].
+    pub fn abort(mut self) -> Result<(), LogError> {
+        self.open = false;
+        self.log.roll_back(self.start)
+    }
+}
+
+impl Drop for Batch<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            // A batch neither committed nor aborted (an error, a panic) is rolled back; if even
+            // that fails, `meta.pending` makes the next open roll it back.
+            if let Err(error) = self.log.roll_back(self.start) {
+                self.log.damage = Some((
+                    Some(self.start),
+                    format!(
+                        "a batch from seq {} could not be rolled back ({error}); reopen the ledger",
+                        self.start
+                    ),
+                ));
+            }
+        }
+    }
+}
+
+/// Encodes a record and decodes it again: the first half of the paired assertion around
+/// storage ([`Log::read`] is the second).
+fn checked_bytes(index: usize, record: &Record) -> Result<Vec<u8>, LogError> {
+    let bytes = record
+        .encode()
+        .map_err(|source| LogError::Rejected { index, source })?;
+    match Record::decode(&bytes) {
+        Ok(ref again) if again == record => Ok(bytes),
+        Ok(_) => Err(LogError::Rejected {
+            index,
+            source: RecordError::Malformed {
+                reason: "does not round-trip".into(),
+            },
+        }),
+        Err(source) => Err(LogError::Rejected { index, source }),
     }
 }
 

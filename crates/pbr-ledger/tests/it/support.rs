@@ -65,9 +65,8 @@ pub(crate) fn rows(path: &str) -> Vec<(String, Input)> {
         pseudonyms: Some(&key),
         currency: &currency,
     };
-    csv_rows(path, &text)
+    csv_rows(path, text.as_bytes())
         .unwrap()
-        .into_iter()
         .map(|row| row.unwrap().input(&context).unwrap())
         .collect()
 }

@@ -168,55 +168,61 @@ fn a_tampered_cache_is_named() {
     assert_eq!(error.seq, Some(7), "{error}");
 }
 
-/// Writes records 20..25 into `events` behind the ledger's back, as an append that a crash
-/// interrupted after its `events` batch would leave them, with `intent` in `meta`.
-fn interrupted_append(intent_matches: bool) -> Result<pbr_log::VerifyReport, pbr_log::VerifyError> {
-    use pbr_log::hash::{chain_hash, leaf_hash};
+/// Writes records 20..25 into `events` behind the ledger's back, as a batch that a crash
+/// interrupted before its commit leaves them, with `meta.pending` if `pending`.
+fn interrupted_batch(
+    pending: bool,
+) -> (
+    tempfile::TempDir,
+    Result<pbr_log::VerifyReport, pbr_log::VerifyError>,
+) {
     let (dir, log) = ledger(20);
-    let mut chain = log.chain_head();
     drop(log);
     let path = dir.path().join("ledger");
     {
         let db = sled::open(path.join("sled")).unwrap();
         let events = db.open_tree("events").unwrap();
         for n in 20..25u64 {
-            let bytes = record(&key("alice", 1), n).encode().unwrap();
-            chain = chain_hash(&chain, &leaf_hash(&bytes));
-            events.insert(key_of(n), bytes).unwrap();
+            events
+                .insert(key_of(n), record(&key("alice", 1), n).encode().unwrap())
+                .unwrap();
         }
-        if !intent_matches {
-            chain[0] ^= 1;
+        if pending {
+            db.open_tree("meta")
+                .unwrap()
+                .insert("pending", &20u64.to_be_bytes())
+                .unwrap();
         }
-        let mut intent = 25u64.to_be_bytes().to_vec();
-        intent.extend_from_slice(&chain);
-        db.open_tree("meta")
-            .unwrap()
-            .insert("intent", intent)
-            .unwrap();
         db.flush().unwrap();
     }
-    reopen_and_verify(&path)
+    let result = reopen_and_verify(&path);
+    (dir, result)
 }
 
 #[test]
-fn an_interrupted_append_is_adopted_whole() {
-    let report = interrupted_append(true).expect("the announced batch is adopted");
-    assert_eq!(report.len, 25);
+fn an_uncommitted_batch_is_rolled_back_whole() {
+    let (dir, result) = interrupted_batch(true);
+    assert_eq!(result.expect("the rolled-back ledger verifies").len, 20);
+    let log = Log::open(&dir.path().join("ledger")).unwrap();
+    assert_eq!(log.len(), 20);
+    assert!(matches!(
+        log.read_bytes(20),
+        Err(pbr_log::LogError::OutOfRange(_))
+    ));
 }
 
 #[test]
-fn records_no_intent_announced_are_named_as_inserted() {
-    let error = interrupted_append(false).unwrap_err();
+fn records_past_the_recorded_length_without_a_pending_batch_are_named_as_inserted() {
+    let (_dir, result) = interrupted_batch(false);
+    let error = result.unwrap_err();
     assert_eq!(error.seq, Some(20), "{error}");
 }
 
-/// Review finding: recovering an interrupted append must not re-derive cache entries of
-/// earlier, completed appends, or an altered record below it would be laundered.
+/// Review finding: recovering from an interrupted batch must not re-derive cache entries of
+/// earlier, committed batches, or an altered record below it would be laundered.
 #[test]
 fn recovery_does_not_launder_an_altered_earlier_record() {
-    use pbr_log::hash::{chain_hash, leaf_hash};
     let (dir, log) = ledger(20);
-    let mut chain = log.chain_head();
     drop(log);
     let path = dir.path().join("ledger");
     {
@@ -226,15 +232,13 @@ fn recovery_does_not_launder_an_altered_earlier_record() {
             .insert(key_of(10), record(&key("mallory", 9), 10).encode().unwrap())
             .unwrap();
         for n in 20..25u64 {
-            let bytes = record(&key("alice", 1), n).encode().unwrap();
-            chain = chain_hash(&chain, &leaf_hash(&bytes));
-            events.insert(key_of(n), bytes).unwrap();
+            events
+                .insert(key_of(n), record(&key("alice", 1), n).encode().unwrap())
+                .unwrap();
         }
-        let mut intent = 25u64.to_be_bytes().to_vec();
-        intent.extend_from_slice(&chain);
         db.open_tree("meta")
             .unwrap()
-            .insert("intent", intent)
+            .insert("pending", &20u64.to_be_bytes())
             .unwrap();
         db.flush().unwrap();
     }
