@@ -160,196 +160,218 @@ impl Ledger {
         // only at chunk ends, so the checks below read them through `lookup`.
         let mut batch = self.log.begin()?;
         let mut done = 0u64;
-        for item in inputs {
-            let (where_, input) = item?;
-            done += 1;
-            let id = match &input {
-                Input::Event(event) => event.id,
-                Input::OnClaim { id, .. } => *id,
-                Input::Signed(record) => {
-                    // A bad signature is refused even on a record the ledger already holds.
-                    record
-                        .verify()
-                        .map_err(|e| rejected(&where_, format!("signature: {e}")))?;
-                    Event::decode(&record.event_bytes)
-                        .map_err(|e| rejected(&where_, e.reason))?
-                        .id
-                }
-            };
-            let known = match chunk_ids.get(&id) {
-                Some(entry) => Some(*entry),
-                None => lookup(&batch, &id, start..next)?,
-            };
-            let resolve = |claim: &ClaimRef,
-                           chunk_ids: &HashMap<EventId, (u64, [u8; 32])>|
-             -> Result<u64, LedgerError> {
-                match claim {
-                    ClaimRef::Seq(seq) => Ok(*seq),
-                    ClaimRef::Id(claim_id) => match chunk_ids.get(claim_id) {
-                        Some((seq, _)) => Ok(*seq),
-                        None => lookup(&batch, claim_id, start..next)?
-                            .map(|(seq, _)| seq)
-                            .ok_or_else(|| {
-                                rejected(&where_, format!("no claim has the id {claim_id}"))
-                            }),
-                    },
-                }
-            };
-            let seq = next;
-            let (event, signed) = match input {
-                Input::Signed(record) => {
-                    let event = Event::decode(&record.event_bytes)
-                        .map_err(|e| rejected(&where_, e.reason))?;
-                    (event, Some(record))
-                }
-                Input::Event(event) => (
-                    Event {
-                        recorded_at_micros: now_micros,
-                        ..event
-                    },
-                    None,
-                ),
-                Input::OnClaim {
-                    contract,
-                    claim,
-                    date,
-                    action,
-                    author,
-                    id,
-                } => {
-                    let claim_seq = resolve(&claim, &chunk_ids)?;
-                    let payload = match action {
-                        ClaimAction::ClawBack(reason) => {
-                            Payload::OutcomeClawedBack(pbr_core::event::OutcomeClawedBack {
-                                claim_seq,
-                                reason,
-                            })
-                        }
-                        ClaimAction::Decide { evidence_valid } => {
-                            if known.is_some() {
-                                // A repeated decision: the same fact whatever the rules say now.
-                                Payload::OutcomeVerified(OutcomeVerified { claim_seq })
-                            } else {
-                                match state
-                                    .decide(&contract, claim_seq, date, evidence_valid)
-                                    .map_err(|e| rejected(&where_, e.reason))?
-                                {
-                                    Ok(()) => {
-                                        Payload::OutcomeVerified(OutcomeVerified { claim_seq })
+        // Chunk k is signed on worker threads while this thread validates chunk k + 1; its ids
+        // stay visible to the checks until it is written.
+        let scoped = std::thread::scope(|scope| -> Result<(), LedgerError> {
+            let mut in_flight: Option<(Signing<'_>, IdIndex)> = None;
+            for item in inputs {
+                let (where_, input) = item?;
+                done += 1;
+                let id = match &input {
+                    Input::Event(event) => event.id,
+                    Input::OnClaim { id, .. } => *id,
+                    Input::Signed(record) => {
+                        // A bad signature is refused even on a record the ledger already holds.
+                        record
+                            .verify()
+                            .map_err(|e| rejected(&where_, format!("signature: {e}")))?;
+                        Event::decode(&record.event_bytes)
+                            .map_err(|e| rejected(&where_, e.reason))?
+                            .id
+                    }
+                };
+                let in_flight_ids = in_flight.as_ref().map(|(_, ids)| ids);
+                let known = match chunk_ids
+                    .get(&id)
+                    .or_else(|| in_flight_ids.and_then(|ids| ids.get(&id)))
+                {
+                    Some(entry) => Some(*entry),
+                    None => lookup(&batch, &id, start..next)?,
+                };
+                let resolve = |claim: &ClaimRef,
+                               chunk_ids: &HashMap<EventId, (u64, [u8; 32])>|
+                 -> Result<u64, LedgerError> {
+                    match claim {
+                        ClaimRef::Seq(seq) => Ok(*seq),
+                        ClaimRef::Id(claim_id) => match chunk_ids
+                            .get(claim_id)
+                            .or_else(|| in_flight_ids.and_then(|ids| ids.get(claim_id)))
+                        {
+                            Some((seq, _)) => Ok(*seq),
+                            None => lookup(&batch, claim_id, start..next)?
+                                .map(|(seq, _)| seq)
+                                .ok_or_else(|| {
+                                    rejected(&where_, format!("no claim has the id {claim_id}"))
+                                }),
+                        },
+                    }
+                };
+                let seq = next;
+                let (event, signed) = match input {
+                    Input::Signed(record) => {
+                        let event = Event::decode(&record.event_bytes)
+                            .map_err(|e| rejected(&where_, e.reason))?;
+                        (event, Some(record))
+                    }
+                    Input::Event(event) => (
+                        Event {
+                            recorded_at_micros: now_micros,
+                            ..event
+                        },
+                        None,
+                    ),
+                    Input::OnClaim {
+                        contract,
+                        claim,
+                        date,
+                        action,
+                        author,
+                        id,
+                    } => {
+                        let claim_seq = resolve(&claim, &chunk_ids)?;
+                        let payload = match action {
+                            ClaimAction::ClawBack(reason) => {
+                                Payload::OutcomeClawedBack(pbr_core::event::OutcomeClawedBack {
+                                    claim_seq,
+                                    reason,
+                                })
+                            }
+                            ClaimAction::Decide { evidence_valid } => {
+                                if known.is_some() {
+                                    // A repeated decision: the same fact whatever the rules say now.
+                                    Payload::OutcomeVerified(OutcomeVerified { claim_seq })
+                                } else {
+                                    match state
+                                        .decide(&contract, claim_seq, date, evidence_valid)
+                                        .map_err(|e| rejected(&where_, e.reason))?
+                                    {
+                                        Ok(()) => {
+                                            Payload::OutcomeVerified(OutcomeVerified { claim_seq })
+                                        }
+                                        Err(reason) => Payload::OutcomeRejected(OutcomeRejected {
+                                            claim_seq,
+                                            reason,
+                                        }),
                                     }
-                                    Err(reason) => Payload::OutcomeRejected(OutcomeRejected {
-                                        claim_seq,
-                                        reason,
-                                    }),
                                 }
                             }
-                        }
-                    };
-                    let participant = claim_participant(&state, &contract, claim_seq);
-                    let event = Event {
-                        contract,
-                        participant,
-                        business_date: date,
-                        payload,
-                        author,
-                        recorded_at_micros: now_micros,
-                        id,
-                    };
-                    (event, None)
+                        };
+                        let participant = claim_participant(&state, &contract, claim_seq);
+                        let event = Event {
+                            contract,
+                            participant,
+                            business_date: date,
+                            payload,
+                            author,
+                            recorded_at_micros: now_micros,
+                            id,
+                        };
+                        (event, None)
+                    }
+                };
+                // Encode once: the bytes are signed, and (but for decisions) digested.
+                let encoded = match &signed {
+                    Some(record) => record.event_bytes.clone(),
+                    None => event.encode().map_err(|e| rejected(&where_, e.reason))?,
+                };
+                let digest = match &event.payload {
+                    Payload::OutcomeVerified(_)
+                    | Payload::OutcomeRejected(_)
+                    | Payload::OutcomeClawedBack(_) => crate::projection::fact_digest(&event),
+                    _ => crate::projection::fact_digest_of_bytes(&encoded),
+                };
+                if let Some((existing, earlier)) = known {
+                    if earlier != digest {
+                        return Err(rejected(
+                            &where_,
+                            format!("id {id} already names a different fact (seq {existing})"),
+                        ));
+                    }
+                    let _ = existing;
+                    report.duplicates += 1;
+                    continue;
                 }
-            };
-            // Encode once: the bytes are signed, and (but for decisions) digested.
-            let encoded = match &signed {
-                Some(record) => record.event_bytes.clone(),
-                None => event.encode().map_err(|e| rejected(&where_, e.reason))?,
-            };
-            let digest = match &event.payload {
-                Payload::OutcomeVerified(_)
-                | Payload::OutcomeRejected(_)
-                | Payload::OutcomeClawedBack(_) => crate::projection::fact_digest(&event),
-                _ => crate::projection::fact_digest_of_bytes(&encoded),
-            };
-            if let Some((existing, earlier)) = known {
-                if earlier != digest {
-                    return Err(rejected(
-                        &where_,
-                        format!("id {id} already names a different fact (seq {existing})"),
-                    ));
-                }
-                let _ = existing;
-                report.duplicates += 1;
-                continue;
-            }
-            let (public_key, work) = match signed {
-                Some(record) => (record.public_key, Pending::Signed(record)),
-                None => {
-                    let Some(key) = keys.iter().position(|k| k.name() == event.author) else {
-                        // Say what is wrong with the author before asking for a key: admission
-                        // with no key names a non-party or a role that may not record the kind.
-                        let no_key = [0u8; 32];
-                        return Err(
-                            match state.admit(
-                                seq,
-                                &event,
-                                Signer {
-                                    public_key: &no_key,
-                                },
-                            ) {
-                                Err(e) if !e.reason.contains("is not signed with") => {
-                                    rejected(&where_, e.reason)
-                                }
-                                _ => rejected(
-                                    &where_,
-                                    format!(
-                                        "no key given for author {} (pass --key)",
-                                        event.author
+                let (public_key, work) = match signed {
+                    Some(record) => (record.public_key, Pending::Signed(record)),
+                    None => {
+                        let Some(key) = keys.iter().position(|k| k.name() == event.author) else {
+                            // Say what is wrong with the author before asking for a key: admission
+                            // with no key names a non-party or a role that may not record the kind.
+                            let no_key = [0u8; 32];
+                            return Err(
+                                match state.admit(
+                                    seq,
+                                    &event,
+                                    Signer {
+                                        public_key: &no_key,
+                                    },
+                                ) {
+                                    Err(e) if !e.reason.contains("is not signed with") => {
+                                        rejected(&where_, e.reason)
+                                    }
+                                    _ => rejected(
+                                        &where_,
+                                        format!(
+                                            "no key given for author {} (pass --key)",
+                                            event.author
+                                        ),
                                     ),
-                                ),
+                                },
+                            );
+                        };
+                        (
+                            public_keys[key],
+                            Pending::Sign {
+                                bytes: encoded,
+                                key,
                             },
-                        );
-                    };
-                    (
-                        public_keys[key],
-                        Pending::Sign {
-                            bytes: encoded,
-                            key,
+                        )
+                    }
+                };
+                state
+                    .admit(
+                        seq,
+                        &event,
+                        Signer {
+                            public_key: &public_key,
                         },
                     )
+                    .map_err(|e| rejected(&where_, e.reason))?;
+                state
+                    .apply(seq, &event)
+                    .map_err(|e| rejected(&where_, e.reason))?;
+                if let Payload::OutcomeRejected(p) = &event.payload {
+                    report.rejections.push((
+                        where_.clone(),
+                        p.claim_seq,
+                        crate::reason_name(p.reason).to_owned(),
+                    ));
                 }
-            };
-            state
-                .admit(
-                    seq,
-                    &event,
-                    Signer {
-                        public_key: &public_key,
-                    },
-                )
-                .map_err(|e| rejected(&where_, e.reason))?;
-            state
-                .apply(seq, &event)
-                .map_err(|e| rejected(&where_, e.reason))?;
-            if let Payload::OutcomeRejected(p) = &event.payload {
-                report.rejections.push((
-                    where_.clone(),
-                    p.claim_seq,
-                    crate::reason_name(p.reason).to_owned(),
-                ));
+                chunk_ids.insert(event.id, (seq, digest));
+                report.appended += 1;
+                *report.kinds.entry(event.kind()).or_default() += 1;
+                if report.first.len() < REPORT_FIRST {
+                    report.first.push((where_, seq, event.kind()));
+                }
+                pending.push(work);
+                next += 1;
+                if pending.len() == CHUNK {
+                    if let Some((signing, ids)) = in_flight.take() {
+                        write_chunk(&mut batch, signing.join()?, ids)?;
+                    }
+                    let signing =
+                        Signing::start(scope, std::mem::take(&mut pending), keys, threads);
+                    in_flight = Some((signing, std::mem::take(&mut chunk_ids)));
+                    progress(done, 0);
+                }
             }
-            chunk_ids.insert(event.id, (seq, digest));
-            report.appended += 1;
-            *report.kinds.entry(event.kind()).or_default() += 1;
-            if report.first.len() < REPORT_FIRST {
-                report.first.push((where_, seq, event.kind()));
+            if let Some((signing, ids)) = in_flight.take() {
+                write_chunk(&mut batch, signing.join()?, ids)?;
             }
-            pending.push(work);
-            next += 1;
-            if pending.len() == CHUNK {
-                flush_chunk(&mut batch, &mut pending, &mut chunk_ids, keys, threads)?;
-                progress(done, 0);
-            }
-        }
-        flush_chunk(&mut batch, &mut pending, &mut chunk_ids, keys, threads)?;
+            let last = sign_all(std::mem::take(&mut pending), keys, threads)?;
+            write_chunk(&mut batch, last, std::mem::take(&mut chunk_ids))
+        });
+        scoped?;
         report.seqs = start..next;
         if batch.is_empty() {
             batch.abort()?;
@@ -429,28 +451,61 @@ fn lookup(
     Ok(None)
 }
 
-/// Signs the pending chunk, writes it into the batch, and indexes its ids.
-fn flush_chunk(
+/// The ids a chunk appends: id → (seq, fact digest).
+type IdIndex = HashMap<EventId, (u64, [u8; 32])>;
+
+/// Writes a signed chunk into the batch and indexes its ids.
+fn write_chunk(
     batch: &mut pbr_log::Batch<'_>,
-    pending: &mut Vec<Pending>,
-    chunk_ids: &mut HashMap<EventId, (u64, [u8; 32])>,
-    keys: &[SignerKey],
-    threads: usize,
+    records: Vec<Record>,
+    chunk_ids: HashMap<EventId, (u64, [u8; 32])>,
 ) -> Result<(), LedgerError> {
-    if pending.is_empty() {
+    if records.is_empty() {
         return Ok(());
     }
-    let records = sign_all(std::mem::take(pending), keys, threads)?;
     batch.write(&records)?;
     let ids = batch.log().projection_tree("ids")?;
     let mut writes = sled::Batch::default();
-    for (id, (seq, digest)) in chunk_ids.drain() {
+    for (id, (seq, digest)) in chunk_ids {
         let mut value = seq.to_be_bytes().to_vec();
         value.extend_from_slice(&digest);
         writes.insert(&id.0, value);
     }
     ids.apply_batch(writes)
         .map_err(|e| LedgerError::Log(e.into()))
+}
+
+/// A chunk being signed on worker threads.
+struct Signing<'scope> {
+    parts: Vec<std::thread::ScopedJoinHandle<'scope, Result<Vec<Record>, LedgerError>>>,
+}
+
+impl<'scope> Signing<'scope> {
+    fn start<'env>(
+        scope: &'scope std::thread::Scope<'scope, 'env>,
+        pending: Vec<Pending>,
+        keys: &'env [SignerKey],
+        threads: usize,
+    ) -> Signing<'scope> {
+        let part_len = pending.len().div_ceil(threads.max(1)).max(1);
+        let mut parts = Vec::new();
+        let mut rest = pending;
+        while !rest.is_empty() {
+            let tail = rest.split_off(part_len.min(rest.len()));
+            let part = std::mem::replace(&mut rest, tail);
+            parts.push(scope.spawn(move || sign_all(part, keys, 1)));
+        }
+        Signing { parts }
+    }
+
+    fn join(self) -> Result<Vec<Record>, LedgerError> {
+        let mut records = Vec::new();
+        for part in self.parts {
+            // A signing thread only panics on a bug; surface it.
+            records.extend(part.join().expect("signing thread panicked")?);
+        }
+        Ok(records)
+    }
 }
 
 /// Signs every pending event, on `threads` threads, keeping the order.
