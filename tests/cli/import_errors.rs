@@ -209,3 +209,32 @@ fn a_bad_row_at_line_9999_of_10000_appends_nothing() {
     let (code, stderr) = import(dir.path(), &ledger, &keys, "costs.csv", &fixed);
     assert_eq!(code, 0, "{stderr}");
 }
+
+#[test]
+fn a_failed_modulus_11_check_is_a_warning_never_an_error() {
+    let (dir, ledger, keys) = base();
+    // 080761-4286 is a real date with a weighted digit sum not divisible by 11; 010165-1234
+    // fails too but is a 1 January birth date, which never warns (domain.md §4.1).
+    let csv = format!(
+        "{HEADER}\nparticipant-enrolled,scenario-a,2013-03-01,dwp,m-1,080761-4286,15,,,,,,\n\
+         participant-enrolled,scenario-a,2013-03-01,dwp,m-2,010165-1234,15,,,,,,\n"
+    );
+    let path = dir.path().join("mod11.csv");
+    std::fs::write(&path, csv).unwrap();
+    let mut args = vec![
+        "--ledger",
+        ledger.as_str(),
+        "import",
+        path.to_str().unwrap(),
+    ];
+    args.extend(keys.iter().map(String::as_str));
+    let run = pbr(&args);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("2 appended"), "{}", run.stdout);
+    assert!(
+        run.stderr
+            .contains("note: 1 CPR number(s) fail the modulus-11 check"),
+        "{}",
+        run.stderr
+    );
+}

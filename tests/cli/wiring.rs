@@ -279,3 +279,23 @@ fn demo_runs_twice_in_the_same_place_but_never_replaces_other_data() {
     let run = pbr(&["demo", other.to_str().unwrap()]);
     assert_eq!(run.code, INPUT, "{}", run.stderr);
 }
+
+#[test]
+fn verify_reports_whether_each_checkpoint_meets_the_contract_quorum() {
+    // The demo contract's quorum is the jobcentre and the provider: the checkpoint of 40 is
+    // signed by the jobcentre only, the last one co-signed by both.
+    let (_dir, ledger) = demo();
+    let out = pbr_ok(&["--ledger", &ledger, "verify", "--json"]);
+    let out: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let checkpoints = out["checkpoints"].as_array().unwrap();
+    let quorum = |i: usize| checkpoints[i]["quorum"][0].clone();
+    assert_eq!(quorum(0)["met"], false);
+    assert_eq!(quorum(0)["missing"].as_array().unwrap().len(), 1);
+    assert!(
+        quorum(0)["missing"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("fokus-provider+")
+    );
+    assert_eq!(quorum(1)["met"], true);
+}

@@ -65,7 +65,7 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
             incremental,
             threads,
             keys,
-        } => verify(&open(cli.ledger)?, incremental, threads, &keys, json),
+        } => verify(&mut open(cli.ledger)?, incremental, threads, &keys, json),
         Command::Export { out } => export(&open(cli.ledger)?, out, json),
         Command::Proof(args) => proof(&open(cli.ledger)?, args, json),
         Command::Checkpoint(command) => checkpoint(cli.ledger, command, json),
@@ -128,7 +128,7 @@ fn parse_verifier_keys(keys: &[String]) -> Result<Vec<VerifierKey>> {
 }
 
 fn verify(
-    ledger: &Ledger,
+    ledger: &mut Ledger,
     incremental: bool,
     threads: Option<usize>,
     keys: &[String],
@@ -152,10 +152,19 @@ fn verify(
     );
     bar.finish_and_clear();
     let report = report?;
+    // Whether each checkpoint carries its contracts' quorum (none when the log holds no
+    // contract, e.g. a bare log).
+    let quorums = ledger.quorums().unwrap_or_default();
+    let quorum_of = |signers: &[String]| -> Vec<serde_json::Value> {
+        quorums
+            .iter()
+            .map(|q| json!({"contract": q.contract, "met": q.missing(signers).is_empty(), "missing": q.missing(signers)}))
+            .collect()
+    };
     let checkpoints: Vec<_> = report
         .checkpoints
         .iter()
-        .map(|(size, signers)| json!({"size": size, "signed_by": signers}))
+        .map(|(size, signers)| json!({"size": size, "signed_by": signers, "quorum": quorum_of(signers)}))
         .collect();
     if json {
         print_json(&json!({
@@ -181,6 +190,18 @@ fn verify(
         );
         for (size, signers) in &report.checkpoints {
             println!("checkpoint of size {size} signed by {}", signers.join(", "));
+            for quorum in &quorums {
+                let missing = quorum.missing(signers);
+                if missing.is_empty() {
+                    println!("  quorum of {} met", quorum.contract);
+                } else {
+                    println!(
+                        "  quorum of {} not met: missing {}",
+                        quorum.contract,
+                        missing.join(", ")
+                    );
+                }
+            }
         }
         if report.keys == KeySource::Ledger && !report.checkpoints.is_empty() {
             println!(

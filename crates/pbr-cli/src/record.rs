@@ -52,6 +52,17 @@ fn append_and_report(
     Ok(())
 }
 
+/// The modulus-11 check is a warning, never an error: said once, on standard error.
+fn warn_modulus_11(context: &Context<'_>) {
+    let count = context.modulus_11_warnings.get();
+    if count > 0 {
+        eprintln!(
+            "note: {count} CPR number(s) fail the modulus-11 check; accepted, since valid numbers \
+             without it have been issued since 2007"
+        );
+    }
+}
+
 fn print_report(report: &AppendReport, json: bool) {
     if json {
         print_json(&json!({
@@ -150,6 +161,7 @@ pub(crate) fn import(
     let context = Context {
         pseudonyms: pseudonyms.as_ref(),
         currency: &currency,
+        modulus_11_warnings: Default::default(),
     };
     // The files stream row by row into the ledger's batch: memory holds one chunk.
     let mut readers: Vec<Box<dyn Iterator<Item = Result<Row, pbr_ledger::Rejected>>>> = Vec::new();
@@ -178,6 +190,7 @@ pub(crate) fn import(
     });
     bar.finish_and_clear();
     print_report(&report?, json);
+    warn_modulus_11(&context);
     Ok(())
 }
 
@@ -215,6 +228,7 @@ pub(crate) fn fact(ledger_dir: Option<PathBuf>, fact: Fact, json: bool) -> Resul
     let context = Context {
         pseudonyms: pseudonyms.as_ref(),
         currency: &currency_of,
+        modulus_11_warnings: Default::default(),
     };
     let row = Row::new(
         "command line",
@@ -222,7 +236,9 @@ pub(crate) fn fact(ledger_dir: Option<PathBuf>, fact: Fact, json: bool) -> Resul
         fields.into_iter().filter(|(_, v)| !v.is_empty()).collect(),
     );
     let one = row.input(&context).map_err(|e| input(e.to_string()))?;
-    append_and_report(&mut ledger, vec![one], &[key], json)
+    append_and_report(&mut ledger, vec![one], &[key], json)?;
+    warn_modulus_11(&context);
+    Ok(())
 }
 
 /// `pbr log`: the events, one line each, with decisions and reasons.
@@ -309,6 +325,7 @@ pub(crate) fn party_add(
     let context = Context {
         pseudonyms: None,
         currency: &none,
+        modulus_11_warnings: Default::default(),
     };
     let one = Row::new("command line", 1, fields)
         .input(&context)

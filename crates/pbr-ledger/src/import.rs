@@ -33,6 +33,9 @@ pub struct Context<'a> {
     pub pseudonyms: Option<&'a PseudonymKey>,
     /// The currency of a contract, if it is registered.
     pub currency: &'a dyn Fn(&str) -> Option<Currency>,
+    /// How many CPR numbers failed the modulus-11 check: a warning only, since numbers
+    /// without it have been issued since 2007 (`domain.md` §4.1).
+    pub modulus_11_warnings: std::cell::Cell<u64>,
 }
 
 impl Row {
@@ -403,7 +406,12 @@ impl Row {
                         "CPR numbers need the commissioner's secret (--secret-file)",
                     )
                 })?;
-                let (cpr, _warnings) = Cpr::parse(text).map_err(|e| self.error("cpr", e.reason))?;
+                let (cpr, warnings) = Cpr::parse(text).map_err(|e| self.error("cpr", e.reason))?;
+                if !warnings.is_empty() {
+                    context
+                        .modulus_11_warnings
+                        .set(context.modulus_11_warnings.get() + 1);
+                }
                 Ok(Some(cpr.participant_ref(key)))
             }
             (None, None) => Ok(None),

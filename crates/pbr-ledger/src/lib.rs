@@ -41,6 +41,28 @@ pub fn reason_name(reason: pbr_core::event::RejectReason) -> &'static str {
     pbr_core::state::reason_text(reason)
 }
 
+/// A contract's checkpoint quorum: the parties whose signatures make a checkpoint count,
+/// each as `name+keyid` of the key the contract gives it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Quorum {
+    /// The contract.
+    pub contract: String,
+    /// The quorum's signers, as `name+keyid`.
+    pub signers: Vec<String>,
+}
+
+impl Quorum {
+    /// The quorum signers missing from `signed_by` (`name+keyid` strings, as
+    /// [`VerifyReport::checkpoints`] lists them).
+    pub fn missing(&self, signed_by: &[String]) -> Vec<String> {
+        self.signers
+            .iter()
+            .filter(|s| !signed_by.contains(s))
+            .cloned()
+            .collect()
+    }
+}
+
 /// The result of checking a saved checkpoint against today's log.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CheckpointCheck {
@@ -191,6 +213,40 @@ impl Ledger {
             )));
         }
         Ok(CheckpointCheck { signed_by, proof })
+    }
+
+    /// The checkpoint quorum of every registered contract that names one, from the terms in
+    /// force now and the keys they (or later registrations) give the parties.
+    pub fn quorums(&mut self) -> Result<Vec<Quorum>, LedgerError> {
+        let state = self.state()?;
+        let mut quorums = Vec::new();
+        for (id, contract) in &state.contracts {
+            let Some(version) = contract.versions.last() else {
+                continue;
+            };
+            let terms = version
+                .terms(id)
+                .map_err(|e| LedgerError::Mismatch(e.reason))?;
+            let Some(checkpoint) = &terms.checkpoint else {
+                continue;
+            };
+            let signers = checkpoint
+                .quorum
+                .iter()
+                .map(|party| match contract.parties.get(party) {
+                    Some((_, key)) => format!(
+                        "{party}+{}",
+                        pbr_log::hex::encode(&pbr_log::note::key_id(party, key))
+                    ),
+                    None => format!("{party}+(no key)"),
+                })
+                .collect();
+            quorums.push(Quorum {
+                contract: id.clone(),
+                signers,
+            });
+        }
+        Ok(quorums)
     }
 
     /// Writes the export of everything the latest checkpoint covers.

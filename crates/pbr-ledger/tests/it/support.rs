@@ -64,6 +64,7 @@ pub(crate) fn rows(path: &str) -> Vec<(String, Input)> {
     let context = Context {
         pseudonyms: Some(&key),
         currency: &currency,
+        modulus_11_warnings: Default::default(),
     };
     csv_rows(path, text.as_bytes())
         .unwrap()
