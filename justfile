@@ -24,6 +24,8 @@ gen:
 # Benchmarks with their raw machine limits, measured in the same run (not in CI).
 bench:
     cargo run --release -p pbr-bench -- all
+    cargo build --release -p pbr-cli
+    cargo run --release -p pbr-bench -- import
 
 fmt:
     cargo fmt --all

@@ -5,7 +5,7 @@
 //! `apply_batch` of the record bytes keyed by u64 big-endian, then `db.flush()`, per batch.
 
 use std::path::Path;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use pbr_log::{Log, Record};
 
@@ -58,8 +58,31 @@ fn log_rate(base: &Path, records: &[Record], batch: usize) -> BenchResult<f64> {
     Ok(records.len() as f64 / elapsed.as_secs_f64())
 }
 
+/// When the raw limit flushes sled.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Flush {
+    /// After every batch: each batch is durable before the next starts, as with
+    /// `Log::append` per batch.
+    EachBatch,
+    /// Once, after the last batch: one durable write of everything, as with one
+    /// `Log::append` of all the records.
+    AtEnd,
+}
+
 /// Records per second through a bare sled tree: the same bytes, keys and flushes.
 fn raw_rate(base: &Path, encoded: &[Vec<u8>], batch: usize) -> BenchResult<f64> {
+    let elapsed = raw_write(base, encoded, batch, Flush::EachBatch)?;
+    Ok(encoded.len() as f64 / elapsed.as_secs_f64())
+}
+
+/// The time a bare sled tree in a fresh directory under `base` takes to store `encoded`
+/// keyed by u64 big-endian, one `apply_batch` per `batch` records, flushed as `flush` says.
+pub(crate) fn raw_write(
+    base: &Path,
+    encoded: &[Vec<u8>],
+    batch: usize,
+    flush: Flush,
+) -> BenchResult<Duration> {
     let dir = tempfile::tempdir_in(base)?;
     let db = sled::Config::new().path(dir.path().join("sled")).open()?;
     let tree = db.open_tree("events")?;
@@ -71,9 +94,14 @@ fn raw_rate(base: &Path, encoded: &[Vec<u8>], batch: usize) -> BenchResult<f64> 
             writes.insert(&seq.to_be_bytes(), bytes.as_slice());
         }
         tree.apply_batch(writes)?;
+        if flush == Flush::EachBatch {
+            db.flush()?;
+        }
+    }
+    if flush == Flush::AtEnd {
         db.flush()?;
     }
     let elapsed = start.elapsed();
     drop((tree, db));
-    Ok(encoded.len() as f64 / elapsed.as_secs_f64())
+    Ok(elapsed)
 }

@@ -9,16 +9,23 @@
 //!   threads over the same records in memory (target ≥ 50 %), and its peak memory at two log
 //!   lengths, which should not grow with the length;
 //! - proof: inclusion and consistency proofs on a large log against the same proofs from an
-//!   in-memory tree (target: p99 under 5 ms).
+//!   in-memory tree (target: p99 under 5 ms);
+//! - import: the `pbr import` binary on a CSV of cost-recorded rows against Ed25519 signing
+//!   and leaf hashing on 2 threads plus sled alone writing the same records (target ≥ 50 %),
+//!   and its peak memory at two file lengths, which should not grow with the length.
 //!
 //! Context lines give the raw Ed25519 signing rate and BLAKE3 throughput. Inputs come from fixed
 //! seeds, so two runs do the same work. This is a tool, not a test: it never runs in CI.
 //! Run it with `cargo run --release -p pbr-bench -- all` and record the output, with the machine
-//! and the date, in `docs/performance.md`.
+//! and the date, in `docs/performance.md`. `all` leaves out `import`, which takes minutes and
+//! gigabytes of disk at its default million rows: run it on its own, after building the binary
+//! it measures, with `cargo build --release -p pbr-cli` then
+//! `cargo run --release -p pbr-bench -- import`.
 
 mod append;
 mod context;
 mod data;
+mod import;
 mod memory;
 mod proof;
 mod report;
@@ -47,6 +54,13 @@ struct Cli {
     /// Records in the proof benchmark's ledger.
     #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(2..))]
     proof_events: u64,
+    /// Rows of the import benchmark's larger CSV; the smaller one holds a quarter.
+    #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(4..))]
+    rows: u64,
+    /// The `pbr` binary the import benchmark runs (default: `pbr` beside this binary, as
+    /// `cargo build --release -p pbr-cli` puts it).
+    #[arg(long, value_name = "FILE")]
+    pbr: Option<PathBuf>,
     /// Print only the JSON summary line.
     #[arg(long)]
     json: bool,
@@ -64,6 +78,9 @@ enum Which {
     Append,
     Verify,
     Proof,
+    /// The `pbr import` binary (build it first); not in `all`: minutes and gigabytes.
+    Import,
+    /// Append, verify and proof.
     All,
     /// Internal: verify `--ledger` in a fresh process and print its timing and memory as JSON.
     #[value(hide = true)]
@@ -76,13 +93,14 @@ impl Which {
             Which::Append => "append",
             Which::Verify => "verify",
             Which::Proof => "proof",
+            Which::Import => "import",
             Which::All => "all",
             Which::VerifyChild => "verify-child",
         }
     }
 
     fn runs(self, benchmark: Which) -> bool {
-        self == benchmark || self == Which::All
+        self == benchmark || (self == Which::All && benchmark != Which::Import)
     }
 }
 
@@ -134,6 +152,14 @@ fn run_benchmarks(
     if cli.which.runs(Which::Proof) {
         proof::run(report, base, cli.proof_events)?;
         memory::report_peak(report, "proof", peak_resettable);
+    }
+    if cli.which.runs(Which::Import) {
+        let pbr = match &cli.pbr {
+            Some(pbr) => pbr.clone(),
+            None => std::env::current_exe()?.with_file_name("pbr"),
+        };
+        import::run(report, base, &pbr, cli.rows)?;
+        memory::report_peak(report, "import", peak_resettable);
     }
     Ok(())
 }

@@ -39,6 +39,19 @@ pub(crate) struct LatencyFigure<'a> {
     pub(crate) max_p99_us: f64,
 }
 
+/// A peak memory at two input sizes; the growth is `large / small`, and the target is that
+/// the peak does not depend on the input's size.
+pub(crate) struct Growth<'a> {
+    pub(crate) key: &'a str,
+    pub(crate) name: &'a str,
+    pub(crate) small_size: u64,
+    pub(crate) small_mib: f64,
+    pub(crate) large_size: u64,
+    pub(crate) large_mib: f64,
+    /// The target: growth at most this.
+    pub(crate) max_growth: f64,
+}
+
 /// Everything printed, and the JSON summary collected on the way.
 pub(crate) struct Report {
     json_only: bool,
@@ -105,6 +118,12 @@ impl Report {
         self.line(&format!("{label:<NAME_WIDTH$} {value:>12.1} {unit}"));
     }
 
+    /// A fact that is text, not a number (an exit status, a line a command printed).
+    pub(crate) fn detail(&mut self, key: &str, label: &str, value: &str) {
+        self.context.insert(key.into(), json!({ "value": value }));
+        self.line(&format!("{label:<NAME_WIDTH$} {value}"));
+    }
+
     /// A rate beside the raw rate.
     pub(crate) fn throughput(&mut self, figure: &Throughput<'_>) {
         let ratio = figure.ours / figure.raw;
@@ -151,6 +170,35 @@ impl Report {
             "raw": latency_json(figure.raw),
             "ratio_at_median": round(ratio),
             "target_max_p99_us": figure.max_p99_us,
+            "met": met,
+        }));
+    }
+
+    /// A peak memory at two sizes, and whether it grew with the size.
+    pub(crate) fn growth(&mut self, figure: &Growth<'_>) {
+        let growth = figure.large_mib / figure.small_mib;
+        let met = growth <= figure.max_growth;
+        self.line(&format!(
+            "{:<NAME_WIDTH$} {:>12.1} MiB    at {} vs {:>8.1} MiB at {}: growth {:.2}x  \
+             target <= {:.2}x: {}",
+            figure.name,
+            figure.large_mib,
+            figure.large_size,
+            figure.small_mib,
+            figure.small_size,
+            growth,
+            figure.max_growth,
+            verdict(met)
+        ));
+        self.results.push(json!({
+            "name": figure.key,
+            "unit": "MiB",
+            "small_size": figure.small_size,
+            "small": round(figure.small_mib),
+            "large_size": figure.large_size,
+            "large": round(figure.large_mib),
+            "growth": round(growth),
+            "target_max_growth": figure.max_growth,
             "met": met,
         }));
     }
