@@ -344,7 +344,7 @@ impl Ledger {
                     report.rejections.push((
                         where_.clone(),
                         p.claim_seq,
-                        crate::reason_name(p.reason).to_owned(),
+                        pbr_core::state::reason_text(p.reason).to_owned(),
                     ));
                 }
                 chunk_ids.insert(event.id, (seq, digest));
@@ -421,34 +421,7 @@ fn lookup(
     id: &EventId,
     in_batch: std::ops::Range<u64>,
 ) -> Result<Option<(u64, [u8; 32])>, LedgerError> {
-    let ids = batch.log().projection_tree("ids")?;
-    let Some(value) = ids.get(id.0).map_err(|e| LedgerError::Log(e.into()))? else {
-        return Ok(None);
-    };
-    let (Some(seq), Some(digest)) = (
-        value
-            .get(..8)
-            .and_then(|b| <[u8; 8]>::try_from(b).ok())
-            .map(u64::from_be_bytes),
-        value.get(8..40).and_then(|b| <[u8; 32]>::try_from(b).ok()),
-    ) else {
-        return Ok(None);
-    };
-    if in_batch.contains(&seq) {
-        return Ok(Some((seq, digest)));
-    }
-    let log = batch.log();
-    if seq < log.len() {
-        let record = log.read(seq)?;
-        let event = Event::decode(&record.event_bytes).map_err(|e| LedgerError::Projection {
-            seq,
-            reason: e.reason,
-        })?;
-        if event.id == *id {
-            return Ok(Some((seq, digest)));
-        }
-    }
-    Ok(None)
+    crate::projection::lookup_index(batch.log(), id, in_batch)
 }
 
 /// The ids a chunk appends: id → (seq, fact digest).
@@ -464,15 +437,7 @@ fn write_chunk(
         return Ok(());
     }
     batch.write(&records)?;
-    let ids = batch.log().projection_tree("ids")?;
-    let mut writes = sled::Batch::default();
-    for (id, (seq, digest)) in chunk_ids {
-        let mut value = seq.to_be_bytes().to_vec();
-        value.extend_from_slice(&digest);
-        writes.insert(&id.0, value);
-    }
-    ids.apply_batch(writes)
-        .map_err(|e| LedgerError::Log(e.into()))
+    crate::projection::write_index(batch.log(), chunk_ids)
 }
 
 /// A chunk being signed on worker threads.

@@ -36,11 +36,6 @@ pub struct Ledger {
     threads: usize,
 }
 
-/// The kebab-case name of a rejection reason, as `docs/format.md` §8.3 spells it.
-pub fn reason_name(reason: pbr_core::event::RejectReason) -> &'static str {
-    pbr_core::state::reason_text(reason)
-}
-
 /// A contract's checkpoint quorum: the parties whose signatures make a checkpoint count,
 /// each as `name+keyid` of the key the contract gives it.
 #[derive(Clone, Debug, PartialEq, Eq)]

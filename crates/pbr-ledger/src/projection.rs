@@ -134,15 +134,7 @@ impl Ledger {
     }
 
     fn write_ids(&self, new_ids: &HashMap<EventId, (u64, [u8; 32])>) -> Result<(), LedgerError> {
-        let ids = self.log.projection_tree("ids")?;
-        let mut batch = sled::Batch::default();
-        for (id, (seq, digest)) in new_ids {
-            let mut value = seq.to_be_bytes().to_vec();
-            value.extend_from_slice(digest);
-            batch.insert(&id.0, value);
-        }
-        ids.apply_batch(batch)
-            .map_err(|e| LedgerError::Log(e.into()))
+        write_index(&self.log, new_ids.iter().map(|(id, entry)| (*id, *entry)))
     }
 
     /// Writes the state snapshot, then flushes.
@@ -172,26 +164,7 @@ impl Ledger {
         id: &EventId,
         batch: std::ops::Range<u64>,
     ) -> Result<Option<(u64, [u8; 32])>, LedgerError> {
-        let ids = self.log.projection_tree("ids")?;
-        let Some(value) = ids.get(id.0).map_err(|e| LedgerError::Log(e.into()))? else {
-            return Ok(None);
-        };
-        let (Some(seq), Some(digest)) = (
-            value
-                .get(..8)
-                .and_then(|b| <[u8; 8]>::try_from(b).ok())
-                .map(u64::from_be_bytes),
-            value.get(8..40).and_then(|b| <[u8; 32]>::try_from(b).ok()),
-        ) else {
-            return Ok(None);
-        };
-        if batch.contains(&seq) {
-            return Ok(Some((seq, digest)));
-        }
-        if seq < self.log.len() && self.event_at(seq)?.id == *id {
-            return Ok(Some((seq, digest)));
-        }
-        Ok(None)
+        lookup_index(&self.log, id, batch)
     }
 
     /// Rebuilds both projections from `events` alone.
@@ -254,6 +227,59 @@ impl Ledger {
         bincode::serde::encode_to_vec(&self.state, config())
             .map_err(|e| Self::projection_error(self.state.applied, e.to_string()))
     }
+}
+
+/// Writes id index entries: id → seq (u64 BE) ‖ fact digest.
+pub(crate) fn write_index(
+    log: &pbr_log::Log,
+    entries: impl IntoIterator<Item = (EventId, (u64, [u8; 32]))>,
+) -> Result<(), LedgerError> {
+    let mut batch = sled::Batch::default();
+    for (id, (seq, digest)) in entries {
+        let mut value = seq.to_be_bytes().to_vec();
+        value.extend_from_slice(&digest);
+        batch.insert(&id.0, value);
+    }
+    let ids = log.projection_tree("ids")?;
+    ids.apply_batch(batch)
+        .map_err(|e| LedgerError::Log(e.into()))
+}
+
+/// The index entry of `id`, if it is valid: its seq lies in `in_batch` (the batch under way,
+/// which wrote it), or is a committed event that has that id. An entry left by a rolled-back
+/// batch fails both and is ignored.
+pub(crate) fn lookup_index(
+    log: &pbr_log::Log,
+    id: &EventId,
+    in_batch: std::ops::Range<u64>,
+) -> Result<Option<(u64, [u8; 32])>, LedgerError> {
+    let ids = log.projection_tree("ids")?;
+    let Some(value) = ids.get(id.0).map_err(|e| LedgerError::Log(e.into()))? else {
+        return Ok(None);
+    };
+    let (Some(seq), Some(digest)) = (
+        value
+            .get(..8)
+            .and_then(|b| <[u8; 8]>::try_from(b).ok())
+            .map(u64::from_be_bytes),
+        value.get(8..40).and_then(|b| <[u8; 32]>::try_from(b).ok()),
+    ) else {
+        return Ok(None);
+    };
+    if in_batch.contains(&seq) {
+        return Ok(Some((seq, digest)));
+    }
+    if seq < log.len() {
+        let record = log.read(seq)?;
+        let event = Event::decode(&record.event_bytes).map_err(|e| LedgerError::Projection {
+            seq,
+            reason: e.reason,
+        })?;
+        if event.id == *id {
+            return Ok(Some((seq, digest)));
+        }
+    }
+    Ok(None)
 }
 
 fn decode_snapshot(bytes: &[u8]) -> Option<State> {
