@@ -66,7 +66,7 @@ fn a_second_process_is_told_the_ledger_is_in_use_at_once() {
 fn verify_names_the_first_bad_seq_of_a_tampered_ledger() {
     let (_dir, ledger) = demo();
     {
-        let db = sled::open(Path::new(&ledger).join("sled")).unwrap();
+        let db = crate::support::raw_sled(&Path::new(&ledger).join("sled"));
         let events = db.open_tree("events").unwrap();
         let key = 57u64.to_be_bytes();
         let mut value = events.get(key).unwrap().unwrap().to_vec();

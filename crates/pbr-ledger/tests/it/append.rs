@@ -41,7 +41,7 @@ fn rebuilt_projections_equal_the_incremental_ones() {
     let dir = ledger.log().dir().to_owned();
     drop(ledger);
     {
-        let db = sled::open(dir.join("sled")).unwrap();
+        let db = crate::support::raw_sled(&dir.join("sled"));
         db.drop_tree("projection.state").unwrap();
         db.flush().unwrap();
     }

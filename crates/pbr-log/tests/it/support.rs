@@ -31,3 +31,19 @@ pub(crate) fn checkpoint(log: &mut Log, key: &SignerKey, time: u64) -> pbr_log::
     log.store_checkpoint(&note).unwrap();
     note
 }
+
+/// Opens a ledger's sled database behind its back, as a tamperer would. sled locks its file;
+/// a child process forked by a parallel test holds a copy of that descriptor until it execs,
+/// so the lock is retried briefly, as the ledger itself does when it opens sled.
+pub(crate) fn raw_sled(path: &std::path::Path) -> sled::Db {
+    for _ in 0..60 {
+        match sled::open(path) {
+            Ok(db) => return db,
+            Err(e) if e.to_string().contains("could not acquire lock") => {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            Err(e) => panic!("{}: {e}", path.display()),
+        }
+    }
+    panic!("{}: sled stayed locked", path.display())
+}

@@ -26,7 +26,7 @@ fn verify_after(tamper: impl FnOnce(&sled::Db)) -> pbr_log::VerifyError {
     drop(log);
     let path = dir.path().join("ledger");
     {
-        let db = sled::open(path.join("sled")).unwrap();
+        let db = crate::support::raw_sled(&path.join("sled"));
         tamper(&db);
         db.flush().unwrap();
     }
@@ -132,7 +132,7 @@ fn rewriting_history_and_every_cache_is_caught_by_the_checkpoint() {
     drop(log);
     let path = dir.path().join("ledger");
     {
-        let db = sled::open(path.join("sled")).unwrap();
+        let db = crate::support::raw_sled(&path.join("sled"));
         let forged = record(&key("alice", 1), 1000).encode().unwrap();
         db.open_tree("events")
             .unwrap()
@@ -180,7 +180,7 @@ fn interrupted_batch(
     drop(log);
     let path = dir.path().join("ledger");
     {
-        let db = sled::open(path.join("sled")).unwrap();
+        let db = crate::support::raw_sled(&path.join("sled"));
         let events = db.open_tree("events").unwrap();
         for n in 20..25u64 {
             events
@@ -226,7 +226,7 @@ fn recovery_does_not_launder_an_altered_earlier_record() {
     drop(log);
     let path = dir.path().join("ledger");
     {
-        let db = sled::open(path.join("sled")).unwrap();
+        let db = crate::support::raw_sled(&path.join("sled"));
         let events = db.open_tree("events").unwrap();
         events
             .insert(key_of(10), record(&key("mallory", 9), 10).encode().unwrap())
@@ -254,7 +254,7 @@ fn rebuilding_caches_does_not_accept_inserted_records() {
     drop(log);
     let path = dir.path().join("ledger");
     {
-        let db = sled::open(path.join("sled")).unwrap();
+        let db = crate::support::raw_sled(&path.join("sled"));
         let bytes = record(&key("alice", 1), 99).encode().unwrap();
         db.open_tree("events")
             .unwrap()
@@ -295,7 +295,7 @@ fn a_damaged_ledger_refuses_to_checkpoint() {
     drop(log);
     let path = dir.path().join("ledger");
     {
-        let db = sled::open(path.join("sled")).unwrap();
+        let db = crate::support::raw_sled(&path.join("sled"));
         db.open_tree("events")
             .unwrap()
             .remove(key_of(LEN - 1))
