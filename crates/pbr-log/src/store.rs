@@ -217,8 +217,8 @@ impl Log {
         Ok(log)
     }
 
-    /// Finds the length from `events`, adopts the records of an append that a crash
-    /// interrupted (repairing their caches), and loads the frontier and chain head.
+    /// Finds the length from `events`, rolls back a batch that a crash interrupted before
+    /// its commit, and loads the frontier and chain head.
     fn load_head(&mut self) -> Result<(), LogError> {
         let committed = read_u64(&self.meta, META_LEN)?.unwrap_or(0);
         // The recorded length stands until the records are read, so that a damaged ledger
