@@ -368,7 +368,7 @@ impl Ledger {
             if let Some((signing, ids)) = in_flight.take() {
                 write_chunk(&mut batch, signing.join()?, ids)?;
             }
-            let last = sign_all(std::mem::take(&mut pending), keys, threads)?;
+            let last = Signing::start(scope, std::mem::take(&mut pending), keys, threads).join()?;
             write_chunk(&mut batch, last, std::mem::take(&mut chunk_ids))
         });
         scoped?;
@@ -458,7 +458,7 @@ impl<'scope> Signing<'scope> {
         while !rest.is_empty() {
             let tail = rest.split_off(part_len.min(rest.len()));
             let part = std::mem::replace(&mut rest, tail);
-            parts.push(scope.spawn(move || sign_all(part, keys, 1)));
+            parts.push(scope.spawn(move || sign_all(part, keys)));
         }
         Signing { parts }
     }
@@ -473,46 +473,18 @@ impl<'scope> Signing<'scope> {
     }
 }
 
-/// Signs every pending event, on `threads` threads, keeping the order.
-fn sign_all(
-    pending: Vec<Pending>,
-    keys: &[SignerKey],
-    threads: usize,
-) -> Result<Vec<Record>, LedgerError> {
-    let sign = |work: Pending| -> Result<Record, LedgerError> {
-        match work {
+/// Signs pending events in order, on the calling thread ([`Signing`] spreads chunks over
+/// threads).
+fn sign_all(pending: Vec<Pending>, keys: &[SignerKey]) -> Result<Vec<Record>, LedgerError> {
+    pending
+        .into_iter()
+        .map(|work| match work {
             Pending::Signed(record) => Ok(record),
             Pending::Sign { bytes, key } => {
                 Record::sign(bytes, keys[key].signing_key()).map_err(|source| {
                     LedgerError::Log(pbr_log::LogError::Rejected { index: 0, source })
                 })
             }
-        }
-    };
-    let threads = threads.min(pending.len() / 256).max(1);
-    if threads == 1 {
-        return pending.into_iter().map(sign).collect();
-    }
-    let part = pending.len().div_ceil(threads);
-    let mut parts: Vec<Vec<Pending>> = Vec::with_capacity(threads);
-    let mut rest = pending;
-    while !rest.is_empty() {
-        let tail = rest.split_off(part.min(rest.len()));
-        parts.push(rest);
-        rest = tail;
-    }
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = parts
-            .into_iter()
-            .map(|part| {
-                scope.spawn(move || part.into_iter().map(sign).collect::<Result<Vec<_>, _>>())
-            })
-            .collect();
-        let mut records = Vec::new();
-        for handle in handles {
-            // A signing thread only panics on a bug; surface it.
-            records.extend(handle.join().expect("signing thread panicked")?);
-        }
-        Ok(records)
-    })
+        })
+        .collect()
 }

@@ -107,25 +107,22 @@ payee = "fokus-provider"
     )
 }
 
-/// The sample's events, in order, each with the index of the demo key that signs it.
-fn sample_events() -> Result<Vec<(usize, Event)>, LedgerError> {
+/// The sample's events, in order; each is authored (and signed) by one of [`demo_keys`].
+fn sample_events() -> Result<Vec<Event>, LedgerError> {
     let pseudonyms = demo_pseudonym_key();
     let mut events = Vec::new();
     let mut push = |signer: usize, date: NaiveDate, participant, payload| {
         let n = events.len() as u64;
-        events.push((
-            signer,
-            Event {
-                contract: SAMPLE_CONTRACT.to_owned(),
-                participant,
-                business_date: date,
-                payload,
-                author: demo_keys()[signer].name().to_owned(),
-                recorded_at_micros: (SAMPLE_TIME as i64 - 30 * 86_400) * 1_000_000
-                    + n as i64 * 1_000,
-                id: EventId::derived(SAMPLE_ORIGIN.as_bytes(), &n.to_string()),
-            },
-        ));
+        events.push(Event {
+            contract: SAMPLE_CONTRACT.to_owned(),
+            participant,
+            business_date: date,
+            payload,
+            author: demo_keys()[signer].name().to_owned(),
+            // Set by `Ledger::append` from the sample's fixed clock.
+            recorded_at_micros: 0,
+            id: EventId::derived(SAMPLE_ORIGIN.as_bytes(), &n.to_string()),
+        });
     };
     let terms = sample_terms();
     let terms_hash = *blake3::hash(terms.as_bytes()).as_bytes();
@@ -225,7 +222,7 @@ pub fn build(ledger: &mut Ledger) -> Result<SignedCheckpoint, LedgerError> {
     for (batch_number, batch) in events.chunks(10).enumerate() {
         let inputs: Vec<(String, Input)> = batch
             .iter()
-            .map(|(_, event)| {
+            .map(|event| {
                 (
                     format!("sample event {}", event.id),
                     Input::Event(event.clone()),

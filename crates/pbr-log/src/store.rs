@@ -244,7 +244,7 @@ impl Log {
             ));
         }
         if len > committed {
-            self.roll_back_uncommitted(committed, len)?;
+            self.roll_back_uncommitted(committed)?;
             len = committed;
         }
         if self.cache_coverage()? < len {
@@ -272,7 +272,7 @@ impl Log {
 
     /// Records past `meta.len` belong to a batch that never committed if `meta.pending` names
     /// its start; they are rolled back. Otherwise they were inserted behind the ledger's back.
-    fn roll_back_uncommitted(&mut self, committed: u64, _len: u64) -> Result<(), LogError> {
+    fn roll_back_uncommitted(&mut self, committed: u64) -> Result<(), LogError> {
         let pending = read_u64(&self.meta, META_PENDING)?;
         if pending != Some(committed) {
             return Err(LogError::BadRecord {
