@@ -77,6 +77,74 @@ pub(crate) enum Command {
     /// Record one fact (each is also an import row kind).
     #[command(flatten)]
     Fact(Fact),
+    /// Print a period's settlement statement; with --issue, record it in the log.
+    Settle {
+        /// The contract (default: the ledger's only contract).
+        #[arg(long)]
+        contract: Option<String>,
+        /// The period: 2025-Q3, 2025-07 or 2025, as the contract settles.
+        #[arg(long)]
+        period: String,
+        /// Record the statement's hash, period and log position, signed with --key.
+        #[arg(long, requires = "key")]
+        issue: bool,
+        /// The issuing party's private key file (a commissioner or intermediary).
+        #[arg(long, value_name = "FILE")]
+        key: Option<PathBuf>,
+    },
+    /// Recompute every issued statement from the log and name any that differ.
+    Audit,
+    /// Balances per party: accrued, paid, outstanding, invested, returned, exposure.
+    Balance {
+        /// The contract (default: the ledger's only contract).
+        #[arg(long)]
+        contract: Option<String>,
+        /// What was known after the events with seq below N.
+        #[arg(long, value_name = "N", conflicts_with = "known_at")]
+        at_seq: Option<u64>,
+        /// What was known at a time: RFC 3339, or a date meaning the end of that day (UTC).
+        #[arg(long, value_name = "TIME")]
+        known_at: Option<String>,
+        /// Only what was in effect on this business date.
+        #[arg(long, value_name = "DATE")]
+        effective: Option<chrono::NaiveDate>,
+    },
+    /// Show how each amount of an issued statement was computed.
+    Explain {
+        /// The seq of the settlement-issued event.
+        settlement: u64,
+        /// Only the lines about this participant (64 hex digits).
+        #[arg(long)]
+        participant: Option<String>,
+    },
+    /// Which amounts and balances changed between two log positions, and which events
+    /// changed them.
+    Diff {
+        /// The earlier log position (events with seq below it).
+        #[arg(long)]
+        from_seq: u64,
+        /// The later log position (default: the whole log).
+        #[arg(long)]
+        to_seq: Option<u64>,
+        /// Only this contract.
+        #[arg(long)]
+        contract: Option<String>,
+        /// Compare entitlements through this period (default: the contract's final period).
+        #[arg(long)]
+        through: Option<String>,
+    },
+    /// Settle alternative terms over the same history, beside the real ones; writes nothing.
+    WhatIf {
+        /// The alternative terms (TOML).
+        #[arg(long)]
+        terms: PathBuf,
+        /// Through this period.
+        #[arg(long)]
+        period: String,
+        /// The contract whose history to use (default: the ledger's only contract).
+        #[arg(long)]
+        contract: Option<String>,
+    },
     /// Build a sample ledger with demo keys, verify it and show what to try next.
     Demo {
         /// Where to build it (default: pbr-demo in the system's temporary directory; an

@@ -18,7 +18,9 @@ pub(crate) fn exit_code_of(error: &anyhow::Error) -> i32 {
         return match error {
             LedgerError::Log(log) => log_exit_code(log),
             LedgerError::Verify(_) | LedgerError::Mismatch(_) => exit_code::VERIFY_FAILED,
-            LedgerError::Note { .. } | LedgerError::Rejected(_) => exit_code::INPUT,
+            LedgerError::Note { .. } | LedgerError::Rejected(_) | LedgerError::Domain(_) => {
+                exit_code::INPUT
+            }
             LedgerError::Projection { .. } => exit_code::VERIFY_FAILED,
             _ => exit_code::INTERNAL,
         };
@@ -84,6 +86,34 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
         } => crate::record::import(cli.ledger, &files, &keys, secret_file.as_deref(), json),
         Command::Log(args) => crate::record::log(cli.ledger, args, json),
         Command::Fact(fact) => crate::record::fact(cli.ledger, fact, json),
+        Command::Settle {
+            contract,
+            period,
+            issue,
+            key,
+        } => crate::settlement::settle(cli.ledger, contract, &period, issue.then_some(key).flatten(), json),
+        Command::Audit => crate::settlement::audit(cli.ledger, json),
+        Command::Balance {
+            contract,
+            at_seq,
+            known_at,
+            effective,
+        } => crate::settlement::balance(cli.ledger, contract, at_seq, known_at, effective, json),
+        Command::Explain {
+            settlement,
+            participant,
+        } => crate::settlement::explain(cli.ledger, settlement, participant, json),
+        Command::Diff {
+            from_seq,
+            to_seq,
+            contract,
+            through,
+        } => crate::settlement::diff(cli.ledger, from_seq, to_seq, contract, through, json),
+        Command::WhatIf {
+            terms,
+            period,
+            contract,
+        } => crate::settlement::what_if(cli.ledger, &terms, &period, contract, json),
         Command::Demo { dir } => demo(dir, json),
     }
 }

@@ -149,7 +149,15 @@ pub enum Period {
 
 /// How often a contract settles.
 #[derive(
-    Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
 )]
 #[serde(rename_all = "kebab-case")]
 pub enum Calendar {
@@ -226,6 +234,27 @@ impl Period {
         (0..n).fold(self, |period, _| period.next())
     }
 
+    /// The period before this one.
+    pub fn prev(self) -> Period {
+        match self {
+            Period::Month(month) => Period::Month(Month::from_index(month.index() - 1)),
+            Period::Quarter { year, quarter: 1 } => Period::Quarter {
+                year: year - 1,
+                quarter: 4,
+            },
+            Period::Quarter { year, quarter } => Period::Quarter {
+                year,
+                quarter: quarter - 1,
+            },
+            Period::Year(year) => Period::Year(year - 1),
+        }
+    }
+
+    /// The period `n` periods earlier.
+    pub fn minus(self, n: u32) -> Period {
+        (0..n).fold(self, |period, _| period.prev())
+    }
+
     /// The date `months` after `date`, clamped to the month's end (2024-01-31 + 1 = 2024-02-29).
     pub fn add_months(date: NaiveDate, months: u32) -> NaiveDate {
         date.checked_add_months(Months::new(months))
@@ -251,6 +280,19 @@ impl FromStr for Period {
             return text.parse().map(Period::Year).map_err(|_| bad());
         }
         text.parse::<Month>().map(Period::Month).map_err(|_| bad())
+    }
+}
+
+impl serde::Serialize for Period {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Period {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Period, D::Error> {
+        let text = <String as serde::Deserialize>::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
     }
 }
 

@@ -13,6 +13,7 @@ pub mod event;
 pub mod ids;
 mod json;
 pub mod money;
+pub mod settle;
 pub mod state;
 pub mod terms;
 

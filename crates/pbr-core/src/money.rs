@@ -80,7 +80,9 @@ pub enum Rounding {
 
 /// An amount of money in minor units (øre, cent, penny) of one currency. In JSON:
 /// `{"minor": 130000, "currency": "GBP"}`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Encode, Decode, Serialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Encode, Decode, Serialize, Deserialize,
+)]
 pub struct Money {
     /// The amount in minor units; negative for refunds and claw-backs.
     pub minor: i64,

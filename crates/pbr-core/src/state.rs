@@ -15,7 +15,9 @@ use chrono::{Days, NaiveDate};
 use serde::{Deserialize, Serialize};
 
 use crate::error::CoreError;
-use crate::event::{Attributes, Event, Payload, RejectReason, Role};
+use crate::date::{Period, Month};
+use crate::event::{Attributes, Event, Payload, Purpose, RejectReason, Role, SelfSufficiency};
+use crate::money::Money;
 use crate::ids::ParticipantRef;
 use crate::terms::{Attribute, OutcomeTerms, Subject, Terms};
 
@@ -78,8 +80,62 @@ pub struct ContractState {
     pub companies: BTreeSet<String>,
     /// Claims by seq.
     pub claims: BTreeMap<u64, Claim>,
-    /// Recorded months: (participant, month index) → seq.
-    pub months: BTreeMap<(ParticipantRef, i32), u64>,
+    /// Recorded months: participant → month index → (seq, status).
+    pub months: BTreeMap<ParticipantRef, BTreeMap<i32, (u64, SelfSufficiency)>>,
+    /// Money recorded as moving or owed outside statements, by seq.
+    pub flows: BTreeMap<u64, Flow>,
+    /// Issued statements, in log order.
+    pub issued: Vec<Issued>,
+    /// The cumulative entitlement the last issued statement settled (key → amount), which
+    /// the next statement subtracts. Derived: recomputed when the issue event is applied.
+    pub settled: Option<std::sync::Arc<crate::settle::Settled>>,
+}
+
+/// Money moving or owed, as recorded by a party (not computed by a statement).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Flow {
+    /// The business date.
+    pub date: NaiveDate,
+    /// What kind of record.
+    pub kind: FlowKind,
+    /// Who pays (for a cost: whose cost).
+    pub from: String,
+    /// Who is paid (for a cost: empty).
+    pub to: String,
+    /// How much.
+    pub amount: Money,
+    /// What for, where the event says.
+    pub purpose: Option<Purpose>,
+}
+
+/// The event kind behind a [`Flow`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FlowKind {
+    /// `funds-committed`: promised, not moved.
+    Committed,
+    /// `funds-disbursed`.
+    Disbursed,
+    /// `cost-recorded`.
+    Cost,
+    /// `payment-recorded`.
+    Payment,
+    /// `guarantee-called`.
+    GuaranteeCalled,
+}
+
+/// An issued statement, as the log records it, with what the engine recomputed for it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Issued {
+    /// The seq of the `settlement-issued` event.
+    pub seq: u64,
+    /// The period.
+    pub period: Period,
+    /// The hash the issuer recorded.
+    pub recorded_hash: [u8; 32],
+    /// The log position it covers (equal to `seq`).
+    pub log_position: u64,
+    /// The engine's recomputation of it at that position, or why it failed.
+    pub recomputed: Result<crate::settle::IssuedSummary, String>,
 }
 
 /// An enrolled participant.
@@ -436,10 +492,13 @@ impl State {
             Payload::MonthlyStatusRecorded(p) => {
                 let participant_ref = event.participant;
                 participant(true)?;
-                match participant_ref.and_then(|r| contract.months.get(&(r, p.month))) {
-                    Some(seq) => refuse(format!(
+                let recorded = participant_ref
+                    .and_then(|r| contract.months.get(&r))
+                    .and_then(|months| months.get(&p.month));
+                match recorded {
+                    Some((seq, _)) => refuse(format!(
                         "the status of {} is already recorded (seq {seq}); correct that event first",
-                        crate::date::Month::from_index(p.month)
+                        Month::from_index(p.month)
                     )),
                     None => Ok(()),
                 }
@@ -452,9 +511,25 @@ impl State {
                 .and(party(&p.beneficiary))
                 .and(money(&p.amount)),
             Payload::SettlementIssued(p) => {
-                p.period.parse::<crate::date::Period>()?;
-                if p.log_position > seq {
-                    return refuse("a settlement cannot cover events after it");
+                let period = p.period.parse::<Period>()?;
+                if Period::containing(terms.contract.settlement, period.last_day()) != period {
+                    return refuse(format!(
+                        "contract {} does not settle by {}",
+                        event.contract, p.period
+                    ));
+                }
+                if p.log_position != seq {
+                    return refuse(format!(
+                        "a statement covers every event before it: log_position must be {seq}"
+                    ));
+                }
+                if let Some(last) = contract.issued.last()
+                    && period <= last.period
+                {
+                    return refuse(format!(
+                        "{} is settled up to {} (seq {}); issue a later period",
+                        event.contract, last.period, last.seq
+                    ));
                 }
                 Ok(())
             }
@@ -465,6 +540,13 @@ impl State {
                 self.check_earlier(seq, p.retracts_seq)?;
                 if self.retracted.contains(&p.retracts_seq) {
                     return refuse(format!("seq {} is already retracted", p.retracts_seq));
+                }
+                if contract.issued.iter().any(|i| i.seq == p.retracts_seq) {
+                    return refuse(format!(
+                        "seq {} is an issued statement, which is never rewritten: the next \
+                         statement adjusts it",
+                        p.retracts_seq
+                    ));
                 }
                 Ok(())
             }
@@ -749,8 +831,57 @@ impl State {
                 if let Some(participant) = event.participant {
                     self.contract_mut(&event.contract)?
                         .months
-                        .insert((participant, p.month), seq);
+                        .entry(participant)
+                        .or_default()
+                        .insert(p.month, (seq, p.status));
                 }
+            }
+            Payload::FundsCommitted(p) => {
+                self.add_flow(event, seq, FlowKind::Committed, &p.from, &p.to, p.amount, Some(p.purpose))?
+            }
+            Payload::FundsDisbursed(p) => {
+                self.add_flow(event, seq, FlowKind::Disbursed, &p.from, &p.to, p.amount, Some(p.purpose))?
+            }
+            Payload::CostRecorded(p) => {
+                self.add_flow(event, seq, FlowKind::Cost, &p.party, "", p.amount, None)?
+            }
+            Payload::PaymentRecorded(p) => {
+                self.add_flow(event, seq, FlowKind::Payment, &p.from, &p.to, p.amount, None)?
+            }
+            Payload::GuaranteeCalled(p) => self.add_flow(
+                event,
+                seq,
+                FlowKind::GuaranteeCalled,
+                &p.guarantor,
+                &p.beneficiary,
+                p.amount,
+                None,
+            )?,
+            Payload::SettlementIssued(p) => {
+                let period = p.period.parse::<Period>()?;
+                // The state is exactly the prefix the statement covers (log_position = seq),
+                // so the engine recomputes it here, once, for the next statement and for
+                // balances. A failure is kept, not raised: apply never fails an admitted event.
+                let recomputed = crate::settle::settle(self, &event.contract, period, seq);
+                let contract = self.contract_mut(&event.contract)?;
+                let recomputed = recomputed.and_then(|(statement, settled, entitlement)| {
+                    let summary = crate::settle::IssuedSummary::of(&statement, &entitlement)?;
+                    Ok((summary, settled))
+                });
+                let recomputed = match recomputed {
+                    Ok((summary, settled)) => {
+                        contract.settled = Some(std::sync::Arc::new(settled));
+                        Ok(summary)
+                    }
+                    Err(e) => Err(e.reason),
+                };
+                contract.issued.push(Issued {
+                    seq,
+                    period,
+                    recorded_hash: p.statement_hash,
+                    log_position: p.log_position,
+                    recomputed,
+                });
             }
             Payload::Correction(p) => {
                 self.retracted.insert(p.retracts_seq);
@@ -761,10 +892,36 @@ impl State {
         Ok(())
     }
 
-    /// Makes a retracted event stop counting where validation reads it.
+    #[allow(clippy::too_many_arguments)]
+    fn add_flow(
+        &mut self,
+        event: &Event,
+        seq: u64,
+        kind: FlowKind,
+        from: &str,
+        to: &str,
+        amount: Money,
+        purpose: Option<Purpose>,
+    ) -> Result<(), CoreError> {
+        let flow = Flow {
+            date: event.business_date,
+            kind,
+            from: from.to_owned(),
+            to: to.to_owned(),
+            amount,
+            purpose,
+        };
+        self.contract_mut(&event.contract)?.flows.insert(seq, flow);
+        Ok(())
+    }
+
+    /// Makes a retracted event stop counting where validation and settlement read it.
     fn undo(&mut self, retracted: u64) {
         for contract in self.contracts.values_mut() {
-            contract.months.retain(|_, seq| *seq != retracted);
+            for months in contract.months.values_mut() {
+                months.retain(|_, (seq, _)| *seq != retracted);
+            }
+            contract.flows.remove(&retracted);
             for claim in contract.claims.values_mut() {
                 if claim
                     .decision

@@ -27,6 +27,10 @@ pub enum LedgerError {
     /// An input that cannot be appended; nothing of its batch was written.
     #[error("{0}")]
     Rejected(#[from] crate::append::Rejected),
+    /// A question the domain cannot answer as asked: an unknown contract, a period already
+    /// settled, terms that do not settle by that period.
+    #[error("{0}")]
+    Domain(String),
     /// An event in the log does not decode or fold; the projections cannot be built.
     #[error("event at seq {seq}: {reason}")]
     Projection {

@@ -13,12 +13,14 @@ mod error;
 pub mod import;
 mod projection;
 pub mod sample;
+pub mod settlement;
 
 use std::io::Write;
 use std::path::Path;
 
 pub use append::{AppendReport, ClaimAction, ClaimRef, Input, REPORT_FIRST, Rejected};
 pub use error::LedgerError;
+pub use settlement::{At, Audited, Change, Diff, WhatIf};
 pub use pbr_log::{
     ConsistencyProof, InclusionProof, KeySource, Log, LogError, SignedCheckpoint, SignerKey,
     VerifierKey, VerifyOptions, VerifyReport,

@@ -1,0 +1,416 @@
+//! The settlement commands: `settle`, `audit`, `balance`, `explain`, `diff`, `what-if`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Result, bail};
+use chrono::NaiveDate;
+use pbr_core::date::Period;
+use pbr_core::money::Money;
+use pbr_core::settle::Statement;
+use pbr_core::settle::balance::{PartyBalance, to_json as balance_json};
+use pbr_ledger::{At, Ledger};
+use serde_json::{Value, json};
+
+use crate::commands::{input, now_micros, open, read_signer_key};
+use crate::output::{hex, print_json, progress};
+
+fn period(text: &str) -> Result<Period> {
+    text.parse().map_err(|e: pbr_core::CoreError| input(e.reason))
+}
+
+fn amount(money: Money) -> String {
+    money.to_decimal().to_string()
+}
+
+/// The contract named, or the ledger's only one.
+fn contract_id(ledger: &mut Ledger, contract: Option<String>) -> Result<String> {
+    if let Some(contract) = contract {
+        return Ok(contract);
+    }
+    let ids: Vec<String> = ledger.state()?.contracts.keys().cloned().collect();
+    match ids.as_slice() {
+        [only] => Ok(only.clone()),
+        [] => Err(input("the ledger has no contract yet")),
+        _ => Err(input(format!(
+            "the ledger has {} contracts ({}): name one with --contract",
+            ids.len(),
+            ids.join(", ")
+        ))),
+    }
+}
+
+pub(crate) fn settle(
+    ledger_dir: Option<PathBuf>,
+    contract: Option<String>,
+    period_text: &str,
+    issue_key: Option<PathBuf>,
+    json: bool,
+) -> Result<()> {
+    let period = period(period_text)?;
+    let mut ledger = open(ledger_dir)?;
+    let contract = contract_id(&mut ledger, contract)?;
+    let (statement, issued) = match issue_key {
+        Some(path) => {
+            let key = read_signer_key(&path)?;
+            let (statement, seq) = ledger.issue(&contract, period, &key, now_micros()?)?;
+            (statement, Some(seq))
+        }
+        None => (ledger.settle(&contract, period)?, None),
+    };
+    if json {
+        let mut value = statement.to_json();
+        if let Some(object) = value.as_object_mut() {
+            object.insert("issued_seq".into(), json!(issued));
+        }
+        print_json(&value);
+    } else {
+        print_statement(&statement, false, None);
+        if let Some(seq) = issued {
+            println!("issued: seq {seq}");
+        }
+    }
+    Ok(())
+}
+
+/// A statement as a table; with `explain`, each line's arithmetic under it.
+fn print_statement(statement: &Statement, explain: bool, participant: Option<&str>) {
+    println!(
+        "statement {} {} ({} to {}){}, {}, covering seq 0..{}",
+        statement.contract,
+        statement.period,
+        statement.period.first_day(),
+        statement.period.last_day(),
+        if statement.final_period { ", final" } else { "" },
+        statement.currency,
+        statement.log_position
+    );
+    if let Some(previous) = &statement.previous {
+        println!(
+            "follows the statement of {} (seq {})",
+            previous.period, previous.seq
+        );
+    }
+    let short = |subject: &Option<String>| {
+        subject.as_deref().map_or(String::new(), |s| {
+            let (kind, id) = s.split_once(':').unwrap_or(("", s));
+            if kind == "participant" { id[..12.min(id.len())].to_owned() } else { id.to_owned() }
+        })
+    };
+    for line in &statement.lines {
+        if participant.is_some_and(|p| line.key.subject.as_deref() != Some(&format!("participant:{p}")))
+        {
+            continue;
+        }
+        println!(
+            "{:>4}  {:<26} {:<8}{} {:<14} {:>10} → {:<10} {:>14}{}",
+            line.n,
+            line.key.rule,
+            line.key.accrual.to_string(),
+            if line.adjustment { "*" } else { " " },
+            short(&line.key.subject),
+            line.key.from,
+            line.key.to,
+            amount(line.amount),
+            line.cap.map_or(String::new(), |c| format!("  ({} cap)", c.name()))
+        );
+        if explain {
+            println!("        = {}", line.calc);
+            if !line.events.is_empty() {
+                let events: Vec<String> = line.events.iter().map(u64::to_string).collect();
+                println!("        events: {}", events.join(", "));
+            }
+        }
+    }
+    if statement.lines.iter().any(|l| l.adjustment) {
+        println!("      * adjusts an already-settled period");
+    }
+    for total in &statement.totals {
+        println!(
+            "  {:<16} pays {:>14}  receives {:>14}",
+            total.party,
+            amount(total.pays),
+            amount(total.receives)
+        );
+    }
+    if let Some(f) = statement.facility {
+        println!(
+            "  facility: cash {}, outstanding {}, drawn {}",
+            amount(f.cash),
+            amount(f.outstanding),
+            amount(f.drawn)
+        );
+    }
+    println!("hash {}", hex(&statement.hash));
+}
+
+pub(crate) fn audit(ledger_dir: Option<PathBuf>, json: bool) -> Result<()> {
+    let ledger = open(ledger_dir)?;
+    let bar = progress(json, "recomputing");
+    let audited = ledger.audit(|done, total| {
+        bar.set_length(total);
+        bar.set_position(done);
+    })?;
+    bar.finish_and_clear();
+    let ok = audited.iter().all(pbr_ledger::Audited::matches);
+    if json {
+        print_json(&json!({
+            "ok": ok,
+            "statements": audited.iter().map(|a| json!({
+                "seq": a.seq,
+                "contract": a.contract,
+                "period": a.period.to_string(),
+                "recorded_hash": hex(&a.recorded),
+                "recomputed_hash": a.recomputed.as_ref().map(hex).ok(),
+                "error": a.recomputed.as_ref().err(),
+                "matches": a.matches(),
+            })).collect::<Vec<_>>(),
+        }));
+    } else {
+        for a in &audited {
+            match &a.recomputed {
+                Ok(_) if a.matches() => {
+                    println!("ok        seq {:>7}  {} {}", a.seq, a.contract, a.period)
+                }
+                Ok(hash) => println!(
+                    "DIFFERS   seq {:>7}  {} {}: recorded {}, recomputed {}",
+                    a.seq,
+                    a.contract,
+                    a.period,
+                    hex(&a.recorded),
+                    hex(hash)
+                ),
+                Err(reason) => println!(
+                    "FAILED    seq {:>7}  {} {}: {reason}",
+                    a.seq, a.contract, a.period
+                ),
+            }
+        }
+        println!(
+            "{} issued statements, {} match",
+            audited.len(),
+            audited.iter().filter(|a| a.matches()).count()
+        );
+    }
+    if !ok {
+        return Err(pbr_ledger::LedgerError::Mismatch(format!(
+            "{} issued statement(s) do not match their recomputation",
+            audited.iter().filter(|a| !a.matches()).count()
+        ))
+        .into());
+    }
+    Ok(())
+}
+
+/// `--known-at`: RFC 3339, or a date meaning the end of that day in UTC.
+fn known_at_micros(text: &str) -> Result<i64> {
+    if let Ok(time) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(time.timestamp_micros());
+    }
+    let date: NaiveDate = text
+        .parse()
+        .map_err(|_| input(format!("--known-at {text:?}: give RFC 3339 or YYYY-MM-DD")))?;
+    let end = date
+        .and_hms_micro_opt(23, 59, 59, 999_999)
+        .ok_or_else(|| input(format!("--known-at {text:?} is out of range")))?;
+    Ok(end.and_utc().timestamp_micros())
+}
+
+pub(crate) fn balance(
+    ledger_dir: Option<PathBuf>,
+    contract: Option<String>,
+    at_seq: Option<u64>,
+    known_at: Option<String>,
+    effective: Option<NaiveDate>,
+    json: bool,
+) -> Result<()> {
+    let mut ledger = open(ledger_dir)?;
+    let contract = contract_id(&mut ledger, contract)?;
+    let at = match (at_seq, known_at) {
+        (Some(seq), _) => At::Seq(seq),
+        (None, Some(time)) => At::KnownAt(known_at_micros(&time)?),
+        (None, None) => At::Head,
+    };
+    let (position, rows) = ledger.balances(&contract, at, effective)?;
+    if json {
+        print_json(&json!({
+            "contract": contract,
+            "log_position": position,
+            "effective": effective.map(|d| d.to_string()),
+            "parties": rows.iter().map(balance_json).collect::<Vec<_>>(),
+        }));
+        return Ok(());
+    }
+    println!(
+        "balances of {contract} after seq 0..{position}{}",
+        effective.map_or(String::new(), |d| format!(", in effect on {d}"))
+    );
+    print_balances(&rows);
+    Ok(())
+}
+
+fn print_balances(rows: &[PartyBalance]) {
+    println!(
+        "  {:<14} {:>14} {:>14} {:>14} {:>14} {:>14} {:>14} {:>14}",
+        "party", "accrued", "paid", "outstanding", "invested", "returned", "exposure", "net"
+    );
+    for row in rows {
+        println!(
+            "  {:<14} {:>14} {:>14} {:>14} {:>14} {:>14} {:>14} {:>14}",
+            row.party,
+            amount(row.accrued),
+            amount(row.paid),
+            amount(row.outstanding),
+            amount(row.invested),
+            amount(row.returned),
+            amount(row.guarantee_exposure),
+            amount(row.net)
+        );
+    }
+}
+
+pub(crate) fn explain(
+    ledger_dir: Option<PathBuf>,
+    seq: u64,
+    participant: Option<String>,
+    json: bool,
+) -> Result<()> {
+    if let Some(p) = &participant {
+        pbr_core::ids::ParticipantRef::parse(p).map_err(|e| input(e.reason))?;
+    }
+    let ledger = open(ledger_dir)?;
+    let statement = ledger.statement_at(seq)?;
+    if json {
+        let mut value = statement.to_json();
+        if let (Some(p), Some(lines)) = (&participant, value.get_mut("lines"))
+            && let Some(lines) = lines.as_array_mut()
+        {
+            let subject = format!("participant:{p}");
+            lines.retain(|l| l["subject"] == Value::String(subject.clone()));
+        }
+        print_json(&value);
+    } else {
+        print_statement(&statement, true, participant.as_deref());
+    }
+    Ok(())
+}
+
+pub(crate) fn diff(
+    ledger_dir: Option<PathBuf>,
+    from: u64,
+    to: Option<u64>,
+    contract: Option<String>,
+    through: Option<String>,
+    json: bool,
+) -> Result<()> {
+    let through = through.as_deref().map(period).transpose()?;
+    let mut ledger = open(ledger_dir)?;
+    let to = to.unwrap_or(ledger.log().len());
+    if to < from {
+        bail!(input(format!("--to-seq {to} is before --from-seq {from}")));
+    }
+    let diffs = ledger.diff(from, to, contract.as_deref(), through)?;
+    if json {
+        print_json(&json!({
+            "from_seq": from,
+            "to_seq": to,
+            "contracts": diffs.iter().map(|d| json!({
+                "contract": d.contract,
+                "through": d.through.to_string(),
+                "changes": d.changes.iter().map(|c| json!({
+                    "rule": c.key.rule,
+                    "accrual": c.key.accrual.to_string(),
+                    "subject": c.key.subject,
+                    "from": c.key.from,
+                    "to": c.key.to,
+                    "before": amount(c.before),
+                    "after": amount(c.after),
+                    "caused_by": c.caused_by,
+                    "calc": c.calc,
+                })).collect::<Vec<_>>(),
+                "balances": d.balances.iter().map(|(before, after)| json!({
+                    "party": after.party,
+                    "before": balance_json(before),
+                    "after": balance_json(after),
+                })).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+        }));
+        return Ok(());
+    }
+    for d in &diffs {
+        println!(
+            "{}: entitlements through {} between seq {from} and {to}",
+            d.contract, d.through
+        );
+        if d.changes.is_empty() {
+            println!("  no amount changed");
+        }
+        for c in &d.changes {
+            let caused: Vec<String> = c.caused_by.iter().map(u64::to_string).collect();
+            println!(
+                "  {:<26} {:<8} {:>10} → {:<10} {:>14} → {:>14}  caused by seq {}",
+                c.key.rule,
+                c.key.accrual.to_string(),
+                c.key.from,
+                c.key.to,
+                amount(c.before),
+                amount(c.after),
+                if caused.is_empty() { "-".to_owned() } else { caused.join(", ") }
+            );
+        }
+        for (before, after) in &d.balances {
+            println!(
+                "  balance {:<14} accrued {} → {}, net {} → {}",
+                after.party,
+                amount(before.accrued),
+                amount(after.accrued),
+                amount(before.net),
+                amount(after.net)
+            );
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn what_if(
+    ledger_dir: Option<PathBuf>,
+    terms_path: &Path,
+    period_text: &str,
+    contract: Option<String>,
+    json: bool,
+) -> Result<()> {
+    let period = period(period_text)?;
+    let text = std::fs::read_to_string(terms_path)
+        .map_err(|e| input(format!("{}: {e}", terms_path.display())))?;
+    let terms = pbr_core::terms::parse(&terms_path.display().to_string(), &text)
+        .map_err(|e| input(e.to_string()))?;
+    let mut ledger = open(ledger_dir)?;
+    let contract = contract_id(&mut ledger, contract)?;
+    let result = ledger.what_if(&contract, terms, period)?;
+    if json {
+        print_json(&json!({
+            "contract": contract,
+            "through": result.through.to_string(),
+            "parties": result.parties.iter().map(|(party, (real, alt))| json!({
+                "party": party, "real": amount(*real), "alternative": amount(*alt),
+            })).collect::<Vec<_>>(),
+            "rules": result.rules.iter().map(|(rule, (real, alt))| json!({
+                "rule": rule, "real": amount(*real), "alternative": amount(*alt),
+            })).collect::<Vec<_>>(),
+        }));
+        return Ok(());
+    }
+    println!(
+        "{contract} through {}: due to each party (+) or from it (−), real terms beside {}",
+        result.through,
+        terms_path.display()
+    );
+    println!("  {:<26} {:>14} {:>14}", "", "real", "alternative");
+    for (party, (real, alt)) in &result.parties {
+        println!("  {:<26} {:>14} {:>14}", party, amount(*real), amount(*alt));
+    }
+    println!("  by rule:");
+    for (rule, (real, alt)) in &result.rules {
+        println!("  {:<26} {:>14} {:>14}", rule, amount(*real), amount(*alt));
+    }
+    Ok(())
+}

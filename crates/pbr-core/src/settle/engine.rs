@@ -1,0 +1,1360 @@
+//! The cumulative entitlement `E(p, L)`: every amount the contract makes due from its first
+//! period through `p`, from the events of a log prefix, computed period by period because
+//! the mechanisms are sequential (caps are consumed in order, a waterfall fills its tiers, a
+//! facility carries cash and debt from one period to the next).
+//!
+//! Everything here is driven by the terms: no scenario, party or outcome is named in code.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use crate::date::{Calendar, Month, Period};
+use crate::error::CoreError;
+use crate::event::{Purpose, RejectReason, SelfSufficiency};
+use crate::ids::ParticipantRef;
+use crate::money::{Currency, Money, Ratio, Rounding};
+use crate::state::{ClaimSubject, ContractState, FlowKind};
+use crate::terms::{
+    LimitOn, NegativeNet, OrderKey, OutcomeTerms, SplitRemainder, Terms, TierRule,
+    WaterfallSource,
+};
+
+/// Identifies an amount across recomputations: the same key in two recomputations is the
+/// same entitlement, possibly changed by what was learnt in between.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct LineKey {
+    /// The period the amount belongs to.
+    pub accrual: Period,
+    /// The rule, e.g. `outcome:O8` (`docs/settlement.md`).
+    pub rule: String,
+    /// `participant:<ref>` or `company:<id>`, for amounts about one subject.
+    pub subject: Option<String>,
+    /// Who pays.
+    pub from: String,
+    /// Who is paid.
+    pub to: String,
+    /// The claim, for amounts of one claim.
+    pub claim: Option<u64>,
+}
+
+/// Which cap limited an amount.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Cap {
+    /// The per-participant cap.
+    Participant,
+    /// The per-company cap.
+    Company,
+    /// The per-period cap.
+    Period,
+    /// The contract cap.
+    Contract,
+}
+
+impl Cap {
+    /// The name in statements.
+    pub fn name(self) -> &'static str {
+        match self {
+            Cap::Participant => "participant",
+            Cap::Company => "company",
+            Cap::Period => "period",
+            Cap::Contract => "contract",
+        }
+    }
+}
+
+/// One amount of the cumulative entitlement, with how it came about.
+#[derive(Clone, Debug)]
+pub struct Entry {
+    /// Its key.
+    pub key: LineKey,
+    /// The amount.
+    pub amount: Money,
+    /// The events (by seq) that produced it.
+    pub events: Vec<u64>,
+    /// The cap that bit, if any.
+    pub cap: Option<Cap>,
+    /// The arithmetic, for `pbr explain`.
+    pub calc: String,
+}
+
+/// What a decision or claw-back did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DecisionResult {
+    /// Accepted (and paid what caps allowed).
+    Accepted,
+    /// Rejected for a reason.
+    Rejected(RejectReason),
+    /// Recovered.
+    ClawedBack,
+}
+
+/// A decision or claw-back, with what it paid.
+#[derive(Clone, Debug)]
+pub struct Decision {
+    /// The claim.
+    pub claim_seq: u64,
+    /// The decision or claw-back event.
+    pub event_seq: u64,
+    /// `participant:<ref>` or `company:<id>`.
+    pub subject: String,
+    /// The outcome code.
+    pub outcome: String,
+    /// The decision date.
+    pub date: NaiveDate,
+    /// The period it settles in.
+    pub period: Period,
+    /// What it did.
+    pub result: DecisionResult,
+    /// The price of the outcome (for a claw-back: the net it recovers).
+    pub price: Money,
+    /// What it pays (negative for a claw-back).
+    pub amount: Money,
+    /// The cap that bit.
+    pub cap: Option<Cap>,
+}
+
+/// A liquidity facility's position at a period's end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FacilityPosition {
+    /// The borrower's cash.
+    pub cash: Money,
+    /// The balance outstanding.
+    pub outstanding: Money,
+    /// The total ever drawn.
+    pub drawn: Money,
+}
+
+/// The cumulative entitlement through a period.
+#[derive(Clone, Debug)]
+pub struct Entitlement {
+    /// The last period included.
+    pub through: Period,
+    /// The contract's final period (the one holding its end date).
+    pub final_period: Period,
+    /// The currency.
+    pub currency: Currency,
+    /// Every amount, in the order the engine created them.
+    pub entries: Vec<Entry>,
+    /// Every decision and claw-back, in processing order.
+    pub decisions: Vec<Decision>,
+    /// The facility's position at the end of each period.
+    pub facility: BTreeMap<Period, FacilityPosition>,
+    /// Per guarantor: what it stands to lose at `through` (`min(outstanding, maximum)`).
+    pub exposure: BTreeMap<String, Money>,
+    /// Per reimbursed party: co-financing due for payments whose reimbursement period comes
+    /// after `through`.
+    pub receivable: BTreeMap<String, Money>,
+    index: HashMap<LineKey, usize>,
+}
+
+impl Entitlement {
+    /// The amount under `key`, zero if none.
+    pub fn amount(&self, key: &LineKey) -> Money {
+        self.index
+            .get(key)
+            .map_or(Money::zero(self.currency), |&i| self.entries[i].amount)
+    }
+
+    /// The entry under `key`.
+    pub fn entry(&self, key: &LineKey) -> Option<&Entry> {
+        self.index.get(key).map(|&i| &self.entries[i])
+    }
+}
+
+/// Where the engine gets the terms for a date.
+pub enum TermsSource<'a> {
+    /// The contract's own versions: the one in force on the date.
+    Versions(&'a str, &'a ContractState),
+    /// One set of terms for every date (`pbr what-if`).
+    Fixed(Arc<Terms>),
+}
+
+impl TermsSource<'_> {
+    fn at(&self, date: NaiveDate) -> Result<Arc<Terms>, CoreError> {
+        match self {
+            TermsSource::Versions(id, contract) => contract
+                .terms_on(date)
+                .ok_or_else(|| CoreError::invalid(format!("contract {id} has no terms")))?
+                .terms(id),
+            TermsSource::Fixed(terms) => Ok(terms.clone()),
+        }
+    }
+}
+
+/// A claim action to process in a period.
+struct Item {
+    date: NaiveDate,
+    subject: ClaimSubject,
+    outcome: String,
+    claim_seq: u64,
+    event_seq: u64,
+    action: Action,
+}
+
+#[derive(Clone, Copy)]
+enum Action {
+    Decided(Result<(), RejectReason>),
+    ClawBack,
+}
+
+/// A sort key part of the processing order.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+enum Part {
+    Date(NaiveDate),
+    Text(String),
+    Number(u64),
+}
+
+/// Months of one participant's qualified runs paid in one period.
+struct PaidMonths {
+    participant: ParticipantRef,
+    status: SelfSufficiency,
+    months: Vec<(i32, u64)>,
+    qualified: i32,
+}
+
+/// The sustainment parameters that decide which months are paid when.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+struct RunRules {
+    run_months: u32,
+    window_months: u32,
+    partial_counts: bool,
+    calendar: Calendar,
+}
+
+struct Runs {
+    by_period: BTreeMap<Period, Vec<PaidMonths>>,
+    /// Each participant with a qualified run, and the period of its first qualification.
+    achievers: BTreeMap<ParticipantRef, Period>,
+}
+
+fn subject_name(subject: &ClaimSubject) -> String {
+    match subject {
+        ClaimSubject::Participant(p) => format!("participant:{p}"),
+        ClaimSubject::Company(c) => format!("company:{c}"),
+    }
+}
+
+fn amount_of(terms: &Terms, amount: &crate::terms::Amount) -> Result<Money, CoreError> {
+    amount
+        .money(terms.contract.currency)
+        .map_err(CoreError::invalid)
+}
+
+/// The running state of the simulation.
+struct Engine<'a> {
+    contract: &'a ContractState,
+    retracted: &'a BTreeSet<u64>,
+    currency: Currency,
+    out: Entitlement,
+    /// Net outcome payments per subject, over the contract.
+    paid_subject: HashMap<String, Money>,
+    /// Net outcome payments over the contract.
+    paid_total: Money,
+    /// Net outcome payments in the current period.
+    paid_period: Money,
+    /// What each accepted, not clawed-back claim paid: its payee and each payer's share.
+    paid_claim: BTreeMap<u64, (String, Vec<(String, Money)>)>,
+    /// The current period's outcome-family net per (payer, payee), with its events.
+    pairs: BTreeMap<(String, String), (Money, Vec<u64>)>,
+    /// Negative nets carried forward per (payer, payee).
+    carry: BTreeMap<(String, String), Money>,
+    /// Outcome payments after carry-forward, per (period, payer), with their events.
+    paid_by_payer: BTreeMap<(Period, String), (Money, Vec<u64>)>,
+    /// Outcome payments after carry-forward, per (period, payee).
+    received_by_payee: BTreeMap<(Period, String), Money>,
+    /// Waterfall: paid per tier, received per party.
+    tier_paid: HashMap<usize, Money>,
+    tier_received: HashMap<String, Money>,
+    facility: Option<FacilityPosition>,
+    runs: HashMap<RunRules, Arc<Runs>>,
+}
+
+/// Computes the cumulative entitlement through `through`.
+pub fn entitlement(
+    contract: &ContractState,
+    retracted: &BTreeSet<u64>,
+    source: &TermsSource<'_>,
+    through: Period,
+) -> Result<Entitlement, CoreError> {
+    let last_terms = source.at(through.last_day())?;
+    let calendar = last_terms.contract.settlement;
+    let currency = last_terms.contract.currency;
+    let first_terms = match contract.versions.first() {
+        Some(_) if matches!(source, TermsSource::Versions(..)) => {
+            source.at(contract.versions[0].effective_from)?
+        }
+        _ => last_terms.clone(),
+    };
+    let first = Period::containing(calendar, first_terms.contract.start.0);
+    let final_period = Period::containing(calendar, last_terms.contract.end.0);
+    let zero = Money::zero(currency);
+    let mut engine = Engine {
+        contract,
+        retracted,
+        currency,
+        out: Entitlement {
+            through,
+            final_period,
+            currency,
+            entries: Vec::new(),
+            decisions: Vec::new(),
+            facility: BTreeMap::new(),
+            exposure: BTreeMap::new(),
+            receivable: BTreeMap::new(),
+            index: HashMap::new(),
+        },
+        paid_subject: HashMap::new(),
+        paid_total: zero,
+        paid_period: zero,
+        paid_claim: BTreeMap::new(),
+        received_by_payee: BTreeMap::new(),
+        pairs: BTreeMap::new(),
+        carry: BTreeMap::new(),
+        paid_by_payer: BTreeMap::new(),
+        tier_paid: HashMap::new(),
+        tier_received: HashMap::new(),
+        facility: None,
+        runs: HashMap::new(),
+    };
+    let items = engine.claim_items(calendar, through);
+    let flows = engine.flows_by_period(calendar, through);
+    let mut items = items;
+    let mut period = first;
+    while period <= through {
+        let terms = source.at(period.last_day())?;
+        let period_items = items.remove(&period).unwrap_or_default();
+        engine.period(source, &terms, period, period_items, &flows)?;
+        period = period.next();
+    }
+    engine.finish(&last_terms, through)?;
+    Ok(engine.out)
+}
+
+impl<'a> Engine<'a> {
+    fn zero(&self) -> Money {
+        Money::zero(self.currency)
+    }
+
+    /// Every decision and claw-back up to `through`, bucketed by the period it settles in.
+    fn claim_items(&self, calendar: Calendar, through: Period) -> BTreeMap<Period, Vec<Item>> {
+        let mut items: BTreeMap<Period, Vec<Item>> = BTreeMap::new();
+        let mut push = |date: NaiveDate, item: Item| {
+            let period = Period::containing(calendar, date);
+            if period <= through {
+                items.entry(period).or_default().push(item);
+            }
+        };
+        for (&seq, claim) in &self.contract.claims {
+            if self.retracted.contains(&seq) {
+                continue;
+            }
+            if let Some((event_seq, date, result)) = claim.decision {
+                push(
+                    date,
+                    Item {
+                        date,
+                        subject: claim.subject.clone(),
+                        outcome: claim.outcome.clone(),
+                        claim_seq: seq,
+                        event_seq,
+                        action: Action::Decided(result),
+                    },
+                );
+            }
+            if let Some((event_seq, date)) = claim.clawed_back {
+                push(
+                    date,
+                    Item {
+                        date,
+                        subject: claim.subject.clone(),
+                        outcome: claim.outcome.clone(),
+                        claim_seq: seq,
+                        event_seq,
+                        action: Action::ClawBack,
+                    },
+                );
+            }
+        }
+        items
+    }
+
+    /// Recorded money flows up to `through`, bucketed by period.
+    fn flows_by_period(
+        &self,
+        calendar: Calendar,
+        through: Period,
+    ) -> BTreeMap<Period, Vec<(u64, &'a crate::state::Flow)>> {
+        let mut flows: BTreeMap<Period, Vec<(u64, &crate::state::Flow)>> = BTreeMap::new();
+        for (&seq, flow) in &self.contract.flows {
+            let period = Period::containing(calendar, flow.date);
+            if period <= through {
+                flows.entry(period).or_default().push((seq, flow));
+            }
+        }
+        flows
+    }
+
+    /// Adds `amount` under `key`, merging with an earlier amount of the same key.
+    fn add(
+        &mut self,
+        key: LineKey,
+        amount: Money,
+        events: Vec<u64>,
+        cap: Option<Cap>,
+        calc: String,
+    ) -> Result<(), CoreError> {
+        let outcome_family = key.rule.starts_with("outcome:")
+            || key.rule.starts_with("clawback:")
+            || key.rule.starts_with("sustainment:");
+        if outcome_family {
+            let pair = self
+                .pairs
+                .entry((key.from.clone(), key.to.clone()))
+                .or_insert((Money::zero(self.currency), Vec::new()));
+            pair.0 = pair.0.checked_add(amount)?;
+            pair.1.extend(&events);
+        }
+        match self.out.index.get(&key) {
+            Some(&i) => {
+                let entry = &mut self.out.entries[i];
+                entry.amount = entry.amount.checked_add(amount)?;
+                entry.events.extend(events);
+                entry.cap = entry.cap.or(cap);
+                entry.calc.push_str("; ");
+                entry.calc.push_str(&calc);
+            }
+            None => {
+                self.out.index.insert(key.clone(), self.out.entries.len());
+                self.out.entries.push(Entry {
+                    key,
+                    amount,
+                    events,
+                    cap,
+                    calc,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn period(
+        &mut self,
+        source: &TermsSource<'_>,
+        terms: &Terms,
+        period: Period,
+        mut items: Vec<Item>,
+        flows: &BTreeMap<Period, Vec<(u64, &crate::state::Flow)>>,
+    ) -> Result<(), CoreError> {
+        self.paid_period = self.zero();
+        self.pairs.clear();
+        // 1. Claims, in the contract's processing order (the claim's seq breaks ties).
+        let order = &terms.contract.processing_order;
+        let sort_key = |item: &Item| -> Vec<Part> {
+            let mut key: Vec<Part> = order
+                .iter()
+                .map(|k| match k {
+                    OrderKey::DecisionDate => Part::Date(item.date),
+                    OrderKey::Subject => Part::Text(subject_name(&item.subject)),
+                    OrderKey::Outcome => Part::Text(item.outcome.clone()),
+                    OrderKey::Seq => Part::Number(item.claim_seq),
+                })
+                .collect();
+            key.push(Part::Number(item.event_seq));
+            key
+        };
+        items.sort_by_cached_key(sort_key);
+        for item in items {
+            self.claim(source, period, item)?;
+        }
+        // 2. Months of qualified runs.
+        if let Some(s) = &terms.sustainment {
+            self.sustainment(terms, s, period)?;
+        }
+        // 3. The period's net per payer and payee, with negative nets carried forward.
+        self.carry_forward(terms, period)?;
+        // 4. Savings, measured `register-lag` periods earlier.
+        let savings = match &terms.savings {
+            Some(s) => Some(self.savings(terms, s, period)?),
+            None => None,
+        };
+        // 5. The waterfall.
+        let mut waterfall_in: BTreeMap<String, Money> = BTreeMap::new();
+        if let Some(w) = &terms.waterfall {
+            let inflow = match w.source {
+                WaterfallSource::Savings => savings.unwrap_or(self.zero()),
+                WaterfallSource::OutcomePayments => self.received(period, &w.party)?,
+            };
+            waterfall_in = self.waterfall(terms, w, period, inflow)?;
+        }
+        // 6. The facility's cash sequence.
+        if let Some(f) = &terms.facility {
+            self.facility(terms, f, period, flows.get(&period), &waterfall_in)?;
+        }
+        // 7. Co-financing of payments `lag` periods earlier.
+        for c in &terms.co_financing {
+            let source_period = period.minus(c.lag);
+            let mut payers = c.reimburses.clone();
+            payers.sort();
+            for party in payers {
+                let Some((paid, events)) = self
+                    .paid_by_payer
+                    .get(&(source_period, party.clone()))
+                    .cloned()
+                else {
+                    continue;
+                };
+                let amount = paid.mul_ratio(c.share.0, terms.contract.rounding)?;
+                if amount.minor == 0 {
+                    continue;
+                }
+                let calc = format!(
+                    "{} × {} paid by {party} in {source_period} = {}",
+                    c.share.0,
+                    paid.to_decimal(),
+                    amount.to_decimal()
+                );
+                self.add(
+                    LineKey {
+                        accrual: period,
+                        rule: format!("co-financing:{}", c.funder),
+                        subject: None,
+                        from: c.funder.clone(),
+                        to: party,
+                        claim: None,
+                    },
+                    amount,
+                    events,
+                    None,
+                    calc,
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The outcome payments `party` receives in `period`, after carry-forward.
+    fn received(&self, period: Period, party: &str) -> Result<Money, CoreError> {
+        Ok(self
+            .received_by_payee
+            .get(&(period, party.to_owned()))
+            .copied()
+            .unwrap_or(self.zero()))
+    }
+
+    fn claim(
+        &mut self,
+        source: &TermsSource<'_>,
+        period: Period,
+        item: Item,
+    ) -> Result<(), CoreError> {
+        let subject = subject_name(&item.subject);
+        let zero = self.zero();
+        let mut decision = Decision {
+            claim_seq: item.claim_seq,
+            event_seq: item.event_seq,
+            subject: subject.clone(),
+            outcome: item.outcome.clone(),
+            date: item.date,
+            period,
+            result: DecisionResult::Accepted,
+            price: zero,
+            amount: zero,
+            cap: None,
+        };
+        match item.action {
+            Action::Decided(Err(reason)) => {
+                decision.result = DecisionResult::Rejected(reason);
+            }
+            Action::Decided(Ok(())) => {
+                let terms = source.at(item.date)?;
+                let Some(outcome) = terms.outcomes.iter().find(|o| o.code == item.outcome) else {
+                    // Under other terms (`what-if`) the outcome may not be priced at all.
+                    self.out.decisions.push(decision);
+                    return Ok(());
+                };
+                let price = price_of(&terms, outcome)?;
+                let (amount, cap, cap_calc) = self.capped(&terms, &item.subject, price)?;
+                let payee = outcome.payee.clone();
+                let payers = self.payers(&terms, outcome, &item.subject)?;
+                let shares = split(amount, &payers, terms.contract.split_remainder)?;
+                for (payer, share) in &shares {
+                    let mut calc = format!("price {}", price.to_decimal());
+                    calc.push_str(&cap_calc);
+                    if shares.len() > 1 {
+                        calc.push_str(&format!(
+                            "; split {} ways: {} to {payer}",
+                            shares.len(),
+                            share.to_decimal()
+                        ));
+                    }
+                    self.add(
+                        LineKey {
+                            accrual: period,
+                            rule: format!("outcome:{}", item.outcome),
+                            subject: Some(subject.clone()),
+                            from: payer.clone(),
+                            to: payee.clone(),
+                            claim: Some(item.claim_seq),
+                        },
+                        *share,
+                        vec![item.claim_seq, item.event_seq],
+                        cap,
+                        calc,
+                    )?;
+                }
+                self.count_paid(&subject, amount)?;
+                self.paid_claim.insert(item.claim_seq, (payee, shares));
+                decision.price = price;
+                decision.amount = amount;
+                decision.cap = cap;
+            }
+            Action::ClawBack => {
+                let (payee, paid) = self.paid_claim.remove(&item.claim_seq).unwrap_or_default();
+                let mut total = zero;
+                for (payer, share) in &paid {
+                    let recovered = share.checked_neg()?;
+                    total = total.checked_add(recovered)?;
+                    self.add(
+                        LineKey {
+                            accrual: period,
+                            rule: format!("clawback:{}", item.outcome),
+                            subject: Some(subject.clone()),
+                            from: payer.clone(),
+                            to: payee.clone(),
+                            claim: Some(item.claim_seq),
+                        },
+                        recovered,
+                        vec![item.claim_seq, item.event_seq],
+                        None,
+                        format!("recovers the {} paid on claim {}", share.to_decimal(), item.claim_seq),
+                    )?;
+                }
+                self.count_paid(&subject, total)?;
+                decision.result = DecisionResult::ClawedBack;
+                decision.price = total.checked_neg()?;
+                decision.amount = total;
+            }
+        }
+        self.out.decisions.push(decision);
+        Ok(())
+    }
+
+    fn count_paid(&mut self, subject: &str, amount: Money) -> Result<(), CoreError> {
+        let zero = self.zero();
+        let paid = self.paid_subject.entry(subject.to_owned()).or_insert(zero);
+        *paid = paid.checked_add(amount)?;
+        self.paid_total = self.paid_total.checked_add(amount)?;
+        self.paid_period = self.paid_period.checked_add(amount)?;
+        Ok(())
+    }
+
+    /// `price` limited by the caps on net amounts: the subject's, the period's, then the
+    /// contract's; when two bind equally the first is named.
+    fn capped(
+        &self,
+        terms: &Terms,
+        subject: &ClaimSubject,
+        price: Money,
+    ) -> Result<(Money, Option<Cap>, String), CoreError> {
+        let Some(caps) = &terms.caps else {
+            return Ok((price, None, String::new()));
+        };
+        let subject_key = subject_name(subject);
+        let paid_subject = self
+            .paid_subject
+            .get(&subject_key)
+            .copied()
+            .unwrap_or(self.zero());
+        let subject_cap = match subject {
+            ClaimSubject::Participant(_) => caps.per_participant.as_ref().map(|a| (Cap::Participant, a)),
+            ClaimSubject::Company(_) => caps.per_company.as_ref().map(|a| (Cap::Company, a)),
+        };
+        let mut limits = Vec::new();
+        if let Some((kind, cap)) = subject_cap {
+            limits.push((kind, amount_of(terms, cap)?, paid_subject));
+        }
+        if let Some(cap) = &caps.per_period {
+            limits.push((Cap::Period, amount_of(terms, cap)?, self.paid_period));
+        }
+        if let Some(cap) = &caps.contract {
+            limits.push((Cap::Contract, amount_of(terms, cap)?, self.paid_total));
+        }
+        let mut amount = price;
+        let mut named = None;
+        let mut calc = String::new();
+        for (kind, cap, paid) in limits {
+            let headroom = cap.checked_sub(paid)?;
+            let headroom = if headroom.minor < 0 { self.zero() } else { headroom };
+            if headroom < amount {
+                amount = headroom;
+                named = Some(kind);
+                calc = format!(
+                    "; {} cap {} − paid {} = headroom {}",
+                    kind.name(),
+                    cap.to_decimal(),
+                    paid.to_decimal(),
+                    headroom.to_decimal()
+                );
+            }
+        }
+        Ok((amount, named, calc))
+    }
+
+    /// The paying parties of an outcome for a subject.
+    fn payers(
+        &self,
+        terms: &Terms,
+        outcome: &OutcomeTerms,
+        subject: &ClaimSubject,
+    ) -> Result<Vec<String>, CoreError> {
+        match (&outcome.payer, &outcome.payers) {
+            (Some(payer), _) if payer == "home-party" => {
+                let home = match subject {
+                    ClaimSubject::Participant(p) => self
+                        .contract
+                        .participants
+                        .get(p)
+                        .and_then(|p| p.attributes.home_party.clone()),
+                    ClaimSubject::Company(_) => None,
+                };
+                home.map(|h| vec![h]).ok_or_else(|| {
+                    CoreError::invalid(format!(
+                        "{} is paid by the home party, and {} has none",
+                        outcome.code,
+                        subject_name(subject)
+                    ))
+                })
+            }
+            (Some(payer), _) => Ok(vec![payer.clone()]),
+            (None, Some(payers)) => {
+                let mut payers = payers.clone();
+                payers.sort();
+                Ok(payers)
+            }
+            (None, None) => Err(CoreError::invalid(format!(
+                "{} of {} names no payer",
+                outcome.code, terms.contract.id
+            ))),
+        }
+    }
+
+    fn run_rules(
+        &mut self,
+        terms: &Terms,
+        s: &crate::terms::SustainmentTerms,
+    ) -> Arc<Runs> {
+        let rules = RunRules {
+            run_months: s.run_months,
+            window_months: s.window_months,
+            partial_counts: s.partial_price.is_some(),
+            calendar: terms.contract.settlement,
+        };
+        if let Some(runs) = self.runs.get(&rules) {
+            return runs.clone();
+        }
+        let runs = Arc::new(self.compute_runs(rules));
+        self.runs.insert(rules, runs.clone());
+        runs
+    }
+
+    /// Which months of which participant are paid in which period under `rules`: a run of
+    /// consecutive counted months inside the participant's window qualifies at its
+    /// `run_months`-th month; its months up to then are paid in that month's period, later
+    /// ones in their own.
+    fn compute_runs(&self, rules: RunRules) -> Runs {
+        let mut by_period: BTreeMap<Period, Vec<PaidMonths>> = BTreeMap::new();
+        let mut achievers = BTreeMap::new();
+        let period_of = |index: i32| Period::containing(rules.calendar, Month::from_index(index).last_day());
+        for (participant, p) in &self.contract.participants {
+            if self.retracted.contains(&p.seq) {
+                continue;
+            }
+            let Some(months) = self.contract.months.get(participant) else {
+                continue;
+            };
+            let first = Month::of(p.start).index();
+            let last = first + rules.window_months as i32 - 1;
+            let counts = |status: SelfSufficiency| {
+                status == SelfSufficiency::Full
+                    || (rules.partial_counts && status == SelfSufficiency::Partial)
+            };
+            let mut run: Vec<(i32, u64, SelfSufficiency)> = Vec::new();
+            let mut flush = |run: &mut Vec<(i32, u64, SelfSufficiency)>| {
+                if run.len() >= rules.run_months as usize && rules.run_months > 0 {
+                    let qualified = run[0].0 + rules.run_months as i32 - 1;
+                    achievers.entry(*participant).or_insert_with(|| period_of(qualified));
+                    let mut groups: BTreeMap<(Period, u8), PaidMonths> = BTreeMap::new();
+                    for &(month, seq, status) in run.iter() {
+                        let period = period_of(month.max(qualified));
+                        groups
+                            .entry((period, status as u8))
+                            .or_insert_with(|| PaidMonths {
+                                participant: *participant,
+                                status,
+                                months: Vec::new(),
+                                qualified,
+                            })
+                            .months
+                            .push((month, seq));
+                    }
+                    for ((period, _), paid) in groups {
+                        by_period.entry(period).or_default().push(paid);
+                    }
+                }
+                run.clear();
+            };
+            let mut previous: Option<i32> = None;
+            for (&month, &(seq, status)) in months.range(first..=last) {
+                let contiguous = previous.is_some_and(|p| p + 1 == month);
+                if !counts(status) || !contiguous {
+                    flush(&mut run);
+                }
+                if counts(status) {
+                    run.push((month, seq, status));
+                }
+                previous = Some(month);
+            }
+            flush(&mut run);
+        }
+        Runs {
+            by_period,
+            achievers,
+        }
+    }
+
+    fn sustainment(
+        &mut self,
+        terms: &Terms,
+        s: &crate::terms::SustainmentTerms,
+        period: Period,
+    ) -> Result<(), CoreError> {
+        let runs = self.run_rules(terms, s);
+        let Some(paid) = runs.by_period.get(&period) else {
+            return Ok(());
+        };
+        let full = amount_of(terms, &s.full_price)?;
+        let partial = match &s.partial_price {
+            Some(price) => amount_of(terms, price)?,
+            None => self.zero(),
+        };
+        for group in paid {
+            let (name, price) = match group.status {
+                SelfSufficiency::Partial => ("partial", partial),
+                _ => ("full", full),
+            };
+            let count = group.months.len() as i64;
+            let total = price.checked_mul(count)?;
+            let subject = ClaimSubject::Participant(group.participant);
+            let (amount, cap, cap_calc) = self.capped(terms, &subject, total)?;
+            let months: Vec<String> = group
+                .months
+                .iter()
+                .map(|(m, _)| Month::from_index(*m).to_string())
+                .collect();
+            let calc = format!(
+                "{count} {name} months ({}; run qualified {}) × {} = {}{cap_calc}",
+                months.join(", "),
+                Month::from_index(group.qualified),
+                price.to_decimal(),
+                total.to_decimal()
+            );
+            let subject_name = subject_name(&subject);
+            self.add(
+                LineKey {
+                    accrual: period,
+                    rule: format!("sustainment:{name}"),
+                    subject: Some(subject_name.clone()),
+                    from: s.payer.clone(),
+                    to: s.payee.clone(),
+                    claim: None,
+                },
+                amount,
+                group.months.iter().map(|(_, seq)| *seq).collect(),
+                cap,
+                calc,
+            )?;
+            self.count_paid(&subject_name, amount)?;
+        }
+        Ok(())
+    }
+
+    /// Nets the period's outcome payments per (payer, payee); a negative net is carried
+    /// forward when the contract says so. Records what each payer paid, for co-financing.
+    fn carry_forward(&mut self, terms: &Terms, period: Period) -> Result<(), CoreError> {
+        let mut pairs = std::mem::take(&mut self.pairs);
+        // What earlier periods carried forward is owed now.
+        for ((payer, payee), carried) in std::mem::take(&mut self.carry) {
+            let calc = format!("{} carried from {}", carried.to_decimal(), period.prev());
+            self.add(
+                LineKey {
+                    accrual: period,
+                    rule: "carry-forward".into(),
+                    subject: None,
+                    from: payer.clone(),
+                    to: payee.clone(),
+                    claim: None,
+                },
+                carried,
+                Vec::new(),
+                None,
+                calc,
+            )?;
+            let pair = pairs
+                .entry((payer, payee))
+                .or_insert((Money::zero(self.currency), Vec::new()));
+            pair.0 = pair.0.checked_add(carried)?;
+        }
+        for ((payer, payee), (mut net, events)) in pairs {
+            if net.minor < 0 && terms.contract.negative_net == NegativeNet::CarryForward {
+                self.carry.insert((payer.clone(), payee.clone()), net);
+                let calc = format!("net {} carried to {}", net.to_decimal(), period.next());
+                self.add(
+                    LineKey {
+                        accrual: period,
+                        rule: "carry-forward".into(),
+                        subject: None,
+                        from: payer.clone(),
+                        to: payee.clone(),
+                        claim: None,
+                    },
+                    net.checked_neg()?,
+                    Vec::new(),
+                    None,
+                    calc,
+                )?;
+                net = self.zero();
+            }
+            let zero = self.zero();
+            let received = self
+                .received_by_payee
+                .entry((period, payee))
+                .or_insert(zero);
+            *received = received.checked_add(net)?;
+            let paid = self
+                .paid_by_payer
+                .entry((period, payer))
+                .or_insert((zero, Vec::new()));
+            paid.0 = paid.0.checked_add(net)?;
+            paid.1.extend(events);
+        }
+        Ok(())
+    }
+
+    fn savings(
+        &mut self,
+        terms: &Terms,
+        s: &crate::terms::SavingsTerms,
+        period: Period,
+    ) -> Result<Money, CoreError> {
+        let measured = period.minus(s.register_lag);
+        let from = Month::of(measured.first_day()).index().max(s.measure_from.0.index());
+        let to = Month::of(measured.last_day()).index().min(s.measure_to.0.index());
+        let mut events = Vec::new();
+        for (participant, p) in &self.contract.participants {
+            if self.retracted.contains(&p.seq) {
+                continue;
+            }
+            if let Some(months) = self.contract.months.get(participant)
+                && from <= to
+            {
+                for (_, &(seq, status)) in months.range(from..=to) {
+                    if status == SelfSufficiency::Full {
+                        events.push(seq);
+                    }
+                }
+            }
+        }
+        events.sort_unstable();
+        let rate = amount_of(terms, &s.monthly_rate)?;
+        let count = events.len() as i64;
+        let gross = rate.checked_mul(count)?;
+        let amount = gross.mul_ratio(s.attribution.0, terms.contract.rounding)?;
+        if count > 0 {
+            let calc = format!(
+                "{count} off-benefit months of {measured} × {} × {} = {}",
+                rate.to_decimal(),
+                s.attribution.0,
+                amount.to_decimal()
+            );
+            self.add(
+                LineKey {
+                    accrual: period,
+                    rule: "savings".into(),
+                    subject: None,
+                    from: s.party.clone(),
+                    to: s.party.clone(),
+                    claim: None,
+                },
+                amount,
+                events,
+                None,
+                calc,
+            )?;
+        }
+        Ok(amount)
+    }
+
+    /// Passes `inflow` down the tiers; returns what each party received this period.
+    fn waterfall(
+        &mut self,
+        terms: &Terms,
+        w: &crate::terms::WaterfallTerms,
+        period: Period,
+        inflow: Money,
+    ) -> Result<BTreeMap<String, Money>, CoreError> {
+        let mut received = BTreeMap::new();
+        if inflow.minor <= 0 {
+            return Ok(received);
+        }
+        let zero = self.zero();
+        let mut remaining = inflow;
+        for (i, tier) in w.tiers.iter().enumerate() {
+            let tier_paid = self.tier_paid.get(&i).copied().unwrap_or(zero);
+            let (mut take, mut calc) = match tier.rule {
+                TierRule::Fill => {
+                    let limit = match &tier.limit {
+                        Some(limit) => amount_of(terms, limit)?,
+                        None => zero,
+                    };
+                    let room = limit.checked_sub(tier_paid)?;
+                    let room = if room.minor < 0 { zero } else { room };
+                    (
+                        remaining.min(room),
+                        format!(
+                            "min(remaining {}, limit {} − paid {})",
+                            remaining.to_decimal(),
+                            limit.to_decimal(),
+                            tier_paid.to_decimal()
+                        ),
+                    )
+                }
+                TierRule::Share => {
+                    let share = tier.share.map_or(Ratio::one(), |s| s.0);
+                    let take = remaining.mul_ratio(share, terms.contract.rounding)?;
+                    (take, format!("{share} × remaining {}", remaining.to_decimal()))
+                }
+                TierRule::Remainder => (remaining, format!("remaining {}", remaining.to_decimal())),
+            };
+            if let Some(cap) = &tier.cap_total {
+                let cap = amount_of(terms, cap)?;
+                let got = self.tier_received.get(&tier.to).copied().unwrap_or(zero);
+                let room = cap.checked_sub(got)?;
+                let room = if room.minor < 0 { zero } else { room };
+                if room < take {
+                    calc.push_str(&format!(
+                        " = {}; capped at total {} − received {} = {}",
+                        take.to_decimal(),
+                        cap.to_decimal(),
+                        got.to_decimal(),
+                        room.to_decimal()
+                    ));
+                    take = room;
+                }
+            }
+            if take.minor < 0 {
+                take = zero;
+            }
+            remaining = remaining.checked_sub(take)?;
+            self.tier_paid.insert(i, tier_paid.checked_add(take)?);
+            let got = self.tier_received.get(&tier.to).copied().unwrap_or(zero);
+            self.tier_received.insert(tier.to.clone(), got.checked_add(take)?);
+            if take.minor != 0 {
+                let r = received.entry(tier.to.clone()).or_insert(zero);
+                *r = r.checked_add(take)?;
+                calc.push_str(&format!(" → {}", take.to_decimal()));
+                self.add(
+                    LineKey {
+                        accrual: period,
+                        rule: format!("waterfall:{}", tier.label),
+                        subject: None,
+                        from: w.party.clone(),
+                        to: tier.to.clone(),
+                        claim: None,
+                    },
+                    take,
+                    Vec::new(),
+                    None,
+                    calc,
+                )?;
+            }
+        }
+        Ok(received)
+    }
+
+    fn facility(
+        &mut self,
+        terms: &Terms,
+        f: &crate::terms::FacilityTerms,
+        period: Period,
+        flows: Option<&Vec<(u64, &crate::state::Flow)>>,
+        waterfall_in: &BTreeMap<String, Money>,
+    ) -> Result<(), CoreError> {
+        let zero = self.zero();
+        let mut position = self.facility.unwrap_or(FacilityPosition {
+            cash: zero,
+            outstanding: zero,
+            drawn: zero,
+        });
+        // 1. Receive: outcome payments, waterfall tiers and recorded funding; pay costs.
+        let outcome = self.received(period, &f.borrower)?;
+        let mut cash = position.cash.checked_add(outcome)?;
+        if let Some(tier) = waterfall_in.get(&f.borrower) {
+            cash = cash.checked_add(*tier)?;
+        }
+        let mut events = Vec::new();
+        for (seq, flow) in flows.into_iter().flatten() {
+            let facility_flow = matches!(
+                flow.purpose,
+                Some(Purpose::FacilityDraw | Purpose::Repayment | Purpose::Fee)
+            );
+            match flow.kind {
+                FlowKind::Disbursed if !facility_flow && flow.to == f.borrower => {
+                    cash = cash.checked_add(flow.amount)?;
+                    events.push(*seq);
+                }
+                FlowKind::Disbursed if !facility_flow && flow.from == f.borrower => {
+                    cash = cash.checked_sub(flow.amount)?;
+                    events.push(*seq);
+                }
+                FlowKind::Cost if flow.from == f.borrower => {
+                    cash = cash.checked_sub(flow.amount)?;
+                    events.push(*seq);
+                }
+                _ => {}
+            }
+        }
+        let limit = amount_of(terms, &f.limit)?;
+        let key = |rule: &str, from: &str, to: &str| LineKey {
+            accrual: period,
+            rule: rule.to_owned(),
+            subject: None,
+            from: from.to_owned(),
+            to: to.to_owned(),
+            claim: None,
+        };
+        // 2. Draw the shortfall within the limit, or repay what is outstanding.
+        if cash.minor < 0 {
+            let used = match f.limit_on {
+                LimitOn::TotalDrawn => position.drawn,
+                LimitOn::Outstanding => position.outstanding,
+            };
+            let room = limit.checked_sub(used)?;
+            let room = if room.minor < 0 { zero } else { room };
+            let draw = cash.checked_neg()?.min(room);
+            if draw.minor > 0 {
+                cash = cash.checked_add(draw)?;
+                position.outstanding = position.outstanding.checked_add(draw)?;
+                position.drawn = position.drawn.checked_add(draw)?;
+                let calc = format!(
+                    "shortfall {}; limit {} − used {} = room {}",
+                    draw.to_decimal(),
+                    limit.to_decimal(),
+                    used.to_decimal(),
+                    room.to_decimal()
+                );
+                self.add(key("facility:draw", &f.lender, &f.borrower), draw, events.clone(), None, calc)?;
+            }
+        } else if position.outstanding.minor > 0 {
+            let repay = cash.min(position.outstanding);
+            if repay.minor > 0 {
+                cash = cash.checked_sub(repay)?;
+                let calc = format!(
+                    "min(cash {}, outstanding {})",
+                    cash.checked_add(repay)?.to_decimal(),
+                    position.outstanding.to_decimal()
+                );
+                position.outstanding = position.outstanding.checked_sub(repay)?;
+                self.add(key("facility:repayment", &f.borrower, &f.lender), repay, events.clone(), None, calc)?;
+            }
+        }
+        // 3. At the final settlement: the fee if everything is repaid, the loss otherwise.
+        if period == self.out.final_period {
+            if position.outstanding.minor == 0 {
+                if let Some(fee) = &f.fee {
+                    let basis = match f.fee_on {
+                        LimitOn::TotalDrawn => position.drawn,
+                        LimitOn::Outstanding => position.outstanding,
+                    };
+                    let due = basis.mul_ratio(fee.0, terms.contract.rounding)?;
+                    let paid = due.min(if cash.minor < 0 { zero } else { cash });
+                    if paid.minor > 0 {
+                        cash = cash.checked_sub(paid)?;
+                        let calc = format!(
+                            "min({} × {} = {}, cash {})",
+                            fee.0,
+                            basis.to_decimal(),
+                            due.to_decimal(),
+                            cash.checked_add(paid)?.to_decimal()
+                        );
+                        self.add(key("facility:fee", &f.borrower, &f.lender), paid, Vec::new(), None, calc)?;
+                    }
+                }
+            } else if let Some(g) = &terms.guarantee {
+                let maximum = amount_of(terms, &g.maximum)?;
+                let covered = position.outstanding.min(maximum);
+                let calc = format!(
+                    "outstanding {} at the final settlement; guarantee up to {}",
+                    position.outstanding.to_decimal(),
+                    maximum.to_decimal()
+                );
+                if g.guarantor != f.lender {
+                    self.add(key("guarantee:loss", &g.guarantor, &f.lender), covered, Vec::new(), None, calc.clone())?;
+                }
+                self.add(key("facility:write-off", &f.lender, &f.borrower), covered, Vec::new(), None, calc)?;
+                position.outstanding = position.outstanding.checked_sub(covered)?;
+            }
+        }
+        position.cash = cash;
+        self.facility = Some(position);
+        self.out.facility.insert(period, position);
+        Ok(())
+    }
+
+    /// After the last period: the success bonus (at the final settlement) and the
+    /// positions at `through`.
+    fn finish(&mut self, terms: &Terms, through: Period) -> Result<(), CoreError> {
+        if through >= self.out.final_period
+            && let Some(b) = &terms.success_bonus
+        {
+            let final_period = self.out.final_period;
+            let enrolled: Vec<&ParticipantRef> = self
+                .contract
+                .participants
+                .iter()
+                .filter(|(_, p)| !self.retracted.contains(&p.seq))
+                .map(|(r, _)| r)
+                .collect();
+            let mut achievers: BTreeSet<String> = BTreeSet::new();
+            if let Some(s) = &terms.sustainment {
+                let runs = self.run_rules(terms, s);
+                for (participant, period) in &runs.achievers {
+                    if *period <= final_period {
+                        achievers.insert(format!("participant:{participant}"));
+                    }
+                }
+            }
+            for claim_seq in self.paid_claim.keys() {
+                if let Some(claim) = self.contract.claims.get(claim_seq)
+                    && let ClaimSubject::Participant(p) = &claim.subject
+                {
+                    achievers.insert(format!("participant:{p}"));
+                }
+            }
+            let count = achievers.len() as i64;
+            let total = enrolled.len() as i64;
+            let threshold = b.threshold.0;
+            let met = total > 0
+                && i128::from(count) * i128::from(threshold.denominator)
+                    >= i128::from(threshold.numerator) * i128::from(total);
+            let bonus = amount_of(terms, &b.amount)?;
+            let amount = if met { bonus } else { self.zero() };
+            let calc = format!(
+                "{count} of {total} participants achieved; threshold {threshold}: {}",
+                if met { "due" } else { "not due" }
+            );
+            self.add(
+                LineKey {
+                    accrual: final_period,
+                    rule: "success-bonus".into(),
+                    subject: None,
+                    from: b.payer.clone(),
+                    to: b.payee.clone(),
+                    claim: None,
+                },
+                amount,
+                Vec::new(),
+                None,
+                calc,
+            )?;
+        }
+        // Guarantee exposure at `through`.
+        if let (Some(g), Some(position)) = (&terms.guarantee, self.facility) {
+            let maximum = amount_of(terms, &g.maximum)?;
+            self.out
+                .exposure
+                .insert(g.guarantor.clone(), position.outstanding.min(maximum));
+        }
+        // Co-financing receivable: payments of the last `lag` periods, not yet reimbursed.
+        for c in &terms.co_financing {
+            for party in &c.reimburses {
+                let mut due = self.zero();
+                let mut period = through;
+                for _ in 0..c.lag {
+                    if let Some((paid, _)) = self.paid_by_payer.get(&(period, party.clone())) {
+                        let rounding: Rounding = terms.contract.rounding;
+                        due = due.checked_add(paid.mul_ratio(c.share.0, rounding)?)?;
+                    }
+                    period = period.prev();
+                }
+                let zero = self.zero();
+                let entry = self.out.receivable.entry(party.clone()).or_insert(zero);
+                *entry = entry.checked_add(due)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The price of an outcome: its own, or a fraction of another's.
+fn price_of(terms: &Terms, outcome: &OutcomeTerms) -> Result<Money, CoreError> {
+    let own = amount_of(terms, &outcome.price)?;
+    match (&outcome.partial_of, &outcome.fraction) {
+        (Some(parent), Some(fraction)) => {
+            let parent = terms
+                .outcomes
+                .iter()
+                .find(|o| &o.code == parent)
+                .ok_or_else(|| CoreError::invalid(format!("{parent} is not an outcome")))?;
+            amount_of(terms, &parent.price)?.mul_ratio(fraction.0, terms.contract.rounding)
+        }
+        _ => Ok(own),
+    }
+}
+
+/// Splits `amount` equally among `payers` (in id order): each gets the floor of its share
+/// and the leftover minor units go to the first or the last.
+fn split(
+    amount: Money,
+    payers: &[String],
+    remainder: SplitRemainder,
+) -> Result<Vec<(String, Money)>, CoreError> {
+    let n = payers.len() as i64;
+    if n == 0 {
+        return Err(CoreError::invalid("an outcome needs a payer"));
+    }
+    let each = amount.minor.div_euclid(n);
+    let left = amount.minor - each * n;
+    let lucky = match remainder {
+        SplitRemainder::FirstParty => 0,
+        SplitRemainder::LastParty => payers.len() - 1,
+    };
+    Ok(payers
+        .iter()
+        .enumerate()
+        .map(|(i, payer)| {
+            let minor = if i == lucky { each + left } else { each };
+            (payer.clone(), Money::from_minor(minor, amount.currency))
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_split_gives_the_leftover_to_the_first_party_in_id_order() -> Result<(), CoreError> {
+        let payers: Vec<String> = ["K1", "K2", "K3"].iter().map(|s| s.to_string()).collect();
+        let shares = split(Money::from_minor(2_500_000, Currency::DKK), &payers, SplitRemainder::FirstParty)?;
+        let minors: Vec<i64> = shares.iter().map(|(_, m)| m.minor).collect();
+        assert_eq!(minors, vec![833_334, 833_333, 833_333]);
+        let shares = split(Money::from_minor(2_500_000, Currency::DKK), &payers, SplitRemainder::LastParty)?;
+        let minors: Vec<i64> = shares.iter().map(|(_, m)| m.minor).collect();
+        assert_eq!(minors, vec![833_333, 833_333, 833_334]);
+        Ok(())
+    }
+}
