@@ -16,7 +16,7 @@ fn base() -> (tempfile::TempDir, String, Vec<String>) {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let ledger = dir.path().join("l").to_str().unwrap().to_owned();
     let mut args = vec![];
-    for party in ["dwp", "provider"] {
+    for party in ["dwp", "provider", "investor"] {
         let path = dir.path().join(format!("{party}.key"));
         std::fs::write(&path, pbr_ledger::sample::demo_key(party).to_text()).unwrap();
         args.push("--key".to_owned());

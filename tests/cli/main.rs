@@ -6,6 +6,7 @@
 mod import_errors;
 mod privacy;
 mod scenarios;
+mod settlement;
 mod support;
 mod vectors;
 mod wiring;

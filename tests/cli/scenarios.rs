@@ -9,7 +9,7 @@ use pbr_core::ids::EventId;
 
 use crate::support::{pbr, pbr_ok};
 
-fn repo() -> PathBuf {
+pub(crate) fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
@@ -42,23 +42,36 @@ fn scenario_ledger(
     (dir, ledger, keys)
 }
 
-/// Every event of the ledger by client id, as `pbr log --json` prints them.
-fn events_by_id(ledger: &str) -> BTreeMap<String, serde_json::Value> {
+/// Every event of the ledger by id, with its seq, as `pbr log --json` prints them.
+pub(crate) fn logged_by_id(ledger: &str) -> BTreeMap<String, (u64, serde_json::Value)> {
     pbr_ok(&["--ledger", ledger, "log", "--json"])
         .lines()
         .map(|line| {
             let line: serde_json::Value = serde_json::from_str(line).unwrap();
             (
                 line["event"]["id"].as_str().unwrap().to_owned(),
-                line["event"].clone(),
+                (line["seq"].as_u64().unwrap(), line["event"].clone()),
             )
         })
         .collect()
 }
 
+/// Every event of the ledger by id, as `pbr log --json` prints them.
+fn events_by_id(ledger: &str) -> BTreeMap<String, serde_json::Value> {
+    logged_by_id(ledger)
+        .into_iter()
+        .map(|(id, (_, event))| (id, event))
+        .collect()
+}
+
+/// The event id `pbr import` gives a row whose `id` column is the token `client`.
+pub(crate) fn import_id(client: &str) -> String {
+    EventId::derived(b"pbr import id", client).to_string()
+}
+
 /// The decision on row `n` of A.4: `accepted`, `clawed-back` or the rejection reason.
 fn decision_of(events: &BTreeMap<String, serde_json::Value>, row: &str) -> String {
-    let id = EventId::derived(b"pbr import id", row).to_string();
+    let id = import_id(row);
     let event = events
         .get(&id)
         .unwrap_or_else(|| panic!("no event for {row}"));
@@ -109,6 +122,10 @@ const SCENARIO_A_DECISIONS: [(u32, &str); 34] = [
     (34, "claim-deadline"),
 ];
 
+/// The rows of scenario A's import: the investor's disbursement (§5.A.2), 12 enrolments, 33
+/// claims and their decisions, and the claw-back (§5.A.4, row 23).
+pub(crate) const SCENARIO_A_ROWS: usize = 1 + 12 + 33 * 2 + 1;
+
 #[test]
 fn scenario_a_loads_and_every_claim_decision_matches() {
     let (_dir, ledger, keys) = scenario_ledger("a", "dwp", &["dwp", "spv", "investor", "provider"]);
@@ -124,6 +141,8 @@ fn scenario_a_loads_and_every_claim_decision_matches() {
             &keys["dwp"],
             "--key",
             &keys["provider"],
+            "--key",
+            &keys["investor"],
             "--secret-file",
             secret.to_str().unwrap(),
         ];
@@ -133,7 +152,7 @@ fn scenario_a_loads_and_every_claim_decision_matches() {
         pbr_ok(&args)
     };
     let first: serde_json::Value = serde_json::from_str(&import(true)).unwrap();
-    assert_eq!(first["appended"].as_u64().unwrap(), 79);
+    assert_eq!(first["appended"].as_u64().unwrap(), SCENARIO_A_ROWS as u64);
     let events = events_by_id(&ledger);
     let mut wrong = Vec::new();
     for (row, expected) in SCENARIO_A_DECISIONS {
@@ -147,7 +166,10 @@ fn scenario_a_loads_and_every_claim_decision_matches() {
     pbr_ok(&["--ledger", &ledger, "verify"]);
     let again: serde_json::Value = serde_json::from_str(&import(true)).unwrap();
     assert_eq!(again["appended"].as_u64().unwrap(), 0);
-    assert_eq!(again["duplicates"].as_u64().unwrap(), 79);
+    assert_eq!(
+        again["duplicates"].as_u64().unwrap(),
+        SCENARIO_A_ROWS as u64
+    );
     // `pbr log` shows every decision with its reason.
     let log = pbr_ok(&["--ledger", &ledger, "log", "--kind", "outcome-rejected"]);
     assert_eq!(log.lines().count(), 7, "{log}");
@@ -156,10 +178,10 @@ fn scenario_a_loads_and_every_claim_decision_matches() {
 
 #[test]
 fn a_bad_row_appends_nothing_and_names_file_line_and_field() {
-    let (dir, ledger, keys) = scenario_ledger("a", "dwp", &["dwp", "provider"]);
+    let (dir, ledger, keys) = scenario_ledger("a", "dwp", &["dwp", "investor", "provider"]);
     let good = std::fs::read_to_string(repo().join("tests/scenarios/a/events.csv")).unwrap();
     let mut lines: Vec<String> = good.lines().map(str::to_owned).collect();
-    lines[30] = lines[30].replace("2013-", "2013/");
+    lines[31] = lines[31].replace("2013-", "2013/");
     let bad = dir.path().join("bad.csv");
     std::fs::write(&bad, lines.join("\n") + "\n").unwrap();
     let before = pbr_ok(&["--ledger", &ledger, "verify", "--json"]);
@@ -173,12 +195,14 @@ fn a_bad_row_appends_nothing_and_names_file_line_and_field() {
         &keys["dwp"],
         "--key",
         &keys["provider"],
+        "--key",
+        &keys["investor"],
         "--secret-file",
         secret.to_str().unwrap(),
     ]);
     assert_eq!(run.code, 3, "{}", run.stderr);
     assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
-    assert!(run.stderr.contains("bad.csv:31: date:"), "{}", run.stderr);
+    assert!(run.stderr.contains("bad.csv:32: date:"), "{}", run.stderr);
     assert_eq!(
         pbr_ok(&["--ledger", &ledger, "verify", "--json"]),
         before,
@@ -213,14 +237,38 @@ fn import_scenario(
     serde_json::from_str(&pbr_ok(&args)).unwrap()
 }
 
-/// Loads a scenario, checks the first import appends `rows` events, the log verifies, and a
-/// second import appends nothing.
-fn load_scenario(
+/// How scenario `scenario` loads: the commissioner who registers its terms, the authors of
+/// its import file, and the rows that file appends.
+pub(crate) fn setup(scenario: &str) -> (&'static str, &'static [&'static str], usize) {
+    match scenario {
+        "a" => ("dwp", &["dwp", "investor", "provider"], SCENARIO_A_ROWS),
+        // 18 enrolments, 18 × 33 monthly statuses, 4 DSI tranches and 4 payments to TUBA
+        // (§5.B.2).
+        "b" => ("brondby", &["brondby", "dsi"], 18 + 18 * 33 + 8),
+        // 24 enrolments, 24 × 36 monthly statuses, the Obelske grant and 13 quarterly costs.
+        "c" => (
+            "aalborg",
+            &["aalborg", "fokus", "obelske"],
+            24 + 24 * 36 + 1 + 13,
+        ),
+        // 4 companies, 15 enrolments, 35 claims and their decisions, 15 leavings, 15
+        // follow-ups.
+        "d" => (
+            "K1",
+            &["K1", "K2", "K3", "operator"],
+            4 + 15 + 35 * 2 + 15 + 15,
+        ),
+        other => panic!("no scenario {other}"),
+    }
+}
+
+/// Loads a scenario (see [`setup`]): checks the first import appends its rows, the log
+/// verifies, and a second import appends nothing. Returns (tempdir, ledger, key file of each
+/// author).
+pub(crate) fn load_scenario(
     scenario: &str,
-    commissioner: &str,
-    authors: &[&str],
-    rows: usize,
-) -> (tempfile::TempDir, String) {
+) -> (tempfile::TempDir, String, BTreeMap<String, String>) {
+    let (commissioner, authors, rows) = setup(scenario);
     let (dir, ledger, keys) = scenario_ledger(scenario, commissioner, authors);
     let first = import_scenario(&ledger, scenario, &keys, authors);
     assert_eq!(first["appended"].as_u64().unwrap(), rows as u64);
@@ -228,7 +276,7 @@ fn load_scenario(
     let again = import_scenario(&ledger, scenario, &keys, authors);
     assert_eq!(again["appended"].as_u64().unwrap(), 0);
     assert_eq!(again["duplicates"].as_u64().unwrap(), rows as u64);
-    (dir, ledger)
+    (dir, ledger, keys)
 }
 
 /// The monthly statuses of the log: (participant, month, status) per event.
@@ -279,8 +327,7 @@ const SCENARIO_B_OFF_BENEFIT_MONTHS: [(&str, usize); 11] = [
 
 #[test]
 fn scenario_b_loads_and_records_the_off_benefit_months() {
-    // 18 enrolments, 18 × 33 monthly statuses, 4 DSI tranches and 4 payments to TUBA (§5.B.2).
-    let (_dir, ledger) = load_scenario("b", "brondby", &["brondby", "dsi"], 18 + 18 * 33 + 8);
+    let (_dir, ledger, _) = load_scenario("b");
     let statuses = monthly_statuses(&ledger);
     assert_eq!(statuses.len(), 18 * 33);
     let full: Vec<_> = statuses.iter().filter(|(_, _, s)| s == "full").collect();
@@ -313,13 +360,7 @@ fn scenario_b_loads_and_records_the_off_benefit_months() {
 
 #[test]
 fn scenario_c_loads_and_records_the_self_sufficient_months() {
-    // 24 enrolments, 24 × 36 monthly statuses, the Obelske grant and 13 quarterly costs.
-    let (_dir, ledger) = load_scenario(
-        "c",
-        "aalborg",
-        &["aalborg", "fokus", "obelske"],
-        24 + 24 * 36 + 1 + 13,
-    );
+    let (_dir, ledger, _) = load_scenario("c");
     let statuses = monthly_statuses(&ledger);
     assert_eq!(statuses.len(), 24 * 36);
     let count = |status: &str| statuses.iter().filter(|(_, _, s)| s == status).count();
@@ -409,13 +450,7 @@ const SCENARIO_D_DECISIONS: [(u32, &str); 35] = [
 
 #[test]
 fn scenario_d_loads_and_every_claim_decision_matches() {
-    // 4 companies, 15 enrolments, 35 claims and their decisions, 15 leavings, 15 follow-ups.
-    let (_dir, ledger) = load_scenario(
-        "d",
-        "K1",
-        &["K1", "K2", "K3", "operator"],
-        4 + 15 + 35 * 2 + 15 + 15,
-    );
+    let (_dir, ledger, _) = load_scenario("d");
     let events = events_by_id(&ledger);
     let mut wrong = Vec::new();
     for (row, expected) in SCENARIO_D_DECISIONS {
