@@ -10,7 +10,7 @@ use serde_json::json;
 
 use crate::cli::{CheckpointCommand, Cli, Command, PartyCommand, ProofArgs};
 use crate::exit_code;
-use crate::output::{hex, print_json, progress};
+use crate::output::{hex, out, outln, print_json, progress};
 
 /// Maps an error to its documented exit code.
 pub(crate) fn exit_code_of(error: &anyhow::Error) -> i32 {
@@ -91,7 +91,13 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
             period,
             issue,
             key,
-        } => crate::settlement::settle(cli.ledger, contract, &period, issue.then_some(key).flatten(), json),
+        } => crate::settlement::settle(
+            cli.ledger,
+            contract,
+            &period,
+            issue.then_some(key).flatten(),
+            json,
+        ),
         Command::Audit => crate::settlement::audit(cli.ledger, json),
         Command::Balance {
             contract,
@@ -142,7 +148,7 @@ fn init(dir: Option<PathBuf>, origin: Option<String>, json: bool) -> Result<()> 
     if json {
         print_json(&json!({"ok": true, "ledger": dir, "origin": ledger.log().origin()}));
     } else {
-        println!(
+        outln!(
             "created ledger {} at {}",
             ledger.log().origin(),
             dir.display()
@@ -210,7 +216,7 @@ fn verify(
             },
         }));
     } else {
-        println!(
+        outln!(
             "ok: {} records verified (seq {}..{}), root {}, chain head {}",
             report.len - report.from_seq,
             report.from_seq,
@@ -219,13 +225,13 @@ fn verify(
             hex(&report.chain_head)
         );
         for (size, signers) in &report.checkpoints {
-            println!("checkpoint of size {size} signed by {}", signers.join(", "));
+            outln!("checkpoint of size {size} signed by {}", signers.join(", "));
             for quorum in &quorums {
                 let missing = quorum.missing(signers);
                 if missing.is_empty() {
-                    println!("  quorum of {} met", quorum.contract);
+                    outln!("  quorum of {} met", quorum.contract);
                 } else {
-                    println!(
+                    outln!(
                         "  quorum of {} not met: missing {}",
                         quorum.contract,
                         missing.join(", ")
@@ -234,7 +240,7 @@ fn verify(
             }
         }
         if report.keys == KeySource::Ledger && !report.checkpoints.is_empty() {
-            println!(
+            outln!(
                 "note: checkpoint signatures were checked against keys stored in the ledger, which \
                  are not a trust anchor; pass --key with each party's verifier key to check \
                  against keys you got from the parties"
@@ -277,7 +283,7 @@ fn export(ledger: &Ledger, out: Option<PathBuf>, json: bool) -> Result<()> {
         if json {
             print_json(&json!({"ok": true, "records": summary.records, "out": path}));
         } else {
-            println!("exported {} records to {}", summary.records, path.display());
+            outln!("exported {} records to {}", summary.records, path.display());
         }
     }
     Ok(())
@@ -288,7 +294,7 @@ fn proof(ledger: &Ledger, args: ProofArgs, json: bool) -> Result<()> {
     let text = if let Some(seq) = args.seq {
         let proof = log.inclusion_proof(seq, args.tree_size)?;
         if !json {
-            println!(
+            outln!(
                 "record {} is in the tree of size {} with root {} ({} path hashes)",
                 proof.leaf_index,
                 proof.tree_size,
@@ -304,7 +310,7 @@ fn proof(ledger: &Ledger, args: ProofArgs, json: bool) -> Result<()> {
             .ok_or_else(|| input("--consistency needs --from"))?;
         let proof = log.consistency_proof(from, args.to)?;
         if !json {
-            println!(
+            outln!(
                 "the tree of size {} (root {}) extends the tree of size {} (root {}) ({} path hashes)",
                 proof.second,
                 hex(&proof.second_root),
@@ -317,7 +323,7 @@ fn proof(ledger: &Ledger, args: ProofArgs, json: bool) -> Result<()> {
         serde_json::to_string_pretty(&proof)?
     };
     // Proofs are documents to keep: pretty-printed, keys in the order of DESIGN §3.
-    println!("{text}");
+    outln!("{text}");
     Ok(())
 }
 
@@ -380,7 +386,7 @@ fn checkpoint(ledger: Option<PathBuf>, command: CheckpointCommand, json: bool) -
                     "proof": check.proof,
                 }));
             } else {
-                println!(
+                outln!(
                     "ok: the checkpoint of size {} (signed by {}) is consistent with the \
                      checkpoint of size {}",
                     check.proof.first,
@@ -399,7 +405,7 @@ fn checkpoint(ledger: Option<PathBuf>, command: CheckpointCommand, json: bool) -
             "checkpoint": note.to_text(),
         }));
     } else {
-        print!("{}", note.to_text());
+        out!("{}", note.to_text());
     }
     Ok(())
 }
@@ -431,7 +437,7 @@ fn keygen(name: &str, out: Option<PathBuf>, json: bool) -> Result<()> {
     if json {
         print_json(&json!({"ok": true, "name": name, "verifier_key": vkey, "file": out}));
     } else {
-        println!("{vkey}");
+        outln!("{vkey}");
         eprintln!(
             "private key written to {} (mode 0600); share the line above",
             out.display()
@@ -489,6 +495,8 @@ fn demo(dir: Option<PathBuf>, json: bool) -> Result<()> {
         .iter()
         .map(|k| k.verifier_key().to_string())
         .collect();
+    let audited = ledger.audit(|_, _| {})?;
+    let (_, balances) = ledger.balances(sample::SAMPLE_CONTRACT, pbr_ledger::At::Head, None)?;
     if json {
         print_json(&json!({
             "ok": true,
@@ -497,27 +505,49 @@ fn demo(dir: Option<PathBuf>, json: bool) -> Result<()> {
             "root": hex(&report.root),
             "checkpoint": note.to_text(),
             "verifier_keys": keys,
+            "statements": audited.iter().map(|a| json!({
+                "seq": a.seq, "period": a.period.to_string(), "matches": a.matches(),
+            })).collect::<Vec<_>>(),
+            "balances": balances.iter().map(pbr_core::settle::balance::to_json).collect::<Vec<_>>(),
         }));
         return Ok(());
     }
-    println!("demo ledger at {}", dir.display());
-    println!(
+    outln!("demo ledger at {}", dir.display());
+    outln!(
         "{} signed records, verified; root {}",
         report.len,
         hex(&report.root)
     );
-    println!("checkpoint (co-signed by both demo parties):\n");
-    print!("{}", note.to_text());
-    println!("\ndemo verifier keys (demo only: their seeds are public):");
+    outln!(
+        "{} quarterly statements issued ({} to {}); {} of them match their recomputation from the log",
+        audited.len(),
+        audited
+            .first()
+            .map_or(String::new(), |a| a.period.to_string()),
+        audited
+            .last()
+            .map_or(String::new(), |a| a.period.to_string()),
+        audited.iter().filter(|a| a.matches()).count()
+    );
+    outln!("\nbalances of {} (DKK):", sample::SAMPLE_CONTRACT);
+    crate::settlement::print_balances(&balances);
+    outln!("\ncheckpoint (co-signed by the jobcentre and the provider):\n");
+    out!("{}", note.to_text());
+    outln!("\ndemo verifier keys (demo only: their seeds are public):");
     for key in &keys {
-        println!("  {key}");
+        outln!("  {key}");
     }
     let d = dir.display();
-    println!("\ntry:");
-    println!("  pbr --ledger {d} verify");
-    println!("  pbr --ledger {d} proof --seq 42 --json");
-    println!("  pbr --ledger {d} export > demo.jsonl");
-    println!(
+    let last = audited.last().map_or(0, |a| a.seq);
+    outln!("\ntry:");
+    outln!("  pbr --ledger {d} verify");
+    outln!("  pbr --ledger {d} explain {last}");
+    outln!("  pbr --ledger {d} settle --period 2026-Q1");
+    outln!("  pbr --ledger {d} balance --effective 2024-12-31");
+    outln!("  pbr --ledger {d} audit");
+    outln!("  pbr --ledger {d} proof --seq 42 --json");
+    outln!("  pbr --ledger {d} export > demo.jsonl");
+    outln!(
         "  python3 tools/verify_export.py export demo.jsonl --key {}",
         keys[0]
     );

@@ -4,9 +4,43 @@ use std::io::IsTerminal;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
+/// Writes to standard output. A reader that went away (`pbr log | head`) ends the process
+/// quietly with success, as for any Unix filter; any other write error is internal.
+pub(crate) fn write_out(args: std::fmt::Arguments<'_>, newline: bool) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let written = out.write_fmt(args).and_then(|()| {
+        if newline {
+            out.write_all(b"\n")
+        } else {
+            Ok(())
+        }
+    });
+    if let Err(error) = written {
+        if error.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(crate::exit_code::OK);
+        }
+        eprintln!("pbr: error: cannot write to standard output: {error}");
+        std::process::exit(crate::exit_code::INTERNAL);
+    }
+}
+
+/// `println!` that survives a closed pipe (see [`write_out`]).
+macro_rules! outln {
+    () => { $crate::output::write_out(format_args!(""), true) };
+    ($($arg:tt)*) => { $crate::output::write_out(format_args!($($arg)*), true) };
+}
+
+/// `print!` that survives a closed pipe (see [`write_out`]).
+macro_rules! out {
+    ($($arg:tt)*) => { $crate::output::write_out(format_args!($($arg)*), false) };
+}
+
+pub(crate) use {out, outln};
+
 /// Prints a JSON value on one line of standard output.
 pub(crate) fn print_json(value: &serde_json::Value) {
-    println!("{value}");
+    outln!("{value}");
 }
 
 /// The error and its causes on one line, with no line breaks inside.

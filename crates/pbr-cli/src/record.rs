@@ -15,7 +15,7 @@ use serde_json::json;
 
 use crate::cli::{ContractCommand, Fact};
 use crate::commands::{input, now_micros, open, read_signer_key};
-use crate::output::{print_json, progress};
+use crate::output::{outln, print_json, progress};
 
 fn read_keys(paths: &[PathBuf]) -> Result<Vec<SignerKey>> {
     paths.iter().map(|p| read_signer_key(p)).collect()
@@ -77,13 +77,13 @@ fn print_report(report: &AppendReport, json: bool) {
     }
     if report.appended <= pbr_ledger::REPORT_FIRST as u64 {
         for (where_, seq, kind) in &report.first {
-            println!("seq {seq}: {kind} ({where_})");
+            outln!("seq {seq}: {kind} ({where_})");
         }
     }
     for (where_, claim, reason) in &report.rejections {
-        println!("claim {claim} rejected: {reason} ({where_})");
+        outln!("claim {claim} rejected: {reason} ({where_})");
     }
-    println!(
+    outln!(
         "{} appended, {} already recorded, {} claims rejected",
         report.appended,
         report.duplicates,
@@ -280,7 +280,7 @@ pub(crate) fn log(
             if let Some(object) = payload.as_object_mut() {
                 object.remove("terms");
             }
-            println!(
+            outln!(
                 "{seq:>7}  {}  {:<24} {:<18} {:<12} {payload}",
                 event.business_date,
                 event.kind(),

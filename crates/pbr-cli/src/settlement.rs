@@ -12,10 +12,11 @@ use pbr_ledger::{At, Ledger};
 use serde_json::{Value, json};
 
 use crate::commands::{input, now_micros, open, read_signer_key};
-use crate::output::{hex, print_json, progress};
+use crate::output::{hex, outln, print_json, progress};
 
 fn period(text: &str) -> Result<Period> {
-    text.parse().map_err(|e: pbr_core::CoreError| input(e.reason))
+    text.parse()
+        .map_err(|e: pbr_core::CoreError| input(e.reason))
 }
 
 fn amount(money: Money) -> String {
@@ -66,7 +67,7 @@ pub(crate) fn settle(
     } else {
         print_statement(&statement, false, None);
         if let Some(seq) = issued {
-            println!("issued: seq {seq}");
+            outln!("issued: seq {seq}");
         }
     }
     Ok(())
@@ -74,34 +75,44 @@ pub(crate) fn settle(
 
 /// A statement as a table; with `explain`, each line's arithmetic under it.
 fn print_statement(statement: &Statement, explain: bool, participant: Option<&str>) {
-    println!(
+    outln!(
         "statement {} {} ({} to {}){}, {}, covering seq 0..{}",
         statement.contract,
         statement.period,
         statement.period.first_day(),
         statement.period.last_day(),
-        if statement.final_period { ", final" } else { "" },
+        if statement.final_period {
+            ", final"
+        } else {
+            ""
+        },
         statement.currency,
         statement.log_position
     );
     if let Some(previous) = &statement.previous {
-        println!(
+        outln!(
             "follows the statement of {} (seq {})",
-            previous.period, previous.seq
+            previous.period,
+            previous.seq
         );
     }
     let short = |subject: &Option<String>| {
         subject.as_deref().map_or(String::new(), |s| {
             let (kind, id) = s.split_once(':').unwrap_or(("", s));
-            if kind == "participant" { id[..12.min(id.len())].to_owned() } else { id.to_owned() }
+            if kind == "participant" {
+                id[..12.min(id.len())].to_owned()
+            } else {
+                id.to_owned()
+            }
         })
     };
     for line in &statement.lines {
-        if participant.is_some_and(|p| line.key.subject.as_deref() != Some(&format!("participant:{p}")))
+        if participant
+            .is_some_and(|p| line.key.subject.as_deref() != Some(&format!("participant:{p}")))
         {
             continue;
         }
-        println!(
+        outln!(
             "{:>4}  {:<26} {:<8}{} {:<14} {:>10} → {:<10} {:>14}{}",
             line.n,
             line.key.rule,
@@ -111,21 +122,22 @@ fn print_statement(statement: &Statement, explain: bool, participant: Option<&st
             line.key.from,
             line.key.to,
             amount(line.amount),
-            line.cap.map_or(String::new(), |c| format!("  ({} cap)", c.name()))
+            line.cap
+                .map_or(String::new(), |c| format!("  ({} cap)", c.name()))
         );
         if explain {
-            println!("        = {}", line.calc);
+            outln!("        = {}", line.calc);
             if !line.events.is_empty() {
                 let events: Vec<String> = line.events.iter().map(u64::to_string).collect();
-                println!("        events: {}", events.join(", "));
+                outln!("        events: {}", events.join(", "));
             }
         }
     }
     if statement.lines.iter().any(|l| l.adjustment) {
-        println!("      * adjusts an already-settled period");
+        outln!("      * adjusts an already-settled period");
     }
     for total in &statement.totals {
-        println!(
+        outln!(
             "  {:<16} pays {:>14}  receives {:>14}",
             total.party,
             amount(total.pays),
@@ -133,14 +145,14 @@ fn print_statement(statement: &Statement, explain: bool, participant: Option<&st
         );
     }
     if let Some(f) = statement.facility {
-        println!(
+        outln!(
             "  facility: cash {}, outstanding {}, drawn {}",
             amount(f.cash),
             amount(f.outstanding),
             amount(f.drawn)
         );
     }
-    println!("hash {}", hex(&statement.hash));
+    outln!("hash {}", hex(&statement.hash));
 }
 
 pub(crate) fn audit(ledger_dir: Option<PathBuf>, json: bool) -> Result<()> {
@@ -169,9 +181,9 @@ pub(crate) fn audit(ledger_dir: Option<PathBuf>, json: bool) -> Result<()> {
         for a in &audited {
             match &a.recomputed {
                 Ok(_) if a.matches() => {
-                    println!("ok        seq {:>7}  {} {}", a.seq, a.contract, a.period)
+                    outln!("ok        seq {:>7}  {} {}", a.seq, a.contract, a.period)
                 }
-                Ok(hash) => println!(
+                Ok(hash) => outln!(
                     "DIFFERS   seq {:>7}  {} {}: recorded {}, recomputed {}",
                     a.seq,
                     a.contract,
@@ -179,13 +191,15 @@ pub(crate) fn audit(ledger_dir: Option<PathBuf>, json: bool) -> Result<()> {
                     hex(&a.recorded),
                     hex(hash)
                 ),
-                Err(reason) => println!(
+                Err(reason) => outln!(
                     "FAILED    seq {:>7}  {} {}: {reason}",
-                    a.seq, a.contract, a.period
+                    a.seq,
+                    a.contract,
+                    a.period
                 ),
             }
         }
-        println!(
+        outln!(
             "{} issued statements, {} match",
             audited.len(),
             audited.iter().filter(|a| a.matches()).count()
@@ -240,7 +254,7 @@ pub(crate) fn balance(
         }));
         return Ok(());
     }
-    println!(
+    outln!(
         "balances of {contract} after seq 0..{position}{}",
         effective.map_or(String::new(), |d| format!(", in effect on {d}"))
     );
@@ -248,13 +262,20 @@ pub(crate) fn balance(
     Ok(())
 }
 
-fn print_balances(rows: &[PartyBalance]) {
-    println!(
+pub(crate) fn print_balances(rows: &[PartyBalance]) {
+    outln!(
         "  {:<14} {:>14} {:>14} {:>14} {:>14} {:>14} {:>14} {:>14}",
-        "party", "accrued", "paid", "outstanding", "invested", "returned", "exposure", "net"
+        "party",
+        "accrued",
+        "paid",
+        "outstanding",
+        "invested",
+        "returned",
+        "exposure",
+        "net"
     );
     for row in rows {
-        println!(
+        outln!(
             "  {:<14} {:>14} {:>14} {:>14} {:>14} {:>14} {:>14} {:>14}",
             row.party,
             amount(row.accrued),
@@ -337,16 +358,17 @@ pub(crate) fn diff(
         return Ok(());
     }
     for d in &diffs {
-        println!(
+        outln!(
             "{}: entitlements through {} between seq {from} and {to}",
-            d.contract, d.through
+            d.contract,
+            d.through
         );
         if d.changes.is_empty() {
-            println!("  no amount changed");
+            outln!("  no amount changed");
         }
         for c in &d.changes {
             let caused: Vec<String> = c.caused_by.iter().map(u64::to_string).collect();
-            println!(
+            outln!(
                 "  {:<26} {:<8} {:>10} → {:<10} {:>14} → {:>14}  caused by seq {}",
                 c.key.rule,
                 c.key.accrual.to_string(),
@@ -354,11 +376,15 @@ pub(crate) fn diff(
                 c.key.to,
                 amount(c.before),
                 amount(c.after),
-                if caused.is_empty() { "-".to_owned() } else { caused.join(", ") }
+                if caused.is_empty() {
+                    "-".to_owned()
+                } else {
+                    caused.join(", ")
+                }
             );
         }
         for (before, after) in &d.balances {
-            println!(
+            outln!(
                 "  balance {:<14} accrued {} → {}, net {} → {}",
                 after.party,
                 amount(before.accrued),
@@ -399,18 +425,18 @@ pub(crate) fn what_if(
         }));
         return Ok(());
     }
-    println!(
+    outln!(
         "{contract} through {}: due to each party (+) or from it (−), real terms beside {}",
         result.through,
         terms_path.display()
     );
-    println!("  {:<26} {:>14} {:>14}", "", "real", "alternative");
+    outln!("  {:<26} {:>14} {:>14}", "", "real", "alternative");
     for (party, (real, alt)) in &result.parties {
-        println!("  {:<26} {:>14} {:>14}", party, amount(*real), amount(*alt));
+        outln!("  {:<26} {:>14} {:>14}", party, amount(*real), amount(*alt));
     }
-    println!("  by rule:");
+    outln!("  by rule:");
     for (rule, (real, alt)) in &result.rules {
-        println!("  {:<26} {:>14} {:>14}", rule, amount(*real), amount(*alt));
+        outln!("  {:<26} {:>14} {:>14}", rule, amount(*real), amount(*alt));
     }
     Ok(())
 }

@@ -14,11 +14,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{Days, NaiveDate};
 use serde::{Deserialize, Serialize};
 
+use crate::date::{Month, Period};
 use crate::error::CoreError;
-use crate::date::{Period, Month};
 use crate::event::{Attributes, Event, Payload, Purpose, RejectReason, Role, SelfSufficiency};
-use crate::money::Money;
 use crate::ids::ParticipantRef;
+use crate::money::Money;
 use crate::terms::{Attribute, OutcomeTerms, Subject, Terms};
 
 /// What a claim is about.
@@ -836,18 +836,36 @@ impl State {
                         .insert(p.month, (seq, p.status));
                 }
             }
-            Payload::FundsCommitted(p) => {
-                self.add_flow(event, seq, FlowKind::Committed, &p.from, &p.to, p.amount, Some(p.purpose))?
-            }
-            Payload::FundsDisbursed(p) => {
-                self.add_flow(event, seq, FlowKind::Disbursed, &p.from, &p.to, p.amount, Some(p.purpose))?
-            }
+            Payload::FundsCommitted(p) => self.add_flow(
+                event,
+                seq,
+                FlowKind::Committed,
+                &p.from,
+                &p.to,
+                p.amount,
+                Some(p.purpose),
+            )?,
+            Payload::FundsDisbursed(p) => self.add_flow(
+                event,
+                seq,
+                FlowKind::Disbursed,
+                &p.from,
+                &p.to,
+                p.amount,
+                Some(p.purpose),
+            )?,
             Payload::CostRecorded(p) => {
                 self.add_flow(event, seq, FlowKind::Cost, &p.party, "", p.amount, None)?
             }
-            Payload::PaymentRecorded(p) => {
-                self.add_flow(event, seq, FlowKind::Payment, &p.from, &p.to, p.amount, None)?
-            }
+            Payload::PaymentRecorded(p) => self.add_flow(
+                event,
+                seq,
+                FlowKind::Payment,
+                &p.from,
+                &p.to,
+                p.amount,
+                None,
+            )?,
             Payload::GuaranteeCalled(p) => self.add_flow(
                 event,
                 seq,

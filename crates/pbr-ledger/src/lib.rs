@@ -20,11 +20,11 @@ use std::path::Path;
 
 pub use append::{AppendReport, ClaimAction, ClaimRef, Input, REPORT_FIRST, Rejected};
 pub use error::LedgerError;
-pub use settlement::{At, Audited, Change, Diff, WhatIf};
 pub use pbr_log::{
     ConsistencyProof, InclusionProof, KeySource, Log, LogError, SignedCheckpoint, SignerKey,
     VerifierKey, VerifyOptions, VerifyReport,
 };
+pub use settlement::{At, Audited, Change, Diff, WhatIf};
 
 /// An open ledger. Holding one holds the directory's lock.
 #[derive(Debug)]

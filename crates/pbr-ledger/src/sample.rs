@@ -1,18 +1,20 @@
 //! A deterministic sample ledger: the same bytes on every machine, every run.
 //!
 //! It backs `pbr demo` and the golden vectors in `tests/vectors/` (a sample export, and
-//! proofs exactly as `pbr proof --json` prints them). It is a small IMPACT60-style history:
-//! the jobcentre enrols 24 citizens in two waves and records their monthly
-//! self-sufficiency from the registers; the provider records its quarterly costs. Its keys,
-//! and the secret behind its participant references, come from fixed names, so they are
-//! *demo keys*: anyone can recompute them, and they must never sign a real ledger.
+//! proofs exactly as `pbr proof --json` prints them). It is an IMPACT60-style history over
+//! two years: the jobcentre enrols 24 citizens in two waves and records their monthly
+//! self-sufficiency from the registers; a foundation gives the provider a set-up grant; the
+//! provider records its quarterly costs; a social investor lends working capital against a
+//! fee and guarantees the deficit; and every quarter the jobcentre issues the statement.
+//! Its keys, and the secret behind its participant references, come from fixed names, so
+//! they are *demo keys*: anyone can recompute them, and they must never sign a real ledger.
 
 use chrono::NaiveDate;
 use pbr_core::cpr::{Cpr, PseudonymKey};
-use pbr_core::date::Month;
+use pbr_core::date::{Month, Period};
 use pbr_core::event::{
-    Attributes, ContractRegistered, CostRecorded, EntryStatus, Event, Gender,
-    MonthlyStatusRecorded, ParticipantEnrolled, Payload, SelfSufficiency,
+    Attributes, ContractRegistered, CostRecorded, EntryStatus, Event, FundsDisbursed, Gender,
+    MonthlyStatusRecorded, ParticipantEnrolled, Payload, Purpose, SelfSufficiency,
 };
 use pbr_core::ids::EventId;
 use pbr_core::money::{Currency, Money};
@@ -24,11 +26,13 @@ use crate::{Input, Ledger, LedgerError};
 pub const SAMPLE_ORIGIN: &str = "demo.pbr.example/impact60";
 /// The contract id of the sample's events.
 pub const SAMPLE_CONTRACT: &str = "impact60-demo";
-/// The checkpoint time of the sample ledger (2025-01-01T00:00:00Z), fixed for determinism.
-pub const SAMPLE_TIME: u64 = 1_735_689_600;
+/// The checkpoint time of the sample ledger (2026-01-15T00:00:00Z), fixed for determinism.
+pub const SAMPLE_TIME: u64 = 1_768_435_200;
 /// The size of the sample's first checkpoint, which only the first party signs: the
 /// witness a partner keeps, to ask later for a consistency proof.
 pub const SAMPLE_FIRST_CHECKPOINT: u64 = 40;
+/// The quarters the sample settles, 2024-Q1 to 2025-Q4.
+pub const SAMPLE_QUARTERS: u32 = 8;
 
 /// A demo key derived from its name; never use one outside a demo or a test.
 pub fn demo_key(name: &str) -> SignerKey {
@@ -37,9 +41,15 @@ pub fn demo_key(name: &str) -> SignerKey {
     SignerKey::from_seed(name, seed).expect("demo key names are valid")
 }
 
-/// The demo parties: the jobcentre (commissioner) and the provider.
-pub fn demo_keys() -> [SignerKey; 2] {
-    [demo_key("aalborg-jobcenter"), demo_key("fokus-provider")]
+/// The demo parties: the jobcentre (commissioner), the provider, the social investor
+/// (facility and guarantee) and the foundation (grant).
+pub fn demo_keys() -> [SignerKey; 4] {
+    [
+        demo_key("aalborg-jobcenter"),
+        demo_key("fokus-provider"),
+        demo_key("dsk-investor"),
+        demo_key("obelske-fund"),
+    ]
 }
 
 /// The demo secret behind participant references (public, so demo only).
@@ -60,9 +70,9 @@ fn date(year: i32, month: u32, day: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(year, month, day).expect("a valid sample date")
 }
 
-/// The sample contract: IMPACT60-style terms between the two demo parties.
+/// The sample contract: IMPACT60-style terms between the four demo parties.
 pub fn sample_terms() -> String {
-    let [jobcenter, provider] = demo_keys();
+    let [jobcenter, provider, investor, fund] = demo_keys();
     format!(
         r#"# The demo contract: IMPACT60-style payment for runs of self-sufficient months.
 [contract]
@@ -86,6 +96,18 @@ role = "provider"
 name = "FOKUS (demo)"
 key = "{}"
 
+[[parties]]
+id = "dsk-investor"
+role = "guarantor"
+name = "Den Sociale Kapitalfond (demo)"
+key = "{}"
+
+[[parties]]
+id = "obelske-fund"
+role = "funder"
+name = "Obelske Familiefond (demo)"
+key = "{}"
+
 [checkpoint]
 quorum = ["aalborg-jobcenter", "fokus-provider"]
 
@@ -101,19 +123,42 @@ full-price = "6163.00"
 partial-price = "3081.50"
 payer = "aalborg-jobcenter"
 payee = "fokus-provider"
+
+[facility]
+lender = "dsk-investor"
+borrower = "fokus-provider"
+limit = "800000.00"
+limit-on = "total-drawn"
+fee = "1.5%"
+fee-on = "total-drawn"
+
+[guarantee]
+guarantor = "dsk-investor"
+beneficiary = "fokus-provider"
+maximum = "800000.00"
+
+[success-bonus]
+amount = "100000.00"
+threshold = "50%"
+payer = "aalborg-jobcenter"
+payee = "fokus-provider"
 "#,
         jobcenter.verifier_key(),
-        provider.verifier_key()
+        provider.verifier_key(),
+        investor.verifier_key(),
+        fund.verifier_key()
     )
 }
 
 /// The sample's events, in order; each is authored (and signed) by one of [`demo_keys`].
-fn sample_events() -> Result<Vec<Event>, LedgerError> {
+fn sample_steps() -> Result<Vec<Step>, LedgerError> {
     let pseudonyms = demo_pseudonym_key();
-    let mut events = Vec::new();
-    let mut push = |signer: usize, date: NaiveDate, participant, payload| {
-        let n = events.len() as u64;
-        events.push(Event {
+    let mut steps = Vec::new();
+    let mut count = 0u64;
+    let mut push = |steps: &mut Vec<Step>, signer: usize, date: NaiveDate, participant, payload| {
+        let n = count;
+        count += 1;
+        steps.push(Step::Event(Event {
             contract: SAMPLE_CONTRACT.to_owned(),
             participant,
             business_date: date,
@@ -122,11 +167,12 @@ fn sample_events() -> Result<Vec<Event>, LedgerError> {
             // Set by `Ledger::append` from the sample's fixed clock.
             recorded_at_micros: 0,
             id: EventId::derived(SAMPLE_ORIGIN.as_bytes(), &n.to_string()),
-        });
+        }));
     };
     let terms = sample_terms();
     let terms_hash = *blake3::hash(terms.as_bytes()).as_bytes();
     push(
+        &mut steps,
         0,
         date(2024, 1, 1),
         None,
@@ -157,6 +203,7 @@ fn sample_events() -> Result<Vec<Event>, LedgerError> {
             ..Attributes::default()
         };
         push(
+            &mut steps,
             0,
             start,
             Some(participant),
@@ -164,78 +211,141 @@ fn sample_events() -> Result<Vec<Event>, LedgerError> {
         );
         citizens.push(participant);
     }
-    // Monthly register status for the first wave, 2024-04 to 2024-09.
-    for month in 4..=9u32 {
-        for (i, participant) in citizens.iter().take(12).enumerate() {
-            let status = match (i + month as usize) % 4 {
-                0 => SelfSufficiency::Full,
-                1 => SelfSufficiency::Partial,
-                _ => SelfSufficiency::None,
-            };
-            let month = Month { year: 2024, month };
-            push(
-                0,
-                month.last_day(),
-                Some(*participant),
-                Payload::MonthlyStatusRecorded(MonthlyStatusRecorded {
-                    month: month.index(),
-                    status,
-                }),
-            );
+    push(
+        &mut steps,
+        3,
+        date(2024, 1, 2),
+        None,
+        Payload::FundsDisbursed(FundsDisbursed {
+            from: "obelske-fund".into(),
+            to: "fokus-provider".into(),
+            amount: Money::from_minor(720_000_00, Currency::DKK),
+            purpose: Purpose::Grant,
+        }),
+    );
+    let cost = |quarter: u32| {
+        let kroner: i64 = if quarter < 4 { 250_000 } else { 200_000 };
+        Money::from_minor(kroner * 100, Currency::DKK)
+    };
+    let mut quarter = Period::Quarter {
+        year: 2024,
+        quarter: 1,
+    };
+    for q in 0..SAMPLE_QUARTERS {
+        for month in 0..3 {
+            let month = Month::of(quarter.first_day()).index() + month;
+            for (i, participant) in citizens.iter().enumerate() {
+                let Some(status) = demo_status(i as u32 + 1, month) else {
+                    continue;
+                };
+                let month = Month::from_index(month);
+                push(
+                    &mut steps,
+                    0,
+                    month.last_day(),
+                    Some(*participant),
+                    Payload::MonthlyStatusRecorded(MonthlyStatusRecorded {
+                        month: month.index(),
+                        status,
+                    }),
+                );
+            }
         }
-    }
-    // The provider's quarterly costs.
-    for (quarter_end, kroner) in [
-        (date(2024, 3, 31), 200_000),
-        (date(2024, 6, 30), 200_000),
-        (date(2024, 9, 30), 200_000),
-        (date(2024, 12, 31), 200_000),
-    ] {
-        let amount = Money::from_minor(kroner * 100, Currency::DKK);
         push(
+            &mut steps,
             1,
-            quarter_end,
+            quarter.last_day(),
             None,
             Payload::CostRecorded(CostRecorded {
                 party: "fokus-provider".into(),
-                amount,
+                amount: cost(q),
             }),
         );
+        steps.push(Step::Settle(quarter));
+        quarter = quarter.next();
     }
-    Ok(events)
+    Ok(steps)
+}
+
+/// One step of building the sample: append an event, or issue a quarter's statement.
+enum Step {
+    Event(Event),
+    Settle(Period),
+}
+
+/// The register status of demo citizen `n` in month `index`, from a fixed pattern: a third
+/// never become self-sufficient; the others start at a month of their own and then hold a
+/// job (full) or a job with supplementary benefit (partial), with an occasional relapse.
+/// `None` before the citizen's start date (nothing recorded).
+fn demo_status(n: u32, index: i32) -> Option<SelfSufficiency> {
+    let start = Month {
+        year: 2024,
+        month: if n <= 12 { 1 } else { 4 },
+    }
+    .index();
+    if index < start {
+        return None;
+    }
+    let month = (index - start) as u32;
+    let begins = 2 + (n * 5) % 14;
+    let status = if n % 3 == 0 || month < begins {
+        SelfSufficiency::None
+    } else if (month + n) % 11 == 0 {
+        SelfSufficiency::None
+    } else if (n + month / 4) % 4 == 0 {
+        SelfSufficiency::Partial
+    } else {
+        SelfSufficiency::Full
+    };
+    Some(status)
 }
 
 /// The number of records of the sample ledger.
 pub fn sample_len() -> u64 {
-    // The contract, 24 enrolments, 72 monthly statuses, 4 costs.
-    101
+    // The contract, 24 enrolments, the grant, the monthly statuses, a cost and a statement
+    // each quarter.
+    sample_steps().map_or(0, |steps| steps.len() as u64)
 }
 
-/// Builds the sample ledger through [`Ledger::append`], so that every event passes the
-/// same checks as a user's: in batches of 10, with a checkpoint at
+/// Builds the sample ledger through [`Ledger::append`] and [`Ledger::issue`], so that every
+/// event passes the same checks as a user's: events in batches of at most 10, each quarter's
+/// statement issued by the jobcentre after the quarter's facts, a checkpoint at
 /// [`SAMPLE_FIRST_CHECKPOINT`] signed by the jobcentre and a checkpoint of the whole log
 /// signed by the jobcentre and co-signed by the provider.
 pub fn build(ledger: &mut Ledger) -> Result<SignedCheckpoint, LedgerError> {
     let keys = demo_keys();
-    let events = sample_events()?;
-    debug_assert_eq!(events.len() as u64, sample_len());
-    for (batch_number, batch) in events.chunks(10).enumerate() {
-        let inputs: Vec<(String, Input)> = batch
-            .iter()
-            .map(|event| {
-                (
-                    format!("sample event {}", event.id),
-                    Input::Event(event.clone()),
-                )
-            })
-            .collect();
-        // A fixed clock: one batch a minute, starting a month before the checkpoint.
-        let now = (SAMPLE_TIME as i64 - 30 * 86_400 + 60 * batch_number as i64) * 1_000_000;
-        ledger.append(inputs, &keys, now, |_, _| {})?;
+    let mut minute = 0i64;
+    // A fixed clock: one append a minute, starting a month before the checkpoint.
+    let mut now = || {
+        minute += 1;
+        (SAMPLE_TIME as i64 - 30 * 86_400 + 60 * minute) * 1_000_000
+    };
+    let mut batch: Vec<(String, Input)> = Vec::new();
+    let flush = |ledger: &mut Ledger, batch: &mut Vec<(String, Input)>, now: i64| {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        ledger.append(std::mem::take(batch), &keys, now, |_, _| {})?;
         if ledger.log().len() == SAMPLE_FIRST_CHECKPOINT {
             ledger.sign_checkpoint(&keys[0], SAMPLE_TIME - 86_400)?;
         }
+        Ok::<(), LedgerError>(())
+    };
+    for step in sample_steps()? {
+        match step {
+            Step::Event(event) => {
+                batch.push((format!("sample event {}", event.id), Input::Event(event)));
+                if batch.len() == 10 {
+                    flush(ledger, &mut batch, now())?;
+                }
+            }
+            Step::Settle(quarter) => {
+                flush(ledger, &mut batch, now())?;
+                ledger.issue(SAMPLE_CONTRACT, quarter, &keys[0], now())?;
+            }
+        }
     }
+    flush(ledger, &mut batch, now())?;
     let note = ledger.sign_checkpoint(&keys[0], SAMPLE_TIME)?;
     ledger.cosign_checkpoint(&keys[1], Some(note.checkpoint.size))
 }

@@ -145,11 +145,17 @@ impl Ledger {
             recorded_at_micros: 0,
             id: EventId::derived(
                 b"pbr settlement",
-                &format!("{contract}\u{1f}{period}\u{1f}{}", pbr_core::ids::hex(&hash)),
+                &format!(
+                    "{contract}\u{1f}{period}\u{1f}{}",
+                    pbr_core::ids::hex(&hash)
+                ),
             ),
         };
         let report = self.append(
-            vec![(format!("settlement {contract} {period}"), Input::Event(event))],
+            vec![(
+                format!("settlement {contract} {period}"),
+                Input::Event(event),
+            )],
             std::slice::from_ref(key),
             now_micros,
             |_, _| {},
@@ -235,12 +241,17 @@ impl Ledger {
         if let Some(only) = contract {
             contracts.retain(|c| c.as_str() == only);
             if contracts.is_empty() {
-                return Err(LedgerError::Domain(format!("contract {only} is not registered")));
+                return Err(LedgerError::Domain(format!(
+                    "contract {only} is not registered"
+                )));
             }
         }
         // Retractions in the range change whatever the retracted events fed.
-        let retracted_now: BTreeSet<u64> =
-            after.retracted.difference(&before.retracted).copied().collect();
+        let retracted_now: BTreeSet<u64> = after
+            .retracted
+            .difference(&before.retracted)
+            .copied()
+            .collect();
         let mut diffs = Vec::new();
         for id in contracts {
             let terms = latest_terms(&after, id)?;
@@ -299,8 +310,13 @@ impl Ledger {
             .contracts
             .get(contract)
             .ok_or_else(|| LedgerError::Domain(format!("contract {contract} is not registered")))?;
-        let real = entitlement(c, &state.retracted, &TermsSource::Versions(contract, c), period)
-            .map_err(domain)?;
+        let real = entitlement(
+            c,
+            &state.retracted,
+            &TermsSource::Versions(contract, c),
+            period,
+        )
+        .map_err(domain)?;
         let alt = entitlement(
             c,
             &state.retracted,
@@ -313,7 +329,13 @@ impl Ledger {
         let zero = Money::zero(real.currency);
         for (which, e) in [(0, &real), (1, &alt)] {
             for entry in &e.entries {
-                let rule = entry.key.rule.split(':').next().unwrap_or_default().to_owned();
+                let rule = entry
+                    .key
+                    .rule
+                    .split(':')
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned();
                 let slot = rules.entry(rule).or_insert((zero, zero));
                 add_to(slot, which, entry.amount)?;
                 if entry.key.from == entry.key.to {
@@ -321,7 +343,9 @@ impl Ledger {
                 }
                 let to = parties.entry(entry.key.to.clone()).or_insert((zero, zero));
                 add_to(to, which, entry.amount)?;
-                let from = parties.entry(entry.key.from.clone()).or_insert((zero, zero));
+                let from = parties
+                    .entry(entry.key.from.clone())
+                    .or_insert((zero, zero));
                 add_to(from, which, entry.amount.checked_neg().map_err(domain)?)?;
             }
         }

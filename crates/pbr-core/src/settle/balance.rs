@@ -78,26 +78,32 @@ pub fn balances(
         field: impl Fn(&mut PartyBalance) -> &mut Money,
         amount: Money,
     ) -> Result<(), CoreError> {
-        let row = rows.entry(party.to_owned()).or_insert_with(|| PartyBalance {
-            party: party.to_owned(),
-            accrued: zero,
-            paid: zero,
-            outstanding: zero,
-            invested: zero,
-            funding_received: zero,
-            costs: zero,
-            returned: zero,
-            savings: zero,
-            guarantee_exposure: zero,
-            co_financing_receivable: zero,
-            net: zero,
-        });
+        let row = rows
+            .entry(party.to_owned())
+            .or_insert_with(|| PartyBalance {
+                party: party.to_owned(),
+                accrued: zero,
+                paid: zero,
+                outstanding: zero,
+                invested: zero,
+                funding_received: zero,
+                costs: zero,
+                returned: zero,
+                savings: zero,
+                guarantee_exposure: zero,
+                co_financing_receivable: zero,
+                net: zero,
+            });
         let slot = field(row);
         *slot = slot.checked_add(amount)?;
         Ok(())
     }
     let mut last = None;
-    for issued in contract.issued.iter().filter(|i| in_effect(i.period.last_day())) {
+    for issued in contract
+        .issued
+        .iter()
+        .filter(|i| in_effect(i.period.last_day()))
+    {
         let summary = issued.recomputed.as_ref().map_err(|reason| {
             CoreError::invalid(format!(
                 "the statement issued at seq {} cannot be recomputed: {reason}",
@@ -117,20 +123,50 @@ pub fn balances(
     }
     if let Some(summary) = last {
         for (party, amount) in &summary.exposure {
-            add(&mut rows, party, zero, |r| &mut r.guarantee_exposure, *amount)?;
+            add(
+                &mut rows,
+                party,
+                zero,
+                |r| &mut r.guarantee_exposure,
+                *amount,
+            )?;
         }
         for (party, amount) in &summary.receivable {
-            add(&mut rows, party, zero, |r| &mut r.co_financing_receivable, *amount)?;
+            add(
+                &mut rows,
+                party,
+                zero,
+                |r| &mut r.co_financing_receivable,
+                *amount,
+            )?;
         }
     }
     for flow in contract.flows.values().filter(|f| in_effect(f.date)) {
         match flow.kind {
             FlowKind::Disbursed => {
-                add(&mut rows, &flow.from, zero, |r| &mut r.invested, flow.amount)?;
-                add(&mut rows, &flow.to, zero, |r| &mut r.funding_received, flow.amount)?;
+                add(
+                    &mut rows,
+                    &flow.from,
+                    zero,
+                    |r| &mut r.invested,
+                    flow.amount,
+                )?;
+                add(
+                    &mut rows,
+                    &flow.to,
+                    zero,
+                    |r| &mut r.funding_received,
+                    flow.amount,
+                )?;
             }
             FlowKind::Payment | FlowKind::GuaranteeCalled => {
-                add(&mut rows, &flow.from, zero, |r| &mut r.paid, flow.amount.checked_neg()?)?;
+                add(
+                    &mut rows,
+                    &flow.from,
+                    zero,
+                    |r| &mut r.paid,
+                    flow.amount.checked_neg()?,
+                )?;
                 add(&mut rows, &flow.to, zero, |r| &mut r.paid, flow.amount)?;
             }
             FlowKind::Cost => add(&mut rows, &flow.from, zero, |r| &mut r.costs, flow.amount)?,

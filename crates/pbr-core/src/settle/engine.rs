@@ -18,8 +18,7 @@ use crate::ids::ParticipantRef;
 use crate::money::{Currency, Money, Ratio, Rounding};
 use crate::state::{ClaimSubject, ContractState, FlowKind};
 use crate::terms::{
-    LimitOn, NegativeNet, OrderKey, OutcomeTerms, SplitRemainder, Terms, TierRule,
-    WaterfallSource,
+    LimitOn, NegativeNet, OrderKey, OutcomeTerms, SplitRemainder, Terms, TierRule, WaterfallSource,
 };
 
 /// Identifies an amount across recomputations: the same key in two recomputations is the
@@ -630,7 +629,11 @@ impl<'a> Engine<'a> {
                         recovered,
                         vec![item.claim_seq, item.event_seq],
                         None,
-                        format!("recovers the {} paid on claim {}", share.to_decimal(), item.claim_seq),
+                        format!(
+                            "recovers the {} paid on claim {}",
+                            share.to_decimal(),
+                            item.claim_seq
+                        ),
                     )?;
                 }
                 self.count_paid(&subject, total)?;
@@ -670,7 +673,9 @@ impl<'a> Engine<'a> {
             .copied()
             .unwrap_or(self.zero());
         let subject_cap = match subject {
-            ClaimSubject::Participant(_) => caps.per_participant.as_ref().map(|a| (Cap::Participant, a)),
+            ClaimSubject::Participant(_) => {
+                caps.per_participant.as_ref().map(|a| (Cap::Participant, a))
+            }
             ClaimSubject::Company(_) => caps.per_company.as_ref().map(|a| (Cap::Company, a)),
         };
         let mut limits = Vec::new();
@@ -688,7 +693,11 @@ impl<'a> Engine<'a> {
         let mut calc = String::new();
         for (kind, cap, paid) in limits {
             let headroom = cap.checked_sub(paid)?;
-            let headroom = if headroom.minor < 0 { self.zero() } else { headroom };
+            let headroom = if headroom.minor < 0 {
+                self.zero()
+            } else {
+                headroom
+            };
             if headroom < amount {
                 amount = headroom;
                 named = Some(kind);
@@ -742,11 +751,7 @@ impl<'a> Engine<'a> {
         }
     }
 
-    fn run_rules(
-        &mut self,
-        terms: &Terms,
-        s: &crate::terms::SustainmentTerms,
-    ) -> Arc<Runs> {
+    fn run_rules(&mut self, terms: &Terms, s: &crate::terms::SustainmentTerms) -> Arc<Runs> {
         let rules = RunRules {
             run_months: s.run_months,
             window_months: s.window_months,
@@ -768,7 +773,8 @@ impl<'a> Engine<'a> {
     fn compute_runs(&self, rules: RunRules) -> Runs {
         let mut by_period: BTreeMap<Period, Vec<PaidMonths>> = BTreeMap::new();
         let mut achievers = BTreeMap::new();
-        let period_of = |index: i32| Period::containing(rules.calendar, Month::from_index(index).last_day());
+        let period_of =
+            |index: i32| Period::containing(rules.calendar, Month::from_index(index).last_day());
         for (participant, p) in &self.contract.participants {
             if self.retracted.contains(&p.seq) {
                 continue;
@@ -786,7 +792,9 @@ impl<'a> Engine<'a> {
             let mut flush = |run: &mut Vec<(i32, u64, SelfSufficiency)>| {
                 if run.len() >= rules.run_months as usize && rules.run_months > 0 {
                     let qualified = run[0].0 + rules.run_months as i32 - 1;
-                    achievers.entry(*participant).or_insert_with(|| period_of(qualified));
+                    achievers
+                        .entry(*participant)
+                        .or_insert_with(|| period_of(qualified));
                     let mut groups: BTreeMap<(Period, u8), PaidMonths> = BTreeMap::new();
                     for &(month, seq, status) in run.iter() {
                         let period = period_of(month.max(qualified));
@@ -856,7 +864,8 @@ impl<'a> Engine<'a> {
                 .map(|(m, _)| Month::from_index(*m).to_string())
                 .collect();
             let calc = format!(
-                "{count} {name} months ({}; run qualified {}) × {} = {}{cap_calc}",
+                "{count} {name} month{} ({}; run qualified {}) × {} = {}{cap_calc}",
+                if count == 1 { "" } else { "s" },
                 months.join(", "),
                 Month::from_index(group.qualified),
                 price.to_decimal(),
@@ -951,8 +960,12 @@ impl<'a> Engine<'a> {
         period: Period,
     ) -> Result<Money, CoreError> {
         let measured = period.minus(s.register_lag);
-        let from = Month::of(measured.first_day()).index().max(s.measure_from.0.index());
-        let to = Month::of(measured.last_day()).index().min(s.measure_to.0.index());
+        let from = Month::of(measured.first_day())
+            .index()
+            .max(s.measure_from.0.index());
+        let to = Month::of(measured.last_day())
+            .index()
+            .min(s.measure_to.0.index());
         let mut events = Vec::new();
         for (participant, p) in &self.contract.participants {
             if self.retracted.contains(&p.seq) {
@@ -1035,7 +1048,10 @@ impl<'a> Engine<'a> {
                 TierRule::Share => {
                     let share = tier.share.map_or(Ratio::one(), |s| s.0);
                     let take = remaining.mul_ratio(share, terms.contract.rounding)?;
-                    (take, format!("{share} × remaining {}", remaining.to_decimal()))
+                    (
+                        take,
+                        format!("{share} × remaining {}", remaining.to_decimal()),
+                    )
                 }
                 TierRule::Remainder => (remaining, format!("remaining {}", remaining.to_decimal())),
             };
@@ -1061,7 +1077,8 @@ impl<'a> Engine<'a> {
             remaining = remaining.checked_sub(take)?;
             self.tier_paid.insert(i, tier_paid.checked_add(take)?);
             let got = self.tier_received.get(&tier.to).copied().unwrap_or(zero);
-            self.tier_received.insert(tier.to.clone(), got.checked_add(take)?);
+            self.tier_received
+                .insert(tier.to.clone(), got.checked_add(take)?);
             if take.minor != 0 {
                 let r = received.entry(tier.to.clone()).or_insert(zero);
                 *r = r.checked_add(take)?;
@@ -1156,7 +1173,13 @@ impl<'a> Engine<'a> {
                     used.to_decimal(),
                     room.to_decimal()
                 );
-                self.add(key("facility:draw", &f.lender, &f.borrower), draw, events.clone(), None, calc)?;
+                self.add(
+                    key("facility:draw", &f.lender, &f.borrower),
+                    draw,
+                    events.clone(),
+                    None,
+                    calc,
+                )?;
             }
         } else if position.outstanding.minor > 0 {
             let repay = cash.min(position.outstanding);
@@ -1168,7 +1191,13 @@ impl<'a> Engine<'a> {
                     position.outstanding.to_decimal()
                 );
                 position.outstanding = position.outstanding.checked_sub(repay)?;
-                self.add(key("facility:repayment", &f.borrower, &f.lender), repay, events.clone(), None, calc)?;
+                self.add(
+                    key("facility:repayment", &f.borrower, &f.lender),
+                    repay,
+                    events.clone(),
+                    None,
+                    calc,
+                )?;
             }
         }
         // 3. At the final settlement: the fee if everything is repaid, the loss otherwise.
@@ -1190,7 +1219,13 @@ impl<'a> Engine<'a> {
                             due.to_decimal(),
                             cash.checked_add(paid)?.to_decimal()
                         );
-                        self.add(key("facility:fee", &f.borrower, &f.lender), paid, Vec::new(), None, calc)?;
+                        self.add(
+                            key("facility:fee", &f.borrower, &f.lender),
+                            paid,
+                            Vec::new(),
+                            None,
+                            calc,
+                        )?;
                     }
                 }
             } else if let Some(g) = &terms.guarantee {
@@ -1202,9 +1237,21 @@ impl<'a> Engine<'a> {
                     maximum.to_decimal()
                 );
                 if g.guarantor != f.lender {
-                    self.add(key("guarantee:loss", &g.guarantor, &f.lender), covered, Vec::new(), None, calc.clone())?;
+                    self.add(
+                        key("guarantee:loss", &g.guarantor, &f.lender),
+                        covered,
+                        Vec::new(),
+                        None,
+                        calc.clone(),
+                    )?;
                 }
-                self.add(key("facility:write-off", &f.lender, &f.borrower), covered, Vec::new(), None, calc)?;
+                self.add(
+                    key("facility:write-off", &f.lender, &f.borrower),
+                    covered,
+                    Vec::new(),
+                    None,
+                    calc,
+                )?;
                 position.outstanding = position.outstanding.checked_sub(covered)?;
             }
         }
@@ -1349,10 +1396,18 @@ mod tests {
     #[test]
     fn a_split_gives_the_leftover_to_the_first_party_in_id_order() -> Result<(), CoreError> {
         let payers: Vec<String> = ["K1", "K2", "K3"].iter().map(|s| s.to_string()).collect();
-        let shares = split(Money::from_minor(2_500_000, Currency::DKK), &payers, SplitRemainder::FirstParty)?;
+        let shares = split(
+            Money::from_minor(2_500_000, Currency::DKK),
+            &payers,
+            SplitRemainder::FirstParty,
+        )?;
         let minors: Vec<i64> = shares.iter().map(|(_, m)| m.minor).collect();
         assert_eq!(minors, vec![833_334, 833_333, 833_333]);
-        let shares = split(Money::from_minor(2_500_000, Currency::DKK), &payers, SplitRemainder::LastParty)?;
+        let shares = split(
+            Money::from_minor(2_500_000, Currency::DKK),
+            &payers,
+            SplitRemainder::LastParty,
+        )?;
         let minors: Vec<i64> = shares.iter().map(|(_, m)| m.minor).collect();
         assert_eq!(minors, vec![833_333, 833_333, 833_334]);
         Ok(())

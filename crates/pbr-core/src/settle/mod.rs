@@ -145,7 +145,10 @@ pub struct IssuedSummary {
 
 impl IssuedSummary {
     /// The summary of a statement.
-    pub fn of(statement: &Statement, entitlement: &Entitlement) -> Result<IssuedSummary, CoreError> {
+    pub fn of(
+        statement: &Statement,
+        entitlement: &Entitlement,
+    ) -> Result<IssuedSummary, CoreError> {
         let mut summary = IssuedSummary {
             hash: statement.hash,
             accrued: BTreeMap::new(),
@@ -169,8 +172,15 @@ impl IssuedSummary {
                 continue;
             }
             add(&mut summary.accrued, &line.key.to, line.amount)?;
-            add(&mut summary.accrued, &line.key.from, line.amount.checked_neg()?)?;
-            if rule.starts_with("waterfall:") || rule == "facility:repayment" || rule == "facility:fee" {
+            add(
+                &mut summary.accrued,
+                &line.key.from,
+                line.amount.checked_neg()?,
+            )?;
+            if rule.starts_with("waterfall:")
+                || rule == "facility:repayment"
+                || rule == "facility:fee"
+            {
                 add(&mut summary.returned, &line.key.to, line.amount)?;
             }
         }
@@ -275,7 +285,14 @@ fn assemble(
                 && !entry.key.rule.starts_with("outcome:")
                 && entry.key.rule != "success-bonus";
             if !memo_zero {
-                push(entry.key.clone(), entry.amount, false, entry.events.clone(), entry.cap, entry.calc.clone());
+                push(
+                    entry.key.clone(),
+                    entry.amount,
+                    false,
+                    entry.events.clone(),
+                    entry.cap,
+                    entry.calc.clone(),
+                );
             }
         } else if entry.amount != before {
             let delta = entry.amount.checked_sub(before)?;
@@ -285,13 +302,27 @@ fn assemble(
                 entry.calc,
                 before.to_decimal()
             );
-            push(entry.key.clone(), delta, true, entry.events.clone(), entry.cap, calc);
+            push(
+                entry.key.clone(),
+                delta,
+                true,
+                entry.events.clone(),
+                entry.cap,
+                calc,
+            );
         }
     }
     for (key, before) in &settled.amounts {
         if entitlement.entry(key).is_none() && before.minor != 0 && is_settled(key.accrual) {
             let calc = format!("no longer due: settled {}", before.to_decimal());
-            push(key.clone(), before.checked_neg()?, true, Vec::new(), None, calc);
+            push(
+                key.clone(),
+                before.checked_neg()?,
+                true,
+                Vec::new(),
+                None,
+                calc,
+            );
         }
     }
     for (i, line) in lines.iter_mut().enumerate() {
@@ -302,7 +333,9 @@ fn assemble(
         .iter()
         .filter(|d| {
             !is_settled(d.period)
-                || previous.as_ref().is_some_and(|p| d.event_seq >= p.log_position)
+                || previous
+                    .as_ref()
+                    .is_some_and(|p| d.event_seq >= p.log_position)
         })
         .cloned()
         .collect();
@@ -340,7 +373,10 @@ fn account(rule: &str) -> &'static str {
     }
 }
 
-fn double_entry(lines: &[Line], currency: Currency) -> Result<(Vec<Total>, Vec<Posting>), CoreError> {
+fn double_entry(
+    lines: &[Line],
+    currency: Currency,
+) -> Result<(Vec<Total>, Vec<Posting>), CoreError> {
     let zero = Money::zero(currency);
     let mut totals: BTreeMap<String, (Money, Money)> = BTreeMap::new();
     let mut postings = Vec::new();
