@@ -68,3 +68,56 @@ fn the_sample_export_has_what_the_issue_asks_for() {
     assert_eq!(note.matches("\n\u{2014} ").count(), 2, "co-signed: {note}");
     assert_eq!(last["verifier_keys"].as_array().unwrap().len(), 2);
 }
+
+/// A statement as `pbr explain --json` prints it, with the canonical bytes the ledger hashes
+/// (docs/format.md §9), for the outside verifier to rebuild from the JSON alone.
+fn statement_vector(ledger: &str, seq: u64) -> String {
+    let statement: serde_json::Value = serde_json::from_str(&pbr_ok(&[
+        "--ledger",
+        ledger,
+        "explain",
+        &seq.to_string(),
+        "--json",
+    ]))
+    .unwrap();
+    let canonical = pbr_ledger::Ledger::open(std::path::Path::new(ledger))
+        .unwrap()
+        .statement_at(seq)
+        .unwrap()
+        .canonical_bytes()
+        .unwrap();
+    let hash = blake3::hash(&canonical).to_hex().to_string();
+    assert_eq!(statement["hash"], hash.as_str(), "the hash covers the canonical bytes");
+    let vector = serde_json::json!({
+        "statement": statement,
+        "canonical_hex": pbr_core::ids::hex(&canonical),
+        "hash": hash,
+    });
+    let mut text = serde_json::to_string_pretty(&vector).unwrap();
+    text.push('\n');
+    text
+}
+
+#[test]
+fn statements_and_their_canonical_bytes_are_byte_stable() {
+    // The demo's last statement: sustainment runs and the facility.
+    let (_dir, ledger) = demo();
+    let audit: serde_json::Value =
+        serde_json::from_str(&pbr_ok(&["--ledger", &ledger, "audit", "--json"])).unwrap();
+    let last = audit["statements"].as_array().unwrap().last().unwrap()["seq"]
+        .as_u64()
+        .unwrap();
+    golden("statement-demo.json", &statement_vector(&ledger, last));
+    // Scenario A's 2013-Q4: decisions, rejections, a claw-back, a cap and the waterfall.
+    let (_dir, ledger, keys) = crate::scenarios::load_scenario("a");
+    let mut seq = 0;
+    for quarter in ["2013-Q1", "2013-Q2", "2013-Q3", "2013-Q4"] {
+        let out: serde_json::Value = serde_json::from_str(&pbr_ok(&[
+            "--ledger", &ledger, "settle", "--period", quarter, "--issue", "--key", &keys["dwp"],
+            "--json",
+        ]))
+        .unwrap();
+        seq = out["issued_seq"].as_u64().unwrap();
+    }
+    golden("statement-a-2013-Q4.json", &statement_vector(&ledger, seq));
+}

@@ -575,6 +575,7 @@ impl Statement {
                 "accrual": l.key.accrual.to_string(),
                 "adjustment": l.adjustment,
                 "subject": l.key.subject,
+                "claim": l.key.claim,
                 "from": l.key.from,
                 "to": l.key.to,
                 "amount": money(l.amount),
