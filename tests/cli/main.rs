@@ -3,6 +3,7 @@
 //!
 //! Run with `PBR_BLESS=1` (`just gen`) to rewrite the vectors after a deliberate change.
 
+mod audit;
 mod import_errors;
 mod privacy;
 mod scenarios;

@@ -328,6 +328,15 @@ impl Row {
                 amount: self.money("amount", currency)?,
                 settlement_seq: self.number("settlement_seq")?,
             }),
+            "settlement-issued" => Payload::SettlementIssued(SettlementIssued {
+                period: self.text("period")?,
+                statement_hash: self
+                    .hash("statement_hash")?
+                    .ok_or_else(|| self.error("statement_hash", "missing"))?,
+                log_position: self
+                    .number("log_position")?
+                    .ok_or_else(|| self.error("log_position", "missing"))?,
+            }),
             "guarantee-called" => Payload::GuaranteeCalled(GuaranteeCalled {
                 guarantor: self.text("guarantor")?,
                 beneficiary: self.text("beneficiary")?,
