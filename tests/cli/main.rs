@@ -10,6 +10,7 @@ mod scenarios;
 mod settlement;
 mod support;
 mod vectors;
+mod views;
 mod wiring;
 
 /// Every `.rs` file in this directory is a module of this binary.

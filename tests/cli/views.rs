@@ -1,0 +1,200 @@
+//! The settlement views through the CLI: balances on both time axes, `explain` of one
+//! participant, `diff` between two log positions and `what-if` under other terms.
+
+use serde_json::Value;
+
+use crate::scenarios::{import_id, load_scenario, logged_by_id, repo};
+use crate::support::pbr_ok;
+
+fn json(args: &[&str]) -> Value {
+    serde_json::from_str(&pbr_ok(args)).unwrap()
+}
+
+fn issue(ledger: &str, key: &str, period: &str) -> Value {
+    json(&[
+        "--ledger", ledger, "settle", "--period", period, "--issue", "--key", key, "--json",
+    ])
+}
+
+/// The `accrued` balance of `party` in a `pbr balance --json` answer.
+fn accrued(balance: &Value, party: &str) -> String {
+    balance["parties"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["party"] == party)
+        .unwrap()["accrued"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[test]
+fn balances_answer_what_was_known_and_what_was_in_effect() {
+    let (_dir, ledger, keys) = load_scenario("a");
+    issue(&ledger, &keys["dwp"], "2013-Q1");
+    let q2 = issue(&ledger, &keys["dwp"], "2013-Q2");
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let between = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    issue(&ledger, &keys["dwp"], "2013-Q3");
+    let balance = |extra: &[&str]| {
+        let mut args = vec!["--ledger", ledger.as_str(), "balance", "--json"];
+        args.extend_from_slice(extra);
+        json(&args)
+    };
+    // A.5: DWP has paid 10,200 after 2013-Q2 and 33,200 after 2013-Q3.
+    assert_eq!(accrued(&balance(&[]), "dwp"), "-33200.00");
+    let after_q2 = (q2["issued_seq"].as_u64().unwrap() + 1).to_string();
+    let known = balance(&["--at-seq", &after_q2]);
+    assert_eq!(accrued(&known, "dwp"), "-10200.00");
+    assert_eq!(
+        known["log_position"].as_u64().unwrap().to_string(),
+        after_q2
+    );
+    assert_eq!(
+        accrued(&balance(&["--known-at", &between]), "dwp"),
+        "-10200.00"
+    );
+    assert_eq!(
+        accrued(&balance(&["--effective", "2013-06-30"]), "dwp"),
+        "-10200.00"
+    );
+    assert_eq!(
+        accrued(&balance(&["--effective", "2013-09-30"]), "dwp"),
+        "-33200.00"
+    );
+    // The investor's 30,000 was disbursed on 2013-01-01, in effect on any later date.
+    let early = balance(&["--effective", "2013-03-31"]);
+    let investor = early["parties"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["party"] == "investor")
+        .unwrap();
+    assert_eq!(investor["invested"], "30000.00");
+    assert_eq!(investor["net"], "-30000.00");
+}
+
+#[test]
+fn explain_shows_one_participants_lines_with_their_arithmetic() {
+    let (_dir, ledger, keys) = load_scenario("a");
+    for quarter in ["2013-Q1", "2013-Q2", "2013-Q3"] {
+        issue(&ledger, &keys["dwp"], quarter);
+    }
+    let q4 = issue(&ledger, &keys["dwp"], "2013-Q4");
+    // P01's O8 (A.4 row 26) is capped by the participant cap: 11,700 − 8,300 = 3,400.
+    let logged = logged_by_id(&ledger);
+    let p01 = logged[&import_id("A-enrol-P01")].1["participant"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let seq = q4["issued_seq"].as_u64().unwrap().to_string();
+    let explained = json(&[
+        "--ledger",
+        &ledger,
+        "explain",
+        &seq,
+        "--json",
+        "--participant",
+        &p01,
+    ]);
+    let lines = explained["lines"].as_array().unwrap();
+    assert!(!lines.is_empty());
+    let subject = format!("participant:{p01}");
+    assert!(
+        lines.iter().all(|l| l["subject"] == subject.as_str()),
+        "{explained}"
+    );
+    let o8 = lines.iter().find(|l| l["rule"] == "outcome:O8").unwrap();
+    assert_eq!(o8["amount"], "3400.00");
+    assert_eq!(o8["cap"], "participant");
+    assert_eq!(
+        o8["calc"],
+        "price 3500.00; participant cap 11700.00 − paid 8300.00 = headroom 3400.00"
+    );
+    let text = pbr_ok(&["--ledger", &ledger, "explain", &seq, "--participant", &p01]);
+    assert!(text.contains("participant cap 11700.00"), "{text}");
+}
+
+#[test]
+fn diff_names_the_amounts_an_event_changed_and_the_event() {
+    let (_dir, ledger, _keys) = load_scenario("a");
+    let logged = logged_by_id(&ledger);
+    // A.4 row 23: the audit claw-back of P07's O4.
+    let clawback = logged[&import_id("A-row-23")].0;
+    let diff = json(&[
+        "--ledger",
+        &ledger,
+        "diff",
+        "--from-seq",
+        &clawback.to_string(),
+        "--to-seq",
+        &(clawback + 1).to_string(),
+        "--json",
+    ]);
+    let contract = &diff["contracts"][0];
+    let changes = contract["changes"].as_array().unwrap();
+    let recovered = changes
+        .iter()
+        .find(|c| c["rule"] == "clawback:O4")
+        .unwrap_or_else(|| panic!("{diff}"));
+    assert_eq!(recovered["before"], "0.00");
+    assert_eq!(recovered["after"], "-3300.00");
+    assert_eq!(recovered["accrual"], "2013-Q4");
+    assert_eq!(recovered["caused_by"], serde_json::json!([clawback]));
+    // Nothing was issued, so balances do not move; an empty range changes nothing.
+    assert!(contract["balances"].as_array().unwrap().is_empty());
+    let none = json(&[
+        "--ledger",
+        &ledger,
+        "diff",
+        "--from-seq",
+        "50",
+        "--to-seq",
+        "50",
+        "--json",
+    ]);
+    assert!(
+        none["contracts"][0]["changes"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[test]
+fn what_if_settles_other_terms_over_the_same_history_and_writes_nothing() {
+    let (dir, ledger, _keys) = load_scenario("a");
+    // The same rate card without caps.
+    let text = std::fs::read_to_string(repo().join("tests/scenarios/a/contract.toml")).unwrap();
+    let start = text.find("[caps]").unwrap();
+    let end = start + text[start..].find("\n\n").unwrap();
+    let uncapped = dir.path().join("uncapped.toml");
+    std::fs::write(&uncapped, format!("{}{}", &text[..start], &text[end + 2..])).unwrap();
+    let before = json(&["--ledger", &ledger, "verify", "--json"]);
+    let result = json(&[
+        "--ledger",
+        &ledger,
+        "what-if",
+        "--terms",
+        uncapped.to_str().unwrap(),
+        "--period",
+        "2014-Q3",
+        "--json",
+    ]);
+    let dwp = result["parties"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["party"] == "dwp")
+        .unwrap();
+    // A.5: 50,000 under the programme cap. Uncapped, A.4's rows 26, 30, 31 and 32 pay in
+    // full: 100 + 1,000 + 3,500 + 2,000 more.
+    assert_eq!(dwp["real"], "-50000.00");
+    assert_eq!(dwp["alternative"], "-56600.00");
+    let after = json(&["--ledger", &ledger, "verify", "--json"]);
+    assert!(before["records"].as_u64().unwrap() > 0);
+    assert_eq!(before["records"], after["records"]);
+    assert_eq!(before["root"], after["root"]);
+}
