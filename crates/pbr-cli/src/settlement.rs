@@ -96,6 +96,31 @@ fn print_statement(statement: &Statement, explain: bool, participant: Option<&st
             previous.seq
         );
     }
+    if !statement.decisions.is_empty() {
+        outln!("decisions:");
+    }
+    for d in &statement.decisions {
+        let (kind, id) = d.subject.split_once(':').unwrap_or(("", &d.subject));
+        let id = if kind == "participant" {
+            &id[..12.min(id.len())]
+        } else {
+            id
+        };
+        outln!(
+            "  {}  claim {:>6}  {:<14} {:<8} {:<20} {:>12}{}",
+            d.date,
+            d.claim_seq,
+            id,
+            d.outcome,
+            pbr_core::settle::result_text(d.result),
+            amount(d.amount),
+            d.cap
+                .map_or(String::new(), |c| format!("  ({} cap)", c.name()))
+        );
+    }
+    if !statement.lines.is_empty() {
+        outln!("lines:");
+    }
     let short = |subject: &Option<String>| {
         subject.as_deref().map_or(String::new(), |s| {
             let (kind, id) = s.split_once(':').unwrap_or(("", s));

@@ -205,6 +205,12 @@ impl Ledger {
         at: At,
         effective: Option<NaiveDate>,
     ) -> Result<(u64, Vec<PartyBalance>), LedgerError> {
+        if at == At::Head {
+            // Now: straight from the projections, without copying the state.
+            self.ensure_projections()?;
+            let rows = balances_of(&self.state, contract, effective)?;
+            return Ok((self.state.applied, rows));
+        }
         let (state, len) = self.state_for(at)?;
         let rows = balances_of(&state, contract, effective)?;
         Ok((len, rows))
