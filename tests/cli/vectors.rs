@@ -87,7 +87,11 @@ fn statement_vector(ledger: &str, seq: u64) -> String {
         .canonical_bytes()
         .unwrap();
     let hash = blake3::hash(&canonical).to_hex().to_string();
-    assert_eq!(statement["hash"], hash.as_str(), "the hash covers the canonical bytes");
+    assert_eq!(
+        statement["hash"],
+        hash.as_str(),
+        "the hash covers the canonical bytes"
+    );
     let vector = serde_json::json!({
         "statement": statement,
         "canonical_hex": pbr_core::ids::hex(&canonical),
@@ -113,7 +117,14 @@ fn statements_and_their_canonical_bytes_are_byte_stable() {
     let mut seq = 0;
     for quarter in ["2013-Q1", "2013-Q2", "2013-Q3", "2013-Q4"] {
         let out: serde_json::Value = serde_json::from_str(&pbr_ok(&[
-            "--ledger", &ledger, "settle", "--period", quarter, "--issue", "--key", &keys["dwp"],
+            "--ledger",
+            &ledger,
+            "settle",
+            "--period",
+            quarter,
+            "--issue",
+            "--key",
+            &keys["dwp"],
             "--json",
         ]))
         .unwrap();
