@@ -198,3 +198,40 @@ fn what_if_settles_other_terms_over_the_same_history_and_writes_nothing() {
     assert_eq!(before["records"], after["records"]);
     assert_eq!(before["root"], after["root"]);
 }
+
+#[test]
+fn cumulative_counting_pays_a_run_with_a_gap() {
+    let (dir, ledger, _keys) = load_scenario("c");
+    // C.3: I10 is self-sufficient in 2024-03..04 and 2024-08..10. Counted consecutively
+    // (C.4) only the second spell qualifies; counted cumulatively, the first two months join
+    // it: 2 × 6,163.00 more. No other participant of C has a gap that cumulative counting
+    // closes (I03 and I16 have two months in all).
+    let text = std::fs::read_to_string(repo().join("tests/scenarios/c/contract.toml")).unwrap();
+    let cumulative = dir.path().join("cumulative.toml");
+    std::fs::write(
+        &cumulative,
+        text.replace(
+            "run-months = 3\n",
+            "run-months = 3\ncounting = \"cumulative\"\n",
+        ),
+    )
+    .unwrap();
+    let result = json(&[
+        "--ledger",
+        &ledger,
+        "what-if",
+        "--terms",
+        cumulative.to_str().unwrap(),
+        "--period",
+        "2027-Q1",
+        "--json",
+    ]);
+    let aalborg = result["parties"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["party"] == "aalborg")
+        .unwrap();
+    assert_eq!(aalborg["real"], "-942939.00");
+    assert_eq!(aalborg["alternative"], "-955265.00");
+}

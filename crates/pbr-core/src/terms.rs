@@ -291,8 +291,12 @@ pub struct CapsTerms {
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct SustainmentTerms {
-    /// A run of consecutive counted months qualifies at this many months.
+    /// A run of counted months qualifies at this many months.
     pub run_months: u32,
+    /// Whether the months of a run must be consecutive (a month that does not count ends
+    /// the run) or accumulate over the participant's window.
+    #[serde(default)]
+    pub counting: Counting,
     /// Each participant's window: this many months from the month of the start date.
     pub window_months: u32,
     /// The price of a fully self-sufficient month.
@@ -303,6 +307,17 @@ pub struct SustainmentTerms {
     pub payer: String,
     /// Who is paid.
     pub payee: String,
+}
+
+/// How the months of a sustainment run are counted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Counting {
+    /// Consecutive months: a month that does not count ends the run (IMPACT60).
+    #[default]
+    Consecutive,
+    /// Months accumulate over the window, gaps allowed (a "cumulative" retention outcome).
+    Cumulative,
 }
 
 /// The `[savings]` table: payment out of measured savings (scenario B).

@@ -219,6 +219,7 @@ struct PaidMonths {
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 struct RunRules {
     run_months: u32,
+    counting: crate::terms::Counting,
     window_months: u32,
     partial_counts: bool,
     calendar: Calendar,
@@ -754,6 +755,7 @@ impl<'a> Engine<'a> {
     fn run_rules(&mut self, terms: &Terms, s: &crate::terms::SustainmentTerms) -> Arc<Runs> {
         let rules = RunRules {
             run_months: s.run_months,
+            counting: s.counting,
             window_months: s.window_months,
             partial_counts: s.partial_price.is_some(),
             calendar: terms.contract.settlement,
@@ -767,9 +769,9 @@ impl<'a> Engine<'a> {
     }
 
     /// Which months of which participant are paid in which period under `rules`: a run of
-    /// consecutive counted months inside the participant's window qualifies at its
-    /// `run_months`-th month; its months up to then are paid in that month's period, later
-    /// ones in their own.
+    /// counted months inside the participant's window (consecutive, or accumulated over the
+    /// window when the terms say `cumulative`) qualifies at its `run_months`-th month; its
+    /// months up to then are paid in that month's period, later ones in their own.
     fn compute_runs(&self, rules: RunRules) -> Runs {
         let mut by_period: BTreeMap<Period, Vec<PaidMonths>> = BTreeMap::new();
         let mut achievers = BTreeMap::new();
@@ -791,7 +793,7 @@ impl<'a> Engine<'a> {
             let mut run: Vec<(i32, u64, SelfSufficiency)> = Vec::new();
             let mut flush = |run: &mut Vec<(i32, u64, SelfSufficiency)>| {
                 if run.len() >= rules.run_months as usize && rules.run_months > 0 {
-                    let qualified = run[0].0 + rules.run_months as i32 - 1;
+                    let qualified = run[rules.run_months as usize - 1].0;
                     achievers
                         .entry(*participant)
                         .or_insert_with(|| period_of(qualified));
@@ -818,7 +820,8 @@ impl<'a> Engine<'a> {
             let mut previous: Option<i32> = None;
             for (&month, &(seq, status)) in months.range(first..=last) {
                 let contiguous = previous.is_some_and(|p| p + 1 == month);
-                if !counts(status) || !contiguous {
+                let breaks = !counts(status) || !contiguous;
+                if breaks && rules.counting == crate::terms::Counting::Consecutive {
                     flush(&mut run);
                 }
                 if counts(status) {
