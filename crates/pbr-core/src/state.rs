@@ -468,6 +468,14 @@ impl State {
             }
             Payload::OutcomeClawedBack(p) => match contract.claims.get(&p.claim_seq) {
                 Some(Claim {
+                    decision: Some((_, decided, Ok(()))),
+                    clawed_back: None,
+                    ..
+                }) if event.business_date < *decided => refuse(format!(
+                    "claim {} was accepted on {decided}; a claw-back cannot be dated before it",
+                    p.claim_seq
+                )),
+                Some(Claim {
                     decision: Some((_, _, Ok(()))),
                     clawed_back: None,
                     ..
@@ -573,6 +581,12 @@ impl State {
         };
         if claim.decision.is_some() {
             return refuse(format!("claim {claim_seq} is already decided"));
+        }
+        if let Some((seq, _)) = claim.clawed_back {
+            return refuse(format!(
+                "claim {claim_seq} was clawed back (seq {seq}); correct the claw-back before \
+                 deciding it again"
+            ));
         }
         if self.retracted.contains(&claim_seq) {
             return refuse(format!("claim {claim_seq} was retracted"));

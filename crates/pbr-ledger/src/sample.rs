@@ -219,7 +219,7 @@ fn sample_steps() -> Result<Vec<Step>, LedgerError> {
         Payload::FundsDisbursed(FundsDisbursed {
             from: "obelske-fund".into(),
             to: "fokus-provider".into(),
-            amount: Money::from_minor(720_000_00, Currency::DKK),
+            amount: Money::from_minor(72_000_000, Currency::DKK),
             purpose: Purpose::Grant,
         }),
     );
@@ -288,11 +288,11 @@ fn demo_status(n: u32, index: i32) -> Option<SelfSufficiency> {
     }
     let month = (index - start) as u32;
     let begins = 2 + (n * 5) % 14;
-    let status = if n % 3 == 0 || month < begins {
+    let never = n.is_multiple_of(3);
+    let relapse = (month + n).is_multiple_of(11);
+    let status = if never || month < begins || relapse {
         SelfSufficiency::None
-    } else if (month + n) % 11 == 0 {
-        SelfSufficiency::None
-    } else if (n + month / 4) % 4 == 0 {
+    } else if (n + month / 4).is_multiple_of(4) {
         SelfSufficiency::Partial
     } else {
         SelfSufficiency::Full

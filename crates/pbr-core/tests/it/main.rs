@@ -4,6 +4,7 @@
 #![allow(clippy::disallowed_methods)]
 
 mod events;
+mod settle;
 mod terms;
 
 /// Every `.rs` file in this directory is a module of this binary.
