@@ -896,9 +896,9 @@ impl State {
                 // balances. A failure is kept, not raised: apply never fails an admitted event.
                 let recomputed = crate::settle::settle(self, &event.contract, period, seq);
                 let contract = self.contract_mut(&event.contract)?;
-                let recomputed = recomputed.and_then(|(statement, settled, entitlement)| {
+                let recomputed = recomputed.and_then(|(statement, entitlement)| {
                     let summary = crate::settle::IssuedSummary::of(&statement, &entitlement)?;
-                    Ok((summary, settled))
+                    Ok((summary, crate::settle::Settled::of(&entitlement, seq)))
                 });
                 let recomputed = match recomputed {
                     Ok((summary, settled)) => {

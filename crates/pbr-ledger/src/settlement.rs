@@ -116,7 +116,7 @@ impl Ledger {
     /// The statement of `period` as of now, without recording it.
     pub fn settle(&mut self, contract: &str, period: Period) -> Result<Statement, LedgerError> {
         self.ensure_projections()?;
-        let (statement, _, _) =
+        let (statement, _) =
             settle(&self.state, contract, period, self.state.applied).map_err(domain)?;
         Ok(statement)
     }
@@ -177,7 +177,7 @@ impl Ledger {
                     .period
                     .parse::<Period>()
                     .and_then(|period| settle(&state, &event.contract, period, seq))
-                    .map(|(statement, _, _)| statement.hash)
+                    .map(|(statement, _)| statement.hash)
                     .map_err(|e| e.reason);
                 audited.push(Audited {
                     seq,
@@ -227,7 +227,7 @@ impl Ledger {
         };
         let period: Period = p.period.parse().map_err(domain)?;
         let state = self.state_at(seq)?;
-        let (statement, _, _) = settle(&state, &event.contract, period, seq).map_err(domain)?;
+        let (statement, _) = settle(&state, &event.contract, period, seq).map_err(domain)?;
         Ok(statement)
     }
 

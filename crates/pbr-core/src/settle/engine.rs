@@ -259,7 +259,7 @@ struct Engine<'a> {
     /// What each accepted, not clawed-back claim paid: its payee and each payer's share.
     paid_claim: BTreeMap<u64, (String, Vec<(String, Money)>)>,
     /// The current period's outcome-family net per (payer, payee), with its events.
-    pairs: BTreeMap<(String, String), (Money, Vec<u64>)>,
+    pairs: BTreeMap<String, BTreeMap<String, (Money, Vec<u64>)>>,
     /// Negative nets carried forward per (payer, payee).
     carry: BTreeMap<(String, String), Money>,
     /// Outcome payments after carry-forward, per (period, payer), with their events.
@@ -411,12 +411,23 @@ impl<'a> Engine<'a> {
             || key.rule.starts_with("clawback:")
             || key.rule.starts_with("sustainment:");
         if outcome_family {
-            let pair = self
+            // Look up before inserting: the pair exists for all but its first line.
+            match self
                 .pairs
-                .entry((key.from.clone(), key.to.clone()))
-                .or_insert((Money::zero(self.currency), Vec::new()));
-            pair.0 = pair.0.checked_add(amount)?;
-            pair.1.extend(&events);
+                .get_mut(&key.from)
+                .and_then(|to| to.get_mut(&key.to))
+            {
+                Some(sum) => {
+                    sum.0 = sum.0.checked_add(amount)?;
+                    sum.1.extend(&events);
+                }
+                None => {
+                    self.pairs
+                        .entry(key.from.clone())
+                        .or_default()
+                        .insert(key.to.clone(), (amount, events.clone()));
+                }
+            }
         }
         match self.out.index.get(&key) {
             Some(&i) => {
@@ -648,9 +659,12 @@ impl<'a> Engine<'a> {
     }
 
     fn count_paid(&mut self, subject: &str, amount: Money) -> Result<(), CoreError> {
-        let zero = self.zero();
-        let paid = self.paid_subject.entry(subject.to_owned()).or_insert(zero);
-        *paid = paid.checked_add(amount)?;
+        match self.paid_subject.get_mut(subject) {
+            Some(paid) => *paid = paid.checked_add(amount)?,
+            None => {
+                self.paid_subject.insert(subject.to_owned(), amount);
+            }
+        }
         self.paid_total = self.paid_total.checked_add(amount)?;
         self.paid_period = self.paid_period.checked_add(amount)?;
         Ok(())
@@ -897,7 +911,14 @@ impl<'a> Engine<'a> {
     /// Nets the period's outcome payments per (payer, payee); a negative net is carried
     /// forward when the contract says so. Records what each payer paid, for co-financing.
     fn carry_forward(&mut self, terms: &Terms, period: Period) -> Result<(), CoreError> {
-        let mut pairs = std::mem::take(&mut self.pairs);
+        let mut pairs: BTreeMap<(String, String), (Money, Vec<u64>)> =
+            std::mem::take(&mut self.pairs)
+                .into_iter()
+                .flat_map(|(from, to)| {
+                    to.into_iter()
+                        .map(move |(to, sum)| ((from.clone(), to), sum))
+                })
+                .collect();
         // What earlier periods carried forward is owed now.
         for ((payer, payee), carried) in std::mem::take(&mut self.carry) {
             let calc = format!("{} carried from {}", carried.to_decimal(), period.prev());

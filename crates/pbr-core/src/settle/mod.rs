@@ -189,13 +189,14 @@ impl IssuedSummary {
 }
 
 /// The statement of `period` for `contract`, from `state`, which must be the state after
-/// the events with seq below `log_position`; with the cumulative entitlement it settles.
+/// the events with seq below `log_position`; with the cumulative entitlement it settles
+/// ([`Settled::of`] keeps what the next statement needs of it).
 pub fn settle(
     state: &State,
     contract_id: &str,
     period: Period,
     log_position: u64,
-) -> Result<(Statement, Settled, Entitlement), CoreError> {
+) -> Result<(Statement, Entitlement), CoreError> {
     let contract = state
         .contracts
         .get(contract_id)
@@ -239,15 +240,21 @@ pub fn settle(
         &entitlement,
         settled,
     )?;
-    let cumulative = Settled {
-        seq: log_position,
-        amounts: entitlement
-            .entries
-            .iter()
-            .map(|e| (e.key.clone(), e.amount))
-            .collect(),
-    };
-    Ok((statement, cumulative, entitlement))
+    Ok((statement, entitlement))
+}
+
+impl Settled {
+    /// What a statement issued at `seq` settled: its cumulative entitlement by key.
+    pub fn of(entitlement: &Entitlement, seq: u64) -> Settled {
+        Settled {
+            seq,
+            amounts: entitlement
+                .entries
+                .iter()
+                .map(|e| (e.key.clone(), e.amount))
+                .collect(),
+        }
+    }
 }
 
 /// The statement: what `entitlement` adds to `settled`.

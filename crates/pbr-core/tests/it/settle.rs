@@ -293,7 +293,7 @@ impl Log {
     /// Computes the statement of `period` now, records it, and keeps what it settled.
     fn issue(&mut self, period: Period) -> u64 {
         let seq = self.seq();
-        let (statement, _, entitlement) = settle(&self.state, CONTRACT, period, seq)
+        let (statement, entitlement) = settle(&self.state, CONTRACT, period, seq)
             .unwrap_or_else(|e| panic!("settle {period} at {seq}: {e}"));
         let event = self.event(
             "c1",
@@ -1364,7 +1364,7 @@ proptest! {
                 union_state.apply(seq as u64, event).unwrap();
             }
         }
-        let (union, _, _) = settle(&union_state, CONTRACT, last.period, last.seq).unwrap();
+        let (union, _) = settle(&union_state, CONTRACT, last.period, last.seq).unwrap();
         prop_assert!(union.previous.is_none());
         prop_assert!(union.lines.iter().all(|l| !l.adjustment));
         let issued = sum_lines(log.issued.iter().map(|i| &i.statement));
@@ -1411,7 +1411,7 @@ proptest! {
             let mut failures = Vec::new();
             let state = fold(&log.events, |state, seq, _| {
                 if let Some(i) = issued.get(&seq) {
-                    let (again, _, _) = settle(state, CONTRACT, i.period, seq).unwrap();
+                    let (again, _) = settle(state, CONTRACT, i.period, seq).unwrap();
                     if again.canonical_bytes().unwrap() != i.statement.canonical_bytes().unwrap()
                         || again.hash != i.statement.hash
                     {
