@@ -26,6 +26,7 @@ bench:
     cargo run --release -p pbr-bench -- all
     cargo build --release -p pbr-cli
     cargo run --release -p pbr-bench -- import
+    cargo run --release -p pbr-bench -- settle
 
 fmt:
     cargo fmt --all

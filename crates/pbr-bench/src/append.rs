@@ -38,7 +38,7 @@ pub(crate) fn run(report: &mut Report, base: &Path, pool: &[Record]) -> BenchRes
             ours,
             raw,
             unit: "rec/s",
-            min_ratio: TARGET_RATIO,
+            min_ratio: Some(TARGET_RATIO),
         });
     }
     report.note("each batch is durable (flushed) before the next starts, in both columns");

@@ -123,7 +123,7 @@ pub(crate) fn run(report: &mut Report, base: &Path, pbr: &Path, rows: u64) -> Be
         ours: large.rows as f64 / large.seconds,
         raw: rows as f64 / (signing + writing).as_secs_f64(),
         unit: "ev/s",
-        min_ratio: TARGET_RATIO,
+        min_ratio: Some(TARGET_RATIO),
     });
     report.growth(&Growth {
         key: "import_peak_rss",

@@ -12,7 +12,12 @@
 //!   in-memory tree (target: p99 under 5 ms);
 //! - import: the `pbr import` binary on a CSV of cost-recorded rows against Ed25519 signing
 //!   and leaf hashing on 2 threads plus sled alone writing the same records (target ≥ 50 %),
-//!   and its peak memory at two file lengths, which should not grow with the length.
+//!   and its peak memory at two file lengths, which should not grow with the length;
+//! - settle: settling one quarter and computing the balances of a contract with 100,000
+//!   participants and a monthly status for each over three years (about 3.6 M events), warm
+//!   from the durable projections (target < 1 s) and cold, rebuilding them from the log
+//!   (target < 30 s, peak memory < 2 GiB), with the replay rate beside a raw scan and decode
+//!   of the same log.
 //!
 //! Context lines give the raw Ed25519 signing rate and BLAKE3 throughput. Inputs come from fixed
 //! seeds, so two runs do the same work. This is a tool, not a test: it never runs in CI.
@@ -20,7 +25,9 @@
 //! and the date, in `docs/performance.md`. `all` leaves out `import`, which takes minutes and
 //! gigabytes of disk at its default million rows: run it on its own, after building the binary
 //! it measures, with `cargo build --release -p pbr-cli` then
-//! `cargo run --release -p pbr-bench -- import`.
+//! `cargo run --release -p pbr-bench -- import`. `settle` is left out too (minutes of
+//! generation, gigabytes of disk): `cargo run --release -p pbr-bench -- settle
+//! [--participants N] [--years Y]`.
 
 mod append;
 mod context;
@@ -29,6 +36,8 @@ mod import;
 mod memory;
 mod proof;
 mod report;
+mod settle;
+mod synth;
 mod verify;
 
 use std::path::{Path, PathBuf};
@@ -64,12 +73,24 @@ struct Cli {
     /// Print only the JSON summary line.
     #[arg(long)]
     json: bool,
+    /// Participants of the settle benchmark's contract.
+    #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    participants: u64,
+    /// Years of monthly statuses in the settle benchmark.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=10))]
+    years: u32,
+    /// Quarters whose statements the settle benchmark issues while building its ledger, from
+    /// the first (default: every quarter before the one it settles, as a commissioner
+    /// settling quarterly would have).
+    #[arg(long)]
+    issued: Option<u32>,
     /// Where temporary ledgers go (default: the system temporary directory). Appends fsync, so
     /// put it on the disk you care about, not on tmpfs.
     #[arg(long)]
     dir: Option<PathBuf>,
-    /// Internal: the ledger that a `verify-child` process verifies.
-    #[arg(long, hide = true)]
+    /// settle: build the synthetic ledger in DIR and keep it, or reuse the one there, instead
+    /// of a temporary one (internal: the ledger a child process measures).
+    #[arg(long, value_name = "DIR")]
     ledger: Option<PathBuf>,
 }
 
@@ -80,11 +101,20 @@ enum Which {
     Proof,
     /// The `pbr import` binary (build it first); not in `all`: minutes and gigabytes.
     Import,
+    /// Settle a quarter and compute balances, warm and cold, on a synthetic ledger; not in
+    /// `all`: minutes and gigabytes.
+    Settle,
     /// Append, verify and proof.
     All,
     /// Internal: verify `--ledger` in a fresh process and print its timing and memory as JSON.
     #[value(hide = true)]
     VerifyChild,
+    /// Internal: settle warm on `--ledger` in a fresh process; prints JSON.
+    #[value(hide = true)]
+    SettleWarm,
+    /// Internal: settle cold on `--ledger` in a fresh process; prints JSON.
+    #[value(hide = true)]
+    SettleCold,
 }
 
 impl Which {
@@ -94,13 +124,17 @@ impl Which {
             Which::Verify => "verify",
             Which::Proof => "proof",
             Which::Import => "import",
+            Which::Settle => "settle",
             Which::All => "all",
             Which::VerifyChild => "verify-child",
+            Which::SettleWarm => "settle-warm",
+            Which::SettleCold => "settle-cold",
         }
     }
 
     fn runs(self, benchmark: Which) -> bool {
-        self == benchmark || (self == Which::All && benchmark != Which::Import)
+        self == benchmark
+            || (self == Which::All && !matches!(benchmark, Which::Import | Which::Settle))
     }
 }
 
@@ -109,6 +143,21 @@ fn main() -> BenchResult<()> {
     if cli.which == Which::VerifyChild {
         let ledger = cli.ledger.ok_or("verify-child needs --ledger")?;
         return verify::child(&ledger);
+    }
+    if let Some(mode) = match cli.which {
+        Which::SettleWarm => Some(settle::Mode::Warm),
+        Which::SettleCold => Some(settle::Mode::Cold),
+        _ => None,
+    } {
+        let ledger = cli
+            .ledger
+            .as_deref()
+            .ok_or("settle children need --ledger")?;
+        return settle::child(mode, ledger, shape(&cli)?);
+    }
+    if cli.which.runs(Which::Settle) {
+        // Refuse a bad --issued before spending a minute on the context lines.
+        shape(&cli)?;
     }
     let base = cli.dir.clone().unwrap_or_else(std::env::temp_dir);
     let mut report = Report::new(cli.json);
@@ -161,5 +210,14 @@ fn run_benchmarks(
         import::run(report, base, &pbr, cli.rows)?;
         memory::report_peak(report, "import", peak_resettable);
     }
+    if cli.which.runs(Which::Settle) {
+        settle::run(report, base, shape(cli)?, cli.ledger.as_deref())?;
+        memory::report_peak(report, "settle", peak_resettable);
+    }
     Ok(())
+}
+
+/// The synthetic ledger the settle benchmark measures.
+fn shape(cli: &Cli) -> BenchResult<synth::Shape> {
+    synth::Shape::new(cli.participants, cli.years, cli.issued)
 }

@@ -16,8 +16,18 @@ pub(crate) struct Throughput<'a> {
     pub(crate) ours: f64,
     pub(crate) raw: f64,
     pub(crate) unit: &'a str,
-    /// The target, as a fraction of the raw rate.
-    pub(crate) min_ratio: f64,
+    /// The target, as a fraction of the raw rate; `None`: the ratio is for information.
+    pub(crate) min_ratio: Option<f64>,
+}
+
+/// A figure with an upper bound as its target (a wall time, a peak memory).
+pub(crate) struct Bound<'a> {
+    pub(crate) key: &'a str,
+    pub(crate) name: &'a str,
+    pub(crate) value: f64,
+    pub(crate) unit: &'a str,
+    /// The target: below this.
+    pub(crate) max: f64,
 }
 
 /// A latency distribution in microseconds.
@@ -127,17 +137,18 @@ impl Report {
     /// A rate beside the raw rate.
     pub(crate) fn throughput(&mut self, figure: &Throughput<'_>) {
         let ratio = figure.ours / figure.raw;
-        let met = ratio >= figure.min_ratio;
+        let met = figure.min_ratio.map(|min| ratio >= min);
         let unit = figure.unit;
+        let target = match (figure.min_ratio, met) {
+            (Some(min), Some(met)) => format!("target >= {:.0}%: {}", min * 100.0, verdict(met)),
+            _ => "(no target)".into(),
+        };
         self.line(&format!(
-            "{:<NAME_WIDTH$} {:>12.0} {unit:<6} raw {:>12.0} {unit:<6} ratio {:>6.1}%  \
-             target >= {:.0}%: {}",
+            "{:<NAME_WIDTH$} {:>12.0} {unit:<6} raw {:>12.0} {unit:<6} ratio {:>6.1}%  {target}",
             figure.name,
             figure.ours,
             figure.raw,
             ratio * 100.0,
-            figure.min_ratio * 100.0,
-            verdict(met)
         ));
         self.results.push(json!({
             "name": figure.key,
@@ -146,6 +157,26 @@ impl Report {
             "raw": round(figure.raw),
             "ratio": round(ratio),
             "target_min_ratio": figure.min_ratio,
+            "met": met,
+        }));
+    }
+
+    /// A figure against its upper bound.
+    pub(crate) fn bound(&mut self, figure: &Bound<'_>) {
+        let met = figure.value < figure.max;
+        let unit = figure.unit;
+        self.line(&format!(
+            "{:<NAME_WIDTH$} {:>12.1} {unit:<6} target < {} {unit}: {}",
+            figure.name,
+            figure.value,
+            figure.max,
+            verdict(met)
+        ));
+        self.results.push(json!({
+            "name": figure.key,
+            "unit": unit,
+            "ours": round(figure.value),
+            "target_max": figure.max,
             "met": met,
         }));
     }

@@ -63,7 +63,7 @@ pub(crate) fn run(
         ours: largest.records as f64 / largest.seconds,
         raw,
         unit: "rec/s",
-        min_ratio: TARGET_RATIO,
+        min_ratio: Some(TARGET_RATIO),
     });
     report_memory(report, &runs);
     Ok(())
