@@ -95,10 +95,7 @@ impl Ledger {
             _ => State::default(),
         };
         if self.state.applied == 0 {
-            self.log
-                .projection_tree("ids")?
-                .clear()
-                .map_err(|e| LedgerError::Log(e.into()))?;
+            self.log.drop_projection_tree("ids")?;
         }
         let from = self.state.applied;
         let mut ids = HashMap::new();
@@ -169,14 +166,8 @@ impl Ledger {
 
     /// Rebuilds both projections from `events` alone.
     pub fn rebuild_projections(&mut self) -> Result<(), LedgerError> {
-        self.log
-            .projection_tree("state")?
-            .clear()
-            .map_err(|e| LedgerError::Log(e.into()))?;
-        self.log
-            .projection_tree("ids")?
-            .clear()
-            .map_err(|e| LedgerError::Log(e.into()))?;
+        self.log.drop_projection_tree("state")?;
+        self.log.drop_projection_tree("ids")?;
         self.loaded = false;
         self.state = State::default();
         self.ensure_projections()
