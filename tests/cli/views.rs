@@ -235,3 +235,52 @@ fn cumulative_counting_pays_a_run_with_a_gap() {
     assert_eq!(aalborg["real"], "-942939.00");
     assert_eq!(aalborg["alternative"], "-955265.00");
 }
+
+#[test]
+fn settle_writes_nothing_and_issuing_needs_a_party_that_may_issue() {
+    let (_dir, ledger, keys) = load_scenario("a");
+    let records = |ledger: &str| json(&["--ledger", ledger, "verify", "--json"])["records"].clone();
+    let before = records(&ledger);
+    let draft = json(&[
+        "--ledger", &ledger, "settle", "--period", "2013-Q2", "--json",
+    ]);
+    assert_eq!(draft["issued_seq"], Value::Null);
+    assert_eq!(records(&ledger), before);
+    // docs/validation.md: a provider may not record settlement-issued.
+    let run = crate::support::pbr(&[
+        "--ledger",
+        &ledger,
+        "settle",
+        "--period",
+        "2013-Q2",
+        "--issue",
+        "--key",
+        &keys["provider"],
+    ]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("may not record settlement-issued"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(records(&ledger), before);
+    // A period the contract does not settle by, and a contract it does not have.
+    for (args, message) in [
+        (
+            vec!["settle", "--period", "2013-07"],
+            "does not settle by 2013-07",
+        ),
+        (vec!["settle", "--period", "2013-Q5"], "is not a period"),
+        (
+            vec!["balance", "--contract", "nope"],
+            "contract nope is not registered",
+        ),
+    ] {
+        let mut full = vec!["--ledger", ledger.as_str()];
+        full.extend(args);
+        let run = crate::support::pbr(&full);
+        assert_eq!(run.code, 3, "{full:?}: {}", run.stderr);
+        assert!(run.stderr.contains(message), "{full:?}: {}", run.stderr);
+        assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    }
+}
