@@ -6,6 +6,7 @@
 mod audit;
 mod import_errors;
 mod privacy;
+mod report_esf;
 mod scenarios;
 mod settlement;
 mod support;

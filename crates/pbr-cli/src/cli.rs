@@ -145,12 +145,46 @@ pub(crate) enum Command {
         #[arg(long)]
         contract: Option<String>,
     },
+    /// Reports derived from the log (docs/reports.md).
+    #[command(subcommand)]
+    Report(ReportCommand),
     /// Build a sample ledger with demo keys, verify it and show what to try next.
     Demo {
         /// Where to build it (default: pbr-demo in the system's temporary directory; an
         /// earlier demo ledger there is replaced).
         dir: Option<PathBuf>,
     },
+}
+
+/// The reports.
+#[derive(Debug, Subcommand)]
+pub(crate) enum ReportCommand {
+    /// ESF+ common indicators (EECO01-EECO19, EECR01-EECR06) by women, men, non-binary and
+    /// total.
+    Esf {
+        /// The contract whose participants form the operation (default: the ledger's only
+        /// contract).
+        #[arg(long)]
+        contract: Option<String>,
+        /// The operation's name, printed in the report (default: the contract id).
+        #[arg(long)]
+        operation: Option<String>,
+        /// FROM..TO (dates, both included), or YYYY, YYYY-Qn, YYYY-MM (default: all time).
+        #[arg(long)]
+        period: Option<String>,
+        /// The output format (default: json with --json, else csv).
+        #[arg(long, value_enum)]
+        format: Option<ReportFormat>,
+    },
+}
+
+/// The formats of `pbr report`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum ReportFormat {
+    /// Comma-separated values with a header line.
+    Csv,
+    /// One JSON object.
+    Json,
 }
 
 #[derive(Debug, Args)]

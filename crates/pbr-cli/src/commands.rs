@@ -8,7 +8,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use pbr_ledger::{KeySource, Ledger, LedgerError, LogError, SignerKey, VerifierKey, VerifyOptions};
 use serde_json::json;
 
-use crate::cli::{CheckpointCommand, Cli, Command, PartyCommand, ProofArgs};
+use crate::cli::{CheckpointCommand, Cli, Command, PartyCommand, ProofArgs, ReportCommand};
 use crate::exit_code;
 use crate::output::{hex, out, outln, print_json, progress};
 
@@ -120,6 +120,12 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
             period,
             contract,
         } => crate::settlement::what_if(cli.ledger, &terms, &period, contract, json),
+        Command::Report(ReportCommand::Esf {
+            contract,
+            operation,
+            period,
+            format,
+        }) => crate::report::esf(cli.ledger, contract, operation, period, format, json),
         Command::Demo { dir } => demo(dir, json),
     }
 }

@@ -10,6 +10,7 @@ mod commands;
 pub mod exit_code;
 mod output;
 mod record;
+mod report;
 mod settlement;
 
 use clap::Parser;

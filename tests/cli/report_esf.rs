@@ -1,0 +1,332 @@
+//! `pbr report esf`: scenario D's ESF+ indicator table (scenarios.md D.6) from the ledger
+//! built through the CLI, byte-identical reruns, periods, corrections and the wiring of the
+//! options (`docs/reports.md`).
+
+use std::collections::BTreeMap;
+
+use crate::scenarios::{import_id, load_scenario, logged_by_id};
+use crate::support::{pbr, pbr_ok};
+
+/// Counts of one indicator: (women, men, non-binary, total).
+type Counts = (u64, u64, u64, u64);
+
+/// scenarios.md D.6, transcribed by hand: every code it lists, with its counts.
+const D6: &[(&str, Counts)] = &[
+    ("EECO01", (6, 5, 0, 11)),
+    ("EECO02", (4, 2, 0, 6)),
+    ("EECO03", (2, 2, 0, 4)),
+    ("EECO04", (0, 0, 0, 0)),
+    ("EECO05", (0, 0, 0, 0)),
+    ("EECO06", (3, 3, 0, 6)),
+    ("EECO07", (1, 1, 0, 2)),
+    ("EECO08", (6, 4, 0, 10)),
+    ("EECO09", (1, 3, 0, 4)),
+    ("EECO10", (1, 0, 0, 1)),
+    ("EECO11", (8, 7, 0, 15)),
+    ("EECR01", (2, 2, 0, 4)),
+    ("EECR02", (1, 1, 0, 2)),
+    ("EECR03", (6, 5, 0, 11)),
+    ("EECR04", (3, 3, 0, 6)),
+    ("EECR05", (3, 3, 0, 6)),
+];
+
+/// The codes D.6 leaves out: scenario D's import records no disability, nationality,
+/// background, minority, housing or rural attribute, no kind or size of a supported entity,
+/// and no improvement at follow-up, so these are not collected.
+const D_NOT_COLLECTED: &[&str] = &[
+    "EECO12", "EECO13", "EECO14", "EECO15", "EECO16", "EECO17", "EECO18", "EECO19", "EECR06",
+];
+
+/// Every code, in report order.
+const CODES: &[&str] = &[
+    "EECO01", "EECO02", "EECO03", "EECO04", "EECO05", "EECO06", "EECO07", "EECO08", "EECO09",
+    "EECO10", "EECO11", "EECO12", "EECO13", "EECO14", "EECO15", "EECO16", "EECO17", "EECO18",
+    "EECO19", "EECR01", "EECR02", "EECR03", "EECR04", "EECR05", "EECR06",
+];
+
+/// A count cell: a number, or absent when not collected.
+type Cells = [Option<u64>; 4];
+
+/// The rows of the CSV by code, in order, checking the header. The indicator text may hold
+/// quoted commas, so the code is the first field and the counts the last four.
+fn csv_rows(csv: &str) -> Vec<(String, Cells)> {
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next(),
+        Some("code,indicator,women,men,non_binary,total")
+    );
+    assert!(csv.ends_with('\n'), "{csv}");
+    lines
+        .map(|line| {
+            let (code, _) = line.split_once(',').unwrap();
+            let mut counts: Vec<Option<u64>> = line
+                .rsplitn(5, ',')
+                .take(4)
+                .map(|cell| (!cell.is_empty()).then(|| cell.parse().unwrap()))
+                .collect();
+            counts.reverse();
+            (code.to_owned(), counts.try_into().unwrap())
+        })
+        .collect()
+}
+
+/// The JSON rows by code, in order.
+fn json_rows(json: &serde_json::Value) -> Vec<(String, Cells)> {
+    json["indicators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| {
+            let cell = |key: &str| row[key].as_u64();
+            (
+                row["code"].as_str().unwrap().to_owned(),
+                [
+                    cell("women"),
+                    cell("men"),
+                    cell("non_binary"),
+                    cell("total"),
+                ],
+            )
+        })
+        .collect()
+}
+
+/// Checks the rows against `expected` (every other code must be `not_collected`).
+fn check(rows: &[(String, Cells)], expected: &[(&str, Counts)], not_collected: &[&str]) {
+    let codes: Vec<&str> = rows.iter().map(|(code, _)| code.as_str()).collect();
+    assert_eq!(codes, CODES);
+    let expected: BTreeMap<&str, Counts> = expected.iter().copied().collect();
+    for (code, cells) in rows {
+        if let Some(&(w, m, n, t)) = expected.get(code.as_str()) {
+            assert_eq!(
+                *cells,
+                [Some(w), Some(m), Some(n), Some(t)],
+                "{code}: women, men, non-binary, total"
+            );
+        } else {
+            assert!(
+                not_collected.contains(&code.as_str()),
+                "{code} is unexpected"
+            );
+            assert_eq!(*cells, [None; 4], "{code} is not collected: empty, not 0");
+        }
+    }
+}
+
+/// `expected` with some codes' counts replaced.
+fn with(changes: &[(&str, Counts)]) -> Vec<(&'static str, Counts)> {
+    D6.iter()
+        .map(|&(code, counts)| {
+            let changed = changes.iter().find(|(c, _)| *c == code);
+            (code, changed.map_or(counts, |&(_, counts)| counts))
+        })
+        .collect()
+}
+
+fn report(ledger: &str, extra: &[&str]) -> String {
+    let mut args = vec!["--ledger", ledger, "report", "esf"];
+    args.extend_from_slice(extra);
+    pbr_ok(&args)
+}
+
+#[test]
+fn test_report_esf_reproduces_scenario_d_table() {
+    let (_dir, ledger, _) = load_scenario("d");
+
+    // CSV: the default format, and explicitly.
+    let csv = report(&ledger, &["--format", "csv"]);
+    check(&csv_rows(&csv), D6, D_NOT_COLLECTED);
+    assert_eq!(report(&ledger, &[]), csv);
+    assert!(
+        csv.contains("EECO01,\"unemployed, including long-term unemployed\",6,5,0,11\n"),
+        "{csv}"
+    );
+
+    // JSON, with --format or --json, keys in the documented order.
+    let text = report(&ledger, &["--format", "json"]);
+    assert!(text.starts_with(r#"{"operation":"scenario-d","contract":"scenario-d","period":null,"participants":15,"indicators":[{"code":"EECO01","name":"#), "{text}");
+    assert!(text.ends_with("}\n"));
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    check(&json_rows(&json), D6, D_NOT_COLLECTED);
+    assert_eq!(json["not_collected"], serde_json::json!(D_NOT_COLLECTED));
+    assert_eq!(
+        pbr_ok(&["--ledger", &ledger, "--json", "report", "esf"]),
+        text
+    );
+    assert_eq!(
+        pbr_ok(&[
+            "--ledger", &ledger, "--json", "report", "esf", "--format", "json"
+        ]),
+        text
+    );
+
+    // The same command twice gives the same bytes, in both formats and with a period.
+    for args in [
+        &["--format", "csv"][..],
+        &["--format", "json"],
+        &["--format", "csv", "--period", "2025"],
+        &["--format", "json", "--period", "2024-03-01..2025-06-30"],
+    ] {
+        assert_eq!(report(&ledger, args), report(&ledger, args), "{args:?}");
+    }
+
+    // The operation's name and the contract.
+    let named: serde_json::Value = serde_json::from_str(&report(
+        &ledger,
+        &[
+            "--format",
+            "json",
+            "--contract",
+            "scenario-d",
+            "--operation",
+            "Vaekstpartnerskaber",
+        ],
+    ))
+    .unwrap();
+    assert_eq!(named["operation"], "Vaekstpartnerskaber");
+    assert_eq!(named["contract"], "scenario-d");
+}
+
+/// Periods: entry indicators count the participants who entered in the period, leaving
+/// indicators those who left in it, six-month indicators the follow-ups dated in it. The
+/// expected counts are worked out by hand from the D.3 inputs.
+#[test]
+fn test_report_esf_periods_and_errors() {
+    let (_dir, ledger, _) = load_scenario("d");
+    let json = |period: &str| -> serde_json::Value {
+        serde_json::from_str(&report(&ledger, &["--format", "json", "--period", period])).unwrap()
+    };
+
+    // Everyone entered in 2024 (D.3 "Enrolled") and left in 2025 ("Leaves").
+    let year_2024 = json("2024");
+    assert_eq!(year_2024["period"], "2024-01-01..2024-12-31");
+    assert_eq!(year_2024["participants"], 15);
+    let none = (0, 0, 0, 0);
+    let entry_only = with(&[
+        ("EECR01", none),
+        ("EECR02", none),
+        ("EECR03", none),
+        ("EECR04", none),
+        ("EECR05", none),
+    ]);
+    check(&json_rows(&year_2024), &entry_only, D_NOT_COLLECTED);
+
+    // 2025: nobody entered; every leaving; every follow-up but D10's (2026-01-15, unemployed,
+    // so EECR05 is unchanged).
+    let year_2025 = json("2025");
+    assert_eq!(year_2025["participants"], 0);
+    let results_only = with(&[
+        ("EECO01", none),
+        ("EECO02", none),
+        ("EECO03", none),
+        ("EECO06", none),
+        ("EECO07", none),
+        ("EECO08", none),
+        ("EECO09", none),
+        ("EECO10", none),
+        ("EECO11", none),
+    ]);
+    check(&json_rows(&year_2025), &results_only, D_NOT_COLLECTED);
+
+    // March 2025: D01-D05 left on 2025-03-04 (F employed/yes, M employed/yes, F job
+    // searching/yes, M education/no, F inactive/no).
+    let march = json("2025-03-01..2025-03-31");
+    assert_eq!(march["period"], "2025-03-01..2025-03-31");
+    let leavers = with(&[
+        ("EECO01", none),
+        ("EECO02", none),
+        ("EECO03", none),
+        ("EECO06", none),
+        ("EECO07", none),
+        ("EECO08", none),
+        ("EECO09", none),
+        ("EECO10", none),
+        ("EECO11", none),
+        ("EECR01", (1, 0, 0, 1)),
+        ("EECR02", (0, 1, 0, 1)),
+        ("EECR03", (2, 1, 0, 3)),
+        ("EECR04", (1, 1, 0, 2)),
+        ("EECR05", none),
+    ]);
+    check(&json_rows(&march), &leavers, D_NOT_COLLECTED);
+    assert_eq!(json("2025-03"), march);
+
+    // Errors: a bad period or contract is bad input (3); an unknown format or --json with
+    // CSV is a malformed command line (2). XLSX is not offered yet.
+    for (args, code, message) in [
+        (
+            &["--period", "2025-13"][..],
+            3,
+            "period \"2025-13\": give FROM..TO",
+        ),
+        (
+            &["--period", "2025-06-30..2025-01-01"],
+            3,
+            "it ends before it starts",
+        ),
+        (&["--period", "2025-01-01..2025-02-30"], 3, "is not a date"),
+        (
+            &["--contract", "scenario-x"],
+            3,
+            "contract scenario-x is not registered",
+        ),
+        (&["--format", "xlsx"], 2, "invalid value 'xlsx'"),
+    ] {
+        let mut all = vec!["--ledger", ledger.as_str(), "report", "esf"];
+        all.extend_from_slice(args);
+        let run = pbr(&all);
+        assert_eq!(run.code, code, "{args:?}: {}", run.stderr);
+        assert!(run.stderr.contains(message), "{args:?}: {}", run.stderr);
+        assert_eq!(run.stdout, "", "{args:?}");
+        if code == 3 {
+            assert!(run.stderr.starts_with("pbr: error: "), "{}", run.stderr);
+            assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+        }
+    }
+    let run = pbr(&[
+        "--ledger", &ledger, "--json", "report", "esf", "--format", "csv",
+    ]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("--json"), "{}", run.stderr);
+}
+
+/// A correction that retracts an enrolment removes the participant from every indicator.
+#[test]
+fn test_report_esf_skips_a_retracted_enrolment() {
+    let (_dir, ledger, keys) = load_scenario("d");
+    let (seq, _) = logged_by_id(&ledger)[&import_id("D-enrol-D15")].clone();
+    pbr_ok(&[
+        "--ledger",
+        &ledger,
+        "correct",
+        "--contract",
+        "scenario-d",
+        "--date",
+        "2026-03-31",
+        "--key",
+        &keys["K3"],
+        "--retracts-seq",
+        &seq.to_string(),
+        "--reason",
+        "data-entry",
+    ]);
+    // D15: a woman, unemployed, 38, ISCED 5; job searching with a qualification on leaving,
+    // employed six months after.
+    let without_d15 = with(&[
+        ("EECO01", (5, 5, 0, 10)),
+        ("EECO10", (0, 0, 0, 0)),
+        ("EECO11", (7, 7, 0, 14)),
+        ("EECR01", (1, 2, 0, 3)),
+        ("EECR03", (5, 5, 0, 10)),
+        ("EECR05", (2, 3, 0, 5)),
+    ]);
+    let json: serde_json::Value =
+        serde_json::from_str(&report(&ledger, &["--format", "json"])).unwrap();
+    assert_eq!(json["participants"], 14);
+    check(&json_rows(&json), &without_d15, D_NOT_COLLECTED);
+    check(
+        &csv_rows(&report(&ledger, &["--format", "csv"])),
+        &without_d15,
+        D_NOT_COLLECTED,
+    );
+}
