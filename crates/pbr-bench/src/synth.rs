@@ -26,8 +26,8 @@ use std::time::{Duration, Instant};
 use chrono::NaiveDate;
 use pbr_core::date::{Calendar, Month, Period};
 use pbr_core::event::{
-    Attributes, ContractRegistered, CostRecorded, EntryStatus, Event, FundsDisbursed, Gender,
-    MonthlyStatusRecorded, ParticipantEnrolled, Payload, Purpose, SelfSufficiency,
+    ContractRegistered, CostRecorded, Event, FundsDisbursed, MonthlyStatusRecorded,
+    ParticipantEnrolled, Payload, Purpose, SelfSufficiency,
 };
 use pbr_core::ids::{EventId, ParticipantRef};
 use pbr_core::money::{Currency, Money};
@@ -329,21 +329,7 @@ fn opening(shape: Shape) -> BenchResult<impl Iterator<Item = (String, Input)>> {
         ),
     ];
     let enrolments = (0..shape.participants).map(|n| {
-        let attributes = Attributes {
-            gender: Some(if n % 2 == 0 {
-                Gender::Woman
-            } else {
-                Gender::Man
-            }),
-            age_at_entry: Some(25 + (n % 30) as u8),
-            entry_status: Some(if n % 3 == 0 {
-                EntryStatus::Inactive
-            } else {
-                EntryStatus::LongTermUnemployed
-            }),
-            isced: Some((n % 4) as u8),
-            ..Attributes::default()
-        };
+        let attributes = pbr_ledger::sample::demo_attributes(n);
         event(
             Month::from_index(start_month(n)).first_day(),
             Some(participant(n)),

@@ -187,21 +187,7 @@ fn sample_steps() -> Result<Vec<Step>, LedgerError> {
         } else {
             date(2024, 4, 1)
         };
-        let attributes = Attributes {
-            gender: Some(if n % 2 == 0 {
-                Gender::Woman
-            } else {
-                Gender::Man
-            }),
-            age_at_entry: Some(25 + (n % 30) as u8),
-            entry_status: Some(if n % 3 == 0 {
-                EntryStatus::Inactive
-            } else {
-                EntryStatus::LongTermUnemployed
-            }),
-            isced: Some((n % 4) as u8),
-            ..Attributes::default()
-        };
+        let attributes = demo_attributes(u64::from(n));
         push(
             &mut steps,
             0,
@@ -298,6 +284,26 @@ fn demo_status(n: u32, index: i32) -> Option<SelfSufficiency> {
         SelfSufficiency::Full
     };
     Some(status)
+}
+
+/// The ESF+ categories at entry of demo citizen `n`, from a fixed pattern (also used by the
+/// benchmarks' synthetic ledgers).
+pub fn demo_attributes(n: u64) -> Attributes {
+    Attributes {
+        gender: Some(if n.is_multiple_of(2) {
+            Gender::Woman
+        } else {
+            Gender::Man
+        }),
+        age_at_entry: Some(25 + (n % 30) as u8),
+        entry_status: Some(if n.is_multiple_of(3) {
+            EntryStatus::Inactive
+        } else {
+            EntryStatus::LongTermUnemployed
+        }),
+        isced: Some((n % 4) as u8),
+        ..Attributes::default()
+    }
 }
 
 /// The number of records of the sample ledger.

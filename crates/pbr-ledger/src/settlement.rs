@@ -288,7 +288,7 @@ impl Ledger {
                     match old {
                         Some(old) if old == row => None,
                         Some(old) => Some((old, row)),
-                        None => Some((zero_row(&row), row)),
+                        None => Some((PartyBalance::zero(&row.party, row.net.currency), row)),
                     }
                 })
                 .collect();
@@ -398,24 +398,6 @@ fn balances_of(
     let terms = latest_terms(state, contract)?;
     let c = &state.contracts[contract];
     balances(c, terms.contract.currency, effective).map_err(domain)
-}
-
-fn zero_row(row: &PartyBalance) -> PartyBalance {
-    let zero = Money::zero(row.net.currency);
-    PartyBalance {
-        party: row.party.clone(),
-        accrued: zero,
-        paid: zero,
-        outstanding: zero,
-        invested: zero,
-        funding_received: zero,
-        costs: zero,
-        returned: zero,
-        savings: zero,
-        guarantee_exposure: zero,
-        co_financing_receivable: zero,
-        net: zero,
-    }
 }
 
 /// The amounts that differ between two entitlements, each with the events in `range` (or

@@ -39,6 +39,27 @@ pub struct PartyBalance {
     pub net: Money,
 }
 
+impl PartyBalance {
+    /// A party with nothing yet.
+    pub fn zero(party: &str, currency: Currency) -> PartyBalance {
+        let zero = Money::zero(currency);
+        PartyBalance {
+            party: party.to_owned(),
+            accrued: zero,
+            paid: zero,
+            outstanding: zero,
+            invested: zero,
+            funding_received: zero,
+            costs: zero,
+            returned: zero,
+            savings: zero,
+            guarantee_exposure: zero,
+            co_financing_receivable: zero,
+            net: zero,
+        }
+    }
+}
+
 /// The balances of every party of `contract`, from the issued statements of periods ending
 /// on or before `effective` (all, if none) and the money events dated on or before it.
 pub fn balances(
@@ -50,25 +71,7 @@ pub fn balances(
     let mut rows: BTreeMap<String, PartyBalance> = contract
         .parties
         .keys()
-        .map(|party| {
-            (
-                party.clone(),
-                PartyBalance {
-                    party: party.clone(),
-                    accrued: zero,
-                    paid: zero,
-                    outstanding: zero,
-                    invested: zero,
-                    funding_received: zero,
-                    costs: zero,
-                    returned: zero,
-                    savings: zero,
-                    guarantee_exposure: zero,
-                    co_financing_receivable: zero,
-                    net: zero,
-                },
-            )
-        })
+        .map(|party| (party.clone(), PartyBalance::zero(party, currency)))
         .collect();
     let in_effect = |date: NaiveDate| effective.is_none_or(|d| date <= d);
     fn add(
@@ -80,20 +83,7 @@ pub fn balances(
     ) -> Result<(), CoreError> {
         let row = rows
             .entry(party.to_owned())
-            .or_insert_with(|| PartyBalance {
-                party: party.to_owned(),
-                accrued: zero,
-                paid: zero,
-                outstanding: zero,
-                invested: zero,
-                funding_received: zero,
-                costs: zero,
-                returned: zero,
-                savings: zero,
-                guarantee_exposure: zero,
-                co_financing_receivable: zero,
-                net: zero,
-            });
+            .or_insert_with(|| PartyBalance::zero(party, zero.currency));
         let slot = field(row);
         *slot = slot.checked_add(amount)?;
         Ok(())

@@ -352,7 +352,13 @@ impl<'a> Engine<'a> {
             if self.retracted.contains(&seq) {
                 continue;
             }
-            if let Some((event_seq, date, result)) = claim.decision {
+            let decided = claim
+                .decision
+                .map(|(event_seq, date, result)| (event_seq, date, Action::Decided(result)));
+            let clawed = claim
+                .clawed_back
+                .map(|(event_seq, date)| (event_seq, date, Action::ClawBack));
+            for (event_seq, date, action) in decided.into_iter().chain(clawed) {
                 push(
                     date,
                     Item {
@@ -361,20 +367,7 @@ impl<'a> Engine<'a> {
                         outcome: claim.outcome.clone(),
                         claim_seq: seq,
                         event_seq,
-                        action: Action::Decided(result),
-                    },
-                );
-            }
-            if let Some((event_seq, date)) = claim.clawed_back {
-                push(
-                    date,
-                    Item {
-                        date,
-                        subject: claim.subject.clone(),
-                        outcome: claim.outcome.clone(),
-                        claim_seq: seq,
-                        event_seq,
-                        action: Action::ClawBack,
+                        action,
                     },
                 );
             }
