@@ -198,6 +198,19 @@ pub struct State {
     pub retracted: BTreeSet<u64>,
     /// The number of events applied.
     pub applied: u64,
+    /// A statement already computed for the `settlement-issued` event about to be applied
+    /// (see [`State::prepare_issue`]); never persisted.
+    #[serde(skip)]
+    prepared: Option<Prepared>,
+}
+
+/// A statement computed at `seq` for `contract` and `period`, with its entitlement.
+#[derive(Clone, Debug)]
+struct Prepared {
+    seq: u64,
+    contract: String,
+    period: Period,
+    result: std::sync::Arc<(crate::settle::Statement, crate::settle::Entitlement)>,
 }
 
 /// Who signed a record, as the ledger saw it.
@@ -747,6 +760,31 @@ impl State {
         Ok(())
     }
 
+    /// Hands `apply` the statement the caller computed for the `settlement-issued` event it is
+    /// about to append at `seq`, so that it is not computed twice. The state at `seq` is the
+    /// same either way, so the result is too; a mismatch of seq, contract or period is
+    /// ignored and `apply` computes.
+    pub fn prepare_issue(
+        &mut self,
+        seq: u64,
+        contract: &str,
+        period: Period,
+        statement: crate::settle::Statement,
+        entitlement: crate::settle::Entitlement,
+    ) {
+        self.prepared = Some(Prepared {
+            seq,
+            contract: contract.to_owned(),
+            period,
+            result: std::sync::Arc::new((statement, entitlement)),
+        });
+    }
+
+    /// Drops a statement handed over by [`State::prepare_issue`] that was not used.
+    pub fn forget_prepared(&mut self) {
+        self.prepared = None;
+    }
+
     /// Folds an admitted event in.
     pub fn apply(&mut self, seq: u64, event: &Event) -> Result<(), CoreError> {
         self.applied = seq + 1;
@@ -894,7 +932,14 @@ impl State {
                 // The state is exactly the prefix the statement covers (log_position = seq),
                 // so the engine recomputes it here, once, for the next statement and for
                 // balances. A failure is kept, not raised: apply never fails an admitted event.
-                let recomputed = crate::settle::settle(self, &event.contract, period, seq);
+                let prepared = self
+                    .prepared
+                    .take()
+                    .filter(|p| p.seq == seq && p.contract == event.contract && p.period == period);
+                let recomputed = match prepared {
+                    Some(p) => Ok(p.result.as_ref().clone()),
+                    None => crate::settle::settle(self, &event.contract, period, seq),
+                };
                 let contract = self.contract_mut(&event.contract)?;
                 let recomputed = recomputed.and_then(|(statement, entitlement)| {
                     let summary = crate::settle::IssuedSummary::of(&statement, &entitlement)?;

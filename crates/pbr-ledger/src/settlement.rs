@@ -130,8 +130,18 @@ impl Ledger {
         key: &SignerKey,
         now_micros: i64,
     ) -> Result<(Statement, u64), LedgerError> {
-        let statement = self.settle(contract, period)?;
+        self.ensure_projections()?;
+        let (statement, entitlement) =
+            settle(&self.state, contract, period, self.state.applied).map_err(domain)?;
         let hash = statement.hash;
+        // Applying the event recomputes this very statement; hand it over instead.
+        self.state.prepare_issue(
+            statement.log_position,
+            contract,
+            period,
+            statement.clone(),
+            entitlement,
+        );
         let event = Event {
             contract: contract.to_owned(),
             participant: None,
@@ -159,8 +169,9 @@ impl Ledger {
             std::slice::from_ref(key),
             now_micros,
             |_, _| {},
-        )?;
-        Ok((statement, report.seqs.start))
+        );
+        self.state.forget_prepared();
+        Ok((statement, report?.seqs.start))
     }
 
     /// Recomputes every issued statement from the log alone (a replay from the start, not
