@@ -81,7 +81,7 @@ pub struct ContractState {
     /// Claims by seq.
     pub claims: BTreeMap<u64, Claim>,
     /// Recorded months: participant → month index → (seq, status).
-    pub months: BTreeMap<ParticipantRef, BTreeMap<i32, (u64, SelfSufficiency)>>,
+    pub months: BTreeMap<ParticipantRef, Months>,
     /// Money recorded as moving or owed outside statements, by seq.
     pub flows: BTreeMap<u64, Flow>,
     /// Issued statements, in log order.
@@ -89,6 +89,48 @@ pub struct ContractState {
     /// The cumulative entitlement the last issued statement settled (key → amount), which
     /// the next statement subtracts. Derived: recomputed when the issue event is applied.
     pub settled: Option<std::sync::Arc<crate::settle::Settled>>,
+}
+
+/// A participant's recorded months, sorted by month: (month index, seq, status). A sorted
+/// vector rather than a map: a participant has a few dozen months, and a snapshot of
+/// millions of them decodes as flat runs.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Months(Vec<(i32, u64, SelfSufficiency)>);
+
+impl Months {
+    /// The seq and status recorded for `month`.
+    pub fn get(&self, month: &i32) -> Option<(u64, SelfSufficiency)> {
+        self.0
+            .binary_search_by_key(month, |m| m.0)
+            .ok()
+            .map(|i| (self.0[i].1, self.0[i].2))
+    }
+
+    /// Records `month`, replacing what was recorded for it.
+    pub fn insert(&mut self, month: i32, (seq, status): (u64, SelfSufficiency)) {
+        match self.0.binary_search_by_key(&month, |m| m.0) {
+            Ok(i) => self.0[i] = (month, seq, status),
+            Err(i) => self.0.insert(i, (month, seq, status)),
+        }
+    }
+
+    /// Keeps the months for which `keep(month, seq, status)` holds.
+    pub fn retain(&mut self, mut keep: impl FnMut(i32, u64, SelfSufficiency) -> bool) {
+        self.0
+            .retain(|&(month, seq, status)| keep(month, seq, status));
+    }
+
+    /// The months in `range`, in order.
+    pub fn range(
+        &self,
+        range: std::ops::RangeInclusive<i32>,
+    ) -> impl Iterator<Item = (i32, u64, SelfSufficiency)> + '_ {
+        let start = self.0.partition_point(|m| m.0 < *range.start());
+        self.0[start..]
+            .iter()
+            .take_while(move |m| m.0 <= *range.end())
+            .copied()
+    }
 }
 
 /// Money moving or owed, as recorded by a party (not computed by a statement).
@@ -996,7 +1038,7 @@ impl State {
     fn undo(&mut self, retracted: u64) {
         for contract in self.contracts.values_mut() {
             for months in contract.months.values_mut() {
-                months.retain(|_, (seq, _)| *seq != retracted);
+                months.retain(|_, seq, _| seq != retracted);
             }
             contract.flows.remove(&retracted);
             for claim in contract.claims.values_mut() {
@@ -1105,5 +1147,30 @@ pub fn role_name(role: Role) -> &'static str {
         Role::Guarantor => "guarantor",
         Role::Evaluator => "evaluator",
         Role::Intermediary => "intermediary",
+    }
+}
+
+#[cfg(test)]
+mod months_tests {
+    use super::{Months, SelfSufficiency::*};
+
+    #[test]
+    fn months_stay_sorted_and_replace_by_month() {
+        let mut months = Months::default();
+        for (month, seq, status) in [(5, 1, Full), (3, 2, None), (4, 3, Partial), (3, 4, Full)] {
+            months.insert(month, (seq, status));
+        }
+        assert_eq!(months.get(&3), Some((4, Full)));
+        assert_eq!(months.get(&6), Option::None);
+        let all: Vec<_> = months.range(0..=9).collect();
+        assert_eq!(all, vec![(3, 4, Full), (4, 3, Partial), (5, 1, Full)]);
+        assert_eq!(months.range(4..=4).count(), 1);
+        let (after, before) = (6, 5);
+        assert_eq!(months.range(after..=before).count(), 0, "an empty window");
+        months.retain(|_, seq, _| seq != 3);
+        assert_eq!(
+            months.range(0..=9).map(|m| m.0).collect::<Vec<_>>(),
+            vec![3, 5]
+        );
     }
 }

@@ -825,7 +825,7 @@ impl<'a> Engine<'a> {
                 run.clear();
             };
             let mut previous: Option<i32> = None;
-            for (&month, &(seq, status)) in months.range(first..=last) {
+            for (month, seq, status) in months.range(first..=last) {
                 let contiguous = previous.is_some_and(|p| p + 1 == month);
                 let breaks = !counts(status) || !contiguous;
                 if breaks && rules.counting == crate::terms::Counting::Consecutive {
@@ -991,7 +991,7 @@ impl<'a> Engine<'a> {
             if let Some(months) = self.contract.months.get(participant)
                 && from <= to
             {
-                for (_, &(seq, status)) in months.range(from..=to) {
+                for (_, seq, status) in months.range(from..=to) {
                     if status == SelfSufficiency::Full {
                         events.push(seq);
                     }

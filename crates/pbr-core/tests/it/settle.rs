@@ -962,7 +962,7 @@ fn play_op(log: &mut Log, spec: &RunSpec, op: &Op, today: NaiveDate) {
                 Target::Month => contract
                     .months
                     .values()
-                    .flat_map(|m| m.values().map(|(seq, _)| *seq))
+                    .flat_map(|m| m.range(i32::MIN..=i32::MAX).map(|(_, seq, _)| seq))
                     .collect(),
                 Target::Flow => contract.flows.keys().copied().collect(),
             };
@@ -984,7 +984,11 @@ fn play_op(log: &mut Log, spec: &RunSpec, op: &Op, today: NaiveDate) {
             let recorded: Vec<i32> = contract
                 .months
                 .get(&participant_ref(p))
-                .map(|m| m.keys().copied().collect())
+                .map(|m| {
+                    m.range(i32::MIN..=i32::MAX)
+                        .map(|(month, _, _)| month)
+                        .collect()
+                })
                 .unwrap_or_default();
             for month in first..(first + months).min(current + 1) {
                 if recorded.contains(&month) {
