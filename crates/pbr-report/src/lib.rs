@@ -10,6 +10,7 @@
 mod error;
 pub mod esf;
 mod period;
+pub mod xlsx;
 
 pub use error::ReportError;
 pub use period::DateRange;

@@ -1,6 +1,7 @@
 //! The integration tests of `pbr-report`, one binary with a module per area.
 
 mod esf;
+mod xlsx;
 
 /// Every `.rs` file in this directory is a module of this binary.
 #[test]
