@@ -6,7 +6,9 @@
 mod audit;
 mod import_errors;
 mod privacy;
+mod report_budget;
 mod report_esf;
+mod report_indigo;
 mod scenarios;
 mod settlement;
 mod support;

@@ -176,6 +176,34 @@ pub(crate) enum ReportCommand {
         #[arg(long, value_enum)]
         format: Option<ReportFormat>,
     },
+    /// The INDIGO impact-bond data standard's project JSON: outcome metrics and prices,
+    /// payment plans, outcome payments, transactions and results; no participant data.
+    Indigo {
+        /// The contract (default: the ledger's only contract).
+        #[arg(long)]
+        contract: Option<String>,
+        /// The last settlement period included, e.g. 2014-Q1 (default: the contract's final
+        /// period).
+        #[arg(long)]
+        through: Option<String>,
+    },
+    /// The budget view: per year and budget line, a party's expected and realised savings,
+    /// outcome payments, repayments, grants, co-financing, facility flows, costs and net
+    /// effect, signed as effect and as supplementary appropriation.
+    Budget {
+        /// The party whose budget it shows.
+        #[arg(long)]
+        party: String,
+        /// The contract (default: the ledger's only contract).
+        #[arg(long)]
+        contract: Option<String>,
+        /// Only this calendar year (default: every year of the contract).
+        #[arg(long, value_parser = clap::value_parser!(i32).range(1..=9999))]
+        year: Option<i32>,
+        /// The output format (default: json with --json, else csv).
+        #[arg(long, value_enum)]
+        format: Option<ReportFormat>,
+    },
 }
 
 /// The formats of `pbr report`.

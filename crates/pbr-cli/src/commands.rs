@@ -126,6 +126,15 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
             period,
             format,
         }) => crate::report::esf(cli.ledger, contract, operation, period, format, json),
+        Command::Report(ReportCommand::Indigo { contract, through }) => {
+            crate::report::indigo(cli.ledger, contract, through)
+        }
+        Command::Report(ReportCommand::Budget {
+            party,
+            contract,
+            year,
+            format,
+        }) => crate::report::budget(cli.ledger, contract, party, year, format, json),
         Command::Demo { dir } => demo(dir, json),
     }
 }

@@ -1,4 +1,4 @@
-//! The report commands: `report esf` (`docs/reports.md`).
+//! The report commands: `report esf`, `report indigo`, `report budget` (`docs/reports.md`).
 //!
 //! The ledger gives the state (for the contract list and the retracted seqs) and streams the
 //! log; `pbr-report` folds the events into micro-records and renders the table.
@@ -94,6 +94,62 @@ pub(crate) fn esf(
     match format {
         ReportFormat::Csv => out!("{}", report.to_csv()),
         ReportFormat::Json => outln!("{}", report.to_json().map_err(report_error)?),
+    }
+    Ok(())
+}
+
+/// `pbr report indigo`: the INDIGO project JSON of one contract, from its terms and the
+/// settlement engine's entitlement through `--through` (by default its final period).
+pub(crate) fn indigo(
+    ledger_dir: Option<PathBuf>,
+    contract: Option<String>,
+    through: Option<String>,
+) -> Result<()> {
+    let through = through
+        .as_deref()
+        .map(|text| {
+            text.parse::<pbr_core::date::Period>()
+                .map_err(|e| input(format!("--through: {}", e.reason)))
+        })
+        .transpose()?;
+    let mut ledger = open(ledger_dir)?;
+    let state = ledger.state()?;
+    let contract = contract_of(state, contract)?;
+    let project = pbr_report::indigo::export(state, &contract, through).map_err(report_error)?;
+    outln!("{}", project.to_json().map_err(report_error)?);
+    Ok(())
+}
+
+/// `pbr report budget`: one party's budget view of one contract, per year and budget line,
+/// from the entitlement its issued statements settled and the money recorded outside them.
+pub(crate) fn budget(
+    ledger_dir: Option<PathBuf>,
+    contract: Option<String>,
+    party: String,
+    year: Option<i32>,
+    format: Option<ReportFormat>,
+    json: bool,
+) -> Result<()> {
+    let format = match (format, json) {
+        (Some(ReportFormat::Csv), true) => Cli::command()
+            .error(
+                clap::error::ErrorKind::ArgumentConflict,
+                "--format csv cannot be used with --json, which prints JSON",
+            )
+            .exit(),
+        (Some(format), _) => format,
+        (None, true) => ReportFormat::Json,
+        (None, false) => ReportFormat::Csv,
+    };
+    let mut ledger = open(ledger_dir)?;
+    let state = ledger.state()?;
+    let contract = contract_of(state, contract)?;
+    let budget =
+        pbr_report::budget::Budget::of(&contract, &state.contracts[&contract], &party, year)
+            .map_err(report_error)?;
+    match format {
+        ReportFormat::Csv => out!("{}", budget.to_csv().map_err(report_error)?),
+        ReportFormat::Json => outln!("{}", budget.to_json().map_err(report_error)?),
     }
     Ok(())
 }

@@ -1,5 +1,6 @@
-//! Reports derived from the log: today the ESF+ participant micro-records and common
-//! indicators ([`esf`]).
+//! Reports derived from the log: the ESF+ participant micro-records and common indicators
+//! ([`esf`]), the INDIGO project export ([`indigo`]), the budget view for a party
+//! ([`budget`]), and a deterministic XLSX writer ([`xlsx`]).
 //!
 //! Architecture invariant: pure and deterministic. No IO, no clock, no environment, no
 //! randomness, no floating point, and no hash-map iteration order: the caller streams the
@@ -7,8 +8,10 @@
 
 #![warn(clippy::unwrap_used, clippy::float_arithmetic)]
 
+pub mod budget;
 mod error;
 pub mod esf;
+pub mod indigo;
 mod period;
 pub mod xlsx;
 
