@@ -30,23 +30,6 @@ use serde::Serialize;
 
 use crate::ReportError;
 
-/// money events and issued statements.
-fn latest_recorded(c: &pbr_core::state::ContractState) -> Option<chrono::NaiveDate> {
-    let claims = c
-        .claims
-        .values()
-        .flat_map(|claim| [claim.decision.map(|d| d.1), claim.clawed_back.map(|b| b.1)])
-        .flatten();
-    let months = c.months.values().filter_map(|m| {
-        m.range(i32::MIN..=i32::MAX)
-            .last()
-            .map(|(month, _, _)| pbr_core::date::Month::from_index(month).last_day())
-    });
-    let flows = c.flows.values().map(|f| f.date);
-    let issued = c.issued.iter().map(|i| i.period.last_day());
-    claims.chain(months).chain(flows).chain(issued).max()
-}
-
 /// The metric id of the months of qualified runs that are fully self-sufficient.
 pub const SUSTAINMENT_FULL: &str = "sustainment:full";
 /// The metric id of the months of qualified runs that are partly self-sufficient.
