@@ -270,7 +270,11 @@ fn test_report_esf_periods_and_errors() {
             3,
             "contract scenario-x is not registered",
         ),
-        (&["--format", "xlsx"], 2, "invalid value 'xlsx'"),
+        (
+            &["--format", "xlsx"],
+            2,
+            "--format xlsx writes a file: give --out FILE",
+        ),
     ] {
         let mut all = vec!["--ledger", ledger.as_str(), "report", "esf"];
         all.extend_from_slice(args);

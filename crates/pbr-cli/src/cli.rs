@@ -175,6 +175,9 @@ pub(crate) enum ReportCommand {
         /// The output format (default: json with --json, else csv).
         #[arg(long, value_enum)]
         format: Option<ReportFormat>,
+        /// Write to this file (required for xlsx; refuses to overwrite).
+        #[arg(long, short)]
+        out: Option<PathBuf>,
     },
     /// The INDIGO impact-bond data standard's project JSON: outcome metrics and prices,
     /// payment plans, outcome payments, transactions and results; no participant data.
@@ -203,6 +206,9 @@ pub(crate) enum ReportCommand {
         /// The output format (default: json with --json, else csv).
         #[arg(long, value_enum)]
         format: Option<ReportFormat>,
+        /// Write to this file (required for xlsx; refuses to overwrite).
+        #[arg(long, short)]
+        out: Option<PathBuf>,
     },
 }
 
@@ -213,6 +219,8 @@ pub(crate) enum ReportFormat {
     Csv,
     /// One JSON object.
     Json,
+    /// An Excel workbook with the CSV's cells (needs --out).
+    Xlsx,
 }
 
 #[derive(Debug, Args)]

@@ -125,7 +125,8 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
             operation,
             period,
             format,
-        }) => crate::report::esf(cli.ledger, contract, operation, period, format, json),
+            out,
+        }) => crate::report::esf(cli.ledger, contract, operation, period, format, out, json),
         Command::Report(ReportCommand::Indigo { contract, through }) => {
             crate::report::indigo(cli.ledger, contract, through)
         }
@@ -134,7 +135,8 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
             contract,
             year,
             format,
-        }) => crate::report::budget(cli.ledger, contract, party, year, format, json),
+            out,
+        }) => crate::report::budget(cli.ledger, contract, party, year, format, out, json),
         Command::Demo { dir } => demo(dir, json),
     }
 }

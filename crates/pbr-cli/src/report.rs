@@ -3,7 +3,7 @@
 //! The ledger gives the state (for the contract list and the retracted seqs) and streams the
 //! log; `pbr-report` folds the events into micro-records and renders the table.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use clap::CommandFactory;
@@ -54,6 +54,7 @@ pub(crate) fn esf(
     operation: Option<String>,
     period: Option<String>,
     format: Option<ReportFormat>,
+    out: Option<PathBuf>,
     json: bool,
 ) -> Result<()> {
     let format = match (format, json) {
@@ -76,6 +77,7 @@ pub(crate) fn esf(
     let state = ledger.state()?;
     let contract = contract_of(state, contract)?;
     let mut records = Records::new(contract.clone(), state.retracted.clone());
+    let mut latest: Option<chrono::NaiveDate> = None;
     let len = ledger.log().len();
     for entry in ledger.log().iter_from(0) {
         let (seq, bytes) = entry?;
@@ -88,12 +90,70 @@ pub(crate) fn esf(
             seq,
             reason: e.reason,
         })?;
+        if event.contract == contract {
+            latest = latest.max(Some(event.business_date));
+        }
         records.push(seq, &event);
     }
     let report = records.report(operation.as_deref().unwrap_or(&contract), period);
-    match format {
-        ReportFormat::Csv => out!("{}", report.to_csv()),
-        ReportFormat::Json => outln!("{}", report.to_json().map_err(report_error)?),
+    // The workbook's time comes from the data: the contract's latest business date.
+    let created = latest.map_or_else(|| "1980-01-01".to_owned(), |d| d.to_string());
+    emit(
+        format,
+        out.as_deref(),
+        "ESF+ indicators",
+        &created,
+        || Ok(report.to_csv()),
+        || report.to_json().map_err(report_error),
+    )
+}
+
+/// Writes a report in `format`, to `out` or standard output. XLSX holds the CSV's cells in
+/// one sheet, and goes to a file only.
+fn emit(
+    format: ReportFormat,
+    out: Option<&Path>,
+    sheet: &str,
+    created: &str,
+    csv: impl FnOnce() -> Result<String>,
+    json: impl FnOnce() -> Result<String>,
+) -> Result<()> {
+    let bytes = match format {
+        ReportFormat::Csv => csv()?.into_bytes(),
+        ReportFormat::Json => {
+            let mut text = json()?;
+            text.push('\n');
+            text.into_bytes()
+        }
+        ReportFormat::Xlsx => {
+            if out.is_none() {
+                Cli::command()
+                    .error(
+                        clap::error::ErrorKind::MissingRequiredArgument,
+                        "--format xlsx writes a file: give --out FILE",
+                    )
+                    .exit();
+            }
+            let mut workbook =
+                pbr_report::xlsx::Workbook::new(created).map_err(|e| input(e.to_string()))?;
+            workbook
+                .csv_sheet(sheet, &csv()?)
+                .map_err(|e| input(e.to_string()))?;
+            workbook.to_bytes().map_err(|e| input(e.to_string()))?
+        }
+    };
+    match out {
+        None => out!("{}", String::from_utf8_lossy(&bytes)),
+        Some(path) => {
+            let mut file = std::fs::File::options()
+                .write(true)
+                .create_new(true)
+                .open(path)
+                .map_err(|e| input(format!("{}: {e}", path.display())))?;
+            std::io::Write::write_all(&mut file, &bytes)
+                .and_then(|()| file.sync_all())
+                .map_err(|e| input(format!("{}: {e}", path.display())))?;
+        }
     }
     Ok(())
 }
@@ -128,6 +188,7 @@ pub(crate) fn budget(
     party: String,
     year: Option<i32>,
     format: Option<ReportFormat>,
+    out: Option<PathBuf>,
     json: bool,
 ) -> Result<()> {
     let format = match (format, json) {
@@ -147,9 +208,17 @@ pub(crate) fn budget(
     let budget =
         pbr_report::budget::Budget::of(&contract, &state.contracts[&contract], &party, year)
             .map_err(report_error)?;
-    match format {
-        ReportFormat::Csv => out!("{}", budget.to_csv().map_err(report_error)?),
-        ReportFormat::Json => outln!("{}", budget.to_json().map_err(report_error)?),
-    }
-    Ok(())
+    // The workbook's time comes from the data: the end of the last year shown.
+    let created = budget.years.last().map_or_else(
+        || "1980-01-01".to_owned(),
+        |y| format!("{:04}-12-31", y.year),
+    );
+    emit(
+        format,
+        out.as_deref(),
+        "Budget",
+        &created,
+        || budget.to_csv().map_err(report_error),
+        || budget.to_json().map_err(report_error),
+    )
 }

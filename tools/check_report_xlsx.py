@@ -1,0 +1,71 @@
+#!/usr/bin/env python3
+"""Checks that pbr's XLSX reports open with a real reader and hold the CSV's numbers.
+
+Usage: check_report_xlsx.py PATH/TO/pbr
+
+Builds the demo ledger, writes `pbr report budget` (every party) and `pbr report esf` as
+CSV and as XLSX twice, and checks with openpyxl that each workbook holds exactly the CSV's
+cells (numbers as exact decimals, empty cells empty), and that the two XLSX files of one
+report are byte-identical (their time comes from the data, never the clock).
+"""
+
+import csv
+import io
+import subprocess
+import sys
+import tempfile
+from decimal import Decimal
+from pathlib import Path
+
+import openpyxl  # type: ignore[import-untyped]
+
+
+def run(pbr: str, *args: str) -> str:
+    return subprocess.run([pbr, *args], check=True, capture_output=True, text=True).stdout
+
+
+def cells_match(csv_text: str, xlsx: Path, what: str) -> None:
+    rows = list(csv.reader(io.StringIO(csv_text)))
+    sheet = openpyxl.load_workbook(xlsx).worksheets[0]
+    got = [list(r) for r in sheet.iter_rows(values_only=True)]
+    if len(got) != len(rows):
+        sys.exit(f"{what}: {len(got)} rows in the workbook, {len(rows)} in the CSV")
+    for n, (want, have) in enumerate(zip(rows, got), start=1):
+        have = have + [None] * (len(want) - len(have))
+        for col, (w, h) in enumerate(zip(want, have), start=1):
+            if w == "":
+                ok = h is None
+            elif isinstance(h, (int, float)) and not isinstance(h, bool):
+                ok = Decimal(w) == Decimal(str(h))
+            else:
+                ok = str(h) == w
+            if not ok:
+                sys.exit(f"{what}: row {n}, column {col}: CSV {w!r}, workbook {h!r}")
+
+
+def main() -> None:
+    if len(sys.argv) != 2:
+        sys.exit(__doc__)
+    pbr = sys.argv[1]
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        ledger = str(work / "ledger")
+        run(pbr, "demo", ledger)
+        reports = [("esf", ["report", "esf"])]
+        for party in ["aalborg-jobcenter", "fokus-provider", "dsk-investor", "obelske-fund"]:
+            reports.append((f"budget-{party}", ["report", "budget", "--party", party]))
+        for name, args in reports:
+            csv_text = run(pbr, "--ledger", ledger, *args, "--format", "csv")
+            files = []
+            for copy in (1, 2):
+                out = work / f"{name}-{copy}.xlsx"
+                run(pbr, "--ledger", ledger, *args, "--format", "xlsx", "--out", str(out))
+                files.append(out)
+            if files[0].read_bytes() != files[1].read_bytes():
+                sys.exit(f"{name}: two runs wrote different workbooks")
+            cells_match(csv_text, files[0], name)
+            print(f"ok: {name}.xlsx holds the CSV's {len(csv_text.splitlines())} rows")
+
+
+if __name__ == "__main__":
+    main()
