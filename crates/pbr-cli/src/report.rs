@@ -47,6 +47,22 @@ fn contract_of(state: &State, contract: Option<String>) -> Result<String> {
     }
 }
 
+/// The format asked for: `--format`, or JSON with `--json` and CSV without; CSV with
+/// `--json` is a usage error.
+fn resolve_format(format: Option<ReportFormat>, json: bool) -> ReportFormat {
+    match (format, json) {
+        (Some(ReportFormat::Csv), true) => Cli::command()
+            .error(
+                clap::error::ErrorKind::ArgumentConflict,
+                "--format csv cannot be used with --json, which prints JSON",
+            )
+            .exit(),
+        (Some(format), _) => format,
+        (None, true) => ReportFormat::Json,
+        (None, false) => ReportFormat::Csv,
+    }
+}
+
 /// `pbr report esf`: the ESF+ common indicators of one contract's participants.
 pub(crate) fn esf(
     ledger_dir: Option<PathBuf>,
@@ -57,17 +73,7 @@ pub(crate) fn esf(
     out: Option<PathBuf>,
     json: bool,
 ) -> Result<()> {
-    let format = match (format, json) {
-        (Some(ReportFormat::Csv), true) => Cli::command()
-            .error(
-                clap::error::ErrorKind::ArgumentConflict,
-                "--format csv cannot be used with --json, which prints JSON",
-            )
-            .exit(),
-        (Some(format), _) => format,
-        (None, true) => ReportFormat::Json,
-        (None, false) => ReportFormat::Csv,
-    };
+    let format = resolve_format(format, json);
     let period = period
         .as_deref()
         .map(DateRange::parse)
@@ -191,17 +197,7 @@ pub(crate) fn budget(
     out: Option<PathBuf>,
     json: bool,
 ) -> Result<()> {
-    let format = match (format, json) {
-        (Some(ReportFormat::Csv), true) => Cli::command()
-            .error(
-                clap::error::ErrorKind::ArgumentConflict,
-                "--format csv cannot be used with --json, which prints JSON",
-            )
-            .exit(),
-        (Some(format), _) => format,
-        (None, true) => ReportFormat::Json,
-        (None, false) => ReportFormat::Csv,
-    };
+    let format = resolve_format(format, json);
     let mut ledger = open(ledger_dir)?;
     let state = ledger.state()?;
     let contract = contract_of(state, contract)?;
