@@ -140,7 +140,7 @@ pub const LINES: &[BudgetLine] = &[
         line: Line::FundsDisbursed,
         id: "funds-disbursed",
         name: "funds disbursed",
-        source: "`funds-disbursed` by the party, any purpose (−)",
+        source: "`funds-disbursed` by the party, except facility draws, repayments and fees, which statements count (−)",
     },
     BudgetLine {
         line: Line::FacilityDraws,
@@ -382,6 +382,13 @@ impl Budget {
         for flow in contract.flows.values() {
             let year = flow.date.year();
             match flow.kind {
+                // A recorded copy of a facility flow: statements already count it
+                // (`facility:*` lines), as `pbr balance` does.
+                FlowKind::Disbursed
+                    if matches!(
+                        flow.purpose,
+                        Some(Purpose::FacilityDraw | Purpose::Repayment | Purpose::Fee)
+                    ) => {}
                 FlowKind::Disbursed => {
                     if flow.to == party {
                         sums.add(year, received_line(flow.purpose), flow.amount)?;

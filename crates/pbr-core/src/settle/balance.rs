@@ -7,6 +7,7 @@ use chrono::NaiveDate;
 use serde_json::{Value, json};
 
 use crate::error::CoreError;
+use crate::event::Purpose;
 use crate::money::{Currency, Money};
 use crate::state::{ContractState, FlowKind};
 
@@ -133,6 +134,14 @@ pub fn balances(
     }
     for flow in contract.flows.values().filter(|f| in_effect(f.date)) {
         match flow.kind {
+            // Facility flows are what statements compute (`facility:*` lines, in `accrued`);
+            // a recorded copy of one would count it twice. The engine's cash sequence skips
+            // them for the same reason.
+            FlowKind::Disbursed
+                if matches!(
+                    flow.purpose,
+                    Some(Purpose::FacilityDraw | Purpose::Repayment | Purpose::Fee)
+                ) => {}
             FlowKind::Disbursed => {
                 add(
                     &mut rows,
@@ -194,4 +203,39 @@ pub fn to_json(row: &PartyBalance) -> Value {
         "co_financing_receivable": money(row.co_financing_receivable),
         "net": money(row.net),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::Flow;
+
+    fn flow(from: &str, to: &str, minor: i64, purpose: Purpose) -> Flow {
+        Flow {
+            date: NaiveDate::from_ymd_opt(2024, 1, 2).unwrap_or_default(),
+            kind: FlowKind::Disbursed,
+            from: from.into(),
+            to: to.into(),
+            amount: Money::from_minor(minor, Currency::DKK),
+            purpose: Some(purpose),
+        }
+    }
+
+    #[test]
+    fn a_recorded_facility_draw_does_not_count_beside_the_statements() -> Result<(), CoreError> {
+        let mut contract = ContractState::default();
+        contract
+            .flows
+            .insert(1, flow("fund", "provider", 72_000_000, Purpose::Grant));
+        contract.flows.insert(
+            2,
+            flow("lender", "provider", 1_000_000, Purpose::FacilityDraw),
+        );
+        let rows = balances(&contract, Currency::DKK, None)?;
+        let provider = rows.iter().find(|r| r.party == "provider");
+        let lender = rows.iter().find(|r| r.party == "lender");
+        assert_eq!(provider.map(|r| r.funding_received.minor), Some(72_000_000));
+        assert_eq!(lender.map(|r| r.invested.minor), None);
+        Ok(())
+    }
 }
