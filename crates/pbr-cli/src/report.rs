@@ -25,7 +25,7 @@ fn report_error(error: ReportError) -> anyhow::Error {
 }
 
 /// The contract named (which must be registered), or the ledger's only one.
-fn contract_of(state: &State, contract: Option<String>) -> Result<String> {
+pub(crate) fn contract_of(state: &State, contract: Option<String>) -> Result<String> {
     if let Some(contract) = contract {
         if !state.contracts.contains_key(&contract) {
             return Err(input(format!("contract {contract} is not registered")));

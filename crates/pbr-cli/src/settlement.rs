@@ -23,21 +23,9 @@ fn amount(money: Money) -> String {
     money.to_decimal().to_string()
 }
 
-/// The contract named, or the ledger's only one.
+/// The contract named (which must be registered), or the ledger's only one.
 fn contract_id(ledger: &mut Ledger, contract: Option<String>) -> Result<String> {
-    if let Some(contract) = contract {
-        return Ok(contract);
-    }
-    let ids: Vec<String> = ledger.state()?.contracts.keys().cloned().collect();
-    match ids.as_slice() {
-        [only] => Ok(only.clone()),
-        [] => Err(input("the ledger has no contract yet")),
-        _ => Err(input(format!(
-            "the ledger has {} contracts ({}): name one with --contract",
-            ids.len(),
-            ids.join(", ")
-        ))),
-    }
+    crate::report::contract_of(ledger.state()?, contract)
 }
 
 pub(crate) fn settle(
