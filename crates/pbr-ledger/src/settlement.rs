@@ -183,24 +183,30 @@ impl Ledger {
         for entry in self.log.iter_from(0) {
             let (seq, bytes) = entry?;
             let event = decode(seq, &bytes)?;
-            if let Payload::SettlementIssued(p) = &event.payload {
-                let recomputed = p
-                    .period
-                    .parse::<Period>()
-                    .and_then(|period| settle(&state, &event.contract, period, seq))
-                    .map(|(statement, _)| statement.hash)
-                    .map_err(|e| e.reason);
-                audited.push(Audited {
-                    seq,
-                    contract: event.contract.clone(),
-                    period: p.period.parse().unwrap_or(Period::Year(0)),
-                    recorded: p.statement_hash,
-                    recomputed,
-                });
-            }
             state
                 .apply(seq, &event)
                 .map_err(|e| Self::projection_error(seq, e.reason))?;
+            // Folding a `settlement-issued` event recomputes its statement from the state
+            // before it (`State::apply`); compare that with the recorded hash.
+            if let Payload::SettlementIssued(p) = &event.payload
+                && let Some(issued) = state
+                    .contracts
+                    .get(&event.contract)
+                    .and_then(|c| c.issued.last())
+                    .filter(|issued| issued.seq == seq)
+            {
+                audited.push(Audited {
+                    seq,
+                    contract: event.contract.clone(),
+                    period: issued.period,
+                    recorded: p.statement_hash,
+                    recomputed: issued
+                        .recomputed
+                        .as_ref()
+                        .map(|summary| summary.hash)
+                        .map_err(Clone::clone),
+                });
+            }
             if seq % 65_536 == 0 {
                 progress(seq, len);
             }
