@@ -149,9 +149,15 @@ impl IssuedSummary {
         statement: &Statement,
         entitlement: &Entitlement,
     ) -> Result<IssuedSummary, CoreError> {
+        // What a party accrues is what the statement's totals make it receive less pay.
+        let accrued = statement
+            .totals
+            .iter()
+            .map(|t| Ok((t.party.clone(), t.receives.checked_sub(t.pays)?)))
+            .collect::<Result<_, CoreError>>()?;
         let mut summary = IssuedSummary {
             hash: statement.hash,
-            accrued: BTreeMap::new(),
+            accrued,
             returned: BTreeMap::new(),
             savings: BTreeMap::new(),
             exposure: entitlement.exposure.clone(),
@@ -171,12 +177,6 @@ impl IssuedSummary {
             if line.is_memo() {
                 continue;
             }
-            add(&mut summary.accrued, &line.key.to, line.amount)?;
-            add(
-                &mut summary.accrued,
-                &line.key.from,
-                line.amount.checked_neg()?,
-            )?;
             if rule.starts_with("waterfall:")
                 || rule == "facility:repayment"
                 || rule == "facility:fee"
