@@ -291,7 +291,7 @@ impl Ledger {
             let c = &after.contracts[id.as_str()];
             let new = entitlement(c, &after.retracted, &TermsSource::Versions(id, c), through)
                 .map_err(domain)?;
-            let changes = changes(old.as_ref(), &new, from..to, &retracted_now)?;
+            let changes = changes(old.as_ref(), &new, from..to, &retracted_now);
             let old_rows = if before.contracts.contains_key(id.as_str()) {
                 balances_of(&before, id, None)?
             } else {
@@ -424,7 +424,7 @@ fn changes(
     new: &Entitlement,
     range: std::ops::Range<u64>,
     retracted: &BTreeSet<u64>,
-) -> Result<Vec<Change>, LedgerError> {
+) -> Vec<Change> {
     let zero = Money::zero(new.currency);
     let caused = |events: &[u64]| -> Vec<u64> {
         let mut seqs: Vec<u64> = events
@@ -466,5 +466,5 @@ fn changes(
             }
         }
     }
-    Ok(out)
+    out
 }
