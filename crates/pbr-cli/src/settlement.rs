@@ -61,6 +61,16 @@ pub(crate) fn settle(
     Ok(())
 }
 
+/// A subject as a table shows it: a participant by the first 12 digits of its reference,
+/// a company by its id.
+fn short_subject(subject: &str) -> &str {
+    match subject.split_once(':') {
+        Some(("participant", id)) => &id[..12.min(id.len())],
+        Some((_, id)) => id,
+        None => subject,
+    }
+}
+
 /// A statement as a table; with `explain`, each line's arithmetic under it.
 fn print_statement(statement: &Statement, explain: bool, participant: Option<&str>) {
     outln!(
@@ -88,12 +98,7 @@ fn print_statement(statement: &Statement, explain: bool, participant: Option<&st
         outln!("decisions:");
     }
     for d in &statement.decisions {
-        let (kind, id) = d.subject.split_once(':').unwrap_or(("", &d.subject));
-        let id = if kind == "participant" {
-            &id[..12.min(id.len())]
-        } else {
-            id
-        };
+        let id = short_subject(&d.subject);
         outln!(
             "  {}  claim {:>6}  {:<14} {:<8} {:<20} {:>12}{}",
             d.date,
@@ -109,16 +114,6 @@ fn print_statement(statement: &Statement, explain: bool, participant: Option<&st
     if !statement.lines.is_empty() {
         outln!("lines:");
     }
-    let short = |subject: &Option<String>| {
-        subject.as_deref().map_or(String::new(), |s| {
-            let (kind, id) = s.split_once(':').unwrap_or(("", s));
-            if kind == "participant" {
-                id[..12.min(id.len())].to_owned()
-            } else {
-                id.to_owned()
-            }
-        })
-    };
     for line in &statement.lines {
         if participant
             .is_some_and(|p| line.key.subject.as_deref() != Some(&format!("participant:{p}")))
@@ -131,7 +126,7 @@ fn print_statement(statement: &Statement, explain: bool, participant: Option<&st
             line.key.rule,
             line.key.accrual.to_string(),
             if line.adjustment { "*" } else { " " },
-            short(&line.key.subject),
+            line.key.subject.as_deref().map_or("", short_subject),
             line.key.from,
             line.key.to,
             amount(line.amount),
