@@ -148,6 +148,8 @@ impl Ledger {
         I: IntoIterator<Item = Result<(String, Input), LedgerError>>,
     {
         self.ensure_projections()?;
+        self.ensure_index()?;
+        let generation = crate::projection::begin_index_batch(&self.log)?;
         let public_keys: Vec<[u8; 32]> = keys.iter().map(|k| k.verifier_key().public_key).collect();
         let mut state = self.state.clone();
         let mut report = AppendReport::default();
@@ -186,7 +188,7 @@ impl Ledger {
                     .or_else(|| in_flight_ids.and_then(|ids| ids.get(&id)))
                 {
                     Some(entry) => Some(*entry),
-                    None => lookup(&batch, &id, start..next)?,
+                    None => lookup(&batch, &id, generation, start..next)?,
                 };
                 let resolve = |claim: &ClaimRef,
                                chunk_ids: &HashMap<EventId, (u64, [u8; 32])>|
@@ -198,7 +200,7 @@ impl Ledger {
                             .or_else(|| in_flight_ids.and_then(|ids| ids.get(claim_id)))
                         {
                             Some((seq, _)) => Ok(*seq),
-                            None => lookup(&batch, claim_id, start..next)?
+                            None => lookup(&batch, claim_id, generation, start..next)?
                                 .map(|(seq, _)| seq)
                                 .ok_or_else(|| {
                                     rejected(&where_, format!("no claim has the id {claim_id}"))
@@ -357,7 +359,7 @@ impl Ledger {
                 next += 1;
                 if pending.len() == CHUNK {
                     if let Some((signing, ids)) = in_flight.take() {
-                        write_chunk(&mut batch, signing.join()?, ids)?;
+                        write_chunk(&mut batch, signing.join()?, ids, generation)?;
                     }
                     let signing =
                         Signing::start(scope, std::mem::take(&mut pending), keys, threads);
@@ -366,10 +368,10 @@ impl Ledger {
                 }
             }
             if let Some((signing, ids)) = in_flight.take() {
-                write_chunk(&mut batch, signing.join()?, ids)?;
+                write_chunk(&mut batch, signing.join()?, ids, generation)?;
             }
             let last = Signing::start(scope, std::mem::take(&mut pending), keys, threads).join()?;
-            write_chunk(&mut batch, last, std::mem::take(&mut chunk_ids))
+            write_chunk(&mut batch, last, std::mem::take(&mut chunk_ids), generation)
         });
         scoped?;
         report.seqs = start..next;
@@ -378,6 +380,7 @@ impl Ledger {
         } else {
             batch.commit()?;
             self.state = state;
+            self.set_indexed(next)?;
             self.save_snapshot()?;
         }
         progress(done, done);
@@ -415,13 +418,18 @@ fn claim_participant(
 pub const CHUNK: usize = 4096;
 
 /// The id index entry of `id` as the batch under way sees it: a committed event with that id,
-/// or one of the batch's own seqs.
+/// or one the batch (of `generation`) wrote for one of its `seqs`.
 fn lookup(
     batch: &pbr_log::Batch<'_>,
     id: &EventId,
-    in_batch: std::ops::Range<u64>,
+    generation: u64,
+    seqs: std::ops::Range<u64>,
 ) -> Result<Option<(u64, [u8; 32])>, LedgerError> {
-    crate::projection::lookup_index(batch.log(), id, in_batch)
+    crate::projection::lookup_index(
+        batch.log(),
+        id,
+        &crate::projection::Own { generation, seqs },
+    )
 }
 
 /// The ids a chunk appends: id → (seq, fact digest).
@@ -432,12 +440,13 @@ fn write_chunk(
     batch: &mut pbr_log::Batch<'_>,
     records: Vec<Record>,
     chunk_ids: HashMap<EventId, (u64, [u8; 32])>,
+    generation: u64,
 ) -> Result<(), LedgerError> {
     if records.is_empty() {
         return Ok(());
     }
     batch.write(&records)?;
-    crate::projection::write_index(batch.log(), chunk_ids)
+    crate::projection::write_index(batch.log(), chunk_ids, generation)
 }
 
 /// A chunk being signed on worker threads.

@@ -18,7 +18,7 @@ pub mod settlement;
 use std::io::Write;
 use std::path::Path;
 
-pub use append::{AppendReport, ClaimAction, ClaimRef, Input, REPORT_FIRST, Rejected};
+pub use append::{AppendReport, CHUNK, ClaimAction, ClaimRef, Input, REPORT_FIRST, Rejected};
 pub use error::LedgerError;
 pub use pbr_log::{
     ConsistencyProof, InclusionProof, KeySource, Log, LogError, SignedCheckpoint, SignerKey,

@@ -2,16 +2,22 @@
 //!
 //! - `projection.state`: key `state` → `u32 LE version ‖ u64 LE applied ‖ bincode(State)`, the
 //!   state after the first `applied` events.
-//! - `projection.ids`: client event id (16 bytes) → seq (u64 BE) ‖ fact digest (32 bytes), for
-//!   every event appended. The digest tells a repeated fact from a different fact under the
-//!   same id without reading the event (see [`fact_digest`]). An entry whose seq is not a
-//!   committed event with that id (left by a rolled-back batch) is ignored.
+//! - `projection.ids`: client event id (16 bytes) → seq (u64 BE) ‖ fact digest (32 bytes) ‖
+//!   batch generation (u64 BE), for every event appended; key `indexed` → u64 BE, the number
+//!   of leading events whose ids it holds; key `generation` → u64 BE, the last batch's
+//!   generation (neither key is 16 bytes long, so neither is an id). The digest tells a
+//!   repeated fact from a different fact under the same id without reading the event (see
+//!   [`fact_digest`]). An entry is trusted when its seq is a committed event with that id, or
+//!   when the batch under way wrote it (its generation and one of its seqs); anything else,
+//!   such as an entry a failed batch left, is ignored.
 //!
-//! Both are caches: on first use the ledger loads the snapshot and catches up from `applied`
-//! by folding the events after it (re-indexing their ids), so a crash between a log append
-//! and the snapshot write loses nothing; [`Ledger::rebuild_projections`] derives both from
-//! `events` alone. The id index is permanent in the sense that matters: it is derived from
-//! the log, so a re-imported id is recognised however long ago it was first appended.
+//! Both are caches, each with its own watermark, caught up from the log on first use: the
+//! state by anything that reads it ([`Ledger::state`]), the index only by an append, the one
+//! thing that needs it. So settling from the log alone (a lost or rebuilt projection) folds
+//! the events once and writes no index, and a crash between a log append and either write
+//! loses nothing. [`Ledger::rebuild_projections`] derives both from `events` alone. The id
+//! index is permanent in the sense that matters: it is derived from the log, so a
+//! re-imported id is recognised however long ago it was first appended.
 
 use std::collections::HashMap;
 
@@ -63,6 +69,12 @@ pub(crate) fn fact_digest_of_bytes(bytes: &[u8]) -> [u8; 32] {
     *hasher.finalize().as_bytes()
 }
 const STATE_KEY: &[u8] = b"state";
+/// The id index's watermark.
+const INDEXED_KEY: &[u8] = b"indexed";
+/// The generation of the id index's last batch.
+const GENERATION_KEY: &[u8] = b"generation";
+/// Ids written per sled batch while catching the index up, so memory stays bounded.
+const INDEX_SLICE: usize = 65_536;
 
 fn config() -> impl bincode::config::Config {
     bincode::config::legacy()
@@ -94,44 +106,66 @@ impl Ledger {
             Some(state) if state.applied <= self.log.len() => state,
             _ => State::default(),
         };
-        if self.state.applied == 0 {
-            self.log.drop_projection_tree("ids")?;
-        }
         let from = self.state.applied;
-        let mut ids = HashMap::new();
         for entry in self.log.iter_from(from) {
-            let (seq, bytes) = entry?;
-            let record = pbr_log::Record::decode(&bytes)
-                .map_err(|source| LedgerError::Log(pbr_log::LogError::BadRecord { seq, source }))?;
-            let event = Event::decode(&record.event_bytes)
-                .map_err(|e| Self::projection_error(seq, e.reason))?;
+            let (seq, event) = decoded(entry)?;
             self.state
                 .apply(seq, &event)
                 .map_err(|e| Self::projection_error(seq, e.reason))?;
-            ids.insert(event.id, (seq, fact_digest(&event)));
-            // Index in slices, so that catching up a long log keeps memory bounded.
-            if ids.len() >= 65_536 {
-                self.write_ids(&std::mem::take(&mut ids))?;
-            }
         }
         self.loaded = true;
         if self.state.applied > from {
-            self.save_projections(&ids)?;
+            self.save_snapshot()?;
         }
         Ok(())
     }
 
-    /// Writes the ids of newly applied events and the state snapshot, then flushes.
-    pub(crate) fn save_projections(
-        &self,
-        new_ids: &HashMap<EventId, (u64, [u8; 32])>,
-    ) -> Result<(), LedgerError> {
-        self.write_ids(new_ids)?;
-        self.save_snapshot()
+    /// Catches the id index up with the log: indexes the ids of the events after its
+    /// watermark, in slices, then moves the watermark to the log's length. With no watermark
+    /// (a new, dropped or pre-watermark index) it starts afresh from the first event.
+    pub(crate) fn ensure_index(&self) -> Result<(), LedgerError> {
+        let indexed = self.indexed()?;
+        let len = self.log.len();
+        if indexed >= len {
+            return Ok(());
+        }
+        if indexed == 0 {
+            self.log.drop_projection_tree("ids")?;
+        }
+        let mut ids = HashMap::new();
+        for entry in self.log.iter_from(indexed) {
+            let (seq, event) = decoded(entry)?;
+            ids.insert(event.id, (seq, fact_digest(&event)));
+            if ids.len() >= INDEX_SLICE {
+                write_index(&self.log, std::mem::take(&mut ids), 0)?;
+            }
+        }
+        write_index(&self.log, ids, 0)?;
+        self.set_indexed(len)?;
+        self.log.flush()?;
+        Ok(())
     }
 
-    fn write_ids(&self, new_ids: &HashMap<EventId, (u64, [u8; 32])>) -> Result<(), LedgerError> {
-        write_index(&self.log, new_ids.iter().map(|(id, entry)| (*id, *entry)))
+    /// The id index's watermark: how many leading events it covers.
+    fn indexed(&self) -> Result<u64, LedgerError> {
+        let value = self
+            .log
+            .projection_tree("ids")?
+            .get(INDEXED_KEY)
+            .map_err(|e| LedgerError::Log(e.into()))?;
+        Ok(value
+            .as_deref()
+            .and_then(|b| <[u8; 8]>::try_from(b).ok())
+            .map_or(0, u64::from_be_bytes))
+    }
+
+    /// Records that the id index covers the first `len` events (flushed with the next flush).
+    pub(crate) fn set_indexed(&self, len: u64) -> Result<(), LedgerError> {
+        self.log
+            .projection_tree("ids")?
+            .insert(INDEXED_KEY, &len.to_be_bytes())
+            .map_err(|e| LedgerError::Log(e.into()))?;
+        Ok(())
     }
 
     /// Writes the state snapshot, then flushes.
@@ -151,20 +185,12 @@ impl Ledger {
 
     /// The seq of the committed event with client id `id`, if the ledger holds one.
     pub fn seq_of_id(&self, id: &EventId) -> Result<Option<u64>, LedgerError> {
-        Ok(self.lookup_id(id, 0..0)?.map(|(seq, _)| seq))
+        self.ensure_index()?;
+        Ok(lookup_index(&self.log, id, &Own::NONE)?.map(|(seq, _)| seq))
     }
 
-    /// The index entry of `id`: valid when its seq is a committed event with that id, or lies
-    /// in `batch` (the seqs of the batch under way, whose ids this batch wrote).
-    pub(crate) fn lookup_id(
-        &self,
-        id: &EventId,
-        batch: std::ops::Range<u64>,
-    ) -> Result<Option<(u64, [u8; 32])>, LedgerError> {
-        lookup_index(&self.log, id, batch)
-    }
-
-    /// Rebuilds both projections from `events` alone.
+    /// Rebuilds the state from `events` alone, and drops the id index, which the next
+    /// append (or [`Ledger::rebuild_index`]) rebuilds.
     pub fn rebuild_projections(&mut self) -> Result<(), LedgerError> {
         self.log.drop_projection_tree("state")?;
         self.log.drop_projection_tree("ids")?;
@@ -173,19 +199,21 @@ impl Ledger {
         self.ensure_projections()
     }
 
+    /// Rebuilds the id index from `events` alone, now rather than at the next append.
+    pub fn rebuild_index(&mut self) -> Result<(), LedgerError> {
+        self.log.drop_projection_tree("ids")?;
+        self.ensure_index()
+    }
+
     /// The state as it was after the first `len` events: "what did we know at this log
     /// position". Replays from the start; the projections are not touched.
     pub fn state_at(&self, len: u64) -> Result<State, LedgerError> {
         let mut state = State::default();
         for entry in self.log.iter_from(0) {
-            let (seq, bytes) = entry?;
+            let (seq, event) = decoded(entry)?;
             if seq >= len {
                 break;
             }
-            let record = pbr_log::Record::decode(&bytes)
-                .map_err(|source| LedgerError::Log(pbr_log::LogError::BadRecord { seq, source }))?;
-            let event = Event::decode(&record.event_bytes)
-                .map_err(|e| Self::projection_error(seq, e.reason))?;
             state
                 .apply(seq, &event)
                 .map_err(|e| Self::projection_error(seq, e.reason))?;
@@ -198,11 +226,7 @@ impl Ledger {
     pub fn len_known_at(&self, recorded_at_micros: i64) -> Result<u64, LedgerError> {
         let mut len = 0;
         for entry in self.log.iter_from(0) {
-            let (seq, bytes) = entry?;
-            let record = pbr_log::Record::decode(&bytes)
-                .map_err(|source| LedgerError::Log(pbr_log::LogError::BadRecord { seq, source }))?;
-            let event = Event::decode(&record.event_bytes)
-                .map_err(|e| Self::projection_error(seq, e.reason))?;
+            let (seq, event) = decoded(entry)?;
             if event.recorded_at_micros > recorded_at_micros {
                 break;
             }
@@ -220,15 +244,65 @@ impl Ledger {
     }
 }
 
-/// Writes id index entries: id → seq (u64 BE) ‖ fact digest.
+/// A record read from the log, decoded down to its event.
+fn decoded(
+    entry: Result<(u64, sled::IVec), pbr_log::LogError>,
+) -> Result<(u64, Event), LedgerError> {
+    let (seq, bytes) = entry?;
+    let record = pbr_log::Record::decode(&bytes)
+        .map_err(|source| LedgerError::Log(pbr_log::LogError::BadRecord { seq, source }))?;
+    let event =
+        Event::decode(&record.event_bytes).map_err(|e| Ledger::projection_error(seq, e.reason))?;
+    Ok((seq, event))
+}
+
+/// The id index entries an append may trust without reading the log: the ones it wrote
+/// itself, for its own seqs.
+pub(crate) struct Own {
+    /// The batch's generation ([`begin_index_batch`]).
+    pub generation: u64,
+    /// The seqs the batch has given out so far.
+    pub seqs: std::ops::Range<u64>,
+}
+
+impl Own {
+    /// Outside a batch: no entry is trusted unread.
+    const NONE: Own = Own {
+        generation: 0,
+        seqs: 0..0,
+    };
+}
+
+/// Starts a batch's use of the id index: a generation no earlier batch had, so that entries a
+/// failed batch left (for seqs a later batch gives out again) never pass for the later
+/// batch's own. sled recovers a prefix of its writes, so an entry that survives a crash
+/// carries a generation that survived too.
+pub(crate) fn begin_index_batch(log: &pbr_log::Log) -> Result<u64, LedgerError> {
+    let ids = log.projection_tree("ids")?;
+    let last = ids
+        .get(GENERATION_KEY)
+        .map_err(|e| LedgerError::Log(e.into()))?
+        .as_deref()
+        .and_then(|b| <[u8; 8]>::try_from(b).ok())
+        .map_or(0, u64::from_be_bytes);
+    let generation = last + 1;
+    ids.insert(GENERATION_KEY, &generation.to_be_bytes())
+        .map_err(|e| LedgerError::Log(e.into()))?;
+    Ok(generation)
+}
+
+/// Writes id index entries: id → seq (u64 BE) ‖ fact digest ‖ generation (u64 BE).
 pub(crate) fn write_index(
     log: &pbr_log::Log,
     entries: impl IntoIterator<Item = (EventId, (u64, [u8; 32]))>,
+    generation: u64,
 ) -> Result<(), LedgerError> {
     let mut batch = sled::Batch::default();
     for (id, (seq, digest)) in entries {
-        let mut value = seq.to_be_bytes().to_vec();
+        let mut value = Vec::with_capacity(48);
+        value.extend_from_slice(&seq.to_be_bytes());
         value.extend_from_slice(&digest);
+        value.extend_from_slice(&generation.to_be_bytes());
         batch.insert(&id.0, value);
     }
     let ids = log.projection_tree("ids")?;
@@ -236,28 +310,30 @@ pub(crate) fn write_index(
         .map_err(|e| LedgerError::Log(e.into()))
 }
 
-/// The index entry of `id`, if it is valid: its seq lies in `in_batch` (the batch under way,
-/// which wrote it), or is a committed event that has that id. An entry left by a rolled-back
-/// batch fails both and is ignored.
+/// The index entry of `id`, if it is to be trusted: `own` wrote it, or its seq is a committed
+/// event that has that id. An entry left by a failed batch fails both and is ignored.
 pub(crate) fn lookup_index(
     log: &pbr_log::Log,
     id: &EventId,
-    in_batch: std::ops::Range<u64>,
+    own: &Own,
 ) -> Result<Option<(u64, [u8; 32])>, LedgerError> {
     let ids = log.projection_tree("ids")?;
     let Some(value) = ids.get(id.0).map_err(|e| LedgerError::Log(e.into()))? else {
         return Ok(None);
     };
-    let (Some(seq), Some(digest)) = (
-        value
-            .get(..8)
+    let field = |at: std::ops::Range<usize>| value.get(at);
+    let (Some(seq), Some(digest), Some(generation)) = (
+        field(0..8)
             .and_then(|b| <[u8; 8]>::try_from(b).ok())
             .map(u64::from_be_bytes),
-        value.get(8..40).and_then(|b| <[u8; 32]>::try_from(b).ok()),
+        field(8..40).and_then(|b| <[u8; 32]>::try_from(b).ok()),
+        field(40..48)
+            .and_then(|b| <[u8; 8]>::try_from(b).ok())
+            .map(u64::from_be_bytes),
     ) else {
         return Ok(None);
     };
-    if in_batch.contains(&seq) {
+    if generation == own.generation && own.seqs.contains(&seq) {
         return Ok(Some((seq, digest)));
     }
     if seq < log.len() {

@@ -398,3 +398,56 @@ fn state_as_of_a_log_position_and_a_recorded_time() {
     assert_eq!(ledger.len_known_at(1).unwrap(), 1);
     assert_eq!(ledger.len_known_at(2).unwrap(), ledger.log().len());
 }
+
+/// A cost the provider records, with an id of its own.
+fn cost(n: u32, id: &str) -> (String, Input) {
+    let Input::Event(mut event) = event(
+        Payload::CostRecorded(CostRecorded {
+            party: "provider".into(),
+            amount: pbr_core::money::Money::from_minor(
+                i64::from(n) + 1,
+                pbr_core::money::Currency::GBP,
+            ),
+        }),
+        "provider",
+        None,
+        0,
+    ) else {
+        unreachable!("event() builds an Input::Event")
+    };
+    event.id = EventId::derived(b"test", id);
+    (format!("cost {id}"), Input::Event(event))
+}
+
+#[test]
+fn ids_a_failed_batch_wrote_are_not_taken_for_appended_facts() {
+    // A batch long enough to write its first chunk (and that chunk's ids: the second must
+    // fill while the first is signed) before a bad row
+    // makes it fail.
+    let (_dir, mut ledger) = scenario_a(false);
+    let before = ledger.log().len();
+    let n = 2 * pbr_ledger::CHUNK as u32 + 10;
+    let mut first: Vec<_> = (0..n).map(|i| cost(i, &i.to_string())).collect();
+    let (_, Input::Event(mut bad)) = cost(n, "bad") else {
+        unreachable!("cost() builds an Input::Event")
+    };
+    bad.author = "nobody".into();
+    first.push(("the bad row".into(), Input::Event(bad)));
+    assert!(ledger.append(first, &keys(), 9, |_, _| {}).is_err());
+    assert_eq!(ledger.log().len(), before);
+    // The same facts after one more: each now lands one seq later than the failed batch
+    // gave it, inside the new batch's range, and must still be appended.
+    let second: Vec<_> = std::iter::once(cost(0, "extra"))
+        .chain((0..n).map(|i| cost(i, &i.to_string())))
+        .collect();
+    let report = ledger.append(second, &keys(), 9, |_, _| {}).unwrap();
+    assert_eq!((report.appended, report.duplicates), (u64::from(n) + 1, 0));
+    // And they are known afterwards, after a rebuild too.
+    let again: Vec<_> = (0..n).map(|i| cost(i, &i.to_string())).collect();
+    let report = ledger.append(again, &keys(), 9, |_, _| {}).unwrap();
+    assert_eq!((report.appended, report.duplicates), (0, u64::from(n)));
+    ledger.rebuild_projections().unwrap();
+    let again: Vec<_> = (0..3).map(|i| cost(i, &i.to_string())).collect();
+    let report = ledger.append(again, &keys(), 9, |_, _| {}).unwrap();
+    assert_eq!((report.appended, report.duplicates), (0, 3));
+}
