@@ -189,11 +189,12 @@ impl Ledger {
         Ok(lookup_index(&self.log, id, &Own::NONE)?.map(|(seq, _)| seq))
     }
 
-    /// Rebuilds the state from `events` alone, and drops the id index, which the next
-    /// append (or [`Ledger::rebuild_index`]) rebuilds.
+    /// Rebuilds the state from `events` alone, and marks the id index for rebuilding from
+    /// scratch by the next append (or [`Ledger::rebuild_index`]), which drops it first:
+    /// dropping millions of keys is the index's cost, not the state's.
     pub fn rebuild_projections(&mut self) -> Result<(), LedgerError> {
         self.log.drop_projection_tree("state")?;
-        self.log.drop_projection_tree("ids")?;
+        self.set_indexed(0)?;
         self.loaded = false;
         self.state = State::default();
         self.ensure_projections()
@@ -201,7 +202,7 @@ impl Ledger {
 
     /// Rebuilds the id index from `events` alone, now rather than at the next append.
     pub fn rebuild_index(&mut self) -> Result<(), LedgerError> {
-        self.log.drop_projection_tree("ids")?;
+        self.set_indexed(0)?;
         self.ensure_index()
     }
 
