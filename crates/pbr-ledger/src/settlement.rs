@@ -449,7 +449,7 @@ fn changes(
                 before,
                 after: entry.amount,
                 caused_by: caused(&events),
-                calc: entry.calc.clone(),
+                calc: entry.calc(),
             });
         }
     }

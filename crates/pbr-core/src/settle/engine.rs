@@ -6,6 +6,7 @@
 //! Everything here is driven by the terms: no scenario, party or outcome is named in code.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt::Write as _;
 use std::sync::Arc;
 
 use chrono::NaiveDate;
@@ -75,8 +76,89 @@ pub struct Entry {
     pub events: Vec<u64>,
     /// The cap that bit, if any.
     pub cap: Option<Cap>,
-    /// The arithmetic, for `pbr explain`.
-    pub calc: String,
+    /// The arithmetic of each amount merged into this one, formatted only on demand
+    /// ([`Entry::calc`]): a cumulative entitlement holds every amount since the contract
+    /// began, and a statement shows the arithmetic of a few.
+    calc: Vec<Calc>,
+}
+
+impl Entry {
+    /// The arithmetic, for statements and `pbr explain`: each merged amount's, joined by `; `.
+    pub fn calc(&self) -> String {
+        let mut text = String::new();
+        for (i, part) in self.calc.iter().enumerate() {
+            if i > 0 {
+                text.push_str("; ");
+            }
+            // Invariant: formatting into a String cannot fail.
+            write!(text, "{part}").expect("writing to a String");
+        }
+        text
+    }
+}
+
+/// The arithmetic behind one amount, kept as data until a statement shows it.
+#[derive(Clone, Debug)]
+enum Calc {
+    /// Already formatted (amounts that are few: one per period or party).
+    Text(String),
+    /// Months of a qualified sustainment run (one per participant, status and period).
+    Months {
+        /// `full` or `partial`.
+        status: &'static str,
+        /// The months (indices, see [`Month::index`]).
+        months: Vec<i32>,
+        /// The month the run qualified.
+        qualified: i32,
+        /// The price of a month.
+        price: Money,
+        /// `price × months`, before caps.
+        total: Money,
+        /// The cap's arithmetic, empty when no cap bit.
+        cap: String,
+    },
+}
+
+impl From<String> for Calc {
+    fn from(text: String) -> Calc {
+        Calc::Text(text)
+    }
+}
+
+impl std::fmt::Display for Calc {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Calc::Text(text) => f.write_str(text),
+            Calc::Months {
+                status,
+                months,
+                qualified,
+                price,
+                total,
+                cap,
+            } => {
+                let count = months.len();
+                write!(
+                    f,
+                    "{count} {status} month{} (",
+                    if count == 1 { "" } else { "s" }
+                )?;
+                for (i, month) in months.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{}", Month::from_index(*month))?;
+                }
+                write!(
+                    f,
+                    "; run qualified {}) × {} = {}{cap}",
+                    Month::from_index(*qualified),
+                    price.to_decimal(),
+                    total.to_decimal()
+                )
+            }
+        }
+    }
 }
 
 /// What a decision or claw-back did.
@@ -146,20 +228,56 @@ pub struct Entitlement {
     /// Per reimbursed party: co-financing due for payments whose reimbursement period comes
     /// after `through`.
     pub receivable: BTreeMap<String, Money>,
-    index: HashMap<LineKey, usize>,
+    index: KeyIndex,
 }
 
 impl Entitlement {
     /// The amount under `key`, zero if none.
     pub fn amount(&self, key: &LineKey) -> Money {
-        self.index
-            .get(key)
-            .map_or(Money::zero(self.currency), |&i| self.entries[i].amount)
+        self.entry(key)
+            .map_or(Money::zero(self.currency), |entry| entry.amount)
     }
 
     /// The entry under `key`.
     pub fn entry(&self, key: &LineKey) -> Option<&Entry> {
-        self.index.get(key).map(|&i| &self.entries[i])
+        self.index.get(&self.entries, key).map(|i| &self.entries[i])
+    }
+}
+
+/// Where each key's entry is, without a second copy of the keys: entries by a 64-bit hash of
+/// their key, and by the key itself only for a key whose hash an earlier key already took.
+#[derive(Clone, Debug, Default)]
+struct KeyIndex {
+    by_hash: HashMap<u64, usize>,
+    collided: HashMap<LineKey, usize>,
+}
+
+impl KeyIndex {
+    fn hash(key: &LineKey) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::hash::DefaultHasher::new();
+        key.hash(&mut hasher);
+        hasher.finish()
+    }
+
+    fn get(&self, entries: &[Entry], key: &LineKey) -> Option<usize> {
+        match self.by_hash.get(&Self::hash(key)) {
+            Some(&i) if entries[i].key == *key => Some(i),
+            Some(_) => self.collided.get(key).copied(),
+            None => None,
+        }
+    }
+
+    /// Records that `entries[i]` holds `key`, which is not in the index yet.
+    fn insert(&mut self, key: &LineKey, i: usize) {
+        match self.by_hash.entry(Self::hash(key)) {
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(i);
+            }
+            std::collections::hash_map::Entry::Occupied(_) => {
+                self.collided.insert(key.clone(), i);
+            }
+        }
     }
 }
 
@@ -305,7 +423,7 @@ pub fn entitlement(
             facility: BTreeMap::new(),
             exposure: BTreeMap::new(),
             receivable: BTreeMap::new(),
-            index: HashMap::new(),
+            index: KeyIndex::default(),
         },
         paid_subject: HashMap::new(),
         paid_total: zero,
@@ -398,8 +516,9 @@ impl<'a> Engine<'a> {
         amount: Money,
         events: Vec<u64>,
         cap: Option<Cap>,
-        calc: String,
+        calc: impl Into<Calc>,
     ) -> Result<(), CoreError> {
+        let calc = calc.into();
         let outcome_family = key.rule.starts_with("outcome:")
             || key.rule.starts_with("clawback:")
             || key.rule.starts_with("sustainment:");
@@ -422,23 +541,22 @@ impl<'a> Engine<'a> {
                 }
             }
         }
-        match self.out.index.get(&key) {
-            Some(&i) => {
+        match self.out.index.get(&self.out.entries, &key) {
+            Some(i) => {
                 let entry = &mut self.out.entries[i];
                 entry.amount = entry.amount.checked_add(amount)?;
                 entry.events.extend(events);
                 entry.cap = entry.cap.or(cap);
-                entry.calc.push_str("; ");
-                entry.calc.push_str(&calc);
+                entry.calc.push(calc);
             }
             None => {
-                self.out.index.insert(key.clone(), self.out.entries.len());
+                self.out.index.insert(&key, self.out.entries.len());
                 self.out.entries.push(Entry {
                     key,
                     amount,
                     events,
                     cap,
-                    calc,
+                    calc: vec![calc],
                 });
             }
         }
@@ -868,19 +986,14 @@ impl<'a> Engine<'a> {
             let total = price.checked_mul(count)?;
             let subject = ClaimSubject::Participant(group.participant);
             let (amount, cap, cap_calc) = self.capped(terms, &subject, total)?;
-            let months: Vec<String> = group
-                .months
-                .iter()
-                .map(|(m, _)| Month::from_index(*m).to_string())
-                .collect();
-            let calc = format!(
-                "{count} {name} month{} ({}; run qualified {}) × {} = {}{cap_calc}",
-                if count == 1 { "" } else { "s" },
-                months.join(", "),
-                Month::from_index(group.qualified),
-                price.to_decimal(),
-                total.to_decimal()
-            );
+            let calc = Calc::Months {
+                status: name,
+                months: group.months.iter().map(|(m, _)| *m).collect(),
+                qualified: group.qualified,
+                price,
+                total,
+                cap: cap_calc,
+            };
             let subject_name = subject_name(&subject);
             self.add(
                 LineKey {

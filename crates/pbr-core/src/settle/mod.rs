@@ -298,7 +298,7 @@ fn assemble(
                     false,
                     entry.events.clone(),
                     entry.cap,
-                    entry.calc.clone(),
+                    entry.calc(),
                 );
             }
         } else if entry.amount != before {
@@ -306,7 +306,7 @@ fn assemble(
             let calc = format!(
                 "recomputed {} ({}) − settled {}",
                 entry.amount.to_decimal(),
-                entry.calc,
+                entry.calc(),
                 before.to_decimal()
             );
             push(
