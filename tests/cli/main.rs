@@ -4,8 +4,10 @@
 //! Run with `PBR_BLESS=1` (`just gen`) to rewrite the vectors after a deliberate change.
 
 mod audit;
+mod bundle;
 mod import_errors;
 mod privacy;
+mod report_audit;
 mod report_budget;
 mod report_esf;
 mod report_indigo;

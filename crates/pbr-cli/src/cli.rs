@@ -148,6 +148,10 @@ pub(crate) enum Command {
     /// Reports derived from the log (docs/reports.md).
     #[command(subcommand)]
     Report(ReportCommand),
+    /// Write a dispute bundle: the records about a participant or behind an issued
+    /// statement, with inclusion proofs, a signed checkpoint, the terms and the statements
+    /// explained (docs/format.md §10); `pbr bundle verify FILE` checks one offline.
+    Bundle(BundleArgs),
     /// Build a sample ledger with demo keys, verify it and show what to try next.
     Demo {
         /// Where to build it (default: pbr-demo in the system's temporary directory; an
@@ -209,6 +213,77 @@ pub(crate) enum ReportCommand {
         /// Write to this file (required for xlsx; refuses to overwrite).
         #[arg(long, short)]
         out: Option<PathBuf>,
+    },
+    /// The audit report: the log's verification and checkpoints with their signers, every
+    /// issued statement recomputed and matched, the balances per party, and charts; exits 5
+    /// (after writing the report) when anything fails.
+    Audit {
+        /// The contract (default: the ledger's only contract).
+        #[arg(long)]
+        contract: Option<String>,
+        /// The output format (default: json with --json, else html).
+        #[arg(long, value_enum)]
+        format: Option<AuditFormat>,
+        /// Write to this file (required for xlsx; refuses to overwrite).
+        #[arg(long, short)]
+        out: Option<PathBuf>,
+        /// A trusted verifier key (<name>+<key id>+<base64>), obtained from the party, to
+        /// check checkpoint signatures against; repeat for several. Without one, the keys
+        /// stored in the ledger are used, which is not a trust anchor (the report says so).
+        #[arg(long = "key", value_name = "VKEY")]
+        keys: Vec<String>,
+    },
+}
+
+/// The formats of `pbr report audit`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum AuditFormat {
+    /// One self-contained HTML page with inline SVG charts; it loads nothing.
+    Html,
+    /// One JSON object.
+    Json,
+    /// An Excel workbook, a sheet per table (needs --out).
+    Xlsx,
+}
+
+/// `pbr bundle`: write a dispute bundle, or `verify` one.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+#[command(group(clap::ArgGroup::new("about").required(true).args(["participant", "settlement"])))]
+pub(crate) struct BundleArgs {
+    #[command(subcommand)]
+    pub(crate) command: Option<BundleCommand>,
+    /// Every record about this participant (64 hex digits), and each issued statement with
+    /// a line or decision about them.
+    #[arg(long)]
+    pub(crate) participant: Option<String>,
+    /// The statement issued at this seq (a settlement-issued event) and every record it
+    /// cites.
+    #[arg(long, value_name = "SEQ")]
+    pub(crate) settlement: Option<u64>,
+    /// The file to write (never overwritten).
+    #[arg(long, short, required = true, value_name = "FILE")]
+    pub(crate) out: Option<PathBuf>,
+    /// The contract (default: the ledger's only contract; for --settlement, the
+    /// statement's).
+    #[arg(long)]
+    pub(crate) contract: Option<String>,
+}
+
+/// The subcommands of `pbr bundle`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum BundleCommand {
+    /// Check a dispute bundle offline: every record's signature, leaf hash and inclusion
+    /// path, the checkpoint's signatures, the terms' hashes, each statement's hash and its
+    /// explanation, and that every cited record is present.
+    Verify {
+        /// The bundle.
+        file: PathBuf,
+        /// A trusted verifier key (<name>+<key id>+<base64>), obtained from the party, to
+        /// check the checkpoint's signatures against; repeat for several. Without one, the
+        /// keys inside the bundle are used, which is not a trust anchor.
+        #[arg(long = "key", value_name = "VKEY")]
+        keys: Vec<String>,
     },
 }
 

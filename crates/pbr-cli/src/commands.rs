@@ -137,6 +137,13 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
             format,
             out,
         }) => crate::report::budget(cli.ledger, contract, party, year, format, out, json),
+        Command::Report(ReportCommand::Audit {
+            contract,
+            format,
+            out,
+            keys,
+        }) => crate::report::audit(cli.ledger, contract, format, out, &keys, json),
+        Command::Bundle(args) => crate::bundle::run(cli.ledger, args, json),
         Command::Demo { dir } => demo(dir, json),
     }
 }
@@ -174,7 +181,7 @@ fn init(dir: Option<PathBuf>, origin: Option<String>, json: bool) -> Result<()> 
     Ok(())
 }
 
-fn parse_verifier_keys(keys: &[String]) -> Result<Vec<VerifierKey>> {
+pub(crate) fn parse_verifier_keys(keys: &[String]) -> Result<Vec<VerifierKey>> {
     keys.iter()
         .map(|k| VerifierKey::parse(k).map_err(|e| input(format!("--key {k}: {e}"))))
         .collect()
@@ -563,6 +570,8 @@ fn demo(dir: Option<PathBuf>, json: bool) -> Result<()> {
     outln!("  pbr --ledger {d} balance --effective 2024-12-31");
     outln!("  pbr --ledger {d} audit");
     outln!("  pbr --ledger {d} proof --seq 42 --json");
+    outln!("  pbr --ledger {d} bundle --settlement {last} --out bundle.json");
+    outln!("  pbr bundle verify bundle.json --key {}", keys[0]);
     outln!("  pbr --ledger {d} export > demo.jsonl");
     outln!(
         "  python3 tools/verify_export.py export demo.jsonl --key {}",

@@ -1,4 +1,5 @@
-//! The report commands: `report esf`, `report indigo`, `report budget` (`docs/reports.md`).
+//! The report commands: `report esf`, `report indigo`, `report budget`, `report audit`
+//! (`docs/reports.md`).
 //!
 //! The ledger gives the state (for the contract list and the retracted seqs) and streams the
 //! log; `pbr-report` folds the events into micro-records and renders the table.
@@ -9,13 +10,16 @@ use anyhow::Result;
 use clap::CommandFactory;
 use pbr_core::event::Event;
 use pbr_core::state::State;
-use pbr_ledger::{LedgerError, LogError};
+use pbr_ledger::{LedgerError, LogError, VerifyOptions};
+use pbr_report::audit::{
+    AuditInput, AuditReport, CheckpointInfo, TrustBasis, Verification, Verified, VerifyFailure,
+};
 use pbr_report::esf::Records;
 use pbr_report::{DateRange, ReportError};
 
-use crate::cli::{Cli, ReportFormat};
-use crate::commands::{input, open};
-use crate::output::{out, outln};
+use crate::cli::{AuditFormat, Cli, ReportFormat};
+use crate::commands::{input, open, parse_verifier_keys};
+use crate::output::{out, outln, progress};
 
 fn report_error(error: ReportError) -> anyhow::Error {
     match error {
@@ -148,15 +152,20 @@ fn emit(
             workbook.to_bytes().map_err(|e| input(e.to_string()))?
         }
     };
+    write_report(out, &bytes)
+}
+
+/// Writes a report's bytes to `out`, a new file (never overwritten), or standard output.
+fn write_report(out: Option<&Path>, bytes: &[u8]) -> Result<()> {
     match out {
-        None => out!("{}", String::from_utf8_lossy(&bytes)),
+        None => out!("{}", String::from_utf8_lossy(bytes)),
         Some(path) => {
             let mut file = std::fs::File::options()
                 .write(true)
                 .create_new(true)
                 .open(path)
                 .map_err(|e| input(format!("{}: {e}", path.display())))?;
-            std::io::Write::write_all(&mut file, &bytes)
+            std::io::Write::write_all(&mut file, bytes)
                 .and_then(|()| file.sync_all())
                 .map_err(|e| input(format!("{}: {e}", path.display())))?;
         }
@@ -217,4 +226,153 @@ pub(crate) fn budget(
         || budget.to_csv().map_err(report_error),
         || budget.to_json().map_err(report_error),
     )
+}
+
+/// The usage error of a command line that asks for something its flags rule out.
+fn usage(kind: clap::error::ErrorKind, message: &str) -> ! {
+    Cli::command().error(kind, message).exit()
+}
+
+/// `pbr report audit`: verifies the whole log, replays it from seq 0, and renders what an
+/// auditor checks of one contract (`docs/reports.md`, "Audit report"). The report is
+/// written whatever the audit finds, so that it shows the failure; a failure then ends the
+/// command with exit code 5 (`VERIFY_FAILED`), so that a script notices.
+pub(crate) fn audit(
+    ledger_dir: Option<PathBuf>,
+    contract: Option<String>,
+    format: Option<AuditFormat>,
+    out: Option<PathBuf>,
+    keys: &[String],
+    json: bool,
+) -> Result<()> {
+    let format = match (format, json) {
+        (Some(AuditFormat::Html), true) => usage(
+            clap::error::ErrorKind::ArgumentConflict,
+            "--format html cannot be used with --json, which prints JSON",
+        ),
+        (Some(format), _) => format,
+        (None, true) => AuditFormat::Json,
+        (None, false) => AuditFormat::Html,
+    };
+    if format == AuditFormat::Xlsx && out.is_none() {
+        usage(
+            clap::error::ErrorKind::MissingRequiredArgument,
+            "--format xlsx writes a file: give --out FILE",
+        );
+    }
+    let trusted = parse_verifier_keys(keys)?;
+    let mut ledger = open(ledger_dir)?;
+    let contract = contract_of(ledger.state()?, contract)?;
+    let quorum = ledger
+        .quorums()?
+        .into_iter()
+        .find(|q| q.contract == contract)
+        .map(|q| q.signers);
+
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let bar = progress(json, "verifying");
+    let verified = ledger.verify(
+        VerifyOptions {
+            threads,
+            incremental: false,
+        },
+        (!trusted.is_empty()).then_some(trusted.as_slice()),
+        |done, total| {
+            bar.set_length(total);
+            bar.set_position(done);
+        },
+    );
+    bar.finish_and_clear();
+    let outcome = match &verified {
+        Ok(report) => Ok(Verified {
+            root: report.root,
+            chain_head: report.chain_head,
+        }),
+        Err(LedgerError::Verify(failure)) => Err(VerifyFailure {
+            first_bad_seq: failure.seq,
+            reason: failure.reason.clone(),
+        }),
+        Err(other) => Err(VerifyFailure {
+            first_bad_seq: None,
+            reason: other.to_string(),
+        }),
+    };
+    // A verification that passed read every stored checkpoint; one that failed says why,
+    // and the report then lists the checkpoints it can still read, unverified.
+    let stored = match ledger.log().checkpoints() {
+        Ok(stored) => stored,
+        Err(_) if verified.is_err() => Vec::new(),
+        Err(error) => return Err(LedgerError::from(error).into()),
+    };
+    let checkpoints = stored
+        .iter()
+        .map(|note| {
+            let c = &note.checkpoint;
+            let signed_by = verified.as_ref().ok().and_then(|report| {
+                report
+                    .checkpoints
+                    .iter()
+                    .find(|(size, _)| *size == c.size)
+                    .map(|(_, signers)| signers.clone())
+            });
+            CheckpointInfo {
+                size: c.size,
+                time: c.time,
+                root: c.root,
+                signed_by,
+            }
+        })
+        .collect();
+
+    let mut command = format!(
+        "pbr --ledger LEDGER report audit --contract {contract} --format {}",
+        match format {
+            AuditFormat::Html => "html",
+            AuditFormat::Json => "json",
+            AuditFormat::Xlsx => "xlsx --out FILE",
+        }
+    );
+    for key in &trusted {
+        command.push_str(&format!(" --key {key}"));
+    }
+    let input = AuditInput {
+        origin: ledger.log().origin().to_owned(),
+        contract,
+        verification: Verification {
+            records: ledger.log().len(),
+            trust: if trusted.is_empty() {
+                TrustBasis::Ledger
+            } else {
+                TrustBasis::Given(trusted.iter().map(ToString::to_string).collect())
+            },
+            outcome,
+        },
+        checkpoints,
+        quorum,
+        command,
+        made_by: format!("pbr {}", env!("CARGO_PKG_VERSION")),
+    };
+    // The auditor's recomputation: a replay of every event from seq 0, not the projections.
+    let replay = ledger
+        .state_at(ledger.log().len())
+        .map_err(|e| e.to_string());
+    let report = AuditReport::build(input, replay.as_ref().map_err(Clone::clone));
+    let bytes = match format {
+        AuditFormat::Html => report.to_html().into_bytes(),
+        AuditFormat::Json => {
+            let mut text = report.to_json().map_err(report_error)?;
+            text.push('\n');
+            text.into_bytes()
+        }
+        AuditFormat::Xlsx => report.to_xlsx().map_err(report_error)?,
+    };
+    write_report(out.as_deref(), &bytes)?;
+    if !report.ok() {
+        return Err(LedgerError::Mismatch(format!(
+            "the audit failed (the report shows it): {}",
+            report.failures().join("; ")
+        ))
+        .into());
+    }
+    Ok(())
 }

@@ -9,6 +9,7 @@
 #![warn(clippy::unwrap_used)]
 
 pub mod append;
+pub mod bundle;
 mod error;
 pub mod import;
 mod projection;

@@ -6,18 +6,26 @@
 //! self-sufficiency from the registers; a foundation gives the provider a set-up grant; the
 //! provider records its quarterly costs; a social investor lends working capital against a
 //! fee and guarantees the deficit; and every quarter the jobcentre issues the statement.
+//! At the end the parties' treasuries record the payments each statement called for, and
+//! the provider records the ESF+ leaving and follow-up records of the first wave's leavers:
+//! recorded late, at their real business dates, so that every statement covers exactly the
+//! events before it.
 //! Its keys, and the secret behind its participant references, come from fixed names, so
 //! they are *demo keys*: anyone can recompute them, and they must never sign a real ledger.
 
 use chrono::NaiveDate;
 use pbr_core::cpr::{Cpr, PseudonymKey};
 use pbr_core::date::{Month, Period};
+use std::collections::BTreeMap;
+
 use pbr_core::event::{
     Attributes, ContractRegistered, CostRecorded, EntryStatus, Event, FundsDisbursed, Gender,
-    MonthlyStatusRecorded, ParticipantEnrolled, Payload, Purpose, SelfSufficiency,
+    MonthlyStatusRecorded, ParticipantEnrolled, ParticipantFollowedUp, ParticipantLeft, Payload,
+    PaymentRecorded, Purpose, ResultStatus, SelfSufficiency,
 };
-use pbr_core::ids::EventId;
+use pbr_core::ids::{EventId, ParticipantRef};
 use pbr_core::money::{Currency, Money};
+use pbr_core::settle::Statement;
 use pbr_log::{SignedCheckpoint, SignerKey};
 
 use crate::{Input, Ledger, LedgerError};
@@ -152,7 +160,6 @@ payee = "fokus-provider"
 
 /// The sample's events, in order; each is authored (and signed) by one of [`demo_keys`].
 fn sample_steps() -> Result<Vec<Step>, LedgerError> {
-    let pseudonyms = demo_pseudonym_key();
     let mut steps = Vec::new();
     let mut count = 0u64;
     let mut push = |steps: &mut Vec<Step>, signer: usize, date: NaiveDate, participant, payload| {
@@ -178,10 +185,8 @@ fn sample_steps() -> Result<Vec<Step>, LedgerError> {
         None,
         Payload::ContractRegistered(ContractRegistered { terms, terms_hash }),
     );
-    let mut citizens = Vec::new();
-    for n in 1..=24u32 {
-        let (cpr, _) = Cpr::parse(&demo_cpr(n)).map_err(|e| LedgerError::Mismatch(e.reason))?;
-        let participant = cpr.participant_ref(&pseudonyms);
+    let citizens = citizens()?;
+    for (participant, n) in citizens.iter().copied().zip(1..=24u32) {
         let start = if n <= 12 {
             date(2024, 1, 1)
         } else {
@@ -195,7 +200,6 @@ fn sample_steps() -> Result<Vec<Step>, LedgerError> {
             Some(participant),
             Payload::ParticipantEnrolled(ParticipantEnrolled { attributes }),
         );
-        citizens.push(participant);
     }
     push(
         &mut steps,
@@ -306,13 +310,6 @@ pub fn demo_attributes(n: u64) -> Attributes {
     }
 }
 
-/// The number of records of the sample ledger.
-pub fn sample_len() -> u64 {
-    // The contract, 24 enrolments, the grant, the monthly statuses, a cost and a statement
-    // each quarter.
-    sample_steps().map_or(0, |steps| steps.len() as u64)
-}
-
 /// Builds the sample ledger through [`Ledger::append`] and [`Ledger::issue`], so that every
 /// event passes the same checks as a user's: events in batches of at most 10, each quarter's
 /// statement issued by the jobcentre after the quarter's facts, a checkpoint at
@@ -337,6 +334,7 @@ pub fn build(ledger: &mut Ledger) -> Result<SignedCheckpoint, LedgerError> {
         }
         Ok::<(), LedgerError>(())
     };
+    let mut statements = Vec::new();
     for step in sample_steps()? {
         match step {
             Step::Event(event) => {
@@ -347,11 +345,143 @@ pub fn build(ledger: &mut Ledger) -> Result<SignedCheckpoint, LedgerError> {
             }
             Step::Settle(quarter) => {
                 flush(ledger, &mut batch, now())?;
-                ledger.issue(SAMPLE_CONTRACT, quarter, &keys[0], now())?;
+                statements.push(ledger.issue(SAMPLE_CONTRACT, quarter, &keys[0], now())?);
             }
+        }
+    }
+    flush(ledger, &mut batch, now())?;
+    // Recorded late: the payments the statements called for, and the ESF+ records of the
+    // first wave's leavers.
+    let late = statements
+        .iter()
+        .flat_map(|(statement, seq)| payments(statement, *seq))
+        .chain(esf_records(&citizens()?))
+        .enumerate()
+        .map(|(n, (signer, date, participant, payload))| Event {
+            contract: SAMPLE_CONTRACT.to_owned(),
+            participant,
+            business_date: date,
+            payload,
+            author: keys[signer].name().to_owned(),
+            recorded_at_micros: 0,
+            id: EventId::derived(SAMPLE_ORIGIN.as_bytes(), &format!("late {n}")),
+        });
+    for event in late {
+        batch.push((format!("sample event {}", event.id), Input::Event(event)));
+        if batch.len() == 10 {
+            flush(ledger, &mut batch, now())?;
         }
     }
     flush(ledger, &mut batch, now())?;
     let note = ledger.sign_checkpoint(&keys[0], SAMPLE_TIME)?;
     ledger.cosign_checkpoint(&keys[1], Some(note.checkpoint.size))
+}
+
+/// A late event: who signs it (an index into [`demo_keys`]), its date, its participant and
+/// its payload.
+type Late = (usize, NaiveDate, Option<ParticipantRef>, Payload);
+
+/// The payments a statement calls for, a fortnight after its quarter: one per pair of
+/// parties, the net of the lines that move money between them, paid by the party that owes.
+fn payments(statement: &Statement, seq: u64) -> Vec<Late> {
+    let mut owed: BTreeMap<(&str, &str), i64> = BTreeMap::new();
+    for line in statement.lines.iter().filter(|line| !line.is_memo()) {
+        let (from, to) = (line.key.from.as_str(), line.key.to.as_str());
+        // One entry per unordered pair, positive when the first party owes the second.
+        let (pair, sign) = if from < to {
+            ((from, to), 1)
+        } else {
+            ((to, from), -1)
+        };
+        *owed.entry(pair).or_default() += sign * line.amount.minor;
+    }
+    let date = statement.period.last_day() + chrono::Days::new(14);
+    owed.into_iter()
+        .filter(|(_, minor)| *minor != 0)
+        .filter_map(|((a, b), minor)| {
+            let (from, to) = if minor > 0 { (a, b) } else { (b, a) };
+            let signer = demo_keys().iter().position(|k| k.name() == from)?;
+            Some((
+                signer,
+                date,
+                None,
+                Payload::PaymentRecorded(PaymentRecorded {
+                    from: from.to_owned(),
+                    to: to.to_owned(),
+                    amount: Money::from_minor(minor.abs(), statement.currency),
+                    settlement_seq: Some(seq),
+                }),
+            ))
+        })
+        .collect()
+}
+
+/// The ESF+ leaving and follow-up records of the first wave (citizens 1 to 12): those never
+/// self-sufficient leave at the end of 2024, searching for a job or inactive; the others
+/// leave at the end of June 2025, employed or in education, some with a qualification. Each
+/// is followed up six months after leaving. The provider records them.
+fn esf_records(citizens: &[ParticipantRef]) -> Vec<Late> {
+    let mut late = Vec::new();
+    for (i, participant) in citizens.iter().enumerate().take(12) {
+        let n = i as u32 + 1;
+        let (left, status, qualification, followed, later, improved) = if n.is_multiple_of(3) {
+            let status = if n.is_multiple_of(2) {
+                ResultStatus::Inactive
+            } else {
+                ResultStatus::JobSearching
+            };
+            (
+                date(2024, 12, 31),
+                status,
+                false,
+                date(2025, 6, 30),
+                ResultStatus::Unemployed,
+                None,
+            )
+        } else {
+            let status = if n.is_multiple_of(5) {
+                ResultStatus::Education
+            } else {
+                ResultStatus::Employed
+            };
+            (
+                date(2025, 6, 30),
+                status,
+                n % 4 == 1,
+                date(2025, 12, 31),
+                ResultStatus::Employed,
+                Some(n % 4 != 2),
+            )
+        };
+        late.push((
+            1,
+            left,
+            Some(*participant),
+            Payload::ParticipantLeft(ParticipantLeft {
+                status,
+                qualification_gained: qualification,
+            }),
+        ));
+        late.push((
+            1,
+            followed,
+            Some(*participant),
+            Payload::ParticipantFollowedUp(ParticipantFollowedUp {
+                status: later,
+                improved,
+            }),
+        ));
+    }
+    late
+}
+
+/// The demo citizens' participant references, citizen 1 first.
+fn citizens() -> Result<Vec<ParticipantRef>, LedgerError> {
+    let pseudonyms = demo_pseudonym_key();
+    (1..=24u32)
+        .map(|n| {
+            let (cpr, _) = Cpr::parse(&demo_cpr(n)).map_err(|e| LedgerError::Mismatch(e.reason))?;
+            Ok(cpr.participant_ref(&pseudonyms))
+        })
+        .collect()
 }

@@ -1,6 +1,6 @@
 //! Reports derived from the log: the ESF+ participant micro-records and common indicators
 //! ([`esf`]), the INDIGO project export ([`indigo`]), the budget view for a party
-//! ([`budget`]), and a deterministic XLSX writer ([`xlsx`]).
+//! ([`budget`]), the audit report ([`audit`]), and a deterministic XLSX writer ([`xlsx`]).
 //!
 //! Architecture invariant: pure and deterministic. No IO, no clock, no environment, no
 //! randomness, no floating point, and no hash-map iteration order: the caller streams the
@@ -8,6 +8,7 @@
 
 #![warn(clippy::unwrap_used, clippy::float_arithmetic)]
 
+pub mod audit;
 pub mod budget;
 mod error;
 pub mod esf;

@@ -589,7 +589,7 @@ fn cell_ref(r: usize, c: usize) -> String {
 }
 
 /// XML-escapes `&`, `<`, `>` and `"` (attribute values and element text).
-fn escape(text: &str) -> String {
+pub(crate) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

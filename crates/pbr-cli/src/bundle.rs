@@ -1,0 +1,226 @@
+//! `pbr bundle` writes a dispute bundle and `pbr bundle verify` checks one
+//! (`docs/format.md` §10, `docs/disputes.md`).
+//!
+//! Verifying opens no ledger: a bundle is checked from its own text and the keys given with
+//! `--key`. A bundle that does not hold is exit code 5 with its first failure; a file that
+//! cannot be read as a bundle is exit code 3.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use pbr_core::ids::ParticipantRef;
+use pbr_ledger::bundle::{Bundle, BundleAbout, BundleError, BundleReport, KeysUsed};
+use pbr_ledger::{LedgerError, SignedCheckpoint};
+use serde_json::json;
+
+use crate::cli::{BundleArgs, BundleCommand};
+use crate::commands::{input, open, parse_verifier_keys};
+use crate::output::{hex, outln, print_json};
+
+pub(crate) fn run(ledger_dir: Option<PathBuf>, args: BundleArgs, json: bool) -> Result<()> {
+    match args.command {
+        Some(BundleCommand::Verify { file, keys }) => verify(&file, &keys, json),
+        None => write(ledger_dir, args, json),
+    }
+}
+
+/// `pbr bundle (--participant P | --settlement S) --out FILE`.
+fn write(ledger_dir: Option<PathBuf>, args: BundleArgs, json: bool) -> Result<()> {
+    // clap requires --out and one of --participant and --settlement without a subcommand.
+    let out = args
+        .out
+        .ok_or_else(|| input("pbr bundle needs --out FILE"))?;
+    let participant = args
+        .participant
+        .as_deref()
+        .map(|p| {
+            ParticipantRef::parse(p).map_err(|e| input(format!("--participant: {}", e.reason)))
+        })
+        .transpose()?;
+    let mut ledger = open(ledger_dir)?;
+    let about = match (participant, args.settlement) {
+        (Some(participant), _) => BundleAbout::Participant {
+            contract: crate::report::contract_of(ledger.state()?, args.contract)?,
+            participant,
+        },
+        (None, Some(seq)) => BundleAbout::Settlement {
+            seq,
+            contract: args.contract,
+        },
+        (None, None) => return Err(input("give --participant P or --settlement SEQ")),
+    };
+    let bundle = ledger.bundle(&about)?;
+    write_new(&out, bundle.to_text()?.as_bytes())?;
+    let signers = checkpoint_signers(&bundle);
+    let size = bundle.records.len();
+    if json {
+        print_json(&json!({
+            "ok": true,
+            "out": out,
+            "records": size,
+            "statements": bundle.statements.iter().map(|s| s.seq).collect::<Vec<_>>(),
+            "checkpoint": {"size": tree_size(&bundle), "signed_by": signers},
+        }));
+    } else {
+        outln!(
+            "wrote the dispute bundle of {} to {}: {size} records, {} statement(s), proven \
+             against the checkpoint of size {} signed by {}",
+            describe(&bundle.request),
+            out.display(),
+            bundle.statements.len(),
+            tree_size(&bundle),
+            signers.join(", ")
+        );
+        outln!(
+            "check it with: pbr bundle verify {} --key <each party's verifier key>",
+            out.display()
+        );
+    }
+    Ok(())
+}
+
+/// Creates `path` and writes `bytes`, refusing to overwrite a file.
+fn write_new(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut file = std::fs::File::options()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(|e| input(format!("{}: {e}", path.display())))?;
+    file.write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .map_err(|e| input(format!("{}: {e}", path.display())))?;
+    Ok(())
+}
+
+/// The checkpoint's signers as `name+keyid`, as the note names them (unverified here: the
+/// builder has verified the bundle).
+fn checkpoint_signers(bundle: &Bundle) -> Vec<String> {
+    SignedCheckpoint::parse(&bundle.checkpoint)
+        .map(|note| {
+            note.signatures
+                .iter()
+                .map(|s| format!("{}+{}", s.name, pbr_log::hex::encode(&s.key_id)))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn tree_size(bundle: &Bundle) -> u64 {
+    SignedCheckpoint::parse(&bundle.checkpoint).map_or(0, |note| note.checkpoint.size)
+}
+
+/// "participant <hex> of contract C" or "the statement issued at seq S of contract C".
+fn describe(request: &pbr_ledger::bundle::Request) -> String {
+    match (&request.participant, request.settlement) {
+        (Some(p), _) => format!("participant {p} of contract {}", request.contract),
+        (None, Some(seq)) => format!(
+            "the statement issued at seq {seq} of contract {}",
+            request.contract
+        ),
+        (None, None) => format!("contract {}", request.contract),
+    }
+}
+
+/// `pbr bundle verify FILE [--key VKEY …]`.
+fn verify(file: &Path, keys: &[String], json: bool) -> Result<()> {
+    let trusted = parse_verifier_keys(keys)?;
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| input(format!("{}: cannot read: {e}", file.display())))?;
+    let report = pbr_ledger::bundle::verify(&text, (!trusted.is_empty()).then_some(&trusted))
+        .map_err(|e| match e {
+            BundleError::Unreadable(reason) => input(format!("{}: {reason}", file.display())),
+            BundleError::Failed(reason) => {
+                LedgerError::Mismatch(format!("{}: {reason}", file.display())).into()
+            }
+        })?;
+    if json {
+        print_json(&report_json(&report));
+    } else {
+        print_report(&report);
+    }
+    Ok(())
+}
+
+fn report_json(report: &BundleReport) -> serde_json::Value {
+    json!({
+        "ok": true,
+        "request": {
+            "contract": report.request.contract,
+            "participant": report.request.participant,
+            "settlement": report.request.settlement,
+        },
+        "origin": report.origin,
+        "records": report.records,
+        "checkpoint": {
+            "size": report.tree_size,
+            "root": hex(&report.root),
+            "signed_by": report.signed_by,
+        },
+        "checkpoint_keys": match report.keys {
+            KeysUsed::Given => "given",
+            KeysUsed::Bundle => "bundle",
+        },
+        "quorum": report.quorum.as_ref().map(|(signers, missing)| json!({
+            "signers": signers, "met": missing.is_empty(), "missing": missing,
+        })),
+        "terms": report.terms.iter().map(|(seq, hash)| json!({
+            "seq": seq, "terms_hash": hash,
+        })).collect::<Vec<_>>(),
+        "statements": report.statements.iter().map(|s| json!({
+            "seq": s.seq,
+            "period": s.period,
+            "hash": s.hash,
+            "lines_explained": s.lines_explained,
+            "cited": s.cited,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+fn print_report(report: &BundleReport) {
+    outln!(
+        "ok: the dispute bundle of {} (ledger {})",
+        describe(&report.request),
+        report.origin
+    );
+    outln!(
+        "  {} records, each signed by its author's key and included in the checkpoint of \
+         size {} (root {})",
+        report.records,
+        report.tree_size,
+        hex(&report.root)
+    );
+    outln!("  checkpoint signed by {}", report.signed_by.join(", "));
+    if let Some((_, missing)) = &report.quorum {
+        if missing.is_empty() {
+            outln!("  quorum of {} met", report.request.contract);
+        } else {
+            outln!(
+                "  quorum of {} not met: missing {}",
+                report.request.contract,
+                missing.join(", ")
+            );
+        }
+    }
+    for (seq, hash) in &report.terms {
+        outln!("  terms at seq {seq}: terms_hash {hash} is the BLAKE3 hash of the terms");
+    }
+    for s in &report.statements {
+        outln!(
+            "  statement {} (seq {}): hash {} is the one its record signs; {} line(s) \
+             explained, {} cited record(s) present",
+            s.period,
+            s.seq,
+            s.hash,
+            s.lines_explained,
+            s.cited
+        );
+    }
+    if report.keys == KeysUsed::Bundle {
+        outln!(
+            "note: the checkpoint's signatures were checked against the keys inside the bundle, \
+             which are not a trust anchor; pass --key with each party's verifier key to check \
+             against keys you got from the parties"
+        );
+    }
+}

@@ -1,0 +1,663 @@
+//! The audit report as one self-contained HTML page (`docs/reports.md`, "Audit report",
+//! "HTML").
+//!
+//! The page must stay readable offline for years and must not leak that it was opened, so
+//! it loads nothing: no script, no stylesheet, font, image or link of any kind, and no
+//! URL at all (the inline SVG charts carry no namespace URL). Its Content-Security-Policy
+//! (`default-src 'none'`) forbids every load besides, should a reader's tool add one.
+//! Every text from the ledger is escaped. The layout prints on A4 and holds no generation
+//! time: the footer says how to make the same bytes again instead.
+
+use std::fmt::Write as _;
+
+use pbr_core::money::{Currency, Money};
+
+use super::sheets::BALANCE_COLUMNS;
+use super::svg::{Chart, Line, Unit};
+use super::{AuditReport, Charts, Figures, Recomputed, TrustBasis, format_minor};
+use crate::xlsx::escape;
+
+/// The page's style: system fonts only, A4 print layout.
+const STYLE: &str = "\
+:root { color-scheme: light; }
+body { font-family: system-ui, \"Segoe UI\", Roboto, \"Helvetica Neue\", Arial, sans-serif; \
+max-width: 62rem; margin: 1.5rem auto; padding: 0 1rem; color: #111; background: #fff; \
+line-height: 1.45; }
+h1 { font-size: 1.5rem; margin-bottom: .2rem; }
+h2 { font-size: 1.15rem; border-bottom: 1px solid #bbb; padding-bottom: .15rem; \
+margin-top: 1.8rem; }
+h3 { font-size: 1rem; margin: 1.2rem 0 .3rem; }
+table { border-collapse: collapse; margin: .4rem 0; font-size: .85rem; }
+th, td { border: 1px solid #c8c8c8; padding: .2rem .4rem; text-align: left; \
+vertical-align: top; }
+thead th { background: #eee; }
+table.facts th { background: #f6f6f6; width: 16rem; }
+.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+.wide { overflow-x: auto; }
+code, .hash { font-family: ui-monospace, \"DejaVu Sans Mono\", Menlo, Consolas, monospace; \
+font-size: .8rem; word-break: break-all; }
+.verdict { border: 2px solid; border-radius: 4px; padding: .4rem 1rem; margin-top: 1rem; }
+.verdict.ok { border-color: #1a7f37; background: #eaf6ec; }
+.verdict.fail { border-color: #b42318; background: #fdecea; }
+.bad { color: #b42318; font-weight: bold; }
+.good { color: #1a7f37; }
+.warn { color: #8a5a00; }
+.nowrap { white-space: nowrap; }
+figure { margin: 1rem 0 1.6rem; }
+svg.chart { display: block; max-width: 100%; height: auto; }
+figcaption { font-size: .85rem; color: #333; margin-top: .3rem; }
+details { font-size: .85rem; }
+footer { margin-top: 2rem; border-top: 1px solid #bbb; font-size: .85rem; color: #333; }
+@page { size: A4; margin: 14mm; }
+@media print {
+  body { max-width: none; margin: 0; padding: 0; font-size: 9.5pt; }
+  .verdict { background: none; }
+  section.table, figure, tr { break-inside: avoid; }
+  thead { display: table-header-group; }
+  .wide { overflow: visible; }
+}
+";
+
+/// A checkpoint's time (Unix seconds) as UTC, e.g. `2026-01-15 00:00:00 UTC`.
+pub(crate) fn checkpoint_time(seconds: u64) -> String {
+    i64::try_from(seconds)
+        .ok()
+        .and_then(|s| chrono::DateTime::from_timestamp(s, 0))
+        .map_or_else(
+            || format!("Unix time {seconds}"),
+            |t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+        )
+}
+
+/// Whether a checkpoint's signers meet the contract's quorum, in words.
+pub(crate) fn quorum_text(quorum: Option<&[String]>, signed_by: Option<&[String]>) -> String {
+    let Some(signed_by) = signed_by else {
+        return "not verified".to_owned();
+    };
+    let Some(quorum) = quorum else {
+        return "the contract names no quorum".to_owned();
+    };
+    let missing = super::missing(quorum, signed_by);
+    if missing.is_empty() {
+        "met".to_owned()
+    } else {
+        format!("not met: missing {}", missing.join(", "))
+    }
+}
+
+/// Which keys checked the checkpoint signatures, and what that is worth.
+pub(crate) fn trust_text(trust: &TrustBasis) -> String {
+    match trust {
+        TrustBasis::Given(keys) => format!(
+            "verifier keys given with --key, obtained from the parties: {}",
+            keys.join(", ")
+        ),
+        TrustBasis::Ledger => "the verifier keys stored in the ledger, which are not a trust \
+                               anchor (whoever can rewrite the ledger can rewrite them); pass \
+                               --key with each party's verifier key, obtained from the party, \
+                               to check against keys you trust"
+            .to_owned(),
+    }
+}
+
+/// The verdict in one sentence: `passed: …` or `FAILED: …`.
+pub(crate) fn verdict_text(report: &AuditReport) -> String {
+    let failures = report.failures();
+    if failures.is_empty() {
+        format!("passed: {}", passed_text(report))
+    } else {
+        format!("FAILED: {}", failures.join("; "))
+    }
+}
+
+/// What a passed audit established.
+fn passed_text(report: &AuditReport) -> String {
+    let contract = &report.input.contract;
+    match report.statement_counts() {
+        Some((0, _)) | None => {
+            format!("the log verifies; no statement of {contract} has been issued yet")
+        }
+        Some((issued, _)) => format!(
+            "the log verifies, and all {issued} issued statements of {contract} match their \
+             recomputation from the log"
+        ),
+    }
+}
+
+fn money(minor: i64, currency: Currency) -> String {
+    format_minor(i128::from(minor), currency)
+}
+
+fn amount(value: Money) -> String {
+    format_minor(i128::from(value.minor), value.currency)
+}
+
+/// Writes a table row of header cells (`<th>`); a name starting with `#` is numeric.
+fn head_row(html: &mut String, names: &[&str]) {
+    html.push_str("<thead><tr>");
+    for name in names {
+        match name.strip_prefix('#') {
+            Some(name) => {
+                let _ = write!(html, "<th class=\"num\">{}</th>", escape(name));
+            }
+            None => {
+                let _ = write!(html, "<th>{}</th>", escape(name));
+            }
+        }
+    }
+    html.push_str("</tr></thead>\n");
+}
+
+impl AuditReport {
+    /// The report as one self-contained HTML page.
+    pub fn to_html(&self) -> String {
+        let input = &self.input;
+        let mut html = String::new();
+        let _ = write!(
+            html,
+            "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+             <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+             <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; \
+             style-src 'unsafe-inline'\">\n\
+             <title>Audit report: {0} ({1})</title>\n<style>\n{STYLE}</style>\n</head>\n<body>\n\
+             <header>\n<h1>Audit report: contract {0}</h1>\n\
+             <p>Ledger <code>{1}</code>, {2} records. Every figure below is recomputed from the \
+             log itself: its records are verified, and its events are replayed from seq 0.</p>\n\
+             </header>\n",
+            escape(&input.contract),
+            escape(&input.origin),
+            input.verification.records,
+        );
+        self.verdict_section(&mut html);
+        self.summary_section(&mut html);
+        self.checkpoint_section(&mut html);
+        match &self.recomputed {
+            Ok(recomputed) => {
+                statements_section(&mut html, recomputed);
+                match &recomputed.figures {
+                    Ok(figures) => {
+                        balances_section(&mut html, figures, recomputed);
+                        charts_section(&mut html, &figures.charts);
+                    }
+                    Err(reason) => {
+                        let _ = write!(
+                            html,
+                            "<section id=\"balances\">\n<h2>Balances and charts</h2>\n\
+                             <p class=\"bad\">Not available: {}.</p>\n</section>\n",
+                            escape(reason)
+                        );
+                    }
+                }
+            }
+            Err(reason) => {
+                let _ = write!(
+                    html,
+                    "<section id=\"statements\">\n<h2>Statements, balances and charts</h2>\n\
+                     <p class=\"bad\">Not available: the log cannot be replayed: {}.</p>\n\
+                     </section>\n",
+                    escape(reason)
+                );
+            }
+        }
+        let _ = write!(
+            html,
+            "<footer>\n<p>To reproduce this report: <code>{}</code>, with <code>LEDGER</code> \
+             the ledger directory (or a copy of it). It holds no generation time, so the same \
+             ledger and the same command give the same bytes.</p>\n\
+             <p>To check the log without this program: <code>pbr export</code> writes it as JSON \
+             Lines with the latest checkpoint, which <code>docs/format.md</code> specifies to \
+             the byte.</p>\n<p>Made by {}.</p>\n</footer>\n</body>\n</html>\n",
+            escape(&input.command),
+            escape(&input.made_by),
+        );
+        html
+    }
+
+    fn verdict_section(&self, html: &mut String) {
+        let failures = self.failures();
+        let class = if failures.is_empty() { "ok" } else { "fail" };
+        let _ = write!(
+            html,
+            "<section id=\"verdict\" class=\"verdict {class}\">\n<h2>Verdict: {}</h2>\n",
+            if failures.is_empty() {
+                "passed"
+            } else {
+                "FAILED"
+            }
+        );
+        if failures.is_empty() {
+            let sentence = passed_text(self);
+            let mut chars = sentence.chars();
+            let first: String = chars
+                .next()
+                .map(char::to_uppercase)
+                .into_iter()
+                .flatten()
+                .collect();
+            let _ = writeln!(html, "<p>{}{}.</p>", escape(&first), escape(chars.as_str()));
+        } else {
+            html.push_str("<ul>\n");
+            for failure in &failures {
+                let _ = writeln!(html, "<li class=\"bad\">{}</li>", escape(failure));
+            }
+            html.push_str("</ul>\n");
+        }
+        html.push_str("</section>\n");
+    }
+
+    fn summary_section(&self, html: &mut String) {
+        let input = &self.input;
+        let verification = &input.verification;
+        html.push_str("<section id=\"summary\">\n<h2>Summary</h2>\n<table class=\"facts\">\n");
+        let mut fact = |name: &str, value: String| {
+            let _ = writeln!(html, "<tr><th>{}</th><td>{value}</td></tr>", escape(name));
+        };
+        fact(
+            "Ledger origin",
+            format!("<code>{}</code>", escape(&input.origin)),
+        );
+        fact("Contract", escape(&input.contract));
+        fact("Records", verification.records.to_string());
+        match &verification.outcome {
+            Ok(verified) => {
+                fact(
+                    "Merkle root",
+                    format!("<code>{}</code>", pbr_core::ids::hex(&verified.root)),
+                );
+                fact(
+                    "Chain head",
+                    format!("<code>{}</code>", pbr_core::ids::hex(&verified.chain_head)),
+                );
+                fact(
+                    "Verification",
+                    "<span class=\"good\">passed</span>: every record's signature, every leaf \
+                     hash, chain link and Merkle node, and every checkpoint signature"
+                        .to_owned(),
+                );
+            }
+            Err(failure) => {
+                let seq = failure
+                    .first_bad_seq
+                    .map_or_else(String::new, |seq| format!(" at seq {seq}"));
+                fact(
+                    "Verification",
+                    format!(
+                        "<span class=\"bad\">FAILED{seq}</span>: {}",
+                        escape(&failure.reason)
+                    ),
+                );
+            }
+        }
+        fact(
+            "Checkpoint signatures checked against",
+            escape(&trust_text(&verification.trust)),
+        );
+        match &self.recomputed {
+            Ok(recomputed) => {
+                let (issued, matching) = self.statement_counts().unwrap_or_default();
+                let class = if issued == matching { "good" } else { "bad" };
+                fact(
+                    "Issued statements",
+                    format!(
+                        "{issued} issued, <span class=\"{class}\">{matching} of {issued} \
+                         match</span> their recomputation"
+                    ),
+                );
+                fact(
+                    "Replayed",
+                    format!(
+                        "{} events, from seq 0; amounts in {}",
+                        recomputed.log_position,
+                        recomputed.currency.code()
+                    ),
+                );
+            }
+            Err(reason) => fact(
+                "Replayed",
+                format!("<span class=\"bad\">FAILED</span>: {}", escape(reason)),
+            ),
+        }
+        html.push_str("</table>\n</section>\n");
+    }
+
+    fn checkpoint_section(&self, html: &mut String) {
+        let input = &self.input;
+        html.push_str("<section id=\"checkpoints\" class=\"table\">\n<h2>Checkpoints</h2>\n");
+        match &input.quorum {
+            Some(quorum) => {
+                let _ = writeln!(
+                    html,
+                    "<p>The quorum of {} that makes a checkpoint count: {}.</p>",
+                    escape(&input.contract),
+                    escape(&quorum.join(", "))
+                );
+            }
+            None => {
+                let _ = writeln!(
+                    html,
+                    "<p>The terms of {} name no checkpoint quorum.</p>",
+                    escape(&input.contract)
+                );
+            }
+        }
+        if input.checkpoints.is_empty() {
+            html.push_str("<p class=\"bad\">The ledger has no checkpoint yet.</p>\n</section>\n");
+            return;
+        }
+        html.push_str("<div class=\"wide\"><table>\n");
+        head_row(
+            html,
+            &["#size", "time (UTC)", "Merkle root", "signed by", "quorum"],
+        );
+        html.push_str("<tbody>\n");
+        for c in &input.checkpoints {
+            let signed_by = c.signed_by.as_ref().map_or_else(
+                || "<span class=\"bad\">not verified</span>".to_owned(),
+                |s| escape(&s.join(", ")),
+            );
+            let quorum = quorum_text(input.quorum.as_deref(), c.signed_by.as_deref());
+            // A checkpoint short of the quorum is no failure (a party keeps one as a witness
+            // before the others co-sign), but it does not count as the contract's.
+            let class = if quorum == "met" { "good" } else { "warn" };
+            let _ = writeln!(
+                html,
+                "<tr><td class=\"num\">{}</td><td class=\"nowrap\">{}</td><td class=\"hash\">{}</td>\
+                 <td>{}</td><td class=\"{class}\">{}</td></tr>",
+                c.size,
+                checkpoint_time(c.time),
+                pbr_core::ids::hex(&c.root),
+                signed_by,
+                escape(&quorum),
+            );
+        }
+        html.push_str("</tbody></table></div>\n");
+        let covered = input.checkpoints.iter().map(|c| c.size).max().unwrap_or(0);
+        let records = input.verification.records;
+        if records > covered {
+            let _ = writeln!(
+                html,
+                "<p>The {} records after seq {} are not covered by a checkpoint yet.</p>",
+                records - covered,
+                covered.saturating_sub(1),
+            );
+        } else {
+            html.push_str("<p>The latest checkpoint covers every record.</p>\n");
+        }
+        html.push_str("</section>\n");
+    }
+}
+
+fn statements_section(html: &mut String, recomputed: &Recomputed) {
+    html.push_str(
+        "<section id=\"statements\">\n<h2>Issued statements</h2>\n<p>Each statement issued \
+         for the contract, recomputed from the log before its <code>settlement-issued</code> \
+         event and the terms in force then, and its hash compared with the one its issuer \
+         recorded.</p>\n",
+    );
+    if recomputed.statements.is_empty() {
+        html.push_str("<p>No statement has been issued yet.</p>\n</section>\n");
+        return;
+    }
+    html.push_str("<div class=\"wide\"><table>\n");
+    head_row(
+        html,
+        &[
+            "#seq",
+            "period",
+            "recorded hash",
+            "recomputed hash",
+            "match",
+        ],
+    );
+    html.push_str("<tbody>\n");
+    for s in &recomputed.statements {
+        let (recomputed_hash, verdict) = match &s.recomputed {
+            Ok(hash) if s.matches() => (
+                pbr_core::ids::hex(hash),
+                "<span class=\"good\">yes</span>".to_owned(),
+            ),
+            Ok(hash) => (
+                pbr_core::ids::hex(hash),
+                "<span class=\"bad\">NO: differs</span>".to_owned(),
+            ),
+            Err(reason) => (
+                String::new(),
+                format!(
+                    "<span class=\"bad\">NO: cannot be recomputed: {}</span>",
+                    escape(reason)
+                ),
+            ),
+        };
+        let _ = writeln!(
+            html,
+            "<tr><td class=\"num\">{}</td><td class=\"nowrap\">{}</td><td class=\"hash\">{}</td>\
+             <td class=\"hash\">{}</td><td>{}</td></tr>",
+            s.seq,
+            s.period,
+            pbr_core::ids::hex(&s.recorded),
+            recomputed_hash,
+            verdict,
+        );
+    }
+    html.push_str("</tbody></table></div>\n</section>\n");
+}
+
+fn balances_section(html: &mut String, figures: &Figures, recomputed: &Recomputed) {
+    let _ = write!(
+        html,
+        "<section id=\"balances\" class=\"table\">\n<h2>Balances per party</h2>\n\
+         <p>After all {} events, in {}, as <code>pbr balance</code> computes them: by double \
+         entry over the issued statements and the recorded money. One column per party, so \
+         that the table fits a page.</p>\n\
+         <div class=\"wide\"><table>\n",
+        recomputed.log_position,
+        recomputed.currency.code(),
+    );
+    let mut names = vec![String::new()];
+    names.extend(figures.balances.iter().map(|b| format!("#{}", b.party)));
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    head_row(html, &names);
+    html.push_str("<tbody>\n");
+    for column in &BALANCE_COLUMNS {
+        let _ = write!(html, "<tr><th scope=\"row\">{}</th>", escape(column.name));
+        for balance in &figures.balances {
+            let _ = write!(
+                html,
+                "<td class=\"num\">{}</td>",
+                amount((column.field)(balance))
+            );
+        }
+        html.push_str("</tr>\n");
+    }
+    html.push_str("</tbody></table></div>\n</section>\n");
+}
+
+/// A chart's data, as a table under a closed `<details>`.
+fn data_table(html: &mut String, periods: &[String], columns: &[(String, Vec<String>)]) {
+    html.push_str("<details><summary>The values</summary><div class=\"wide\"><table>\n");
+    let mut names = vec!["period".to_owned()];
+    names.extend(columns.iter().map(|(name, _)| format!("#{name}")));
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    head_row(html, &names);
+    html.push_str("<tbody>\n");
+    for (i, period) in periods.iter().enumerate() {
+        let _ = write!(html, "<tr><td class=\"nowrap\">{}</td>", escape(period));
+        for (_, values) in columns {
+            let value = values.get(i).map_or("", String::as_str);
+            let _ = write!(html, "<td class=\"num\">{}</td>", escape(value));
+        }
+        html.push_str("</tr>\n");
+    }
+    html.push_str("</tbody></table></div></details>\n");
+}
+
+fn figure(html: &mut String, chart: &Chart<'_>, caption: &str, data: &[(String, Vec<String>)]) {
+    let _ = write!(
+        html,
+        "<figure>\n<h3>{}</h3>\n{}\n<figcaption>{}</figcaption>\n",
+        escape(chart.title),
+        chart.render(),
+        caption,
+    );
+    data_table(html, chart.periods, data);
+    html.push_str("</figure>\n");
+}
+
+fn charts_section(html: &mut String, charts: &Charts) {
+    html.push_str("<section id=\"charts\">\n<h2>Charts</h2>\n");
+    if charts.periods.is_empty() {
+        html.push_str(
+            "<p>Nothing has been settled or paid yet, so there is nothing to chart.</p>\n\
+             </section>\n",
+        );
+        return;
+    }
+    let currency = charts.currency;
+    let periods: Vec<String> = charts.periods.iter().map(ToString::to_string).collect();
+    let formatted = |values: &[i64]| values.iter().map(|v| money(*v, currency)).collect();
+    let code = currency.code();
+
+    // 1. Settled and paid per party; a party keeps its colour in both series.
+    let colour_of = |party: &str| {
+        charts
+            .settled
+            .iter()
+            .position(|s| s.name == party)
+            .unwrap_or(charts.settled.len())
+    };
+    let mut lines: Vec<Line<'_>> = charts
+        .settled
+        .iter()
+        .map(|s| Line {
+            label: format!("{}: settled", s.name),
+            values: &s.values,
+            dashed: false,
+            colour: colour_of(&s.name),
+        })
+        .collect();
+    lines.extend(charts.paid.iter().map(|s| Line {
+        label: format!("{}: paid", s.name),
+        values: &s.values,
+        dashed: true,
+        colour: colour_of(&s.name),
+    }));
+    let title =
+        format!("Cumulative settled (solid) and recorded payments (dashed) per party, {code}");
+    let chart = Chart {
+        id: "chart-settled",
+        title: &title,
+        unit: Unit::Money(currency),
+        periods: &periods,
+        lines,
+    };
+    let payments = if charts.paid.is_empty() {
+        "No payment has been recorded (<code>payment-recorded</code> or \
+         <code>guarantee-called</code>), so there is no dashed line: every party's paid is \
+         0.00."
+    } else {
+        "Dashed: the <code>payment-recorded</code> and <code>guarantee-called</code> amounts, \
+         cumulative by business date, + received and − paid; the last value is the party's \
+         paid."
+    };
+    let caption = format!(
+        "Solid: what the issued statements settled for each party (what it receives less what \
+         it pays), cumulative at each statement's period; the last value is the party's \
+         accrued. {payments}"
+    );
+    let mut data: Vec<(String, Vec<String>)> = charts
+        .settled
+        .iter()
+        .map(|s| (format!("{} settled", s.name), formatted(&s.values)))
+        .collect();
+    data.extend(
+        charts
+            .paid
+            .iter()
+            .map(|s| (format!("{} paid", s.name), formatted(&s.values))),
+    );
+    figure(html, &chart, &caption, &data);
+
+    // 2. The facility and the guarantee.
+    let title = format!("Facility outstanding (solid) and guarantee exposure (dashed), {code}");
+    if charts.facility.is_empty() && charts.exposure.is_empty() {
+        let _ = writeln!(
+            html,
+            "<h3>{}</h3>\n<p>The issued statements settle no facility and state no guarantee \
+             exposure.</p>",
+            escape(&title)
+        );
+    } else {
+        let labels: Vec<String> = charts
+            .facility
+            .iter()
+            .map(|f| format!("outstanding, {} to {}", f.lender, f.borrower))
+            .collect();
+        let mut lines: Vec<Line<'_>> = charts
+            .facility
+            .iter()
+            .zip(&labels)
+            .enumerate()
+            .map(|(i, (f, label))| Line {
+                label: label.clone(),
+                values: &f.values,
+                dashed: false,
+                colour: i,
+            })
+            .collect();
+        lines.extend(charts.exposure.iter().enumerate().map(|(i, s)| Line {
+            label: format!("exposure of {}", s.name),
+            values: &s.values,
+            dashed: true,
+            colour: charts.facility.len() + i,
+        }));
+        let chart = Chart {
+            id: "chart-facility",
+            title: &title,
+            unit: Unit::Money(currency),
+            periods: &periods,
+            lines,
+        };
+        let caption = "Solid: the facility's balance outstanding at each period's end, the \
+                       settled <code>facility:draw</code> less <code>facility:repayment</code> \
+                       and <code>facility:write-off</code> amounts by the period they accrue \
+                       to, as the issued statements settle them now. Dashed: what each issued \
+                       statement says the guarantor stands to lose, until the next one.";
+        let mut data: Vec<(String, Vec<String>)> = charts
+            .facility
+            .iter()
+            .zip(labels)
+            .map(|(f, label)| (label, formatted(&f.values)))
+            .collect();
+        data.extend(
+            charts
+                .exposure
+                .iter()
+                .map(|s| (format!("exposure of {}", s.name), formatted(&s.values))),
+        );
+        figure(html, &chart, caption, &data);
+    }
+
+    // 3. Achievers.
+    let chart = Chart {
+        id: "chart-achievers",
+        title: "Participants with a paid outcome, cumulative",
+        unit: Unit::Count,
+        periods: &periods,
+        lines: vec![Line {
+            label: "participants with a paid outcome".to_owned(),
+            values: &charts.achievers,
+            dashed: false,
+            colour: 2,
+        }],
+    };
+    let caption = "The participants whose settled <code>outcome:*</code>, \
+                   <code>clawback:*</code> and <code>sustainment:*</code> amounts through the \
+                   period add up to more than zero. An outcome accepted but capped to 0.00 is \
+                   not counted here; the INDIGO export counts it.";
+    let data = [(
+        "participants".to_owned(),
+        charts.achievers.iter().map(|n| n.to_string()).collect(),
+    )];
+    figure(html, &chart, caption, &data);
+    html.push_str("</section>\n");
+}

@@ -1,0 +1,236 @@
+//! The audit report as a workbook: one sheet per table of the HTML page (`docs/reports.md`,
+//! "Audit report", "XLSX"), written by the crate's deterministic XLSX writer and dated by
+//! [`AuditReport::created`], never by the clock.
+
+use pbr_core::money::{Currency, Money};
+use pbr_core::settle::balance::PartyBalance;
+
+use super::html::{checkpoint_time, quorum_text, trust_text, verdict_text};
+use super::{AuditReport, Charts};
+use crate::ReportError;
+use crate::xlsx::{Cell, Workbook};
+
+fn text(value: impl Into<String>) -> Cell {
+    Cell::text(value)
+}
+
+fn int(value: u64) -> Cell {
+    i64::try_from(value).map_or_else(|_| Cell::text(value.to_string()), Cell::Int)
+}
+
+fn money(minor: i64, currency: Currency) -> Cell {
+    Cell::money(Money::from_minor(minor, currency))
+}
+
+fn header(names: &[&str]) -> Vec<Cell> {
+    names.iter().map(|n| text(*n)).collect()
+}
+
+/// A balance column: the key `pbr balance --json` gives it, its name for a reader, and the
+/// field.
+pub(crate) struct BalanceColumn {
+    pub(crate) key: &'static str,
+    pub(crate) name: &'static str,
+    pub(crate) field: fn(&PartyBalance) -> Money,
+}
+
+const fn column(
+    key: &'static str,
+    name: &'static str,
+    field: fn(&PartyBalance) -> Money,
+) -> BalanceColumn {
+    BalanceColumn { key, name, field }
+}
+
+/// Every balance column, in `pbr balance --json`'s field order.
+pub(crate) const BALANCE_COLUMNS: [BalanceColumn; 11] = [
+    column("accrued", "accrued", |b| b.accrued),
+    column("paid", "paid", |b| b.paid),
+    column("outstanding", "outstanding", |b| b.outstanding),
+    column("invested", "invested", |b| b.invested),
+    column("funding_received", "funding received", |b| {
+        b.funding_received
+    }),
+    column("costs", "costs", |b| b.costs),
+    column("returned", "returned", |b| b.returned),
+    column("savings", "savings", |b| b.savings),
+    column("guarantee_exposure", "guarantee exposure", |b| {
+        b.guarantee_exposure
+    }),
+    column("co_financing_receivable", "co-financing receivable", |b| {
+        b.co_financing_receivable
+    }),
+    column("net", "net", |b| b.net),
+];
+
+impl AuditReport {
+    /// The report as an XLSX workbook: sheets Audit, Checkpoints, Statements, Balances and
+    /// Chart data.
+    pub fn to_xlsx(&self) -> Result<Vec<u8>, ReportError> {
+        let render = |e: crate::xlsx::XlsxError| ReportError::Render(e.to_string());
+        let mut book = Workbook::new(&self.created()).map_err(render)?;
+        book.sheet("Audit", self.summary_rows()).map_err(render)?;
+        book.sheet("Checkpoints", self.checkpoint_rows())
+            .map_err(render)?;
+        let recomputed = self.recomputed.as_ref().ok();
+        if let Some(recomputed) = recomputed {
+            let mut rows = vec![header(&[
+                "seq",
+                "contract",
+                "period",
+                "recorded_hash",
+                "recomputed_hash",
+                "matches",
+                "error",
+            ])];
+            for s in &recomputed.statements {
+                rows.push(vec![
+                    int(s.seq),
+                    text(&self.input.contract),
+                    text(s.period.to_string()),
+                    text(pbr_core::ids::hex(&s.recorded)),
+                    s.recomputed
+                        .as_ref()
+                        .map_or(Cell::Empty, |h| text(pbr_core::ids::hex(h))),
+                    text(if s.matches() { "yes" } else { "no" }),
+                    s.recomputed.as_ref().err().map_or(Cell::Empty, text),
+                ]);
+            }
+            book.sheet("Statements", rows).map_err(render)?;
+        }
+        if let Some(figures) = recomputed.and_then(|r| r.figures.as_ref().ok()) {
+            let mut names = vec!["party"];
+            names.extend(BALANCE_COLUMNS.iter().map(|c| c.key));
+            let mut rows = vec![header(&names)];
+            for balance in &figures.balances {
+                let mut row = vec![text(&balance.party)];
+                row.extend(
+                    BALANCE_COLUMNS
+                        .iter()
+                        .map(|c| Cell::money((c.field)(balance))),
+                );
+                rows.push(row);
+            }
+            book.sheet("Balances", rows).map_err(render)?;
+            book.sheet("Chart data", chart_rows(&figures.charts))
+                .map_err(render)?;
+        }
+        book.to_bytes().map_err(render)
+    }
+
+    fn summary_rows(&self) -> Vec<Vec<Cell>> {
+        let input = &self.input;
+        let verification = &input.verification;
+        let mut rows = vec![
+            header(&["field", "value"]),
+            vec![text("verdict"), text(verdict_text(self))],
+            vec![text("ledger origin"), text(&input.origin)],
+            vec![text("contract"), text(&input.contract)],
+            vec![text("records"), int(verification.records)],
+        ];
+        match &verification.outcome {
+            Ok(verified) => {
+                rows.push(vec![text("verification"), text("passed")]);
+                rows.push(vec![
+                    text("merkle root"),
+                    text(pbr_core::ids::hex(&verified.root)),
+                ]);
+                rows.push(vec![
+                    text("chain head"),
+                    text(pbr_core::ids::hex(&verified.chain_head)),
+                ]);
+            }
+            Err(failure) => {
+                rows.push(vec![text("verification"), text("failed")]);
+                rows.push(vec![
+                    text("first bad seq"),
+                    failure.first_bad_seq.map_or(Cell::Empty, int),
+                ]);
+                rows.push(vec![text("reason"), text(&failure.reason)]);
+            }
+        }
+        rows.push(vec![
+            text("checkpoint signatures checked against"),
+            text(trust_text(&verification.trust)),
+        ]);
+        for failure in self.failures() {
+            rows.push(vec![text("failure"), text(failure)]);
+        }
+        match &self.recomputed {
+            Ok(recomputed) => {
+                rows.push(vec![text("log position"), int(recomputed.log_position)]);
+                rows.push(vec![text("currency"), text(recomputed.currency.code())]);
+            }
+            Err(reason) => rows.push(vec![text("replay"), text(reason)]),
+        }
+        if let Some((issued, matching)) = self.statement_counts() {
+            rows.push(vec![text("issued statements"), int(issued as u64)]);
+            rows.push(vec![text("statements matching"), int(matching as u64)]);
+        }
+        rows.push(vec![text("reproduce"), text(&input.command)]);
+        rows.push(vec![text("made by"), text(&input.made_by)]);
+        rows
+    }
+
+    fn checkpoint_rows(&self) -> Vec<Vec<Cell>> {
+        let mut rows = vec![header(&["size", "time", "root", "signed_by", "quorum"])];
+        for c in &self.input.checkpoints {
+            rows.push(vec![
+                int(c.size),
+                text(checkpoint_time(c.time)),
+                text(pbr_core::ids::hex(&c.root)),
+                c.signed_by
+                    .as_ref()
+                    .map_or_else(|| text("not verified"), |s| text(s.join(", "))),
+                text(quorum_text(
+                    self.input.quorum.as_deref(),
+                    c.signed_by.as_deref(),
+                )),
+            ]);
+        }
+        rows
+    }
+}
+
+/// One row per period, one column per series.
+fn chart_rows(charts: &Charts) -> Vec<Vec<Cell>> {
+    let mut names = vec!["period".to_owned()];
+    names.extend(charts.settled.iter().map(|s| format!("settled {}", s.name)));
+    names.extend(charts.paid.iter().map(|s| format!("paid {}", s.name)));
+    names.extend(
+        charts
+            .facility
+            .iter()
+            .map(|f| format!("facility outstanding {} to {}", f.lender, f.borrower)),
+    );
+    names.extend(
+        charts
+            .exposure
+            .iter()
+            .map(|s| format!("guarantee exposure {}", s.name)),
+    );
+    names.push("achievers".to_owned());
+    let mut rows = vec![names.into_iter().map(Cell::Text).collect::<Vec<_>>()];
+    let currency = charts.currency;
+    // Every series has one value per period (`Charts::of`); a missing one stays empty.
+    let at = |values: &[i64], i: usize| values.get(i).map_or(Cell::Empty, |v| money(*v, currency));
+    for (i, period) in charts.periods.iter().enumerate() {
+        let mut row = vec![text(period.to_string())];
+        let amounts = charts
+            .settled
+            .iter()
+            .chain(&charts.paid)
+            .map(|s| at(&s.values, i))
+            .chain(charts.facility.iter().map(|f| at(&f.values, i)))
+            .chain(charts.exposure.iter().map(|s| at(&s.values, i)));
+        row.extend(amounts);
+        row.push(
+            charts
+                .achievers
+                .get(i)
+                .map_or(Cell::Empty, |n| Cell::Int(*n)),
+        );
+        rows.push(row);
+    }
+    rows
+}
