@@ -502,22 +502,11 @@ fn bad_requests_and_unreadable_files_are_input_errors_that_write_nothing() {
 #[test]
 fn a_participant_bundle_follows_claims_decisions_and_disputes() {
     let (dir, ledger, keys) = crate::scenarios::load_scenario("a");
-    let mut issued = Vec::new();
-    for quarter in ["2013-Q1", "2013-Q2", "2013-Q3", "2013-Q4"] {
-        let out: Value = serde_json::from_str(&pbr_ok(&[
-            "--ledger",
-            &ledger,
-            "settle",
-            "--period",
-            quarter,
-            "--issue",
-            "--key",
-            &keys["dwp"],
-            "--json",
-        ]))
-        .unwrap();
-        issued.push(out["issued_seq"].as_u64().unwrap());
-    }
+    let issued = crate::support::issue_quarters(
+        &ledger,
+        &keys["dwp"],
+        &["2013-Q1", "2013-Q2", "2013-Q3", "2013-Q4"],
+    );
     let clawback: Value = serde_json::from_str(
         pbr_ok(&[
             "--ledger",

@@ -77,3 +77,19 @@ pub(crate) fn raw_sled(path: &std::path::Path) -> sled::Db {
     }
     panic!("{}: sled stayed locked", path.display())
 }
+
+/// Issues each of `quarters` in turn with `key` (a key file) and returns the seqs of their
+/// `settlement-issued` events.
+pub(crate) fn issue_quarters(ledger: &str, key: &str, quarters: &[&str]) -> Vec<u64> {
+    quarters
+        .iter()
+        .map(|quarter| {
+            let out: serde_json::Value = serde_json::from_str(&pbr_ok(&[
+                "--ledger", ledger, "settle", "--period", quarter, "--issue", "--key", key,
+                "--json",
+            ]))
+            .unwrap();
+            out["issued_seq"].as_u64().unwrap()
+        })
+        .collect()
+}

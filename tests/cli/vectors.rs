@@ -114,21 +114,11 @@ fn statements_and_their_canonical_bytes_are_byte_stable() {
     golden("statement-demo.json", &statement_vector(&ledger, last));
     // Scenario A's 2013-Q4: decisions, rejections, a claw-back, a cap and the waterfall.
     let (_dir, ledger, keys) = crate::scenarios::load_scenario("a");
-    let mut seq = 0;
-    for quarter in ["2013-Q1", "2013-Q2", "2013-Q3", "2013-Q4"] {
-        let out: serde_json::Value = serde_json::from_str(&pbr_ok(&[
-            "--ledger",
-            &ledger,
-            "settle",
-            "--period",
-            quarter,
-            "--issue",
-            "--key",
-            &keys["dwp"],
-            "--json",
-        ]))
-        .unwrap();
-        seq = out["issued_seq"].as_u64().unwrap();
-    }
+    let issued = crate::support::issue_quarters(
+        &ledger,
+        &keys["dwp"],
+        &["2013-Q1", "2013-Q2", "2013-Q3", "2013-Q4"],
+    );
+    let seq = *issued.last().unwrap();
     golden("statement-a-2013-Q4.json", &statement_vector(&ledger, seq));
 }
