@@ -5,7 +5,6 @@
 //! `--key`. A bundle that does not hold is exit code 5 with its first failure; a file that
 //! cannot be read as a bundle is exit code 3.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
@@ -16,7 +15,7 @@ use serde_json::json;
 
 use crate::cli::{BundleArgs, BundleCommand};
 use crate::commands::{input, open, parse_verifier_keys};
-use crate::output::{hex, outln, print_json};
+use crate::output::{hex, outln, print_json, write_new};
 
 pub(crate) fn run(ledger_dir: Option<PathBuf>, args: BundleArgs, json: bool) -> Result<()> {
     match args.command {
@@ -51,8 +50,8 @@ fn write(ledger_dir: Option<PathBuf>, args: BundleArgs, json: bool) -> Result<()
         (None, None) => return Err(input("give --participant P or --settlement SEQ")),
     };
     let bundle = ledger.bundle(&about)?;
+    let (tree_size, signers) = checkpoint_of(&bundle)?;
     write_new(&out, bundle.to_text()?.as_bytes())?;
-    let signers = checkpoint_signers(&bundle);
     let size = bundle.records.len();
     if json {
         print_json(&json!({
@@ -60,7 +59,7 @@ fn write(ledger_dir: Option<PathBuf>, args: BundleArgs, json: bool) -> Result<()
             "out": out,
             "records": size,
             "statements": bundle.statements.iter().map(|s| s.seq).collect::<Vec<_>>(),
-            "checkpoint": {"size": tree_size(&bundle), "signed_by": signers},
+            "checkpoint": {"size": tree_size, "signed_by": signers},
         }));
     } else {
         outln!(
@@ -69,7 +68,7 @@ fn write(ledger_dir: Option<PathBuf>, args: BundleArgs, json: bool) -> Result<()
             describe(&bundle.request),
             out.display(),
             bundle.statements.len(),
-            tree_size(&bundle),
+            tree_size,
             signers.join(", ")
         );
         outln!(
@@ -80,34 +79,17 @@ fn write(ledger_dir: Option<PathBuf>, args: BundleArgs, json: bool) -> Result<()
     Ok(())
 }
 
-/// Creates `path` and writes `bytes`, refusing to overwrite a file.
-fn write_new(path: &Path, bytes: &[u8]) -> Result<()> {
-    let mut file = std::fs::File::options()
-        .write(true)
-        .create_new(true)
-        .open(path)
-        .map_err(|e| input(format!("{}: {e}", path.display())))?;
-    file.write_all(bytes)
-        .and_then(|()| file.sync_all())
-        .map_err(|e| input(format!("{}: {e}", path.display())))?;
-    Ok(())
-}
-
-/// The checkpoint's signers as `name+keyid`, as the note names them (unverified here: the
-/// builder has verified the bundle).
-fn checkpoint_signers(bundle: &Bundle) -> Vec<String> {
-    SignedCheckpoint::parse(&bundle.checkpoint)
-        .map(|note| {
-            note.signatures
-                .iter()
-                .map(|s| format!("{}+{}", s.name, pbr_log::hex::encode(&s.key_id)))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn tree_size(bundle: &Bundle) -> u64 {
-    SignedCheckpoint::parse(&bundle.checkpoint).map_or(0, |note| note.checkpoint.size)
+/// The checkpoint's size and signers as `name+keyid`, as the note names them (unverified
+/// here: the builder verified the bundle before handing it over).
+fn checkpoint_of(bundle: &Bundle) -> Result<(u64, Vec<String>)> {
+    let note = SignedCheckpoint::parse(&bundle.checkpoint)
+        .map_err(|e| anyhow::anyhow!("the bundle's own checkpoint does not parse: {}", e.0))?;
+    let signers = note
+        .signatures
+        .iter()
+        .map(|s| format!("{}+{}", s.name, pbr_log::hex::encode(&s.key_id)))
+        .collect();
+    Ok((note.checkpoint.size, signers))
 }
 
 /// "participant <hex> of contract C" or "the statement issued at seq S of contract C".

@@ -159,16 +159,7 @@ fn emit(
 fn write_report(out: Option<&Path>, bytes: &[u8]) -> Result<()> {
     match out {
         None => out!("{}", String::from_utf8_lossy(bytes)),
-        Some(path) => {
-            let mut file = std::fs::File::options()
-                .write(true)
-                .create_new(true)
-                .open(path)
-                .map_err(|e| input(format!("{}: {e}", path.display())))?;
-            std::io::Write::write_all(&mut file, bytes)
-                .and_then(|()| file.sync_all())
-                .map_err(|e| input(format!("{}: {e}", path.display())))?;
-        }
+        Some(path) => crate::output::write_new(path, bytes)?,
     }
     Ok(())
 }

@@ -148,15 +148,7 @@ impl Ledger {
 
     /// The id index's watermark: how many leading events it covers.
     fn indexed(&self) -> Result<u64, LedgerError> {
-        let value = self
-            .log
-            .projection_tree("ids")?
-            .get(INDEXED_KEY)
-            .map_err(|e| LedgerError::Log(e.into()))?;
-        Ok(value
-            .as_deref()
-            .and_then(|b| <[u8; 8]>::try_from(b).ok())
-            .map_or(0, u64::from_be_bytes))
+        index_counter(&self.log, INDEXED_KEY)
     }
 
     /// Records that the id index covers the first `len` events (flushed with the next flush).
@@ -279,17 +271,23 @@ impl Own {
 /// batch's own. sled recovers a prefix of its writes, so an entry that survives a crash
 /// carries a generation that survived too.
 pub(crate) fn begin_index_batch(log: &pbr_log::Log) -> Result<u64, LedgerError> {
-    let ids = log.projection_tree("ids")?;
-    let last = ids
-        .get(GENERATION_KEY)
-        .map_err(|e| LedgerError::Log(e.into()))?
-        .as_deref()
-        .and_then(|b| <[u8; 8]>::try_from(b).ok())
-        .map_or(0, u64::from_be_bytes);
-    let generation = last + 1;
-    ids.insert(GENERATION_KEY, &generation.to_be_bytes())
+    let generation = index_counter(log, GENERATION_KEY)? + 1;
+    log.projection_tree("ids")?
+        .insert(GENERATION_KEY, &generation.to_be_bytes())
         .map_err(|e| LedgerError::Log(e.into()))?;
     Ok(generation)
+}
+
+/// One of the id index's counters (`indexed`, `generation`): a u64 BE, 0 when absent.
+fn index_counter(log: &pbr_log::Log, key: &[u8]) -> Result<u64, LedgerError> {
+    let value = log
+        .projection_tree("ids")?
+        .get(key)
+        .map_err(|e| LedgerError::Log(e.into()))?;
+    Ok(value
+        .as_deref()
+        .and_then(|b| <[u8; 8]>::try_from(b).ok())
+        .map_or(0, u64::from_be_bytes))
 }
 
 /// Writes id index entries: id → seq (u64 BE) ‖ fact digest ‖ generation (u64 BE).
