@@ -89,6 +89,11 @@ pub struct ContractState {
     /// The cumulative entitlement the last issued statement settled (key → amount), which
     /// the next statement subtracts. Derived: recomputed when the issue event is applied.
     pub settled: Option<std::sync::Arc<crate::settle::Settled>>,
+    /// The settlement engine's running totals at the end of the last issued statement's
+    /// period, kept while no fact folded in since could change an amount of a settled
+    /// period ([`State::apply`] drops it otherwise), so that the next statement computes only
+    /// its own periods. Derived, like `settled`.
+    pub resume: Option<std::sync::Arc<crate::settle::Carry>>,
 }
 
 /// A participant's recorded months, sorted by month: (month index, seq, status). A sorted
@@ -830,6 +835,7 @@ impl State {
     /// Folds an admitted event in.
     pub fn apply(&mut self, seq: u64, event: &Event) -> Result<(), CoreError> {
         self.applied = seq + 1;
+        self.drop_stale_carries(event);
         let date = event.business_date;
         match &event.payload {
             Payload::ContractRegistered(p) => {
@@ -985,14 +991,20 @@ impl State {
                 let contract = self.contract_mut(&event.contract)?;
                 let recomputed = recomputed.and_then(|(statement, entitlement)| {
                     let summary = crate::settle::IssuedSummary::of(&statement, &entitlement)?;
-                    Ok((summary, crate::settle::Settled::of(&entitlement, seq)))
+                    let previous = contract.settled.as_deref();
+                    let settled = crate::settle::Settled::of(previous, &entitlement, seq);
+                    Ok((summary, settled, entitlement.carry()))
                 });
                 let recomputed = match recomputed {
-                    Ok((summary, settled)) => {
+                    Ok((summary, settled, carry)) => {
                         contract.settled = Some(std::sync::Arc::new(settled));
+                        contract.resume = Some(std::sync::Arc::new(carry));
                         Ok(summary)
                     }
-                    Err(e) => Err(e.reason),
+                    Err(e) => {
+                        contract.resume = None;
+                        Err(e.reason)
+                    }
                 };
                 contract.issued.push(Issued {
                     seq,
@@ -1009,6 +1021,31 @@ impl State {
             _ => {}
         }
         Ok(())
+    }
+
+    /// Drops the settlement carry of every contract `event` could change a settled period
+    /// of, before it is folded in: the next statement of such a contract computes from the
+    /// first period and shows the change as adjustment lines. Anything not known to stay out
+    /// of the settled periods drops the carry, so a fact this does not foresee costs time,
+    /// never a wrong statement (a property test compares both ways of settling).
+    fn drop_stale_carries(&mut self, event: &Event) {
+        if let Payload::Correction(_) = event.payload {
+            // A retraction can reach any contract's facts.
+            for contract in self.contracts.values_mut() {
+                contract.resume = None;
+            }
+            return;
+        }
+        let Some(contract) = self.contracts.get_mut(&event.contract) else {
+            return;
+        };
+        let (Some(_), Some(issued)) = (&contract.resume, contract.issued.last()) else {
+            return;
+        };
+        let settled_to = issued.period.last_day();
+        if reaches_back(contract, event, settled_to) {
+            contract.resume = None;
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -1074,6 +1111,63 @@ impl State {
         self.contracts
             .get_mut(id)
             .ok_or_else(|| CoreError::invalid(format!("contract {id} is not registered")))
+    }
+}
+
+/// Whether folding `event` into `contract` could change what the settlement engine computes
+/// for a period ending on or before `settled_to`. Each arm follows what the engine reads
+/// (`settle::engine`): statuses by month, decisions and claw-backs by date (and the one they
+/// replace), disbursements and costs by date, participants by start and months, the terms.
+fn reaches_back(contract: &ContractState, event: &Event, settled_to: NaiveDate) -> bool {
+    let settled = |date: NaiveDate| date <= settled_to;
+    let decision_date = |claim_seq: u64| {
+        contract
+            .claims
+            .get(&claim_seq)
+            .and_then(|c| c.decision.map(|(_, date, _)| date))
+    };
+    match &event.payload {
+        // A month's status pays in its own period or in a later run's; it can break or
+        // join runs, but only from its month on.
+        Payload::MonthlyStatusRecorded(p) => settled(Month::from_index(p.month).first_day()),
+        // A decision pays (or not) in the period of its date, and replaces an earlier one.
+        Payload::OutcomeVerified(p) => {
+            settled(event.business_date) || decision_date(p.claim_seq).is_some_and(settled)
+        }
+        Payload::OutcomeRejected(p) => {
+            settled(event.business_date) || decision_date(p.claim_seq).is_some_and(settled)
+        }
+        Payload::OutcomeClawedBack(p) => {
+            let before = contract
+                .claims
+                .get(&p.claim_seq)
+                .and_then(|c| c.clawed_back.map(|(_, date)| date));
+            settled(event.business_date) || before.is_some_and(settled)
+        }
+        // The facility's cash moves with disbursements and costs in their period; payments,
+        // commitments and guarantee calls are balances, not entitlement.
+        Payload::FundsDisbursed(_) | Payload::CostRecorded(_) => settled(event.business_date),
+        Payload::PaymentRecorded(_) | Payload::FundsCommitted(_) | Payload::GuaranteeCalled(_) => {
+            false
+        }
+        // A new participant counts from the months recorded for them, all still to come;
+        // enrolling one again moves their window.
+        Payload::ParticipantEnrolled(_) => event.participant.is_none_or(|p| {
+            contract.participants.contains_key(&p) || contract.months.contains_key(&p)
+        }),
+        // What the engine does not read.
+        Payload::ParticipantLeft(_)
+        | Payload::ParticipantFollowedUp(_)
+        | Payload::PartyRegistered(_)
+        | Payload::CompanyRegistered(_)
+        | Payload::OutcomeClaimed(_)
+        | Payload::RetentionRecorded(_)
+        | Payload::SettlementIssued(_)
+        | Payload::DisputeOpened(_)
+        | Payload::DisputeEvidenceAttached(_)
+        | Payload::DisputeResolved(_) => false,
+        // New terms, a correction, and any kind added later: assume the worst.
+        _ => true,
     }
 }
 

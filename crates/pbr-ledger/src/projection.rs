@@ -29,7 +29,7 @@ use crate::{Ledger, LedgerError};
 
 /// Bumped whenever `State`'s shape or the id index changes; an older snapshot (and with it
 /// the index) is rebuilt from the log.
-const SNAPSHOT_VERSION: u32 = 4;
+const SNAPSHOT_VERSION: u32 = 5;
 
 /// What identifies a fact for duplicate detection: for a decision or a claw-back, the claim,
 /// the action, the date and the author (re-deciding a claim later may not give the same

@@ -175,7 +175,9 @@ impl Ledger {
     }
 
     /// Recomputes every issued statement from the log alone (a replay from the start, not
-    /// the projections) and the terms in force when it was issued.
+    /// the projections) and the terms in force when it was issued, each from the contract's
+    /// first period: issuing goes on from the previous statement's carry, and the audit does
+    /// not take that shortcut on trust.
     pub fn audit(&self, mut progress: impl FnMut(u64, u64)) -> Result<Vec<Audited>, LedgerError> {
         let len = self.log.len();
         let mut state = State::default();
@@ -183,6 +185,11 @@ impl Ledger {
         for entry in self.log.iter_from(0) {
             let (seq, bytes) = entry?;
             let event = decode(seq, &bytes)?;
+            if let Payload::SettlementIssued(_) = &event.payload
+                && let Some(contract) = state.contracts.get_mut(&event.contract)
+            {
+                contract.resume = None;
+            }
             state
                 .apply(seq, &event)
                 .map_err(|e| Self::projection_error(seq, e.reason))?;

@@ -347,7 +347,7 @@ impl Budget {
         let mut sums = Sums::default();
         // Settled amounts, by the year of their accrual period.
         if let Some(settled) = contract.settled.as_deref() {
-            for (key, &amount) in &settled.amounts {
+            for (key, amount) in settled.iter() {
                 let year = key.accrual.first_day().year();
                 if key.rule == "savings" {
                     if key.to == party {

@@ -228,7 +228,13 @@ pub struct Entitlement {
     /// Per reimbursed party: co-financing due for payments whose reimbursement period comes
     /// after `through`.
     pub receivable: BTreeMap<String, Money>,
+    /// The period the engine went on from, when it resumed from an issued statement's
+    /// [`Carry`] ([`entitlement_after`]): then `entries` and `decisions` hold only the periods
+    /// after it, the ones before being exactly what that statement settled.
+    pub resumed_after: Option<Period>,
     index: KeyIndex,
+    /// What the engine carried out of `through`.
+    carried: Running,
 }
 
 impl Entitlement {
@@ -241,6 +247,121 @@ impl Entitlement {
     /// The entry under `key`.
     pub fn entry(&self, key: &LineKey) -> Option<&Entry> {
         self.index.get(&self.entries, key).map(|i| &self.entries[i])
+    }
+
+    /// What the next statement needs to go on from the end of `through` instead of from the
+    /// contract's first period: the running totals, with the per-period ones no later
+    /// period reads dropped.
+    pub fn carry(&self) -> Carry {
+        let r = &self.carried;
+        let keep_from = self.through.minus(r.max_lag);
+        Carry {
+            through: self.through,
+            paid_subject: r
+                .paid_subject
+                .iter()
+                .map(|(s, m)| (s.clone(), *m))
+                .collect(),
+            paid_total: r.paid_total,
+            paid_claim: r.paid_claim.clone(),
+            carry: r.carry.clone(),
+            // Co-financing reads what payers paid `lag` periods back.
+            paid_by_payer: r
+                .paid_by_payer
+                .iter()
+                .filter(|((period, _), _)| r.max_lag > 0 && *period > keep_from)
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            tier_paid: r.tier_paid.iter().map(|(t, m)| (*t as u64, *m)).collect(),
+            tier_received: r
+                .tier_received
+                .iter()
+                .map(|(p, m)| (p.clone(), *m))
+                .collect(),
+            facility: r.facility,
+        }
+    }
+}
+
+/// The engine's running totals at the end of a period: what the periods after it start
+/// from. An issued statement keeps the carry of its period in the state, so the next
+/// statement computes only its own periods ([`entitlement_after`]) unless a fact recorded
+/// since could change a settled period (`State::apply` drops the carry then).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Carry {
+    /// The last period it covers.
+    pub through: Period,
+    paid_subject: BTreeMap<String, Money>,
+    paid_total: Money,
+    paid_claim: BTreeMap<u64, (String, Vec<(String, Money)>)>,
+    carry: BTreeMap<(String, String), Money>,
+    paid_by_payer: BTreeMap<(Period, String), (Money, Vec<u64>)>,
+    tier_paid: BTreeMap<u64, Money>,
+    tier_received: BTreeMap<String, Money>,
+    facility: Option<FacilityPosition>,
+}
+
+/// The engine's running totals, as it works (see [`Carry`] for the stored form).
+#[derive(Clone, Debug)]
+struct Running {
+    /// Net outcome payments per subject, over the contract.
+    paid_subject: HashMap<String, Money>,
+    /// Net outcome payments over the contract.
+    paid_total: Money,
+    /// What each accepted, not clawed-back claim paid: its payee and each payer's share.
+    paid_claim: BTreeMap<u64, (String, Vec<(String, Money)>)>,
+    /// Negative nets carried forward per (payer, payee).
+    carry: BTreeMap<(String, String), Money>,
+    /// Outcome payments after carry-forward, per (period, payer), with their events.
+    paid_by_payer: BTreeMap<(Period, String), (Money, Vec<u64>)>,
+    /// Waterfall: paid per tier, received per party.
+    tier_paid: HashMap<usize, Money>,
+    tier_received: HashMap<String, Money>,
+    facility: Option<FacilityPosition>,
+    /// The longest co-financing lag of any terms version: how far back a period reads
+    /// `paid_by_payer`.
+    max_lag: u32,
+}
+
+impl Running {
+    fn new(currency: Currency) -> Running {
+        Running {
+            paid_subject: HashMap::new(),
+            paid_total: Money::zero(currency),
+            paid_claim: BTreeMap::new(),
+            carry: BTreeMap::new(),
+            paid_by_payer: BTreeMap::new(),
+            tier_paid: HashMap::new(),
+            tier_received: HashMap::new(),
+            facility: None,
+            max_lag: 0,
+        }
+    }
+
+    fn from_carry(carry: &Carry) -> Running {
+        Running {
+            paid_subject: carry
+                .paid_subject
+                .iter()
+                .map(|(s, m)| (s.clone(), *m))
+                .collect(),
+            paid_total: carry.paid_total,
+            paid_claim: carry.paid_claim.clone(),
+            carry: carry.carry.clone(),
+            paid_by_payer: carry.paid_by_payer.clone(),
+            tier_paid: carry
+                .tier_paid
+                .iter()
+                .map(|(t, m)| (*t as usize, *m))
+                .collect(),
+            tier_received: carry
+                .tier_received
+                .iter()
+                .map(|(p, m)| (p.clone(), *m))
+                .collect(),
+            facility: carry.facility,
+            max_lag: 0,
+        }
     }
 }
 
@@ -345,8 +466,9 @@ struct RunRules {
 
 struct Runs {
     by_period: BTreeMap<Period, Vec<PaidMonths>>,
-    /// Each participant with a qualified run, and the period of its first qualification.
-    achievers: BTreeMap<ParticipantRef, Period>,
+    /// Each participant with a qualified run, and the period of its first qualification, in
+    /// participant order.
+    achievers: Vec<(ParticipantRef, Period)>,
 }
 
 fn subject_name(subject: &ClaimSubject) -> String {
@@ -367,35 +489,51 @@ struct Engine<'a> {
     contract: &'a ContractState,
     retracted: &'a BTreeSet<u64>,
     currency: Currency,
+    /// The first period it computes: the contract's first, or the one after a carry.
+    start: Period,
     out: Entitlement,
-    /// Net outcome payments per subject, over the contract.
-    paid_subject: HashMap<String, Money>,
-    /// Net outcome payments over the contract.
-    paid_total: Money,
+    /// The running totals.
+    run: Running,
     /// Net outcome payments in the current period.
     paid_period: Money,
-    /// What each accepted, not clawed-back claim paid: its payee and each payer's share.
-    paid_claim: BTreeMap<u64, (String, Vec<(String, Money)>)>,
     /// The current period's outcome-family net per (payer, payee), with its events.
     pairs: BTreeMap<String, BTreeMap<String, (Money, Vec<u64>)>>,
-    /// Negative nets carried forward per (payer, payee).
-    carry: BTreeMap<(String, String), Money>,
-    /// Outcome payments after carry-forward, per (period, payer), with their events.
-    paid_by_payer: BTreeMap<(Period, String), (Money, Vec<u64>)>,
-    /// Outcome payments after carry-forward, per (period, payee).
+    /// Outcome payments after carry-forward, per payee, in the current period.
     received_by_payee: BTreeMap<(Period, String), Money>,
-    /// Waterfall: paid per tier, received per party.
-    tier_paid: HashMap<usize, Money>,
-    tier_received: HashMap<String, Money>,
-    facility: Option<FacilityPosition>,
     runs: HashMap<RunRules, Arc<Runs>>,
 }
 
-/// Computes the cumulative entitlement through `through`.
+/// Computes the cumulative entitlement through `through`, from the contract's first period.
 pub fn entitlement(
     contract: &ContractState,
     retracted: &BTreeSet<u64>,
     source: &TermsSource<'_>,
+    through: Period,
+) -> Result<Entitlement, CoreError> {
+    run(contract, retracted, source, None, through)
+}
+
+/// Computes the entitlement of the periods after `carry.through` through `through`, going
+/// on from `carry`, the running totals an issued statement left. The caller vouches that
+/// nothing recorded since that statement changes a period up to `carry.through` (the state
+/// keeps a carry only while that holds); then every amount of those periods is what that
+/// statement settled, and the amounts of the later periods are those a run from the first
+/// period would compute.
+pub fn entitlement_after(
+    contract: &ContractState,
+    retracted: &BTreeSet<u64>,
+    source: &TermsSource<'_>,
+    carry: &Carry,
+    through: Period,
+) -> Result<Entitlement, CoreError> {
+    run(contract, retracted, source, Some(carry), through)
+}
+
+fn run(
+    contract: &ContractState,
+    retracted: &BTreeSet<u64>,
+    source: &TermsSource<'_>,
+    carry: Option<&Carry>,
     through: Period,
 ) -> Result<Entitlement, CoreError> {
     let last_terms = source.at(through.last_day())?;
@@ -409,11 +547,13 @@ pub fn entitlement(
     };
     let first = Period::containing(calendar, first_terms.contract.start.0);
     let final_period = Period::containing(calendar, last_terms.contract.end.0);
+    let start = carry.map_or(first, |c| c.through.next());
     let zero = Money::zero(currency);
     let mut engine = Engine {
         contract,
         retracted,
         currency,
+        start,
         out: Entitlement {
             through,
             final_period,
@@ -423,25 +563,20 @@ pub fn entitlement(
             facility: BTreeMap::new(),
             exposure: BTreeMap::new(),
             receivable: BTreeMap::new(),
+            resumed_after: carry.map(|c| c.through),
             index: KeyIndex::default(),
+            carried: Running::new(currency),
         },
-        paid_subject: HashMap::new(),
-        paid_total: zero,
+        run: carry.map_or_else(|| Running::new(currency), Running::from_carry),
         paid_period: zero,
-        paid_claim: BTreeMap::new(),
-        received_by_payee: BTreeMap::new(),
         pairs: BTreeMap::new(),
-        carry: BTreeMap::new(),
-        paid_by_payer: BTreeMap::new(),
-        tier_paid: HashMap::new(),
-        tier_received: HashMap::new(),
-        facility: None,
+        received_by_payee: BTreeMap::new(),
         runs: HashMap::new(),
     };
-    let items = engine.claim_items(calendar, through);
-    let flows = engine.flows_by_period(calendar, through);
-    let mut items = items;
-    let mut period = first;
+    engine.run.max_lag = max_lag(source)?;
+    let mut items = engine.claim_items(calendar, start, through);
+    let flows = engine.flows_by_period(calendar, start, through);
+    let mut period = start;
     while period <= through {
         let terms = source.at(period.last_day())?;
         let period_items = items.remove(&period).unwrap_or_default();
@@ -449,7 +584,20 @@ pub fn entitlement(
         period = period.next();
     }
     engine.finish(&last_terms, through)?;
+    engine.out.carried = engine.run;
     Ok(engine.out)
+}
+
+/// The longest co-financing lag of the terms `source` can give.
+fn max_lag(source: &TermsSource<'_>) -> Result<u32, CoreError> {
+    let lag = |terms: &Terms| terms.co_financing.iter().map(|c| c.lag).max().unwrap_or(0);
+    match source {
+        TermsSource::Versions(id, contract) => contract
+            .versions
+            .iter()
+            .try_fold(0, |most, v| Ok(most.max(lag(&*v.terms(id)?)))),
+        TermsSource::Fixed(terms) => Ok(lag(terms)),
+    }
 }
 
 impl<'a> Engine<'a> {
@@ -457,12 +605,18 @@ impl<'a> Engine<'a> {
         Money::zero(self.currency)
     }
 
-    /// Every decision and claw-back up to `through`, bucketed by the period it settles in.
-    fn claim_items(&self, calendar: Calendar, through: Period) -> BTreeMap<Period, Vec<Item>> {
+    /// Every decision and claw-back from `start` through `through`, bucketed by the period
+    /// it settles in.
+    fn claim_items(
+        &self,
+        calendar: Calendar,
+        start: Period,
+        through: Period,
+    ) -> BTreeMap<Period, Vec<Item>> {
         let mut items: BTreeMap<Period, Vec<Item>> = BTreeMap::new();
         let mut push = |date: NaiveDate, item: Item| {
             let period = Period::containing(calendar, date);
-            if period <= through {
+            if start <= period && period <= through {
                 items.entry(period).or_default().push(item);
             }
         };
@@ -493,16 +647,17 @@ impl<'a> Engine<'a> {
         items
     }
 
-    /// Recorded money flows up to `through`, bucketed by period.
+    /// Recorded money flows from `start` through `through`, bucketed by period.
     fn flows_by_period(
         &self,
         calendar: Calendar,
+        start: Period,
         through: Period,
     ) -> BTreeMap<Period, Vec<(u64, &'a crate::state::Flow)>> {
         let mut flows: BTreeMap<Period, Vec<(u64, &crate::state::Flow)>> = BTreeMap::new();
         for (&seq, flow) in &self.contract.flows {
             let period = Period::containing(calendar, flow.date);
-            if period <= through {
+            if start <= period && period <= through {
                 flows.entry(period).or_default().push((seq, flow));
             }
         }
@@ -623,6 +778,7 @@ impl<'a> Engine<'a> {
             payers.sort();
             for party in payers {
                 let Some((paid, events)) = self
+                    .run
                     .paid_by_payer
                     .get(&(source_period, party.clone()))
                     .cloned()
@@ -729,13 +885,17 @@ impl<'a> Engine<'a> {
                     )?;
                 }
                 self.count_paid(&subject, amount)?;
-                self.paid_claim.insert(item.claim_seq, (payee, shares));
+                self.run.paid_claim.insert(item.claim_seq, (payee, shares));
                 decision.price = price;
                 decision.amount = amount;
                 decision.cap = cap;
             }
             Action::ClawBack => {
-                let (payee, paid) = self.paid_claim.remove(&item.claim_seq).unwrap_or_default();
+                let (payee, paid) = self
+                    .run
+                    .paid_claim
+                    .remove(&item.claim_seq)
+                    .unwrap_or_default();
                 let mut total = zero;
                 for (payer, share) in &paid {
                     let recovered = share.checked_neg()?;
@@ -770,13 +930,13 @@ impl<'a> Engine<'a> {
     }
 
     fn count_paid(&mut self, subject: &str, amount: Money) -> Result<(), CoreError> {
-        match self.paid_subject.get_mut(subject) {
+        match self.run.paid_subject.get_mut(subject) {
             Some(paid) => *paid = paid.checked_add(amount)?,
             None => {
-                self.paid_subject.insert(subject.to_owned(), amount);
+                self.run.paid_subject.insert(subject.to_owned(), amount);
             }
         }
-        self.paid_total = self.paid_total.checked_add(amount)?;
+        self.run.paid_total = self.run.paid_total.checked_add(amount)?;
         self.paid_period = self.paid_period.checked_add(amount)?;
         Ok(())
     }
@@ -794,6 +954,7 @@ impl<'a> Engine<'a> {
         };
         let subject_key = subject_name(subject);
         let paid_subject = self
+            .run
             .paid_subject
             .get(&subject_key)
             .copied()
@@ -812,7 +973,7 @@ impl<'a> Engine<'a> {
             limits.push((Cap::Period, amount_of(terms, cap)?, self.paid_period));
         }
         if let Some(cap) = &caps.contract {
-            limits.push((Cap::Contract, amount_of(terms, cap)?, self.paid_total));
+            limits.push((Cap::Contract, amount_of(terms, cap)?, self.run.paid_total));
         }
         let mut amount = price;
         let mut named = None;
@@ -899,9 +1060,12 @@ impl<'a> Engine<'a> {
     /// months up to then are paid in that month's period, later ones in their own.
     fn compute_runs(&self, rules: RunRules) -> Runs {
         let mut by_period: BTreeMap<Period, Vec<PaidMonths>> = BTreeMap::new();
-        let mut achievers = BTreeMap::new();
+        let mut achievers: Vec<(ParticipantRef, Period)> = Vec::new();
         let period_of =
             |index: i32| Period::containing(rules.calendar, Month::from_index(index).last_day());
+        // Months paid before the first period computed were paid by the statement the engine
+        // goes on from; the runs still start at the window's start, to count them.
+        let start_month = Month::of(self.start.first_day()).index();
         for (participant, p) in &self.contract.participants {
             if self.retracted.contains(&p.seq) {
                 continue;
@@ -919,12 +1083,17 @@ impl<'a> Engine<'a> {
             let mut flush = |run: &mut Vec<(i32, u64, SelfSufficiency)>| {
                 if run.len() >= rules.run_months as usize && rules.run_months > 0 {
                     let qualified = run[rules.run_months as usize - 1].0;
-                    achievers
-                        .entry(*participant)
-                        .or_insert_with(|| period_of(qualified));
+                    // Runs come in month order, so the first is the earliest qualification.
+                    if achievers.last().is_none_or(|(p, _)| p != participant) {
+                        achievers.push((*participant, period_of(qualified)));
+                    }
                     let mut groups: BTreeMap<(Period, u8), PaidMonths> = BTreeMap::new();
                     for &(month, seq, status) in run.iter() {
-                        let period = period_of(month.max(qualified));
+                        let paid_in = month.max(qualified);
+                        if paid_in < start_month {
+                            continue;
+                        }
+                        let period = period_of(paid_in);
                         groups
                             .entry((period, status as u8))
                             .or_insert_with(|| PaidMonths {
@@ -1026,7 +1195,7 @@ impl<'a> Engine<'a> {
                 })
                 .collect();
         // What earlier periods carried forward is owed now.
-        for ((payer, payee), carried) in std::mem::take(&mut self.carry) {
+        for ((payer, payee), carried) in std::mem::take(&mut self.run.carry) {
             let calc = format!("{} carried from {}", carried.to_decimal(), period.prev());
             self.add(
                 LineKey {
@@ -1049,7 +1218,7 @@ impl<'a> Engine<'a> {
         }
         for ((payer, payee), (mut net, events)) in pairs {
             if net.minor < 0 && terms.contract.negative_net == NegativeNet::CarryForward {
-                self.carry.insert((payer.clone(), payee.clone()), net);
+                self.run.carry.insert((payer.clone(), payee.clone()), net);
                 let calc = format!("net {} carried to {}", net.to_decimal(), period.next());
                 self.add(
                     LineKey {
@@ -1074,6 +1243,7 @@ impl<'a> Engine<'a> {
                 .or_insert(zero);
             *received = received.checked_add(net)?;
             let paid = self
+                .run
                 .paid_by_payer
                 .entry((period, payer))
                 .or_insert((zero, Vec::new()));
@@ -1156,7 +1326,7 @@ impl<'a> Engine<'a> {
         let zero = self.zero();
         let mut remaining = inflow;
         for (i, tier) in w.tiers.iter().enumerate() {
-            let tier_paid = self.tier_paid.get(&i).copied().unwrap_or(zero);
+            let tier_paid = self.run.tier_paid.get(&i).copied().unwrap_or(zero);
             let (mut take, mut calc) = match tier.rule {
                 TierRule::Fill => {
                     let limit = match &tier.limit {
@@ -1187,7 +1357,12 @@ impl<'a> Engine<'a> {
             };
             if let Some(cap) = &tier.cap_total {
                 let cap = amount_of(terms, cap)?;
-                let got = self.tier_received.get(&tier.to).copied().unwrap_or(zero);
+                let got = self
+                    .run
+                    .tier_received
+                    .get(&tier.to)
+                    .copied()
+                    .unwrap_or(zero);
                 let room = cap.checked_sub(got)?;
                 let room = if room.minor < 0 { zero } else { room };
                 if room < take {
@@ -1205,9 +1380,15 @@ impl<'a> Engine<'a> {
                 take = zero;
             }
             remaining = remaining.checked_sub(take)?;
-            self.tier_paid.insert(i, tier_paid.checked_add(take)?);
-            let got = self.tier_received.get(&tier.to).copied().unwrap_or(zero);
-            self.tier_received
+            self.run.tier_paid.insert(i, tier_paid.checked_add(take)?);
+            let got = self
+                .run
+                .tier_received
+                .get(&tier.to)
+                .copied()
+                .unwrap_or(zero);
+            self.run
+                .tier_received
                 .insert(tier.to.clone(), got.checked_add(take)?);
             if take.minor != 0 {
                 let r = received.entry(tier.to.clone()).or_insert(zero);
@@ -1241,7 +1422,7 @@ impl<'a> Engine<'a> {
         waterfall_in: &BTreeMap<String, Money>,
     ) -> Result<(), CoreError> {
         let zero = self.zero();
-        let mut position = self.facility.unwrap_or(FacilityPosition {
+        let mut position = self.run.facility.unwrap_or(FacilityPosition {
             cash: zero,
             outstanding: zero,
             drawn: zero,
@@ -1386,7 +1567,7 @@ impl<'a> Engine<'a> {
             }
         }
         position.cash = cash;
-        self.facility = Some(position);
+        self.run.facility = Some(position);
         self.out.facility.insert(period, position);
         Ok(())
     }
@@ -1414,7 +1595,7 @@ impl<'a> Engine<'a> {
                     }
                 }
             }
-            for claim_seq in self.paid_claim.keys() {
+            for claim_seq in self.run.paid_claim.keys() {
                 if let Some(claim) = self.contract.claims.get(claim_seq)
                     && let ClaimSubject::Participant(p) = &claim.subject
                 {
@@ -1449,7 +1630,7 @@ impl<'a> Engine<'a> {
             )?;
         }
         // Guarantee exposure at `through`.
-        if let (Some(g), Some(position)) = (&terms.guarantee, self.facility) {
+        if let (Some(g), Some(position)) = (&terms.guarantee, self.run.facility) {
             let maximum = amount_of(terms, &g.maximum)?;
             self.out
                 .exposure
@@ -1461,7 +1642,7 @@ impl<'a> Engine<'a> {
                 let mut due = self.zero();
                 let mut period = through;
                 for _ in 0..c.lag {
-                    if let Some((paid, _)) = self.paid_by_payer.get(&(period, party.clone())) {
+                    if let Some((paid, _)) = self.run.paid_by_payer.get(&(period, party.clone())) {
                         let rounding: Rounding = terms.contract.rounding;
                         due = due.checked_add(paid.mul_ratio(c.share.0, rounding)?)?;
                     }

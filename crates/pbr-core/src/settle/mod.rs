@@ -9,6 +9,7 @@
 
 pub mod balance;
 pub mod engine;
+mod settled;
 
 use std::collections::BTreeMap;
 
@@ -22,7 +23,8 @@ use crate::error::CoreError;
 use crate::money::{Currency, Money};
 use crate::state::State;
 
-pub use engine::{Cap, DecisionResult, Entitlement, FacilityPosition, LineKey, TermsSource};
+pub use engine::{Cap, Carry, DecisionResult, Entitlement, FacilityPosition, LineKey, TermsSource};
+pub use settled::Settled;
 
 /// The previous issued statement a statement builds on.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -113,16 +115,6 @@ pub struct Statement {
     pub facility: Option<FacilityPosition>,
     /// BLAKE3 of the canonical bytes.
     pub hash: [u8; 32],
-}
-
-/// What an issued statement settled: the cumulative entitlement by key, which the next
-/// statement subtracts.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-pub struct Settled {
-    /// The seq of the issue event.
-    pub seq: u64,
-    /// The cumulative entitlement through its period, by key.
-    pub amounts: BTreeMap<LineKey, Money>,
 }
 
 /// What balances need of an issued statement, kept in the state.
@@ -224,12 +216,19 @@ pub fn settle(
             previous.period, previous.seq, previous.seq
         )));
     }
-    let entitlement = engine::entitlement(
-        contract,
-        &state.retracted,
-        &TermsSource::Versions(contract_id, contract),
-        period,
-    )?;
+    let source = TermsSource::Versions(contract_id, contract);
+    // Go on from where the previous statement stopped while the state still vouches for it
+    // (no fact recorded since changes a settled period); otherwise start from the beginning.
+    let carry = contract
+        .resume
+        .as_deref()
+        .filter(|carry| previous.as_ref().is_some_and(|p| p.period == carry.through));
+    let entitlement = match carry {
+        Some(carry) => {
+            engine::entitlement_after(contract, &state.retracted, &source, carry, period)?
+        }
+        None => engine::entitlement(contract, &state.retracted, &source, period)?,
+    };
     let empty = Settled::default();
     let settled = contract.settled.as_deref().unwrap_or(&empty);
     let statement = assemble(
@@ -241,20 +240,6 @@ pub fn settle(
         settled,
     )?;
     Ok((statement, entitlement))
-}
-
-impl Settled {
-    /// What a statement issued at `seq` settled: its cumulative entitlement by key.
-    pub fn of(entitlement: &Entitlement, seq: u64) -> Settled {
-        Settled {
-            seq,
-            amounts: entitlement
-                .entries
-                .iter()
-                .map(|e| (e.key.clone(), e.amount))
-                .collect(),
-        }
-    }
 }
 
 /// The statement: what `entitlement` adds to `settled`.
@@ -282,11 +267,7 @@ fn assemble(
         });
     };
     for entry in &entitlement.entries {
-        let before = settled
-            .amounts
-            .get(&entry.key)
-            .copied()
-            .unwrap_or(Money::zero(currency));
+        let before = settled.get(&entry.key).unwrap_or(Money::zero(currency));
         if !is_settled(entry.key.accrual) {
             let memo_zero = entry.amount.minor == 0
                 && !entry.key.rule.starts_with("outcome:")
@@ -319,17 +300,16 @@ fn assemble(
             );
         }
     }
-    for (key, before) in &settled.amounts {
-        if entitlement.entry(key).is_none() && before.minor != 0 && is_settled(key.accrual) {
+    // An amount settled before and not computed now is no longer due. A resumed entitlement
+    // computed only the later periods, and the settled ones stand as settled.
+    let vanished = match entitlement.resumed_after {
+        None => Some(settled.iter()),
+        Some(_) => None,
+    };
+    for (key, before) in vanished.into_iter().flatten() {
+        if entitlement.entry(&key).is_none() && before.minor != 0 && is_settled(key.accrual) {
             let calc = format!("no longer due: settled {}", before.to_decimal());
-            push(
-                key.clone(),
-                before.checked_neg()?,
-                true,
-                Vec::new(),
-                None,
-                calc,
-            );
+            push(key, before.checked_neg()?, true, Vec::new(), None, calc);
         }
     }
     for (i, line) in lines.iter_mut().enumerate() {

@@ -135,6 +135,8 @@ struct Log {
     state: State,
     events: Vec<Event>,
     issued: Vec<IssuedRecord>,
+    /// How many statements went on from the previous one's carry.
+    resumed: usize,
 }
 
 impl Log {
@@ -291,10 +293,30 @@ impl Log {
     }
 
     /// Computes the statement of `period` now, records it, and keeps what it settled.
+    ///
+    /// The statement is computed both ways: as the ledger does, going on from the previous
+    /// statement's carry when the state still keeps one, and from the contract's first
+    /// period; they must be byte-identical. The entitlement kept is the one from the first
+    /// period, which the properties check as a whole.
     fn issue(&mut self, period: Period) -> u64 {
         let seq = self.seq();
-        let (statement, entitlement) = settle(&self.state, CONTRACT, period, seq)
+        let (statement, _) = settle(&self.state, CONTRACT, period, seq)
             .unwrap_or_else(|e| panic!("settle {period} at {seq}: {e}"));
+        let mut from_start = self.state.clone();
+        let carry = from_start
+            .contracts
+            .get_mut(CONTRACT)
+            .and_then(|c| c.resume.take());
+        let (full, entitlement) = settle(&from_start, CONTRACT, period, seq)
+            .unwrap_or_else(|e| panic!("settle {period} at {seq} from the start: {e}"));
+        assert_eq!(
+            statement.canonical_bytes().unwrap(),
+            full.canonical_bytes().unwrap(),
+            "the statement of {period} at seq {seq} going on from {:?} differs from the one \
+             computed from the first period",
+            carry.map(|c| c.through),
+        );
+        self.resumed += usize::from(carry.is_some());
         let event = self.event(
             "c1",
             period.last_day(),

@@ -1,6 +1,7 @@
 //! The integration tests of `pbr-ledger`, one binary with a module per area.
 
 mod append;
+mod resume;
 mod support;
 
 /// Every `.rs` file in this directory is a module of this binary.

@@ -119,7 +119,7 @@ impl Charts {
         used.extend(
             settled
                 .iter()
-                .flat_map(|s| s.amounts.keys().map(|k| period_of(k.accrual))),
+                .flat_map(|s| s.iter().map(|(k, _)| period_of(k.accrual))),
         );
         used.extend(
             payments
@@ -192,7 +192,7 @@ impl Charts {
         // Facilities and achievers, from the entitlement the last statement settled.
         let mut facilities: BTreeMap<(String, String), BTreeMap<Period, i64>> = BTreeMap::new();
         let mut subjects = Sums::new();
-        for (key, amount) in settled.iter().flat_map(|s| s.amounts.iter()) {
+        for (key, amount) in settled.iter().flat_map(|s| s.iter()) {
             let period = period_of(key.accrual);
             let rule = key.rule.as_str();
             // A draw is lent by `from` to `to`; a repayment goes back from the borrower.
@@ -342,9 +342,9 @@ mod tests {
         };
         let (a, b) = ("participant:aa", "participant:bb");
         let mut contract = ContractState {
-            settled: Some(std::sync::Arc::new(Settled {
-                seq: 9,
-                amounts: BTreeMap::from([
+            settled: Some(std::sync::Arc::new(Settled::new(
+                9,
+                BTreeMap::from([
                     (
                         key(quarter(2024, 1), "facility:draw", None, "bank", "spv"),
                         dkk(100),
@@ -390,8 +390,10 @@ mod tests {
                         ),
                         dkk(0),
                     ),
-                ]),
-            })),
+                ])
+                .iter()
+                .map(|(key, amount)| (key, *amount)),
+            ))),
             ..ContractState::default()
         };
         let summary = |exposure| IssuedSummary {
