@@ -94,11 +94,53 @@ impl Settled {
     pub fn of(previous: Option<&Settled>, entitlement: &Entitlement, seq: u64) -> Settled {
         let entries = entitlement.entries.iter().map(|e| (&e.key, e.amount));
         match (previous, entitlement.resumed_after) {
-            (Some(previous), Some(_)) => {
-                let before: Vec<(LineKey, Money)> = previous.iter().collect();
-                Settled::new(seq, before.iter().map(|(k, m)| (k, *m)).chain(entries))
-            }
+            (Some(previous), Some(_)) => previous.updated(seq, entries),
             _ => Settled::new(seq, entries),
+        }
+    }
+
+    /// These amounts with `amounts` added or replacing the ones under the same key, without
+    /// rebuilding the keys already here: the tables grow by the new texts and periods, and
+    /// since they stay sorted, an old index maps to its new one in order, so the old keys
+    /// stay sorted and the new ones merge in.
+    fn updated<'a>(
+        &self,
+        seq: u64,
+        amounts: impl IntoIterator<Item = (&'a LineKey, Money)>,
+    ) -> Settled {
+        let added = Settled::new(seq, amounts);
+        let mut periods = self.periods.clone();
+        periods.extend(&added.periods);
+        periods.sort_unstable();
+        periods.dedup();
+        let mut names: Vec<&str> = self.names.iter().map(String::as_str).collect();
+        names.extend(added.names.iter().map(String::as_str));
+        names.sort_unstable();
+        names.dedup();
+        let old = remapped(self, &periods, &names);
+        let new = remapped(&added, &periods, &names);
+        // Both sides are sorted; on a tie the added amount wins.
+        let mut merged = Vec::with_capacity(self.amounts.len() + added.amounts.len());
+        let mut old = old.into_iter().peekable();
+        let mut new = new.into_iter().peekable();
+        loop {
+            let next = match (old.peek(), new.peek()) {
+                (Some(o), Some(n)) if o.0 < n.0 => old.next(),
+                (Some(o), Some(n)) if o.0 == n.0 => {
+                    old.next();
+                    new.next()
+                }
+                (Some(_), Some(_)) | (None, Some(_)) => new.next(),
+                (Some(_), None) => old.next(),
+                (None, None) => break,
+            };
+            merged.extend(next);
+        }
+        Settled {
+            seq,
+            periods,
+            names: names.into_iter().map(str::to_owned).collect(),
+            amounts: merged,
         }
     }
 
@@ -153,6 +195,35 @@ impl Settled {
     pub fn is_empty(&self) -> bool {
         self.amounts.is_empty()
     }
+}
+
+/// The amounts of `from` with their indices into `periods` and `names`, tables that hold every
+/// period and text of `from`, sorted: the order of the keys is kept.
+fn remapped(from: &Settled, periods: &[Period], names: &[&str]) -> Vec<(Key, Money)> {
+    // Invariant: the tables hold every period and text of `from`, and have fewer than 2^32
+    // entries because `from`'s own did.
+    let position = |found: Result<usize, usize>| {
+        u32::try_from(found.expect("in the merged table")).expect("fewer than 2^32 entries")
+    };
+    let period: Vec<u32> = (from.periods.iter())
+        .map(|p| position(periods.binary_search(p)))
+        .collect();
+    let name: Vec<u32> = (from.names.iter())
+        .map(|n| position(names.binary_search(&n.as_str())))
+        .collect();
+    (from.amounts.iter())
+        .map(|(k, amount)| {
+            let key = Key {
+                accrual: period[k.accrual as usize],
+                rule: name[k.rule as usize],
+                subject: k.subject.map(|s| name[s as usize]),
+                from: name[k.from as usize],
+                to: name[k.to as usize],
+                claim: k.claim,
+            };
+            (key, *amount)
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -216,6 +287,60 @@ mod tests {
         assert_eq!(settled.get(&absent), None);
         let other_party = key("2025-Q1", "carry-forward", None, "nobody", None);
         assert_eq!(settled.get(&other_party), None);
+    }
+
+    #[test]
+    fn an_update_adds_and_replaces_as_a_fresh_table_would() {
+        let dkk = |minor| Money::from_minor(minor, Currency::DKK);
+        let before = [
+            key(
+                "2024-Q4",
+                "outcome:O8",
+                Some("participant:bb"),
+                "provider",
+                Some(7),
+            ),
+            key(
+                "2025-Q1",
+                "sustainment:full",
+                Some("participant:dd"),
+                "provider",
+                None,
+            ),
+            key("2025-Q1", "carry-forward", None, "investor", None),
+        ];
+        let after = [
+            // New texts and a new period sort before, between and after the old ones.
+            key(
+                "2025-Q2",
+                "sustainment:full",
+                Some("participant:aa"),
+                "provider",
+                None,
+            ),
+            key("2025-Q1", "carry-forward", None, "investor", None),
+            key(
+                "2024-Q4",
+                "outcome:O8",
+                Some("participant:cc"),
+                "agency",
+                Some(9),
+            ),
+            key("2025-Q2", "waterfall:senior", None, "zeta", None),
+        ];
+        let previous = Settled::new(1, before.iter().zip(1..).map(|(k, m)| (k, dkk(m))));
+        let added = after.iter().zip(10..).map(|(k, m)| (k, dkk(m)));
+        let updated = previous.updated(2, added.clone());
+        let all: Vec<(LineKey, Money)> = previous.iter().collect();
+        let fresh = Settled::new(2, all.iter().map(|(k, m)| (k, *m)).chain(added));
+        assert_eq!(
+            updated.iter().collect::<Vec<_>>(),
+            fresh.iter().collect::<Vec<_>>()
+        );
+        assert_eq!(updated.len(), 6);
+        assert_eq!(updated.get(&before[2]), Some(dkk(11)));
+        assert_eq!(updated.get(&before[0]), Some(dkk(1)));
+        assert_eq!(updated.seq, 2);
     }
 
     #[test]
