@@ -264,7 +264,7 @@ impl Entitlement {
                 .collect(),
             paid_total: r.paid_total,
             paid_claim: r.paid_claim.clone(),
-            carry: r.carry.clone(),
+            forward: r.forward.clone(),
             // Co-financing reads what payers paid `lag` periods back.
             paid_by_payer: r
                 .paid_by_payer
@@ -294,7 +294,7 @@ pub struct Carry {
     paid_subject: BTreeMap<String, Money>,
     paid_total: Money,
     paid_claim: BTreeMap<u64, (String, Vec<(String, Money)>)>,
-    carry: BTreeMap<(String, String), Money>,
+    forward: BTreeMap<(String, String), Money>,
     paid_by_payer: BTreeMap<(Period, String), (Money, Vec<u64>)>,
     tier_paid: BTreeMap<u64, Money>,
     tier_received: BTreeMap<String, Money>,
@@ -311,7 +311,7 @@ struct Running {
     /// What each accepted, not clawed-back claim paid: its payee and each payer's share.
     paid_claim: BTreeMap<u64, (String, Vec<(String, Money)>)>,
     /// Negative nets carried forward per (payer, payee).
-    carry: BTreeMap<(String, String), Money>,
+    forward: BTreeMap<(String, String), Money>,
     /// Outcome payments after carry-forward, per (period, payer), with their events.
     paid_by_payer: BTreeMap<(Period, String), (Money, Vec<u64>)>,
     /// Waterfall: paid per tier, received per party.
@@ -329,7 +329,7 @@ impl Running {
             paid_subject: HashMap::new(),
             paid_total: Money::zero(currency),
             paid_claim: BTreeMap::new(),
-            carry: BTreeMap::new(),
+            forward: BTreeMap::new(),
             paid_by_payer: BTreeMap::new(),
             tier_paid: HashMap::new(),
             tier_received: HashMap::new(),
@@ -347,7 +347,7 @@ impl Running {
                 .collect(),
             paid_total: carry.paid_total,
             paid_claim: carry.paid_claim.clone(),
-            carry: carry.carry.clone(),
+            forward: carry.forward.clone(),
             paid_by_payer: carry.paid_by_payer.clone(),
             tier_paid: carry
                 .tier_paid
@@ -498,7 +498,8 @@ struct Engine<'a> {
     paid_period: Money,
     /// The current period's outcome-family net per (payer, payee), with its events.
     pairs: BTreeMap<String, BTreeMap<String, (Money, Vec<u64>)>>,
-    /// Outcome payments after carry-forward, per payee, in the current period.
+    /// Outcome payments after carry-forward, per (period, payee); a period reads only its
+    /// own, so a carry does not keep them.
     received_by_payee: BTreeMap<(Period, String), Money>,
     runs: HashMap<RunRules, Arc<Runs>>,
 }
@@ -1195,7 +1196,7 @@ impl<'a> Engine<'a> {
                 })
                 .collect();
         // What earlier periods carried forward is owed now.
-        for ((payer, payee), carried) in std::mem::take(&mut self.run.carry) {
+        for ((payer, payee), carried) in std::mem::take(&mut self.run.forward) {
             let calc = format!("{} carried from {}", carried.to_decimal(), period.prev());
             self.add(
                 LineKey {
@@ -1218,7 +1219,7 @@ impl<'a> Engine<'a> {
         }
         for ((payer, payee), (mut net, events)) in pairs {
             if net.minor < 0 && terms.contract.negative_net == NegativeNet::CarryForward {
-                self.run.carry.insert((payer.clone(), payee.clone()), net);
+                self.run.forward.insert((payer.clone(), payee.clone()), net);
                 let calc = format!("net {} carried to {}", net.to_decimal(), period.next());
                 self.add(
                     LineKey {
