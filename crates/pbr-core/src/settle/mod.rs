@@ -267,7 +267,6 @@ fn assemble(
         });
     };
     for entry in &entitlement.entries {
-        let before = settled.get(&entry.key).unwrap_or(Money::zero(currency));
         if !is_settled(entry.key.accrual) {
             let memo_zero = entry.amount.minor == 0
                 && !entry.key.rule.starts_with("outcome:")
@@ -282,7 +281,10 @@ fn assemble(
                     entry.calc(),
                 );
             }
-        } else if entry.amount != before {
+            continue;
+        }
+        let before = settled.get(&entry.key).unwrap_or(Money::zero(currency));
+        if entry.amount != before {
             let delta = entry.amount.checked_sub(before)?;
             let calc = format!(
                 "recomputed {} ({}) − settled {}",
