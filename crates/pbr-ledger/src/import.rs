@@ -9,7 +9,9 @@
 //!
 //! Every error names the file, the line and the field: `claims.csv:9999: achieved: …`.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::NaiveDate;
 use pbr_core::cpr::{Cpr, PseudonymKey};
@@ -20,11 +22,21 @@ use pbr_core::money::{Currency, Money};
 use crate::append::{ClaimAction, ClaimRef, Input, Rejected};
 
 /// One row: its location and its fields, as text.
+///
+/// The fields are the columns of the file and the row's values, in the file's order; a file's
+/// rows share one list of column names, and a CSV row keeps the record the reader made, so a
+/// row costs a few allocations, not a few per field (the import's reading thread is the one
+/// that validates: `docs/performance.md`, "Import").
 pub struct Row {
-    file: String,
+    file: Arc<str>,
     line: usize,
-    fields: BTreeMap<String, String>,
-    used: std::cell::RefCell<Vec<&'static str>>,
+    columns: Arc<[String]>,
+    values: csv::StringRecord,
+    /// Whether values are trimmed when read (CSV cells are; JSON and command-line values are
+    /// taken as given).
+    trim: bool,
+    /// Which columns a rule has read, for [`Row::check_all_used`].
+    used: RefCell<Vec<bool>>,
 }
 
 /// What a row needs from outside: the pseudonym key for `cpr`, and each contract's currency.
@@ -42,11 +54,24 @@ impl Row {
     /// A row from named fields, located at `file:line` for errors (a command line is
     /// `file` "command line", line 1).
     pub fn new(file: &str, line: usize, fields: BTreeMap<String, String>) -> Row {
+        let (columns, values): (Vec<String>, csv::StringRecord) = fields.into_iter().unzip();
+        Row::of_columns(Arc::from(file), line, columns.into(), values, false)
+    }
+
+    fn of_columns(
+        file: Arc<str>,
+        line: usize,
+        columns: Arc<[String]>,
+        values: csv::StringRecord,
+        trim: bool,
+    ) -> Row {
         Row {
-            file: file.to_owned(),
+            used: RefCell::new(vec![false; columns.len()]),
+            file,
             line,
-            fields,
-            used: Default::default(),
+            columns,
+            values,
+            trim,
         }
     }
 
@@ -61,11 +86,25 @@ impl Row {
         format!("{}:{}", self.file, self.line)
     }
 
+    /// The value of column `index`, empty if the record is short.
+    fn value(&self, index: usize) -> &str {
+        let value = self.values.get(index).unwrap_or_default();
+        if self.trim { value.trim() } else { value }
+    }
+
+    /// The field's value, if present and not empty, marking it read. Of columns with the same
+    /// name, the last counts and all are read.
     fn get(&self, field: &'static str) -> Option<&str> {
-        self.used.borrow_mut().push(field);
-        self.fields
-            .get(field)
-            .map(String::as_str)
+        let mut used = self.used.borrow_mut();
+        let mut found = None;
+        for (index, column) in self.columns.iter().enumerate() {
+            if column == field {
+                used[index] = true;
+                found = Some(index);
+            }
+        }
+        found
+            .map(|index| self.value(index))
             .filter(|v| !v.is_empty())
     }
 
@@ -158,14 +197,22 @@ impl Row {
         self.required(field, |v| Money::parse(v, currency).map_err(|e| e.reason))
     }
 
-    /// Refuses fields no rule read: a misspelt column must not be silently ignored.
+    /// Refuses fields no rule read: a misspelt column must not be silently ignored. Of several,
+    /// the first by name is named; of a repeated column, the last counts, as in [`Row::get`].
     fn check_all_used(&self) -> Result<(), Rejected> {
         let used = self.used.borrow();
-        match self
-            .fields
-            .keys()
-            .find(|k| !used.contains(&k.as_str()) && !self.fields[*k].is_empty())
-        {
+        let unread = self
+            .columns
+            .iter()
+            .enumerate()
+            .filter(|&(index, column)| {
+                !used[index]
+                    && !self.value(index).is_empty()
+                    && !self.columns[index + 1..].contains(column)
+            })
+            .map(|(_, column)| column)
+            .min();
+        match unread {
             Some(field) => Err(self.error(field, "unknown field for this kind")),
             None => Ok(()),
         }
@@ -187,10 +234,7 @@ impl Row {
         let date = self.date("date")?;
         let author = self.text("author")?;
         let id = match self.get("id") {
-            Some(text) => match EventId::parse(text) {
-                Ok(id) => id,
-                Err(_) => EventId::derived(b"pbr import id", text),
-            },
+            Some(text) => id_of(text),
             None => self.content_id(),
         };
         let participant = self.participant(context)?;
@@ -198,11 +242,7 @@ impl Row {
         let claim_ref = |row: &Row| -> Result<ClaimRef, Rejected> {
             match (row.number::<u64>("claim")?, row.get("claim_id")) {
                 (Some(seq), None) => Ok(ClaimRef::Seq(seq)),
-                (None, Some(text)) => {
-                    Ok(ClaimRef::Id(EventId::parse(text).unwrap_or_else(|_| {
-                        EventId::derived(b"pbr import id", text)
-                    })))
-                }
+                (None, Some(text)) => Ok(ClaimRef::Id(id_of(text))),
                 _ => Err(row.error("claim", "give exactly one of claim (a seq) and claim_id")),
             }
         };
@@ -427,18 +467,41 @@ impl Row {
         }
     }
 
-    /// An id from the row's content: the same fact imported twice is one fact.
+    /// An id from the row's content: the same fact imported twice is one fact. The fields
+    /// are taken by name, each once (the last of a repeated column), as they always were:
+    /// a different text would make a re-imported file's facts new ones.
     fn content_id(&self) -> EventId {
+        let mut columns: Vec<usize> = (0..self.columns.len()).collect();
+        // Stable, so that of equal names the last column stays last.
+        columns.sort_by(|&a, &b| self.columns[a].cmp(&self.columns[b]));
         let mut text = String::new();
-        for (field, value) in &self.fields {
-            if field != "id" && !value.is_empty() {
-                text.push_str(field);
-                text.push('\u{1f}');
-                text.push_str(value);
-                text.push('\u{1e}');
+        for (position, &index) in columns.iter().enumerate() {
+            let field = &self.columns[index];
+            let repeated = columns
+                .get(position + 1)
+                .is_some_and(|&next| self.columns[next] == *field);
+            let value = self.value(index);
+            if repeated || field == "id" || value.is_empty() {
+                continue;
             }
+            text.push_str(field);
+            text.push('\u{1f}');
+            text.push_str(value);
+            text.push('\u{1e}');
         }
         EventId::derived(b"pbr import row", &text)
+    }
+}
+
+/// The id a row gives: 32 hex digits (with or without UUID dashes) as they are, any other
+/// token hashed to an id. Most tokens are not hex ids, so they skip `EventId::parse` and its
+/// error message.
+fn id_of(text: &str) -> EventId {
+    let digits = text.trim().chars().filter(|c| *c != '-');
+    let hex_id = digits.clone().count() == 32 && digits.clone().all(|c| c.is_ascii_hexdigit());
+    match hex_id.then(|| EventId::parse(text)) {
+        Some(Ok(id)) => id,
+        _ => EventId::derived(b"pbr import id", text),
     }
 }
 
@@ -448,7 +511,7 @@ pub fn jsonl_rows<R: std::io::BufRead>(
     file: &str,
     reader: R,
 ) -> impl Iterator<Item = Result<Row, Rejected>> + use<R> {
-    let file = file.to_owned();
+    let file: Arc<str> = Arc::from(file);
     reader.lines().enumerate().filter_map(move |(index, line)| {
         let at = |field: &str, reason: String| Rejected {
             where_: format!("{file}:{}: {field}", index + 1),
@@ -467,7 +530,8 @@ pub fn jsonl_rows<R: std::io::BufRead>(
             let object = value
                 .as_object()
                 .ok_or_else(|| at("(json)", "a row is a JSON object".into()))?;
-            let mut fields = BTreeMap::new();
+            let mut columns = Vec::with_capacity(object.len());
+            let mut values = csv::StringRecord::with_capacity(0, object.len());
             for (key, value) in object {
                 let text = match value {
                     serde_json::Value::String(s) => s.clone(),
@@ -481,9 +545,16 @@ pub fn jsonl_rows<R: std::io::BufRead>(
                         ));
                     }
                 };
-                fields.insert(key.clone(), text);
+                columns.push(key.clone());
+                values.push_field(&text);
             }
-            Ok(Row::new(&file, index + 1, fields))
+            Ok(Row::of_columns(
+                file.clone(),
+                index + 1,
+                columns.into(),
+                values,
+                false,
+            ))
         })();
         Some(row)
     })
@@ -497,7 +568,7 @@ pub fn csv_rows<R: std::io::Read>(
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .from_reader(reader);
-    let headers: Vec<String> = reader
+    let headers: Arc<[String]> = reader
         .headers()
         .map_err(|e| Rejected {
             where_: format!("{file}:1: (header)"),
@@ -506,7 +577,7 @@ pub fn csv_rows<R: std::io::Read>(
         .iter()
         .map(|h| h.trim().to_owned())
         .collect();
-    let file = file.to_owned();
+    let file: Arc<str> = Arc::from(file);
     Ok(reader.into_records().map(move |record| {
         let record = record.map_err(|e| {
             let line = e.position().map_or(0, |p| p.line());
@@ -516,11 +587,12 @@ pub fn csv_rows<R: std::io::Read>(
             }
         })?;
         let line = record.position().map_or(0, |p| p.line() as usize);
-        let fields = headers
-            .iter()
-            .cloned()
-            .zip(record.iter().map(|v| v.trim().to_owned()))
-            .collect();
-        Ok(Row::new(&file, line, fields))
+        Ok(Row::of_columns(
+            file.clone(),
+            line,
+            headers.clone(),
+            record,
+            true,
+        ))
     }))
 }

@@ -1,0 +1,105 @@
+//! Reading import rows: what a row's fields mean, pinned where a change would break re-imports.
+
+use pbr_core::event::Payload;
+use pbr_core::ids::EventId;
+use pbr_ledger::Input;
+use pbr_ledger::import::{Context, csv_rows, jsonl_rows};
+
+fn context_gbp(check: impl FnOnce(&Context<'_>)) {
+    let currency = |_: &str| Some(pbr_core::money::Currency::GBP);
+    let context = Context {
+        pseudonyms: None,
+        currency: &currency,
+        modulus_11_warnings: Default::default(),
+    };
+    check(&context);
+}
+
+/// The id a row without one gets is derived from the text of its fields, by name, each once
+/// (the last of a repeated column), CSV cells trimmed. Files imported by earlier versions
+/// were given ids this way, so the text must never change: a re-import would append again.
+#[test]
+fn a_row_without_an_id_gets_the_id_of_its_content() {
+    let csv = "kind, contract ,date,author,party,amount,amount\n\
+               cost-recorded, scenario-a ,2013-09-30,provider,provider,1.00, 2.50 \n";
+    let text = "amount\u{1f}2.50\u{1e}author\u{1f}provider\u{1e}contract\u{1f}scenario-a\u{1e}\
+                date\u{1f}2013-09-30\u{1e}kind\u{1f}cost-recorded\u{1e}party\u{1f}provider\u{1e}";
+    context_gbp(|context| {
+        let mut rows = csv_rows("costs.csv", csv.as_bytes()).unwrap();
+        let (where_, input) = rows.next().unwrap().unwrap().input(context).unwrap();
+        assert_eq!(where_, "costs.csv:2");
+        let Input::Event(event) = input else {
+            panic!("a cost row is an event")
+        };
+        assert_eq!(event.id, EventId::derived(b"pbr import row", text));
+        let Payload::CostRecorded(cost) = event.payload else {
+            panic!("a cost row records a cost")
+        };
+        assert_eq!(cost.amount.minor, 250);
+    });
+}
+
+/// A token id is hashed, a hex id (with or without dashes, any case) is taken as it is, in
+/// CSV and JSON Lines alike.
+#[test]
+fn ids_given_as_tokens_or_hex() {
+    let hex = "0123456789abcdef0123456789ABCDEF";
+    let dashed = "01234567-89ab-cdef-0123-456789abcdef";
+    let parsed = EventId::parse(hex).unwrap();
+    let cases = [
+        ("cost-1", EventId::derived(b"pbr import id", "cost-1")),
+        (hex, parsed),
+        (dashed, parsed),
+        // 31 digits and a dash: a token, not an id.
+        ("0123456789abcdef0123456789abcde-", {
+            EventId::derived(b"pbr import id", "0123456789abcdef0123456789abcde-")
+        }),
+    ];
+    for (id, expected) in cases {
+        let csv = format!(
+            "kind,contract,date,author,id,party,amount\n\
+             cost-recorded,scenario-a,2013-09-30,provider,{id},provider,1.00\n"
+        );
+        let jsonl = format!(
+            "{{\"kind\":\"cost-recorded\",\"contract\":\"scenario-a\",\"date\":\"2013-09-30\",\
+             \"author\":\"provider\",\"id\":\"{id}\",\"party\":\"provider\",\"amount\":\"1.00\"}}\n"
+        );
+        context_gbp(|context| {
+            let from_csv = csv_rows("c.csv", csv.as_bytes()).unwrap().next().unwrap();
+            let from_jsonl = jsonl_rows("c.jsonl", jsonl.as_bytes()).next().unwrap();
+            for row in [from_csv, from_jsonl] {
+                let Input::Event(event) = row.unwrap().input(context).unwrap().1 else {
+                    panic!("a cost row is an event")
+                };
+                assert_eq!(event.id, expected, "{id}");
+            }
+        });
+    }
+    // Nor is a JSON value trimmed: its content id reads it as given.
+    let padded = "{\"kind\":\"cost-recorded\",\"contract\":\"scenario-a\",\"date\":\"2013-09-30\",\
+                  \"author\":\"provider\",\"party\":\"provider\",\"amount\":\" 1.00\"}\n";
+    let text = "amount\u{1f} 1.00\u{1e}author\u{1f}provider\u{1e}contract\u{1f}scenario-a\u{1e}\
+                date\u{1f}2013-09-30\u{1e}kind\u{1f}cost-recorded\u{1e}party\u{1f}provider\u{1e}";
+    context_gbp(|context| {
+        let row = jsonl_rows("c.jsonl", padded.as_bytes()).next().unwrap();
+        let Input::Event(event) = row.unwrap().input(context).unwrap().1 else {
+            panic!("a cost row is an event")
+        };
+        assert_eq!(event.id, EventId::derived(b"pbr import row", text));
+    });
+}
+
+/// A column no rule of the row's kind reads is refused, naming the first such by name.
+#[test]
+fn an_unread_column_is_named() {
+    let csv = "kind,contract,date,author,party,amount,zeta,colour\n\
+               cost-recorded,scenario-a,2013-09-30,provider,provider,1.00,z,red\n";
+    context_gbp(|context| {
+        let row = csv_rows("c.csv", csv.as_bytes()).unwrap().next().unwrap();
+        let error = row.unwrap().input(context).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "c.csv:2: colour: unknown field for this kind"
+        );
+    });
+}
