@@ -7,6 +7,16 @@
 //! ledger already holds for the same fact is skipped and reported as a duplicate, so
 //! re-running an import never counts anything twice; the same id for a different fact is an
 //! error.
+//!
+//! A large batch streams through three kinds of thread, chunk by chunk (see
+//! [`Ledger::append_results`]): the caller's validates and writes records, workers sign, and
+//! one writer fills the id index. Invariants that keep that safe:
+//! - a chunk's index entries are written only after its records, so an entry the batch
+//!   finds in the index always names a record it can read;
+//! - until the writer reports a chunk written, its ids stay in memory ([`BatchIds`]), so no
+//!   id of the batch is ever looked for only where it is not yet;
+//! - the batch commits only after the writer has finished without error, and the index
+//!   watermark moves only after the commit, so it never claims an entry that was not written.
 
 use std::collections::HashMap;
 
@@ -15,6 +25,8 @@ use pbr_core::event::{Event, OutcomeRejected, OutcomeVerified, Payload};
 use pbr_core::ids::EventId;
 use pbr_core::state::{ClaimSubject, Signer, State};
 use pbr_log::{Record, SignerKey};
+
+use crate::id_filter::IdFilter;
 
 use crate::{Ledger, LedgerError};
 
@@ -142,30 +154,53 @@ impl Ledger {
         inputs: I,
         keys: &[SignerKey],
         now_micros: i64,
+        progress: impl FnMut(u64, u64),
+    ) -> Result<AppendReport, LedgerError>
+    where
+        I: IntoIterator<Item = Result<(String, Input), LedgerError>>,
+    {
+        let ids = crate::projection::index_tree(&self.log)?;
+        self.append_indexing(inputs, keys, now_micros, progress, &ids)
+    }
+
+    /// [`Ledger::append_results`], writing the batch's id index entries to `sink`.
+    ///
+    /// Three kinds of thread share the work, so that none waits on another's: this one reads,
+    /// validates and writes the records, chunk by chunk; workers sign chunk k while this
+    /// thread validates chunk k + 1; and one writer puts chunk k's ids into the index (sled
+    /// inserts at random keys, the dearest part of the write) while this thread goes on.
+    /// Until the writer says a chunk is in the index, its ids stay in memory for the checks,
+    /// so an id is never looked for where it is not yet. The batch commits only after the
+    /// writer has finished without error; the index watermark moves only after the commit.
+    fn append_indexing<I>(
+        &mut self,
+        inputs: I,
+        keys: &[SignerKey],
+        now_micros: i64,
         mut progress: impl FnMut(u64, u64),
+        sink: &(impl IndexSink + ?Sized),
     ) -> Result<AppendReport, LedgerError>
     where
         I: IntoIterator<Item = Result<(String, Input), LedgerError>>,
     {
         self.ensure_projections()?;
         self.ensure_index()?;
-        let generation = crate::projection::begin_index_batch(&self.log)?;
+        let ids = crate::projection::index_tree(&self.log)?;
         let public_keys: Vec<[u8; 32]> = keys.iter().map(|k| k.verifier_key().public_key).collect();
         let mut state = self.state.clone();
         let mut report = AppendReport::default();
         let threads = self.threads;
         let start = self.log.len();
         let mut next = start;
-        let mut chunk_ids: HashMap<EventId, (u64, [u8; 32])> = HashMap::new();
+        let mut seen = BatchIds::new(&ids, start);
         let mut pending = Vec::with_capacity(CHUNK);
-        // The log batch borrows the log; the id index and the state are written through it
-        // only at chunk ends, so the checks below read them through `lookup`.
+        // The log batch borrows the log; the checks below read committed events and the
+        // batch's written records through it.
         let mut batch = self.log.begin()?;
         let mut done = 0u64;
-        // Chunk k is signed on worker threads while this thread validates chunk k + 1; its ids
-        // stay visible to the checks until it is written.
         let scoped = std::thread::scope(|scope| -> Result<(), LedgerError> {
-            let mut in_flight: Option<(Signing<'_>, IdIndex)> = None;
+            let mut writer = IndexWriter::start(scope, sink)?;
+            let mut in_flight: Option<Signing<'_>> = None;
             for item in inputs {
                 let (where_, input) = item?;
                 done += 1;
@@ -182,32 +217,10 @@ impl Ledger {
                             .id
                     }
                 };
-                let in_flight_ids = in_flight.as_ref().map(|(_, ids)| ids);
-                let known = match chunk_ids
-                    .get(&id)
-                    .or_else(|| in_flight_ids.and_then(|ids| ids.get(&id)))
-                {
-                    Some(entry) => Some(*entry),
-                    None => lookup(&batch, &id, generation, start..next)?,
-                };
-                let resolve = |claim: &ClaimRef,
-                               chunk_ids: &HashMap<EventId, (u64, [u8; 32])>|
-                 -> Result<u64, LedgerError> {
-                    match claim {
-                        ClaimRef::Seq(seq) => Ok(*seq),
-                        ClaimRef::Id(claim_id) => match chunk_ids
-                            .get(claim_id)
-                            .or_else(|| in_flight_ids.and_then(|ids| ids.get(claim_id)))
-                        {
-                            Some((seq, _)) => Ok(*seq),
-                            None => lookup(&batch, claim_id, generation, start..next)?
-                                .map(|(seq, _)| seq)
-                                .ok_or_else(|| {
-                                    rejected(&where_, format!("no claim has the id {claim_id}"))
-                                }),
-                        },
-                    }
-                };
+                // Whatever the batch has written is readable; an index entry past it is not
+                // the batch's (its own unwritten ids are in memory).
+                let readable = start + batch.len();
+                let known = seen.find(batch.log(), &id, readable)?;
                 let seq = next;
                 let (event, signed) = match input {
                     Input::Signed(record) => {
@@ -230,7 +243,15 @@ impl Ledger {
                         author,
                         id,
                     } => {
-                        let claim_seq = resolve(&claim, &chunk_ids)?;
+                        let claim_seq = match claim {
+                            ClaimRef::Seq(seq) => seq,
+                            ClaimRef::Id(claim_id) => seen
+                                .find(batch.log(), &claim_id, readable)?
+                                .map(|(seq, _)| seq)
+                                .ok_or_else(|| {
+                                    rejected(&where_, format!("no claim has the id {claim_id}"))
+                                })?,
+                        };
                         let payload = match action {
                             ClaimAction::ClawBack(reason) => {
                                 Payload::OutcomeClawedBack(pbr_core::event::OutcomeClawedBack {
@@ -276,12 +297,7 @@ impl Ledger {
                     Some(record) => record.event_bytes.clone(),
                     None => event.encode().map_err(|e| rejected(&where_, e.reason))?,
                 };
-                let digest = match &event.payload {
-                    Payload::OutcomeVerified(_)
-                    | Payload::OutcomeRejected(_)
-                    | Payload::OutcomeClawedBack(_) => crate::projection::fact_digest(&event),
-                    _ => crate::projection::fact_digest_of_bytes(&encoded),
-                };
+                let digest = crate::projection::fact_digest_encoded(&event, &encoded);
                 if let Some((existing, earlier)) = known {
                     if earlier != digest {
                         return Err(rejected(
@@ -289,7 +305,6 @@ impl Ledger {
                             format!("id {id} already names a different fact (seq {existing})"),
                         ));
                     }
-                    let _ = existing;
                     report.duplicates += 1;
                     continue;
                 }
@@ -297,29 +312,7 @@ impl Ledger {
                     Some(record) => (record.public_key, Pending::Signed(record)),
                     None => {
                         let Some(key) = keys.iter().position(|k| k.name() == event.author) else {
-                            // Say what is wrong with the author before asking for a key: admission
-                            // with no key names a non-party or a role that may not record the kind.
-                            let no_key = [0u8; 32];
-                            return Err(
-                                match state.admit(
-                                    seq,
-                                    &event,
-                                    Signer {
-                                        public_key: &no_key,
-                                    },
-                                ) {
-                                    Err(e) if !e.reason.contains("is not signed with") => {
-                                        rejected(&where_, e.reason)
-                                    }
-                                    _ => rejected(
-                                        &where_,
-                                        format!(
-                                            "no key given for author {} (pass --key)",
-                                            event.author
-                                        ),
-                                    ),
-                                },
-                            );
+                            return Err(no_key(&state, seq, &event, &where_));
                         };
                         (
                             public_keys[key],
@@ -349,7 +342,7 @@ impl Ledger {
                         pbr_core::state::reason_text(p.reason).to_owned(),
                     ));
                 }
-                chunk_ids.insert(event.id, (seq, digest));
+                seen.insert(event.id, seq, digest);
                 report.appended += 1;
                 *report.kinds.entry(event.kind()).or_default() += 1;
                 if report.first.len() < REPORT_FIRST {
@@ -358,20 +351,25 @@ impl Ledger {
                 pending.push(work);
                 next += 1;
                 if pending.len() == CHUNK {
-                    if let Some((signing, ids)) = in_flight.take() {
-                        write_chunk(&mut batch, signing.join()?, ids, generation)?;
-                    }
+                    // Signing starts before the previous chunk is written, so that the
+                    // workers are busy while this thread writes.
+                    let entries = seen.close_chunk();
                     let signing =
-                        Signing::start(scope, std::mem::take(&mut pending), keys, threads);
-                    in_flight = Some((signing, std::mem::take(&mut chunk_ids)));
+                        Signing::start(scope, std::mem::take(&mut pending), entries, keys, threads);
+                    if let Some(previous) = in_flight.replace(signing) {
+                        write_chunk(&mut batch, previous, &mut writer)?;
+                    }
+                    seen.written(writer.chunks_written());
                     progress(done, 0);
                 }
             }
-            if let Some((signing, ids)) = in_flight.take() {
-                write_chunk(&mut batch, signing.join()?, ids, generation)?;
+            if let Some(signing) = in_flight.take() {
+                write_chunk(&mut batch, signing, &mut writer)?;
             }
-            let last = Signing::start(scope, std::mem::take(&mut pending), keys, threads).join()?;
-            write_chunk(&mut batch, last, std::mem::take(&mut chunk_ids), generation)
+            let entries = seen.close_chunk();
+            let last = Signing::start(scope, std::mem::take(&mut pending), entries, keys, threads);
+            write_chunk(&mut batch, last, &mut writer)?;
+            writer.finish()
         });
         scoped?;
         report.seqs = start..next;
@@ -397,6 +395,26 @@ impl Ledger {
     }
 }
 
+/// The refusal of an event whose author has no key here: what is wrong with the author, if
+/// anything (admission without a key names a non-party or a role that may not record the
+/// kind), else the missing key.
+fn no_key(state: &State, seq: u64, event: &Event, where_: &str) -> LedgerError {
+    let no_key = [0u8; 32];
+    match state.admit(
+        seq,
+        event,
+        Signer {
+            public_key: &no_key,
+        },
+    ) {
+        Err(e) if !e.reason.contains("is not signed with") => rejected(where_, e.reason),
+        _ => rejected(
+            where_,
+            format!("no key given for author {} (pass --key)", event.author),
+        ),
+    }
+}
+
 fn claim_participant(
     state: &State,
     contract: &str,
@@ -417,47 +435,229 @@ fn claim_participant(
 /// How many inputs are validated, signed and written together.
 pub const CHUNK: usize = 4096;
 
-/// The id index entry of `id` as the batch under way sees it: a committed event with that id,
-/// or one the batch (of `generation`) wrote for one of its `seqs`.
-fn lookup(
-    batch: &pbr_log::Batch<'_>,
-    id: &EventId,
-    generation: u64,
-    seqs: std::ops::Range<u64>,
-) -> Result<Option<(u64, [u8; 32])>, LedgerError> {
-    crate::projection::lookup_index(
-        batch.log(),
-        id,
-        &crate::projection::Own { generation, seqs },
-    )
-}
-
-/// The ids a chunk appends: id → (seq, fact digest).
+/// The ids of a chunk: id → (seq, fact digest).
 type IdIndex = HashMap<EventId, (u64, [u8; 32])>;
 
-/// Writes a signed chunk into the batch and indexes its ids.
+/// A chunk's id index entries, (id, seq), as the index writer takes them.
+type IndexEntries = Vec<(EventId, u64)>;
+
+/// How a batch finds the ids it has seen: the ones it gave out, and the index's.
+///
+/// The batch's own ids that the index tree may not hold yet stay in memory, chunk by chunk:
+/// the chunk being filled, then the closed chunks (being signed, written, or waiting for the
+/// index writer), newest last; at most a few chunks, so memory does not grow with the batch.
+/// Anything else is looked up in the index, behind an [`IdFilter`] once the batch has made
+/// enough lookups to pay for reading every id of the index into one.
+struct BatchIds<'t> {
+    open: IdIndex,
+    closed: std::collections::VecDeque<IdIndex>,
+    tree: &'t sled::Tree,
+    filter: Option<IdFilter>,
+    /// Index lookups made without a filter.
+    lookups: u64,
+    /// After how many lookups the filter pays: the ids the index held at the start, over
+    /// [`KEYS_READ_PER_LOOKUP`].
+    filter_after: u64,
+    /// The ids the index held at the start, to size the filter.
+    indexed: u64,
+}
+
+/// How many index keys a full scan reads in the time of one lookup of an absent id, about:
+/// 0.5 µs a key (a million ids) against 3.5 µs a lookup (250,000 ids), and lookups slow as
+/// the index grows (`docs/performance.md`, "Import").
+const KEYS_READ_PER_LOOKUP: u64 = 8;
+
+impl<'t> BatchIds<'t> {
+    /// For a batch appending to a log whose first `indexed` events the index covers.
+    fn new(tree: &'t sled::Tree, indexed: u64) -> BatchIds<'t> {
+        BatchIds {
+            open: IdIndex::default(),
+            closed: Default::default(),
+            tree,
+            filter: None,
+            lookups: 0,
+            filter_after: indexed / KEYS_READ_PER_LOOKUP,
+            indexed,
+        }
+    }
+
+    /// The seq and fact digest of the event with `id`, if the batch gave it out or the log
+    /// holds it; records past `readable` are not the log's yet (see
+    /// [`crate::projection::lookup_index`]).
+    fn find(
+        &mut self,
+        log: &pbr_log::Log,
+        id: &EventId,
+        readable: u64,
+    ) -> Result<Option<(u64, [u8; 32])>, LedgerError> {
+        if let Some(entry) = self.in_memory(id) {
+            return Ok(Some(entry));
+        }
+        if self.filter.is_none() {
+            self.lookups += 1;
+            if self.lookups > self.filter_after {
+                self.build_filter()?;
+            }
+        }
+        if self
+            .filter
+            .as_ref()
+            .is_some_and(|filter| !filter.may_contain(id))
+        {
+            return Ok(None);
+        }
+        crate::projection::lookup_index(log, self.tree, id, readable)
+    }
+
+    fn in_memory(&self, id: &EventId) -> Option<(u64, [u8; 32])> {
+        self.open
+            .get(id)
+            .or_else(|| self.closed.iter().rev().find_map(|chunk| chunk.get(id)))
+            .copied()
+    }
+
+    /// Reads every id of the index into a new filter, with the ids in memory: together they
+    /// are every id the batch could find, whatever the index writer is doing meanwhile (a
+    /// chunk leaves memory only after the writer has put it in the index).
+    fn build_filter(&mut self) -> Result<(), LedgerError> {
+        let mut filter = IdFilter::with_capacity(self.indexed.saturating_mul(2));
+        for id in crate::projection::index_ids(self.tree) {
+            filter.insert(&id?);
+        }
+        for chunk in std::iter::once(&self.open).chain(&self.closed) {
+            for id in chunk.keys() {
+                filter.insert(id);
+            }
+        }
+        self.filter = Some(filter);
+        Ok(())
+    }
+
+    fn insert(&mut self, id: EventId, seq: u64, digest: [u8; 32]) {
+        if let Some(filter) = &mut self.filter {
+            filter.insert(&id);
+        }
+        self.open.insert(id, (seq, digest));
+    }
+
+    /// Closes the open chunk; returns its index entries, in no particular order (the writer
+    /// sorts them).
+    fn close_chunk(&mut self) -> IndexEntries {
+        let chunk = std::mem::take(&mut self.open);
+        let entries = chunk.iter().map(|(id, (seq, _))| (*id, *seq)).collect();
+        self.closed.push_back(chunk);
+        entries
+    }
+
+    /// Forgets the oldest `chunks` closed chunks: the index tree holds them now.
+    fn written(&mut self, chunks: usize) {
+        self.closed.drain(..chunks.min(self.closed.len()));
+    }
+}
+
+/// Where a batch's id index entries go: the `projection.ids` tree (a stand-in in tests).
+pub(crate) trait IndexSink: Sync {
+    /// Writes one chunk's entries.
+    fn write(&self, entries: IndexEntries) -> Result<(), LedgerError>;
+}
+
+impl IndexSink for sled::Tree {
+    fn write(&self, entries: IndexEntries) -> Result<(), LedgerError> {
+        crate::projection::write_index(self, entries)
+    }
+}
+
+/// The thread that writes a batch's id index entries, a chunk at a time, in order.
+///
+/// The channel holds one chunk, so this thread's memory stays bounded: if the writer falls
+/// behind, [`IndexWriter::send`] waits for it.
+struct IndexWriter<'scope> {
+    chunks: Option<std::sync::mpsc::SyncSender<IndexEntries>>,
+    written: std::sync::mpsc::Receiver<()>,
+    thread: Option<std::thread::ScopedJoinHandle<'scope, Result<(), LedgerError>>>,
+}
+
+impl<'scope> IndexWriter<'scope> {
+    fn start<'env, S: IndexSink + ?Sized>(
+        scope: &'scope std::thread::Scope<'scope, 'env>,
+        sink: &'env S,
+    ) -> Result<IndexWriter<'scope>, LedgerError> {
+        let (chunks, to_write) = std::sync::mpsc::sync_channel::<IndexEntries>(1);
+        let (done, written) = std::sync::mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("pbr-index".into())
+            .spawn_scoped(scope, move || {
+                for entries in to_write {
+                    sink.write(entries)?;
+                    // The receiver outlives this thread unless the batch failed already.
+                    let _ = done.send(());
+                }
+                Ok(())
+            })
+            .map_err(|e| storage(format!("cannot start the id index writer: {e}")))?;
+        Ok(IndexWriter {
+            chunks: Some(chunks),
+            written,
+            thread: Some(thread),
+        })
+    }
+
+    /// Queues a chunk's entries, whose records are already written. A writer that stopped
+    /// has failed: its error is returned.
+    fn send(&mut self, entries: IndexEntries) -> Result<(), LedgerError> {
+        match &self.chunks {
+            Some(chunks) if chunks.send(entries).is_ok() => Ok(()),
+            _ => self
+                .finish()
+                .and(Err(storage("the id index writer stopped".into()))),
+        }
+    }
+
+    /// How many chunks the writer has put into the index since the last call.
+    fn chunks_written(&self) -> usize {
+        self.written.try_iter().count()
+    }
+
+    /// Waits for the writer to write every queued chunk; its error, if it failed.
+    fn finish(&mut self) -> Result<(), LedgerError> {
+        self.chunks = None;
+        match self.thread.take() {
+            // The writer only panics on a bug; surface it.
+            Some(thread) => thread.join().expect("id index writer panicked"),
+            None => Err(storage("the id index writer stopped".into())),
+        }
+    }
+}
+
+fn storage(reason: String) -> LedgerError {
+    LedgerError::Log(pbr_log::LogError::Storage(reason))
+}
+
+/// Writes a signed chunk into the batch, then hands its ids to the index writer.
 fn write_chunk(
     batch: &mut pbr_log::Batch<'_>,
-    records: Vec<Record>,
-    chunk_ids: HashMap<EventId, (u64, [u8; 32])>,
-    generation: u64,
+    signing: Signing<'_>,
+    writer: &mut IndexWriter<'_>,
 ) -> Result<(), LedgerError> {
+    let (records, entries) = signing.join()?;
     if records.is_empty() {
         return Ok(());
     }
     batch.write(&records)?;
-    crate::projection::write_index(batch.log(), chunk_ids, generation)
+    writer.send(entries)
 }
 
-/// A chunk being signed on worker threads.
+/// A chunk being signed on worker threads, with its index entries.
 struct Signing<'scope> {
     parts: Vec<std::thread::ScopedJoinHandle<'scope, Result<Vec<Record>, LedgerError>>>,
+    entries: IndexEntries,
 }
 
 impl<'scope> Signing<'scope> {
     fn start<'env>(
         scope: &'scope std::thread::Scope<'scope, 'env>,
         pending: Vec<Pending>,
+        entries: IndexEntries,
         keys: &'env [SignerKey],
         threads: usize,
     ) -> Signing<'scope> {
@@ -469,16 +669,16 @@ impl<'scope> Signing<'scope> {
             let part = std::mem::replace(&mut rest, tail);
             parts.push(scope.spawn(move || sign_all(part, keys)));
         }
-        Signing { parts }
+        Signing { parts, entries }
     }
 
-    fn join(self) -> Result<Vec<Record>, LedgerError> {
+    fn join(self) -> Result<(Vec<Record>, IndexEntries), LedgerError> {
         let mut records = Vec::new();
         for part in self.parts {
             // A signing thread only panics on a bug; surface it.
             records.extend(part.join().expect("signing thread panicked")?);
         }
-        Ok(records)
+        Ok((records, self.entries))
     }
 }
 
@@ -496,4 +696,124 @@ fn sign_all(pending: Vec<Pending>, keys: &[SignerKey]) -> Result<Vec<Record>, Le
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use pbr_core::event::{ContractRegistered, CostRecorded};
+    use pbr_core::money::{Currency, Money};
+
+    use super::*;
+    use crate::sample::demo_key;
+
+    type TestResult<T = ()> = Result<T, Box<dyn std::error::Error>>;
+
+    /// The real index, which takes `good` chunks and then fails, as a full disk would.
+    struct FailingIndex {
+        tree: sled::Tree,
+        good: AtomicUsize,
+    }
+
+    impl IndexSink for FailingIndex {
+        fn write(&self, entries: IndexEntries) -> Result<(), LedgerError> {
+            let left = self.good.load(Ordering::SeqCst);
+            if left == 0 {
+                return Err(storage("no space left on device (test)".into()));
+            }
+            self.good.store(left - 1, Ordering::SeqCst);
+            self.tree.write(entries)
+        }
+    }
+
+    fn keys() -> Vec<SignerKey> {
+        ["dwp", "provider"].map(demo_key).to_vec()
+    }
+
+    fn date(year: i32, month: u32, day: u32) -> TestResult<NaiveDate> {
+        Ok(NaiveDate::from_ymd_opt(year, month, day).ok_or("not a date")?)
+    }
+
+    /// A ledger holding scenario A's contract.
+    fn ledger(dir: &std::path::Path) -> TestResult<Ledger> {
+        let mut ledger = Ledger::create(&dir.join("l"), "test/index-writer")?;
+        let terms = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../tests/scenarios/a/contract.toml"),
+        )?;
+        let event = Event {
+            contract: "scenario-a".into(),
+            participant: None,
+            business_date: date(2013, 1, 1)?,
+            payload: Payload::ContractRegistered(ContractRegistered {
+                terms_hash: *blake3::hash(terms.as_bytes()).as_bytes(),
+                terms,
+            }),
+            author: "dwp".into(),
+            recorded_at_micros: 0,
+            id: EventId([9; 16]),
+        };
+        let terms = vec![("terms".to_owned(), Input::Event(event))];
+        ledger.append(terms, &keys(), 1, |_, _| {})?;
+        Ok(ledger)
+    }
+
+    /// `n` costs the provider records, each with an id of its own.
+    fn costs(n: u32) -> TestResult<Vec<(String, Input)>> {
+        let date = date(2013, 8, 1)?;
+        Ok((0..n)
+            .map(|i| {
+                let event = Event {
+                    contract: "scenario-a".into(),
+                    participant: None,
+                    business_date: date,
+                    payload: Payload::CostRecorded(CostRecorded {
+                        party: "provider".into(),
+                        amount: Money::from_minor(i64::from(i) + 1, Currency::GBP),
+                    }),
+                    author: "provider".into(),
+                    recorded_at_micros: 0,
+                    id: EventId::derived(b"test", &i.to_string()),
+                };
+                (format!("cost {i}"), Input::Event(event))
+            })
+            .collect())
+    }
+
+    #[test]
+    fn a_failing_index_writer_fails_the_batch_and_leaves_the_ledger_as_it_was() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        let mut ledger = ledger(dir.path())?;
+        ledger.set_threads(2);
+        let before = (
+            ledger.log().len(),
+            ledger.log().root(),
+            ledger.state_bytes()?,
+        );
+        // Four chunks: the writer puts the first into the index, then fails.
+        let n = 3 * CHUNK as u32 + 10;
+        let sink = FailingIndex {
+            tree: crate::projection::index_tree(ledger.log())?,
+            good: AtomicUsize::new(1),
+        };
+        let inputs = costs(n)?.into_iter().map(Ok);
+        let Err(error) = ledger.append_indexing(inputs, &keys(), 5, |_, _| {}, &sink) else {
+            return Err("a failed index write must fail the batch".into());
+        };
+        assert!(error.to_string().contains("no space left"), "{error}");
+        let after = (
+            ledger.log().len(),
+            ledger.log().root(),
+            ledger.state_bytes()?,
+        );
+        assert_eq!(after, before);
+        // The entries the writer did write name seqs the batch never committed: the same
+        // facts are appended in full, and known afterwards.
+        let report = ledger.append(costs(n)?, &keys(), 6, |_, _| {})?;
+        assert_eq!((report.appended, report.duplicates), (u64::from(n), 0));
+        let report = ledger.append(costs(n)?, &keys(), 7, |_, _| {})?;
+        assert_eq!((report.appended, report.duplicates), (0, u64::from(n)));
+        Ok(())
+    }
 }

@@ -11,6 +11,7 @@
 pub mod append;
 pub mod bundle;
 mod error;
+mod id_filter;
 pub mod import;
 mod projection;
 pub mod sample;

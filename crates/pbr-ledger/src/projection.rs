@@ -2,14 +2,15 @@
 //!
 //! - `projection.state`: key `state` → `u32 LE version ‖ u64 LE applied ‖ bincode(State)`, the
 //!   state after the first `applied` events.
-//! - `projection.ids`: client event id (16 bytes) → seq (u64 BE) ‖ fact digest (32 bytes) ‖
-//!   batch generation (u64 BE), for every event appended; key `indexed` → u64 BE, the number
-//!   of leading events whose ids it holds; key `generation` → u64 BE, the last batch's
-//!   generation (neither key is 16 bytes long, so neither is an id). The digest tells a
-//!   repeated fact from a different fact under the same id without reading the event (see
-//!   [`fact_digest`]). An entry is trusted when its seq is a committed event with that id, or
-//!   when the batch under way wrote it (its generation and one of its seqs); anything else,
-//!   such as an entry a failed batch left, is ignored.
+//! - `projection.ids`: client event id (16 bytes) → seq (u64 BE), for every event appended;
+//!   key `indexed` → u64 BE, the number of leading events whose ids it holds (not 16 bytes
+//!   long, so not an id). An entry is trusted only after reading the event at its seq and
+//!   finding that id there, which also gives the fact digest that tells a repeated fact from
+//!   a different fact under the same id (see [`fact_digest`]); an entry a failed batch left
+//!   names a seq that is past the log or holds another event, and is ignored. Reading costs
+//!   nothing on a large import, where almost no id is found; keeping the entry to 8 bytes
+//!   keeps the tree small (sled stores values that short inline). Entries written before
+//!   the digest was dropped carry it and a batch generation after the seq, and still read.
 //!
 //! Both are caches, each with its own watermark, caught up from the log on first use: the
 //! state by anything that reads it ([`Ledger::state`]), the index only by an append, the one
@@ -18,8 +19,6 @@
 //! loses nothing. [`Ledger::rebuild_projections`] derives both from `events` alone. The id
 //! index is permanent in the sense that matters: it is derived from the log, so a
 //! re-imported id is recognised however long ago it was first appended.
-
-use std::collections::HashMap;
 
 use pbr_core::event::Event;
 use pbr_core::ids::EventId;
@@ -68,12 +67,23 @@ pub(crate) fn fact_digest_of_bytes(bytes: &[u8]) -> [u8; 32] {
     }
     *hasher.finalize().as_bytes()
 }
+
+/// [`fact_digest`] of an event whose encoding is at hand: no second encoding, except for a
+/// decision or claw-back, whose digest does not read the bytes.
+pub(crate) fn fact_digest_encoded(event: &Event, bytes: &[u8]) -> [u8; 32] {
+    use pbr_core::event::Payload;
+    match &event.payload {
+        Payload::OutcomeVerified(_)
+        | Payload::OutcomeRejected(_)
+        | Payload::OutcomeClawedBack(_) => fact_digest(event),
+        _ => fact_digest_of_bytes(bytes),
+    }
+}
+
 const STATE_KEY: &[u8] = b"state";
 /// The id index's watermark.
 const INDEXED_KEY: &[u8] = b"indexed";
-/// The generation of the id index's last batch.
-const GENERATION_KEY: &[u8] = b"generation";
-/// Ids written per sled batch while catching the index up, so memory stays bounded.
+/// Ids written at a time (sorted) while catching the index up, so memory stays bounded.
 const INDEX_SLICE: usize = 65_536;
 
 fn config() -> impl bincode::config::Config {
@@ -132,15 +142,16 @@ impl Ledger {
         if indexed == 0 {
             self.log.drop_projection_tree("ids")?;
         }
-        let mut ids = HashMap::new();
+        let tree = index_tree(&self.log)?;
+        let mut ids = Vec::with_capacity(INDEX_SLICE);
         for entry in self.log.iter_from(indexed) {
             let (seq, event) = decoded(entry)?;
-            ids.insert(event.id, (seq, fact_digest(&event)));
+            ids.push((event.id, seq));
             if ids.len() >= INDEX_SLICE {
-                write_index(&self.log, std::mem::take(&mut ids), 0)?;
+                write_index(&tree, ids.drain(..))?;
             }
         }
-        write_index(&self.log, ids, 0)?;
+        write_index(&tree, ids)?;
         self.set_indexed(len)?;
         self.log.flush()?;
         Ok(())
@@ -178,7 +189,8 @@ impl Ledger {
     /// The seq of the committed event with client id `id`, if the ledger holds one.
     pub fn seq_of_id(&self, id: &EventId) -> Result<Option<u64>, LedgerError> {
         self.ensure_index()?;
-        Ok(lookup_index(&self.log, id, &Own::NONE)?.map(|(seq, _)| seq))
+        let ids = index_tree(&self.log)?;
+        Ok(lookup_index(&self.log, &ids, id, self.log.len())?.map(|(seq, _)| seq))
     }
 
     /// Rebuilds the state from `events` alone, and marks the id index for rebuilding from
@@ -249,39 +261,15 @@ fn decoded(
     Ok((seq, event))
 }
 
-/// The id index entries an append may trust without reading the log: the ones it wrote
-/// itself, for its own seqs.
-pub(crate) struct Own {
-    /// The batch's generation ([`begin_index_batch`]).
-    pub generation: u64,
-    /// The seqs the batch has given out so far.
-    pub seqs: std::ops::Range<u64>,
+/// The id index tree, `projection.ids`. Callers that look up or write many ids open it once
+/// (opening a tree by name takes sled's tree-table lock).
+pub(crate) fn index_tree(log: &pbr_log::Log) -> Result<sled::Tree, LedgerError> {
+    Ok(log.projection_tree("ids")?)
 }
 
-impl Own {
-    /// Outside a batch: no entry is trusted unread.
-    const NONE: Own = Own {
-        generation: 0,
-        seqs: 0..0,
-    };
-}
-
-/// Starts a batch's use of the id index: a generation no earlier batch had, so that entries a
-/// failed batch left (for seqs a later batch gives out again) never pass for the later
-/// batch's own. sled recovers a prefix of its writes, so an entry that survives a crash
-/// carries a generation that survived too.
-pub(crate) fn begin_index_batch(log: &pbr_log::Log) -> Result<u64, LedgerError> {
-    let generation = index_counter(log, GENERATION_KEY)? + 1;
-    log.projection_tree("ids")?
-        .insert(GENERATION_KEY, &generation.to_be_bytes())
-        .map_err(|e| LedgerError::Log(e.into()))?;
-    Ok(generation)
-}
-
-/// One of the id index's counters (`indexed`, `generation`): a u64 BE, 0 when absent.
+/// One of the id index's counters (`indexed`): a u64 BE, 0 when absent.
 fn index_counter(log: &pbr_log::Log, key: &[u8]) -> Result<u64, LedgerError> {
-    let value = log
-        .projection_tree("ids")?
+    let value = index_tree(log)?
         .get(key)
         .map_err(|e| LedgerError::Log(e.into()))?;
     Ok(value
@@ -290,62 +278,74 @@ fn index_counter(log: &pbr_log::Log, key: &[u8]) -> Result<u64, LedgerError> {
         .map_or(0, u64::from_be_bytes))
 }
 
-/// Writes id index entries: id → seq (u64 BE) ‖ fact digest ‖ generation (u64 BE).
-pub(crate) fn write_index(
-    log: &pbr_log::Log,
-    entries: impl IntoIterator<Item = (EventId, (u64, [u8; 32]))>,
-    generation: u64,
-) -> Result<(), LedgerError> {
-    let mut batch = sled::Batch::default();
-    for (id, (seq, digest)) in entries {
-        let mut value = Vec::with_capacity(48);
-        value.extend_from_slice(&seq.to_be_bytes());
-        value.extend_from_slice(&digest);
-        value.extend_from_slice(&generation.to_be_bytes());
-        batch.insert(&id.0, value);
-    }
-    let ids = log.projection_tree("ids")?;
-    ids.apply_batch(batch)
-        .map_err(|e| LedgerError::Log(e.into()))
+/// Every id the index holds an entry for, in key order, trusted or not (the counters, whose
+/// keys are not 16 bytes long, are skipped).
+pub(crate) fn index_ids(ids: &sled::Tree) -> impl Iterator<Item = Result<EventId, LedgerError>> {
+    ids.iter().keys().filter_map(|key| match key {
+        Ok(key) => <[u8; 16]>::try_from(key.as_ref())
+            .ok()
+            .map(|id| Ok(EventId(id))),
+        Err(e) => Some(Err(LedgerError::Log(e.into()))),
+    })
 }
 
-/// The index entry of `id`, if it is to be trusted: `own` wrote it, or its seq is a committed
-/// event that has that id. An entry left by a failed batch fails both and is ignored.
+/// Writes id index entries: id → seq (u64 BE), in key order.
+///
+/// One insert at a time rather than one sled batch: the entries need no atomicity (an entry
+/// is only ever trusted after reading the event it names), and each insert lets sled free
+/// the pages the last ones replaced. A batch holds one epoch guard throughout, so on a large
+/// import the replaced pages piled up faster than sled's background threads freed them (see
+/// `docs/performance.md`, "Import"); a batch also takes sled's exclusive lock.
+pub(crate) fn write_index(
+    ids: &sled::Tree,
+    entries: impl IntoIterator<Item = (EventId, u64)>,
+) -> Result<(), LedgerError> {
+    let mut entries: Vec<(EventId, u64)> = entries.into_iter().collect();
+    entries.sort_unstable_by_key(|(id, _)| *id);
+    for (id, seq) in entries {
+        ids.insert(id.0, &seq.to_be_bytes())
+            .map_err(|e| LedgerError::Log(e.into()))?;
+    }
+    Ok(())
+}
+
+/// The seq and fact digest of the event with client id `id`, if the index names one that
+/// holds it: the entry's seq must be below `readable` (the committed log, plus whatever the
+/// batch under way has written) and the event there must carry `id`. An entry that fails
+/// either, such as one a failed batch left, is ignored. The digest is recomputed from the
+/// stored event, so the index need not keep it.
 pub(crate) fn lookup_index(
     log: &pbr_log::Log,
+    ids: &sled::Tree,
     id: &EventId,
-    own: &Own,
+    readable: u64,
 ) -> Result<Option<(u64, [u8; 32])>, LedgerError> {
-    let ids = log.projection_tree("ids")?;
     let Some(value) = ids.get(id.0).map_err(|e| LedgerError::Log(e.into()))? else {
         return Ok(None);
     };
-    let field = |at: std::ops::Range<usize>| value.get(at);
-    let (Some(seq), Some(digest), Some(generation)) = (
-        field(0..8)
-            .and_then(|b| <[u8; 8]>::try_from(b).ok())
-            .map(u64::from_be_bytes),
-        field(8..40).and_then(|b| <[u8; 32]>::try_from(b).ok()),
-        field(40..48)
-            .and_then(|b| <[u8; 8]>::try_from(b).ok())
-            .map(u64::from_be_bytes),
-    ) else {
+    // The seq leads the value (an index written before the digest was dropped has more after).
+    let Some(seq) = value
+        .get(..8)
+        .and_then(|b| <[u8; 8]>::try_from(b).ok())
+        .map(u64::from_be_bytes)
+    else {
         return Ok(None);
     };
-    if generation == own.generation && own.seqs.contains(&seq) {
-        return Ok(Some((seq, digest)));
+    if seq >= readable {
+        return Ok(None);
     }
-    if seq < log.len() {
-        let record = log.read(seq)?;
-        let event = Event::decode(&record.event_bytes).map_err(|e| LedgerError::Projection {
-            seq,
-            reason: e.reason,
-        })?;
-        if event.id == *id {
-            return Ok(Some((seq, digest)));
-        }
+    let record = log.read(seq)?;
+    let event = Event::decode(&record.event_bytes).map_err(|e| LedgerError::Projection {
+        seq,
+        reason: e.reason,
+    })?;
+    if event.id != *id {
+        return Ok(None);
     }
-    Ok(None)
+    Ok(Some((
+        seq,
+        fact_digest_encoded(&event, &record.event_bytes),
+    )))
 }
 
 fn decode_snapshot(bytes: &[u8]) -> Option<State> {

@@ -451,3 +451,66 @@ fn ids_a_failed_batch_wrote_are_not_taken_for_appended_facts() {
     let report = ledger.append(again, &keys(), 9, |_, _| {}).unwrap();
     assert_eq!((report.appended, report.duplicates), (0, 3));
 }
+
+#[test]
+fn an_id_repeated_chunks_later_in_one_batch_is_a_duplicate() {
+    // Ids given again several chunks after their first use: the batch finds them in memory
+    // while their chunk is in flight and in the index once the index writer has written it;
+    // either way they are duplicates, never appended twice, and a different fact under one
+    // of them is refused.
+    let (_dir, mut ledger) = scenario_a(false);
+    ledger.set_threads(2);
+    let before = ledger.log().len();
+    let n = 4 * pbr_ledger::CHUNK as u32 + 10;
+    let again: Vec<u32> = (0..n).step_by(397).collect();
+    let mut inputs: Vec<_> = (0..n).map(|i| cost(i, &i.to_string())).collect();
+    inputs.extend(again.iter().map(|&i| cost(i, &i.to_string())));
+    let report = ledger.append(inputs, &keys(), 9, |_, _| {}).unwrap();
+    assert_eq!(
+        (report.appended, report.duplicates),
+        (u64::from(n), again.len() as u64)
+    );
+    assert_eq!(ledger.log().len(), before + u64::from(n));
+    let mut inputs: Vec<_> = (0..n).map(|i| cost(i, &format!("new {i}"))).collect();
+    inputs.push(cost(7, "0"));
+    let reason = refusal(ledger.append(inputs, &keys(), 9, |_, _| {}));
+    assert!(
+        reason.contains("already names a different fact"),
+        "{reason}"
+    );
+    assert_eq!(ledger.log().len(), before + u64::from(n));
+}
+
+#[test]
+fn an_index_written_before_entries_were_only_a_seq_still_reads() {
+    // Until 2026-11-24 an entry was seq ‖ fact digest ‖ batch generation, beside a
+    // `generation` counter. Such an index must still make a re-import all duplicates.
+    let (_dir, ledger) = scenario_a(true);
+    let dir = ledger.log().dir().to_owned();
+    drop(ledger);
+    {
+        let db = crate::support::raw_sled(&dir.join("sled"));
+        let ids = db.open_tree("projection.ids").unwrap();
+        let mut rewritten = 0;
+        for entry in ids.iter() {
+            let (key, value) = entry.unwrap();
+            if key.len() == 16 {
+                let mut old = value.to_vec();
+                old.extend_from_slice(&[7; 32]);
+                old.extend_from_slice(&3u64.to_be_bytes());
+                ids.insert(key, old).unwrap();
+                rewritten += 1;
+            }
+        }
+        assert!(rewritten > 70, "{rewritten}");
+        ids.insert("generation", &3u64.to_be_bytes()).unwrap();
+        db.flush().unwrap();
+    }
+    let mut reopened = pbr_ledger::Ledger::open(&dir).unwrap();
+    let before = reopened.log().len();
+    let again = rows("tests/scenarios/a/events.csv");
+    let count = again.len() as u64;
+    let report = reopened.append(again, &keys(), 9, |_, _| {}).unwrap();
+    assert_eq!((report.appended, report.duplicates), (0, count));
+    assert_eq!(reopened.log().len(), before);
+}
