@@ -173,11 +173,12 @@ impl Ledger {
 
     /// Writes the state snapshot, then flushes.
     pub(crate) fn save_snapshot(&self) -> Result<(), LedgerError> {
+        // The state is encoded straight behind the prefix: at scale the snapshot is the
+        // largest thing an append holds, and each copy of it counts in the peak.
         let mut bytes = SNAPSHOT_VERSION.to_le_bytes().to_vec();
         bytes.extend_from_slice(&self.state.applied.to_le_bytes());
-        let state = bincode::serde::encode_to_vec(&self.state, config())
+        bincode::serde::encode_into_std_write(&self.state, &mut bytes, config())
             .map_err(|e| Self::projection_error(self.state.applied, e.to_string()))?;
-        bytes.extend_from_slice(&state);
         self.log
             .projection_tree("state")?
             .insert(STATE_KEY, bytes)
