@@ -343,9 +343,10 @@ pub(crate) fn audit(
         command,
         made_by: format!("pbr {}", env!("CARGO_PKG_VERSION")),
     };
-    // The auditor's recomputation: a replay of every event from seq 0, not the projections.
+    // The auditor's recomputation: a replay of every event from seq 0, not the projections,
+    // each statement recomputed from the contract's first period.
     let replay = ledger
-        .state_at(ledger.log().len())
+        .audited_state_at(ledger.log().len())
         .map_err(|e| e.to_string());
     let report = AuditReport::build(input, replay.as_ref().map_err(Clone::clone));
     let bytes = match format {

@@ -832,6 +832,18 @@ impl State {
         self.prepared = None;
     }
 
+    /// Folds an admitted event in as an auditor does: a `settlement-issued` event's statement
+    /// is recomputed from its contract's first period, not from the carry the previous
+    /// statement left (`pbr audit` and the audit report take no shortcut on trust).
+    pub fn apply_recomputing(&mut self, seq: u64, event: &Event) -> Result<(), CoreError> {
+        if let Payload::SettlementIssued(_) = &event.payload
+            && let Some(contract) = self.contracts.get_mut(&event.contract)
+        {
+            contract.resume = None;
+        }
+        self.apply(seq, event)
+    }
+
     /// Folds an admitted event in.
     pub fn apply(&mut self, seq: u64, event: &Event) -> Result<(), CoreError> {
         self.applied = seq + 1;

@@ -179,6 +179,12 @@ impl Ledger {
         bytes.extend_from_slice(&self.state.applied.to_le_bytes());
         bincode::serde::encode_into_std_write(&self.state, &mut bytes, config())
             .map_err(|e| Self::projection_error(self.state.applied, e.to_string()))?;
+        // A fresh tree for each snapshot: sled keeps a rewritten value as a delta on its
+        // page, and reading a page with many such deltas reads each superseded snapshot too
+        // (after 11 quarters of appends at 20,000 participants: 133 ms and 400 MiB to load a
+        // 21 MB snapshot, against 30 ms and 116 MiB written once). A crash in between loses
+        // only the cache: the next read folds the state from the log.
+        self.log.drop_projection_tree("state")?;
         self.log
             .projection_tree("state")?
             .insert(STATE_KEY, bytes)
@@ -214,15 +220,27 @@ impl Ledger {
     /// The state as it was after the first `len` events: "what did we know at this log
     /// position". Replays from the start; the projections are not touched.
     pub fn state_at(&self, len: u64) -> Result<State, LedgerError> {
+        self.fold(len, State::apply)
+    }
+
+    /// [`Ledger::state_at`] as an auditor folds it: every issued statement recomputed from
+    /// its contract's first period ([`State::apply_recomputing`]).
+    pub fn audited_state_at(&self, len: u64) -> Result<State, LedgerError> {
+        self.fold(len, State::apply_recomputing)
+    }
+
+    fn fold(
+        &self,
+        len: u64,
+        apply: impl Fn(&mut State, u64, &Event) -> Result<(), pbr_core::CoreError>,
+    ) -> Result<State, LedgerError> {
         let mut state = State::default();
         for entry in self.log.iter_from(0) {
             let (seq, event) = decoded(entry)?;
             if seq >= len {
                 break;
             }
-            state
-                .apply(seq, &event)
-                .map_err(|e| Self::projection_error(seq, e.reason))?;
+            apply(&mut state, seq, &event).map_err(|e| Self::projection_error(seq, e.reason))?;
         }
         Ok(state)
     }

@@ -185,13 +185,8 @@ impl Ledger {
         for entry in self.log.iter_from(0) {
             let (seq, bytes) = entry?;
             let event = decode(seq, &bytes)?;
-            if let Payload::SettlementIssued(_) = &event.payload
-                && let Some(contract) = state.contracts.get_mut(&event.contract)
-            {
-                contract.resume = None;
-            }
             state
-                .apply(seq, &event)
+                .apply_recomputing(seq, &event)
                 .map_err(|e| Self::projection_error(seq, e.reason))?;
             // Folding a `settlement-issued` event recomputes its statement from the state
             // before it (`State::apply`); compare that with the recorded hash.

@@ -105,3 +105,15 @@ fn a_fact_dated_in_a_settled_period_drops_the_carry_and_shows_as_adjustment() {
         "the back-dated cost should adjust a settled period"
     );
 }
+
+#[test]
+fn an_audited_replay_folds_to_the_state_issuing_left() {
+    // Issuing went on from carries; the auditor's fold recomputes every statement from the
+    // first period. Both must leave the same state, byte for byte: the same settled tables
+    // and the same carries.
+    let (_dir, mut ledger) = demo();
+    let len = ledger.log().len();
+    let audited = ledger.audited_state_at(len).unwrap();
+    let encoded = bincode::serde::encode_to_vec(&audited, bincode::config::legacy()).unwrap();
+    assert_eq!(encoded, ledger.state_bytes().unwrap());
+}
