@@ -297,7 +297,7 @@ impl Ledger {
                     Some(record) => record.event_bytes.clone(),
                     None => event.encode().map_err(|e| rejected(&where_, e.reason))?,
                 };
-                let digest = crate::projection::fact_digest_encoded(&event, &encoded);
+                let digest = crate::projection::fact_digest(&event, &encoded);
                 if let Some((existing, earlier)) = known {
                     if earlier != digest {
                         return Err(rejected(

@@ -30,11 +30,12 @@ use crate::{Ledger, LedgerError};
 /// the index) is rebuilt from the log.
 const SNAPSHOT_VERSION: u32 = 5;
 
-/// What identifies a fact for duplicate detection: for a decision or a claw-back, the claim,
-/// the action, the date and the author (re-deciding a claim later may not give the same
-/// result, but it is the same fact); for anything else, the event's bytes with `recorded_at`
-/// zeroed (an import repeated later records the same fact at another time).
-pub(crate) fn fact_digest(event: &Event) -> [u8; 32] {
+/// What identifies a fact for duplicate detection, from the event and its encoding `bytes`:
+/// for a decision or a claw-back, the claim, the action, the date and the author (re-deciding
+/// a claim later may not give the same result, but it is the same fact); for anything else,
+/// the bytes with `recorded_at` zeroed (an import repeated later records the same fact at
+/// another time).
+pub(crate) fn fact_digest(event: &Event, bytes: &[u8]) -> [u8; 32] {
     use pbr_core::event::Payload;
     let action = |what: &str, claim_seq: u64| {
         let text = format!(
@@ -47,13 +48,13 @@ pub(crate) fn fact_digest(event: &Event) -> [u8; 32] {
         Payload::OutcomeVerified(p) => action("decide", p.claim_seq),
         Payload::OutcomeRejected(p) => action("decide", p.claim_seq),
         Payload::OutcomeClawedBack(p) => action(&format!("claw-back {:?}", p.reason), p.claim_seq),
-        _ => fact_digest_of_bytes(&event.encode().unwrap_or_default()),
+        _ => fact_digest_of_bytes(bytes),
     }
 }
 
 /// [`fact_digest`] of an event that is not a decision or claw-back, from its encoding: the
 /// bytes with `recorded_at` (the eight bytes before the 16-byte id at the end) zeroed.
-pub(crate) fn fact_digest_of_bytes(bytes: &[u8]) -> [u8; 32] {
+fn fact_digest_of_bytes(bytes: &[u8]) -> [u8; 32] {
     let mut hasher = blake3::Hasher::new();
     match bytes.len().checked_sub(24) {
         Some(at) => {
@@ -66,18 +67,6 @@ pub(crate) fn fact_digest_of_bytes(bytes: &[u8]) -> [u8; 32] {
         }
     }
     *hasher.finalize().as_bytes()
-}
-
-/// [`fact_digest`] of an event whose encoding is at hand: no second encoding, except for a
-/// decision or claw-back, whose digest does not read the bytes.
-pub(crate) fn fact_digest_encoded(event: &Event, bytes: &[u8]) -> [u8; 32] {
-    use pbr_core::event::Payload;
-    match &event.payload {
-        Payload::OutcomeVerified(_)
-        | Payload::OutcomeRejected(_)
-        | Payload::OutcomeClawedBack(_) => fact_digest(event),
-        _ => fact_digest_of_bytes(bytes),
-    }
 }
 
 const STATE_KEY: &[u8] = b"state";
@@ -159,13 +148,18 @@ impl Ledger {
 
     /// The id index's watermark: how many leading events it covers.
     fn indexed(&self) -> Result<u64, LedgerError> {
-        index_counter(&self.log, INDEXED_KEY)
+        let value = index_tree(&self.log)?
+            .get(INDEXED_KEY)
+            .map_err(|e| LedgerError::Log(e.into()))?;
+        Ok(value
+            .as_deref()
+            .and_then(|b| <[u8; 8]>::try_from(b).ok())
+            .map_or(0, u64::from_be_bytes))
     }
 
     /// Records that the id index covers the first `len` events (flushed with the next flush).
     pub(crate) fn set_indexed(&self, len: u64) -> Result<(), LedgerError> {
-        self.log
-            .projection_tree("ids")?
+        index_tree(&self.log)?
             .insert(INDEXED_KEY, &len.to_be_bytes())
             .map_err(|e| LedgerError::Log(e.into()))?;
         Ok(())
@@ -286,17 +280,6 @@ pub(crate) fn index_tree(log: &pbr_log::Log) -> Result<sled::Tree, LedgerError> 
     Ok(log.projection_tree("ids")?)
 }
 
-/// One of the id index's counters (`indexed`): a u64 BE, 0 when absent.
-fn index_counter(log: &pbr_log::Log, key: &[u8]) -> Result<u64, LedgerError> {
-    let value = index_tree(log)?
-        .get(key)
-        .map_err(|e| LedgerError::Log(e.into()))?;
-    Ok(value
-        .as_deref()
-        .and_then(|b| <[u8; 8]>::try_from(b).ok())
-        .map_or(0, u64::from_be_bytes))
-}
-
 /// Every id the index holds an entry for, in key order, trusted or not (the counters, whose
 /// keys are not 16 bytes long, are skipped).
 pub(crate) fn index_ids(ids: &sled::Tree) -> impl Iterator<Item = Result<EventId, LedgerError>> {
@@ -361,10 +344,7 @@ pub(crate) fn lookup_index(
     if event.id != *id {
         return Ok(None);
     }
-    Ok(Some((
-        seq,
-        fact_digest_encoded(&event, &record.event_bytes),
-    )))
+    Ok(Some((seq, fact_digest(&event, &record.event_bytes))))
 }
 
 fn decode_snapshot(bytes: &[u8]) -> Option<State> {
