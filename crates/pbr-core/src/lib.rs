@@ -10,6 +10,7 @@ pub mod cpr;
 pub mod date;
 pub mod error;
 pub mod event;
+pub mod flows;
 pub mod ids;
 mod json;
 pub mod money;

@@ -19,6 +19,8 @@ use crate::error::CoreError;
 use crate::event::{Attributes, Event, Payload, Purpose, RejectReason, Role, SelfSufficiency};
 use crate::ids::ParticipantRef;
 use crate::money::Money;
+
+pub use crate::flows::{Flow, FlowKind, Flows};
 use crate::terms::{Attribute, OutcomeTerms, Subject, Terms};
 
 /// What a claim is about.
@@ -83,7 +85,7 @@ pub struct ContractState {
     /// Recorded months: participant → month index → (seq, status).
     pub months: BTreeMap<ParticipantRef, Months>,
     /// Money recorded as moving or owed outside statements, by seq.
-    pub flows: BTreeMap<u64, Flow>,
+    pub flows: Flows,
     /// Issued statements, in log order.
     pub issued: Vec<Issued>,
     /// The cumulative entitlement the last issued statement settled (key → amount), which
@@ -136,38 +138,6 @@ impl Months {
             .take_while(move |m| m.0 <= *range.end())
             .copied()
     }
-}
-
-/// Money moving or owed, as recorded by a party (not computed by a statement).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Flow {
-    /// The business date.
-    pub date: NaiveDate,
-    /// What kind of record.
-    pub kind: FlowKind,
-    /// Who pays (for a cost: whose cost).
-    pub from: String,
-    /// Who is paid (for a cost: empty).
-    pub to: String,
-    /// How much.
-    pub amount: Money,
-    /// What for, where the event says.
-    pub purpose: Option<Purpose>,
-}
-
-/// The event kind behind a [`Flow`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum FlowKind {
-    /// `funds-committed`: promised, not moved.
-    Committed,
-    /// `funds-disbursed`.
-    Disbursed,
-    /// `cost-recorded`.
-    Cost,
-    /// `payment-recorded`.
-    Payment,
-    /// `guarantee-called`.
-    GuaranteeCalled,
 }
 
 /// An issued statement, as the log records it, with what the engine recomputed for it.
@@ -1074,8 +1044,8 @@ impl State {
         let flow = Flow {
             date: event.business_date,
             kind,
-            from: from.to_owned(),
-            to: to.to_owned(),
+            from,
+            to,
             amount,
             purpose,
         };
@@ -1089,7 +1059,7 @@ impl State {
             for months in contract.months.values_mut() {
                 months.retain(|_, seq, _| seq != retracted);
             }
-            contract.flows.remove(&retracted);
+            contract.flows.remove(retracted);
             for claim in contract.claims.values_mut() {
                 if claim
                     .decision

@@ -28,7 +28,7 @@ use crate::{Ledger, LedgerError};
 
 /// Bumped whenever `State`'s shape or the id index changes; an older snapshot (and with it
 /// the index) is rebuilt from the log.
-const SNAPSHOT_VERSION: u32 = 5;
+const SNAPSHOT_VERSION: u32 = 6;
 
 /// What identifies a fact for duplicate detection, from the event and its encoding `bytes`:
 /// for a decision or a claw-back, the claim, the action, the date and the author (re-deciding

@@ -544,8 +544,8 @@ pub fn export(
             .entry((
                 flow.date.to_string(),
                 label,
-                flow.from.clone(),
-                flow.to.clone(),
+                flow.from.to_owned(),
+                flow.to.to_owned(),
             ))
             .or_insert((kind, Money::zero(currency)));
         slot.1 = slot.1.checked_add(flow.amount).map_err(core)?;

@@ -132,7 +132,7 @@ pub fn balances(
             )?;
         }
     }
-    for flow in contract.flows.values().filter(|f| in_effect(f.date)) {
+    for (_, flow) in contract.flows.iter().filter(|(_, f)| in_effect(f.date)) {
         match flow.kind {
             // Facility flows are what statements compute (`facility:*` lines, in `accrued`);
             // a recorded copy of one would count it twice. The engine's cash sequence skips
@@ -210,12 +210,12 @@ mod tests {
     use super::*;
     use crate::state::Flow;
 
-    fn flow(from: &str, to: &str, minor: i64, purpose: Purpose) -> Flow {
+    fn flow<'a>(from: &'a str, to: &'a str, minor: i64, purpose: Purpose) -> Flow<'a> {
         Flow {
             date: NaiveDate::from_ymd_opt(2024, 1, 2).unwrap_or_default(),
             kind: FlowKind::Disbursed,
-            from: from.into(),
-            to: to.into(),
+            from,
+            to,
             amount: Money::from_minor(minor, Currency::DKK),
             purpose: Some(purpose),
         }

@@ -654,9 +654,10 @@ impl<'a> Engine<'a> {
         calendar: Calendar,
         start: Period,
         through: Period,
-    ) -> BTreeMap<Period, Vec<(u64, &'a crate::state::Flow)>> {
-        let mut flows: BTreeMap<Period, Vec<(u64, &crate::state::Flow)>> = BTreeMap::new();
-        for (&seq, flow) in &self.contract.flows {
+    ) -> BTreeMap<Period, Vec<(u64, crate::state::Flow<'a>)>> {
+        let contract: &'a ContractState = self.contract;
+        let mut flows: BTreeMap<Period, Vec<(u64, crate::state::Flow<'a>)>> = BTreeMap::new();
+        for (seq, flow) in contract.flows.iter() {
             let period = Period::containing(calendar, flow.date);
             if start <= period && period <= through {
                 flows.entry(period).or_default().push((seq, flow));
@@ -725,7 +726,7 @@ impl<'a> Engine<'a> {
         terms: &Terms,
         period: Period,
         mut items: Vec<Item>,
-        flows: &BTreeMap<Period, Vec<(u64, &crate::state::Flow)>>,
+        flows: &BTreeMap<Period, Vec<(u64, crate::state::Flow<'_>)>>,
     ) -> Result<(), CoreError> {
         self.paid_period = self.zero();
         self.pairs.clear();
@@ -1419,7 +1420,7 @@ impl<'a> Engine<'a> {
         terms: &Terms,
         f: &crate::terms::FacilityTerms,
         period: Period,
-        flows: Option<&Vec<(u64, &crate::state::Flow)>>,
+        flows: Option<&Vec<(u64, crate::state::Flow<'_>)>>,
         waterfall_in: &BTreeMap<String, Money>,
     ) -> Result<(), CoreError> {
         let zero = self.zero();

@@ -283,11 +283,11 @@ mod tests {
     #[test]
     fn payments_alone_span_the_axis_and_sum_per_party() -> Result<(), String> {
         let mut contract = ContractState::default();
-        let flow = |from: &str, to: &str, minor, on, kind| Flow {
+        let flow = |from: &'static str, to: &'static str, minor, on, kind| Flow {
             date: on,
             kind,
-            from: from.into(),
-            to: to.into(),
+            from,
+            to,
             amount: Money::from_minor(minor, Currency::DKK),
             purpose: None,
         };
