@@ -35,6 +35,8 @@ use crate::money::{Currency, Money};
 
 /// Records per block: a lookup by seq decodes at most this many.
 const BLOCK: usize = 128;
+/// The longest record: six varints of up to ten bytes and the tag.
+const MAX_RECORD: usize = 6 * 10 + 1;
 /// The tag bit of a removed flow.
 const REMOVED: u8 = 0x80;
 /// Purposes per kind in a tag: none and the eight [`Purpose`]s.
@@ -206,6 +208,12 @@ impl Flows {
                 self.currencies.len() - 1
             }
         };
+        // Grow by an eighth rather than doubling: the table is most of a large state, and
+        // on Linux the allocator moves a large block's pages instead of copying them.
+        if self.bytes.capacity() - self.bytes.len() < MAX_RECORD {
+            self.bytes
+                .reserve_exact(self.bytes.capacity() / 8 + MAX_RECORD * BLOCK);
+        }
         let day = i64::from(Datelike::num_days_from_ce(&flow.date));
         let (prev_seq, prev_day) = match self.last {
             Some(last) if self.in_last_block < BLOCK => last,

@@ -1,7 +1,9 @@
 //! The durable, incremental projections: the folded state and the index of client ids.
 //!
-//! - `projection.state`: key `state` → `u32 LE version ‖ u64 LE applied ‖ bincode(State)`, the
-//!   state after the first `applied` events.
+//! - `projection.state`: key `state` → `u32 LE version ‖ u64 LE applied ‖ u32 LE pages`, and
+//!   key `page ‖ u32 BE i` → the `i`th [`PAGE_BYTES`] of `bincode(State)`: the state after the
+//!   first `applied` events, in pages so that neither saving nor loading it holds the whole
+//!   encoding (nor sled a value that large). The header is written after the pages.
 //! - `projection.ids`: client event id (16 bytes) → seq (u64 BE), for every event appended;
 //!   key `indexed` → u64 BE, the number of leading events whose ids it holds (not 16 bytes
 //!   long, so not an id). An entry is trusted only after reading the event at its seq and
@@ -28,7 +30,9 @@ use crate::{Ledger, LedgerError};
 
 /// Bumped whenever `State`'s shape or the id index changes; an older snapshot (and with it
 /// the index) is rebuilt from the log.
-const SNAPSHOT_VERSION: u32 = 6;
+const SNAPSHOT_VERSION: u32 = 7;
+/// The largest page of a state snapshot.
+const PAGE_BYTES: usize = 1 << 20;
 
 /// What identifies a fact for duplicate detection, from the event and its encoding `bytes`:
 /// for a decision or a claw-back, the claim, the action, the date and the author (re-deciding
@@ -98,10 +102,7 @@ impl Ledger {
             return Ok(());
         }
         let tree = self.log.projection_tree("state")?;
-        let snapshot = tree
-            .get(STATE_KEY)
-            .map_err(|e| LedgerError::Log(e.into()))?;
-        self.state = match snapshot.as_deref().and_then(decode_snapshot) {
+        self.state = match load_snapshot(&tree)? {
             Some(state) if state.applied <= self.log.len() => state,
             _ => State::default(),
         };
@@ -167,21 +168,24 @@ impl Ledger {
 
     /// Writes the state snapshot, then flushes.
     pub(crate) fn save_snapshot(&self) -> Result<(), LedgerError> {
-        // The state is encoded straight behind the prefix: at scale the snapshot is the
-        // largest thing an append holds, and each copy of it counts in the peak.
-        let mut bytes = SNAPSHOT_VERSION.to_le_bytes().to_vec();
-        bytes.extend_from_slice(&self.state.applied.to_le_bytes());
-        bincode::serde::encode_into_std_write(&self.state, &mut bytes, config())
-            .map_err(|e| Self::projection_error(self.state.applied, e.to_string()))?;
+        let applied = self.state.applied;
         // A fresh tree for each snapshot: sled keeps a rewritten value as a delta on its
         // page, and reading a page with many such deltas reads each superseded snapshot too
         // (after 11 quarters of appends at 20,000 participants: 133 ms and 400 MiB to load a
         // 21 MB snapshot, against 30 ms and 116 MiB written once). A crash in between loses
-        // only the cache: the next read folds the state from the log.
+        // only the cache: without its header the next read folds the state from the log.
         self.log.drop_projection_tree("state")?;
-        self.log
-            .projection_tree("state")?
-            .insert(STATE_KEY, bytes)
+        let tree = self.log.projection_tree("state")?;
+        let mut pages = PageWriter::new(&tree, PAGE_BYTES);
+        bincode::serde::encode_into_std_write(&self.state, &mut pages, config())
+            .map_err(|e| Self::projection_error(applied, e.to_string()))?;
+        pages
+            .write_page()
+            .map_err(|e| Self::projection_error(applied, e.to_string()))?;
+        let mut header = SNAPSHOT_VERSION.to_le_bytes().to_vec();
+        header.extend_from_slice(&applied.to_le_bytes());
+        header.extend_from_slice(&pages.written.to_le_bytes());
+        tree.insert(STATE_KEY, header)
             .map_err(|e| LedgerError::Log(e.into()))?;
         self.log.flush()?;
         Ok(())
@@ -347,12 +351,226 @@ pub(crate) fn lookup_index(
     Ok(Some((seq, fact_digest(&event, &record.event_bytes))))
 }
 
-fn decode_snapshot(bytes: &[u8]) -> Option<State> {
-    let (version, rest) = bytes.split_at_checked(4)?;
-    if u32::from_le_bytes(version.try_into().ok()?) != SNAPSHOT_VERSION {
-        return None;
+/// The saved state, if the tree holds a whole snapshot of this version. A snapshot that does
+/// not decode is no snapshot (the caller folds the log instead); a failed read is an error.
+fn load_snapshot(tree: &sled::Tree) -> Result<Option<State>, LedgerError> {
+    let Some(header) = tree
+        .get(STATE_KEY)
+        .map_err(|e| LedgerError::Log(e.into()))?
+    else {
+        return Ok(None);
+    };
+    let Some((version, applied, pages)) = parse_header(&header) else {
+        return Ok(None);
+    };
+    if version != SNAPSHOT_VERSION {
+        return Ok(None);
     }
-    let (_applied, rest) = rest.split_at_checked(8)?;
-    let (state, read): (State, usize) = bincode::serde::decode_from_slice(rest, config()).ok()?;
-    (read == rest.len()).then_some(state)
+    Ok(read_pages::<State>(tree, pages)?.filter(|state| state.applied == applied))
+}
+
+/// Decodes a `T` from the first `pages` pages of `tree`: `None` unless they hold exactly
+/// one; an error if reading the tree fails.
+fn read_pages<T: serde::de::DeserializeOwned>(
+    tree: &sled::Tree,
+    pages: u32,
+) -> Result<Option<T>, LedgerError> {
+    let mut reader = PageReader {
+        tree,
+        pages,
+        next: 0,
+        page: sled::IVec::default(),
+        at: 0,
+        failed: None,
+    };
+    let decoded: Result<T, _> = bincode::serde::decode_from_reader(&mut reader, config());
+    if let Some(e) = reader.failed {
+        return Err(LedgerError::Log(e.into()));
+    }
+    let whole = reader.next == pages && reader.at == reader.page.len();
+    Ok(decoded.ok().filter(|_| whole))
+}
+
+fn parse_header(header: &[u8]) -> Option<(u32, u64, u32)> {
+    let version = u32::from_le_bytes(header.get(..4)?.try_into().ok()?);
+    let applied = u64::from_le_bytes(header.get(4..12)?.try_into().ok()?);
+    let pages = u32::from_le_bytes(header.get(12..16)?.try_into().ok()?);
+    (header.len() == 16).then_some((version, applied, pages))
+}
+
+fn page_key(i: u32) -> [u8; 8] {
+    let mut key = *b"page\0\0\0\0";
+    key[4..].copy_from_slice(&i.to_be_bytes());
+    key
+}
+
+/// Writes an encoding into a tree page by page.
+struct PageWriter<'a> {
+    tree: &'a sled::Tree,
+    page: Vec<u8>,
+    limit: usize,
+    written: u32,
+}
+
+impl<'a> PageWriter<'a> {
+    fn new(tree: &'a sled::Tree, limit: usize) -> PageWriter<'a> {
+        PageWriter {
+            tree,
+            page: Vec::with_capacity(limit),
+            limit,
+            written: 0,
+        }
+    }
+
+    /// Stores the page filled so far, if it holds anything.
+    fn write_page(&mut self) -> std::io::Result<()> {
+        if self.page.is_empty() {
+            return Ok(());
+        }
+        let key = page_key(self.written);
+        self.tree
+            .insert(key, self.page.as_slice())
+            .map_err(std::io::Error::other)?;
+        self.page.clear();
+        self.written = self
+            .written
+            .checked_add(1)
+            .ok_or_else(|| std::io::Error::other("a state snapshot of more than 2^32 pages"))?;
+        Ok(())
+    }
+}
+
+impl std::io::Write for PageWriter<'_> {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        if self.page.len() == self.limit {
+            self.write_page()?;
+        }
+        let n = data.len().min(self.limit - self.page.len());
+        self.page.extend_from_slice(&data[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Reads an encoding back from its pages, holding one page at a time.
+struct PageReader<'a> {
+    tree: &'a sled::Tree,
+    pages: u32,
+    next: u32,
+    page: sled::IVec,
+    at: usize,
+    /// A read of the tree that failed (bincode's error type cannot carry it).
+    failed: Option<sled::Error>,
+}
+
+impl PageReader<'_> {
+    /// Moves to the next page; false at the end or on a failed read.
+    fn turn(&mut self) -> bool {
+        if self.next == self.pages {
+            return false;
+        }
+        match self.tree.get(page_key(self.next)) {
+            Ok(Some(page)) if !page.is_empty() => {
+                self.page = page;
+                self.at = 0;
+                self.next += 1;
+                true
+            }
+            Ok(_) => false,
+            Err(e) => {
+                self.failed = Some(e);
+                false
+            }
+        }
+    }
+}
+
+impl bincode::de::read::Reader for PageReader<'_> {
+    fn read(&mut self, bytes: &mut [u8]) -> Result<(), bincode::error::DecodeError> {
+        let mut filled = 0;
+        while filled < bytes.len() {
+            if self.at == self.page.len() && !self.turn() {
+                return Err(bincode::error::DecodeError::UnexpectedEnd {
+                    additional: bytes.len() - filled,
+                });
+            }
+            let n = (bytes.len() - filled).min(self.page.len() - self.at);
+            bytes[filled..filled + n].copy_from_slice(&self.page[self.at..self.at + n]);
+            self.at += n;
+            filled += n;
+        }
+        Ok(())
+    }
+
+    fn peek_read(&mut self, n: usize) -> Option<&[u8]> {
+        self.page.get(self.at..self.at.checked_add(n)?)
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.at += n;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write as _;
+
+    use super::*;
+
+    fn tree() -> (tempfile::TempDir, sled::Tree) {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let db = sled::Config::new()
+            .path(dir.path())
+            .open()
+            .expect("a sled database");
+        let tree = db.open_tree("pages").expect("a tree");
+        (dir, tree)
+    }
+
+    fn write(tree: &sled::Tree, value: &impl serde::Serialize, limit: usize) -> u32 {
+        let mut pages = PageWriter::new(tree, limit);
+        bincode::serde::encode_into_std_write(value, &mut pages, config()).expect("encodes");
+        pages.flush().expect("flushes");
+        pages.write_page().expect("writes the last page");
+        pages.written
+    }
+
+    #[test]
+    fn an_encoding_reads_back_across_pages_and_only_whole() {
+        let value: Vec<(u64, String)> = (0..500).map(|i| (i * 7, format!("name {i}"))).collect();
+        for limit in [1, 7, 64, 4096, PAGE_BYTES] {
+            let (_dir, tree) = tree();
+            let pages = write(&tree, &value, limit);
+            let expected = bincode::serde::encode_to_vec(&value, config())
+                .expect("encodes")
+                .len()
+                .div_ceil(limit);
+            assert_eq!(pages as usize, expected, "limit {limit}");
+            let back: Option<Vec<(u64, String)>> = read_pages(&tree, pages).expect("reads");
+            assert_eq!(back.as_ref(), Some(&value), "limit {limit}");
+            if pages > 1 {
+                // Fewer pages than were written, or a page missing: no value.
+                let short: Option<Vec<(u64, String)>> =
+                    read_pages(&tree, pages - 1).expect("reads");
+                assert_eq!(short, None, "limit {limit}");
+                tree.remove(page_key(pages / 2)).expect("removes");
+                let holed: Option<Vec<(u64, String)>> = read_pages(&tree, pages).expect("reads");
+                assert_eq!(holed, None, "limit {limit}");
+            }
+        }
+    }
+
+    #[test]
+    fn pages_past_the_value_make_it_no_value() {
+        let (_dir, tree) = tree();
+        let pages = write(&tree, &vec![1u64, 2, 3], 8);
+        tree.insert(page_key(pages), &[0u8; 8]).expect("inserts");
+        let extra: Option<Vec<u64>> = read_pages(&tree, pages + 1).expect("reads");
+        assert_eq!(extra, None);
+        let whole: Option<Vec<u64>> = read_pages(&tree, pages).expect("reads");
+        assert_eq!(whole, Some(vec![1, 2, 3]));
+    }
 }
