@@ -6,6 +6,7 @@ use std::path::Path;
 use serde_json::{Map, Value, json};
 
 const NAME_WIDTH: usize = 44;
+const BYTES_PER_MIB: f64 = 1_048_576.0;
 
 /// A rate compared with the raw rate of the same work; the ratio is `ours / raw`.
 pub(crate) struct Throughput<'a> {
@@ -209,15 +210,19 @@ impl Report {
     pub(crate) fn growth(&mut self, figure: &Growth<'_>) {
         let growth = figure.large_mib / figure.small_mib;
         let met = growth <= figure.max_growth;
+        // What each item between the two sizes added to the peak, on average.
+        let per_item = (figure.large_mib - figure.small_mib) * BYTES_PER_MIB
+            / figure.large_size.saturating_sub(figure.small_size).max(1) as f64;
         self.line(&format!(
-            "{:<NAME_WIDTH$} {:>12.1} MiB    at {} vs {:>8.1} MiB at {}: growth {:.2}x  \
-             target <= {:.2}x: {}",
+            "{:<NAME_WIDTH$} {:>12.1} MiB    at {} vs {:>8.1} MiB at {}: growth {:.2}x \
+             ({:.0} bytes each between them)  target <= {:.2}x: {}",
             figure.name,
             figure.large_mib,
             figure.large_size,
             figure.small_mib,
             figure.small_size,
             growth,
+            per_item,
             figure.max_growth,
             verdict(met)
         ));
@@ -229,6 +234,7 @@ impl Report {
             "large_size": figure.large_size,
             "large": round(figure.large_mib),
             "growth": round(growth),
+            "bytes_per_item_between": per_item.round(),
             "target_max_growth": figure.max_growth,
             "met": met,
         }));

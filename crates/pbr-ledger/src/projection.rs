@@ -179,8 +179,7 @@ impl Ledger {
         let mut pages = PageWriter::new(&tree, PAGE_BYTES);
         bincode::serde::encode_into_std_write(&self.state, &mut pages, config())
             .map_err(|e| Self::projection_error(applied, e.to_string()))?;
-        pages
-            .write_page()
+        std::io::Write::flush(&mut pages)
             .map_err(|e| Self::projection_error(applied, e.to_string()))?;
         let mut header = SNAPSHOT_VERSION.to_le_bytes().to_vec();
         header.extend_from_slice(&applied.to_le_bytes());
@@ -450,8 +449,9 @@ impl std::io::Write for PageWriter<'_> {
         Ok(n)
     }
 
+    /// Stores the page filled so far (a short page reads back like any other).
     fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
+        self.write_page()
     }
 }
 
@@ -533,8 +533,7 @@ mod tests {
     fn write(tree: &sled::Tree, value: &impl serde::Serialize, limit: usize) -> u32 {
         let mut pages = PageWriter::new(tree, limit);
         bincode::serde::encode_into_std_write(value, &mut pages, config()).expect("encodes");
-        pages.flush().expect("flushes");
-        pages.write_page().expect("writes the last page");
+        pages.flush().expect("stores the last page");
         pages.written
     }
 

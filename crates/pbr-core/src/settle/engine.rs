@@ -657,7 +657,11 @@ impl<'a> Engine<'a> {
     ) -> BTreeMap<Period, Vec<(u64, crate::state::Flow<'a>)>> {
         let contract: &'a ContractState = self.contract;
         let mut flows: BTreeMap<Period, Vec<(u64, crate::state::Flow<'a>)>> = BTreeMap::new();
-        for (seq, flow) in contract.flows.iter() {
+        // Only what the facility's cash sequence reads: a ledger may hold millions of costs.
+        let read = |flow: &crate::state::Flow<'_>| {
+            matches!(flow.kind, FlowKind::Disbursed | FlowKind::Cost)
+        };
+        for (seq, flow) in contract.flows.iter().filter(|(_, flow)| read(flow)) {
             let period = Period::containing(calendar, flow.date);
             if start <= period && period <= through {
                 flows.entry(period).or_default().push((seq, flow));
