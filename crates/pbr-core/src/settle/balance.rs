@@ -143,16 +143,10 @@ pub fn balances(
                     Some(Purpose::FacilityDraw | Purpose::Repayment | Purpose::Fee)
                 ) => {}
             FlowKind::Disbursed => {
+                add(&mut rows, flow.from, zero, |r| &mut r.invested, flow.amount)?;
                 add(
                     &mut rows,
-                    &flow.from,
-                    zero,
-                    |r| &mut r.invested,
-                    flow.amount,
-                )?;
-                add(
-                    &mut rows,
-                    &flow.to,
+                    flow.to,
                     zero,
                     |r| &mut r.funding_received,
                     flow.amount,
@@ -161,14 +155,14 @@ pub fn balances(
             FlowKind::Payment | FlowKind::GuaranteeCalled => {
                 add(
                     &mut rows,
-                    &flow.from,
+                    flow.from,
                     zero,
                     |r| &mut r.paid,
                     flow.amount.checked_neg()?,
                 )?;
-                add(&mut rows, &flow.to, zero, |r| &mut r.paid, flow.amount)?;
+                add(&mut rows, flow.to, zero, |r| &mut r.paid, flow.amount)?;
             }
-            FlowKind::Cost => add(&mut rows, &flow.from, zero, |r| &mut r.costs, flow.amount)?,
+            FlowKind::Cost => add(&mut rows, flow.from, zero, |r| &mut r.costs, flow.amount)?,
             FlowKind::Committed => {}
         }
     }

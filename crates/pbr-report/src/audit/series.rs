@@ -185,8 +185,8 @@ impl Charts {
                 .minor
                 .checked_neg()
                 .ok_or_else(|| "a payment overflows".to_owned())?;
-            add(&mut paid, &flow.from, period, out)?;
-            add(&mut paid, &flow.to, period, flow.amount.minor)?;
+            add(&mut paid, flow.from, period, out)?;
+            add(&mut paid, flow.to, period, flow.amount.minor)?;
         }
 
         // Facilities and achievers, from the entitlement the last statement settled.
