@@ -27,6 +27,7 @@ use pbr_core::state::{ClaimSubject, Signer, State};
 use pbr_log::{Record, SignerKey};
 
 use crate::id_filter::IdFilter;
+use crate::id_runs::IdRuns;
 
 use crate::{Ledger, LedgerError};
 
@@ -159,16 +160,19 @@ impl Ledger {
     where
         I: IntoIterator<Item = Result<(String, Input), LedgerError>>,
     {
-        let ids = crate::projection::index_tree(&self.log)?;
+        // The index is caught up before it is opened: catching up may drop and rebuild it.
+        self.ensure_index()?;
+        let ids = IdRuns::open(&self.log)?;
         self.append_indexing(inputs, keys, now_micros, progress, &ids)
     }
 
-    /// [`Ledger::append_results`], writing the batch's id index entries to `sink`.
+    /// [`Ledger::append_results`], looking ids up in and writing the batch's entries to
+    /// `sink`, opened after the index was caught up.
     ///
     /// Three kinds of thread share the work, so that none waits on another's: this one reads,
     /// validates and writes the records, chunk by chunk; workers sign chunk k while this
-    /// thread validates chunk k + 1; and one writer puts chunk k's ids into the index (sled
-    /// inserts at random keys, the dearest part of the write) while this thread goes on.
+    /// thread validates chunk k + 1; and one writer puts chunk k's ids into the index
+    /// (buffered into sorted runs, merged as they add up) while this thread goes on.
     /// Until the writer says a chunk is in the index, its ids stay in memory for the checks,
     /// so an id is never looked for where it is not yet. The batch commits only after the
     /// writer has finished without error; the index watermark moves only after the commit.
@@ -184,15 +188,13 @@ impl Ledger {
         I: IntoIterator<Item = Result<(String, Input), LedgerError>>,
     {
         self.ensure_projections()?;
-        self.ensure_index()?;
-        let ids = crate::projection::index_tree(&self.log)?;
         let public_keys: Vec<[u8; 32]> = keys.iter().map(|k| k.verifier_key().public_key).collect();
         let mut state = self.state.clone();
         let mut report = AppendReport::default();
         let threads = self.threads;
         let start = self.log.len();
         let mut next = start;
-        let mut seen = BatchIds::new(&ids, start);
+        let mut seen = BatchIds::new(sink.index(), start);
         let mut pending = Vec::with_capacity(CHUNK);
         // The log batch borrows the log; the checks below read committed events and the
         // batch's written records through it.
@@ -378,7 +380,7 @@ impl Ledger {
         } else {
             batch.commit()?;
             self.state = state;
-            self.set_indexed(next)?;
+            sink.index().set_indexed(next)?;
             self.save_snapshot()?;
         }
         progress(done, done);
@@ -451,7 +453,7 @@ type IndexEntries = Vec<(EventId, u64)>;
 struct BatchIds<'t> {
     open: IdIndex,
     closed: std::collections::VecDeque<IdIndex>,
-    tree: &'t sled::Tree,
+    index: &'t IdRuns,
     filter: Option<IdFilter>,
     /// Index lookups made without a filter.
     lookups: u64,
@@ -469,11 +471,11 @@ const KEYS_READ_PER_LOOKUP: u64 = 8;
 
 impl<'t> BatchIds<'t> {
     /// For a batch appending to a log whose first `indexed` events the index covers.
-    fn new(tree: &'t sled::Tree, indexed: u64) -> BatchIds<'t> {
+    fn new(index: &'t IdRuns, indexed: u64) -> BatchIds<'t> {
         BatchIds {
             open: IdIndex::default(),
             closed: Default::default(),
-            tree,
+            index,
             filter: None,
             lookups: 0,
             filter_after: indexed / KEYS_READ_PER_LOOKUP,
@@ -506,7 +508,7 @@ impl<'t> BatchIds<'t> {
         {
             return Ok(None);
         }
-        crate::projection::lookup_index(log, self.tree, id, readable)
+        crate::projection::lookup_index(log, self.index, id, readable)
     }
 
     fn in_memory(&self, id: &EventId) -> Option<(u64, [u8; 32])> {
@@ -521,9 +523,7 @@ impl<'t> BatchIds<'t> {
     /// chunk leaves memory only after the writer has put it in the index).
     fn build_filter(&mut self) -> Result<(), LedgerError> {
         let mut filter = IdFilter::with_capacity(self.indexed.saturating_mul(2));
-        for id in crate::projection::index_ids(self.tree) {
-            filter.insert(&id?);
-        }
+        self.index.for_each_id(|id| filter.insert(&id))?;
         for chunk in std::iter::once(&self.open).chain(&self.closed) {
             for id in chunk.keys() {
                 filter.insert(id);
@@ -555,15 +555,27 @@ impl<'t> BatchIds<'t> {
     }
 }
 
-/// Where a batch's id index entries go: the `projection.ids` tree (a stand-in in tests).
+/// Where a batch's id index entries go: the index (a stand-in in tests).
 pub(crate) trait IndexSink: Sync {
-    /// Writes one chunk's entries.
-    fn write(&self, entries: IndexEntries) -> Result<(), LedgerError>;
+    /// Adds one chunk's entries; returns how many chunks, oldest first, the index now holds.
+    fn add(&self, entries: IndexEntries) -> Result<usize, LedgerError>;
+    /// Writes what is buffered; returns how many more chunks the index now holds.
+    fn flush(&self) -> Result<usize, LedgerError>;
+    /// The index, for lookups.
+    fn index(&self) -> &IdRuns;
 }
 
-impl IndexSink for sled::Tree {
-    fn write(&self, entries: IndexEntries) -> Result<(), LedgerError> {
-        crate::projection::write_index(self, entries)
+impl IndexSink for IdRuns {
+    fn add(&self, entries: IndexEntries) -> Result<usize, LedgerError> {
+        IdRuns::add(self, entries)
+    }
+
+    fn flush(&self) -> Result<usize, LedgerError> {
+        IdRuns::flush(self)
+    }
+
+    fn index(&self) -> &IdRuns {
+        self
     }
 }
 
@@ -587,9 +599,13 @@ impl<'scope> IndexWriter<'scope> {
         let thread = std::thread::Builder::new()
             .name("pbr-index".into())
             .spawn_scoped(scope, move || {
+                // The receiver outlives this thread unless the batch failed already.
                 for entries in to_write {
-                    sink.write(entries)?;
-                    // The receiver outlives this thread unless the batch failed already.
+                    for _ in 0..sink.add(entries)? {
+                        let _ = done.send(());
+                    }
+                }
+                for _ in 0..sink.flush()? {
                     let _ = done.send(());
                 }
                 Ok(())
@@ -712,18 +728,28 @@ mod tests {
 
     /// The real index, which takes `good` chunks and then fails, as a full disk would.
     struct FailingIndex {
-        tree: sled::Tree,
+        runs: IdRuns,
         good: AtomicUsize,
     }
 
+    /// Writes each chunk as it comes (no buffering), until `good` chunks are written.
     impl IndexSink for FailingIndex {
-        fn write(&self, entries: IndexEntries) -> Result<(), LedgerError> {
+        fn add(&self, entries: IndexEntries) -> Result<usize, LedgerError> {
             let left = self.good.load(Ordering::SeqCst);
             if left == 0 {
                 return Err(storage("no space left on device (test)".into()));
             }
             self.good.store(left - 1, Ordering::SeqCst);
-            self.tree.write(entries)
+            self.runs.add(entries)?;
+            self.runs.flush()
+        }
+
+        fn flush(&self) -> Result<usize, LedgerError> {
+            self.runs.flush()
+        }
+
+        fn index(&self) -> &IdRuns {
+            &self.runs
         }
     }
 
@@ -794,7 +820,7 @@ mod tests {
         // Four chunks: the writer puts the first into the index, then fails.
         let n = 3 * CHUNK as u32 + 10;
         let sink = FailingIndex {
-            tree: crate::projection::index_tree(ledger.log())?,
+            runs: IdRuns::open(ledger.log())?,
             good: AtomicUsize::new(1),
         };
         let inputs = costs(n)?.into_iter().map(Ok);

@@ -12,6 +12,7 @@ pub mod append;
 pub mod bundle;
 mod error;
 mod id_filter;
+mod id_runs;
 pub mod import;
 mod projection;
 pub mod sample;

@@ -4,15 +4,14 @@
 //!   key `page ‖ u32 BE i` → the `i`th [`PAGE_BYTES`] of `bincode(State)`: the state after the
 //!   first `applied` events, in pages so that neither saving nor loading it holds the whole
 //!   encoding (nor sled a value that large). The header is written after the pages.
-//! - `projection.ids`: client event id (16 bytes) → seq (u64 BE), for every event appended;
-//!   key `indexed` → u64 BE, the number of leading events whose ids it holds (not 16 bytes
-//!   long, so not an id). An entry is trusted only after reading the event at its seq and
+//! - `projection.ids`: client event id → seq, for every event appended, as sorted runs of
+//!   packed blocks (`id_runs.rs`), with key `indexed` → u64 BE, the number of leading events
+//!   whose ids it holds. An entry is trusted only after reading the event at its seq and
 //!   finding that id there, which also gives the fact digest that tells a repeated fact from
 //!   a different fact under the same id (see [`fact_digest`]); an entry a failed batch left
 //!   names a seq that is past the log or holds another event, and is ignored. Reading costs
-//!   nothing on a large import, where almost no id is found; keeping the entry to 8 bytes
-//!   keeps the tree small (sled stores values that short inline). Entries written before
-//!   the digest was dropped carry it and a batch generation after the seq, and still read.
+//!   nothing on a large import, where almost no id is found. An index of an older form (one
+//!   key per id) is dropped and rebuilt from the log.
 //!
 //! Both are caches, each with its own watermark, caught up from the log on first use: the
 //! state by anything that reads it ([`Ledger::state`]), the index only by an append, the one
@@ -26,6 +25,7 @@ use pbr_core::event::Event;
 use pbr_core::ids::EventId;
 use pbr_core::state::State;
 
+use crate::id_runs::IdRuns;
 use crate::{Ledger, LedgerError};
 
 /// Bumped whenever `State`'s shape or the id index changes; an older snapshot (and with it
@@ -74,8 +74,6 @@ fn fact_digest_of_bytes(bytes: &[u8]) -> [u8; 32] {
 }
 
 const STATE_KEY: &[u8] = b"state";
-/// The id index's watermark.
-const INDEXED_KEY: &[u8] = b"indexed";
 /// Ids written at a time (sorted) while catching the index up, so memory stays bounded.
 const INDEX_SLICE: usize = 65_536;
 
@@ -122,48 +120,37 @@ impl Ledger {
 
     /// Catches the id index up with the log: indexes the ids of the events after its
     /// watermark, in slices, then moves the watermark to the log's length. With no watermark
-    /// (a new, dropped or pre-watermark index) it starts afresh from the first event.
+    /// (a new, dropped or older index) it starts afresh from the first event.
     pub(crate) fn ensure_index(&self) -> Result<(), LedgerError> {
-        let indexed = self.indexed()?;
+        let mut runs = IdRuns::open(&self.log)?;
+        let indexed = runs.indexed()?;
         let len = self.log.len();
         if indexed >= len {
             return Ok(());
         }
         if indexed == 0 {
+            drop(runs);
             self.log.drop_projection_tree("ids")?;
+            runs = IdRuns::open(&self.log)?;
         }
-        let tree = index_tree(&self.log)?;
         let mut ids = Vec::with_capacity(INDEX_SLICE);
         for entry in self.log.iter_from(indexed) {
             let (seq, event) = decoded(entry)?;
             ids.push((event.id, seq));
             if ids.len() >= INDEX_SLICE {
-                write_index(&tree, ids.drain(..))?;
+                runs.add(std::mem::take(&mut ids))?;
             }
         }
-        write_index(&tree, ids)?;
-        self.set_indexed(len)?;
+        runs.add(ids)?;
+        runs.flush()?;
+        runs.set_indexed(len)?;
         self.log.flush()?;
         Ok(())
     }
 
-    /// The id index's watermark: how many leading events it covers.
-    fn indexed(&self) -> Result<u64, LedgerError> {
-        let value = index_tree(&self.log)?
-            .get(INDEXED_KEY)
-            .map_err(|e| LedgerError::Log(e.into()))?;
-        Ok(value
-            .as_deref()
-            .and_then(|b| <[u8; 8]>::try_from(b).ok())
-            .map_or(0, u64::from_be_bytes))
-    }
-
     /// Records that the id index covers the first `len` events (flushed with the next flush).
     pub(crate) fn set_indexed(&self, len: u64) -> Result<(), LedgerError> {
-        index_tree(&self.log)?
-            .insert(INDEXED_KEY, &len.to_be_bytes())
-            .map_err(|e| LedgerError::Log(e.into()))?;
-        Ok(())
+        IdRuns::open(&self.log)?.set_indexed(len)
     }
 
     /// Writes the state snapshot, then flushes.
@@ -193,7 +180,7 @@ impl Ledger {
     /// The seq of the committed event with client id `id`, if the ledger holds one.
     pub fn seq_of_id(&self, id: &EventId) -> Result<Option<u64>, LedgerError> {
         self.ensure_index()?;
-        let ids = index_tree(&self.log)?;
+        let ids = IdRuns::open(&self.log)?;
         Ok(lookup_index(&self.log, &ids, id, self.log.len())?.map(|(seq, _)| seq))
     }
 
@@ -277,43 +264,6 @@ fn decoded(
     Ok((seq, event))
 }
 
-/// The id index tree, `projection.ids`. Callers that look up or write many ids open it once
-/// (opening a tree by name takes sled's tree-table lock).
-pub(crate) fn index_tree(log: &pbr_log::Log) -> Result<sled::Tree, LedgerError> {
-    Ok(log.projection_tree("ids")?)
-}
-
-/// Every id the index holds an entry for, in key order, trusted or not (the counters, whose
-/// keys are not 16 bytes long, are skipped).
-pub(crate) fn index_ids(ids: &sled::Tree) -> impl Iterator<Item = Result<EventId, LedgerError>> {
-    ids.iter().keys().filter_map(|key| match key {
-        Ok(key) => <[u8; 16]>::try_from(key.as_ref())
-            .ok()
-            .map(|id| Ok(EventId(id))),
-        Err(e) => Some(Err(LedgerError::Log(e.into()))),
-    })
-}
-
-/// Writes id index entries: id → seq (u64 BE), in key order.
-///
-/// One insert at a time rather than one sled batch: the entries need no atomicity (an entry
-/// is only ever trusted after reading the event it names), and each insert lets sled free
-/// the pages the last ones replaced. A batch holds one epoch guard throughout, so on a large
-/// import the replaced pages piled up faster than sled's background threads freed them (see
-/// `docs/performance.md`, "Import"); a batch also takes sled's exclusive lock.
-pub(crate) fn write_index(
-    ids: &sled::Tree,
-    entries: impl IntoIterator<Item = (EventId, u64)>,
-) -> Result<(), LedgerError> {
-    let mut entries: Vec<(EventId, u64)> = entries.into_iter().collect();
-    entries.sort_unstable_by_key(|(id, _)| *id);
-    for (id, seq) in entries {
-        ids.insert(id.0, &seq.to_be_bytes())
-            .map_err(|e| LedgerError::Log(e.into()))?;
-    }
-    Ok(())
-}
-
 /// The seq and fact digest of the event with client id `id`, if the index names one that
 /// holds it: the entry's seq must be below `readable` (the committed log, plus whatever the
 /// batch under way has written) and the event there must carry `id`. An entry that fails
@@ -321,33 +271,27 @@ pub(crate) fn write_index(
 /// stored event, so the index need not keep it.
 pub(crate) fn lookup_index(
     log: &pbr_log::Log,
-    ids: &sled::Tree,
+    ids: &IdRuns,
     id: &EventId,
     readable: u64,
 ) -> Result<Option<(u64, [u8; 32])>, LedgerError> {
-    let Some(value) = ids.get(id.0).map_err(|e| LedgerError::Log(e.into()))? else {
-        return Ok(None);
-    };
-    // The seq leads the value (an index written before the digest was dropped has more after).
-    let Some(seq) = value
-        .get(..8)
-        .and_then(|b| <[u8; 8]>::try_from(b).ok())
-        .map(u64::from_be_bytes)
-    else {
-        return Ok(None);
-    };
-    if seq >= readable {
-        return Ok(None);
-    }
-    let record = log.read(seq)?;
-    let event = Event::decode(&record.event_bytes).map_err(|e| LedgerError::Projection {
-        seq,
-        reason: e.reason,
+    let mut found = None;
+    ids.candidates(id, |seq| {
+        if seq >= readable {
+            return Ok(false);
+        }
+        let record = log.read(seq)?;
+        let event = Event::decode(&record.event_bytes).map_err(|e| LedgerError::Projection {
+            seq,
+            reason: e.reason,
+        })?;
+        if event.id != *id {
+            return Ok(false);
+        }
+        found = Some((seq, fact_digest(&event, &record.event_bytes)));
+        Ok(true)
     })?;
-    if event.id != *id {
-        return Ok(None);
-    }
-    Ok(Some((seq, fact_digest(&event, &record.event_bytes))))
+    Ok(found)
 }
 
 /// The saved state, if the tree holds a whole snapshot of this version. A snapshot that does

@@ -482,28 +482,27 @@ fn an_id_repeated_chunks_later_in_one_batch_is_a_duplicate() {
 }
 
 #[test]
-fn an_index_written_before_entries_were_only_a_seq_still_reads() {
-    // Until 2026-11-24 an entry was seq ‖ fact digest ‖ batch generation, beside a
-    // `generation` counter. Such an index must still make a re-import all duplicates.
+fn an_index_of_an_older_form_is_rebuilt_from_the_log() {
+    // Until 2026-11-24 the index was one key per id: id → seq (and before that seq ‖ fact
+    // digest ‖ batch generation, beside a `generation` counter), with no `layout` key. Such
+    // an index is dropped and rebuilt, and still makes a re-import all duplicates.
     let (_dir, ledger) = scenario_a(true);
     let dir = ledger.log().dir().to_owned();
+    let events = ledger.log().len();
     drop(ledger);
     {
         let db = crate::support::raw_sled(&dir.join("sled"));
+        db.drop_tree("projection.ids").unwrap();
         let ids = db.open_tree("projection.ids").unwrap();
-        let mut rewritten = 0;
-        for entry in ids.iter() {
-            let (key, value) = entry.unwrap();
-            if key.len() == 16 {
-                let mut old = value.to_vec();
-                old.extend_from_slice(&[7; 32]);
-                old.extend_from_slice(&3u64.to_be_bytes());
-                ids.insert(key, old).unwrap();
-                rewritten += 1;
-            }
+        for seq in 0..events {
+            let mut old = seq.to_be_bytes().to_vec();
+            old.extend_from_slice(&[7; 32]);
+            old.extend_from_slice(&3u64.to_be_bytes());
+            ids.insert(&blake3::hash(&seq.to_be_bytes()).as_bytes()[..16], old)
+                .unwrap();
         }
-        assert!(rewritten > 70, "{rewritten}");
         ids.insert("generation", &3u64.to_be_bytes()).unwrap();
+        ids.insert("indexed", &events.to_be_bytes()).unwrap();
         db.flush().unwrap();
     }
     let mut reopened = pbr_ledger::Ledger::open(&dir).unwrap();
