@@ -120,8 +120,10 @@ impl Ledger {
 
     /// Catches the id index up with the log: indexes the ids of the events after its
     /// watermark, in slices, then moves the watermark to the log's length. With no watermark
-    /// (a new, dropped or older index) it starts afresh from the first event.
-    pub(crate) fn ensure_index(&self) -> Result<(), LedgerError> {
+    /// (a new, dropped or older index) it starts afresh from the first event. Exclusive, as
+    /// is everything that writes the index: its run numbers and the removal of blocks of
+    /// runs that never counted assume one writer (`id_runs.rs`).
+    pub(crate) fn ensure_index(&mut self) -> Result<(), LedgerError> {
         let mut runs = IdRuns::open(&self.log)?;
         let indexed = runs.indexed()?;
         let len = self.log.len();
@@ -149,7 +151,7 @@ impl Ledger {
     }
 
     /// Records that the id index covers the first `len` events (flushed with the next flush).
-    pub(crate) fn set_indexed(&self, len: u64) -> Result<(), LedgerError> {
+    pub(crate) fn set_indexed(&mut self, len: u64) -> Result<(), LedgerError> {
         IdRuns::open(&self.log)?.set_indexed(len)
     }
 
@@ -178,7 +180,7 @@ impl Ledger {
     }
 
     /// The seq of the committed event with client id `id`, if the ledger holds one.
-    pub fn seq_of_id(&self, id: &EventId) -> Result<Option<u64>, LedgerError> {
+    pub fn seq_of_id(&mut self, id: &EventId) -> Result<Option<u64>, LedgerError> {
         self.ensure_index()?;
         let ids = IdRuns::open(&self.log)?;
         Ok(lookup_index(&self.log, &ids, id, self.log.len())?.map(|(seq, _)| seq))
