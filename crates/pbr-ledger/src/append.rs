@@ -161,8 +161,7 @@ impl Ledger {
         I: IntoIterator<Item = Result<(String, Input), LedgerError>>,
     {
         // The index is caught up before it is opened: catching up may drop and rebuild it.
-        self.ensure_index()?;
-        let ids = IdRuns::open(&self.log)?;
+        let ids = self.ensure_index()?;
         self.append_indexing(inputs, keys, now_micros, progress, &ids)
     }
 

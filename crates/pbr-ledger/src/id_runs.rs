@@ -280,9 +280,7 @@ impl IdRuns {
         sort(&mut runs);
         drop(runs);
         for old in merged {
-            let from = block_key(old.number, &[0; 16]);
-            let to = block_key(old.number, &[0xff; 16]);
-            for key in self.tree.range(from..=to).keys() {
+            for key in run_blocks(&self.tree, old.number).keys() {
                 self.tree
                     .remove(key.map_err(sled_error)?)
                     .map_err(sled_error)?;
@@ -312,7 +310,7 @@ impl IdRuns {
             let mut sources = group
                 .iter()
                 .map(|run| RunEntries::new(&self.tree, run.number))
-                .collect::<Result<Vec<_>, _>>()?;
+                .collect::<Vec<_>>();
             // Streamed: a merge holds one block of each run, never a run.
             let merged = std::iter::from_fn(|| next_merged(&mut sources));
             let run = self.write_run(level, merged)?;
@@ -359,14 +357,12 @@ struct RunEntries {
 }
 
 impl RunEntries {
-    fn new(tree: &sled::Tree, number: u64) -> Result<RunEntries, LedgerError> {
-        let from = block_key(number, &[0; 16]);
-        let to = block_key(number, &[0xff; 16]);
-        Ok(RunEntries {
-            blocks: tree.range(from..=to),
+    fn new(tree: &sled::Tree, number: u64) -> RunEntries {
+        RunEntries {
+            blocks: run_blocks(tree, number),
             block: sled::IVec::default(),
             at: 0,
-        })
+        }
     }
 
     fn peek(&mut self) -> Result<Option<([u8; 16], u64)>, LedgerError> {
@@ -409,6 +405,11 @@ fn block_key(number: u64, id: &[u8; 16]) -> [u8; 25] {
     key[1..9].copy_from_slice(&number.to_be_bytes());
     key[9..].copy_from_slice(id);
     key
+}
+
+/// The blocks of run `number`, in id order.
+fn run_blocks(tree: &sled::Tree, number: u64) -> sled::Iter {
+    tree.range(block_key(number, &[0; 16])..=block_key(number, &[0xff; 16]))
 }
 
 fn id_of(entry: &[u8]) -> [u8; 16] {

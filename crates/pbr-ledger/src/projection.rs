@@ -122,13 +122,14 @@ impl Ledger {
     /// watermark, in slices, then moves the watermark to the log's length. With no watermark
     /// (a new, dropped or older index) it starts afresh from the first event. Exclusive, as
     /// is everything that writes the index: its run numbers and the removal of blocks of
-    /// runs that never counted assume one writer (`id_runs.rs`).
-    pub(crate) fn ensure_index(&mut self) -> Result<(), LedgerError> {
+    /// runs that never counted assume one writer (`id_runs.rs`). Returns the index, open, so
+    /// that callers do not open it again.
+    pub(crate) fn ensure_index(&mut self) -> Result<IdRuns, LedgerError> {
         let mut runs = IdRuns::open(&self.log)?;
         let indexed = runs.indexed()?;
         let len = self.log.len();
         if indexed >= len {
-            return Ok(());
+            return Ok(runs);
         }
         if indexed == 0 {
             drop(runs);
@@ -147,7 +148,7 @@ impl Ledger {
         runs.flush()?;
         runs.set_indexed(len)?;
         self.log.flush()?;
-        Ok(())
+        Ok(runs)
     }
 
     /// Records that the id index covers the first `len` events (flushed with the next flush).
@@ -181,8 +182,7 @@ impl Ledger {
 
     /// The seq of the committed event with client id `id`, if the ledger holds one.
     pub fn seq_of_id(&mut self, id: &EventId) -> Result<Option<u64>, LedgerError> {
-        self.ensure_index()?;
-        let ids = IdRuns::open(&self.log)?;
+        let ids = self.ensure_index()?;
         Ok(lookup_index(&self.log, &ids, id, self.log.len())?.map(|(seq, _)| seq))
     }
 
@@ -200,7 +200,7 @@ impl Ledger {
     /// Rebuilds the id index from `events` alone, now rather than at the next append.
     pub fn rebuild_index(&mut self) -> Result<(), LedgerError> {
         self.set_indexed(0)?;
-        self.ensure_index()
+        self.ensure_index().map(drop)
     }
 
     /// The state as it was after the first `len` events: "what did we know at this log
