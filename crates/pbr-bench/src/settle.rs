@@ -421,7 +421,7 @@ pub(crate) fn child(mode: Mode, ledger: &Path, shape: Shape) -> BenchResult<()> 
     line["peak_kib"] = json!(memory::peak_kib().ok_or("no VmHWM in /proc/self/status")?);
     match mode {
         Mode::Warm => {
-            line["snapshot_bytes"] = json!(opened.state_bytes()?.len());
+            line["snapshot_bytes"] = json!(opened.snapshot_len()?);
         }
         Mode::Cold => {
             let len = opened.log().len();

@@ -146,7 +146,7 @@ pub(crate) fn import(
     let pseudonyms = read_secret(secret)?;
     let mut ledger = open(ledger_dir)?;
     let currencies: BTreeMap<String, pbr_core::money::Currency> = ledger
-        .state()?
+        .state_without_flows()?
         .contracts
         .iter()
         .filter_map(|(id, c)| {
@@ -218,7 +218,7 @@ pub(crate) fn fact(ledger_dir: Option<PathBuf>, fact: Fact, json: bool) -> Resul
     }
     let mut ledger = open(ledger_dir)?;
     let currency = ledger
-        .state()?
+        .state_without_flows()?
         .contracts
         .get(&common.contract)
         .and_then(|c| c.versions.last())

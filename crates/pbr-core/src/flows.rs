@@ -22,14 +22,26 @@
 //!
 //! A removed flow (its event retracted by a correction) keeps its bytes with the tag's high
 //! bit set, so that removing never moves the records after it. Nothing here is part of the
-//! ledger's format: the table lives in the state snapshot, a cache that is rebuilt from
-//! `events` when its version changes.
+//! ledger's format: the table lives in the state snapshot and the ledger's flow store,
+//! caches that are rebuilt from `events` when their version changes.
+//!
+//! **Stored blocks.** A block is self-contained (its first record is encoded against zeros),
+//! so a full block can leave memory: [`Flows::take_sealed`] hands every block but the last to
+//! the caller (the ledger stores them in a tree of its own, `docs/format.md` §7) and keeps
+//! only their first and last seqs. Appending a million costs then holds one block of them, not
+//! nine megabytes. A table with blocks away can take new flows and removals, but cannot be
+//! read: [`Flows::loaded`] refuses until [`Flows::restore`] has put the blocks back, so that
+//! settlement never runs on part of the flows. A stored block's bytes carry no removal marks;
+//! restoring marks the flows whose seqs the state's retracted set holds, so the stored bytes
+//! and the snapshot are the same whichever order the blocks were stored and the corrections
+//! folded in.
 
 use std::fmt;
 
 use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::CoreError;
 use crate::event::Purpose;
 use crate::money::{Currency, Money};
 
@@ -126,21 +138,33 @@ fn purpose_from_code(code: u8) -> Option<Option<Purpose>> {
     })
 }
 
-/// A contract's flows by seq: a map from seq to [`Flow`] that stores each flow in a few bytes.
+/// A contract's flows by seq: a map from seq to [`Flow`] that stores each flow in a few bytes,
+/// and whose full blocks can be stored elsewhere (see the module documentation).
 #[derive(Clone, Default)]
 pub struct Flows {
     parties: Vec<String>,
     currencies: Vec<Currency>,
+    /// The records of the blocks in memory: blocks `away..`.
     bytes: Vec<u8>,
-    /// The first seq and the byte offset of each block.
+    /// The first seq and the byte offset of each block in memory.
     blocks: Vec<(u64, usize)>,
+    /// The first and last seq of each leading block stored elsewhere (block `i` under
+    /// number `i`), whether or not it is also in memory.
+    stored: Vec<(u64, u64)>,
+    /// How many leading blocks are not in memory: 0 (the table is whole) or `stored.len()`.
+    away: usize,
     /// Records in the last block, removed ones included.
     in_last_block: usize,
     /// The seq and day of the last record.
     last: Option<(u64, i64)>,
-    /// Flows not removed.
-    len: usize,
 }
+
+/// A stored block handed out by [`Flows::take_sealed`]: its number and its bytes.
+pub type SealedBlock = (usize, Vec<u8>);
+
+/// A [`Flows`] with every block in memory, which can be read.
+#[derive(Clone, Copy)]
+pub struct Loaded<'a>(&'a Flows);
 
 /// A record as stored: indices instead of names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -154,28 +178,83 @@ struct Raw {
     minor: i64,
 }
 
+impl<'a> Loaded<'a> {
+    /// The flows in seq order.
+    pub fn iter(self) -> Iter<'a> {
+        self.0.iter()
+    }
+
+    /// The flows in seq order, without their seqs.
+    pub fn values(self) -> impl Iterator<Item = Flow<'a>> + Clone + 'a {
+        self.iter().map(|(_, flow)| flow)
+    }
+
+    /// The seqs of the flows, in order.
+    pub fn seqs(self) -> impl Iterator<Item = u64> + 'a {
+        self.iter().map(|(seq, _)| seq)
+    }
+
+    /// The flow under `seq`, if there is one.
+    pub fn get(self, seq: u64) -> Option<Flow<'a>> {
+        let (raw, _) = self.0.find(seq)?;
+        Some(self.0.flow(&raw))
+    }
+
+    /// The flows not removed.
+    pub fn len(self) -> usize {
+        self.iter().count()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(self) -> bool {
+        self.iter().next().is_none()
+    }
+}
+
 impl Flows {
     /// No flows.
     pub fn new() -> Flows {
         Flows::default()
     }
 
-    /// The flows not removed.
-    pub fn len(&self) -> usize {
-        self.len
+    /// The table for reading, if every block is in memory. The ledger restores stored blocks
+    /// before anything reads flows; an error here means a reader was handed a state whose
+    /// flows were not restored.
+    pub fn loaded(&self) -> Result<Loaded<'_>, CoreError> {
+        if self.away == 0 {
+            Ok(Loaded(self))
+        } else {
+            Err(CoreError::invalid(format!(
+                "{} blocks of flows are not loaded",
+                self.away
+            )))
+        }
     }
 
-    /// Whether there are none.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
+    /// Forgets that blocks were stored, as if the table had always been whole: for comparing
+    /// tables whatever blocks each has stored. Refused while blocks are away.
+    pub fn forget_stored(&mut self) -> Result<(), CoreError> {
+        self.loaded()?;
+        self.stored.clear();
+        Ok(())
+    }
+
+    /// How many leading blocks are stored elsewhere and not in memory.
+    pub fn away(&self) -> usize {
+        self.away
     }
 
     /// Records `flow` under `seq`, replacing a flow already there. Flows come in increasing
     /// seq order as the log is folded, and are appended in place; a seq at or below the last
-    /// one rebuilds the table.
-    pub fn insert(&mut self, seq: u64, flow: Flow<'_>) {
+    /// one rebuilds the table, which a table with stored blocks refuses.
+    pub fn insert(&mut self, seq: u64, flow: Flow<'_>) -> Result<(), CoreError> {
         match self.last {
             Some((last, _)) if seq <= last => {
+                if !self.stored.is_empty() {
+                    return Err(CoreError::invalid(format!(
+                        "flow seq {seq} comes after seq {last}, which is stored"
+                    )));
+                }
                 let mut all: Vec<(u64, Owned)> = self
                     .iter()
                     .filter(|(s, _)| *s != seq)
@@ -191,6 +270,7 @@ impl Flows {
             }
             _ => self.push(seq, flow),
         }
+        Ok(())
     }
 
     /// Appends a flow whose seq is above every seq in the table.
@@ -233,45 +313,144 @@ impl Flows {
         put_varint(&mut self.bytes, zigzag(flow.amount.minor));
         self.in_last_block += 1;
         self.last = Some((seq, day));
-        self.len += 1;
     }
 
-    /// The flow under `seq`, if there is one.
-    pub fn get(&self, seq: u64) -> Option<Flow<'_>> {
-        let (raw, _) = self.find(seq)?;
-        Some(self.flow(&raw))
-    }
-
-    /// Removes the flow under `seq`; whether there was one.
-    pub fn remove(&mut self, seq: u64) -> bool {
-        match self.find(seq) {
-            Some((_, tag_at)) => {
-                self.bytes[tag_at] |= REMOVED;
-                self.len -= 1;
-                true
-            }
-            None => false,
+    /// Removes the flow under `seq`, if memory holds it. A flow in a block that is away stays
+    /// in the store: [`Flows::restore`] removes it again from the retracted seqs.
+    pub fn remove(&mut self, seq: u64) {
+        if let Some((_, tag_at)) = self.find(seq) {
+            self.bytes[tag_at] |= REMOVED;
         }
     }
 
-    /// The flows in seq order.
-    pub fn iter(&self) -> Iter<'_> {
+    /// Takes every block but the last out of memory. Returns the ones not stored before, each
+    /// with its number and its bytes without removal marks, which the caller must store under
+    /// that number before it saves any state of this table (a snapshot refers to them).
+    pub fn take_sealed(&mut self) -> Vec<SealedBlock> {
+        let Some(&(_, keep_from)) = self.blocks.last() else {
+            return Vec::new();
+        };
+        if self.blocks.len() == 1 {
+            return Vec::new();
+        }
+        let mut sealed = Vec::new();
+        for (i, window) in self.blocks.windows(2).enumerate() {
+            let number = self.away + i;
+            if number < self.stored.len() {
+                continue;
+            }
+            let (first, start) = window[0];
+            let (_, end) = window[1];
+            let mut block = self.bytes[start..end].to_vec();
+            let last = unmark(&mut block);
+            self.stored.push((first, last));
+            sealed.push((number, block));
+        }
+        self.bytes.drain(..keep_from);
+        let last_block = self.blocks.len() - 1;
+        self.blocks.drain(..last_block);
+        for block in &mut self.blocks {
+            block.1 -= keep_from;
+        }
+        self.away = self.stored.len();
+        sealed
+    }
+
+    /// Puts the blocks that are away back, `blocks[i]` being block `i` as
+    /// [`Flows::take_sealed`] handed it out, and removes the flows among them whose seqs are in
+    /// `retracted`. Every record is checked, and each block against the seqs it was stored
+    /// with.
+    pub fn restore(
+        &mut self,
+        blocks: Vec<Vec<u8>>,
+        retracted: &std::collections::BTreeSet<u64>,
+    ) -> Result<(), CoreError> {
+        if blocks.len() != self.away {
+            return Err(CoreError::invalid(format!(
+                "{} blocks of flows are away, {} given",
+                self.away,
+                blocks.len()
+            )));
+        }
+        if self.away == 0 {
+            return Ok(());
+        }
+        let total = blocks.iter().map(Vec::len).sum::<usize>() + self.bytes.len();
+        let mut bytes = Vec::with_capacity(total);
+        let mut index = Vec::with_capacity(blocks.len() + self.blocks.len());
+        for (number, block) in blocks.into_iter().enumerate() {
+            let (first, last) = self.stored[number];
+            let records = self.check_block(&block).map_err(|reason| {
+                CoreError::invalid(format!("stored block {number} of flows: {reason}"))
+            })?;
+            if records.first() != Some(&first) || records.last() != Some(&last) {
+                return Err(CoreError::invalid(format!(
+                    "stored block {number} of flows does not hold seqs {first} to {last}"
+                )));
+            }
+            index.push((first, bytes.len()));
+            bytes.extend_from_slice(&block);
+        }
+        let shift = bytes.len();
+        index.extend(self.blocks.iter().map(|&(first, at)| (first, at + shift)));
+        bytes.extend_from_slice(&self.bytes);
+        self.bytes = bytes;
+        self.blocks = index;
+        self.away = 0;
+        let stored_seqs = self.stored[0].0..=self.stored[self.stored.len() - 1].1;
+        for &seq in retracted.range(stored_seqs) {
+            self.remove(seq);
+        }
+        Ok(())
+    }
+
+    /// The seqs of a stored block's records, after checking each as [`Flows::from_parts`]
+    /// does; a block holds at most [`BLOCK`] records in increasing seq order.
+    fn check_block(&self, block: &[u8]) -> Result<Vec<u64>, String> {
+        let mut seqs = Vec::with_capacity(BLOCK);
+        let mut at = 0;
+        let mut prev = (0, 0);
+        while at < block.len() {
+            let start = at;
+            let (raw, _) = decode(block, &mut at, prev)
+                .ok_or_else(|| format!("the record at byte {start} is truncated"))?;
+            self.check_raw(&raw, prev.0, seqs.is_empty())?;
+            seqs.push(raw.seq);
+            prev = (raw.seq, raw.day);
+        }
+        if seqs.len() > BLOCK {
+            return Err(format!("{} records in one block", seqs.len()));
+        }
+        Ok(seqs)
+    }
+
+    /// Whether a decoded record can be read: its indices and codes in range, its seq after
+    /// `prev_seq` unless it is `first`.
+    fn check_raw(&self, raw: &Raw, prev_seq: u64, first: bool) -> Result<(), String> {
+        if !first && raw.seq <= prev_seq {
+            return Err(format!("flow seq {} is out of order", raw.seq));
+        }
+        let tag = raw.tag & !REMOVED;
+        if raw.from >= self.parties.len()
+            || raw.to >= self.parties.len()
+            || raw.currency >= self.currencies.len()
+            || FlowKind::from_code(tag / PURPOSES).is_none()
+            || purpose_from_code(tag % PURPOSES).is_none()
+            || day_to_date(raw.day).is_none()
+        {
+            return Err(format!("flow seq {} does not decode", raw.seq));
+        }
+        Ok(())
+    }
+
+    /// The flows in memory in seq order; [`Loaded::iter`] for reading.
+    fn iter(&self) -> Iter<'_> {
         Iter {
             flows: self,
             at: 0,
             block: 0,
             prev: (0, 0),
         }
-    }
-
-    /// The flows in seq order, without their seqs.
-    pub fn values(&self) -> impl Iterator<Item = Flow<'_>> + Clone + '_ {
-        self.iter().map(|(_, flow)| flow)
-    }
-
-    /// The seqs of the flows, in order.
-    pub fn seqs(&self) -> impl Iterator<Item = u64> + '_ {
-        self.iter().map(|(seq, _)| seq)
     }
 
     /// The live record under `seq` and the offset of its tag byte.
@@ -309,22 +488,33 @@ impl Flows {
     }
 
     /// Rebuilds a table from its stored parts, checking every record, so that reading a
-    /// flow afterwards cannot fail.
+    /// flow afterwards cannot fail. The blocks the parts list as stored are away.
     fn from_parts(parts: Parts) -> Result<Flows, String> {
         let Parts {
             parties,
             currencies,
+            stored,
             bytes: Bytes(bytes),
         } = parts;
+        for pair in stored.windows(2) {
+            if pair[1].0 <= pair[0].1 {
+                return Err(format!("stored block at seq {} is out of order", pair[1].0));
+            }
+        }
+        if stored.iter().any(|(first, last)| last < first) {
+            return Err("a stored block ends before it starts".to_owned());
+        }
         let mut flows = Flows {
             parties,
             currencies,
             bytes: Vec::new(),
             blocks: Vec::new(),
+            away: stored.len(),
+            stored,
             in_last_block: 0,
             last: None,
-            len: 0,
         };
+        let stored_last = flows.stored.last().map(|(_, last)| *last);
         let mut at = 0;
         let mut prev = (0, 0);
         while at < bytes.len() {
@@ -335,32 +525,52 @@ impl Flows {
             }
             let (raw, _) = decode(&bytes, &mut at, prev)
                 .ok_or_else(|| format!("flow record at byte {start} is truncated"))?;
-            if flows.last.is_some_and(|(last, _)| raw.seq <= last) {
+            let after = flows.last.map(|(seq, _)| seq).or(stored_last);
+            if after.is_some_and(|last| raw.seq <= last) {
                 return Err(format!("flow seq {} is out of order", raw.seq));
             }
-            let tag = raw.tag & !REMOVED;
-            if raw.from >= flows.parties.len()
-                || raw.to >= flows.parties.len()
-                || raw.currency >= flows.currencies.len()
-                || FlowKind::from_code(tag / PURPOSES).is_none()
-                || day_to_date(raw.day).is_none()
-            {
-                return Err(format!("flow seq {} does not decode", raw.seq));
-            }
+            flows.check_raw(&raw, 0, true)?;
             if first {
                 flows.blocks.push((raw.seq, start));
                 flows.in_last_block = 0;
             }
             flows.in_last_block += 1;
             flows.last = Some((raw.seq, raw.day));
-            if raw.tag & REMOVED == 0 {
-                flows.len += 1;
-            }
             prev = (raw.seq, raw.day);
+        }
+        if flows.last.is_none()
+            && let Some(last) = stored_last
+        {
+            // Only stored blocks: the next flow starts a block of its own.
+            flows.last = Some((last, 0));
+            flows.in_last_block = BLOCK;
         }
         flows.bytes = bytes;
         Ok(flows)
     }
+
+    /// The bytes a snapshot keeps: the blocks not stored.
+    fn unstored_bytes(&self) -> &[u8] {
+        let from = self
+            .blocks
+            .get(self.stored.len() - self.away)
+            .map_or(self.bytes.len(), |(_, at)| *at);
+        &self.bytes[from..]
+    }
+}
+
+/// Clears the removal marks of a block's records; returns the seq of its last record.
+fn unmark(block: &mut [u8]) -> u64 {
+    let mut at = 0;
+    let mut prev = (0, 0);
+    while at < block.len() {
+        // The block was written by `push` or checked when it was read.
+        let (raw, tag_at) =
+            decode(block, &mut at, prev).expect("a flow record was checked when it was stored");
+        block[tag_at] &= !REMOVED;
+        prev = (raw.seq, raw.day);
+    }
+    prev.0
 }
 
 fn intern(names: &mut Vec<String>, name: &str) -> usize {
@@ -511,11 +721,13 @@ impl Owned {
     }
 }
 
-/// What a snapshot stores of a [`Flows`]; the block index is rebuilt when it is read.
+/// What a snapshot stores of a [`Flows`]: the first and last seq of each stored block, and
+/// the bytes of the blocks after them; the block index is rebuilt when it is read.
 #[derive(Clone, Serialize, Deserialize)]
 struct Parts {
     parties: Vec<String>,
     currencies: Vec<Currency>,
+    stored: Vec<(u64, u64)>,
     bytes: Bytes,
 }
 
@@ -564,6 +776,7 @@ impl Serialize for Flows {
         struct PartsRef<'a> {
             parties: &'a [String],
             currencies: &'a [Currency],
+            stored: &'a [(u64, u64)],
             bytes: BytesRef<'a>,
         }
         struct BytesRef<'a>(&'a [u8]);
@@ -575,7 +788,8 @@ impl Serialize for Flows {
         PartsRef {
             parties: &self.parties,
             currencies: &self.currencies,
-            bytes: BytesRef(&self.bytes),
+            stored: &self.stored,
+            bytes: BytesRef(self.unstored_bytes()),
         }
         .serialize(serializer)
     }
@@ -625,6 +839,8 @@ mod tests {
     enum Op {
         Insert(u64, usize),
         Remove(u64),
+        /// Store the sealed blocks away (only while inserting in seq order).
+        Spill,
     }
 
     proptest! {
@@ -638,13 +854,18 @@ mod tests {
                     4 => (0u64..2_000, any::<prop::sample::Index>())
                         .prop_map(|(s, i)| Op::Insert(s, i.index(usize::MAX))),
                     1 => (0u64..2_000).prop_map(Op::Remove),
+                    1 => Just(Op::Spill),
                 ],
-                0..600,
+                0..1_200,
             ),
             ascending in any::<bool>(),
         ) {
             let mut table = Flows::new();
             let mut model: BTreeMap<u64, usize> = BTreeMap::new();
+            // The blocks taken out, by number, and every seq removed (the state's retracted
+            // set: removing is for good, and a removed seq is never inserted again).
+            let mut store: Vec<Vec<u8>> = Vec::new();
+            let mut retracted = std::collections::BTreeSet::new();
             let mut next = 0u64;
             for op in ops {
                 match op {
@@ -652,13 +873,23 @@ mod tests {
                         // Mostly in seq order, as a fold inserts; sometimes anywhere.
                         let seq = if ascending { next += 1 + seq % 3; next } else { seq };
                         let i = i % flows.len();
-                        table.insert(seq, flows[i].as_flow());
+                        table.insert(seq, flows[i].as_flow()).expect("no block is stored");
                         model.insert(seq, i);
                     }
                     Op::Remove(seq) => {
                         let seq = if ascending { seq.min(next) } else { seq };
-                        prop_assert_eq!(table.remove(seq), model.remove(&seq).is_some());
+                        table.remove(seq);
+                        model.remove(&seq);
+                        retracted.insert(seq);
                     }
+                    Op::Spill if ascending => {
+                        for (number, block) in table.take_sealed() {
+                            prop_assert_eq!(number, store.len());
+                            store.push(block);
+                        }
+                        prop_assert!(table.blocks.len() <= 1);
+                    }
+                    Op::Spill => {}
                 }
             }
             let expected: BTreeMap<u64, Owned> = model
@@ -666,19 +897,90 @@ mod tests {
                 .map(|(s, i)| (*s, Owned::of(flows[*i].as_flow())))
                 .collect();
             let expected = owned(&expected);
-            prop_assert_eq!(table.iter().collect::<Vec<_>>(), expected.clone());
-            prop_assert_eq!(table.len(), expected.len());
-            for (seq, flow) in &expected {
-                prop_assert_eq!(table.get(*seq), Some(*flow));
-            }
+            // Through a snapshot and back, then with the stored blocks put back.
             let bytes = bincode::serde::encode_to_vec(&table, bincode::config::legacy())
                 .expect("encodes");
-            let (back, _): (Flows, usize) =
+            let (mut back, _): (Flows, usize) =
                 bincode::serde::decode_from_slice(&bytes, bincode::config::legacy())
                     .expect("decodes");
-            prop_assert_eq!(back.iter().collect::<Vec<_>>(), expected);
-            prop_assert_eq!(back.len(), table.len());
+            prop_assert_eq!(back.away(), store.len());
+            prop_assert_eq!(table.loaded().is_ok(), store.is_empty());
+            for table in [&mut table, &mut back] {
+                table.restore(store.clone(), &retracted).expect("the blocks it gave out");
+                let loaded = table.loaded().expect("restored");
+                prop_assert_eq!(loaded.iter().collect::<Vec<_>>(), expected.clone());
+                prop_assert_eq!(loaded.len(), expected.len());
+                for (seq, flow) in &expected {
+                    prop_assert_eq!(loaded.get(*seq), Some(*flow));
+                }
+            }
         }
+    }
+
+    #[test]
+    fn stored_blocks_and_snapshots_do_not_depend_on_when_blocks_left() {
+        // A correction folded in while its block is in memory, or after the block was stored:
+        // the same stored bytes and the same snapshot either way.
+        let fill = |table: &mut Flows, seqs: std::ops::Range<u64>| {
+            for seq in seqs {
+                table
+                    .insert(seq, cost("provider", seq as i64, 1).as_flow())
+                    .expect("in order");
+            }
+        };
+        let retracted: std::collections::BTreeSet<u64> = [5, 300].into();
+        let mut early = Flows::new();
+        fill(&mut early, 0..400);
+        early.remove(5);
+        early.remove(300);
+        let early_blocks = early.take_sealed();
+        let mut late = Flows::new();
+        fill(&mut late, 0..200);
+        let mut late_blocks = late.take_sealed();
+        late.remove(5);
+        fill(&mut late, 200..400);
+        late.remove(300);
+        late_blocks.extend(late.take_sealed());
+        assert_eq!(early_blocks, late_blocks);
+        let snapshot = |table: &Flows| {
+            bincode::serde::encode_to_vec(table, bincode::config::legacy()).expect("encodes")
+        };
+        assert_eq!(snapshot(&early), snapshot(&late));
+        let blocks: Vec<Vec<u8>> = early_blocks.into_iter().map(|(_, b)| b).collect();
+        late.restore(blocks, &retracted).expect("its blocks");
+        let seqs: Vec<u64> = late.loaded().expect("restored").seqs().collect();
+        let expected: Vec<u64> = (0..400).filter(|s| !retracted.contains(s)).collect();
+        assert_eq!(seqs, expected);
+    }
+
+    #[test]
+    fn a_stored_block_that_does_not_match_is_refused() {
+        let mut table = Flows::new();
+        for seq in 0..300 {
+            table
+                .insert(seq, cost("provider", 100, 1).as_flow())
+                .expect("in order");
+        }
+        let blocks: Vec<Vec<u8>> = table.take_sealed().into_iter().map(|(_, b)| b).collect();
+        assert_eq!(blocks.len(), 2);
+        assert!(table.loaded().is_err(), "blocks are away");
+        let none = std::collections::BTreeSet::new();
+        let mut swapped = table.clone();
+        let err = swapped
+            .restore(vec![blocks[1].clone(), blocks[0].clone()], &none)
+            .expect_err("blocks out of order");
+        assert!(err.reason.contains("does not hold seqs"), "{err}");
+        let mut short = table.clone();
+        assert!(short.restore(vec![blocks[0].clone()], &none).is_err());
+        let mut cut = blocks.clone();
+        cut[1].pop();
+        assert!(table.clone().restore(cut, &none).is_err());
+        assert!(
+            table.insert(10, cost("provider", 1, 1).as_flow()).is_err(),
+            "out of order behind a stored block"
+        );
+        table.restore(blocks, &none).expect("its own blocks");
+        assert_eq!(table.loaded().expect("restored").len(), 300);
     }
 
     fn cost(from: &str, minor: i64, day: u32) -> Owned {
@@ -696,10 +998,12 @@ mod tests {
     fn a_cost_like_the_last_one_takes_a_few_bytes() {
         let mut table = Flows::new();
         for seq in 0..10_000u64 {
-            table.insert(
-                seq + 2,
-                cost("provider", 100 + (seq as i64 * 7919) % 99_900, 30).as_flow(),
-            );
+            table
+                .insert(
+                    seq + 2,
+                    cost("provider", 100 + (seq as i64 * 7919) % 99_900, 30).as_flow(),
+                )
+                .expect("in order");
         }
         // seq delta 1, day delta 0, tag, from, to, currency: one byte each; the amount 1 to 3.
         assert!(
@@ -707,14 +1011,18 @@ mod tests {
             "{} bytes",
             table.bytes.len()
         );
-        assert_eq!(table.len(), 10_000);
+        assert_eq!(table.loaded().expect("whole").len(), 10_000);
     }
 
     #[test]
     fn a_damaged_table_is_refused_when_read() {
         let mut table = Flows::new();
-        table.insert(1, cost("provider", 100, 1).as_flow());
-        table.insert(2, cost("provider", 200, 2).as_flow());
+        table
+            .insert(1, cost("provider", 100, 1).as_flow())
+            .expect("in order");
+        table
+            .insert(2, cost("provider", 200, 2).as_flow())
+            .expect("in order");
         let mut bytes =
             bincode::serde::encode_to_vec(&table, bincode::config::legacy()).expect("encodes");
         // The last byte is the second flow's amount; without it the record is cut short.
@@ -729,6 +1037,7 @@ mod tests {
         let mut parts = Parts {
             parties: table.parties.clone(),
             currencies: table.currencies.clone(),
+            stored: Vec::new(),
             bytes: Bytes(table.bytes.clone()),
         };
         assert!(Flows::from_parts(parts.clone()).is_ok());

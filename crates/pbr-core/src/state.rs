@@ -1049,8 +1049,7 @@ impl State {
             amount,
             purpose,
         };
-        self.contract_mut(&event.contract)?.flows.insert(seq, flow);
-        Ok(())
+        self.contract_mut(&event.contract)?.flows.insert(seq, flow)
     }
 
     /// Makes a retracted event stop counting where validation and settlement read it.

@@ -187,6 +187,7 @@ impl Ledger {
         I: IntoIterator<Item = Result<(String, Input), LedgerError>>,
     {
         self.ensure_projections()?;
+        let flows = self.log.projection_tree(crate::projection::FLOWS_TREE)?;
         let public_keys: Vec<[u8; 32]> = keys.iter().map(|k| k.verifier_key().public_key).collect();
         let mut state = self.state.clone();
         let mut report = AppendReport::default();
@@ -324,6 +325,7 @@ impl Ledger {
                         )
                     }
                 };
+                crate::projection::before_apply(&flows, &mut state, &event)?;
                 state
                     .admit(
                         seq,
@@ -352,6 +354,8 @@ impl Ledger {
                 pending.push(work);
                 next += 1;
                 if pending.len() == CHUNK {
+                    // Full blocks of flows leave memory a chunk at a time.
+                    crate::projection::spill_flows(&flows, &mut state)?;
                     // Signing starts before the previous chunk is written, so that the
                     // workers are busy while this thread writes.
                     let entries = seen.close_chunk();
@@ -377,6 +381,8 @@ impl Ledger {
         if batch.is_empty() {
             batch.abort()?;
         } else {
+            // The blocks go before the commit: the snapshot after it refers to them.
+            crate::projection::spill_flows(&flows, &mut state)?;
             batch.commit()?;
             self.state = state;
             sink.index().set_indexed(next)?;

@@ -4,6 +4,13 @@
 //!   key `page ‖ u32 BE i` → the `i`th [`PAGE_BYTES`] of `bincode(State)`: the state after the
 //!   first `applied` events, in pages so that neither saving nor loading it holds the whole
 //!   encoding (nor sled a value that large). The header is written after the pages.
+//! - `projection.flows`: key `u16 BE length ‖ contract id ‖ u32 BE n` → block `n` of that
+//!   contract's money flows, as [`pbr_core::flows::Flows::take_sealed`] handed it out. The
+//!   snapshot keeps only each stored block's first and last seq and the last, open block, so
+//!   neither an import nor the snapshot holds a flow per cost; anything that reads flows
+//!   (settlement, balances, reports) gets a state with the blocks put back
+//!   ([`Ledger::state`]). Blocks are written before any snapshot that refers to them; a block
+//!   past what the snapshot refers to (a failed batch's) is overwritten by the next one.
 //! - `projection.ids`: client event id → seq, for every event appended, as sorted runs of
 //!   packed blocks (`id_runs.rs`), with key `indexed` → u64 BE, the number of leading events
 //!   whose ids it holds. An entry is trusted only after reading the event at its seq and
@@ -30,7 +37,7 @@ use crate::{Ledger, LedgerError};
 
 /// Bumped whenever `State`'s shape or the id index changes; an older snapshot (and with it
 /// the index) is rebuilt from the log.
-const SNAPSHOT_VERSION: u32 = 7;
+const SNAPSHOT_VERSION: u32 = 8;
 /// The largest page of a state snapshot.
 const PAGE_BYTES: usize = 1 << 20;
 
@@ -74,6 +81,11 @@ fn fact_digest_of_bytes(bytes: &[u8]) -> [u8; 32] {
 }
 
 const STATE_KEY: &[u8] = b"state";
+/// The projection tree of stored blocks of flows.
+pub(crate) const FLOWS_TREE: &str = "flows";
+/// Events folded between two spills of flows while the state catches up, so that folding a
+/// long log holds at most about this many flows in memory.
+const SPILL_EVERY: u64 = 65_536;
 /// Ids written at a time (sorted) while catching the index up, so memory stays bounded.
 const INDEX_SLICE: usize = 65_536;
 
@@ -89,17 +101,49 @@ impl Ledger {
         }
     }
 
-    /// The state folded from every event, loading and catching up the projections first.
+    /// The state folded from every event, loading and catching up the projections first,
+    /// with every contract's flows in memory.
     pub fn state(&mut self) -> Result<&State, LedgerError> {
+        self.ensure_complete()?;
+        Ok(&self.state)
+    }
+
+    /// The state folded from every event, with the flows of its contracts possibly stored
+    /// away: cheaper than [`Ledger::state`] on a ledger of millions of flows, for reading
+    /// anything but flows (terms, parties, participants, claims). Reading flows from it
+    /// fails ([`pbr_core::flows::Flows::loaded`]).
+    pub fn state_without_flows(&mut self) -> Result<&State, LedgerError> {
         self.ensure_projections()?;
         Ok(&self.state)
     }
 
+    /// [`Ledger::ensure_projections`], then the stored blocks of flows put back, for anything
+    /// that reads flows. Blocks that are missing or do not match the snapshot (a damaged
+    /// cache) make the state be folded again from the log, once.
+    pub(crate) fn ensure_complete(&mut self) -> Result<(), LedgerError> {
+        self.ensure_projections()?;
+        let flows = self.log.projection_tree(FLOWS_TREE)?;
+        if restore_flows(&flows, &mut self.state, None).is_ok() {
+            return Ok(());
+        }
+        self.log.drop_projection_tree("state")?;
+        self.log.drop_projection_tree(FLOWS_TREE)?;
+        self.loaded = false;
+        self.state = State::default();
+        self.ensure_projections()?;
+        let flows = self.log.projection_tree(FLOWS_TREE)?;
+        restore_flows(&flows, &mut self.state, None)
+    }
+
+    /// Loads the state snapshot and folds in the events after it. The state's flows may be
+    /// partly stored away: fine for validating appends, not for reading flows
+    /// ([`Ledger::ensure_complete`]).
     pub(crate) fn ensure_projections(&mut self) -> Result<(), LedgerError> {
         if self.loaded {
             return Ok(());
         }
         let tree = self.log.projection_tree("state")?;
+        let flows = self.log.projection_tree(FLOWS_TREE)?;
         self.state = match load_snapshot(&tree)? {
             Some(state) if state.applied <= self.log.len() => state,
             _ => State::default(),
@@ -107,12 +151,17 @@ impl Ledger {
         let from = self.state.applied;
         for entry in self.log.iter_from(from) {
             let (seq, event) = decoded(entry)?;
+            before_apply(&flows, &mut self.state, &event)?;
             self.state
                 .apply(seq, &event)
                 .map_err(|e| Self::projection_error(seq, e.reason))?;
+            if (seq + 1 - from).is_multiple_of(SPILL_EVERY) {
+                spill_flows(&flows, &mut self.state)?;
+            }
         }
         self.loaded = true;
         if self.state.applied > from {
+            spill_flows(&flows, &mut self.state)?;
             self.save_snapshot()?;
         }
         Ok(())
@@ -191,6 +240,7 @@ impl Ledger {
     /// dropping millions of keys is the index's cost, not the state's.
     pub fn rebuild_projections(&mut self) -> Result<(), LedgerError> {
         self.log.drop_projection_tree("state")?;
+        self.log.drop_projection_tree(FLOWS_TREE)?;
         self.set_indexed(0)?;
         self.loaded = false;
         self.state = State::default();
@@ -245,13 +295,105 @@ impl Ledger {
         Ok(len)
     }
 
-    /// The bytes of the current state snapshot, for comparing a rebuilt projection with an
-    /// incremental one.
+    /// The bytes of the current state in a form that does not depend on which blocks of
+    /// flows were stored when: every flow in memory, encoded as if no block had been stored.
+    /// For comparing a rebuilt projection with an incremental one, or with a fold
+    /// ([`Ledger::state_at`]).
     pub fn state_bytes(&mut self) -> Result<Vec<u8>, LedgerError> {
-        self.ensure_projections()?;
-        bincode::serde::encode_to_vec(&self.state, config())
+        self.ensure_complete()?;
+        let mut state = self.state.clone();
+        for contract in state.contracts.values_mut() {
+            contract
+                .flows
+                .forget_stored()
+                .map_err(|e| Self::projection_error(state.applied, e.reason))?;
+        }
+        bincode::serde::encode_to_vec(&state, config())
             .map_err(|e| Self::projection_error(self.state.applied, e.to_string()))
     }
+
+    /// The size of the state snapshot as saved (stored blocks of flows not included).
+    pub fn snapshot_len(&mut self) -> Result<usize, LedgerError> {
+        self.ensure_projections()?;
+        bincode::serde::encode_to_vec(&self.state, config())
+            .map(|bytes| bytes.len())
+            .map_err(|e| Self::projection_error(self.state.applied, e.to_string()))
+    }
+}
+
+/// The key of block `number` of `contract`'s flows in `projection.flows`.
+fn flow_block_key(contract: &str, number: usize) -> Result<Vec<u8>, LedgerError> {
+    let too_many = |what: &str| Ledger::projection_error(0, format!("{what} of {contract}"));
+    let len = u16::try_from(contract.len()).map_err(|_| too_many("the id"))?;
+    let number = u32::try_from(number).map_err(|_| too_many("the blocks of flows"))?;
+    let mut key = Vec::with_capacity(2 + contract.len() + 4);
+    key.extend_from_slice(&len.to_be_bytes());
+    key.extend_from_slice(contract.as_bytes());
+    key.extend_from_slice(&number.to_be_bytes());
+    Ok(key)
+}
+
+/// Stores every full block of every contract's flows in `tree` and drops it from memory.
+/// Done before a snapshot of `state` is saved, which refers to the blocks.
+pub(crate) fn spill_flows(tree: &sled::Tree, state: &mut State) -> Result<(), LedgerError> {
+    for (id, contract) in &mut state.contracts {
+        for (number, block) in contract.flows.take_sealed() {
+            tree.insert(flow_block_key(id, number)?, block)
+                .map_err(|e| LedgerError::Log(e.into()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Puts the stored blocks of `only`'s flows (every contract's, if `None`) back in memory.
+pub(crate) fn restore_flows(
+    tree: &sled::Tree,
+    state: &mut State,
+    only: Option<&str>,
+) -> Result<(), LedgerError> {
+    let applied = state.applied;
+    let State {
+        contracts,
+        retracted,
+        ..
+    } = state;
+    for (id, contract) in contracts.iter_mut() {
+        let away = contract.flows.away();
+        if away == 0 || only.is_some_and(|only| only != id) {
+            continue;
+        }
+        let mut blocks = Vec::with_capacity(away);
+        for number in 0..away {
+            let block = tree
+                .get(flow_block_key(id, number)?)
+                .map_err(|e| LedgerError::Log(e.into()))?
+                .ok_or_else(|| {
+                    Ledger::projection_error(
+                        applied,
+                        format!("block {number} of the flows of {id} is not stored"),
+                    )
+                })?;
+            blocks.push(block.to_vec());
+        }
+        contract
+            .flows
+            .restore(blocks, retracted)
+            .map_err(|e| Ledger::projection_error(applied, format!("{id}: {}", e.reason)))?;
+    }
+    Ok(())
+}
+
+/// What folding `event` into `state` needs first: a statement's contract's flows in memory,
+/// since applying `settlement-issued` recomputes the statement.
+pub(crate) fn before_apply(
+    flows: &sled::Tree,
+    state: &mut State,
+    event: &Event,
+) -> Result<(), LedgerError> {
+    if matches!(event.payload, pbr_core::event::Payload::SettlementIssued(_)) {
+        restore_flows(flows, state, Some(&event.contract))?;
+    }
+    Ok(())
 }
 
 /// A record read from the log, decoded down to its event.

@@ -104,7 +104,7 @@ impl Ledger {
     pub fn state_for(&mut self, at: At) -> Result<(State, u64), LedgerError> {
         let len = match at {
             At::Head => {
-                self.ensure_projections()?;
+                self.ensure_complete()?;
                 return Ok((self.state.clone(), self.state.applied));
             }
             At::Seq(n) => n.min(self.log.len()),
@@ -115,7 +115,7 @@ impl Ledger {
 
     /// The statement of `period` as of now, without recording it.
     pub fn settle(&mut self, contract: &str, period: Period) -> Result<Statement, LedgerError> {
-        self.ensure_projections()?;
+        self.ensure_complete()?;
         let (statement, _) =
             settle(&self.state, contract, period, self.state.applied).map_err(domain)?;
         Ok(statement)
@@ -130,7 +130,7 @@ impl Ledger {
         key: &SignerKey,
         now_micros: i64,
     ) -> Result<(Statement, u64), LedgerError> {
-        self.ensure_projections()?;
+        self.ensure_complete()?;
         let (statement, entitlement) =
             settle(&self.state, contract, period, self.state.applied).map_err(domain)?;
         let hash = statement.hash;
@@ -226,7 +226,7 @@ impl Ledger {
     ) -> Result<(u64, Vec<PartyBalance>), LedgerError> {
         if at == At::Head {
             // Now: straight from the projections, without copying the state.
-            self.ensure_projections()?;
+            self.ensure_complete()?;
             let rows = balances_of(&self.state, contract, effective)?;
             return Ok((self.state.applied, rows));
         }
@@ -329,7 +329,7 @@ impl Ledger {
         alternative: Terms,
         period: Period,
     ) -> Result<WhatIf, LedgerError> {
-        self.ensure_projections()?;
+        self.ensure_complete()?;
         let state = &self.state;
         let c = state
             .contracts

@@ -379,7 +379,11 @@ impl Budget {
             }
         }
         // Money recorded outside statements, by the year of its business date.
-        for flow in contract.flows.values() {
+        let flows = contract
+            .flows
+            .loaded()
+            .map_err(|e| ReportError::Input(e.reason))?;
+        for flow in flows.values() {
             let year = flow.date.year();
             match flow.kind {
                 // A recorded copy of a facility flow: statements already count it

@@ -533,7 +533,7 @@ pub fn export(
         }
     }
     // Recorded money between organisations, dated through the period.
-    for flow in c.flows.values() {
+    for flow in c.flows.loaded().map_err(core)?.values() {
         if flow.date > through.last_day() || flow.from == flow.to {
             continue;
         }

@@ -132,7 +132,12 @@ pub fn balances(
             )?;
         }
     }
-    for (_, flow) in contract.flows.iter().filter(|(_, f)| in_effect(f.date)) {
+    for (_, flow) in contract
+        .flows
+        .loaded()?
+        .iter()
+        .filter(|(_, f)| in_effect(f.date))
+    {
         match flow.kind {
             // Facility flows are what statements compute (`facility:*` lines, in `accrued`);
             // a recorded copy of one would count it twice. The engine's cash sequence skips
@@ -220,11 +225,11 @@ mod tests {
         let mut contract = ContractState::default();
         contract
             .flows
-            .insert(1, flow("fund", "provider", 72_000_000, Purpose::Grant));
+            .insert(1, flow("fund", "provider", 72_000_000, Purpose::Grant))?;
         contract.flows.insert(
             2,
             flow("lender", "provider", 1_000_000, Purpose::FacilityDraw),
-        );
+        )?;
         let rows = balances(&contract, Currency::DKK, None)?;
         let provider = rows.iter().find(|r| r.party == "provider");
         let lender = rows.iter().find(|r| r.party == "lender");

@@ -576,7 +576,7 @@ fn run(
     };
     engine.run.max_lag = max_lag(source)?;
     let mut items = engine.claim_items(calendar, start, through);
-    let flows = engine.flows_by_period(calendar, start, through);
+    let flows = engine.flows_by_period(calendar, start, through)?;
     let mut period = start;
     while period <= through {
         let terms = source.at(period.last_day())?;
@@ -654,20 +654,25 @@ impl<'a> Engine<'a> {
         calendar: Calendar,
         start: Period,
         through: Period,
-    ) -> BTreeMap<Period, Vec<(u64, crate::state::Flow<'a>)>> {
+    ) -> Result<BTreeMap<Period, Vec<(u64, crate::state::Flow<'a>)>>, CoreError> {
         let contract: &'a ContractState = self.contract;
         let mut flows: BTreeMap<Period, Vec<(u64, crate::state::Flow<'a>)>> = BTreeMap::new();
         // Only what the facility's cash sequence reads: a ledger may hold millions of costs.
         let read = |flow: &crate::state::Flow<'_>| {
             matches!(flow.kind, FlowKind::Disbursed | FlowKind::Cost)
         };
-        for (seq, flow) in contract.flows.iter().filter(|(_, flow)| read(flow)) {
+        for (seq, flow) in contract
+            .flows
+            .loaded()?
+            .iter()
+            .filter(|(_, flow)| read(flow))
+        {
             let period = Period::containing(calendar, flow.date);
             if start <= period && period <= through {
                 flows.entry(period).or_default().push((seq, flow));
             }
         }
-        flows
+        Ok(flows)
     }
 
     /// Adds `amount` under `key`, merging with an earlier amount of the same key.

@@ -986,7 +986,12 @@ fn play_op(log: &mut Log, spec: &RunSpec, op: &Op, today: NaiveDate) {
                     .values()
                     .flat_map(|m| m.range(i32::MIN..=i32::MAX).map(|(_, seq, _)| seq))
                     .collect(),
-                Target::Flow => contract.flows.seqs().collect(),
+                Target::Flow => contract
+                    .flows
+                    .loaded()
+                    .expect("a folded state holds every flow")
+                    .seqs()
+                    .collect(),
             };
             if candidates.is_empty() {
                 return;

@@ -1,6 +1,7 @@
 //! The integration tests of `pbr-ledger`, one binary with a module per area.
 
 mod append;
+mod flows;
 mod import;
 mod resume;
 mod support;

@@ -111,6 +111,8 @@ impl Charts {
         let settled = contract.settled.as_deref();
         let payments = contract
             .flows
+            .loaded()
+            .map_err(|e| e.reason)?
             .values()
             .filter(|f| matches!(f.kind, FlowKind::Payment | FlowKind::GuaranteeCalled));
 
@@ -291,19 +293,24 @@ mod tests {
             amount: Money::from_minor(minor, Currency::DKK),
             purpose: None,
         };
-        contract.flows.insert(
-            3,
-            flow("city", "provider", 500, date(2024, 2, 1), FlowKind::Payment),
-        );
-        contract.flows.insert(
-            9,
-            flow("city", "provider", 250, date(2024, 8, 1), FlowKind::Payment),
-        );
-        // Money that is not a payment draws nothing.
-        contract.flows.insert(
-            10,
-            flow("fund", "provider", 9, date(2025, 8, 1), FlowKind::Disbursed),
-        );
+        let inserted = [
+            (
+                3,
+                flow("city", "provider", 500, date(2024, 2, 1), FlowKind::Payment),
+            ),
+            (
+                9,
+                flow("city", "provider", 250, date(2024, 8, 1), FlowKind::Payment),
+            ),
+            // Money that is not a payment draws nothing.
+            (
+                10,
+                flow("fund", "provider", 9, date(2025, 8, 1), FlowKind::Disbursed),
+            ),
+        ];
+        for (seq, flow) in inserted {
+            contract.flows.insert(seq, flow).map_err(|e| e.reason)?;
+        }
         let charts = Charts::of(&contract, Currency::DKK, Calendar::Quarter)?;
         assert_eq!(
             charts.periods,
