@@ -119,12 +119,14 @@ impl Ledger {
 
     /// [`Ledger::ensure_projections`], then the stored blocks of flows put back, for anything
     /// that reads flows. Blocks that are missing or do not match the snapshot (a damaged
-    /// cache) make the state be folded again from the log, once.
+    /// cache) make the state be folded again from the log, once; a failure to read them is
+    /// returned.
     pub(crate) fn ensure_complete(&mut self) -> Result<(), LedgerError> {
         self.ensure_projections()?;
         let flows = self.log.projection_tree(FLOWS_TREE)?;
-        if restore_flows(&flows, &mut self.state, None).is_ok() {
-            return Ok(());
+        match restore_flows(&flows, &mut self.state, None) {
+            Err(LedgerError::Projection { .. }) => {}
+            other => return other,
         }
         self.log.drop_projection_tree("state")?;
         self.log.drop_projection_tree(FLOWS_TREE)?;
