@@ -3,7 +3,7 @@
 //!
 //! The binary, not the ledger crate: an import costs the whole command (reading and parsing the
 //! file, validating every row against the contract, signing, appending, projections), and the
-//! command is what users run. Each size gets a fresh ledger made with `pbr init` and
+//! command is what users run. Each ledger is made with `pbr init` and
 //! `pbr contract register` of scenario A's terms (GBP; the dwp and provider demo keys), and a
 //! CSV of N rows `cost-recorded,scenario-a,2013-09-30,provider,cost-<n>,provider,<amount>`
 //! with pseudo-random amounts from a fixed seed. None of that is timed.
@@ -12,7 +12,13 @@
 //!   to exit; events/s = N / that time.
 //! - Memory: the child's `VmHWM`, polled from `/proc/<pid>/status` every 20 ms while it runs
 //!   (it is monotonic, so the last value read before the exit is its peak, short of at most
-//!   the last 20 ms), at N/4 and N rows. The target is a peak independent of the file's length.
+//!   the last 20 ms). The target is a peak independent of the file's length: a file of N/4
+//!   rows imported into a ledger that already holds 3N/4 events, against a file of N rows
+//!   into an empty one. Both ledgers end at N events, so only the file's length differs.
+//!   sled keeps a page table in memory for every page of the database, which grows with the
+//!   ledger, not the file, and which every command opening the ledger holds; the peaks of
+//!   fresh ledgers at N/4 and N, and of `pbr log` opening each (polled every millisecond),
+//!   are reported beside the target as context.
 //! - Raw: the work no import of N records can skip, in memory: Ed25519 signing of N events of
 //!   the size `pbr` wrote (read back from the ledger) and the BLAKE3 leaf hash of each record's
 //!   bytes, on 2 threads, then sled `apply_batch` of those bytes in batches of 10,000 and one
@@ -57,6 +63,8 @@ const MIN_PENCE: u64 = 100;
 const PENCE_SPAN: u64 = 99_900;
 const RAW_BATCH: usize = 10_000;
 const POLL: Duration = Duration::from_millis(20);
+/// Opening a ledger takes a fraction of a second: its peak is polled this often.
+const OPEN_POLL: Duration = Duration::from_millis(1);
 const TARGET_RATIO: f64 = 0.5;
 /// "Independent of the file's length", allowing for noise and sled's page cache.
 const MAX_PEAK_GROWTH: f64 = 1.25;
@@ -67,8 +75,6 @@ struct ImportRun {
     rows: u64,
     seconds: f64,
     peak_kib: u64,
-    /// The event bytes of the last record appended.
-    event_len: usize,
 }
 
 /// What the child process did.
@@ -95,16 +101,25 @@ pub(crate) fn run(report: &mut Report, base: &Path, pbr: &Path, rows: u64) -> Be
         "pbr binary",
         &pbr.display().to_string(),
     );
-    let mut runs = Vec::new();
+    let quarter = rows / 4;
     // The smaller file first, so that a peak that grows with the file shows at the larger.
-    for size in [rows / 4, rows] {
-        runs.push(import_once(report, base, pbr, size)?);
-    }
-    let [small, large] = runs.as_slice() else {
-        return Err("expected two import runs".into());
-    };
+    let fresh_quarter = Bench::fresh(base, pbr)?;
+    let small = fresh_quarter.import(report, 0, quarter)?;
+    let small_open = fresh_quarter.open_peak(report, quarter)?;
+    drop(fresh_quarter);
+    let fresh_whole = Bench::fresh(base, pbr)?;
+    let large = fresh_whole.import(report, 0, rows)?;
+    let large_open = fresh_whole.open_peak(report, rows)?;
+    let event_len = last_event_len(&fresh_whole.ledger, rows)?;
+    drop(fresh_whole);
+    // A quarter of the file into a ledger that then holds as many events as the whole one.
+    let topped_up = Bench::fresh(base, pbr)?;
+    topped_up.import(report, 0, rows - quarter)?;
+    let on_top = topped_up.import(report, rows - quarter, quarter)?;
+    drop(topped_up);
+
     report.progress(&format!("import: raw limit for {rows} records"));
-    let (signing, writing) = raw_work(base, rows, large.event_len)?;
+    let (signing, writing) = raw_work(base, rows, event_len)?;
     report.context(
         "import_raw_sign_hash_s",
         &format!("raw: sign + leaf hash, {THREADS} threads"),
@@ -127,17 +142,42 @@ pub(crate) fn run(report: &mut Report, base: &Path, pbr: &Path, rows: u64) -> Be
     });
     report.growth(&Growth {
         key: "import_peak_rss",
-        name: "import peak RSS of pbr",
+        name: "import peak RSS of pbr, by file length",
+        small_size: on_top.rows,
+        small_mib: memory::mib(on_top.peak_kib),
+        large_size: large.rows,
+        large_mib: memory::mib(large.peak_kib),
+        max_growth: Some(MAX_PEAK_GROWTH),
+    });
+    report.growth(&Growth {
+        key: "import_peak_rss_fresh",
+        name: "import peak RSS of pbr, fresh ledgers",
         small_size: small.rows,
         small_mib: memory::mib(small.peak_kib),
         large_size: large.rows,
         large_mib: memory::mib(large.peak_kib),
-        max_growth: MAX_PEAK_GROWTH,
+        max_growth: None,
+    });
+    report.growth(&Growth {
+        key: "open_peak_rss",
+        name: "peak RSS of opening the ledger (pbr log)",
+        small_size: quarter,
+        small_mib: memory::mib(small_open),
+        large_size: rows,
+        large_mib: memory::mib(large_open),
+        max_growth: None,
     });
     report.note(&format!(
         "ours is the wall time of the whole command on a fresh ledger; raw is the same {} \
          records of {}-byte events, in memory",
-        rows, large.event_len
+        rows, event_len
+    ));
+    report.note(&format!(
+        "by file length: {quarter} rows imported into a ledger of {} events against {rows} into \
+         an empty one, both ending at {rows} events; fresh ledgers: {quarter} and {rows} rows \
+         into empty ledgers, so the ledger grows too, and with it sled's page table, which any \
+         command opening the ledger holds (the last line)",
+        rows - quarter
     ));
     report.note(&format!(
         "peak RSS is VmHWM of the pbr process, polled every {} ms; this process's peak below \
@@ -147,99 +187,161 @@ pub(crate) fn run(report: &mut Report, base: &Path, pbr: &Path, rows: u64) -> Be
     Ok(())
 }
 
-/// Prepares a fresh ledger and a CSV of `rows` rows, runs `pbr import` on them, reports the
-/// run and checks that it appended every row.
-fn import_once(report: &mut Report, base: &Path, pbr: &Path, rows: u64) -> BenchResult<ImportRun> {
-    let dir = tempfile::tempdir_in(base)?;
-    let keys = write_keys(dir.path())?;
-    let terms = dir.path().join("contract.toml");
-    std::fs::write(&terms, CONTRACT_TERMS)?;
-    let ledger = dir.path().join("ledger");
-    run_pbr(pbr, [Path::new("init").as_os_str(), ledger.as_os_str()])?;
-    run_pbr(
-        pbr,
-        [
-            "--ledger".as_ref(),
-            ledger.as_os_str(),
-            "contract".as_ref(),
-            "register".as_ref(),
-            terms.as_os_str(),
-            "--key".as_ref(),
-            keys[0].as_os_str(),
-        ],
-    )?;
-    let csv = dir.path().join("costs.csv");
-    report.progress(&format!("import: writing {rows} rows"));
-    let csv_bytes = write_csv(&csv, rows)?;
-    report.progress(&format!("import: pbr import of {rows} rows"));
-    let child = timed_import(pbr, &ledger, &csv, &keys, dir.path())?;
-    let stdout = std::fs::read_to_string(dir.path().join("import.stdout"))?;
-    let stderr = std::fs::read_to_string(dir.path().join("import.stderr"))?;
-    let last_line = stdout.lines().last().unwrap_or("").to_owned();
+/// A ledger made for the benchmark: scenario A's contract registered, the two demo keys
+/// beside it, all in a directory removed when this is dropped.
+struct Bench<'a> {
+    pbr: &'a Path,
+    dir: tempfile::TempDir,
+    keys: [PathBuf; 2],
+    ledger: PathBuf,
+}
 
-    report.context(
-        &format!("import_{rows}_csv_mb"),
-        &format!("import {rows} rows: CSV size"),
-        csv_bytes as f64 / BYTES_PER_MB,
-        "MB",
-    );
-    report.detail(
-        &format!("import_{rows}_exit_status"),
-        &format!("import {rows} rows: pbr exit status"),
-        &child.status.to_string(),
-    );
-    report.detail(
-        &format!("import_{rows}_last_stdout_line"),
-        &format!("import {rows} rows: last stdout line"),
-        &last_line,
-    );
-    if !child.status.success() {
-        let tail: Vec<&str> = stderr.lines().rev().take(5).collect();
-        let tail: Vec<&str> = tail.into_iter().rev().collect();
-        return Err(format!(
-            "pbr import of {rows} rows failed ({}): {}",
-            child.status,
-            tail.join("\n")
-        )
-        .into());
+impl<'a> Bench<'a> {
+    /// A fresh ledger with `pbr init` and `pbr contract register`.
+    fn fresh(base: &Path, pbr: &'a Path) -> BenchResult<Bench<'a>> {
+        let dir = tempfile::tempdir_in(base)?;
+        let keys = write_keys(dir.path())?;
+        let terms = dir.path().join("contract.toml");
+        std::fs::write(&terms, CONTRACT_TERMS)?;
+        let ledger = dir.path().join("ledger");
+        run_pbr(pbr, [Path::new("init").as_os_str(), ledger.as_os_str()])?;
+        run_pbr(
+            pbr,
+            [
+                "--ledger".as_ref(),
+                ledger.as_os_str(),
+                "contract".as_ref(),
+                "register".as_ref(),
+                terms.as_os_str(),
+                "--key".as_ref(),
+                keys[0].as_os_str(),
+            ],
+        )?;
+        Ok(Bench {
+            pbr,
+            dir,
+            keys,
+            ledger,
+        })
     }
-    let appended = last_line
-        .split_once(" appended")
-        .and_then(|(count, _)| count.parse::<u64>().ok());
-    if appended != Some(rows) {
-        return Err(
-            format!("pbr import of {rows} rows did not append them all: {last_line:?}").into(),
+
+    /// Writes a CSV of `rows` rows from `cost-<first>` on, runs `pbr import` on it, reports
+    /// the run and checks that it appended every row.
+    fn import(&self, report: &mut Report, first: u64, rows: u64) -> BenchResult<ImportRun> {
+        let dir = self.dir.path();
+        let csv = dir.join("costs.csv");
+        // Keys and labels name the ledger's length before the import when it is not empty.
+        let (key, label) = if first == 0 {
+            (format!("import_{rows}"), format!("import {rows} rows"))
+        } else {
+            (
+                format!("import_{rows}_onto_{first}"),
+                format!("import {rows} rows onto {first}"),
+            )
+        };
+        report.progress(&format!("{label}: writing the file"));
+        let csv_bytes = write_csv(&csv, first, rows)?;
+        report.progress(&format!("{label}: pbr import"));
+        let mut command = Command::new(self.pbr);
+        command
+            .arg("--ledger")
+            .arg(&self.ledger)
+            .arg("import")
+            .arg(&csv);
+        for key in &self.keys {
+            command.arg("--key").arg(key);
+        }
+        command
+            .stdout(File::create(dir.join("import.stdout"))?)
+            .stderr(File::create(dir.join("import.stderr"))?);
+        let child = timed(command, POLL)?;
+        let stdout = std::fs::read_to_string(dir.join("import.stdout"))?;
+        let stderr = std::fs::read_to_string(dir.join("import.stderr"))?;
+        let last_line = stdout.lines().last().unwrap_or("").to_owned();
+
+        report.context(
+            &format!("{key}_csv_mb"),
+            &format!("{label}: CSV size"),
+            csv_bytes as f64 / BYTES_PER_MB,
+            "MB",
         );
+        report.detail(
+            &format!("{key}_exit_status"),
+            &format!("{label}: pbr exit status"),
+            &child.status.to_string(),
+        );
+        report.detail(
+            &format!("{key}_last_stdout_line"),
+            &format!("{label}: last stdout line"),
+            &last_line,
+        );
+        if !child.status.success() {
+            let tail: Vec<&str> = stderr.lines().rev().take(5).collect();
+            let tail: Vec<&str> = tail.into_iter().rev().collect();
+            return Err(
+                format!("pbr {label} failed ({}): {}", child.status, tail.join("\n")).into(),
+            );
+        }
+        let appended = last_line
+            .split_once(" appended")
+            .and_then(|(count, _)| count.parse::<u64>().ok());
+        if appended != Some(rows) {
+            return Err(format!("pbr {label} did not append them all: {last_line:?}").into());
+        }
+        let seconds = child.elapsed.as_secs_f64();
+        report.context(
+            &format!("{key}_wall_s"),
+            &format!("{label}: wall time"),
+            seconds,
+            "s",
+        );
+        report.context(
+            &format!("{key}_ev_per_s"),
+            &format!("{label}: rate"),
+            rows as f64 / seconds,
+            "ev/s",
+        );
+        let peak_kib = child
+            .peak_kib
+            .ok_or("no VmHWM of the pbr process was read")?;
+        report.context(
+            &format!("{key}_peak_rss_mib"),
+            &format!("{label}: peak RSS of pbr"),
+            memory::mib(peak_kib),
+            "MiB",
+        );
+        Ok(ImportRun {
+            rows,
+            seconds,
+            peak_kib,
+        })
     }
-    let seconds = child.elapsed.as_secs_f64();
-    report.context(
-        &format!("import_{rows}_wall_s"),
-        &format!("import {rows} rows: wall time"),
-        seconds,
-        "s",
-    );
-    report.context(
-        &format!("import_{rows}_ev_per_s"),
-        &format!("import {rows} rows: rate"),
-        rows as f64 / seconds,
-        "ev/s",
-    );
-    let peak_kib = child
-        .peak_kib
-        .ok_or("no VmHWM of the pbr process was read")?;
-    report.context(
-        &format!("import_{rows}_peak_rss_mib"),
-        &format!("import {rows} rows: peak RSS of pbr"),
-        memory::mib(peak_kib),
-        "MiB",
-    );
-    let event_len = last_event_len(&ledger, rows)?;
-    Ok(ImportRun {
-        rows,
-        seconds,
-        peak_kib,
-        event_len,
-    })
+
+    /// The peak RSS of `pbr log` showing the first event: what opening a ledger of `events`
+    /// events costs any command.
+    fn open_peak(&self, report: &mut Report, events: u64) -> BenchResult<u64> {
+        let mut command = Command::new(self.pbr);
+        command
+            .arg("--ledger")
+            .arg(&self.ledger)
+            .args(["log", "--from-seq", "0", "--to-seq", "0"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let child = timed(command, OPEN_POLL)?;
+        if !child.status.success() {
+            return Err(format!("pbr log on {events} events failed ({})", child.status).into());
+        }
+        let peak_kib = child
+            .peak_kib
+            .ok_or("no VmHWM of the pbr process was read")?;
+        report.context(
+            &format!("open_{events}_peak_rss_mib"),
+            &format!("pbr log on {events} events: peak RSS"),
+            memory::mib(peak_kib),
+            "MiB",
+        );
+        Ok(peak_kib)
+    }
 }
 
 /// A demo key: anyone can recompute it from its name (`pbr_ledger::sample::demo_key`).
@@ -267,12 +369,13 @@ fn write_keys(dir: &Path) -> BenchResult<[PathBuf; 2]> {
         .map_err(|_| "expected two key files".into())
 }
 
-/// Writes the CSV of `rows` cost-recorded rows; returns its size in bytes.
-fn write_csv(path: &Path, rows: u64) -> BenchResult<u64> {
+/// Writes the CSV of `rows` cost-recorded rows, ids from `cost-<first>` on; returns its size in
+/// bytes.
+fn write_csv(path: &Path, first: u64, rows: u64) -> BenchResult<u64> {
     let mut out = BufWriter::new(File::create(path)?);
     writeln!(out, "{CSV_HEADER}")?;
-    let mut rng = SplitMix64::new(AMOUNT_SEED);
-    for n in 0..rows {
+    let mut rng = SplitMix64::new(AMOUNT_SEED ^ first);
+    for n in first..first + rows {
         let pence = MIN_PENCE + rng.below(PENCE_SPAN);
         writeln!(
             out,
@@ -307,30 +410,16 @@ fn run_pbr<'a>(pbr: &Path, args: impl IntoIterator<Item = &'a std::ffi::OsStr>) 
     Ok(())
 }
 
-/// Runs `pbr import` with its output in files under `dir`, timing it from spawn to exit while
-/// another thread polls its peak RSS.
-fn timed_import(
-    pbr: &Path,
-    ledger: &Path,
-    csv: &Path,
-    keys: &[PathBuf],
-    dir: &Path,
-) -> BenchResult<Child> {
-    let mut command = Command::new(pbr);
-    command.arg("--ledger").arg(ledger).arg("import").arg(csv);
-    for key in keys {
-        command.arg("--key").arg(key);
-    }
-    command
-        .stdin(Stdio::null())
-        .stdout(File::create(dir.join("import.stdout"))?)
-        .stderr(File::create(dir.join("import.stderr"))?);
+/// Runs `command` (a `pbr` command, its output already redirected), timing it from spawn to
+/// exit while another thread polls its peak RSS.
+fn timed(mut command: Command, poll: Duration) -> BenchResult<Child> {
+    command.stdin(Stdio::null());
     let done = AtomicBool::new(false);
     let start = Instant::now();
     let mut child = command.spawn()?;
     let pid = child.id();
     let (status, elapsed, peak_kib) = std::thread::scope(|scope| {
-        let poller = scope.spawn(|| poll_peak(pid, &done));
+        let poller = scope.spawn(|| poll_peak(pid, &done, poll));
         let status = child.wait();
         let elapsed = start.elapsed();
         done.store(true, Ordering::Relaxed);
@@ -346,13 +435,13 @@ fn timed_import(
 }
 
 /// The last `VmHWM` of `pid` read before `done`; `None` if none could be read.
-fn poll_peak(pid: u32, done: &AtomicBool) -> Option<u64> {
+fn poll_peak(pid: u32, done: &AtomicBool, poll: Duration) -> Option<u64> {
     let mut peak = None;
     while !done.load(Ordering::Relaxed) {
         if let Some(kib) = memory::peak_kib_of(pid) {
             peak = Some(kib);
         }
-        std::thread::sleep(POLL);
+        std::thread::sleep(poll);
     }
     peak
 }

@@ -12,7 +12,8 @@
 //!   in-memory tree (target: p99 under 5 ms);
 //! - import: the `pbr import` binary on a CSV of cost-recorded rows against Ed25519 signing
 //!   and leaf hashing on 2 threads plus sled alone writing the same records (target ≥ 50 %),
-//!   and its peak memory at two file lengths, which should not grow with the length;
+//!   and its peak memory at two file lengths into ledgers of the same final length, which
+//!   should not grow with the file's length;
 //! - settle: settling one quarter and computing the balances of a contract with 100,000
 //!   participants and a monthly status for each over three years (about 3.6 M events), warm
 //!   from the durable projections (target < 1 s) and cold, rebuilding them from the log
@@ -63,7 +64,8 @@ struct Cli {
     /// Records in the proof benchmark's ledger.
     #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(2..))]
     proof_events: u64,
-    /// Rows of the import benchmark's larger CSV; the smaller one holds a quarter.
+    /// Rows of the import benchmark's larger CSV; the smaller one holds a quarter, imported
+    /// both into an empty ledger and onto one of the other three quarters.
     #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(4..))]
     rows: u64,
     /// The `pbr` binary the import benchmark runs (default: `pbr` beside this binary, as

@@ -59,8 +59,8 @@ pub(crate) struct Growth<'a> {
     pub(crate) small_mib: f64,
     pub(crate) large_size: u64,
     pub(crate) large_mib: f64,
-    /// The target: growth at most this.
-    pub(crate) max_growth: f64,
+    /// The target, growth at most this; none for a figure reported as context.
+    pub(crate) max_growth: Option<f64>,
 }
 
 /// Everything printed, and the JSON summary collected on the way.
@@ -209,13 +209,17 @@ impl Report {
     /// A peak memory at two sizes, and whether it grew with the size.
     pub(crate) fn growth(&mut self, figure: &Growth<'_>) {
         let growth = figure.large_mib / figure.small_mib;
-        let met = growth <= figure.max_growth;
+        let met = figure.max_growth.map(|max| growth <= max);
         // What each item between the two sizes added to the peak, on average.
         let per_item = (figure.large_mib - figure.small_mib) * BYTES_PER_MIB
             / figure.large_size.saturating_sub(figure.small_size).max(1) as f64;
+        let target = match (figure.max_growth, met) {
+            (Some(max), Some(met)) => format!("target <= {max:.2}x: {}", verdict(met)),
+            _ => "(context)".to_owned(),
+        };
         self.line(&format!(
             "{:<NAME_WIDTH$} {:>12.1} MiB    at {} vs {:>8.1} MiB at {}: growth {:.2}x \
-             ({:.0} bytes each between them)  target <= {:.2}x: {}",
+             ({:.0} bytes each between them)  {target}",
             figure.name,
             figure.large_mib,
             figure.large_size,
@@ -223,10 +227,8 @@ impl Report {
             figure.small_size,
             growth,
             per_item,
-            figure.max_growth,
-            verdict(met)
         ));
-        self.results.push(json!({
+        let mut result = json!({
             "name": figure.key,
             "unit": "MiB",
             "small_size": figure.small_size,
@@ -235,9 +237,12 @@ impl Report {
             "large": round(figure.large_mib),
             "growth": round(growth),
             "bytes_per_item_between": per_item.round(),
-            "target_max_growth": figure.max_growth,
-            "met": met,
-        }));
+        });
+        if let (Some(max), Some(met)) = (figure.max_growth, met) {
+            result["target_max_growth"] = json!(max);
+            result["met"] = json!(met);
+        }
+        self.results.push(result);
     }
 
     /// Prints the JSON summary line.
