@@ -8,15 +8,16 @@
 //! re-running an import never counts anything twice; the same id for a different fact is an
 //! error.
 //!
-//! A large batch streams through three kinds of thread, chunk by chunk (see
-//! [`Ledger::append_results`]): the caller's validates and writes records, workers sign, and
-//! one writer fills the id index. Invariants that keep that safe:
+//! A large batch streams through two kinds of thread, chunk by chunk (see
+//! [`Ledger::append_results`]): the caller's validates, writes records and fills the id
+//! index; workers sign. Invariants that keep that safe:
 //! - a chunk's index entries are written only after its records, so an entry the batch
 //!   finds in the index always names a record it can read;
-//! - until the writer reports a chunk written, its ids stay in memory ([`BatchIds`]), so no
-//!   id of the batch is ever looked for only where it is not yet;
-//! - the batch commits only after the writer has finished without error, and the index
-//!   watermark moves only after the commit, so it never claims an entry that was not written.
+//! - until the index reports a chunk written (it buffers ids into sorted runs), its ids stay
+//!   in memory ([`BatchIds`]), so no id of the batch is ever looked for only where it is not
+//!   yet;
+//! - the batch commits only after every index write has succeeded, and the index watermark
+//!   moves only after the commit, so it never claims an entry that was not written.
 
 use std::collections::HashMap;
 
@@ -168,13 +169,17 @@ impl Ledger {
     /// [`Ledger::append_results`], looking ids up in and writing the batch's entries to
     /// `sink`, opened after the index was caught up.
     ///
-    /// Three kinds of thread share the work, so that none waits on another's: this one reads,
-    /// validates and writes the records, chunk by chunk; workers sign chunk k while this
-    /// thread validates chunk k + 1; and one writer puts chunk k's ids into the index
-    /// (buffered into sorted runs, merged as they add up) while this thread goes on.
-    /// Until the writer says a chunk is in the index, its ids stay in memory for the checks,
-    /// so an id is never looked for where it is not yet. The batch commits only after the
-    /// writer has finished without error; the index watermark moves only after the commit.
+    /// Workers sign chunk k while this thread validates chunk k + 1; this thread writes
+    /// chunk k's records, then its ids into the index (buffered into sorted runs, merged as
+    /// they add up). Until the index says a chunk is in it, the chunk's ids stay in memory
+    /// for the checks, so an id is never looked for where it is not yet. The batch commits
+    /// only after every index write has succeeded; the index watermark moves only after the
+    /// commit.
+    ///
+    /// The index is written here rather than on a thread of its own so that every page it
+    /// reads and writes is allocated in one heap: on a writer thread of its own, glibc kept
+    /// 30 to 50 MiB more in that thread's arena, more or less depending on timing
+    /// (`docs/performance.md`, "Session 8").
     fn append_indexing<I>(
         &mut self,
         inputs: I,
@@ -201,7 +206,6 @@ impl Ledger {
         let mut batch = self.log.begin()?;
         let mut done = 0u64;
         let scoped = std::thread::scope(|scope| -> Result<(), LedgerError> {
-            let mut writer = IndexWriter::start(scope, sink)?;
             let mut in_flight: Option<Signing<'_>> = None;
             for item in inputs {
                 let (where_, input) = item?;
@@ -362,19 +366,19 @@ impl Ledger {
                     let signing =
                         Signing::start(scope, std::mem::take(&mut pending), entries, keys, threads);
                     if let Some(previous) = in_flight.replace(signing) {
-                        write_chunk(&mut batch, previous, &mut writer)?;
+                        seen.written(write_chunk(&mut batch, previous, sink)?);
                     }
-                    seen.written(writer.chunks_written());
                     progress(done, 0);
                 }
             }
             if let Some(signing) = in_flight.take() {
-                write_chunk(&mut batch, signing, &mut writer)?;
+                seen.written(write_chunk(&mut batch, signing, sink)?);
             }
             let entries = seen.close_chunk();
             let last = Signing::start(scope, std::mem::take(&mut pending), entries, keys, threads);
-            write_chunk(&mut batch, last, &mut writer)?;
-            writer.finish()
+            write_chunk(&mut batch, last, sink)?;
+            // No lookup follows: what the flush writes need not leave memory.
+            sink.flush().map(drop)
         });
         scoped?;
         report.seqs = start..next;
@@ -445,14 +449,14 @@ pub const CHUNK: usize = 4096;
 /// The ids of a chunk: id → (seq, fact digest).
 type IdIndex = HashMap<EventId, (u64, [u8; 32])>;
 
-/// A chunk's id index entries, (id, seq), as the index writer takes them.
+/// A chunk's id index entries, (id, seq), as [`IndexSink::add`] takes them.
 type IndexEntries = Vec<(EventId, u64)>;
 
 /// How a batch finds the ids it has seen: the ones it gave out, and the index's.
 ///
 /// The batch's own ids that the index tree may not hold yet stay in memory, chunk by chunk:
-/// the chunk being filled, then the closed chunks (being signed, written, or waiting for the
-/// index writer), newest last; at most a few chunks, so memory does not grow with the batch.
+/// the chunk being filled, then the closed chunks (being signed, or written but still in the
+/// index's buffer), newest last; at most a few chunks, so memory does not grow with the batch.
 /// Anything else is looked up in the index, behind an [`IdFilter`] once the batch has made
 /// enough lookups to pay for reading every id of the index into one.
 struct BatchIds<'t> {
@@ -524,8 +528,8 @@ impl<'t> BatchIds<'t> {
     }
 
     /// Reads every id of the index into a new filter, with the ids in memory: together they
-    /// are every id the batch could find, whatever the index writer is doing meanwhile (a
-    /// chunk leaves memory only after the writer has put it in the index).
+    /// are every id the batch could find (a chunk leaves memory only after the index has
+    /// written it).
     fn build_filter(&mut self) -> Result<(), LedgerError> {
         let mut filter = IdFilter::with_capacity(self.indexed.saturating_mul(2));
         self.index.for_each_id(|id| filter.insert(&id))?;
@@ -545,7 +549,7 @@ impl<'t> BatchIds<'t> {
         self.open.insert(id, (seq, digest));
     }
 
-    /// Closes the open chunk; returns its index entries, in no particular order (the writer
+    /// Closes the open chunk; returns its index entries, in no particular order (the index
     /// sorts them).
     fn close_chunk(&mut self) -> IndexEntries {
         let chunk = std::mem::take(&mut self.open);
@@ -561,7 +565,7 @@ impl<'t> BatchIds<'t> {
 }
 
 /// Where a batch's id index entries go: the index (a stand-in in tests).
-pub(crate) trait IndexSink: Sync {
+pub(crate) trait IndexSink {
     /// Adds one chunk's entries; returns how many chunks, oldest first, the index now holds.
     fn add(&self, entries: IndexEntries) -> Result<usize, LedgerError>;
     /// Writes what is buffered; returns how many more chunks the index now holds.
@@ -584,88 +588,20 @@ impl IndexSink for IdRuns {
     }
 }
 
-/// The thread that writes a batch's id index entries, a chunk at a time, in order.
-///
-/// The channel holds one chunk, so this thread's memory stays bounded: if the writer falls
-/// behind, [`IndexWriter::send`] waits for it.
-struct IndexWriter<'scope> {
-    chunks: Option<std::sync::mpsc::SyncSender<IndexEntries>>,
-    written: std::sync::mpsc::Receiver<()>,
-    thread: Option<std::thread::ScopedJoinHandle<'scope, Result<(), LedgerError>>>,
-}
-
-impl<'scope> IndexWriter<'scope> {
-    fn start<'env, S: IndexSink + ?Sized>(
-        scope: &'scope std::thread::Scope<'scope, 'env>,
-        sink: &'env S,
-    ) -> Result<IndexWriter<'scope>, LedgerError> {
-        let (chunks, to_write) = std::sync::mpsc::sync_channel::<IndexEntries>(1);
-        let (done, written) = std::sync::mpsc::channel();
-        let thread = std::thread::Builder::new()
-            .name("pbr-index".into())
-            .spawn_scoped(scope, move || {
-                // The receiver outlives this thread unless the batch failed already.
-                for entries in to_write {
-                    for _ in 0..sink.add(entries)? {
-                        let _ = done.send(());
-                    }
-                }
-                for _ in 0..sink.flush()? {
-                    let _ = done.send(());
-                }
-                Ok(())
-            })
-            .map_err(|e| storage(format!("cannot start the id index writer: {e}")))?;
-        Ok(IndexWriter {
-            chunks: Some(chunks),
-            written,
-            thread: Some(thread),
-        })
-    }
-
-    /// Queues a chunk's entries, whose records are already written. A writer that stopped
-    /// has failed: its error is returned.
-    fn send(&mut self, entries: IndexEntries) -> Result<(), LedgerError> {
-        match &self.chunks {
-            Some(chunks) if chunks.send(entries).is_ok() => Ok(()),
-            _ => self
-                .finish()
-                .and(Err(storage("the id index writer stopped".into()))),
-        }
-    }
-
-    /// How many chunks the writer has put into the index since the last call.
-    fn chunks_written(&self) -> usize {
-        self.written.try_iter().count()
-    }
-
-    /// Waits for the writer to write every queued chunk; its error, if it failed.
-    fn finish(&mut self) -> Result<(), LedgerError> {
-        self.chunks = None;
-        match self.thread.take() {
-            // The writer only panics on a bug; surface it.
-            Some(thread) => thread.join().expect("id index writer panicked"),
-            None => Err(storage("the id index writer stopped".into())),
-        }
-    }
-}
-
-fn storage(reason: String) -> LedgerError {
-    LedgerError::Log(pbr_log::LogError::Storage(reason))
-}
-
-/// Writes a signed chunk into the batch, then hands its ids to the index writer.
+/// Writes a signed chunk into the batch, then its ids into the index (after its records, so
+/// an entry found there always names a record the batch can read); returns how many chunks,
+/// oldest first, the index took in (it buffers ids into sorted runs).
 fn write_chunk(
     batch: &mut pbr_log::Batch<'_>,
     signing: Signing<'_>,
-    writer: &mut IndexWriter<'_>,
-) -> Result<(), LedgerError> {
+    sink: &(impl IndexSink + ?Sized),
+) -> Result<usize, LedgerError> {
     let (records, entries) = signing.join()?;
     if records.is_empty() {
-        return Ok(());
+        return Ok(0);
     }
     batch.write(&records)?;
-    writer.send(entries)
+    sink.add(entries)
 }
 
 /// A chunk being signed on worker threads, with its index entries.
@@ -742,7 +678,9 @@ mod tests {
         fn add(&self, entries: IndexEntries) -> Result<usize, LedgerError> {
             let left = self.good.load(Ordering::SeqCst);
             if left == 0 {
-                return Err(storage("no space left on device (test)".into()));
+                return Err(LedgerError::Log(pbr_log::LogError::Storage(
+                    "no space left on device (test)".into(),
+                )));
             }
             self.good.store(left - 1, Ordering::SeqCst);
             self.runs.add(entries)?;
@@ -768,7 +706,7 @@ mod tests {
 
     /// A ledger holding scenario A's contract.
     fn ledger(dir: &std::path::Path) -> TestResult<Ledger> {
-        let mut ledger = Ledger::create(&dir.join("l"), "test/index-writer")?;
+        let mut ledger = Ledger::create(&dir.join("l"), "test/index-write")?;
         let terms = std::fs::read_to_string(
             std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
                 .join("../../tests/scenarios/a/contract.toml"),
@@ -813,7 +751,7 @@ mod tests {
     }
 
     #[test]
-    fn a_failing_index_writer_fails_the_batch_and_leaves_the_ledger_as_it_was() -> TestResult {
+    fn a_failing_index_write_fails_the_batch_and_leaves_the_ledger_as_it_was() -> TestResult {
         let dir = tempfile::tempdir()?;
         let mut ledger = ledger(dir.path())?;
         ledger.set_threads(2);
@@ -822,7 +760,7 @@ mod tests {
             ledger.log().root(),
             ledger.state_bytes()?,
         );
-        // Four chunks: the writer puts the first into the index, then fails.
+        // Four chunks: the index takes the first, then fails.
         let n = 3 * CHUNK as u32 + 10;
         let sink = FailingIndex {
             runs: IdRuns::open(ledger.log())?,
@@ -839,7 +777,7 @@ mod tests {
             ledger.state_bytes()?,
         );
         assert_eq!(after, before);
-        // The entries the writer did write name seqs the batch never committed: the same
+        // The entries the index did write name seqs the batch never committed: the same
         // facts are appended in full, and known afterwards.
         let report = ledger.append(costs(n)?, &keys(), 6, |_, _| {})?;
         assert_eq!((report.appended, report.duplicates), (u64::from(n), 0));

@@ -455,7 +455,7 @@ fn ids_a_failed_batch_wrote_are_not_taken_for_appended_facts() {
 #[test]
 fn an_id_repeated_chunks_later_in_one_batch_is_a_duplicate() {
     // Ids given again several chunks after their first use: the batch finds them in memory
-    // while their chunk is in flight and in the index once the index writer has written it;
+    // while their chunk is in flight and in the index once the index has written it;
     // either way they are duplicates, never appended twice, and a different fact under one
     // of them is refused.
     let (_dir, mut ledger) = scenario_a(false);
