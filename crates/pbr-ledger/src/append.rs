@@ -178,7 +178,7 @@ impl Ledger {
     ///
     /// The index is written here rather than on a thread of its own so that every page it
     /// reads and writes is allocated in one heap: on a writer thread of its own, glibc kept
-    /// 30 to 50 MiB more in that thread's arena, more or less depending on timing
+    /// 20 to 50 MiB more in that thread's arena, more or less depending on timing
     /// (`docs/performance.md`, "Session 8").
     fn append_indexing<I>(
         &mut self,
@@ -667,14 +667,14 @@ mod tests {
 
     type TestResult<T = ()> = Result<T, Box<dyn std::error::Error>>;
 
-    /// The real index, which takes `good` chunks and then fails, as a full disk would.
-    struct FailingIndex {
+    /// The real index, unbuffered: it writes each chunk as it comes, so a chunk leaves the
+    /// batch's memory at once; after `good` chunks it fails, as a full disk would.
+    struct TestIndex {
         runs: IdRuns,
         good: AtomicUsize,
     }
 
-    /// Writes each chunk as it comes (no buffering), until `good` chunks are written.
-    impl IndexSink for FailingIndex {
+    impl IndexSink for TestIndex {
         fn add(&self, entries: IndexEntries) -> Result<usize, LedgerError> {
             let left = self.good.load(Ordering::SeqCst);
             if left == 0 {
@@ -762,7 +762,7 @@ mod tests {
         );
         // Four chunks: the index takes the first, then fails.
         let n = 3 * CHUNK as u32 + 10;
-        let sink = FailingIndex {
+        let sink = TestIndex {
             runs: IdRuns::open(ledger.log())?,
             good: AtomicUsize::new(1),
         };
@@ -783,6 +783,58 @@ mod tests {
         assert_eq!((report.appended, report.duplicates), (u64::from(n), 0));
         let report = ledger.append(costs(n)?, &keys(), 7, |_, _| {})?;
         assert_eq!((report.appended, report.duplicates), (0, u64::from(n)));
+        Ok(())
+    }
+
+    #[test]
+    fn an_id_repeated_after_its_chunk_left_memory_is_found_in_the_index() -> TestResult {
+        // Each chunk leaves memory as soon as it is written, so ids repeated chunks later are
+        // found only by looking in the index: duplicates, not appended twice; and the same id
+        // for a different fact is refused.
+        let dir = tempfile::tempdir()?;
+        let mut ledger = ledger(dir.path())?;
+        let n = 4 * CHUNK as u32 + 10;
+        let mut inputs = costs(n)?;
+        let again: Vec<_> = costs(n)?.into_iter().step_by(397).collect();
+        let repeats = again.len() as u64;
+        inputs.extend(again);
+        let before = ledger.log().len();
+        let sink = TestIndex {
+            runs: IdRuns::open(ledger.log())?,
+            good: AtomicUsize::new(usize::MAX),
+        };
+        let inputs = inputs.into_iter().map(Ok);
+        let report = ledger.append_indexing(inputs, &keys(), 5, |_, _| {}, &sink)?;
+        assert_eq!(
+            (report.appended, report.duplicates),
+            (u64::from(n), repeats)
+        );
+        assert_eq!(ledger.log().len(), before + u64::from(n));
+        // On a fresh ledger, the same batch ending with cost 0 under the id of cost 1, given
+        // chunks ago: another fact, refused.
+        let dir = tempfile::tempdir()?;
+        let mut fresh = self::ledger(dir.path())?;
+        let mut inputs = costs(n)?;
+        let (where_, Input::Event(mut other)) = inputs[0].clone() else {
+            return Err("costs() builds events".into());
+        };
+        let (_, Input::Event(first)) = &inputs[1] else {
+            return Err("costs() builds events".into());
+        };
+        other.id = first.id;
+        inputs.push((where_, Input::Event(other)));
+        let sink = TestIndex {
+            runs: IdRuns::open(fresh.log())?,
+            good: AtomicUsize::new(usize::MAX),
+        };
+        let inputs = inputs.into_iter().map(Ok);
+        let Err(error) = fresh.append_indexing(inputs, &keys(), 6, |_, _| {}, &sink) else {
+            return Err("a reused id for another fact must be refused".into());
+        };
+        assert!(
+            error.to_string().contains("already names a different fact"),
+            "{error}"
+        );
         Ok(())
     }
 }

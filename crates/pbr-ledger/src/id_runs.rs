@@ -55,12 +55,13 @@ struct Run {
     entries: u64,
 }
 
-/// The index of client ids: what [`IdRuns::candidates`] finds, a writer adds with
-/// [`IdRuns::add`] and [`IdRuns::flush`].
+/// The index of client ids: what [`IdRuns::candidates`] finds, the appending batch adds
+/// with [`IdRuns::add`] and [`IdRuns::flush`].
 pub(crate) struct IdRuns {
     tree: sled::Tree,
     /// The runs that count, newest entries first: by level, then by number, highest first.
-    /// Lookups hold it shared; a merge takes it to swap its runs in and remove the old blocks.
+    /// Lookups hold it shared; a merge takes it to swap its runs in and remove the old blocks
+    /// (today on the same thread, but the index is `Sync` and stays correct if shared).
     runs: RwLock<Vec<Run>>,
     /// The next run number: above every number ever used, counted or not.
     next: AtomicU64,

@@ -421,9 +421,9 @@ fn cost(n: u32, id: &str) -> (String, Input) {
 
 #[test]
 fn ids_a_failed_batch_wrote_are_not_taken_for_appended_facts() {
-    // A batch long enough to write its first chunk (and that chunk's ids: the second must
-    // fill while the first is signed) before a bad row
-    // makes it fail.
+    // A batch long enough to write its first chunk's records before a bad row makes it
+    // fail. (Its ids stay in the index's buffer, a run being 16 chunks; entries that a failed
+    // batch did write are the unit test `a_failing_index_write_fails_the_batch_…`'s case.)
     let (_dir, mut ledger) = scenario_a(false);
     let before = ledger.log().len();
     let n = 2 * pbr_ledger::CHUNK as u32 + 10;
