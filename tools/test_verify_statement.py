@@ -289,6 +289,19 @@ class ArithmeticTests(Base):
         t["totals"][3].update(pays="9600.00", net="-500.00")
         self.assert_fails(rehash(t), "totals[3].pays is 9600.00 but spv's non-memo lines pay 9100.00")
 
+    def test_a_facility_write_off_is_a_memo_line(self) -> None:
+        """settlement.md, "Which lines move money": a write-off names lender and borrower but
+        moves nothing, so postings on it (the loss counted a second time) fail."""
+        s = self.bare(A)
+        s["lines"].append({"n": 8, "rule": "facility:write-off", "accrual": "2013-Q4", "adjustment": False,
+                           "subject": None, "from": "investor", "to": "spv", "claim": None,
+                           "amount": "700.00", "events": [], "cap": None, "calc": "outstanding 700.00"})
+        self.assert_ok(rehash(s))
+        t = copy.deepcopy(s)
+        t["postings"] += [{"line": 8, "party": "investor", "account": "facility", "amount": "-700.00"},
+                          {"line": 8, "party": "spv", "account": "facility", "amount": "700.00"}]
+        self.assert_fails(rehash(t), "postings[14]: lines[7] (n=8) is a memo line")
+
     def test_postings_sum_to_zero(self) -> None:
         """A posting on a memo line is caught first; a sum is checked after the per-line rules."""
         s = self.bare(A)

@@ -6,7 +6,8 @@ Implements, from the documents alone and without any pbr code:
                       §8.3 enumerations) and its hash, BLAKE3 of those bytes;
   docs/settlement.md  the statement JSON and the arithmetic it promises: lines numbered 1..N,
                       two postings per non-memo line (-amount on `from`, +amount on `to`), none
-                      on a memo line, postings summing to zero, totals per party in id order.
+                      on a memo line (from = to, rule facility:write-off, or amount 0.00),
+                      postings summing to zero, totals per party in id order.
 
 Needs only Python 3.11 and `blake3`:
   verify_statement.py STATEMENT.json
@@ -425,9 +426,14 @@ def parse_statement(s: Any) -> dict[str, Any]:
     return statement
 
 
+# settlement.md, "Which lines move money": rules whose lines never move money.
+MEMO_RULES = frozenset({"facility:write-off"})
+
+
 def is_memo(ln: dict[str, Any]) -> bool:
-    """settlement.md: memo lines (from = to, or amount 0.00) carry no postings."""
-    return ln["from"] == ln["to"] or amount(ln["amount"], "amount") == 0
+    """settlement.md: memo lines (from = to, a memo rule, or amount 0.00) carry no postings."""
+    return (ln["from"] == ln["to"] or ln["rule"] in MEMO_RULES
+            or amount(ln["amount"], "amount") == 0)
 
 
 def account_for(rule: str) -> str | None:
@@ -470,7 +476,7 @@ def check_arithmetic(s: dict[str, Any]) -> None:
         a = amount(ln["amount"], f"lines[{i}].amount")
         if is_memo(ln):
             if posts:
-                fail(f"postings[{posts[0][0]}]: {w} is a memo line (from = to or amount 0.00) "
+                fail(f"postings[{posts[0][0]}]: {w} is a memo line (from = to, a memo rule or amount 0.00) "
                      "and must have no postings")
             continue
         pays[ln["from"]] = pays.get(ln["from"], 0) + a

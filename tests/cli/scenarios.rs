@@ -245,8 +245,9 @@ pub(crate) fn setup(scenario: &str) -> (&'static str, &'static [&'static str], u
         // 18 enrolments, 18 × 33 monthly statuses, 4 DSI tranches and 4 payments to TUBA
         // (§5.B.2).
         "b" => ("brondby", &["brondby", "dsi"], 18 + 18 * 33 + 8),
-        // 24 enrolments, 24 × 36 monthly statuses, the Obelske grant and 13 quarterly costs.
-        "c" => (
+        // 24 enrolments, 24 × 36 monthly statuses, the Obelske grant and 13 quarterly costs
+        // (the loss variant changes 36 of the statuses).
+        "c" | "c-loss" => (
             "aalborg",
             &["aalborg", "fokus", "obelske"],
             24 + 24 * 36 + 1 + 13,

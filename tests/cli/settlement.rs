@@ -716,21 +716,40 @@ fn scenario_b_settles_as_scenarios_md_says() {
 /// FOKUS's shortfalls and earns its fee at the final settlement; no success bonus.
 #[test]
 fn scenario_c_settles_as_scenarios_md_says() {
-    let expected = expected("c");
+    check_scenario_c("c");
+}
+
+/// Variant C-loss (§5.C.6): I13 self-sufficient only 2024-07..2025-06 and I19 never, so FOKUS
+/// cannot repay DSK, and DSK, lender and guarantor both, loses what is outstanding at the
+/// final settlement. The write-off of the unrepaid draws is a memo line: the draws already
+/// moved that money, so FOKUS ends at its final cash (0.00) and DSK at fee − loss.
+#[test]
+fn scenario_c_loss_settles_as_scenarios_md_says() {
+    check_scenario_c("c-loss");
+}
+
+/// Settles scenario C or its loss variant and checks every figure of its `expected.json`:
+/// the quarterly table, the totals, the runs (when the variant lists them) and the final
+/// balances.
+fn check_scenario_c(scenario: &str) {
+    let expected = expected(scenario);
     let table = rows(&expected["quarters"]);
     let last = last_quarter(table, "quarter");
-    let settled = settle_all("c", last);
+    let settled = settle_all(scenario, last);
     let totals = &expected["totals"];
     let mut checks = Checks::default();
 
-    // §5.C.5: per quarter, Aalborg's outcome payment (its `sustainment:*` lines to FOKUS), the
-    // facility's draw and repayment lines, and the statement's `facility` position.
+    // §5.C.5 (§5.C.6): per quarter, Aalborg's outcome payment (its `sustainment:*` lines to
+    // FOKUS), the facility's draw and repayment lines, and the statement's `facility`
+    // position.
     //
     // The table's FOKUS cash is the cash after steps 1-3 of the quarter-end sequence (§5.C.2).
     // The final settlement then pays DSK's fee, and docs/settlement.md lists `facility:fee`
     // with the facility's cash sequence at period end, so the final statement's
     // `facility.cash` is the position after the fee: the totals' "FOKUS final cash" 11,819.49,
-    // which plus the fee line gives the table's 12,939.00.
+    // which plus the fee line gives the table's 12,939.00. Likewise the table's outstanding
+    // at the final quarter is before the loss is written off (the statement's position is
+    // after it).
     let table: BTreeMap<Quarter, &Value> = table
         .iter()
         .map(|row| (Quarter::parse(string(&row["quarter"])), row))
@@ -754,19 +773,21 @@ fn scenario_c_settles_as_scenarios_md_says() {
         }
         let outstanding = amount(&facility["outstanding"]);
         let cash = amount(&facility["cash"]);
-        peak = peak.max(outstanding);
         let row = table[quarter];
         let fee = rule_sum("facility:fee");
-        let cash_before_fee = if *quarter == last {
+        let write_off = rule_sum("facility:write-off");
+        let (cash_before_fee, outstanding_before_loss) = if *quarter == last {
             checks.amount(
                 format!("C.5 {quarter}: FOKUS final cash"),
                 amount(&totals["final_cash"]),
                 cash,
             );
-            cash + fee
+            (cash + fee, outstanding + write_off)
         } else {
-            cash
+            checks.amount(format!("C {quarter}: write-off"), 0, write_off);
+            (cash, outstanding)
         };
+        peak = peak.max(outstanding_before_loss);
         for (what, column, actual) in [
             ("outcome payment Aalborg→FOKUS", "outcome_payment", payment),
             ("DSK draw", "draw", rule_sum("facility:draw")),
@@ -775,7 +796,11 @@ fn scenario_c_settles_as_scenarios_md_says() {
                 "repayment",
                 rule_sum("facility:repayment"),
             ),
-            ("DSK outstanding", "outstanding", outstanding),
+            (
+                "DSK outstanding (before any loss)",
+                "outstanding",
+                outstanding_before_loss,
+            ),
             ("FOKUS cash (before any fee)", "cash", cash_before_fee),
         ] {
             checks.amount(
@@ -785,14 +810,50 @@ fn scenario_c_settles_as_scenarios_md_says() {
             );
         }
         if *quarter == last {
-            // §5.C.5 totals and §5.C.7: the fee, everything drawn, and no success bonus (11
-            // of 24 achievers < 50 %), shown as a 0.00 line of the final statement.
+            // §5.C.5 totals and §5.C.7: the fee, everything drawn, the loss, and no success
+            // bonus (11, or 10, of 24 achievers < 50 %), shown as a 0.00 line of the final
+            // statement.
             checks.amount(format!("C {quarter}: DSK fee"), amount(&totals["fee"]), fee);
             checks.amount(
                 format!("C {quarter}: DSK drawn"),
                 amount(&totals["drawn"]),
                 amount(&facility["drawn"]),
             );
+            let loss = totals.get("loss").map_or(0, amount);
+            checks.amount(
+                format!("C {quarter}: DSK loss written off"),
+                loss,
+                write_off,
+            );
+            checks.amount(
+                format!("C {quarter}: outstanding after the final settlement"),
+                0,
+                outstanding,
+            );
+            // DSK is lender and guarantor both: no guarantee line moves money between them,
+            // and the write-off is a memo line, with no postings.
+            checks.amount(
+                format!("C {quarter}: guarantee:loss"),
+                0,
+                rule_sum("guarantee:loss"),
+            );
+            for line in lines(statement)
+                .iter()
+                .filter(|l| field(l, "rule") == "facility:write-off")
+            {
+                let n = &line["n"];
+                let postings = statement["postings"]
+                    .as_array()
+                    .expect("postings")
+                    .iter()
+                    .filter(|p| p["line"] == *n)
+                    .count();
+                checks.same(
+                    format!("C {quarter}: postings of the write-off line {n}"),
+                    0,
+                    postings,
+                );
+            }
             let bonus: Vec<&Value> = lines(statement)
                 .iter()
                 .filter(|l| field(l, "rule") == "success-bonus")
@@ -819,11 +880,16 @@ fn scenario_c_settles_as_scenarios_md_says() {
     // §5.C.4: paid over life per participant (the sum of its runs), from the `sustainment:*`
     // lines with that subject over every statement.
     let mut paid: BTreeMap<&str, i64> = BTreeMap::new();
-    for run in rows(&expected["runs"]) {
+    for run in expected.get("runs").map(rows).unwrap_or_default() {
         *paid.entry(string(&run["participant"])).or_default() += amount(&run["paid"]);
     }
+    let enrol = if scenario == "c" {
+        "C-enrol"
+    } else {
+        "CL-enrol"
+    };
     for (participant, expected_paid) in paid {
-        let subject = settled.participant(&format!("C-enrol-{participant}"));
+        let subject = settled.participant(&format!("{enrol}-{participant}"));
         let actual = settled
             .statements
             .iter()
@@ -842,7 +908,7 @@ fn scenario_c_settles_as_scenarios_md_says() {
 
     // §5.C.7, final balances.
     check_balances(&mut checks, &settled, &expected["balances"]["parties"]);
-    checks.finish("C");
+    checks.finish(scenario);
 }
 
 /// Scenario D (§5.D): company milestones split three ways and citizen outcomes paid by the
@@ -1108,7 +1174,13 @@ fn expected_b_adds_up() {
 /// final cash is the last quarter's minus the fee; the runs sum to the outcome payments.
 #[test]
 fn expected_c_adds_up() {
-    let expected = expected("c");
+    for scenario in ["c", "c-loss"] {
+        expected_c_variant_adds_up(scenario);
+    }
+}
+
+fn expected_c_variant_adds_up(scenario: &str) {
+    let expected = expected(scenario);
     let (mut cash, mut outstanding, mut drawn, mut payments) = (0, 0, 0, 0);
     for row in rows(&expected["quarters"]) {
         let at = |c: &str| amount(&row[c]);
@@ -1124,11 +1196,41 @@ fn expected_c_adds_up() {
     assert_eq!(amount(&totals["final_cash"]), cash - amount(&totals["fee"]));
     assert_eq!(amount(&totals["drawn"]), drawn);
     assert_eq!(amount(&totals["outcome_payments"]), payments);
-    let runs: i64 = rows(&expected["runs"])
-        .iter()
-        .map(|r| amount(&r["paid"]))
-        .sum();
-    assert_eq!(runs, payments);
+    if let Some(runs) = expected.get("runs") {
+        let runs: i64 = rows(runs).iter().map(|r| amount(&r["paid"])).sum();
+        assert_eq!(runs, payments);
+    }
+    // C.6: the loss is what is outstanding at the final settlement, and it equals costs less
+    // the grant and the outcome payments; the balances' nets sum to what the parties
+    // put in and took out (costs are spent outside the contract).
+    if let Some(loss) = totals.get("loss") {
+        let loss = amount(loss);
+        assert_eq!(loss, outstanding, "{scenario}: loss");
+        let column = |c: &str| -> i64 {
+            rows(&expected["quarters"])
+                .iter()
+                .map(|r| amount(&r[c]))
+                .sum()
+        };
+        assert_eq!(
+            loss,
+            column("cost") - column("grant") - column("outcome_payment"),
+            "{scenario}: loss"
+        );
+        let parties = expected["balances"]["parties"]
+            .as_object()
+            .expect("parties");
+        let net: i64 = parties.values().map(|p| amount(&p["net"])).sum();
+        assert_eq!(net, -column("cost"), "{scenario}: nets");
+        assert_eq!(
+            amount(&parties["dsk"]["net"]),
+            amount(&totals["fee"]) - loss
+        );
+        assert_eq!(
+            amount(&parties["fokus"]["net"]),
+            amount(&totals["final_cash"])
+        );
+    }
 }
 
 /// §5.D: D.4's amounts and splits sum to D.5's quarterly payments by municipality; the

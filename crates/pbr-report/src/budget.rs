@@ -163,9 +163,10 @@ pub const LINES: &[BudgetLine] = &[
     BudgetLine {
         line: Line::GuaranteeLosses,
         id: "guarantee-losses",
-        name: "guarantee losses and write-offs",
-        source: "settled `guarantee:loss` (− guarantor, + lender) and `facility:write-off` \
-                 (− lender, + borrower) lines",
+        name: "guarantee losses",
+        source: "settled `guarantee:loss` lines (− guarantor, + lender); a `facility:write-off` \
+                 moves no money, so a lender that is its own guarantor shows its loss as the \
+                 draws never repaid",
     },
     BudgetLine {
         line: Line::Costs,
@@ -213,7 +214,7 @@ fn settled_line(rule: &str, side: Side) -> Option<Line> {
         (_, "facility:draw", _) => Line::FacilityDraws,
         (_, "facility:repayment", _) => Line::FacilityRepayments,
         (_, "facility:fee", _) => Line::FacilityFees,
-        (_, "guarantee:loss" | "facility:write-off", _) => Line::GuaranteeLosses,
+        (_, "guarantee:loss", _) => Line::GuaranteeLosses,
         _ => return None,
     })
 }
@@ -356,8 +357,9 @@ impl Budget {
                     }
                     continue;
                 }
-                if key.from == key.to {
-                    // A memo line (a retained waterfall tier): no money moves.
+                if !key.moves_money() {
+                    // A memo line (a retained waterfall tier, a facility write-off): no
+                    // money moves.
                     continue;
                 }
                 for (side, involved, signed) in [
@@ -600,11 +602,6 @@ mod tests {
             ),
             ("facility:fee", Line::FacilityFees, Line::FacilityFees),
             (
-                "facility:write-off",
-                Line::GuaranteeLosses,
-                Line::GuaranteeLosses,
-            ),
-            (
                 "guarantee:loss",
                 Line::GuaranteeLosses,
                 Line::GuaranteeLosses,
@@ -615,6 +612,8 @@ mod tests {
             assert_eq!(settled_line(rule, Side::Receives), Some(receives), "{rule}");
         }
         assert_eq!(settled_line("facility:other", Side::Pays), None);
+        // A memo rule moves no money, so it has no budget line.
+        assert_eq!(settled_line("facility:write-off", Side::Pays), None);
         assert_eq!(settled_line("something-new", Side::Receives), None);
     }
 

@@ -325,7 +325,7 @@ enum Use {
 
 /// Classifies a statement line by its rule (`docs/settlement.md`).
 fn classify(rule: &str, from: &str, to: &str, source: Option<WaterfallSource>) -> Use {
-    if from == to {
+    if from == to || pbr_core::settle::MEMO_RULES.contains(&rule) {
         return Use::Skip;
     }
     if let Some(code) = rule
@@ -353,7 +353,7 @@ fn classify(rule: &str, from: &str, to: &str, source: Option<WaterfallSource>) -
         "facility:draw" => Use::Transaction(Some("Debt")),
         "facility:repayment" => Use::Transaction(Some("Capital Repayment")),
         "facility:fee" => Use::Transaction(Some("Interest Payment")),
-        "facility:write-off" | "savings" => Use::Skip,
+        "savings" => Use::Skip,
         // `guarantee:loss`, and any rule added later: money moves, of a type not known here.
         _ => Use::Transaction(None),
     }
@@ -728,7 +728,7 @@ fn metric_ids(terms: &Terms, ent: &Entitlement) -> BTreeSet<String> {
         ids.insert(SUCCESS_BONUS.to_owned());
     }
     for entry in &ent.entries {
-        if entry.key.from == entry.key.to {
+        if !entry.key.moves_money() {
             continue;
         }
         if let rule @ (SUSTAINMENT_FULL | SUSTAINMENT_PARTIAL | SUCCESS_BONUS) =

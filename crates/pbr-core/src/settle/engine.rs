@@ -40,6 +40,21 @@ pub struct LineKey {
     pub claim: Option<u64>,
 }
 
+/// The rules whose lines record an amount without moving money between their two parties
+/// (`docs/settlement.md`, "Which lines move money"): a facility write-off forgives what the
+/// borrower still owes, and the draws it forgives already moved that money.
+pub const MEMO_RULES: [&str; 1] = ["facility:write-off"];
+
+impl LineKey {
+    /// Whether an amount under this key moves money from `from` to `to`: not when both are
+    /// the same party (savings measured, a tier a waterfall's own party retains) and not for
+    /// a [`MEMO_RULES`] rule. Every reader of statements (postings, totals, balances,
+    /// budgets, INDIGO) asks this one question.
+    pub fn moves_money(&self) -> bool {
+        self.from != self.to && !MEMO_RULES.contains(&self.rule.as_str())
+    }
+}
+
 /// Which cap limited an amount.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Cap {

@@ -23,7 +23,9 @@ use crate::error::CoreError;
 use crate::money::{Currency, Money};
 use crate::state::State;
 
-pub use engine::{Cap, Carry, DecisionResult, Entitlement, FacilityPosition, LineKey, TermsSource};
+pub use engine::{
+    Cap, Carry, DecisionResult, Entitlement, FacilityPosition, LineKey, MEMO_RULES, TermsSource,
+};
 pub use settled::Settled;
 
 /// The previous issued statement a statement builds on.
@@ -58,9 +60,9 @@ pub struct Line {
 
 impl Line {
     /// A memo line records an amount without moving money: the same party on both sides,
-    /// or nothing.
+    /// a rule that moves none ([`engine::MEMO_RULES`]), or nothing.
     pub fn is_memo(&self) -> bool {
-        self.key.from == self.key.to || self.amount.minor == 0
+        !self.key.moves_money() || self.amount.minor == 0
     }
 }
 

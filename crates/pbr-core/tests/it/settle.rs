@@ -23,9 +23,10 @@ use pbr_core::event::{
 };
 use pbr_core::ids::{EventId, ParticipantRef};
 use pbr_core::money::{Currency, Money};
+use pbr_core::settle::balance::balances;
 use pbr_core::settle::engine::{DecisionResult, TermsSource, entitlement};
 use pbr_core::settle::{Cap, Entitlement, LineKey, Statement, settle};
-use pbr_core::state::{Signer, State};
+use pbr_core::state::{FlowKind, Signer, State};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError};
 
@@ -400,6 +401,14 @@ struct FacilitySpec {
     limit_on_outstanding: bool,
     fee_tenths_percent: Option<u32>,
     guarantee: Option<i64>,
+    /// The guarantor lends too (scenario C's DSK): `guar` is lender and guarantor.
+    guarantor_lends: bool,
+}
+
+impl FacilitySpec {
+    fn lender(&self) -> &'static str {
+        if self.guarantor_lends { "guar" } else { "inv" }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -611,7 +620,8 @@ impl ContractSpec {
             };
             writeln!(
                 t,
-                "\n[facility]\nlender = \"inv\"\nborrower = \"prov\"\nlimit = {}\nlimit-on = \"{on}\"",
+                "\n[facility]\nlender = \"{}\"\nborrower = \"prov\"\nlimit = {}\nlimit-on = \"{on}\"",
+                f.lender(),
                 amount(f.limit)
             )
             .unwrap();
@@ -755,6 +765,27 @@ fn caps_spec() -> impl Strategy<Value = CapsSpec> {
         })
 }
 
+fn facility_spec() -> impl Strategy<Value = FacilitySpec> {
+    (
+        0i64..=800_000,
+        any::<bool>(),
+        proptest::option::of(1u32..=50),
+        proptest::option::of(0i64..=500_000),
+        any::<bool>(),
+    )
+        .prop_map(
+            |(limit, limit_on_outstanding, fee_tenths_percent, guarantee, guarantor_lends)| {
+                FacilitySpec {
+                    limit,
+                    limit_on_outstanding,
+                    fee_tenths_percent,
+                    guarantee,
+                    guarantor_lends,
+                }
+            },
+        )
+}
+
 prop_compose! {
     fn contract_spec()(
         quarters in 3u32..=8,
@@ -771,10 +802,7 @@ prop_compose! {
             })),
         waterfall in proptest::option::weighted(0.3, (0i64..=500_000, proptest::option::of(1u32..=99), proptest::option::of(0i64..=300_000))
             .prop_map(|(fill_limit, share_percent, cap_total)| WaterfallSpec { fill_limit, share_percent, cap_total })),
-        facility in proptest::option::weighted(0.3, (0i64..=800_000, any::<bool>(), proptest::option::of(1u32..=50), proptest::option::of(0i64..=500_000))
-            .prop_map(|(limit, limit_on_outstanding, fee_tenths_percent, guarantee)| FacilitySpec {
-                limit, limit_on_outstanding, fee_tenths_percent, guarantee,
-            })),
+        facility in proptest::option::weighted(0.3, facility_spec()),
         co_financing in proptest::option::weighted(0.3, (1u32..=100, 0u32..=2)),
         success_bonus in proptest::option::weighted(0.2, (0i64..=1_000_000, 1u32..=100)),
     ) -> ContractSpec {
@@ -1501,6 +1529,108 @@ proptest! {
         prop_assert!(recomputed.iter().all(|(_, same)| *same), "{recomputed:?}");
         prop_assert_eq!(recomputed.len(), log.issued.len());
         check_retractions(&log.state, log.issued.last().unwrap().period)?;
+    }
+}
+
+/// Random runs of contracts with a liquidity facility (and often a guarantee, given by a
+/// third party or by the lender itself), so that the final settlement meets loss cases as
+/// often as repaid ones.
+fn facility_run_spec() -> impl Strategy<Value = RunSpec> {
+    (
+        run_spec(),
+        facility_spec(),
+        proptest::option::of(0i64..=500_000),
+    )
+        .prop_map(|(mut spec, mut facility, guarantee)| {
+            facility.guarantee = guarantee;
+            spec.contract.facility = Some(facility);
+            spec
+        })
+}
+
+/// A party's `net` after every statement of `log` (`docs/settlement.md`, "Balances JSON").
+fn net_of(log: &Log, party: &str) -> i64 {
+    balances(&log.state.contracts[CONTRACT], CURRENCY, None)
+        .unwrap()
+        .iter()
+        .find(|row| row.party == party)
+        .map_or(0, |row| row.net.minor)
+}
+
+/// What the lines of every issued statement make `party` receive less pay, for `rule`.
+fn settled_to(log: &Log, party: &str, rule: &str) -> i64 {
+    log.issued
+        .iter()
+        .flat_map(|i| &i.statement.lines)
+        .filter(|l| l.key.rule == rule && !l.is_memo())
+        .map(|l| {
+            let mut minor = 0;
+            if l.key.to == party {
+                minor += l.amount.minor;
+            }
+            if l.key.from == party {
+                minor -= l.amount.minor;
+            }
+            minor
+        })
+        .sum()
+}
+
+proptest! {
+    #![proptest_config(config(CASES))]
+
+    /// Property 6 (`docs/settlement.md`, "Which lines move money"): after the final
+    /// settlement of a contract with a facility, the borrower's net is its final facility
+    /// cash (plus a success bonus, which is paid outside the cash sequence); the lender's and
+    /// the guarantor's nets together are the fee less what the borrower never repaid, so a
+    /// loss is counted once; and every statement's postings sum to zero.
+    #[test]
+    fn a_facility_loss_is_counted_once(spec in facility_run_spec()) {
+        prop_assume!(spec.contract.waterfall.is_none());
+        let log = play(&spec);
+        let facility = spec.contract.facility.as_ref().unwrap();
+        let last = log.issued.last().unwrap();
+        prop_assert!(last.statement.final_period);
+        for issued in &log.issued {
+            check_double_entry(&issued.statement)?;
+        }
+        let position = last.statement.facility.unwrap();
+        let bonus = settled_to(&log, "prov", "success-bonus");
+        prop_assert_eq!(net_of(&log, "prov"), position.cash.minor + bonus);
+        let lender = facility.lender();
+        let drawn = -settled_to(&log, lender, "facility:draw");
+        let repaid = settled_to(&log, lender, "facility:repayment");
+        let fee = settled_to(&log, lender, "facility:fee");
+        let loss = drawn - repaid;
+        // The lender may also have put money in directly (`Disburse` ops are from `inv`).
+        let invested: i64 = log.state.contracts[CONTRACT]
+            .flows
+            .loaded()
+            .unwrap()
+            .iter()
+            .filter(|(_, f)| f.kind == FlowKind::Disbursed && f.from == lender)
+            .map(|(_, f)| f.amount.minor)
+            .sum();
+        let mut together = net_of(&log, lender) + invested;
+        if facility.guarantee.is_some() && lender != "guar" {
+            together += net_of(&log, "guar");
+        }
+        prop_assert_eq!(together, fee - loss, "drawn {} repaid {} fee {}", drawn, repaid, fee);
+        // A written-off amount is what was outstanding, up to the guarantee, and moved
+        // nothing: the statement's position is what stays outstanding after it.
+        let written_off: i64 = last
+            .statement
+            .lines
+            .iter()
+            .filter(|l| l.key.rule == "facility:write-off")
+            .map(|l| l.amount.minor)
+            .sum();
+        prop_assert_eq!(position.outstanding.minor, loss - written_off);
+        if let Some(maximum) = facility.guarantee {
+            prop_assert_eq!(written_off, loss.min(maximum));
+        } else {
+            prop_assert_eq!(written_off, 0);
+        }
     }
 }
 
