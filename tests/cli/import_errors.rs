@@ -90,7 +90,7 @@ fn each_bad_input_names_file_line_and_field_and_changes_nothing() {
             format!(
                 "{HEADER}\ncost-recorded,scenario-a,2013-09-30,nobody,c-2,,,,,,,provider,100.00\n"
             ),
-            "unknown-party.csv:2: nobody is not a party of contract scenario-a",
+            "unknown-party.csv:2: not-a-party: nobody is not a party of contract scenario-a",
         ),
         (
             "unknown-participant.csv",
@@ -135,7 +135,7 @@ fn each_bad_input_names_file_line_and_field_and_changes_nothing() {
         (
             "wrong-role.csv",
             format!("{HEADER}\ncost-recorded,scenario-a,2013-09-30,dwp,c-8,,,,,,,provider,1.00\n"),
-            "wrong-role.csv:2: a commissioner may not record cost-recorded",
+            "wrong-role.csv:2: role-not-allowed: a commissioner may not record cost-recorded",
         ),
         (
             "bad-json.jsonl",

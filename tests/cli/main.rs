@@ -4,6 +4,7 @@
 //! Run with `PBR_BLESS=1` (`just gen`) to rewrite the vectors after a deliberate change.
 
 mod audit;
+mod authority;
 mod bundle;
 mod import_errors;
 mod privacy;

@@ -16,7 +16,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::date::{Month, Period};
 use crate::error::CoreError;
-use crate::event::{Attributes, Event, Payload, Purpose, RejectReason, Role, SelfSufficiency};
+use crate::event::{
+    Attributes, Event, OutcomeClawedBack, OutcomeRejected, OutcomeVerified, Payload, Purpose,
+    RejectReason, Role, SelfSufficiency,
+};
 use crate::ids::ParticipantRef;
 use crate::money::Money;
 
@@ -241,6 +244,12 @@ fn refuse<T>(reason: impl Into<String>) -> Result<T, CoreError> {
     Err(CoreError::invalid(reason))
 }
 
+/// A refusal under one of the rules of `docs/validation.md` that have a reason code: the
+/// code leads the reason (`not-the-payer: …`), so a caller or a test can tell the rules apart.
+fn refuse_as<T>(code: &'static str, reason: impl std::fmt::Display) -> Result<T, CoreError> {
+    Err(CoreError::invalid(format!("{code}: {reason}")))
+}
+
 /// The roles that may record each kind unless the contract says otherwise.
 pub fn default_roles(kind: &str) -> &'static [Role] {
     use Role::*;
@@ -323,7 +332,15 @@ impl State {
         let kind = event.kind();
         if let Payload::ContractRegistered(p) = &event.payload {
             if self.contracts.contains_key(&event.contract) {
-                return refuse(format!("contract {} is already registered", event.contract));
+                let seq = self
+                    .contracts
+                    .get(&event.contract)
+                    .and_then(|c| c.versions.first());
+                return refuse(format!(
+                    "contract {} is already registered (seq {}); `pbr contract amend` changes its terms",
+                    event.contract,
+                    seq.map_or(0, |v| v.seq)
+                ));
             }
             return check_registration(event, &p.terms, &p.terms_hash, signer);
         }
@@ -336,24 +353,31 @@ impl State {
         let terms = self.terms(&event.contract, event.business_date)?;
         // The author: a party of the contract, signing with its key, in a role allowed.
         let Some((role, key)) = contract.parties.get(&event.author) else {
-            return refuse(format!(
-                "{} is not a party of contract {}",
-                event.author, event.contract
-            ));
+            return refuse_as(
+                "not-a-party",
+                format_args!(
+                    "{} is not a party of contract {}",
+                    event.author, event.contract
+                ),
+            );
         };
         if key != signer.public_key {
-            return refuse(format!(
-                "the record is not signed with {}'s key",
-                event.author
-            ));
+            return refuse_as(
+                "wrong-key",
+                format_args!("the record is not signed with {}'s key", event.author),
+            );
         }
         let allowed: Vec<Role> = match terms.permissions.iter().find(|p| p.kind == kind) {
             Some(permission) => permission.roles.clone(),
             None => default_roles(kind).to_vec(),
         };
         if !allowed.contains(role) {
-            return refuse(format!("a {} may not record {kind}", role_name(*role)));
+            return refuse_as(
+                "role-not-allowed",
+                format_args!("a {} may not record {kind}", role_name(*role)),
+            );
         }
+        self.check_party(contract, &terms, event, *role)?;
         let currency = terms.contract.currency;
         let participant =
             |required: bool| -> Result<Option<&Participant>, CoreError> {
@@ -415,9 +439,43 @@ impl State {
                 }
                 Ok(())
             }
-            Payload::ParticipantLeft(_) | Payload::ParticipantFollowedUp(_) => {
-                participant(true).map(|_| ())
+            Payload::ParticipantLeft(_) => {
+                let Some(p) = participant(true)? else {
+                    return refuse("participant-left needs a participant");
+                };
+                let months = terms
+                    .enrolment
+                    .as_ref()
+                    .and_then(|e| e.participation_months);
+                let last = match months {
+                    Some(months) => Some(
+                        p.start
+                            .checked_add_months(chrono::Months::new(months))
+                            .ok_or_else(|| CoreError::invalid("start date out of range"))?,
+                    ),
+                    None => None,
+                };
+                if event.business_date < p.start
+                    || last.is_some_and(|last| event.business_date > last)
+                {
+                    return refuse_as(
+                        "left-outside-participation",
+                        format_args!(
+                            "the participant started on {}{}; it cannot leave on {}",
+                            p.start,
+                            match (months, last) {
+                                (Some(months), Some(last)) => format!(
+                                    " and participates at most {months} months, until {last}"
+                                ),
+                                _ => String::new(),
+                            },
+                            event.business_date
+                        ),
+                    );
+                }
+                Ok(())
             }
+            Payload::ParticipantFollowedUp(_) => participant(true).map(|_| ()),
             Payload::CompanyRegistered(p) => {
                 crate::ids::check_name("company id", &p.company)?;
                 if contract.companies.contains(&p.company) {
@@ -434,12 +492,52 @@ impl State {
                     ));
                 };
                 if *role != outcome.claimed_by {
-                    return refuse(format!(
-                        "{} claims {}, not a {}",
-                        role_name(outcome.claimed_by),
-                        p.outcome,
-                        role_name(*role)
-                    ));
+                    return refuse_as(
+                        "role-not-allowed",
+                        format_args!(
+                            "a {} claims {}, not a {}",
+                            role_name(outcome.claimed_by),
+                            p.outcome,
+                            role_name(*role)
+                        ),
+                    );
+                }
+                let achieved = crate::date::from_days(p.achieved)?;
+                if event.business_date < achieved {
+                    return refuse_as(
+                        "claimed-before-achieved",
+                        format_args!(
+                            "{} is claimed on {} but achieved on {achieved}: an outcome is \
+                             claimed once it is achieved",
+                            p.outcome, event.business_date
+                        ),
+                    );
+                }
+                if let Some(weeks) = outcome.sustain_weeks {
+                    let Some(start) = p.activity_start else {
+                        return refuse_as(
+                            "no-activity-start",
+                            format_args!(
+                                "{} is sustained {weeks} weeks: the claim must give the activity \
+                                 start its clock runs from",
+                                p.outcome
+                            ),
+                        );
+                    };
+                    let start = crate::date::from_days(start)?;
+                    let reached = start
+                        .checked_add_days(Days::new(7 * u64::from(weeks)))
+                        .ok_or_else(|| CoreError::invalid("activity start out of range"))?;
+                    if achieved < reached {
+                        return refuse_as(
+                            "sustainment-not-reached",
+                            format_args!(
+                                "{} needs {weeks} weeks from the activity start {start}, so it \
+                                 is achieved on {reached} at the earliest, not {achieved}",
+                                p.outcome
+                            ),
+                        );
+                    }
                 }
                 match (outcome.subject, &p.company) {
                     (Subject::Participant, None) => participant(true).map(|_| ()),
@@ -461,6 +559,17 @@ impl State {
             }
             Payload::OutcomeVerified(p) => {
                 self.check_decision(contract, &terms, p.claim_seq, *role)?;
+                if let Some(claim) = contract.claims.get(&p.claim_seq)
+                    && event.business_date < claim.achieved
+                {
+                    return refuse_as(
+                        "verified-before-achieved",
+                        format_args!(
+                            "claim {} was achieved on {}; it cannot be verified on {}",
+                            p.claim_seq, claim.achieved, event.business_date
+                        ),
+                    );
+                }
                 // A decision records what the rules give, never what someone asserts.
                 match self.decide(&event.contract, p.claim_seq, event.business_date, true)? {
                     Ok(()) => Ok(()),
@@ -591,6 +700,155 @@ impl State {
         }
     }
 
+    /// Authority by party (`docs/validation.md`, "Who may assert what"): past the role, the
+    /// author must be the party the fact is about: the payer of a claim (or a delegate) for
+    /// its decision, a side of a payment for the payment, the party whose cost it is, …
+    fn check_party(
+        &self,
+        contract: &ContractState,
+        terms: &Terms,
+        event: &Event,
+        role: Role,
+    ) -> Result<(), CoreError> {
+        let author = event.author.as_str();
+        let positive = |amount: &Money| {
+            if amount.minor > 0 {
+                Ok(())
+            } else {
+                refuse_as(
+                    "not-positive",
+                    format_args!(
+                        "the amount must be more than 0.00, not {} (a correction retracts a \
+                         wrong amount)",
+                        amount.to_decimal()
+                    ),
+                )
+            }
+        };
+        let sides = |from: &str, to: &str| {
+            if author == from || author == to {
+                Ok(())
+            } else {
+                refuse_as(
+                    "not-a-side",
+                    format_args!(
+                        "{author} may not record money moving from {from} to {to}: only {from} \
+                         or {to} may"
+                    ),
+                )
+            }
+        };
+        // A commissioner speaks for its own citizens: about a participant with a home party,
+        // only that party (or a role other than commissioner the kind allows) may record.
+        let home = |participant: Option<&Participant>| match participant
+            .and_then(|p| p.attributes.home_party.as_deref())
+        {
+            Some(home) if role == Role::Commissioner && home != author => refuse_as(
+                "not-the-home-party",
+                format_args!("the participant's home party is {home}, not {author}"),
+            ),
+            _ => Ok(()),
+        };
+        let participant = event
+            .participant
+            .and_then(|p| contract.participants.get(&p));
+        match &event.payload {
+            Payload::ParticipantEnrolled(p) => match &p.attributes.home_party {
+                Some(home) if role == Role::Commissioner && home != author => refuse_as(
+                    "not-the-home-party",
+                    format_args!("{author} may not enrol a participant whose home party is {home}"),
+                ),
+                _ => Ok(()),
+            },
+            Payload::ParticipantLeft(_)
+            | Payload::ParticipantFollowedUp(_)
+            | Payload::RetentionRecorded(_)
+            | Payload::MonthlyStatusRecorded(_) => home(participant),
+            Payload::OutcomeClaimed(p) => {
+                let Some(outcome) = terms.outcomes.iter().find(|o| o.code == p.outcome) else {
+                    return Ok(()); // refused below, naming the outcome
+                };
+                let claimants = claimants(contract, outcome);
+                if claimants.iter().any(|c| c == author) {
+                    Ok(())
+                } else {
+                    refuse_as(
+                        "not-a-claimant",
+                        format_args!(
+                            "{author} may not claim {}: its claimants are {}",
+                            p.outcome,
+                            claimants.join(", ")
+                        ),
+                    )
+                }
+            }
+            Payload::OutcomeVerified(OutcomeVerified { claim_seq })
+            | Payload::OutcomeRejected(OutcomeRejected { claim_seq, .. })
+            | Payload::OutcomeClawedBack(OutcomeClawedBack { claim_seq, .. }) => {
+                let Some(claim) = contract.claims.get(claim_seq) else {
+                    return Ok(()); // refused below, naming the seq
+                };
+                let Some(outcome) = terms.outcomes.iter().find(|o| o.code == claim.outcome) else {
+                    return Ok(());
+                };
+                let mut deciders = paying_parties(contract, outcome, &claim.subject);
+                deciders.extend(outcome.verifiers.iter().cloned());
+                if deciders.iter().any(|d| d == author) {
+                    Ok(())
+                } else {
+                    refuse_as(
+                        "not-the-payer",
+                        format_args!(
+                            "{author} may not decide or claw back claim {claim_seq} of {}: only \
+                             the party that pays it or a party the terms delegate to may ({})",
+                            claim.outcome,
+                            if deciders.is_empty() {
+                                "none is known".to_owned()
+                            } else {
+                                deciders.join(", ")
+                            }
+                        ),
+                    )
+                }
+            }
+            Payload::FundsCommitted(p) => sides(&p.from, &p.to).and(positive(&p.amount)),
+            Payload::FundsDisbursed(p) => sides(&p.from, &p.to).and(positive(&p.amount)),
+            Payload::PaymentRecorded(p) => sides(&p.from, &p.to).and(positive(&p.amount)),
+            Payload::GuaranteeCalled(p) => {
+                sides(&p.guarantor, &p.beneficiary).and(positive(&p.amount))
+            }
+            Payload::CostRecorded(p) => {
+                if p.party != author {
+                    return refuse_as(
+                        "not-own-cost",
+                        format_args!("{author} may not record a cost of {}", p.party),
+                    );
+                }
+                positive(&p.amount)
+            }
+            Payload::SettlementIssued(_) => {
+                let issuers = issuers(terms);
+                if issuers.iter().any(|i| i == author) {
+                    Ok(())
+                } else {
+                    refuse_as(
+                        "not-an-issuer",
+                        format_args!(
+                            "{author} may not issue statements of {}: the terms name {}",
+                            event.contract,
+                            if issuers.is_empty() {
+                                "no issuer".to_owned()
+                            } else {
+                                issuers.join(", ")
+                            }
+                        ),
+                    )
+                }
+            }
+            _ => Ok(()),
+        }
+    }
+
     fn check_earlier(&self, seq: u64, other: u64) -> Result<(), CoreError> {
         if other < seq {
             Ok(())
@@ -627,11 +885,14 @@ impl State {
             .find(|o| o.code == claim.outcome)
             .map(|o| o.verified_by);
         if verifier != Some(role) {
-            return refuse(format!(
-                "a {} may not decide claims of {}",
-                role_name(role),
-                claim.outcome
-            ));
+            return refuse_as(
+                "role-not-allowed",
+                format_args!(
+                    "a {} may not decide claims of {}",
+                    role_name(role),
+                    claim.outcome
+                ),
+            );
         }
         Ok(())
     }
@@ -753,12 +1014,13 @@ impl State {
         if accepted(&outcome.code, None).len() as u64 >= u64::from(outcome.max_claims) {
             return Err(RejectReason::Duplicate);
         }
-        // 7. Mutual exclusivity: an excluded outcome accepted first.
-        if outcome
-            .excludes
-            .iter()
-            .any(|code| !accepted(code, None).is_empty())
-        {
+        // 7. Mutual exclusivity: an excluded outcome accepted first and not clawed back on or
+        // before this decision (a clawed-back outcome was never due, so it excludes nothing).
+        if outcome.excludes.iter().any(|code| {
+            accepted(code, None)
+                .iter()
+                .any(|c| c.clawed_back.is_none_or(|(_, date)| date > decided))
+        }) {
             return Err(RejectReason::MutuallyExclusive);
         }
         // 8. Prerequisites: accepted with an earlier or same-day decision, and not clawed back
@@ -1196,6 +1458,66 @@ fn check_registration(
         ));
     }
     Ok(())
+}
+
+/// The parties that pay claims of `outcome` about `subject`: its payer, its payers, or the
+/// participant's home party (none when it has none).
+pub fn paying_parties(
+    contract: &ContractState,
+    outcome: &OutcomeTerms,
+    subject: &ClaimSubject,
+) -> Vec<String> {
+    match (&outcome.payer, &outcome.payers) {
+        (Some(payer), _) if payer == "home-party" => match subject {
+            ClaimSubject::Participant(p) => contract
+                .participants
+                .get(p)
+                .and_then(|p| p.attributes.home_party.clone())
+                .into_iter()
+                .collect(),
+            ClaimSubject::Company(_) => Vec::new(),
+        },
+        (Some(payer), _) => vec![payer.clone()],
+        (None, Some(payers)) => payers.clone(),
+        (None, None) => Vec::new(),
+    }
+}
+
+/// The parties that may claim `outcome`: its `claimants`; else its payee, when the payee has
+/// the `claimed-by` role; else every party of that role.
+pub fn claimants(contract: &ContractState, outcome: &OutcomeTerms) -> Vec<String> {
+    if !outcome.claimants.is_empty() {
+        return outcome.claimants.clone();
+    }
+    match contract.parties.get(&outcome.payee) {
+        Some((role, _)) if *role == outcome.claimed_by => vec![outcome.payee.clone()],
+        _ => contract
+            .parties
+            .iter()
+            .filter(|(_, (role, _))| *role == outcome.claimed_by)
+            .map(|(id, _)| id.clone())
+            .collect(),
+    }
+}
+
+/// The parties that may issue statements: the terms' `issuers`, else the one commissioner.
+pub fn issuers(terms: &Terms) -> Vec<String> {
+    if !terms.contract.issuers.is_empty() {
+        return terms.contract.issuers.clone();
+    }
+    let commissioners: Vec<String> = terms
+        .parties
+        .iter()
+        .filter(|p| p.role == Role::Commissioner)
+        .map(|p| p.id.clone())
+        .collect();
+    // Terms validation refuses several commissioners without `issuers`; a party registered
+    // later never issues unless amended terms name it.
+    if commissioners.len() == 1 {
+        commissioners
+    } else {
+        Vec::new()
+    }
 }
 
 /// A rejection reason's name, as `docs/format.md` §8.3 spells it.

@@ -87,6 +87,10 @@ pub struct ContractSection {
     /// consumed in it).
     #[serde(default = "default_processing_order")]
     pub processing_order: Vec<OrderKey>,
+    /// The parties that may issue statements. None: the contract's commissioner, when it has
+    /// exactly one; a contract with several must name them.
+    #[serde(default)]
+    pub issuers: Vec<String>,
 }
 
 fn default_processing_order() -> Vec<OrderKey> {
@@ -237,6 +241,14 @@ pub struct OutcomeTerms {
     pub partial_of: Option<String>,
     /// The fraction, with `partial-of`.
     pub fraction: Option<RatioField>,
+    /// The parties that may claim it (each of the `claimed-by` role). None: the payee, when
+    /// it has that role; otherwise every party of that role.
+    #[serde(default)]
+    pub claimants: Vec<String>,
+    /// Parties the paying parties delegate the decision to (each of the `verified-by` role):
+    /// they may verify, reject and claw back claims of it besides the parties that pay.
+    #[serde(default)]
+    pub verifiers: Vec<String>,
 }
 
 fn default_claimant() -> Role {
@@ -862,6 +874,82 @@ fn validate(terms: &Terms) -> Vec<Problem> {
                 "the claim deadline is before the end of the outcome window".into(),
             );
         }
+        for (field, list, role) in [
+            ("claimants", &outcome.claimants, outcome.claimed_by),
+            ("verifiers", &outcome.verifiers, outcome.verified_by),
+        ] {
+            for (j, id) in list.iter().enumerate() {
+                let path = vec![Key("outcomes"), Index(i), Key(field), Index(j)];
+                match terms.parties.iter().find(|party| party.id == *id) {
+                    None => p.add(path, format!("{id} is not a party of the contract")),
+                    Some(party) if party.role != role => p.add(
+                        path,
+                        format!(
+                            "{id} is a {}, and claims of {} are {} by a {}",
+                            crate::state::role_name(party.role),
+                            outcome.code,
+                            if field == "claimants" {
+                                "made"
+                            } else {
+                                "decided"
+                            },
+                            crate::state::role_name(role)
+                        ),
+                    ),
+                    Some(_) => {}
+                }
+            }
+        }
+        // Someone must be able to decide: a paying party of the verifier role, or a delegate.
+        if outcome.verifiers.is_empty() {
+            let role_of = |id: &str| terms.parties.iter().find(|x| x.id == id).map(|x| x.role);
+            let payers: Vec<&str> = match (&outcome.payer, &outcome.payers) {
+                (Some(payer), None) if payer == "home-party" => Vec::new(),
+                (Some(payer), None) => vec![payer.as_str()],
+                (None, Some(payers)) => payers.iter().map(String::as_str).collect(),
+                _ => Vec::new(),
+            };
+            let home = outcome.payer.as_deref() == Some("home-party");
+            let undecidable: Vec<&str> = payers
+                .iter()
+                .copied()
+                .filter(|id| role_of(id).is_some_and(|r| r != outcome.verified_by))
+                .collect();
+            if (home && outcome.verified_by != Role::Commissioner) || !undecidable.is_empty() {
+                p.add(
+                    at("verified-by"),
+                    format!(
+                        "claims of {} are decided by a party of role {}, and {} not of that \
+                         role: name the parties the payers delegate to in `verifiers`",
+                        outcome.code,
+                        crate::state::role_name(outcome.verified_by),
+                        if home {
+                            "the home party that pays them (a commissioner) is".to_owned()
+                        } else {
+                            format!("the paying party {} is", undecidable.join(", "))
+                        }
+                    ),
+                );
+            }
+        }
+    }
+    if contract.issuers.is_empty() {
+        let commissioners = terms
+            .parties
+            .iter()
+            .filter(|x| x.role == Role::Commissioner)
+            .count();
+        if commissioners > 1 {
+            p.add(
+                vec![Key("contract"), Key("issuers")],
+                format!(
+                    "{commissioners} commissioners: name the parties that may issue statements"
+                ),
+            );
+        }
+    }
+    for (j, id) in contract.issuers.iter().enumerate() {
+        p.party(vec![Key("contract"), Key("issuers"), Index(j)], id);
     }
     if let Some(enrolment) = &terms.enrolment
         && enrolment.to < enrolment.from

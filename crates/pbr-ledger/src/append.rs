@@ -232,6 +232,7 @@ impl Ledger {
                     Input::Signed(record) => {
                         let event = Event::decode(&record.event_bytes)
                             .map_err(|e| rejected(&where_, e.reason))?;
+                        check_not_future(&event, now_micros, &where_)?;
                         (event, Some(record))
                     }
                     Input::Event(event) => (
@@ -306,6 +307,21 @@ impl Ledger {
                 let digest = crate::projection::fact_digest(&event, &encoded);
                 if let Some((existing, earlier)) = known {
                     if earlier != digest {
+                        // Registering a contract again (with another party's key, say) is
+                        // refused for what it is, not for its id.
+                        if let Payload::ContractRegistered(_) = &event.payload
+                            && let Some(contract) = state.contracts.get(&event.contract)
+                        {
+                            return Err(rejected(
+                                &where_,
+                                format!(
+                                    "contract {} is already registered (seq {}); \
+                                     `pbr contract amend` changes its terms",
+                                    event.contract,
+                                    contract.versions.first().map_or(existing, |v| v.seq)
+                                ),
+                            ));
+                        }
                         return Err(rejected(
                             &where_,
                             format!("id {id} already names a different fact (seq {existing})"),
@@ -404,6 +420,34 @@ impl Ledger {
             reason: e.reason,
         })
     }
+}
+
+/// How far ahead of the ledger's clock a record signed elsewhere may say it was recorded:
+/// five minutes, for clocks that disagree a little (`docs/validation.md`).
+pub const FUTURE_TOLERANCE_MICROS: i64 = 5 * 60 * 1_000_000;
+
+/// Refuses a record whose `recorded_at` lies ahead of `now_micros` by more than
+/// [`FUTURE_TOLERANCE_MICROS`]: as the last record, it would make `--known-at` hide every
+/// record after it, and no fact is recorded in the future.
+fn check_not_future(event: &Event, now_micros: i64, where_: &str) -> Result<(), LedgerError> {
+    if event.recorded_at_micros > now_micros.saturating_add(FUTURE_TOLERANCE_MICROS) {
+        let at = |micros: i64| {
+            chrono::DateTime::from_timestamp_micros(micros).map_or_else(
+                || format!("{micros} µs"),
+                |t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            )
+        };
+        return Err(rejected(
+            where_,
+            format!(
+                "recorded-in-the-future: the record says it was recorded at {}, after the \
+                 ledger's clock ({}) by more than five minutes",
+                at(event.recorded_at_micros),
+                at(now_micros)
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// The refusal of an event whose author has no key here: what is wrong with the author, if

@@ -199,7 +199,7 @@ impl Log {
 
     fn enrol(&mut self, i: usize, day: NaiveDate, age: u8, home: &str) {
         let event = self.event(
-            "c1",
+            home,
             day,
             Some(participant_ref(i)),
             Payload::ParticipantEnrolled(ParticipantEnrolled {
@@ -246,30 +246,40 @@ impl Log {
             .state
             .decide(CONTRACT, claim_seq, on, evidence_valid)
             .unwrap_or_else(|e| panic!("decide claim {claim_seq}: {e}"));
-        let code = &self.state.contracts[CONTRACT].claims[&claim_seq].outcome;
-        let terms = self.state.terms(CONTRACT, on).unwrap();
-        let verifier = match terms
-            .outcomes
-            .iter()
-            .find(|o| &o.code == code)
-            .unwrap()
-            .verified_by
-        {
-            Role::Evaluator => "eval",
-            _ => "c1",
-        };
+        let verifier = self.decider(claim_seq, on);
         let payload = match verdict {
             Ok(()) => Payload::OutcomeVerified(OutcomeVerified { claim_seq }),
             Err(reason) => Payload::OutcomeRejected(OutcomeRejected { claim_seq, reason }),
         };
-        let event = self.event(verifier, on, None, payload);
+        let event = self.event(&verifier, on, None, payload);
         self.append(event);
         verdict
     }
 
+    /// Who decides (and claws back) a claim: the evaluator the terms delegate to, or the
+    /// first party that pays it.
+    fn decider(&self, claim_seq: u64, on: NaiveDate) -> String {
+        let contract = &self.state.contracts[CONTRACT];
+        let claim = &contract.claims[&claim_seq];
+        let terms = self.state.terms(CONTRACT, on).unwrap();
+        let outcome = terms
+            .outcomes
+            .iter()
+            .find(|o| o.code == claim.outcome)
+            .unwrap();
+        match outcome.verified_by {
+            Role::Evaluator => "eval".to_owned(),
+            _ => pbr_core::state::paying_parties(contract, outcome, &claim.subject)
+                .into_iter()
+                .min()
+                .unwrap_or_else(|| "c1".to_owned()),
+        }
+    }
+
     fn claw_back(&mut self, claim_seq: u64, on: NaiveDate) -> u64 {
+        let author = self.decider(claim_seq, on);
         let event = self.event(
-            "c1",
+            &author,
             on,
             None,
             Payload::OutcomeClawedBack(OutcomeClawedBack {
@@ -468,6 +478,7 @@ impl ContractSpec {
             "carry-forward"
         };
         writeln!(t, "negative-net = \"{net}\"").unwrap();
+        writeln!(t, "issuers = [\"c1\"]").unwrap();
         if let Some(order) = order {
             writeln!(t, "processing-order = {order}").unwrap();
         }
@@ -537,7 +548,7 @@ impl ContractSpec {
                 writeln!(t, "max-claims = {}", o.max_claims).unwrap();
             }
             if o.verified_by_evaluator {
-                writeln!(t, "verified-by = \"evaluator\"").unwrap();
+                writeln!(t, "verified-by = \"evaluator\"\nverifiers = [\"eval\"]").unwrap();
             }
             if let Some(r) = o.requires.filter(|_| i > 0) {
                 writeln!(t, "requires = [\"{}\"]", self.code(r % i)).unwrap();
@@ -1049,8 +1060,10 @@ fn play_op(log: &mut Log, spec: &RunSpec, op: &Op, today: NaiveDate) {
                 if recorded.contains(&month) {
                     continue;
                 }
+                // Register data about a citizen comes from its home municipality.
+                let home = commissioner(p % spec.contract.commissioners);
                 let event = log.event(
-                    "c1",
+                    &home,
                     today,
                     Some(participant_ref(p)),
                     Payload::MonthlyStatusRecorded(MonthlyStatusRecorded { month, status }),
@@ -1641,7 +1654,8 @@ proptest! {
 fn example_terms(contract: &str, outcomes: &str) -> String {
     let mut t = format!(
         "[contract]\nid = \"{CONTRACT}\"\nname = \"Example\"\ncurrency = \"GBP\"\n\
-         rounding = \"floor\"\nsettlement = \"quarter\"\nstart = 2024-01-01\nend = 2024-12-31\n{contract}\n"
+         rounding = \"floor\"\nsettlement = \"quarter\"\nstart = 2024-01-01\nend = 2024-12-31\n\
+         issuers = [\"c1\"]\n{contract}\n"
     );
     for (id, role) in [
         ("c1", "commissioner"),
