@@ -2007,3 +2007,182 @@ fn a_clawed_back_claim_is_not_decided_again_until_the_clawback_is_corrected() {
         .sum();
     assert_eq!(paid, 100_000);
 }
+
+// ---------------------------------------------------------------------------------------
+// Admission: the dates of claims, decisions and leavings (docs/validation.md, "Dates").
+
+const DATED_CARD: &str = "
+[enrolment]
+from = 2024-01-01
+to = 2024-06-30
+participation-months = 12
+
+[[outcomes]]
+code = \"O1\"
+name = \"Plain\"
+price = \"100.00\"
+payer = \"c1\"
+payee = \"prov\"
+
+[[outcomes]]
+code = \"S13\"
+name = \"In work 13 weeks\"
+price = \"500.00\"
+payer = \"c1\"
+payee = \"prov\"
+sustain-weeks = 13
+
+[[outcomes]]
+code = \"X1\"
+name = \"One of two\"
+price = \"300.00\"
+payer = \"c1\"
+payee = \"prov\"
+excludes = [\"X2\"]
+
+[[outcomes]]
+code = \"X2\"
+name = \"The other\"
+price = \"300.00\"
+payer = \"c1\"
+payee = \"prov\"
+excludes = [\"X1\"]
+";
+
+/// The reason code a refusal leads with, or `ok`.
+fn code_of(result: Result<(), String>) -> String {
+    match result {
+        Ok(()) => "ok".to_owned(),
+        Err(reason) => reason
+            .split_once(": ")
+            .map_or(reason.clone(), |(code, _)| code.to_owned()),
+    }
+}
+
+/// A claim of `outcome` about participant 0, as the provider would record it.
+fn dated_claim(
+    log: &Log,
+    outcome: &str,
+    on: NaiveDate,
+    achieved: NaiveDate,
+    activity_start: Option<NaiveDate>,
+) -> Event {
+    log.event(
+        "prov",
+        on,
+        Some(participant_ref(0)),
+        Payload::OutcomeClaimed(OutcomeClaimed {
+            outcome: outcome.to_owned(),
+            company: None,
+            achieved: pbr_core::date::to_days(achieved),
+            activity_start: activity_start.map(pbr_core::date::to_days),
+            evidence: None,
+        }),
+    )
+}
+
+/// Each refused claim with its reason code, and the accepted boundary cases: a claim on the
+/// day of its achievement, a 13-week outcome achieved exactly 91 days after its start.
+#[test]
+fn claims_respect_their_dates() {
+    let log = example_log(&example_terms("", DATED_CARD), 1);
+    let d = |m, day| date(2024, m, day);
+    let cases: [(&str, NaiveDate, NaiveDate, Option<NaiveDate>, &str); 7] = [
+        ("O1", d(1, 10), d(1, 10), None, "ok"),
+        ("O1", d(1, 9), d(1, 10), None, "claimed-before-achieved"),
+        ("S13", d(4, 5), d(4, 1), None, "no-activity-start"),
+        ("S13", d(4, 5), d(4, 1), Some(d(1, 1)), "ok"),
+        (
+            "S13",
+            d(4, 5),
+            d(3, 31),
+            Some(d(1, 1)),
+            "sustainment-not-reached",
+        ),
+        // The issue's case: a 13-week job that started on 1 September, claimed on the 6th.
+        (
+            "S13",
+            d(9, 6),
+            d(9, 6),
+            Some(d(9, 1)),
+            "sustainment-not-reached",
+        ),
+        ("S13", d(12, 1), d(12, 1), Some(d(9, 1)), "ok"),
+    ];
+    for (outcome, on, achieved, start, expected) in cases {
+        let event = dated_claim(&log, outcome, on, achieved, start);
+        assert_eq!(
+            code_of(admitted(&log, &event)),
+            expected,
+            "{outcome} claimed {on}, achieved {achieved}, started {start:?}"
+        );
+    }
+}
+
+/// A claim cannot be verified before it was achieved; on that day it can.
+#[test]
+fn a_claim_is_not_verified_before_its_achievement() {
+    let mut log = example_log(&example_terms("", DATED_CARD), 1);
+    let claim = log.claim(0, "O1", date(2024, 2, 10), date(2024, 2, 10));
+    for (on, expected) in [
+        (date(2024, 2, 9), "verified-before-achieved"),
+        (date(2024, 2, 10), "ok"),
+    ] {
+        let event = log.event(
+            "c1",
+            on,
+            None,
+            Payload::OutcomeVerified(OutcomeVerified { claim_seq: claim }),
+        );
+        assert_eq!(code_of(admitted(&log, &event)), expected, "{on}");
+    }
+}
+
+/// A leaving date lies within the participation: not before the start, not after the start
+/// plus `participation-months`.
+#[test]
+fn a_leaving_date_lies_within_the_participation() {
+    let log = example_log(&example_terms("", DATED_CARD), 1);
+    for (on, expected) in [
+        (date(2023, 12, 31), "left-outside-participation"),
+        (date(2024, 1, 1), "ok"),
+        (date(2025, 1, 1), "ok"),
+        (date(2025, 1, 2), "left-outside-participation"),
+    ] {
+        let event = log.event(
+            "c1",
+            on,
+            Some(participant_ref(0)),
+            Payload::ParticipantLeft(pbr_core::event::ParticipantLeft {
+                status: pbr_core::event::ResultStatus::Employed,
+                qualification_gained: false,
+            }),
+        );
+        assert_eq!(code_of(admitted(&log, &event)), expected, "{on}");
+    }
+}
+
+/// An excluded outcome stops excluding once it is clawed back: X2 decided after X1's
+/// claw-back is accepted; decided while X1 stands, it is rejected as mutually exclusive.
+#[test]
+fn a_clawed_back_outcome_stops_excluding() {
+    let mut log = example_log(&example_terms("", DATED_CARD), 1);
+    let first = log.claim(0, "X1", date(2024, 2, 1), date(2024, 2, 1));
+    assert_eq!(log.decide(first, date(2024, 2, 5), true), Ok(()));
+    let second = log.claim(0, "X2", date(2024, 3, 1), date(2024, 3, 1));
+    assert_eq!(
+        log.state
+            .decide(CONTRACT, second, date(2024, 3, 2), true)
+            .unwrap(),
+        Err(RejectReason::MutuallyExclusive)
+    );
+    log.claw_back(first, date(2024, 3, 3));
+    // Before the claw-back's date X1 still excluded X2; on and after it, no longer.
+    assert_eq!(
+        log.state
+            .decide(CONTRACT, second, date(2024, 3, 2), true)
+            .unwrap(),
+        Err(RejectReason::MutuallyExclusive)
+    );
+    assert_eq!(log.decide(second, date(2024, 3, 3), true), Ok(()));
+}

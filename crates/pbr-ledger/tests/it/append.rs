@@ -384,6 +384,63 @@ fn records_signed_elsewhere_are_checked() {
     assert!(reason.contains("not signed with dwp's key"), "{reason}");
 }
 
+/// A record signed elsewhere may not say it was recorded ahead of the ledger's clock by more
+/// than the tolerance (docs/validation.md, `recorded-in-the-future`); at the tolerance it is
+/// taken.
+#[test]
+fn a_record_from_the_future_is_refused() {
+    let (_dir, mut ledger) = scenario_a(false);
+    let key = pbr_ledger::sample::demo_key("dwp");
+    let now = 1_700_000_000_000_000i64;
+    let record = |recorded_at_micros: i64, id: u8| {
+        let event = Event {
+            contract: "scenario-a".into(),
+            participant: None,
+            business_date: chrono::NaiveDate::from_ymd_opt(2013, 8, 1).unwrap(),
+            payload: Payload::FundsDisbursed(FundsDisbursed {
+                from: "dwp".into(),
+                to: "spv".into(),
+                amount: pbr_core::money::Money::from_minor(100, pbr_core::money::Currency::GBP),
+                purpose: Purpose::OutcomePayment,
+            }),
+            author: "dwp".into(),
+            recorded_at_micros,
+            id: EventId([id; 16]),
+        };
+        pbr_log::Record::sign(event.encode().unwrap(), key.signing_key()).unwrap()
+    };
+    let before = ledger.log().len();
+    // 2100-01-01T00:00:00Z, and one microsecond past the tolerance.
+    for (at, id) in [
+        (4_102_444_800_000_000, 50),
+        (now + pbr_ledger::append::FUTURE_TOLERANCE_MICROS + 1, 51),
+    ] {
+        let reason = refusal(ledger.append(
+            vec![("signed".into(), Input::Signed(record(at, id)))],
+            &[],
+            now,
+            |_, _| {},
+        ));
+        assert!(reason.contains("recorded-in-the-future: "), "{reason}");
+        assert_eq!(ledger.log().len(), before);
+    }
+    ledger
+        .append(
+            vec![(
+                "signed".into(),
+                Input::Signed(record(
+                    now + pbr_ledger::append::FUTURE_TOLERANCE_MICROS,
+                    52,
+                )),
+            )],
+            &[],
+            now,
+            |_, _| {},
+        )
+        .unwrap();
+    assert_eq!(ledger.log().len(), before + 1);
+}
+
 #[test]
 fn state_as_of_a_log_position_and_a_recorded_time() {
     let (_dir, mut ledger) = scenario_a(true);
