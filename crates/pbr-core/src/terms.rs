@@ -18,9 +18,10 @@ use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Deserializer};
 
 use crate::date::{Calendar, Month};
+use crate::error::CoreError;
 use crate::event::Role;
 use crate::ids::check_name;
-use crate::money::{Currency, Money, Ratio, Rounding};
+use crate::money::{Currency, DerivedPrice, Money, Ratio, RoundAt, Rounding};
 
 /// A contract's terms, as written in TOML.
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
@@ -59,6 +60,88 @@ pub struct Terms {
     pub success_bonus: Option<SuccessBonusTerms>,
 }
 
+impl Terms {
+    /// An amount of the terms in the contract's currency (validated when the terms were
+    /// parsed).
+    pub fn money(&self, amount: &Amount) -> Result<Money, CoreError> {
+        amount
+            .money(self.contract.currency)
+            .map_err(CoreError::invalid)
+    }
+
+    /// The price of one claim of `outcome`: its own, or its fraction of the price of the
+    /// outcome it is partial of.
+    pub fn outcome_price<'t>(
+        &'t self,
+        outcome: &'t OutcomeTerms,
+    ) -> Result<OutcomePrice<'t>, CoreError> {
+        let (Some(parent), Some(fraction)) = (&outcome.partial_of, &outcome.fraction) else {
+            return Ok(OutcomePrice::Own(self.money(&outcome.price)?));
+        };
+        let rate = self
+            .outcomes
+            .iter()
+            .find(|o| &o.code == parent)
+            .map(|o| &o.price)
+            .ok_or_else(|| CoreError::invalid(format!("{parent} is not an outcome")))?;
+        Ok(OutcomePrice::PartOf {
+            parent,
+            price: self.derived(self.money(rate)?, fraction.0),
+        })
+    }
+
+    /// The savings of one off-benefit month: the monthly rate times the attribution.
+    pub fn savings_price(&self, savings: &SavingsTerms) -> Result<DerivedPrice, CoreError> {
+        Ok(self.derived(self.money(&savings.monthly_rate)?, savings.attribution.0))
+    }
+
+    /// `rate × ratio` as a price per unit, rounded as the contract says.
+    fn derived(&self, rate: Money, ratio: Ratio) -> DerivedPrice {
+        DerivedPrice {
+            rate,
+            ratio,
+            rounding: self.contract.rounding,
+            round_at: self.contract.round_at,
+        }
+    }
+}
+
+/// What one claim of an outcome is priced at ([`Terms::outcome_price`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutcomePrice<'t> {
+    /// The outcome's own `price`.
+    Own(Money),
+    /// A fraction of another outcome's price (`partial-of`): one unit, so it is rounded once
+    /// whatever `round-at` says.
+    PartOf {
+        /// The other outcome's code.
+        parent: &'t str,
+        /// Its price times the fraction.
+        price: DerivedPrice,
+    },
+}
+
+impl OutcomePrice<'_> {
+    /// The price, rounded.
+    pub fn amount(&self) -> Result<Money, CoreError> {
+        match self {
+            OutcomePrice::Own(price) => Ok(*price),
+            OutcomePrice::PartOf { price, .. } => price.unit(),
+        }
+    }
+
+    /// Its arithmetic for a statement: `price 1200.00`, or
+    /// `price 1/3 of JOB: floor(1000.01 × 1/3) = 333.33`.
+    pub fn calc(&self) -> Result<String, CoreError> {
+        Ok(match self {
+            OutcomePrice::Own(price) => format!("price {}", price.to_decimal()),
+            OutcomePrice::PartOf { parent, price } => {
+                format!("price {} of {parent}: {}", price.ratio, price.unit_calc()?)
+            }
+        })
+    }
+}
+
 /// The `[contract]` table.
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -71,6 +154,11 @@ pub struct ContractSection {
     pub currency: Currency,
     /// How a derived amount is rounded to the minor unit, once, where it is created.
     pub rounding: Rounding,
+    /// Where a price per unit derived from a rate and a ratio (savings per off-benefit
+    /// month, a partial outcome) is rounded: `unit-price` (the default: each unit's price,
+    /// then times the units) or `total` (the units' total, once).
+    #[serde(default)]
+    pub round_at: RoundAt,
     /// How often the contract settles; a period settles on its last day.
     pub settlement: Calendar,
     /// The first business day of the contract.

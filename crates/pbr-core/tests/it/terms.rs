@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use pbr_core::money::RoundAt;
 use pbr_core::terms;
 
 fn root() -> PathBuf {
@@ -79,5 +80,45 @@ fn the_committed_schema_is_current() {
         expected == actual,
         "{} is stale: run `just gen`",
         path.display()
+    );
+}
+
+/// The minimal sample with `contract` added to its `[contract]` table and `outcomes` as its
+/// rate card.
+fn minimal_with(contract: &str, outcomes: &str) -> String {
+    let text = std::fs::read_to_string(root().join("tests/contracts/valid/minimal.toml")).unwrap();
+    let card = text.find("[[outcomes]]").unwrap();
+    text[..card].replace(
+        "rounding = \"half-up\"\n",
+        &format!("rounding = \"half-up\"\n{contract}"),
+    ) + outcomes
+}
+
+const JOB: &str = "[[outcomes]]
+code = \"JOB\"
+name = \"Job start\"
+price = \"1000.01\"
+payer = \"dwp\"
+payee = \"provider\"
+";
+
+#[test]
+fn round_at_defaults_to_the_unit_price_and_takes_both_values() {
+    for (line, expected) in [
+        ("", RoundAt::UnitPrice),
+        ("round-at = \"unit-price\"\n", RoundAt::UnitPrice),
+        ("round-at = \"total\"\n", RoundAt::Total),
+    ] {
+        let parsed = terms::parse("c.toml", &minimal_with(line, JOB)).unwrap();
+        assert_eq!(parsed.contract.round_at, expected, "{line:?}");
+    }
+}
+
+#[test]
+fn an_unknown_round_at_is_a_located_error() {
+    let error = terms::parse("c.toml", &minimal_with("round-at = \"line\"\n", JOB)).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "c.toml:7: round-at: unknown variant `line`, expected `unit-price` or `total`"
     );
 }
