@@ -75,15 +75,26 @@ impl Terms {
         &'t self,
         outcome: &'t OutcomeTerms,
     ) -> Result<OutcomePrice<'t>, CoreError> {
-        let (Some(parent), Some(fraction)) = (&outcome.partial_of, &outcome.fraction) else {
-            return Ok(OutcomePrice::Own(self.money(&outcome.price)?));
+        let Some(parent) = &outcome.partial_of else {
+            let price = outcome.price.as_ref().ok_or_else(|| {
+                CoreError::invalid(format!("outcome {} has no price", outcome.code))
+            })?;
+            return Ok(OutcomePrice::Own(self.money(price)?));
         };
+        let fraction = outcome.fraction.ok_or_else(|| {
+            CoreError::invalid(format!(
+                "outcome {} has partial-of and no fraction",
+                outcome.code
+            ))
+        })?;
         let rate = self
             .outcomes
             .iter()
             .find(|o| &o.code == parent)
-            .map(|o| &o.price)
-            .ok_or_else(|| CoreError::invalid(format!("{parent} is not an outcome")))?;
+            .and_then(|o| o.price.as_ref())
+            .ok_or_else(|| {
+                CoreError::invalid(format!("{parent} is not an outcome with a price"))
+            })?;
         Ok(OutcomePrice::PartOf {
             parent,
             price: self.derived(self.money(rate)?, fraction.0),
@@ -274,9 +285,15 @@ pub enum Subject {
     Company,
 }
 
-/// One line of the rate card.
+/// One line of the rate card: an outcome with a `price` of its own, or one paid at a
+/// `fraction` of another's (`partial-of`), which has no price of its own.
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[schemars(extend(
+    "if" = { "required": ["partial-of"] },
+    "then" = { "not": { "required": ["price"] } },
+    "else" = { "required": ["price"] }
+))]
 pub struct OutcomeTerms {
     /// The outcome code claims name.
     pub code: String,
@@ -285,8 +302,9 @@ pub struct OutcomeTerms {
     /// What it is paid for.
     #[serde(default)]
     pub subject: Subject,
-    /// The price, in the contract's currency.
-    pub price: Amount,
+    /// The price, in the contract's currency: required, except for an outcome paid at a
+    /// fraction of another's (`partial-of`), which may not have one.
+    pub price: Option<Amount>,
     /// The one paying party; or `home-party`, the participant's home party at entry.
     pub payer: Option<String>,
     /// Several paying parties sharing the price equally (with the split remainder rule).
@@ -321,7 +339,8 @@ pub struct OutcomeTerms {
     pub excludes: Vec<String>,
     /// A sustainment clock: achieved `7 × weeks` days after the activity started.
     pub sustain_weeks: Option<u32>,
-    /// A partial outcome: paid at this fraction of another outcome's price.
+    /// A partial outcome: paid at `fraction` of the price of this other outcome, which has
+    /// a price of its own.
     pub partial_of: Option<String>,
     /// The fraction, with `partial-of`.
     pub fraction: Option<RatioField>,
@@ -876,7 +895,28 @@ fn validate(terms: &Terms) -> Vec<Problem> {
                 format!("outcome {} is listed twice", outcome.code),
             );
         }
-        p.money(at("price"), &outcome.price);
+        match (&outcome.price, &outcome.partial_of) {
+            (Some(price), None) => p.money(at("price"), price),
+            (None, None) => p.add(
+                at("price"),
+                "an outcome needs a price, or partial-of and fraction to be paid at a fraction \
+                 of another's"
+                    .into(),
+            ),
+            (Some(_), Some(parent)) => {
+                let fraction = outcome
+                    .fraction
+                    .map_or_else(|| "its fraction".to_owned(), |f| f.0.to_string());
+                p.add(
+                    at("price"),
+                    format!(
+                        "a partial outcome takes no price: it is paid at {fraction} of \
+                         {parent}'s price"
+                    ),
+                );
+            }
+            (None, Some(_)) => {}
+        }
         match (&outcome.payer, &outcome.payers) {
             (Some(payer), None) if payer == "home-party" => {}
             (Some(payer), None) => p.party(at("payer"), payer),
@@ -925,6 +965,18 @@ fn validate(terms: &Terms) -> Vec<Problem> {
                     p.add(
                         at("partial-of"),
                         format!("{parent} is not another outcome of the rate card"),
+                    );
+                } else if terms
+                    .outcomes
+                    .iter()
+                    .any(|o| o.code == *parent && o.partial_of.is_some())
+                {
+                    p.add(
+                        at("partial-of"),
+                        format!(
+                            "{parent} is itself paid at a fraction of another outcome: name the \
+                             outcome with the price"
+                        ),
                     );
                 }
                 if !fraction.0.is_fraction() {

@@ -425,6 +425,20 @@ impl ContractSpec {
         format!("O{}", i % self.outcomes.len() + 1)
     }
 
+    /// Outcome `i` as a partial outcome: (parent index, numerator, denominator). The terms
+    /// refuse an outcome that is partial of itself or of another partial outcome, so such a
+    /// spec prices the outcome itself.
+    fn partial(&self, i: usize) -> Option<(usize, u32, u32)> {
+        let n = self.outcomes.len();
+        let (parent, num, den) = self.outcomes[i].partial?;
+        let parent = parent % n;
+        (parent != i && self.outcomes[parent].partial.is_none()).then_some((
+            parent,
+            num.min(den - 1),
+            den,
+        ))
+    }
+
     fn toml(&self) -> String {
         use std::fmt::Write as _;
         let mut t = String::new();
@@ -509,7 +523,16 @@ impl ContractSpec {
                 self.code(i)
             )
             .unwrap();
-            writeln!(t, "price = {}\npayee = \"prov\"", amount(o.price_minor)).unwrap();
+            match self.partial(i) {
+                Some((parent, num, den)) => writeln!(
+                    t,
+                    "partial-of = \"{}\"\nfraction = \"{num}/{den}\"",
+                    self.code(parent)
+                )
+                .unwrap(),
+                None => writeln!(t, "price = {}", amount(o.price_minor)).unwrap(),
+            }
+            writeln!(t, "payee = \"prov\"").unwrap();
             match &o.payment {
                 Payment::Split { count, rotate } if self.commissioners >= 2 => {
                     let count = (*count).min(self.commissioners);
@@ -547,16 +570,6 @@ impl ContractSpec {
                 writeln!(
                     t,
                     "eligibility = [{{ attribute = \"age-at-entry\", min = {min} }}]"
-                )
-                .unwrap();
-            }
-            if let Some((parent, num, den)) = o.partial.filter(|p| p.0 % n != i) {
-                writeln!(
-                    t,
-                    "partial-of = \"{}\"\nfraction = \"{}/{}\"",
-                    self.code(parent),
-                    num.min(den - 1),
-                    den
                 )
                 .unwrap();
             }
