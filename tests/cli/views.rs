@@ -199,6 +199,66 @@ fn what_if_settles_other_terms_over_the_same_history_and_writes_nothing() {
     assert_eq!(before["root"], after["root"]);
 }
 
+/// `round-at` end to end. Scenario B's statement shows the arithmetic of its savings
+/// (B.2: 12,326 × 70 % = 8,628.20 a month). At 12,326.01 a month (8,628.207 after the
+/// attribution) B.3's 100 months save 100 × 8,628.20 = 862,820.00 rounded per month, the
+/// default, and 0.66 more rounded once on each quarter's total: B.4's quarters of 3, 5, 8,
+/// 10, 13, 11, 12, 12, 8, 9 and 9 months leave 0.02 + 0.03 + 0.05 + 0.07 + 0.09 + 0.07 +
+/// 0.08 + 0.08 + 0.05 + 0.06 + 0.06.
+#[test]
+fn round_at_decides_where_savings_are_rounded() {
+    let (dir, ledger, _keys) = load_scenario("b");
+    let statement = json(&[
+        "--ledger", &ledger, "settle", "--period", "2024-Q3", "--json",
+    ]);
+    let savings: Vec<&Value> = statement["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["rule"] == "savings")
+        .collect();
+    assert_eq!(savings.len(), 1, "{statement}");
+    assert_eq!(savings[0]["amount"], "25884.60");
+    assert_eq!(
+        savings[0]["calc"],
+        "3 off-benefit months of 2024-Q2 × floor(12326.00 × 7/10) = 8628.20 = 25884.60"
+    );
+    let text = std::fs::read_to_string(repo().join("tests/scenarios/b/contract.toml")).unwrap();
+    for (round_at, expected) in [
+        ("", "862820.00"),
+        ("round-at = \"unit-price\"\n", "862820.00"),
+        ("round-at = \"total\"\n", "862820.66"),
+    ] {
+        let alternative = dir.path().join("alternative.toml");
+        let terms = text
+            .replace("monthly-rate = \"12326.00\"", "monthly-rate = \"12326.01\"")
+            .replace(
+                "rounding = \"floor\"\n",
+                &format!("rounding = \"floor\"\n{round_at}"),
+            );
+        assert!(terms.contains("12326.01") && terms.contains(round_at));
+        std::fs::write(&alternative, terms).unwrap();
+        let result = json(&[
+            "--ledger",
+            &ledger,
+            "what-if",
+            "--terms",
+            alternative.to_str().unwrap(),
+            "--period",
+            "2027-Q1",
+            "--json",
+        ]);
+        let rule = result["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["rule"] == "savings")
+            .unwrap();
+        assert_eq!(rule["real"], "862820.00", "{round_at}");
+        assert_eq!(rule["alternative"], expected, "{round_at}");
+    }
+}
+
 #[test]
 fn cumulative_counting_pays_a_run_with_a_gap() {
     let (dir, ledger, _keys) = load_scenario("c");

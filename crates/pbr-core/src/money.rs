@@ -2,7 +2,9 @@
 //!
 //! Invariants: no floating point anywhere; every operation is checked and returns an error
 //! instead of overflowing; a derived amount is rounded exactly once, where it is created,
-//! with the rounding mode the contract names.
+//! with the rounding mode the contract names. A price per unit derived from a rate and a
+//! ratio ([`DerivedPrice`]) is created either as the unit price or as the total of its units,
+//! whichever the contract's [`RoundAt`] names.
 
 use std::fmt;
 
@@ -76,6 +78,96 @@ pub enum Rounding {
     HalfUp,
     /// To the nearest; halves to the even neighbour (banker's rounding).
     HalfEven,
+}
+
+impl Rounding {
+    /// The name the terms use (`floor`, `half-up`, …), also the function name in a
+    /// statement's arithmetic: `floor(12326.01 × 7/10)`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Rounding::Floor => "floor",
+            Rounding::Ceiling => "ceiling",
+            Rounding::TowardZero => "toward-zero",
+            Rounding::HalfUp => "half-up",
+            Rounding::HalfEven => "half-even",
+        }
+    }
+}
+
+/// Where a price per unit that is derived from a rate and a ratio is rounded: the
+/// contract's `round-at`. Shares of an amount (co-financing, waterfall tiers, a facility's
+/// fee) are not unit prices: each is rounded once, where the share is taken, either way.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum RoundAt {
+    /// The price of one unit is rounded, then multiplied by the number of units:
+    /// `n × round(rate × ratio)` (scenarios.md §5.B: 12,326 × 70 % = 8,628.20 an off-benefit
+    /// month).
+    #[default]
+    UnitPrice,
+    /// The total of the units is rounded once: `round(n × rate × ratio)`.
+    Total,
+}
+
+/// A price per unit that is a rate times a ratio: savings per off-benefit month (monthly
+/// rate × attribution), a partial outcome (the other outcome's price × fraction). Kept
+/// exact until [`DerivedPrice::times`] rounds it where `round_at` says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DerivedPrice {
+    /// The rate, in minor units.
+    pub rate: Money,
+    /// The ratio applied to it.
+    pub ratio: Ratio,
+    /// How it is rounded.
+    pub rounding: Rounding,
+    /// Where it is rounded.
+    pub round_at: RoundAt,
+}
+
+impl DerivedPrice {
+    /// The price of one unit, rounded: `round(rate × ratio)` (one unit is its own total).
+    pub fn unit(self) -> Result<Money, CoreError> {
+        self.rate.mul_ratio(self.ratio, self.rounding)
+    }
+
+    /// What `count` units cost: `count × round(rate × ratio)` at the unit price,
+    /// `round(count × rate × ratio)` at the total.
+    pub fn times(self, count: i64) -> Result<Money, CoreError> {
+        match self.round_at {
+            RoundAt::UnitPrice => self.unit()?.checked_mul(count),
+            RoundAt::Total => self
+                .rate
+                .checked_mul(count)?
+                .mul_ratio(self.ratio, self.rounding),
+        }
+    }
+
+    /// The rounded unit price with its arithmetic: `floor(12326.01 × 7/10) = 8628.20`.
+    pub fn unit_calc(self) -> Result<String, CoreError> {
+        Ok(format!(
+            "{}({} × {}) = {}",
+            self.rounding.name(),
+            self.rate.to_decimal(),
+            self.ratio,
+            self.unit()?.to_decimal()
+        ))
+    }
+
+    /// The arithmetic of [`DerivedPrice::times`] for `count` units described as `units`: at
+    /// the unit price `3 months × floor(12326.01 × 7/10) = 8628.20 = 25884.60`, at the total
+    /// `3 months: floor(3 × 12326.01 × 7/10) = 25884.62`.
+    pub fn calc(self, units: &str, count: i64) -> Result<String, CoreError> {
+        let total = self.times(count)?.to_decimal();
+        Ok(match self.round_at {
+            RoundAt::UnitPrice => format!("{units} × {} = {total}", self.unit_calc()?),
+            RoundAt::Total => format!(
+                "{units}: {}({count} × {} × {}) = {total}",
+                self.rounding.name(),
+                self.rate.to_decimal(),
+                self.ratio
+            ),
+        })
+    }
 }
 
 /// An amount of money in minor units (øre, cent, penny) of one currency. In JSON:
@@ -399,6 +491,24 @@ mod tests {
                 "half-even {minor}"
             );
         }
+        Ok(())
+    }
+
+    #[test]
+    fn a_derived_price_that_overflows_is_an_error() -> Result<(), CoreError> {
+        let unit = DerivedPrice {
+            rate: dkk(i64::MAX / 2),
+            ratio: Ratio::new(7, 10)?,
+            rounding: Rounding::Floor,
+            round_at: RoundAt::UnitPrice,
+        };
+        assert!(unit.times(3).is_err());
+        let total = DerivedPrice {
+            round_at: RoundAt::Total,
+            ..unit
+        };
+        assert!(total.times(3).is_err());
+        assert!(total.calc("3 months", 3).is_err());
         Ok(())
     }
 

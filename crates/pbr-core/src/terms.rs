@@ -18,9 +18,10 @@ use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Deserializer};
 
 use crate::date::{Calendar, Month};
+use crate::error::CoreError;
 use crate::event::Role;
 use crate::ids::check_name;
-use crate::money::{Currency, Money, Ratio, Rounding};
+use crate::money::{Currency, DerivedPrice, Money, Ratio, RoundAt, Rounding};
 
 /// A contract's terms, as written in TOML.
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
@@ -59,6 +60,99 @@ pub struct Terms {
     pub success_bonus: Option<SuccessBonusTerms>,
 }
 
+impl Terms {
+    /// An amount of the terms in the contract's currency (validated when the terms were
+    /// parsed).
+    pub fn money(&self, amount: &Amount) -> Result<Money, CoreError> {
+        amount
+            .money(self.contract.currency)
+            .map_err(CoreError::invalid)
+    }
+
+    /// The price of one claim of `outcome`: its own, or its fraction of the price of the
+    /// outcome it is partial of.
+    pub fn outcome_price<'t>(
+        &'t self,
+        outcome: &'t OutcomeTerms,
+    ) -> Result<OutcomePrice<'t>, CoreError> {
+        let Some(parent) = &outcome.partial_of else {
+            let price = outcome.price.as_ref().ok_or_else(|| {
+                CoreError::invalid(format!("outcome {} has no price", outcome.code))
+            })?;
+            return Ok(OutcomePrice::Own(self.money(price)?));
+        };
+        let fraction = outcome.fraction.ok_or_else(|| {
+            CoreError::invalid(format!(
+                "outcome {} has partial-of and no fraction",
+                outcome.code
+            ))
+        })?;
+        let rate = self
+            .outcomes
+            .iter()
+            .find(|o| &o.code == parent)
+            .and_then(|o| o.price.as_ref())
+            .ok_or_else(|| {
+                CoreError::invalid(format!("{parent} is not an outcome with a price"))
+            })?;
+        Ok(OutcomePrice::PartOf {
+            parent,
+            price: self.derived(self.money(rate)?, fraction.0),
+        })
+    }
+
+    /// The savings of one off-benefit month: the monthly rate times the attribution.
+    pub fn savings_price(&self, savings: &SavingsTerms) -> Result<DerivedPrice, CoreError> {
+        Ok(self.derived(self.money(&savings.monthly_rate)?, savings.attribution.0))
+    }
+
+    /// `rate × ratio` as a price per unit, rounded as the contract says.
+    fn derived(&self, rate: Money, ratio: Ratio) -> DerivedPrice {
+        DerivedPrice {
+            rate,
+            ratio,
+            rounding: self.contract.rounding,
+            round_at: self.contract.round_at,
+        }
+    }
+}
+
+/// What one claim of an outcome is priced at ([`Terms::outcome_price`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutcomePrice<'t> {
+    /// The outcome's own `price`.
+    Own(Money),
+    /// A fraction of another outcome's price (`partial-of`): one unit, so it is rounded once
+    /// whatever `round-at` says.
+    PartOf {
+        /// The other outcome's code.
+        parent: &'t str,
+        /// Its price times the fraction.
+        price: DerivedPrice,
+    },
+}
+
+impl OutcomePrice<'_> {
+    /// The price, rounded.
+    pub fn amount(&self) -> Result<Money, CoreError> {
+        match self {
+            OutcomePrice::Own(price) => Ok(*price),
+            OutcomePrice::PartOf { price, .. } => price.unit(),
+        }
+    }
+
+    /// Its arithmetic for a statement: `price 1200.00`, or
+    /// `price 1/3 of JOB: floor(1000.01 × 1/3) = 333.33`.
+    pub fn calc(&self) -> Result<String, CoreError> {
+        Ok(match self {
+            OutcomePrice::Own(price) => format!("price {}", price.to_decimal()),
+            OutcomePrice::PartOf { parent, price } => {
+                format!("price {} of {parent}: {}", price.ratio, price.unit_calc()?)
+            }
+        })
+    }
+}
+
 /// The `[contract]` table.
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -71,6 +165,11 @@ pub struct ContractSection {
     pub currency: Currency,
     /// How a derived amount is rounded to the minor unit, once, where it is created.
     pub rounding: Rounding,
+    /// Where a price per unit derived from a rate and a ratio (savings per off-benefit
+    /// month, a partial outcome) is rounded: `unit-price` (the default: each unit's price,
+    /// then times the units) or `total` (the units' total, once).
+    #[serde(default)]
+    pub round_at: RoundAt,
     /// How often the contract settles; a period settles on its last day.
     pub settlement: Calendar,
     /// The first business day of the contract.
@@ -190,9 +289,15 @@ pub enum Subject {
     Company,
 }
 
-/// One line of the rate card.
+/// One line of the rate card: an outcome with a `price` of its own, or one paid at a
+/// `fraction` of another's (`partial-of`), which has no price of its own.
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[schemars(extend(
+    "if" = { "required": ["partial-of"] },
+    "then" = { "not": { "required": ["price"] } },
+    "else" = { "required": ["price"] }
+))]
 pub struct OutcomeTerms {
     /// The outcome code claims name.
     pub code: String,
@@ -201,8 +306,9 @@ pub struct OutcomeTerms {
     /// What it is paid for.
     #[serde(default)]
     pub subject: Subject,
-    /// The price, in the contract's currency.
-    pub price: Amount,
+    /// The price, in the contract's currency: required, except for an outcome paid at a
+    /// fraction of another's (`partial-of`), which may not have one.
+    pub price: Option<Amount>,
     /// The one paying party; or `home-party`, the participant's home party at entry.
     pub payer: Option<String>,
     /// Several paying parties sharing the price equally (with the split remainder rule).
@@ -237,7 +343,8 @@ pub struct OutcomeTerms {
     pub excludes: Vec<String>,
     /// A sustainment clock: achieved `7 × weeks` days after the activity started.
     pub sustain_weeks: Option<u32>,
-    /// A partial outcome: paid at this fraction of another outcome's price.
+    /// A partial outcome: paid at `fraction` of the price of this other outcome, which has
+    /// a price of its own.
     pub partial_of: Option<String>,
     /// The fraction, with `partial-of`.
     pub fraction: Option<RatioField>,
@@ -800,7 +907,28 @@ fn validate(terms: &Terms) -> Vec<Problem> {
                 format!("outcome {} is listed twice", outcome.code),
             );
         }
-        p.money(at("price"), &outcome.price);
+        match (&outcome.price, &outcome.partial_of) {
+            (Some(price), None) => p.money(at("price"), price),
+            (None, None) => p.add(
+                at("price"),
+                "an outcome needs a price, or partial-of and fraction to be paid at a fraction \
+                 of another's"
+                    .into(),
+            ),
+            (Some(_), Some(parent)) => {
+                let fraction = outcome
+                    .fraction
+                    .map_or_else(|| "its fraction".to_owned(), |f| f.0.to_string());
+                p.add(
+                    at("price"),
+                    format!(
+                        "a partial outcome takes no price: it is paid at {fraction} of \
+                         {parent}'s price"
+                    ),
+                );
+            }
+            (None, Some(_)) => {}
+        }
         match (&outcome.payer, &outcome.payers) {
             (Some(payer), None) if payer == "home-party" => {}
             (Some(payer), None) => p.party(at("payer"), payer),
@@ -849,6 +977,18 @@ fn validate(terms: &Terms) -> Vec<Problem> {
                     p.add(
                         at("partial-of"),
                         format!("{parent} is not another outcome of the rate card"),
+                    );
+                } else if terms
+                    .outcomes
+                    .iter()
+                    .any(|o| o.code == *parent && o.partial_of.is_some())
+                {
+                    p.add(
+                        at("partial-of"),
+                        format!(
+                            "{parent} is itself paid at a fraction of another outcome: name the \
+                             outcome with the price"
+                        ),
                     );
                 }
                 if !fraction.0.is_fraction() {

@@ -19,7 +19,7 @@ use pbr_core::CoreError;
 use pbr_core::date::Period;
 use pbr_core::event::Purpose;
 use pbr_core::ids::ParticipantRef;
-use pbr_core::money::{Currency, Money};
+use pbr_core::money::{Currency, Money, RoundAt};
 use pbr_core::settle::engine::entitlement;
 use pbr_core::settle::{DecisionResult, Entitlement, TermsSource};
 use pbr_core::state::{ContractState, FlowKind, State};
@@ -964,16 +964,11 @@ fn pricing(
     let mut price = None;
     let mut description = None;
     if let Some((t, o)) = outcome {
-        let own = money(&o.price)?;
-        price = Some(match (&o.partial_of, &o.fraction) {
-            (Some(parent), Some(fraction)) => match t.outcomes.iter().find(|p| &p.code == parent) {
-                Some(p) => money(&p.price)?
-                    .mul_ratio(fraction.0, t.contract.rounding)
-                    .map_err(core)?,
-                None => own,
-            },
-            _ => own,
-        });
+        price = Some(
+            t.outcome_price(o)
+                .and_then(|priced| priced.amount())
+                .map_err(core)?,
+        );
         let payers = match (&o.payer, &o.payers) {
             (Some(payer), _) if payer == "home-party" => {
                 "paid by the participant's home party".to_owned()
@@ -1032,17 +1027,22 @@ fn pricing(
             }
             SAVINGS => {
                 if let Some(s) = &terms.savings {
-                    let rate = money(&s.monthly_rate)?;
-                    let valued = rate
-                        .mul_ratio(s.attribution.0, terms.contract.rounding)
-                        .map_err(core)?;
-                    let mut text = format!(
-                        "no fixed price: each month saves {} × {} = {} for {}",
-                        decimal(rate),
-                        s.attribution.0,
-                        decimal(valued),
-                        s.party
-                    );
+                    let valued = terms.savings_price(s).map_err(core)?;
+                    let mut text = match terms.contract.round_at {
+                        RoundAt::UnitPrice => format!(
+                            "no fixed price: each month saves {} for {}",
+                            valued.unit_calc().map_err(core)?,
+                            s.party
+                        ),
+                        RoundAt::Total => format!(
+                            "no fixed price: each month saves {} × {} for {}, rounded ({}) on \
+                             each period's total",
+                            decimal(valued.rate),
+                            valued.ratio,
+                            s.party,
+                            valued.rounding.name()
+                        ),
+                    };
                     if let Some(w) = terms
                         .waterfall
                         .as_ref()

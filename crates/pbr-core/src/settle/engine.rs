@@ -880,13 +880,15 @@ impl<'a> Engine<'a> {
                     self.out.decisions.push(decision);
                     return Ok(());
                 };
-                let price = price_of(&terms, outcome)?;
+                let priced = terms.outcome_price(outcome)?;
+                let price = priced.amount()?;
+                let price_calc = priced.calc()?;
                 let (amount, cap, cap_calc) = self.capped(&terms, &item.subject, price)?;
                 let payee = outcome.payee.clone();
                 let payers = self.payers(&terms, outcome, &item.subject)?;
                 let shares = split(amount, &payers, terms.contract.split_remainder)?;
                 for (payer, share) in &shares {
-                    let mut calc = format!("price {}", price.to_decimal());
+                    let mut calc = price_calc.clone();
                     calc.push_str(&cap_calc);
                     if shares.len() > 1 {
                         calc.push_str(&format!(
@@ -1308,17 +1310,11 @@ impl<'a> Engine<'a> {
             }
         }
         events.sort_unstable();
-        let rate = amount_of(terms, &s.monthly_rate)?;
+        let price = terms.savings_price(s)?;
         let count = events.len() as i64;
-        let gross = rate.checked_mul(count)?;
-        let amount = gross.mul_ratio(s.attribution.0, terms.contract.rounding)?;
+        let amount = price.times(count)?;
         if count > 0 {
-            let calc = format!(
-                "{count} off-benefit months of {measured} × {} × {} = {}",
-                rate.to_decimal(),
-                s.attribution.0,
-                amount.to_decimal()
-            );
+            let calc = price.calc(&format!("{count} off-benefit months of {measured}"), count)?;
             self.add(
                 LineKey {
                     accrual: period,
@@ -1680,22 +1676,6 @@ impl<'a> Engine<'a> {
             }
         }
         Ok(())
-    }
-}
-
-/// The price of an outcome: its own, or a fraction of another's.
-fn price_of(terms: &Terms, outcome: &OutcomeTerms) -> Result<Money, CoreError> {
-    let own = amount_of(terms, &outcome.price)?;
-    match (&outcome.partial_of, &outcome.fraction) {
-        (Some(parent), Some(fraction)) => {
-            let parent = terms
-                .outcomes
-                .iter()
-                .find(|o| &o.code == parent)
-                .ok_or_else(|| CoreError::invalid(format!("{parent} is not an outcome")))?;
-            amount_of(terms, &parent.price)?.mul_ratio(fraction.0, terms.contract.rounding)
-        }
-        _ => Ok(own),
     }
 }
 

@@ -4,6 +4,7 @@
 #![allow(clippy::disallowed_methods)]
 
 mod events;
+mod rounding;
 mod settle;
 mod terms;
 

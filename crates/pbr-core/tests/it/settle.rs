@@ -30,7 +30,7 @@ use pbr_core::state::{FlowKind, Signer, State};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError};
 
-const CONTRACT: &str = "prop";
+pub(crate) const CONTRACT: &str = "prop";
 const CURRENCY: Currency = Currency::GBP;
 
 // ---------------------------------------------------------------------------------------
@@ -42,7 +42,7 @@ fn public_key(party: &str) -> [u8; 32] {
 }
 
 /// The party's verifier key text, `<name>+<key id>+<base64(0x01 ‖ key)>`, as `ids.rs` parses.
-fn verifier_key(party: &str) -> String {
+pub(crate) fn verifier_key(party: &str) -> String {
     let key = public_key(party);
     let mut bytes = vec![1u8];
     bytes.extend_from_slice(&key);
@@ -73,7 +73,7 @@ fn base64(bytes: &[u8]) -> String {
     out
 }
 
-fn participant_ref(i: usize) -> ParticipantRef {
+pub(crate) fn participant_ref(i: usize) -> ParticipantRef {
     ParticipantRef(*blake3::hash(format!("participant {i}").as_bytes()).as_bytes())
 }
 
@@ -90,15 +90,15 @@ fn amount(minor: i64) -> String {
     format!("\"{}.{:02}\"", minor / 100, minor % 100)
 }
 
-fn date(y: i32, m: u32, d: u32) -> NaiveDate {
+pub(crate) fn date(y: i32, m: u32, d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, d).unwrap()
 }
 
-fn start() -> NaiveDate {
+pub(crate) fn start() -> NaiveDate {
     date(2024, 1, 1)
 }
 
-fn quarter(k: u32) -> Period {
+pub(crate) fn quarter(k: u32) -> Period {
     Period::containing(Calendar::Quarter, start()).plus(k)
 }
 
@@ -132,7 +132,7 @@ struct IssuedRecord {
 
 /// Events folded into a state the way the ledger does: admitted, then applied.
 #[derive(Default)]
-struct Log {
+pub(crate) struct Log {
     state: State,
     events: Vec<Event>,
     issued: Vec<IssuedRecord>,
@@ -146,7 +146,7 @@ impl Log {
     }
 
     /// Admits and applies `event`, signed with its author's key; panics if it is refused.
-    fn append(&mut self, event: Event) -> u64 {
+    pub(crate) fn append(&mut self, event: Event) -> u64 {
         let seq = self.seq();
         let key = public_key(&event.author);
         if let Err(e) = self.state.admit(seq, &event, Signer { public_key: &key }) {
@@ -163,7 +163,7 @@ impl Log {
         seq
     }
 
-    fn event(
+    pub(crate) fn event(
         &self,
         author: &str,
         business_date: NaiveDate,
@@ -184,7 +184,7 @@ impl Log {
         }
     }
 
-    fn register(&mut self, terms: &str) {
+    pub(crate) fn register(&mut self, terms: &str) {
         let event = self.event(
             "c1",
             start(),
@@ -197,7 +197,7 @@ impl Log {
         self.append(event);
     }
 
-    fn enrol(&mut self, i: usize, day: NaiveDate, age: u8, home: &str) {
+    pub(crate) fn enrol(&mut self, i: usize, day: NaiveDate, age: u8, home: &str) {
         let event = self.event(
             home,
             day,
@@ -213,7 +213,7 @@ impl Log {
         self.append(event);
     }
 
-    fn claim(
+    pub(crate) fn claim(
         &mut self,
         participant: usize,
         outcome: &str,
@@ -236,7 +236,7 @@ impl Log {
     }
 
     /// Records the decision the rules give on `on`, as the outcome's verifier; returns it.
-    fn decide(
+    pub(crate) fn decide(
         &mut self,
         claim_seq: u64,
         on: NaiveDate,
@@ -349,7 +349,7 @@ impl Log {
     }
 
     /// The statement of `period` now, without issuing it.
-    fn statement(&self, period: Period) -> Statement {
+    pub(crate) fn statement(&self, period: Period) -> Statement {
         settle(&self.state, CONTRACT, period, self.seq()).unwrap().0
     }
 }
@@ -444,6 +444,20 @@ impl ContractSpec {
         format!("O{}", i % self.outcomes.len() + 1)
     }
 
+    /// Outcome `i` as a partial outcome: (parent index, numerator, denominator). The terms
+    /// refuse an outcome that is partial of itself or of another partial outcome, so such a
+    /// spec prices the outcome itself.
+    fn partial(&self, i: usize) -> Option<(usize, u32, u32)> {
+        let n = self.outcomes.len();
+        let (parent, num, den) = self.outcomes[i].partial?;
+        let parent = parent % n;
+        (parent != i && self.outcomes[parent].partial.is_none()).then_some((
+            parent,
+            num.min(den - 1),
+            den,
+        ))
+    }
+
     fn toml(&self) -> String {
         use std::fmt::Write as _;
         let mut t = String::new();
@@ -529,7 +543,16 @@ impl ContractSpec {
                 self.code(i)
             )
             .unwrap();
-            writeln!(t, "price = {}\npayee = \"prov\"", amount(o.price_minor)).unwrap();
+            match self.partial(i) {
+                Some((parent, num, den)) => writeln!(
+                    t,
+                    "partial-of = \"{}\"\nfraction = \"{num}/{den}\"",
+                    self.code(parent)
+                )
+                .unwrap(),
+                None => writeln!(t, "price = {}", amount(o.price_minor)).unwrap(),
+            }
+            writeln!(t, "payee = \"prov\"").unwrap();
             match &o.payment {
                 Payment::Split { count, rotate } if self.commissioners >= 2 => {
                     let count = (*count).min(self.commissioners);
@@ -567,16 +590,6 @@ impl ContractSpec {
                 writeln!(
                     t,
                     "eligibility = [{{ attribute = \"age-at-entry\", min = {min} }}]"
-                )
-                .unwrap();
-            }
-            if let Some((parent, num, den)) = o.partial.filter(|p| p.0 % n != i) {
-                writeln!(
-                    t,
-                    "partial-of = \"{}\"\nfraction = \"{}/{}\"",
-                    self.code(parent),
-                    num.min(den - 1),
-                    den
                 )
                 .unwrap();
             }
@@ -1138,7 +1151,7 @@ fn config(cases: u32) -> Config {
 
 /// Property 1: the postings of a statement sum to zero, and every line that moves money
 /// has exactly two postings, `from` debited and `to` credited with the line's amount.
-fn check_double_entry(statement: &Statement) -> Result<(), TestCaseError> {
+pub(crate) fn check_double_entry(statement: &Statement) -> Result<(), TestCaseError> {
     let sum: i64 = statement.postings.iter().map(|p| p.amount.minor).sum();
     prop_assert_eq!(sum, 0, "postings of {} sum to {}", statement.period, sum);
     for line in &statement.lines {

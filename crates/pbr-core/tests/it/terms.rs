@@ -3,7 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use pbr_core::terms;
+use pbr_core::money::{Currency, Money, RoundAt};
+use pbr_core::terms::{self, OutcomePrice};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -80,4 +81,125 @@ fn the_committed_schema_is_current() {
         "{} is stale: run `just gen`",
         path.display()
     );
+}
+
+/// The minimal sample with `contract` added to its `[contract]` table and `outcomes` as its
+/// rate card.
+fn minimal_with(contract: &str, outcomes: &str) -> String {
+    let text = std::fs::read_to_string(root().join("tests/contracts/valid/minimal.toml")).unwrap();
+    let card = text.find("[[outcomes]]").unwrap();
+    text[..card].replace(
+        "rounding = \"half-up\"\n",
+        &format!("rounding = \"half-up\"\n{contract}"),
+    ) + outcomes
+}
+
+const JOB: &str = "[[outcomes]]
+code = \"JOB\"
+name = \"Job start\"
+price = \"1000.01\"
+payer = \"dwp\"
+payee = \"provider\"
+";
+
+#[test]
+fn round_at_defaults_to_the_unit_price_and_takes_both_values() {
+    for (line, expected) in [
+        ("", RoundAt::UnitPrice),
+        ("round-at = \"unit-price\"\n", RoundAt::UnitPrice),
+        ("round-at = \"total\"\n", RoundAt::Total),
+    ] {
+        let parsed = terms::parse("c.toml", &minimal_with(line, JOB)).unwrap();
+        assert_eq!(parsed.contract.round_at, expected, "{line:?}");
+    }
+}
+
+#[test]
+fn an_unknown_round_at_is_a_located_error() {
+    let error = terms::parse("c.toml", &minimal_with("round-at = \"line\"\n", JOB)).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "c.toml:7: round-at: unknown variant `line`, expected `unit-price` or `total`"
+    );
+}
+
+/// An outcome paid at a fraction of another's has no price of its own: it is priced at the
+/// fraction of the other's, rounded once with the contract's rounding.
+#[test]
+fn a_partial_outcome_takes_no_price() {
+    let half = "\n[[outcomes]]
+code = \"THIRD\"
+name = \"A third of a job\"
+payer = \"dwp\"
+payee = \"provider\"
+partial-of = \"JOB\"
+fraction = \"1/3\"
+";
+    for (rounding, expected, calc) in [
+        (
+            "floor",
+            33_333,
+            "price 1/3 of JOB: floor(1000.01 × 1/3) = 333.33",
+        ),
+        (
+            "half-up",
+            33_334,
+            "price 1/3 of JOB: half-up(1000.01 × 1/3) = 333.34",
+        ),
+    ] {
+        let text = minimal_with("", &format!("{JOB}{half}")).replace(
+            "rounding = \"half-up\"",
+            &format!("rounding = \"{rounding}\""),
+        );
+        let parsed = terms::parse("c.toml", &text).unwrap();
+        let third = &parsed.outcomes[1];
+        assert_eq!(third.price, None);
+        let price = parsed.outcome_price(third).unwrap();
+        assert!(matches!(price, OutcomePrice::PartOf { parent: "JOB", .. }));
+        assert_eq!(price.amount().unwrap().minor, expected, "{rounding}");
+        assert_eq!(price.calc().unwrap(), calc);
+        let own = parsed.outcome_price(&parsed.outcomes[0]).unwrap();
+        assert_eq!(
+            own,
+            OutcomePrice::Own(Money::from_minor(100_001, Currency::DKK))
+        );
+        assert_eq!(own.calc().unwrap(), "price 1000.01");
+    }
+}
+
+/// `price` is required without `partial-of` and refused with it; `partial-of` names an
+/// outcome with a price of its own. Each error is located at the outcome's field.
+#[test]
+fn price_goes_with_an_outcome_of_its_own_only() {
+    let partial = |code: &str, of: &str, price: &str| {
+        format!(
+            "\n[[outcomes]]\ncode = \"{code}\"\nname = \"Part\"\n{price}payer = \"dwp\"\n\
+             payee = \"provider\"\npartial-of = \"{of}\"\nfraction = \"1/2\"\n"
+        )
+    };
+    // The rate card starts on line 23 of the minimal sample.
+    for (card, expected) in [
+        (
+            format!("{JOB}{}", partial("HALF", "JOB", "price = \"500.00\"\n")),
+            "c.toml:33: outcomes[1].price: a partial outcome takes no price: it is paid at 1/2 \
+             of JOB's price",
+        ),
+        (
+            JOB.replace("price = \"1000.01\"\n", ""),
+            "c.toml:23: outcomes[0].price: an outcome needs a price, or partial-of and \
+             fraction to be paid at a fraction of another's",
+        ),
+        (
+            format!(
+                "{JOB}{}{}",
+                partial("HALF", "JOB", ""),
+                partial("QUARTER", "HALF", "")
+            ),
+            "c.toml:43: outcomes[2].partial-of: HALF is itself paid at a fraction of another \
+             outcome: name the outcome with the price",
+        ),
+    ] {
+        let error = terms::parse("c.toml", &minimal_with("", &card)).unwrap_err();
+        assert_eq!(error.to_string(), expected, "{card}");
+    }
 }
