@@ -489,6 +489,36 @@ fn scenario_c_budget_follows_the_quarterly_table() {
     );
 }
 
+/// Variant C-loss (§5.C.6): the budget view agrees with the balances in the loss case. DSK,
+/// lender and guarantor both, ends at fee − loss through the draws never repaid; the
+/// write-off is a memo line, so no budget line counts the loss a second time; FOKUS ends at
+/// its final cash.
+#[test]
+fn scenario_c_loss_budget_counts_the_loss_once() {
+    let expected = expected("c-loss");
+    let (_dir, ledger) = settled("c-loss");
+    let views = views(&ledger, "scenario-c-loss", &[2024, 2025, 2026, 2027]);
+    let balances = &expected["balances"]["parties"];
+    for party in ["aalborg", "fokus", "dsk", "obelske"] {
+        assert_eq!(
+            total(&views[party], "net-effect"),
+            amount(&balances[party]["net"]),
+            "{party}"
+        );
+        assert_eq!(total(&views[party], "guarantee-losses"), 0, "{party}");
+    }
+    let totals = &expected["totals"];
+    assert_eq!(
+        total(&views["dsk"], "facility-draws"),
+        -amount(&totals["drawn"])
+    );
+    assert_eq!(total(&views["dsk"], "facility-repayments"), 0);
+    assert_eq!(
+        total(&views["fokus"], "net-effect"),
+        amount(&totals["final_cash"])
+    );
+}
+
 /// On the demo ledger (statements through 2025-Q4): every party's view adds up to its
 /// balance, years are the contract's, and bad requests are refused with the documented exit
 /// codes.
