@@ -41,24 +41,70 @@ fn cpr_args(cpr: &str) -> Vec<String> {
     ]
 }
 
-/// One row of the table: a command without `--key`, the party that may run it, and for every
-/// other party the reason code its refusal must carry.
+/// Every party of scenario D.
+const PARTIES: [&str; 5] = ["K1", "K2", "K3", "esf", "operator"];
+
+/// How a case records its fact.
+enum How<'a> {
+    /// A one-fact command, without `--key`.
+    Command(Vec<String>),
+    /// An import of one CSV row (header first), `{author}` standing for the author.
+    Import(&'a str),
+}
+
+/// One row of the table: how the fact is recorded, the parties that may record it, and for
+/// every other party of the contract the reason code its refusal must carry.
 struct Case<'a> {
     what: &'a str,
-    args: Vec<String>,
-    allowed: &'a str,
+    how: How<'a>,
+    allowed: &'a [&'a str],
     refused: &'a [(&'a str, &'a str)],
 }
 
-/// Runs `case`: first every refused party (each leaves the ledger as it was), then the
-/// allowed one, which must append.
-fn check(ledger: &str, keys: &BTreeMap<String, String>, case: &Case<'_>) {
+/// The arguments that record `case` as `party`.
+fn args_for(
+    case: &Case<'_>,
+    party: &str,
+    dir: &std::path::Path,
+    keys: &BTreeMap<String, String>,
+) -> Vec<String> {
+    let mut args = match &case.how {
+        How::Command(args) => args.clone(),
+        How::Import(rows) => {
+            let file = dir.join(format!("{}-{party}.csv", case.what));
+            std::fs::write(&file, rows.replace("{author}", party)).unwrap();
+            let secret = repo().join("tests/scenarios/secret");
+            strings(&[
+                "import",
+                file.to_str().unwrap(),
+                "--secret-file",
+                secret.to_str().unwrap(),
+            ])
+        }
+    };
+    args.extend(strings(&["--key", &keys[party]]));
+    args
+}
+
+/// Runs `case`: first every refused party (each leaves the ledger as it was), then each
+/// allowed one, which must append one event.
+fn check(ledger: &str, dir: &std::path::Path, keys: &BTreeMap<String, String>, case: &Case<'_>) {
+    let mut covered: Vec<&str> = case.allowed.to_vec();
+    covered.extend(case.refused.iter().map(|(party, _)| *party));
+    covered.sort_unstable();
+    let mut all = PARTIES.to_vec();
+    all.sort_unstable();
+    assert_eq!(
+        covered, all,
+        "{}: every party is allowed or refused",
+        case.what
+    );
     for (party, code) in case.refused {
         let before = fingerprint(ledger);
-        let mut args: Vec<&str> = vec!["--ledger", ledger];
-        args.extend(case.args.iter().map(String::as_str));
-        args.extend(["--key", keys[*party].as_str()]);
-        let run = pbr(&args);
+        let args = args_for(case, party, dir, keys);
+        let mut run_args: Vec<&str> = vec!["--ledger", ledger];
+        run_args.extend(args.iter().map(String::as_str));
+        let run = pbr(&run_args);
         assert_eq!(
             run.code, 3,
             "{}: {party} must be refused, got exit {}: {}{}",
@@ -84,34 +130,41 @@ fn check(ledger: &str, keys: &BTreeMap<String, String>, case: &Case<'_>) {
             case.what
         );
     }
-    let before = fingerprint(ledger);
-    let mut args: Vec<&str> = vec!["--ledger", ledger];
-    args.extend(case.args.iter().map(String::as_str));
-    args.extend(["--key", keys[case.allowed].as_str()]);
-    let run = pbr(&args);
-    assert_eq!(
-        run.code, 0,
-        "{}: {} must be allowed: {}",
-        case.what, case.allowed, run.stderr
-    );
-    assert_eq!(
-        fingerprint(ledger).0,
-        before.0 + 1,
-        "{}: {} appends one event",
-        case.what,
-        case.allowed
-    );
+    for party in case.allowed {
+        let before = fingerprint(ledger);
+        let args = args_for(case, party, dir, keys);
+        let mut run_args: Vec<&str> = vec!["--ledger", ledger];
+        run_args.extend(args.iter().map(String::as_str));
+        let run = pbr(&run_args);
+        assert_eq!(
+            run.code, 0,
+            "{}: {party} must be allowed: {}",
+            case.what, run.stderr
+        );
+        assert_eq!(
+            fingerprint(ledger).0,
+            before.0 + 1,
+            "{}: {party} appends one event",
+            case.what
+        );
+    }
 }
 
 fn strings(args: &[&str]) -> Vec<String> {
     args.iter().map(|a| (*a).to_owned()).collect()
 }
 
+/// The header of the import rows below.
+const HEADER: &str =
+    "kind,contract,date,author,cpr,from,to,amount,purpose,guarantor,beneficiary,status";
+
 #[test]
 fn only_the_entitled_party_may_assert_each_fact() {
-    let (_dir, ledger, keys) = ledger();
+    let (dir, ledger, keys) = ledger();
+    let dir = dir.path();
     let base =
         |kind: &str, date: &str| strings(&[kind, "--contract", "scenario-d", "--date", date]);
+    let run = |case: Case<'_>| check(&ledger, dir, &keys, &case);
 
     // A claim: the operator, the payee that claims; no municipality, not the ESF.
     let mut claim = base("claim", "2025-11-03");
@@ -124,16 +177,17 @@ fn only_the_entitled_party_may_assert_each_fact() {
         "--id",
         "authority-claim",
     ]));
-    check(
-        &ledger,
-        &keys,
-        &Case {
-            what: "outcome-claimed",
-            args: claim,
-            allowed: "operator",
-            refused: &[("K1", "role-not-allowed"), ("esf", "role-not-allowed")],
-        },
-    );
+    run(Case {
+        what: "outcome-claimed",
+        how: How::Command(claim),
+        allowed: &["operator"],
+        refused: &[
+            ("K1", "role-not-allowed"),
+            ("K2", "role-not-allowed"),
+            ("K3", "role-not-allowed"),
+            ("esf", "role-not-allowed"),
+        ],
+    });
     let claim_seq = fingerprint(&ledger).0 - 1;
 
     // Its decision: K2, which pays D07's outcomes; not K1 or K3 (commissioners that do not
@@ -145,24 +199,48 @@ fn only_the_entitled_party_may_assert_each_fact() {
         "--evidence",
         "valid",
     ]));
-    check(
-        &ledger,
-        &keys,
-        &Case {
-            what: "outcome-verified",
-            args: decide,
-            allowed: "K2",
-            refused: &[
-                ("K1", "not-the-payer"),
-                ("K3", "not-the-payer"),
-                ("operator", "role-not-allowed"),
-                ("esf", "role-not-allowed"),
-            ],
-        },
-    );
+    decide.extend(strings(&["--id", "authority-decide"]));
+    let deciders = [
+        ("K1", "not-the-payer"),
+        ("K3", "not-the-payer"),
+        ("operator", "role-not-allowed"),
+        ("esf", "role-not-allowed"),
+    ];
+    run(Case {
+        what: "outcome-verified",
+        how: How::Command(decide),
+        allowed: &["K2"],
+        refused: &deciders,
+    });
 
-    // A payment: the payer or the payee, never a third party; K1 pays here, the operator is
-    // paid.
+    // D07's claw-back: likewise only K2. Its CO1 was accepted in the import, so the new
+    // claim was a duplicate, rejected; claw back the accepted one.
+    let accepted = pbr_ok(&[
+        "--ledger",
+        &ledger,
+        "log",
+        "--json",
+        "--kind",
+        "outcome-verified",
+    ]);
+    let d07_claim = accepted
+        .lines()
+        .map(|line| serde_json::from_str::<Value>(line).unwrap())
+        .filter(|line| line["event"]["author"] == "K2")
+        .map(|line| line["event"]["payload"]["claim_seq"].as_u64().unwrap())
+        .next()
+        .expect("K2 accepted a claim in scenario D");
+    let clawback = format!(
+        "{HEADER},claim,reason\noutcome-clawed-back,scenario-d,2025-11-12,{{author}},,,,,,,,,{d07_claim},audit-finding\n"
+    );
+    run(Case {
+        what: "outcome-clawed-back",
+        how: How::Import(&clawback),
+        allowed: &["K2"],
+        refused: &deciders,
+    });
+
+    // A payment: the payer or the payee, never a third party.
     let mut pay = base("pay", "2025-11-20");
     pay.extend(strings(&[
         "--from",
@@ -171,65 +249,38 @@ fn only_the_entitled_party_may_assert_each_fact() {
         "operator",
         "--amount",
         "8000.00",
-        "--id",
-        "authority-pay",
     ]));
-    check(
-        &ledger,
-        &keys,
-        &Case {
-            what: "payment-recorded by the payer",
-            args: pay,
-            allowed: "K2",
-            refused: &[
-                ("K1", "not-a-side"),
-                ("K3", "not-a-side"),
-                ("esf", "not-a-side"),
-            ],
-        },
-    );
-    let mut paid = base("pay", "2025-11-21");
-    paid.extend(strings(&[
-        "--from",
-        "K3",
-        "--to",
-        "operator",
-        "--amount",
-        "100.00",
-        "--id",
-        "authority-paid",
-    ]));
-    check(
-        &ledger,
-        &keys,
-        &Case {
-            what: "payment-recorded by the payee",
-            args: paid,
-            allowed: "operator",
-            refused: &[("K1", "not-a-side"), ("K2", "not-a-side")],
-        },
-    );
+    run(Case {
+        what: "payment-recorded",
+        how: How::Command(pay),
+        allowed: &["K2", "operator"],
+        refused: &[
+            ("K1", "not-a-side"),
+            ("K3", "not-a-side"),
+            ("esf", "not-a-side"),
+        ],
+    });
 
     // Money moves one way only: a negative or zero amount is refused, even from a side.
     for amount in ["-1000000.00", "0.00"] {
         let mut negative = base("pay", "2025-11-22");
         let amount = format!("--amount={amount}");
         negative.extend(strings(&["--from", "K1", "--to", "operator", &amount]));
-        let before = fingerprint(&ledger);
-        let mut args: Vec<&str> = vec!["--ledger", &ledger];
-        args.extend(negative.iter().map(String::as_str));
-        args.extend(["--key", keys["operator"].as_str()]);
-        let run = pbr(&args);
-        assert_eq!(run.code, 3, "{amount}: {}", run.stderr);
-        assert!(
-            run.stderr.contains(": not-positive: "),
-            "{amount}: {}",
-            run.stderr
-        );
-        assert_eq!(fingerprint(&ledger), before);
+        run(Case {
+            what: "payment-recorded, not positive",
+            how: How::Command(negative),
+            allowed: &[],
+            refused: &[
+                ("K1", "not-positive"),
+                ("operator", "not-positive"),
+                ("K2", "not-a-side"),
+                ("K3", "not-a-side"),
+                ("esf", "not-a-side"),
+            ],
+        });
     }
 
-    // A disbursement: the ESF pays K1; K2 may not record it.
+    // A disbursement and a commitment: the ESF pays K1; only they may record it.
     let mut disburse = base("disburse", "2025-11-25");
     disburse.extend(strings(&[
         "--from",
@@ -240,19 +291,45 @@ fn only_the_entitled_party_may_assert_each_fact() {
         "5000.00",
         "--purpose",
         "co-financing",
-        "--id",
-        "authority-disburse",
     ]));
-    check(
-        &ledger,
-        &keys,
-        &Case {
-            what: "funds-disbursed",
-            args: disburse,
-            allowed: "esf",
-            refused: &[("K2", "not-a-side"), ("K3", "not-a-side")],
-        },
+    run(Case {
+        what: "funds-disbursed",
+        how: How::Command(disburse),
+        allowed: &["esf", "K1"],
+        refused: &[
+            ("K2", "not-a-side"),
+            ("K3", "not-a-side"),
+            ("operator", "role-not-allowed"),
+        ],
+    });
+    let committed = format!(
+        "{HEADER}\nfunds-committed,scenario-d,2025-11-25,{{author}},,esf,K1,5000.00,co-financing,,,\n"
     );
+    run(Case {
+        what: "funds-committed",
+        how: How::Import(&committed),
+        allowed: &["esf", "K1"],
+        refused: &[
+            ("K2", "not-a-side"),
+            ("K3", "not-a-side"),
+            ("operator", "role-not-allowed"),
+        ],
+    });
+
+    // A guarantee call: the guarantor (here K3) or the beneficiary (the operator).
+    let called = format!(
+        "{HEADER}\nguarantee-called,scenario-d,2025-11-26,{{author}},,,,700.00,,K3,operator,\n"
+    );
+    run(Case {
+        what: "guarantee-called",
+        how: How::Import(&called),
+        allowed: &["K3", "operator"],
+        refused: &[
+            ("K1", "not-a-side"),
+            ("K2", "not-a-side"),
+            ("esf", "role-not-allowed"),
+        ],
+    });
 
     // A cost: only the party whose cost it is.
     let mut cost = base("cost", "2025-11-26");
@@ -264,35 +341,70 @@ fn only_the_entitled_party_may_assert_each_fact() {
         "--id",
         "authority-cost",
     ]));
-    check(
-        &ledger,
-        &keys,
-        &Case {
-            what: "cost-recorded",
-            args: cost,
-            allowed: "operator",
-            refused: &[("K1", "role-not-allowed")],
-        },
-    );
+    run(Case {
+        what: "cost-recorded",
+        how: How::Command(cost),
+        allowed: &["operator"],
+        refused: &[
+            ("K1", "role-not-allowed"),
+            ("K2", "role-not-allowed"),
+            ("K3", "role-not-allowed"),
+            ("esf", "role-not-allowed"),
+        ],
+    });
 
     // An enrolment: a municipality enrols its own citizens.
     let mut enrol = base("enroll", "2024-06-03");
     enrol.extend(cpr_args("010190-4099"));
     enrol.extend(strings(&["--home-party", "K3", "--id", "authority-enrol"]));
-    check(
-        &ledger,
-        &keys,
-        &Case {
-            what: "participant-enrolled",
-            args: enrol,
-            allowed: "K3",
-            refused: &[
-                ("K1", "not-the-home-party"),
-                ("K2", "not-the-home-party"),
-                ("operator", "role-not-allowed"),
-            ],
-        },
-    );
+    run(Case {
+        what: "participant-enrolled",
+        how: How::Command(enrol),
+        allowed: &["K3"],
+        refused: &[
+            ("K1", "not-the-home-party"),
+            ("K2", "not-the-home-party"),
+            ("operator", "role-not-allowed"),
+            ("esf", "role-not-allowed"),
+        ],
+    });
+
+    // About a participant (D07, home K2): its home municipality, or the provider where its
+    // role may record the kind.
+    let mut status = base("status", "2025-11-30");
+    status.extend(cpr_args("010190-4007"));
+    status.extend(strings(&["--month", "2025-11", "--status", "full"]));
+    run(Case {
+        what: "monthly-status-recorded",
+        how: How::Command(status),
+        allowed: &["K2"],
+        refused: &[
+            ("K1", "not-the-home-party"),
+            ("K3", "not-the-home-party"),
+            ("operator", "role-not-allowed"),
+            ("esf", "role-not-allowed"),
+        ],
+    });
+    let mut retention = base("retention", "2025-11-30");
+    retention.extend(cpr_args("010190-4007"));
+    retention.extend(strings(&[
+        "--activity",
+        "employment",
+        "--from",
+        "2025-09-01",
+        "--to",
+        "2025-11-30",
+    ]));
+    run(Case {
+        what: "retention-recorded",
+        how: How::Command(retention),
+        allowed: &["K2", "operator"],
+        refused: &[
+            ("K1", "not-the-home-party"),
+            ("K3", "not-the-home-party"),
+            ("esf", "role-not-allowed"),
+        ],
+    });
 
     // A statement: the party the terms name as issuer (K1), not another municipality.
     let issue = strings(&[
@@ -303,20 +415,17 @@ fn only_the_entitled_party_may_assert_each_fact() {
         "2024-Q1",
         "--issue",
     ]);
-    check(
-        &ledger,
-        &keys,
-        &Case {
-            what: "settlement-issued",
-            args: issue,
-            allowed: "K1",
-            refused: &[
-                ("K2", "not-an-issuer"),
-                ("K3", "not-an-issuer"),
-                ("operator", "role-not-allowed"),
-            ],
-        },
-    );
+    run(Case {
+        what: "settlement-issued",
+        how: How::Command(issue),
+        allowed: &["K1"],
+        refused: &[
+            ("K2", "not-an-issuer"),
+            ("K3", "not-an-issuer"),
+            ("operator", "role-not-allowed"),
+            ("esf", "role-not-allowed"),
+        ],
+    });
 }
 
 /// Registering an already registered contract with another party's key says so; the
