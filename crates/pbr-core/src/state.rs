@@ -1460,6 +1460,23 @@ fn check_registration(
     Ok(())
 }
 
+/// A correction may retract only what its own author recorded (`docs/validation.md`, "Who
+/// may assert what"): the state does not keep every event's author, so the caller reads the
+/// retracted event's author from the log and passes it here, after [`State::admit`].
+pub fn check_correction_author(event: &Event, retracted_author: &str) -> Result<(), CoreError> {
+    match &event.payload {
+        Payload::Correction(p) if event.author != retracted_author => refuse_as(
+            "not-the-author",
+            format_args!(
+                "{} may not retract seq {}, which {retracted_author} recorded: only the author of a \
+                 fact corrects it (a dispute is how another party contests it)",
+                event.author, p.retracts_seq
+            ),
+        ),
+        _ => Ok(()),
+    }
+}
+
 /// The parties that pay claims of `outcome` about `subject`: its payer, its payers, or the
 /// participant's home party (none when it has none).
 pub fn paying_parties(

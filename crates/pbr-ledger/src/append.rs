@@ -201,6 +201,8 @@ impl Ledger {
         let mut next = start;
         let mut seen = BatchIds::new(sink.index(), start);
         let mut pending = Vec::with_capacity(CHUNK);
+        let mut recent: std::collections::VecDeque<(u64, String)> =
+            std::collections::VecDeque::with_capacity(3 * CHUNK + 1);
         // The log batch borrows the log; the checks below read committed events and the
         // batch's written records through it.
         let mut batch = self.log.begin()?;
@@ -355,6 +357,20 @@ impl Ledger {
                         },
                     )
                     .map_err(|e| rejected(&where_, e.reason))?;
+                if let Payload::Correction(p) = &event.payload {
+                    let author = recent
+                        .iter()
+                        .find(|(s, _)| *s == p.retracts_seq)
+                        .map(|(_, author)| Ok(author.clone()))
+                        .unwrap_or_else(|| {
+                            let record = batch.log().read(p.retracts_seq)?;
+                            Event::decode(&record.event_bytes)
+                                .map(|e| e.author)
+                                .map_err(|e| rejected(&where_, e.reason))
+                        })?;
+                    pbr_core::state::check_correction_author(&event, &author)
+                        .map_err(|e| rejected(&where_, e.reason))?;
+                }
                 state
                     .apply(seq, &event)
                     .map_err(|e| rejected(&where_, e.reason))?;
@@ -366,6 +382,12 @@ impl Ledger {
                     ));
                 }
                 seen.insert(event.id, seq, digest);
+                // The authors of the events not yet readable from the batch (the chunk being
+                // filled and the one being signed), for corrections that retract them.
+                recent.push_back((seq, event.author.clone()));
+                if recent.len() > 3 * CHUNK {
+                    recent.pop_front();
+                }
                 report.appended += 1;
                 *report.kinds.entry(event.kind()).or_default() += 1;
                 if report.first.len() < REPORT_FIRST {
