@@ -32,6 +32,7 @@ use pbr_core::date::Period;
 use pbr_core::money::Currency;
 use pbr_core::settle::balance::{PartyBalance, balances};
 use pbr_core::state::State;
+use pbr_core::verdict::{Keys, TrustCheck, Verdict};
 
 pub use series::{Charts, Series};
 
@@ -102,6 +103,9 @@ pub struct AuditInput {
     pub checkpoints: Vec<CheckpointInfo>,
     /// The contract's checkpoint quorum as `name+keyid`, `None` when its terms name none.
     pub quorum: Option<Vec<String>>,
+    /// What the verification says about trust (the latest checkpoint, what it must cover,
+    /// every contract's quorum); `None` when the verification failed.
+    pub trust: Option<TrustCheck>,
     /// The command that reproduces the report (without the ledger's path), for the footer.
     pub command: String,
     /// The program that made it, e.g. `pbr 0.1.0`.
@@ -168,14 +172,60 @@ impl AuditReport {
         AuditReport { input, recomputed }
     }
 
-    /// Whether the audit passed: the log verifies, replays, and every issued statement of the
-    /// contract matches its recomputation.
+    /// Whether nothing failed: the log verifies and replays, every issued statement of the
+    /// contract matches its recomputation, and, under keys given with `--key`, the latest
+    /// checkpoint covers the log and carries every contract's quorum. Without given keys
+    /// nothing fails for want of trust, but the verdict is not "passed" either
+    /// ([`AuditReport::verdict`]).
     pub fn ok(&self) -> bool {
         self.failures().is_empty()
     }
 
-    /// What failed, one sentence each; empty when the audit passed.
+    /// The verdict: passed, FAILED, or trust not established, with its first line
+    /// (`pbr_core::verdict`).
+    pub fn verdict(&self) -> Verdict {
+        let keys = match self.input.verification.trust {
+            TrustBasis::Given(_) => Keys::Given,
+            TrustBasis::Ledger => Keys::Ledger,
+        };
+        Verdict::of(
+            keys,
+            self.input.trust.as_ref(),
+            &self.own_failures(),
+            &self.facts(),
+        )
+    }
+
+    /// What the audit established when nothing failed, for the verdict's first line.
+    fn facts(&self) -> String {
+        let contract = &self.input.contract;
+        match self.statement_counts() {
+            Some((0, _)) | None => {
+                format!("the log verifies; no statement of {contract} has been issued yet")
+            }
+            Some((issued, _)) => format!(
+                "the log verifies, and all {issued} issued statements of {contract} match \
+                 their recomputation from the log"
+            ),
+        }
+    }
+
+    /// What failed, one sentence each, a failure of trust under the given keys first; empty
+    /// when nothing did.
     pub fn failures(&self) -> Vec<String> {
+        let mut failures: Vec<String> = self
+            .input
+            .trust
+            .as_ref()
+            .and_then(TrustCheck::failure)
+            .into_iter()
+            .collect();
+        failures.extend(self.own_failures());
+        failures
+    }
+
+    /// What failed besides trust: the verification, the replay, the statements.
+    fn own_failures(&self) -> Vec<String> {
         let mut failures = Vec::new();
         if let Err(failure) = &self.input.verification.outcome {
             failures.push(match failure.first_bad_seq {
@@ -353,6 +403,7 @@ mod tests {
             },
             checkpoints: vec![],
             quorum: None,
+            trust: None,
             command: String::new(),
             made_by: String::new(),
         };
