@@ -14,6 +14,7 @@ mod report_indigo;
 mod scenarios;
 mod settlement;
 mod support;
+mod trust;
 mod vectors;
 mod views;
 mod wiring;
