@@ -15,9 +15,14 @@
 //! charts are derived here from the [`State`] of one replay of the log from seq 0 (not the
 //! projections, which are caches), so every figure comes from the same recomputation.
 //!
-//! A failure does not stop the report: a verification that fails, a log that cannot be
-//! replayed, a statement that does not match are each shown in the report, and
-//! [`AuditReport::ok`] is false, so the CLI writes the report and exits non-zero.
+//! The verdict is `pbr_core::verdict`'s, from the [`TrustCheck`] the caller made of its
+//! verification: it rests on the latest checkpoint, and is "passed" only under keys given
+//! from outside that carry every contract's quorum on a checkpoint covering the whole log.
+//!
+//! A failure does not stop the report: a verification that fails, a quorum not met under the
+//! given keys, a log that cannot be replayed, a statement that does not match are each shown
+//! in the report, and [`AuditReport::ok`] is false, so the CLI writes the report and exits
+//! non-zero.
 //!
 //! The report is deterministic: no clock (the workbook is dated by the latest checkpoint),
 //! no hash-map order, no floating point (chart coordinates are integer arithmetic).
