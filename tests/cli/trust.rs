@@ -269,6 +269,26 @@ fn one_quorum_partys_key_alone_is_not_passed() {
         Expect::Failed(missing),
         "provider",
     );
+    let run = pbr(&["--ledger", &ledger, "verify", "--key", &keys.provider]);
+    assert!(
+        run.stdout
+            .contains("checkpoint of size 40 signed by none of the given keys\n"),
+        "{}",
+        run.stdout
+    );
+    let run = pbr(&[
+        "--ledger",
+        &ledger,
+        "report",
+        "audit",
+        "--key",
+        &keys.provider,
+    ]);
+    assert!(
+        run.stdout.contains("<td class=\"num\">40</td>")
+            && run.stdout.contains("<td>none of the given keys</td>"),
+        "the report's checkpoint table"
+    );
 }
 
 #[test]

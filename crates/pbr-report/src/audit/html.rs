@@ -87,6 +87,15 @@ pub(crate) fn quorum_text(quorum: Option<&[String]>, signed_by: Option<&[String]
     }
 }
 
+/// A checkpoint's signers in words: `name+keyid, …`, or that none of the keys signed it.
+pub(crate) fn signers_text(signers: &[String]) -> String {
+    if signers.is_empty() {
+        "none of the given keys".to_owned()
+    } else {
+        signers.join(", ")
+    }
+}
+
 /// Which keys checked the checkpoint signatures, and what that is worth.
 pub(crate) fn trust_text(trust: &TrustBasis) -> String {
     match trust {
@@ -374,7 +383,7 @@ impl AuditReport {
         for c in &input.checkpoints {
             let signed_by = c.signed_by.as_ref().map_or_else(
                 || "<span class=\"bad\">not verified</span>".to_owned(),
-                |s| escape(&s.join(", ")),
+                |s| escape(&signers_text(s)),
             );
             let quorum = quorum_text(input.quorum.as_deref(), c.signed_by.as_deref());
             // An earlier checkpoint short of the quorum is no failure (a party keeps one as a

@@ -5,7 +5,9 @@
 use pbr_core::money::{Currency, Money};
 use pbr_core::settle::balance::PartyBalance;
 
-use super::html::{checkpoint_time, quorum_text, trust_state_text, trust_text, verdict_text};
+use super::html::{
+    checkpoint_time, quorum_text, signers_text, trust_state_text, trust_text, verdict_text,
+};
 use super::{AuditReport, Charts};
 use crate::ReportError;
 use crate::xlsx::{Cell, Workbook};
@@ -196,7 +198,7 @@ impl AuditReport {
                 text(pbr_core::ids::hex(&c.root)),
                 c.signed_by
                     .as_ref()
-                    .map_or_else(|| text("not verified"), |s| text(s.join(", "))),
+                    .map_or_else(|| text("not verified"), |s| text(signers_text(s))),
                 text(quorum_text(
                     self.input.quorum.as_deref(),
                     c.signed_by.as_deref(),
