@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Checks the HTML audit report (`pbr report audit`) in a real browser.
 
-    python3 tools/check_report_html.py PBR LEDGER REPORT.html [--chromium PATH]
+    python3 tools/check_report_html.py PBR LEDGER REPORT.html [--key VKEY …] [--chromium PATH]
 
 Headless Chromium (Debian's, driven by Playwright; no browser is downloaded) renders the
 report from its file, and the check fails unless:
@@ -14,7 +14,10 @@ report from its file, and the check fails unless:
   --json`, every issued statement of `pbr audit --json` with its recorded hash and
   "N of N match", and every party's balance of `pbr balance --json`, row by row, with
   thousands separators as the page shows them;
-- the verdict agrees with those commands (passed only when verification and audit pass);
+- the verdict agrees with those commands run with the same `--key` keys as the report: its
+  heading is "Verdict: FAILED" when `pbr verify` or `pbr audit` fails, "Verdict: trust not
+  established" when no key was given, and "Verdict: passed" only otherwise; the line under
+  it starts with the same word and names every quorum signer `pbr verify` says is missing;
 - every SVG chart has a rendered box of non-zero width and height, and there is at least
   one.
 
@@ -82,8 +85,9 @@ def grouped(decimal: str) -> str:
 def pbr_json(pbr: str, ledger: str, *args: str) -> dict:
     """The first line of `pbr --ledger LEDGER --json ARGS` as JSON.
 
-    `pbr audit` exits 5 when a statement does not match, after printing its report; any
-    other failure is an error here.
+    `pbr verify` and `pbr audit` exit 5 when they fail (a bad record, a statement that does
+    not match, a quorum not met under the given keys), after printing their answer or the
+    error object; any other failure is an error here.
     """
     run = subprocess.run(
         [pbr, "--ledger", ledger, "--json", *args],
@@ -96,21 +100,28 @@ def pbr_json(pbr: str, ledger: str, *args: str) -> dict:
     return json.loads(run.stdout.splitlines()[0])
 
 
-def expected_figures(pbr: str, ledger: str) -> dict:
-    """What pbr's own commands say about LEDGER."""
-    verify = subprocess.run(
-        [pbr, "--ledger", ledger, "--json", "verify"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    verified = json.loads(verify.stdout.splitlines()[0]) if verify.stdout.strip() else {}
+def expected_verdict(verify: dict, audit: dict) -> str:
+    """The verdict heading's word that `pbr verify` and `pbr audit` imply: FAILED when
+    either failed, trust not established when they were given no key, passed otherwise."""
+    if verify.get("ok") is not True or audit.get("ok") is not True:
+        return "FAILED"
+    if verify.get("trust") != "established" or audit.get("trust") != "established":
+        return "trust not established"
+    return "passed"
+
+
+def expected_figures(pbr: str, ledger: str, keys: tuple[str, ...] = ()) -> dict:
+    """What pbr's own commands say about LEDGER, checked against the `--key` KEYS the
+    report was made with."""
+    key_args = [arg for key in keys for arg in ("--key", key)]
+    verified = pbr_json(pbr, ledger, "verify", *key_args)
     balance = pbr_json(pbr, ledger, "balance")
-    audit = pbr_json(pbr, ledger, "audit")
-    statements = [s for s in audit["statements"] if s["contract"] == balance["contract"]]
+    audit = pbr_json(pbr, ledger, "audit", *key_args)
+    statements = [s for s in audit.get("statements", []) if s["contract"] == balance["contract"]]
     return {
         "verify": verified,
-        "audit_ok": audit.get("ok") is True,
+        "verdict": expected_verdict(verified, audit),
+        "missing": verified.get("missing") or [],
         "statements": statements,
         "balance": balance,
     }
@@ -202,10 +213,20 @@ def problems_of(html: str, page: dict, expected: dict) -> list[str]:
         if row not in lines:
             problems.append(f"the balance row {row!r} is not shown")
 
-    passed = bool(verify.get("ok")) and expected["audit_ok"]
-    verdict = "Verdict: passed" if passed else "Verdict: FAILED"
-    if verdict not in lines:
-        problems.append(f"{verdict!r} is not shown")
+    verdict = expected["verdict"]
+    heading = f"Verdict: {verdict}"
+    if heading not in lines:
+        problems.append(f"{heading!r} is not shown")
+    else:
+        # The verdict's first line, under its heading: the same word, and every missing
+        # quorum signer named in the verdict itself, not only in the checkpoint table.
+        after = [line for line in lines[lines.index(heading) + 1 :] if line.strip()]
+        line = after[0] if after else ""
+        if not line.startswith(f"{verdict}:"):
+            problems.append(f"the verdict line {line!r} does not start with {verdict!r}")
+        for signer in expected["missing"]:
+            if signer not in line:
+                problems.append(f"the verdict line does not name the missing signer {signer}")
 
     if not page["svgs"]:
         problems.append("no SVG chart")
@@ -217,12 +238,15 @@ def problems_of(html: str, page: dict, expected: dict) -> list[str]:
     return problems
 
 
-def check(pbr: str, ledger: str, report: pathlib.Path, browser: Browser) -> list[str]:
-    """The problems of REPORT for LEDGER, rendered by `browser`; empty when it passes.
+def check(
+    pbr: str, ledger: str, report: pathlib.Path, browser: Browser, keys: tuple[str, ...] = ()
+) -> list[str]:
+    """The problems of REPORT for LEDGER, made with the `--key` KEYS and rendered by
+    `browser`; empty when it passes.
 
     One Playwright runs per process, so the caller opens the browser.
     """
-    expected = expected_figures(pbr, ledger)
+    expected = expected_figures(pbr, ledger, keys)
     html = report.read_text(encoding="utf-8")
     return problems_of(html, browser.render(report), expected)
 
@@ -232,10 +256,17 @@ def main(argv: list[str]) -> int:
     parser.add_argument("pbr", help="the pbr binary")
     parser.add_argument("ledger", help="the ledger the report was made from")
     parser.add_argument("report", type=pathlib.Path, help="the HTML report")
+    parser.add_argument(
+        "--key",
+        action="append",
+        default=[],
+        metavar="VKEY",
+        help="a verifier key the report was made with (pbr report audit --key); repeat",
+    )
     parser.add_argument("--chromium", default=DEFAULT_CHROMIUM, help="the Chromium binary")
     args = parser.parse_args(argv)
     with Browser(args.chromium) as browser:
-        problems = check(args.pbr, args.ledger, args.report, browser)
+        problems = check(args.pbr, args.ledger, args.report, browser, tuple(args.key))
     if problems:
         for problem in problems:
             print(f"{args.report}: {problem}", file=sys.stderr)

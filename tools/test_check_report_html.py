@@ -1,6 +1,8 @@
-"""Self-tests of tools/check_report_html.py: the demo ledger's audit report passes, and each
-kind of bad page fails (an external image, whether or not its URL is spelled in the
-source; a changed figure; a hidden chart; a wrong verdict; no Chromium).
+"""Self-tests of tools/check_report_html.py: the demo ledger's audit reports pass (with no
+key, with the quorum's keys, with one party's key, each with its own verdict), and each kind
+of bad page fails (an external image, whether or not its URL is spelled in the source; a
+changed figure; a hidden chart; a wrong verdict; a failed verdict shown as passed; a verdict
+that does not name the missing signer; no Chromium).
 
 Needs Chromium (`/usr/bin/chromium`, or PBR_CHROMIUM), Playwright, and a built `pbr` (PBR_BIN,
 default target/debug/pbr). Nothing is skipped: a missing piece is a failure, so CI cannot
@@ -8,6 +10,7 @@ pass without the browser check. The only URL the tests load besides the report i
 http://127.0.0.1:9/ (the discard port on this machine, where nothing listens).
 """
 
+import json
 import os
 import pathlib
 import shutil
@@ -30,27 +33,47 @@ class CheckReportHtml(unittest.TestCase):
             raise RuntimeError(f"{PBR}: build pbr first (cargo build), or set PBR_BIN")
         cls.tmp = tempfile.mkdtemp(prefix="pbr-html-")
         cls.ledger = str(pathlib.Path(cls.tmp) / "demo")
-        subprocess.run([PBR, "demo", cls.ledger], check=True, capture_output=True)
-        cls.report = pathlib.Path(cls.tmp) / "audit.html"
-        subprocess.run(
-            [PBR, "--ledger", cls.ledger, "report", "audit", "--out", str(cls.report)],
-            check=True,
-            capture_output=True,
+        demo = subprocess.run(
+            [PBR, "--json", "demo", cls.ledger], check=True, capture_output=True, text=True
         )
+        # The demo's quorum: the jobcentre and the provider, its first two parties.
+        jobcentre, provider = json.loads(demo.stdout)["verifier_keys"][:2]
+        cls.quorum_keys = (jobcentre, provider)
+        cls.one_key = (jobcentre,)
+        cls.report = cls.make_report("audit.html", ())
+        cls.keyed_report = cls.make_report("keyed.html", cls.quorum_keys)
+        cls.one_key_report = cls.make_report("one-key.html", cls.one_key)
         cls.html = cls.report.read_text(encoding="utf-8")
+        cls.one_key_html = cls.one_key_report.read_text(encoding="utf-8")
         cls.expected = check.expected_figures(PBR, cls.ledger)
+        cls.expected_one_key = check.expected_figures(PBR, cls.ledger, cls.one_key)
         cls.browser = check.Browser(CHROMIUM)
+
+    @classmethod
+    def make_report(cls, name: str, keys: tuple) -> pathlib.Path:
+        """`pbr report audit --out NAME` with `--key` KEYS; exit 5 when it fails."""
+        path = pathlib.Path(cls.tmp) / name
+        run = subprocess.run(
+            [PBR, "--ledger", cls.ledger, "report", "audit", "--out", str(path)]
+            + [arg for key in keys for arg in ("--key", key)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if run.returncode not in (0, 5) or not path.is_file():
+            raise RuntimeError(f"pbr report audit {keys} failed: {run.stderr}")
+        return path
 
     @classmethod
     def tearDownClass(cls):
         cls.browser.close()
         shutil.rmtree(cls.tmp)
 
-    def problems(self, html: str) -> list:
+    def problems(self, html: str, expected: dict | None = None) -> list:
         """The checker's problems with a copy of the report holding `html`."""
         path = pathlib.Path(self.tmp) / "copy.html"
         path.write_text(html, encoding="utf-8")
-        return check.problems_of(html, self.browser.render(path), self.expected)
+        return check.problems_of(html, self.browser.render(path), expected or self.expected)
 
     def test_the_demo_report_passes(self):
         self.assertEqual(check.check(PBR, self.ledger, self.report, self.browser), [])
@@ -58,6 +81,20 @@ class CheckReportHtml(unittest.TestCase):
         self.assertEqual(len(self.expected["statements"]), 8)
         self.assertEqual(len(self.expected["balance"]["parties"]), 4)
         self.assertIn(self.expected["verify"]["root"], self.html)
+        # No key was given: trust is not established, and the page says so.
+        self.assertEqual(self.expected["verdict"], "trust not established")
+        self.assertIn("Verdict: trust not established", self.html)
+
+    def test_each_report_made_with_keys_passes_with_its_own_verdict(self):
+        keyed = (self.keyed_report, self.quorum_keys, "Verdict: passed")
+        one_key = (self.one_key_report, self.one_key, "Verdict: FAILED")
+        for report, keys, heading in (keyed, one_key):
+            with self.subTest(heading=heading):
+                self.assertEqual(
+                    check.check(PBR, self.ledger, report, self.browser, keys), []
+                )
+                self.assertIn(heading, report.read_text(encoding="utf-8"))
+        self.assertEqual(self.expected_one_key["missing"], ["fokus-provider+2fe9f922"])
 
     def test_an_external_image_is_requested_and_refused(self):
         html = self.html.replace("</body>", f'<img src="{LOOPBACK}" alt="">\n</body>')
@@ -106,8 +143,29 @@ class CheckReportHtml(unittest.TestCase):
         self.assertIn("the chart chart-facility has no rendered box (0 x 0)", problems)
 
     def test_a_wrong_verdict_is_caught(self):
-        html = self.html.replace("Verdict: passed", "Verdict: FAILED")
-        self.assertIn("'Verdict: passed' is not shown", self.problems(html))
+        html = self.html.replace("Verdict: trust not established", "Verdict: passed")
+        self.assertIn("'Verdict: trust not established' is not shown", self.problems(html))
+
+    def test_a_failed_verdict_shown_as_passed_is_caught(self):
+        html = self.one_key_html.replace("Verdict: FAILED", "Verdict: passed").replace(
+            '<p class="verdict-line">FAILED: ', '<p class="verdict-line">passed: '
+        )
+        self.assertIn("'Verdict: FAILED' is not shown", self.problems(html, self.expected_one_key))
+
+    def test_a_verdict_that_does_not_name_the_missing_signer_is_caught(self):
+        start = self.one_key_html.index('<p class="verdict-line">')
+        end = self.one_key_html.index("</p>", start)
+        line = self.one_key_html[start:end]
+        self.assertIn("fokus-provider+2fe9f922", line)
+        html = (
+            self.one_key_html[:start]
+            + line.replace("fokus-provider+2fe9f922", "a quorum party")
+            + self.one_key_html[end:]
+        )
+        self.assertIn(
+            "the verdict line does not name the missing signer fokus-provider+2fe9f922",
+            self.problems(html, self.expected_one_key),
+        )
 
     def test_no_chromium_is_a_failure_not_a_skip(self):
         with self.assertRaises(RuntimeError):

@@ -75,7 +75,7 @@ fn audit_names_an_issued_statement_whose_recorded_hash_differs() {
     assert_eq!(bad["recorded_hash"], wrong.as_str());
     assert_eq!(bad["recomputed_hash"], right.as_str());
     assert!(
-        run.stderr.contains("1 issued statement(s) do not match"),
+        run.stderr.contains("1 of 3 issued statements do not match"),
         "{}",
         run.stderr
     );

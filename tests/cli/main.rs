@@ -15,6 +15,7 @@ mod report_indigo;
 mod scenarios;
 mod settlement;
 mod support;
+mod trust;
 mod vectors;
 mod views;
 mod wiring;

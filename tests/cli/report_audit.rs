@@ -2,7 +2,8 @@
 //! holds what `pbr verify --json`, `pbr audit --json` and `pbr balance --json` print (taken
 //! from those commands, never transcribed); each format is byte-identical run to run; a
 //! tampered log, a statement that does not match and an untrusted key each show as a failure
-//! in the written report, with exit code 5; the HTML loads nothing.
+//! in the written report, with exit code 5; the HTML loads nothing. The verdict under each
+//! kind of key is `tests/cli/trust.rs`.
 //!
 //! The HTML's rendering in a real browser is checked by `tools/check_report_html.py`.
 
@@ -155,7 +156,9 @@ fn the_demo_report_holds_what_verify_audit_and_balance_print() {
     assert!(html.starts_with("<!DOCTYPE html>\n<html lang=\"en\">"));
     assert!(html.contains("<meta charset=\"utf-8\">"));
     assert_self_contained(&html);
-    assert!(html.contains("Verdict: passed"));
+    // No --key: the ledger's own keys are no trust anchor, so the verdict is not "passed".
+    assert!(html.contains("<h2>Verdict: trust not established</h2>"));
+    assert!(!html.contains("passed"));
     for key in ["root", "chain_head"] {
         assert!(html.contains(verify[key].as_str().unwrap()), "{key}");
     }
@@ -416,12 +419,28 @@ fn trusted_keys_are_named_and_an_untrusted_signature_fails() {
     assert!(html.contains(&jobcenter));
     assert!(!html.contains("not a trust anchor"));
 
-    // The foundation signed no checkpoint: none carries a signature from a trusted key.
+    // The foundation signed no checkpoint: the log verifies, but no checkpoint carries a
+    // signature of the given key, and the verdict names both quorum signers as missing.
     let run = run_audit(&ledger, &["--format", "json", "--key", &fund]);
     assert_eq!(run.code, VERIFY_FAILED, "{}", run.stderr);
     let report_json: Value = serde_json::from_str(&run.stdout).unwrap();
-    let error = report_json["verification"]["error"].as_str().unwrap();
-    assert!(error.contains("no signature from a trusted key"), "{error}");
+    assert_eq!(report_json["verification"]["ok"], true);
+    for checkpoint in report_json["checkpoints"].as_array().unwrap() {
+        assert_eq!(checkpoint["signed_by"], serde_json::json!([]));
+    }
+    // `name+keyid` of `name+keyid+base64` (whose base64 may hold `+`).
+    let id = |vkey: &str| vkey.splitn(3, '+').take(2).collect::<Vec<_>>().join("+");
+    let quorum = [id(&jobcenter), id(&provider)];
+    assert_eq!(report_json["missing"], serde_json::json!(quorum));
+    let failure = report_json["failures"][0].as_str().unwrap();
+    assert!(
+        failure.starts_with(&format!(
+            "quorum not met, missing {}: the latest checkpoint (size 618) carries no signature \
+             of the given keys",
+            quorum.join(", ")
+        )),
+        "{failure}"
+    );
 }
 
 #[test]

@@ -93,7 +93,14 @@ pub(crate) enum Command {
         key: Option<PathBuf>,
     },
     /// Recompute every issued statement from the log and name any that differ.
-    Audit,
+    Audit {
+        /// A trusted verifier key (<name>+<key id>+<base64>), obtained from the party; repeat
+        /// for several. With keys, the log is verified against them first, and the audit
+        /// passes only if the latest checkpoint covers every issued statement and carries
+        /// every contract's quorum under them. Without one, trust is not established.
+        #[arg(long = "key", value_name = "VKEY")]
+        keys: Vec<String>,
+    },
     /// Balances per party: accrued, paid, outstanding, invested, returned, exposure.
     Balance {
         /// The contract (default: the ledger's only contract).

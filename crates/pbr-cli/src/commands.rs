@@ -5,7 +5,10 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
-use pbr_ledger::{KeySource, Ledger, LedgerError, LogError, SignerKey, VerifierKey, VerifyOptions};
+use pbr_ledger::{
+    Cover, KeySource, Keys, Ledger, LedgerError, LogError, Outcome, SignerKey, TrustCheck, Verdict,
+    VerifierKey, VerifyOptions,
+};
 use serde_json::json;
 
 use crate::cli::{CheckpointCommand, Cli, Command, PartyCommand, ProofArgs, ReportCommand};
@@ -98,7 +101,7 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
             issue.then_some(key).flatten(),
             json,
         ),
-        Command::Audit => crate::settlement::audit(cli.ledger, json),
+        Command::Audit { keys } => crate::settlement::audit(cli.ledger, &keys, json),
         Command::Balance {
             contract,
             at_seq,
@@ -212,9 +215,22 @@ fn verify(
     );
     bar.finish_and_clear();
     let report = report?;
-    // Whether each checkpoint carries its contracts' quorum (none when the log holds no
-    // contract, e.g. a bare log).
-    let quorums = ledger.quorums().unwrap_or_default();
+    // Whether each checkpoint carries its contracts' quorum, and the verdict, which rests on
+    // the latest checkpoint: it must cover the whole log.
+    let quorums = ledger.quorums()?;
+    let check = ledger.trust_check(
+        &report,
+        Cover::Log {
+            records: report.len,
+        },
+    )?;
+    let verified = format!(
+        "{} records verified (seq {}..{})",
+        report.len - report.from_seq,
+        report.from_seq,
+        report.len
+    );
+    let verdict = Verdict::of(check.keys, Some(&check), &[], &verified);
     let quorum_of = |signers: &[String]| -> Vec<serde_json::Value> {
         quorums
             .iter()
@@ -227,29 +243,35 @@ fn verify(
         .map(|(size, signers)| json!({"size": size, "signed_by": signers, "quorum": quorum_of(signers)}))
         .collect();
     if json {
-        print_json(&json!({
-            "ok": true,
-            "from_seq": report.from_seq,
-            "records": report.len,
-            "root": hex(&report.root),
-            "chain_head": hex(&report.chain_head),
-            "checkpoints": checkpoints,
-            "checkpoint_keys": match report.keys {
-                KeySource::Given => "given",
-                KeySource::Ledger => "ledger",
-            },
-        }));
+        let mut out = verdict_json(&verdict, Some(&check));
+        out.extend([
+            ("from_seq".into(), json!(report.from_seq)),
+            ("records".into(), json!(report.len)),
+            ("root".into(), json!(hex(&report.root))),
+            ("chain_head".into(), json!(hex(&report.chain_head))),
+            ("checkpoints".into(), json!(checkpoints)),
+            (
+                "checkpoint_keys".into(),
+                json!(match report.keys {
+                    KeySource::Given => "given",
+                    KeySource::Ledger => "ledger",
+                }),
+            ),
+        ]);
+        print_json(&serde_json::Value::Object(out));
     } else {
+        outln!("{}", verdict.line);
         outln!(
-            "ok: {} records verified (seq {}..{}), root {}, chain head {}",
-            report.len - report.from_seq,
-            report.from_seq,
-            report.len,
+            "{verified}, root {}, chain head {}",
             hex(&report.root),
             hex(&report.chain_head)
         );
         for (size, signers) in &report.checkpoints {
-            outln!("checkpoint of size {size} signed by {}", signers.join(", "));
+            if signers.is_empty() {
+                outln!("checkpoint of size {size} signed by none of the given keys");
+            } else {
+                outln!("checkpoint of size {size} signed by {}", signers.join(", "));
+            }
             for quorum in &quorums {
                 let missing = quorum.missing(signers);
                 if missing.is_empty() {
@@ -263,15 +285,45 @@ fn verify(
                 }
             }
         }
-        if report.keys == KeySource::Ledger && !report.checkpoints.is_empty() {
-            outln!(
-                "note: checkpoint signatures were checked against keys stored in the ledger, which \
-                 are not a trust anchor; pass --key with each party's verifier key to check \
-                 against keys you got from the parties"
-            );
-        }
     }
-    Ok(())
+    failed_verdict(&verdict, "the verification")
+}
+
+/// The JSON fields of a verdict, first in every answer that gives one: `ok` (false when it
+/// failed), `verdict` (its first line), `trust`, `trust_checkpoint` (the size of the latest
+/// checkpoint, which the verdict rests on) and `missing` (the quorum signers it lacks under
+/// the given keys); those two are `null` when no key was given or the checkpoints were not
+/// judged.
+pub(crate) fn verdict_json(
+    verdict: &Verdict,
+    check: Option<&TrustCheck>,
+) -> serde_json::Map<String, serde_json::Value> {
+    let judged = check.filter(|c| c.keys == Keys::Given);
+    let mut out = serde_json::Map::new();
+    out.insert("ok".into(), json!(verdict.outcome != Outcome::Failed));
+    out.insert("verdict".into(), json!(verdict.line));
+    out.insert("trust".into(), json!(verdict.trust.as_str()));
+    out.insert(
+        "trust_checkpoint".into(),
+        json!(judged.and_then(|c| c.latest.as_ref()).map(|c| c.size)),
+    );
+    out.insert("missing".into(), json!(judged.map(TrustCheck::missing)));
+    out
+}
+
+/// A failed verdict as the command's error (exit 5), after its output has shown it.
+pub(crate) fn failed_verdict(verdict: &Verdict, what: &str) -> Result<()> {
+    match verdict.outcome {
+        Outcome::Failed => Err(LedgerError::Mismatch(format!(
+            "{what} failed (the output shows it): {}",
+            verdict
+                .line
+                .strip_prefix("FAILED: ")
+                .unwrap_or(&verdict.line)
+        ))
+        .into()),
+        Outcome::Passed | Outcome::TrustNotEstablished => Ok(()),
+    }
 }
 
 fn export(ledger: &Ledger, out: Option<PathBuf>, json: bool) -> Result<()> {
@@ -515,9 +567,38 @@ fn demo(dir: Option<PathBuf>, json: bool) -> Result<()> {
         Some(&trusted),
         |_, _| {},
     )?;
+    // The demo's own verdict, by the rule `pbr verify --key` applies: its latest checkpoint
+    // must cover the log and carry the contract's quorum under the demo keys.
+    let check = ledger.trust_check(
+        &report,
+        Cover::Log {
+            records: report.len,
+        },
+    )?;
+    let verdict = Verdict::of(
+        check.keys,
+        Some(&check),
+        &[],
+        &format!("{} signed records verified", report.len),
+    );
+    if verdict.outcome != Outcome::Passed {
+        return Err(LedgerError::Mismatch(format!("the demo ledger: {}", verdict.line)).into());
+    }
     let keys: Vec<String> = sample::demo_keys()
         .iter()
         .map(|k| k.verifier_key().to_string())
+        .collect();
+    // The parties whose keys make the quorum, for the commands suggested below.
+    let quorum_keys: String = keys
+        .iter()
+        .filter(|key| {
+            check
+                .quorums
+                .iter()
+                .flat_map(|q| &q.signers)
+                .any(|signer| key.starts_with(&format!("{signer}+")))
+        })
+        .map(|key| format!(" --key {key}"))
         .collect();
     let audited = ledger.audit(|_, _| {})?;
     let (_, balances) = ledger.balances(sample::SAMPLE_CONTRACT, pbr_ledger::At::Head, None)?;
@@ -526,6 +607,7 @@ fn demo(dir: Option<PathBuf>, json: bool) -> Result<()> {
             "ok": true,
             "ledger": dir,
             "records": report.len,
+            "verdict": verdict.line,
             "root": hex(&report.root),
             "checkpoint": note.to_text(),
             "verifier_keys": keys,
@@ -537,11 +619,8 @@ fn demo(dir: Option<PathBuf>, json: bool) -> Result<()> {
         return Ok(());
     }
     outln!("demo ledger at {}", dir.display());
-    outln!(
-        "{} signed records, verified; root {}",
-        report.len,
-        hex(&report.root)
-    );
+    outln!("{} (demo keys)", verdict.line);
+    outln!("root {}", hex(&report.root));
     outln!(
         "{} quarterly statements issued ({} to {}); {} of them match their recomputation from the log",
         audited.len(),
@@ -564,11 +643,12 @@ fn demo(dir: Option<PathBuf>, json: bool) -> Result<()> {
     let d = dir.display();
     let last = audited.last().map_or(0, |a| a.seq);
     outln!("\ntry:");
-    outln!("  pbr --ledger {d} verify");
+    outln!("  pbr --ledger {d} verify{quorum_keys}");
     outln!("  pbr --ledger {d} explain {last}");
     outln!("  pbr --ledger {d} settle --period 2026-Q1");
     outln!("  pbr --ledger {d} balance --effective 2024-12-31");
-    outln!("  pbr --ledger {d} audit");
+    outln!("  pbr --ledger {d} audit{quorum_keys}");
+    outln!("  pbr --ledger {d} report audit --out audit.html{quorum_keys}");
     outln!("  pbr --ledger {d} proof --seq 42 --json");
     outln!("  pbr --ledger {d} bundle --settlement {last} --out bundle.json");
     outln!("  pbr bundle verify bundle.json --key {}", keys[0]);

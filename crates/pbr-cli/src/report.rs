@@ -10,7 +10,7 @@ use anyhow::Result;
 use clap::CommandFactory;
 use pbr_core::event::Event;
 use pbr_core::state::State;
-use pbr_ledger::{LedgerError, LogError, VerifyOptions};
+use pbr_ledger::{Cover, LedgerError, LogError, VerifyOptions};
 use pbr_report::audit::{
     AuditInput, AuditReport, CheckpointInfo, TrustBasis, Verification, Verified, VerifyFailure,
 };
@@ -274,6 +274,17 @@ pub(crate) fn audit(
         },
     );
     bar.finish_and_clear();
+    // The verdict rests on the latest checkpoint, which must cover the whole log: the report
+    // shows balances and charts of every event.
+    let trust = match &verified {
+        Ok(report) => Some(ledger.trust_check(
+            report,
+            Cover::Log {
+                records: report.len,
+            },
+        )?),
+        Err(_) => None,
+    };
     let outcome = match &verified {
         Ok(report) => Ok(Verified {
             root: report.root,
@@ -340,6 +351,7 @@ pub(crate) fn audit(
         },
         checkpoints,
         quorum,
+        trust,
         command,
         made_by: format!("pbr {}", env!("CARGO_PKG_VERSION")),
     };

@@ -8,10 +8,12 @@ use pbr_core::date::Period;
 use pbr_core::money::Money;
 use pbr_core::settle::Statement;
 use pbr_core::settle::balance::{PartyBalance, to_json as balance_json};
-use pbr_ledger::{At, Ledger};
+use pbr_ledger::{At, Cover, Keys, Ledger, Verdict, VerifyOptions};
 use serde_json::{Value, json};
 
-use crate::commands::{input, now_micros, open, read_signer_key};
+use crate::commands::{
+    failed_verdict, input, now_micros, open, parse_verifier_keys, read_signer_key, verdict_json,
+};
 use crate::output::{hex, outln, print_json, progress};
 
 fn period(text: &str) -> Result<Period> {
@@ -163,29 +165,86 @@ fn print_statement(statement: &Statement, explain: bool, participant: Option<&st
     outln!("hash {}", hex(&statement.hash));
 }
 
-pub(crate) fn audit(ledger_dir: Option<PathBuf>, json: bool) -> Result<()> {
-    let ledger = open(ledger_dir)?;
+pub(crate) fn audit(ledger_dir: Option<PathBuf>, keys: &[String], json: bool) -> Result<()> {
+    let trusted = parse_verifier_keys(keys)?;
+    let mut ledger = open(ledger_dir)?;
+    // With keys, the whole log is verified against them first: the checkpoint the verdict
+    // rests on then signs the very records the statements are recomputed from.
+    let verified = if trusted.is_empty() {
+        None
+    } else {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let bar = progress(json, "verifying");
+        let report = ledger.verify(
+            VerifyOptions {
+                threads,
+                incremental: false,
+            },
+            Some(&trusted),
+            |done, total| {
+                bar.set_length(total);
+                bar.set_position(done);
+            },
+        );
+        bar.finish_and_clear();
+        Some(report?)
+    };
     let bar = progress(json, "recomputing");
     let audited = ledger.audit(|done, total| {
         bar.set_length(total);
         bar.set_position(done);
     })?;
     bar.finish_and_clear();
-    let ok = audited.iter().all(pbr_ledger::Audited::matches);
-    if json {
-        print_json(&json!({
-            "ok": ok,
-            "statements": audited.iter().map(|a| json!({
-                "seq": a.seq,
-                "contract": a.contract,
-                "period": a.period.to_string(),
-                "recorded_hash": hex(&a.recorded),
-                "recomputed_hash": a.recomputed.as_ref().map(hex).ok(),
-                "error": a.recomputed.as_ref().err(),
-                "matches": a.matches(),
-            })).collect::<Vec<_>>(),
-        }));
+    // The checkpoint must cover every issued statement, and so every event before it.
+    let cover = Cover::Statements {
+        last: audited.last().map(|a| a.seq),
+    };
+    let check = match &verified {
+        Some(report) => Some(ledger.trust_check(report, cover)?),
+        None => None,
+    };
+    let differing = audited.iter().filter(|a| !a.matches()).count();
+    let failures: Vec<String> = (differing > 0)
+        .then(|| {
+            format!(
+                "{differing} of {} issued statements do not match their recomputation",
+                audited.len()
+            )
+        })
+        .into_iter()
+        .collect();
+    let facts = match audited.len() {
+        0 => "no statement has been issued".to_owned(),
+        n => format!("all {n} issued statements match their recomputation from the log"),
+    };
+    let keys = if trusted.is_empty() {
+        Keys::Ledger
     } else {
+        Keys::Given
+    };
+    let verdict = Verdict::of(keys, check.as_ref(), &failures, &facts);
+    if json {
+        let mut out = verdict_json(&verdict, check.as_ref());
+        out.insert(
+            "statements".into(),
+            audited
+                .iter()
+                .map(|a| {
+                    json!({
+                        "seq": a.seq,
+                        "contract": a.contract,
+                        "period": a.period.to_string(),
+                        "recorded_hash": hex(&a.recorded),
+                        "recomputed_hash": a.recomputed.as_ref().map(hex).ok(),
+                        "error": a.recomputed.as_ref().err(),
+                        "matches": a.matches(),
+                    })
+                })
+                .collect(),
+        );
+        print_json(&Value::Object(out));
+    } else {
+        outln!("{}", verdict.line);
         for a in &audited {
             match &a.recomputed {
                 Ok(_) if a.matches() => {
@@ -210,17 +269,10 @@ pub(crate) fn audit(ledger_dir: Option<PathBuf>, json: bool) -> Result<()> {
         outln!(
             "{} issued statements, {} match",
             audited.len(),
-            audited.iter().filter(|a| a.matches()).count()
+            audited.len() - differing
         );
     }
-    if !ok {
-        return Err(pbr_ledger::LedgerError::Mismatch(format!(
-            "{} issued statement(s) do not match their recomputation",
-            audited.iter().filter(|a| !a.matches()).count()
-        ))
-        .into());
-    }
-    Ok(())
+    failed_verdict(&verdict, "the audit")
 }
 
 /// `--known-at`: RFC 3339, or a date meaning the end of that day in UTC.

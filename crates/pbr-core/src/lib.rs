@@ -17,6 +17,7 @@ pub mod money;
 pub mod settle;
 pub mod state;
 pub mod terms;
+pub mod verdict;
 
 pub use error::CoreError;
 pub use ids::{EventId, ParticipantRef};

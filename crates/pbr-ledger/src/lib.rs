@@ -23,11 +23,14 @@ use std::path::Path;
 
 pub use append::{AppendReport, CHUNK, ClaimAction, ClaimRef, Input, REPORT_FIRST, Rejected};
 pub use error::LedgerError;
+pub use pbr_core::verdict::{Cover, Keys, Outcome, Trust, TrustCheck, Verdict};
 pub use pbr_log::{
     ConsistencyProof, InclusionProof, KeySource, Log, LogError, SignedCheckpoint, SignerKey,
     VerifierKey, VerifyOptions, VerifyReport,
 };
 pub use settlement::{At, Audited, Change, Diff, WhatIf};
+
+use pbr_core::verdict::{QuorumSigners, SignedBy};
 
 /// An open ledger. Holding one holds the directory's lock.
 #[derive(Debug)]
@@ -218,7 +221,8 @@ impl Ledger {
     /// The checkpoint quorum of every registered contract that names one, from the terms in
     /// force now and the keys they (or later registrations) give the parties.
     pub fn quorums(&mut self) -> Result<Vec<Quorum>, LedgerError> {
-        let state = self.state()?;
+        // Terms and parties only: the contracts' money flows stay where they are stored.
+        let state = self.state_without_flows()?;
         let mut quorums = Vec::new();
         for (id, contract) in &state.contracts {
             let Some(version) = contract.versions.last() else {
@@ -247,6 +251,37 @@ impl Ledger {
             });
         }
         Ok(quorums)
+    }
+
+    /// What a verification that passed says about trust (`pbr_core::verdict`): the latest
+    /// checkpoint with its signers under the keys `report` checked against, what it must
+    /// `cover`, and every contract's quorum.
+    pub fn trust_check(
+        &mut self,
+        report: &VerifyReport,
+        cover: Cover,
+    ) -> Result<TrustCheck, LedgerError> {
+        let quorums = self
+            .quorums()?
+            .into_iter()
+            .map(|q| QuorumSigners {
+                contract: q.contract,
+                signers: q.signers,
+            })
+            .collect();
+        Ok(TrustCheck {
+            keys: match report.keys {
+                KeySource::Given => Keys::Given,
+                KeySource::Ledger => Keys::Ledger,
+            },
+            // The report lists the checkpoints by size: the last is the latest.
+            latest: report.checkpoints.last().map(|(size, signers)| SignedBy {
+                size: *size,
+                signers: signers.clone(),
+            }),
+            cover,
+            quorums,
+        })
     }
 
     /// Writes the export of everything the latest checkpoint covers.

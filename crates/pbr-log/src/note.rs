@@ -393,8 +393,21 @@ impl SignedCheckpoint {
     /// signed. Lines from unknown keys are ignored; a known key's line that fails to verify
     /// is an error.
     pub fn verify(&self, keys: &[VerifierKey]) -> Result<Vec<String>, NoteError> {
+        let mut names: Vec<String> = Vec::new();
+        for key in self.signers(keys)? {
+            if !names.contains(&key.name) {
+                names.push(key.name);
+            }
+        }
+        Ok(names)
+    }
+
+    /// The keys in `keys` whose signatures verify, each once, in note order: the key itself,
+    /// so that two keys of one name (a real one and a forged one) are never confused. Lines
+    /// from unknown keys are ignored; a known key's line that fails to verify is an error.
+    pub fn signers(&self, keys: &[VerifierKey]) -> Result<Vec<VerifierKey>, NoteError> {
         let body = self.checkpoint.body();
-        let mut signed = Vec::new();
+        let mut signed: Vec<VerifierKey> = Vec::new();
         for line in &self.signatures {
             let Some(key) = keys
                 .iter()
@@ -412,8 +425,8 @@ impl SignedCheckpoint {
             if verify_signature(&key.public_key, body.as_bytes(), &signature).is_err() {
                 return err(format!("signature of {} does not verify", key.name));
             }
-            if !signed.contains(&key.name) {
-                signed.push(key.name.clone());
+            if !signed.contains(key) {
+                signed.push(key.clone());
             }
         }
         Ok(signed)

@@ -71,6 +71,22 @@ fn sign_cosign_verify() {
 }
 
 #[test]
+fn a_forged_key_of_the_same_name_signs_nothing() {
+    // A well-formed verifier key with alice's name but another public key: its key id
+    // differs, so alice's line is not its line, and it is never reported as alice's.
+    let (alice, forged) = (key("alice", 1), key("alice", 66));
+    let note = SignedCheckpoint::sign(body(), &alice);
+    assert_ne!(alice.verifier_key().key_id, forged.verifier_key().key_id);
+    assert_eq!(note.signers(&[forged.verifier_key()]).unwrap(), vec![]);
+    assert_eq!(
+        note.signers(&[forged.verifier_key(), alice.verifier_key()])
+            .unwrap(),
+        vec![alice.verifier_key()],
+        "the key that verified, not the first of its name"
+    );
+}
+
+#[test]
 fn unknown_and_malformed_signature_lines_are_ignored() {
     let alice = key("alice", 1);
     let text = SignedCheckpoint::sign(body(), &alice).to_text();

@@ -164,7 +164,8 @@ fn verify_passes_and_incremental_starts_at_the_last_checkpoint() {
     );
     assert_eq!(full.checkpoints, vec![(40, vec![alice_id.clone()])]);
     assert_eq!(full.keys, pbr_log::KeySource::Ledger);
-    // With out-of-band keys the report says so, and a stranger's key alone does not pass.
+    // With out-of-band keys the report says so; a stranger's key signed nothing, which is
+    // a finding about trust (the checkpoint has no signer), not a bad log.
     let given = log
         .verify(OPTIONS, Some(&[alice.verifier_key()]), |_, _| {})
         .unwrap();
@@ -173,7 +174,20 @@ fn verify_passes_and_incremental_starts_at_the_last_checkpoint() {
         (pbr_log::KeySource::Given, vec![(40, vec![alice_id])])
     );
     let stranger = key("mallory", 9).verifier_key();
-    assert!(log.verify(OPTIONS, Some(&[stranger]), |_, _| {}).is_err());
+    let unsigned = log.verify(OPTIONS, Some(&[stranger]), |_, _| {}).unwrap();
+    assert_eq!(unsigned.checkpoints, vec![(40, vec![])]);
+    // Against the ledger's own keys, a checkpoint none of them signed is an inconsistency.
+    let body = log.latest_checkpoint().unwrap().unwrap().checkpoint;
+    let foreign = pbr_log::SignedCheckpoint::sign(body.clone(), &key("mallory", 9));
+    log.store_checkpoint(&foreign).unwrap();
+    let error = log.verify(OPTIONS, None, |_, _| {}).unwrap_err();
+    assert!(
+        error.reason.contains("no signature from a trusted key"),
+        "{error}"
+    );
+    // Alice's checkpoint again, superseding the foreign one.
+    log.store_checkpoint(&pbr_log::SignedCheckpoint::sign(body, &alice))
+        .unwrap();
     let more: Vec<Record> = (40..60).map(|n| record(&alice, n)).collect();
     log.append(&more).unwrap();
     let incremental = log

@@ -11,6 +11,7 @@
 use std::fmt::Write as _;
 
 use pbr_core::money::{Currency, Money};
+use pbr_core::verdict::{Outcome, Trust};
 
 use super::sheets::BALANCE_COLUMNS;
 use super::svg::{Chart, Line, Unit};
@@ -39,6 +40,7 @@ font-size: .8rem; word-break: break-all; }
 .verdict { border: 2px solid; border-radius: 4px; padding: .4rem 1rem; margin-top: 1rem; }
 .verdict.ok { border-color: #1a7f37; background: #eaf6ec; }
 .verdict.fail { border-color: #b42318; background: #fdecea; }
+.verdict.warn { border-color: #8a5a00; background: #fdf5e6; }
 .bad { color: #b42318; font-weight: bold; }
 .good { color: #1a7f37; }
 .warn { color: #8a5a00; }
@@ -85,6 +87,15 @@ pub(crate) fn quorum_text(quorum: Option<&[String]>, signed_by: Option<&[String]
     }
 }
 
+/// A checkpoint's signers in words: `name+keyid, …`, or that none of the keys signed it.
+pub(crate) fn signers_text(signers: &[String]) -> String {
+    if signers.is_empty() {
+        "none of the given keys".to_owned()
+    } else {
+        signers.join(", ")
+    }
+}
+
 /// Which keys checked the checkpoint signatures, and what that is worth.
 pub(crate) fn trust_text(trust: &TrustBasis) -> String {
     match trust {
@@ -100,27 +111,29 @@ pub(crate) fn trust_text(trust: &TrustBasis) -> String {
     }
 }
 
-/// The verdict in one sentence: `passed: …` or `FAILED: …`.
+/// The verdict's first line: `passed: …`, `FAILED: …` or `trust not established: …`.
 pub(crate) fn verdict_text(report: &AuditReport) -> String {
-    let failures = report.failures();
-    if failures.is_empty() {
-        format!("passed: {}", passed_text(report))
-    } else {
-        format!("FAILED: {}", failures.join("; "))
-    }
+    report.verdict().line
 }
 
-/// What a passed audit established.
-fn passed_text(report: &AuditReport) -> String {
-    let contract = &report.input.contract;
-    match report.statement_counts() {
-        Some((0, _)) | None => {
-            format!("the log verifies; no statement of {contract} has been issued yet")
+/// Trust in words, for the summary: established, failed (and why), or not established.
+pub(crate) fn trust_state_text(report: &AuditReport) -> String {
+    let verdict = report.verdict();
+    match (verdict.trust, report.input.trust.as_ref()) {
+        (Trust::Established, Some(check)) => {
+            format!("established: {}", check.established().unwrap_or_default())
         }
-        Some((issued, _)) => format!(
-            "the log verifies, and all {issued} issued statements of {contract} match their \
-             recomputation from the log"
-        ),
+        (Trust::Failed, Some(check)) => {
+            format!("FAILED: {}", check.failure().unwrap_or_default())
+        }
+        _ => match report.input.verification.trust {
+            TrustBasis::Ledger => "not established: no --key given".to_owned(),
+            TrustBasis::Given(_) => {
+                "not established: the verification failed before the checkpoints could be \
+                 judged"
+                    .to_owned()
+            }
+        },
     }
 }
 
@@ -214,33 +227,35 @@ impl AuditReport {
     }
 
     fn verdict_section(&self, html: &mut String) {
-        let failures = self.failures();
-        let class = if failures.is_empty() { "ok" } else { "fail" };
+        let verdict = self.verdict();
+        let (class, word) = match verdict.outcome {
+            Outcome::Passed => ("ok", "passed"),
+            Outcome::Failed => ("fail", "FAILED"),
+            Outcome::TrustNotEstablished => ("warn", "trust not established"),
+        };
+        // The heading, then the verdict's first line as every command prints it: a failure
+        // of trust comes first and names the missing signers.
         let _ = write!(
             html,
-            "<section id=\"verdict\" class=\"verdict {class}\">\n<h2>Verdict: {}</h2>\n",
-            if failures.is_empty() {
-                "passed"
-            } else {
-                "FAILED"
-            }
+            "<section id=\"verdict\" class=\"verdict {class}\">\n<h2>Verdict: {word}</h2>\n\
+             <p class=\"verdict-line\">{}</p>\n",
+            escape(&verdict.line)
         );
-        if failures.is_empty() {
-            let sentence = passed_text(self);
-            let mut chars = sentence.chars();
-            let first: String = chars
-                .next()
-                .map(char::to_uppercase)
-                .into_iter()
-                .flatten()
-                .collect();
-            let _ = writeln!(html, "<p>{}{}.</p>", escape(&first), escape(chars.as_str()));
-        } else {
+        let failures = self.failures();
+        if failures.len() > 1 {
             html.push_str("<ul>\n");
-            for failure in &failures {
-                let _ = writeln!(html, "<li class=\"bad\">{}</li>", escape(failure));
+            for failure in failures {
+                let _ = writeln!(html, "<li class=\"bad\">{}</li>", escape(&failure));
             }
             html.push_str("</ul>\n");
+        }
+        if self.input.verification.trust == TrustBasis::Ledger {
+            html.push_str(
+                "<p>No <code>--key</code> was given: the checkpoint signatures were checked \
+                 against the verifier keys stored in the ledger, which whoever can rewrite the \
+                 ledger can rewrite too. To establish trust, give each quorum party's verifier \
+                 key, obtained from the party, with <code>--key</code>.</p>\n",
+            );
         }
         html.push_str("</section>\n");
     }
@@ -270,8 +285,8 @@ impl AuditReport {
                 );
                 fact(
                     "Verification",
-                    "<span class=\"good\">passed</span>: every record's signature, every leaf \
-                     hash, chain link and Merkle node, and every checkpoint signature"
+                    "<span class=\"good\">verified</span>: every record's signature, every \
+                     leaf hash, chain link and Merkle node, and every checkpoint signature"
                         .to_owned(),
                 );
             }
@@ -291,6 +306,21 @@ impl AuditReport {
         fact(
             "Checkpoint signatures checked against",
             escape(&trust_text(&verification.trust)),
+        );
+        let trust = trust_state_text(self);
+        let class = match self.verdict().trust {
+            Trust::Established => "good",
+            Trust::Failed => "bad",
+            Trust::NotEstablished => "warn",
+        };
+        let (state, why) = trust.split_once(": ").unwrap_or((&trust, ""));
+        fact(
+            "Trust",
+            format!(
+                "<span class=\"{class}\">{}</span>: {}",
+                escape(state),
+                escape(why)
+            ),
         );
         match &self.recomputed {
             Ok(recomputed) => {
@@ -353,12 +383,18 @@ impl AuditReport {
         for c in &input.checkpoints {
             let signed_by = c.signed_by.as_ref().map_or_else(
                 || "<span class=\"bad\">not verified</span>".to_owned(),
-                |s| escape(&s.join(", ")),
+                |s| escape(&signers_text(s)),
             );
             let quorum = quorum_text(input.quorum.as_deref(), c.signed_by.as_deref());
-            // A checkpoint short of the quorum is no failure (a party keeps one as a witness
-            // before the others co-sign), but it does not count as the contract's.
-            let class = if quorum == "met" { "good" } else { "warn" };
+            // An earlier checkpoint short of the quorum is no failure (a party keeps one as a
+            // witness before the others co-sign), but it does not count as the contract's;
+            // the latest is the one the verdict rests on.
+            let latest = input.checkpoints.last().is_some_and(|l| l.size == c.size);
+            let class = match quorum.as_str() {
+                "met" => "good",
+                _ if latest && self.verdict().trust == Trust::Failed => "bad",
+                _ => "warn",
+            };
             let _ = writeln!(
                 html,
                 "<tr><td class=\"num\">{}</td><td class=\"nowrap\">{}</td><td class=\"hash\">{}</td>\
@@ -371,6 +407,14 @@ impl AuditReport {
             );
         }
         html.push_str("</tbody></table></div>\n");
+        if let Some(latest) = input.checkpoints.last() {
+            let _ = writeln!(
+                html,
+                "<p>The verdict rests on the latest checkpoint, of size {}; an earlier one \
+                 short of the quorum is a witness a party kept, not a failure.</p>",
+                latest.size
+            );
+        }
         let covered = input.checkpoints.iter().map(|c| c.size).max().unwrap_or(0);
         let records = input.verification.records;
         if records > covered {

@@ -8,6 +8,7 @@
 
 use pbr_core::money::{Currency, Money};
 use pbr_core::settle::balance::to_json as balance_json;
+use pbr_core::verdict::{Keys, TrustCheck};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -20,6 +21,10 @@ struct Report<'a> {
     origin: &'a str,
     contract: &'a str,
     ok: bool,
+    verdict: String,
+    trust: &'static str,
+    trust_checkpoint: Option<u64>,
+    missing: Option<Vec<String>>,
     failures: Vec<String>,
     verification: Verification<'a>,
     checkpoints: Vec<Checkpoint<'a>>,
@@ -187,11 +192,18 @@ impl AuditReport {
             .collect();
         let recomputed = self.recomputed.as_ref().ok();
         let figures = recomputed.and_then(|r| r.figures.as_ref().ok());
+        let verdict = self.verdict();
+        // Judged only under keys given with `--key`: the ledger's own keys are no anchor.
+        let judged = input.trust.as_ref().filter(|t| t.keys == Keys::Given);
         let report = Report {
             report: "audit",
             origin: &input.origin,
             contract: &input.contract,
             ok: self.ok(),
+            verdict: verdict.line,
+            trust: verdict.trust.as_str(),
+            trust_checkpoint: judged.and_then(|t| t.latest.as_ref()).map(|c| c.size),
+            missing: judged.map(TrustCheck::missing),
             failures: self.failures(),
             verification: Verification {
                 ok: verified.is_some(),

@@ -15,9 +15,14 @@
 //! charts are derived here from the [`State`] of one replay of the log from seq 0 (not the
 //! projections, which are caches), so every figure comes from the same recomputation.
 //!
-//! A failure does not stop the report: a verification that fails, a log that cannot be
-//! replayed, a statement that does not match are each shown in the report, and
-//! [`AuditReport::ok`] is false, so the CLI writes the report and exits non-zero.
+//! The verdict is `pbr_core::verdict`'s, from the [`TrustCheck`] the caller made of its
+//! verification: it rests on the latest checkpoint, and is "passed" only under keys given
+//! from outside that carry every contract's quorum on a checkpoint covering the whole log.
+//!
+//! A failure does not stop the report: a verification that fails, a quorum not met under the
+//! given keys, a log that cannot be replayed, a statement that does not match are each shown
+//! in the report, and [`AuditReport::ok`] is false, so the CLI writes the report and exits
+//! non-zero.
 //!
 //! The report is deterministic: no clock (the workbook is dated by the latest checkpoint),
 //! no hash-map order, no floating point (chart coordinates are integer arithmetic).
@@ -32,6 +37,7 @@ use pbr_core::date::Period;
 use pbr_core::money::Currency;
 use pbr_core::settle::balance::{PartyBalance, balances};
 use pbr_core::state::State;
+use pbr_core::verdict::{Keys, TrustCheck, Verdict};
 
 pub use series::{Charts, Series};
 
@@ -102,6 +108,9 @@ pub struct AuditInput {
     pub checkpoints: Vec<CheckpointInfo>,
     /// The contract's checkpoint quorum as `name+keyid`, `None` when its terms name none.
     pub quorum: Option<Vec<String>>,
+    /// What the verification says about trust (the latest checkpoint, what it must cover,
+    /// every contract's quorum); `None` when the verification failed.
+    pub trust: Option<TrustCheck>,
     /// The command that reproduces the report (without the ledger's path), for the footer.
     pub command: String,
     /// The program that made it, e.g. `pbr 0.1.0`.
@@ -168,14 +177,60 @@ impl AuditReport {
         AuditReport { input, recomputed }
     }
 
-    /// Whether the audit passed: the log verifies, replays, and every issued statement of the
-    /// contract matches its recomputation.
+    /// Whether nothing failed: the log verifies and replays, every issued statement of the
+    /// contract matches its recomputation, and, under keys given with `--key`, the latest
+    /// checkpoint covers the log and carries every contract's quorum. Without given keys
+    /// nothing fails for want of trust, but the verdict is not "passed" either
+    /// ([`AuditReport::verdict`]).
     pub fn ok(&self) -> bool {
         self.failures().is_empty()
     }
 
-    /// What failed, one sentence each; empty when the audit passed.
+    /// The verdict: passed, FAILED, or trust not established, with its first line
+    /// (`pbr_core::verdict`).
+    pub fn verdict(&self) -> Verdict {
+        let keys = match self.input.verification.trust {
+            TrustBasis::Given(_) => Keys::Given,
+            TrustBasis::Ledger => Keys::Ledger,
+        };
+        Verdict::of(
+            keys,
+            self.input.trust.as_ref(),
+            &self.own_failures(),
+            &self.facts(),
+        )
+    }
+
+    /// What the audit established when nothing failed, for the verdict's first line.
+    fn facts(&self) -> String {
+        let contract = &self.input.contract;
+        match self.statement_counts() {
+            Some((0, _)) | None => {
+                format!("the log verifies; no statement of {contract} has been issued yet")
+            }
+            Some((issued, _)) => format!(
+                "the log verifies, and all {issued} issued statements of {contract} match \
+                 their recomputation from the log"
+            ),
+        }
+    }
+
+    /// What failed, one sentence each, a failure of trust under the given keys first; empty
+    /// when nothing did.
     pub fn failures(&self) -> Vec<String> {
+        let mut failures: Vec<String> = self
+            .input
+            .trust
+            .as_ref()
+            .and_then(TrustCheck::failure)
+            .into_iter()
+            .collect();
+        failures.extend(self.own_failures());
+        failures
+    }
+
+    /// What failed besides trust: the verification, the replay, the statements.
+    fn own_failures(&self) -> Vec<String> {
         let mut failures = Vec::new();
         if let Err(failure) = &self.input.verification.outcome {
             failures.push(match failure.first_bad_seq {
@@ -353,6 +408,7 @@ mod tests {
             },
             checkpoints: vec![],
             quorum: None,
+            trust: None,
             command: String::new(),
             made_by: String::new(),
         };

@@ -5,7 +5,9 @@
 use pbr_core::money::{Currency, Money};
 use pbr_core::settle::balance::PartyBalance;
 
-use super::html::{checkpoint_time, quorum_text, trust_text, verdict_text};
+use super::html::{
+    checkpoint_time, quorum_text, signers_text, trust_state_text, trust_text, verdict_text,
+};
 use super::{AuditReport, Charts};
 use crate::ReportError;
 use crate::xlsx::{Cell, Workbook};
@@ -130,7 +132,7 @@ impl AuditReport {
         ];
         match &verification.outcome {
             Ok(verified) => {
-                rows.push(vec![text("verification"), text("passed")]);
+                rows.push(vec![text("verification"), text("verified")]);
                 rows.push(vec![
                     text("merkle root"),
                     text(pbr_core::ids::hex(&verified.root)),
@@ -153,6 +155,21 @@ impl AuditReport {
             text("checkpoint signatures checked against"),
             text(trust_text(&verification.trust)),
         ]);
+        rows.push(vec![text("trust"), text(trust_state_text(self))]);
+        let judged = input
+            .trust
+            .as_ref()
+            .filter(|t| t.keys == pbr_core::verdict::Keys::Given);
+        if let Some(check) = judged {
+            rows.push(vec![
+                text("trust checkpoint"),
+                check.latest.as_ref().map_or(Cell::Empty, |c| int(c.size)),
+            ]);
+            rows.push(vec![
+                text("missing signers"),
+                text(check.missing().join(", ")),
+            ]);
+        }
         for failure in self.failures() {
             rows.push(vec![text("failure"), text(failure)]);
         }
@@ -181,7 +198,7 @@ impl AuditReport {
                 text(pbr_core::ids::hex(&c.root)),
                 c.signed_by
                     .as_ref()
-                    .map_or_else(|| text("not verified"), |s| text(s.join(", "))),
+                    .map_or_else(|| text("not verified"), |s| text(signers_text(s))),
                 text(quorum_text(
                     self.input.quorum.as_deref(),
                     c.signed_by.as_deref(),
