@@ -93,6 +93,19 @@ fn args_for(
     args
 }
 
+/// Records `case`'s fact as `party`.
+fn run_as(
+    ledger: &str,
+    case: &Case<'_>,
+    party: &str,
+    dir: &std::path::Path,
+    keys: &BTreeMap<String, String>,
+) -> crate::support::Run {
+    let mut args = strings(&["--ledger", ledger]);
+    args.extend(args_for(case, party, dir, keys));
+    pbr(&args.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
 /// Runs `case`: first every refused party (each leaves the ledger as it was), then each
 /// allowed one, which must append one event.
 fn check(ledger: &str, dir: &std::path::Path, keys: &BTreeMap<String, String>, case: &Case<'_>) {
@@ -112,10 +125,7 @@ fn check(ledger: &str, dir: &std::path::Path, keys: &BTreeMap<String, String>, c
     }
     for (party, code) in case.refused {
         let before = fingerprint(ledger);
-        let args = args_for(case, party, dir, keys);
-        let mut run_args: Vec<&str> = vec!["--ledger", ledger];
-        run_args.extend(args.iter().map(String::as_str));
-        let run = pbr(&run_args);
+        let run = run_as(ledger, case, party, dir, keys);
         assert_eq!(
             run.code, 3,
             "{}: {party} must be refused, got exit {}: {}{}",
@@ -143,10 +153,7 @@ fn check(ledger: &str, dir: &std::path::Path, keys: &BTreeMap<String, String>, c
     }
     for party in case.allowed {
         let before = fingerprint(ledger);
-        let args = args_for(case, party, dir, keys);
-        let mut run_args: Vec<&str> = vec!["--ledger", ledger];
-        run_args.extend(args.iter().map(String::as_str));
-        let run = pbr(&run_args);
+        let run = run_as(ledger, case, party, dir, keys);
         assert_eq!(
             run.code, 0,
             "{}: {party} must be allowed: {}",
@@ -451,9 +458,12 @@ fn only_the_entitled_party_may_assert_each_fact() {
         ],
     };
     check(&ledger, dir, &keys, &batch);
-    let mut args = strings(&["--ledger", &ledger]);
-    args.extend(args_for(&batch, "K2", dir, &keys));
-    pbr_ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let own = run_as(&ledger, &batch, "K2", dir, &keys);
+    assert_eq!(
+        own.code, 0,
+        "the payer corrects its own payment: {}",
+        own.stderr
+    );
     assert_eq!(fingerprint(&ledger).0, next + 2);
 
     // A statement: the party the terms name as issuer (K1), not another municipality.

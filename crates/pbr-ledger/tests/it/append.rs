@@ -327,11 +327,10 @@ fn an_id_names_one_fact() {
     assert_eq!(ledger.log().len(), before);
 }
 
-#[test]
-fn records_signed_elsewhere_are_checked() {
-    let (_dir, mut ledger) = scenario_a(false);
-    let key = pbr_ledger::sample::demo_key("dwp");
-    let cost = Event {
+/// DWP disburses 1.00 to the SPV in scenario A, recorded at `recorded_at_micros`, with id
+/// `[id; 16]`.
+fn dwp_disbursement(recorded_at_micros: i64, id: u8) -> Event {
+    Event {
         contract: "scenario-a".into(),
         participant: None,
         business_date: chrono::NaiveDate::from_ymd_opt(2013, 8, 1).unwrap(),
@@ -342,9 +341,16 @@ fn records_signed_elsewhere_are_checked() {
             purpose: Purpose::OutcomePayment,
         }),
         author: "dwp".into(),
-        recorded_at_micros: 5,
-        id: EventId([42; 16]),
-    };
+        recorded_at_micros,
+        id: EventId([id; 16]),
+    }
+}
+
+#[test]
+fn records_signed_elsewhere_are_checked() {
+    let (_dir, mut ledger) = scenario_a(false);
+    let key = pbr_ledger::sample::demo_key("dwp");
+    let cost = dwp_disbursement(5, 42);
     let mut record = pbr_log::Record::sign(cost.encode().unwrap(), key.signing_key()).unwrap();
     record.signature[3] ^= 1;
     let reason = refusal(ledger.append(
@@ -393,20 +399,7 @@ fn a_record_from_the_future_is_refused() {
     let key = pbr_ledger::sample::demo_key("dwp");
     let now = 1_700_000_000_000_000i64;
     let record = |recorded_at_micros: i64, id: u8| {
-        let event = Event {
-            contract: "scenario-a".into(),
-            participant: None,
-            business_date: chrono::NaiveDate::from_ymd_opt(2013, 8, 1).unwrap(),
-            payload: Payload::FundsDisbursed(FundsDisbursed {
-                from: "dwp".into(),
-                to: "spv".into(),
-                amount: pbr_core::money::Money::from_minor(100, pbr_core::money::Currency::GBP),
-                purpose: Purpose::OutcomePayment,
-            }),
-            author: "dwp".into(),
-            recorded_at_micros,
-            id: EventId([id; 16]),
-        };
+        let event = dwp_disbursement(recorded_at_micros, id);
         pbr_log::Record::sign(event.encode().unwrap(), key.signing_key()).unwrap()
     };
     let before = ledger.log().len();
