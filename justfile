@@ -33,3 +33,10 @@ fmt:
 
 lint:
     cargo clippy --workspace --all-targets --locked -- -D warnings
+
+# Put pbr on the PATH (~/.cargo/bin), with bash completions and manual pages for this user.
+install:
+    cargo install --locked --path crates/pbr-cli
+    mkdir -p ~/.local/share/bash-completion/completions ~/.local/share/man/man1
+    pbr completions bash > ~/.local/share/bash-completion/completions/pbr
+    pbr man --out ~/.local/share/man/man1

@@ -466,6 +466,52 @@ fn only_the_entitled_party_may_assert_each_fact() {
     );
     assert_eq!(fingerprint(&ledger).0, next + 2);
 
+    // A new party: a commissioner registers it (the grammar of `party add` once clashed
+    // with `--id` and could not run at all).
+    let keygen = dir.join("evaluator.key");
+    let vkey = pbr_ok(&[
+        "party",
+        "keygen",
+        "aarhus-evaluator",
+        "--out",
+        keygen.to_str().unwrap(),
+    ]);
+    let mut add = strings(&["party", "add", "aarhus-evaluator", "--role", "evaluator"]);
+    add.extend(strings(&[
+        "--vkey",
+        vkey.trim(),
+        "--contract",
+        "scenario-d",
+        "--date",
+        "2025-12-03",
+    ]));
+    let party_add = Case {
+        what: "party-registered",
+        how: How::Command(add),
+        allowed: &[],
+        refused: &[],
+    };
+    for party in ["operator", "esf"] {
+        let refused = run_as(&ledger, &party_add, party, dir, &keys);
+        assert_eq!(refused.code, 3, "{party}: {}", refused.stderr);
+        assert!(
+            refused.stderr.contains(": role-not-allowed: "),
+            "{}",
+            refused.stderr
+        );
+    }
+    let added = run_as(&ledger, &party_add, "K3", dir, &keys);
+    assert_eq!(added.code, 0, "{}", added.stderr);
+    let log = pbr_ok(&[
+        "--ledger",
+        &ledger,
+        "log",
+        "--kind",
+        "party-registered",
+        "--json",
+    ]);
+    assert!(log.contains("aarhus-evaluator"), "{log}");
+
     // A statement: the party the terms name as issuer (K1), not another municipality.
     let issue = strings(&[
         "settle",

@@ -14,6 +14,7 @@ mod report_esf;
 mod report_indigo;
 mod scenarios;
 mod settlement;
+mod setup;
 mod support;
 mod trust;
 mod vectors;

@@ -165,6 +165,32 @@ pub(crate) enum Command {
         /// earlier demo ledger there is replaced).
         dir: Option<PathBuf>,
     },
+    /// Make a commissioner's pseudonym secret, which turns CPR numbers into participant
+    /// references and never enters the ledger.
+    #[command(subcommand)]
+    Secret(SecretCommand),
+    /// Print the shell completion script for SHELL (bash, zsh, fish, elvish, powershell).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Write the manual pages (pbr.1 and one per command) into a directory.
+    Man {
+        /// The directory (created if missing; existing pages are replaced).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
+}
+
+/// `pbr secret`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum SecretCommand {
+    /// Write a new pseudonym secret: 32 random bytes as 64 hex digits and a newline (mode
+    /// 0600); the whole file is the secret.
+    New {
+        /// The file to create (default: pseudonym.secret); an existing file is never replaced.
+        file: Option<PathBuf>,
+    },
 }
 
 /// The reports.
@@ -373,6 +399,12 @@ pub(crate) enum ContractCommand {
         /// The business date (default: the contract's start).
         #[arg(long)]
         date: Option<chrono::NaiveDate>,
+    },
+    /// Check terms without a ledger, as registering them would (the schema and the
+    /// cross-checks of docs/contracts.md); prints the terms hash.
+    Check {
+        /// The terms.
+        terms: PathBuf,
     },
     /// Amend a contract: the new terms govern from --effective on.
     Amend {
@@ -795,7 +827,7 @@ pub(crate) enum PartyCommand {
     /// Add a party to a registered contract (signed by a commissioner).
     Add {
         /// The party id.
-        id: String,
+        party: String,
         /// Its role.
         #[arg(long)]
         role: String,
@@ -814,4 +846,16 @@ pub(crate) enum PartyCommand {
         #[arg(long, short)]
         out: Option<PathBuf>,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    /// clap's own checks of the whole grammar (unique argument names and the like), which
+    /// otherwise run only when a command is used, and in debug builds only.
+    #[test]
+    fn the_grammar_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
 }

@@ -11,7 +11,9 @@ use pbr_ledger::{
 };
 use serde_json::json;
 
-use crate::cli::{CheckpointCommand, Cli, Command, PartyCommand, ProofArgs, ReportCommand};
+use crate::cli::{
+    CheckpointCommand, Cli, Command, PartyCommand, ProofArgs, ReportCommand, SecretCommand,
+};
 use crate::exit_code;
 use crate::output::{hex, out, outln, print_json, progress};
 
@@ -76,11 +78,11 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
         Command::Checkpoint(command) => checkpoint(cli.ledger, command, json),
         Command::Party(PartyCommand::Keygen { name, out }) => keygen(&name, out, json),
         Command::Party(PartyCommand::Add {
-            id,
+            party,
             role,
             vkey,
             common,
-        }) => crate::record::party_add(cli.ledger, id, role, vkey, common, json),
+        }) => crate::record::party_add(cli.ledger, party, role, vkey, common, json),
         Command::Contract(command) => crate::record::contract(cli.ledger, command, json),
         Command::Import {
             files,
@@ -148,6 +150,9 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
         }) => crate::report::audit(cli.ledger, contract, format, out, &keys, json),
         Command::Bundle(args) => crate::bundle::run(cli.ledger, args, json),
         Command::Demo { dir } => demo(dir, json),
+        Command::Secret(SecretCommand::New { file }) => crate::setup::secret_new(file, json),
+        Command::Completions { shell } => crate::setup::completions(shell),
+        Command::Man { out } => crate::setup::man(&out, json),
     }
 }
 

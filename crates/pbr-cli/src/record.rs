@@ -97,6 +97,7 @@ pub(crate) fn contract(
     json: bool,
 ) -> Result<()> {
     let (terms_path, key_path, date, effective) = match &command {
+        ContractCommand::Check { terms } => return crate::setup::contract_check(terms, json),
         ContractCommand::Register { terms, key, date } => (terms, key, *date, None),
         ContractCommand::Amend {
             terms,

@@ -1,0 +1,143 @@
+//! Commands that need no ledger (`docs/cli.md`, "Setting up"): a pseudonym secret, a check
+//! of contract terms, completions and manual pages; and usage errors in the error style of
+//! every other error, as JSON with `--json`.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::scenarios::repo;
+use crate::support::{pbr, pbr_ok};
+
+#[test]
+fn a_new_secret_is_64_hex_digits_never_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("aalborg.secret");
+    let file = file.to_str().unwrap();
+    pbr_ok(&["secret", "new", file]);
+    let text = std::fs::read_to_string(file).unwrap();
+    assert_eq!(text.len(), 65, "{text:?}");
+    assert!(text.ends_with('\n'));
+    assert!(
+        text.trim_end()
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
+        "{text:?}"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    // Two secrets differ; an existing one is never replaced.
+    let other = dir.path().join("other.secret");
+    pbr_ok(&["secret", "new", other.to_str().unwrap()]);
+    assert_ne!(std::fs::read_to_string(&other).unwrap(), text);
+    let again = pbr(&["secret", "new", file]);
+    assert_eq!(again.code, 3, "{}", again.stderr);
+    assert!(again.stderr.contains("never replaced"), "{}", again.stderr);
+    assert_eq!(std::fs::read_to_string(file).unwrap(), text);
+}
+
+/// The expected error a sample of `tests/contracts/invalid/` states on its first line.
+fn expected_error(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap();
+    text.lines()
+        .next()
+        .and_then(|line| line.strip_prefix("# expect: "))
+        .unwrap_or_else(|| panic!("{}: no `# expect:` line", path.display()))
+        .to_owned()
+}
+
+/// Every valid sample and scenario passes with its terms hash; every invalid sample fails
+/// with exit 3 and the error its first line expects.
+#[test]
+fn contract_check_needs_no_ledger() {
+    let mut valid: Vec<_> = std::fs::read_dir(repo().join("tests/contracts/valid"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    for scenario in ["a", "b", "c", "c-loss", "d"] {
+        valid.push(repo().join(format!("tests/scenarios/{scenario}/contract.toml")));
+    }
+    for path in &valid {
+        let json: Value = serde_json::from_str(&pbr_ok(&[
+            "--json",
+            "contract",
+            "check",
+            path.to_str().unwrap(),
+        ]))
+        .unwrap();
+        let hash = blake3::hash(&std::fs::read(path).unwrap())
+            .to_hex()
+            .to_string();
+        assert_eq!(json["terms_hash"], hash.as_str(), "{}", path.display());
+        assert_eq!(json["ok"], true);
+    }
+    let invalid = std::fs::read_dir(repo().join("tests/contracts/invalid")).unwrap();
+    let mut checked = 0;
+    for entry in invalid {
+        let path = entry.unwrap().path();
+        let run = pbr(&["contract", "check", path.to_str().unwrap()]);
+        assert_eq!(run.code, 3, "{}: {}", path.display(), run.stderr);
+        let expected = expected_error(&path);
+        let name = path.file_name().unwrap().to_str().unwrap();
+        // The samples name the file as the test reads it; the command as it was given.
+        let tail = expected.strip_prefix(name).unwrap_or(&expected);
+        assert!(
+            run.stderr.trim_end().ends_with(tail),
+            "{}: expected …{tail}, got {}",
+            path.display(),
+            run.stderr
+        );
+        checked += 1;
+    }
+    assert!(checked >= 3, "{checked} invalid samples");
+}
+
+#[test]
+fn completions_and_manual_pages_come_from_the_grammar() {
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let script = pbr_ok(&["completions", shell]);
+        assert!(script.contains("pbr"), "{shell}");
+        assert!(script.contains("settle"), "{shell}: a command is completed");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("man1");
+    pbr_ok(&["man", "--out", out.to_str().unwrap()]);
+    for page in [
+        "pbr.1",
+        "pbr-settle.1",
+        "pbr-contract-check.1",
+        "pbr-party-add.1",
+    ] {
+        let text =
+            std::fs::read_to_string(out.join(page)).unwrap_or_else(|e| panic!("{page}: {e}"));
+        assert!(text.starts_with(".ie") || text.contains(".TH"), "{page}");
+    }
+}
+
+/// Usage errors speak like every other error: `pbr: error: …` and exit 2, and one JSON
+/// object with `--json`; help is still help.
+#[test]
+fn usage_errors_have_the_error_style_and_json() {
+    let run = pbr(&["frobnicate"]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr
+            .starts_with("pbr: error: unrecognized subcommand"),
+        "{}",
+        run.stderr
+    );
+    let run = pbr(&["--json", "pay", "--amount", "1"]);
+    assert_eq!(run.code, 2);
+    let json: Value = serde_json::from_str(run.stdout.trim()).unwrap();
+    assert_eq!(json["ok"], false);
+    assert_eq!(json["exit_code"], 2);
+    let error = json["error"].as_str().unwrap();
+    assert!(error.contains("--contract <CONTRACT>"), "{error}");
+    let help = pbr(&["--json", "pay", "--help"]);
+    assert_eq!(help.code, 0);
+    assert!(help.stdout.contains("Usage: pbr pay"), "{}", help.stdout);
+}
