@@ -307,3 +307,51 @@ fn verify_reports_whether_each_checkpoint_meets_the_contract_quorum() {
     );
     assert_eq!(quorum(1)["met"], true);
 }
+
+/// A streamed import does not know its number of rows in advance: on a terminal its counter
+/// shows the rows done and the rate, never a bar out of 0 (`249856/0`, `eta 0s`). Run under
+/// `script`, which gives the command a terminal.
+#[test]
+fn an_import_on_a_terminal_counts_rows_and_rate() {
+    let (dir, ledger, keys) = crate::scenarios::load_scenario("a");
+    let file = dir.path().join("costs.csv");
+    let mut rows = String::from("kind,contract,date,author,party,amount\n");
+    for i in 0..60_000 {
+        rows.push_str(&format!(
+            "cost-recorded,scenario-a,2013-09-30,provider,provider,{}.{:02}\n",
+            1 + i / 100,
+            i % 100
+        ));
+    }
+    std::fs::write(&file, rows).unwrap();
+    let command = format!(
+        "{} --ledger {ledger} import {} --key {}",
+        env!("CARGO_BIN_EXE_pbr"),
+        file.display(),
+        keys["provider"]
+    );
+    let output = std::process::Command::new("script")
+        .args(["-qfec", &command, "/dev/null"])
+        .env_remove("PBR_LEDGER")
+        .output()
+        .expect("script (bsdutils) runs");
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{text}");
+    assert!(text.contains("60000 appended"), "{text}");
+    assert!(text.contains("importing"), "no counter was drawn: {text}");
+    assert!(text.contains(" rows ("), "{text}");
+    assert!(text.contains("/s, "), "no rate: {text}");
+    assert!(!rate_has_decimals(&text), "{text}");
+    assert!(!text.contains("/0 "), "a bar out of 0: {text}");
+    assert!(!text.contains("eta"), "{text}");
+}
+
+/// Whether a counter line shows a rate with decimals (`40,862.8533/s`).
+fn rate_has_decimals(text: &str) -> bool {
+    text.split("/s").any(|before| {
+        before
+            .rsplit('(')
+            .next()
+            .is_some_and(|rate| rate.contains('.'))
+    })
+}

@@ -70,6 +70,30 @@ pub(crate) fn progress(json: bool, what: &str) -> ProgressBar {
     bar
 }
 
+/// A counter on standard error for work whose total is not known in advance (the rows of a
+/// streamed import): how many, and how fast; hidden like [`progress`].
+pub(crate) fn counter(json: bool, what: &str, unit: &str) -> ProgressBar {
+    if json || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new_spinner();
+    // The template is a constant; a failure here is a bug in it.
+    let template = format!("{{spinner}} {{msg}} {{human_pos}} {unit} ({{rate}}, {{elapsed}})");
+    let style = ProgressStyle::with_template(&template)
+        .expect("valid counter template")
+        .with_key(
+            "rate",
+            |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                // Whole units a second: the decimals of an estimate are noise.
+                let _ = write!(w, "{}/s", indicatif::HumanCount(state.per_sec() as u64));
+            },
+        );
+    bar.set_style(style);
+    bar.set_message(what.to_owned());
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    bar
+}
+
 /// Lowercase hex of a hash.
 pub(crate) fn hex(hash: &[u8; 32]) -> String {
     pbr_log::hex::encode(hash)

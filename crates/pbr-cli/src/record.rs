@@ -15,7 +15,7 @@ use serde_json::json;
 
 use crate::cli::{ContractCommand, Fact};
 use crate::commands::{input, now_micros, open, read_signer_key};
-use crate::output::{outln, print_json, progress};
+use crate::output::{counter, outln, print_json, progress};
 
 fn read_keys(paths: &[PathBuf]) -> Result<Vec<SignerKey>> {
     paths.iter().map(|p| read_signer_key(p)).collect()
@@ -185,7 +185,8 @@ pub(crate) fn import(
             .map_err(pbr_ledger::LedgerError::Rejected)
     });
     ledger.set_threads(std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let bar = progress(json, "importing");
+    // The file streams, so its number of rows is not known until the end.
+    let bar = counter(json, "importing", "rows");
     let report = ledger.append_results(inputs, &keys, now_micros()?, |done, _| {
         bar.set_position(done)
     });
