@@ -1,4 +1,4 @@
-//! The worked scenarios of `shared/domain/scenarios.md`, loaded through the real CLI: the
+//! The worked scenarios of `docs/scenarios.md`, loaded through the real CLI: the
 //! contract TOML and the import file under `tests/scenarios/`. The expected decisions are
 //! transcribed from scenarios.md, never taken from the program's output.
 
@@ -471,5 +471,30 @@ fn scenario_d_loads_and_every_claim_decision_matches() {
     ] {
         let log = pbr_ok(&["--ledger", &ledger, "log", "--kind", kind]);
         assert_eq!(log.lines().count(), 15, "{kind}: {log}");
+    }
+}
+
+/// `docs/scenarios.md` and `docs/domain.md` are the steering team's worked scenarios and
+/// domain notes, copied into the repository so that the docs and the fixtures cite files a
+/// reader has: each must be that text, but for its first line (a comment saying so), whenever
+/// the team's copy is at hand.
+#[test]
+fn the_scenarios_and_domain_notes_in_docs_are_the_teams() {
+    for name in ["scenarios.md", "domain.md"] {
+        let ours = std::fs::read_to_string(repo().join("docs").join(name)).unwrap();
+        let (note, body) = ours.split_once('\n').unwrap();
+        assert!(
+            note.starts_with("<!--") && note.ends_with("-->"),
+            "{name}: {note}"
+        );
+        let theirs = repo().join("../shared/domain").join(name);
+        match std::fs::read_to_string(&theirs) {
+            Ok(text) => assert!(
+                body == text,
+                "docs/{name} differs from {}: copy it again, keeping the first line",
+                theirs.display()
+            ),
+            Err(e) => eprintln!("not compared: {}: {e}", theirs.display()),
+        }
     }
 }

@@ -1,5 +1,5 @@
 //! Acceptance tests of the settlement engine: the four worked scenarios of
-//! `shared/domain/scenarios.md` (§5.A to §5.D), loaded through the real CLI, every quarter's
+//! `docs/scenarios.md` (§5.A to §5.D), loaded through the real CLI, every quarter's
 //! statement issued in order with `pbr settle --issue` from the quarter of the terms'
 //! `[contract] start` to the last quarter of the scenario's table, then compared with
 //! `pbr balance` and `pbr audit`.
