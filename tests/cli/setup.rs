@@ -141,3 +141,75 @@ fn usage_errors_have_the_error_style_and_json() {
     assert_eq!(help.code, 0);
     assert!(help.stdout.contains("Usage: pbr pay"), "{}", help.stdout);
 }
+
+/// `pbr enroll` takes every attribute an enrolment records: each field of the event's
+/// `attributes` (as `pbr log --json` shows them) is an option, and given on the command line
+/// it is what the log shows.
+#[test]
+fn enroll_takes_every_enrolment_attribute() {
+    let (dir, ledger, keys) = crate::scenarios::load_scenario("d");
+    let secret = repo().join("tests/scenarios/secret");
+    let help = pbr_ok(&["enroll", "--help"]);
+    let given = [
+        ("gender", "woman"),
+        ("age-at-entry", "44"),
+        ("entry-status", "long-term-unemployed"),
+        ("isced", "3"),
+        ("home-party", "K1"),
+        ("disability", "yes"),
+        ("third-country-national", "no"),
+        ("foreign-background", "yes"),
+        ("minority", "no"),
+        ("homeless", "yes"),
+        ("rural", "no"),
+    ];
+    let mut args: Vec<String> = [
+        "--ledger",
+        &ledger,
+        "--json",
+        "enroll",
+        "--contract",
+        "scenario-d",
+        "--date",
+        "2024-06-03",
+        "--cpr",
+        "010190-4098",
+        "--secret-file",
+    ]
+    .iter()
+    .map(|a| (*a).to_owned())
+    .collect();
+    args.push(secret.to_str().unwrap().to_owned());
+    args.extend(["--key".to_owned(), keys["K1"].clone()]);
+    for (option, value) in given {
+        args.push(format!("--{option}"));
+        args.push(value.to_owned());
+    }
+    pbr_ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let log = pbr_ok(&[
+        "--ledger",
+        &ledger,
+        "log",
+        "--json",
+        "--kind",
+        "participant-enrolled",
+    ]);
+    let last: Value = serde_json::from_str(log.lines().last().unwrap()).unwrap();
+    let attributes = last["event"]["payload"]["attributes"].as_object().unwrap();
+    for (field, value) in attributes {
+        let option = format!("--{}", field.replace('_', "-"));
+        assert!(help.contains(&option), "pbr enroll has no {option}");
+        let (_, text) = given
+            .iter()
+            .find(|(o, _)| *o == &option[2..])
+            .unwrap_or_else(|| panic!("{option} was not given"));
+        let shown = match value {
+            Value::Bool(true) => "yes".to_owned(),
+            Value::Bool(false) => "no".to_owned(),
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        assert_eq!(&shown, text, "{field}");
+    }
+    drop(dir);
+}

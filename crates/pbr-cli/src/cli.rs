@@ -486,6 +486,24 @@ pub(crate) enum Fact {
         /// The party that pays this participant's outcomes, when the contract says so.
         #[arg(long)]
         home_party: Option<String>,
+        /// With disabilities (ESF+ EECO12): yes or no.
+        #[arg(long, value_name = "YES|NO")]
+        disability: Option<String>,
+        /// Third-country national (EECO13): yes or no.
+        #[arg(long, value_name = "YES|NO")]
+        third_country_national: Option<String>,
+        /// Foreign background (EECO14): yes or no.
+        #[arg(long, value_name = "YES|NO")]
+        foreign_background: Option<String>,
+        /// A minority (EECO15): yes or no.
+        #[arg(long, value_name = "YES|NO")]
+        minority: Option<String>,
+        /// Homeless or affected by housing exclusion (EECO16): yes or no.
+        #[arg(long, value_name = "YES|NO")]
+        homeless: Option<String>,
+        /// From a rural area (EECO17): yes or no.
+        #[arg(long, value_name = "YES|NO")]
+        rural: Option<String>,
     },
     /// Claim an outcome for a participant or a company.
     Claim {
@@ -669,6 +687,12 @@ impl Fact {
                 entry_status,
                 isced,
                 home_party,
+                disability,
+                third_country_national,
+                foreign_background,
+                minority,
+                homeless,
+                rural,
             } => (
                 common,
                 "participant-enrolled",
@@ -678,6 +702,12 @@ impl Fact {
                     ("entry_status", opt(&entry_status)),
                     ("isced", opt(&isced)),
                     ("home_party", opt(&home_party)),
+                    ("disability", opt(&disability)),
+                    ("third_country_national", opt(&third_country_national)),
+                    ("foreign_background", opt(&foreign_background)),
+                    ("minority", opt(&minority)),
+                    ("homeless", opt(&homeless)),
+                    ("rural", opt(&rural)),
                 ],
             ),
             Fact::Claim {
