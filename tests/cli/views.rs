@@ -344,3 +344,108 @@ fn settle_writes_nothing_and_issuing_needs_a_party_that_may_issue() {
         assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
     }
 }
+
+/// A participant is found the way people know one: by a unique prefix of the reference (as
+/// tables show 12 digits) or by CPR number with the pseudonym secret, in `log`, `explain` and
+/// `bundle`, with the same answer as the full reference; a wrong secret finds no one.
+#[test]
+fn participants_are_found_by_prefix_or_cpr() {
+    let (dir, ledger, keys) = crate::scenarios::load_scenario("d");
+    let secret = crate::scenarios::repo().join("tests/scenarios/secret");
+    let secret = secret.to_str().unwrap();
+    let enrolled = pbr_ok(&[
+        "--ledger",
+        &ledger,
+        "log",
+        "--json",
+        "--kind",
+        "participant-enrolled",
+    ]);
+    let first: serde_json::Value = serde_json::from_str(enrolled.lines().next().unwrap()).unwrap();
+    let full = first["event"]["participant"].as_str().unwrap().to_owned();
+    let by = |args: &[&str]| {
+        let mut all = vec!["--ledger", ledger.as_str(), "log", "--json"];
+        all.extend_from_slice(args);
+        pbr_ok(&all)
+    };
+    let expected = by(&["--participant", &full]);
+    assert!(!expected.is_empty());
+    assert_eq!(by(&["--participant", &full[..12]]), expected);
+    // D01 is the first enrolment of scenario D.
+    assert_eq!(
+        by(&["--cpr", "010190-4001", "--secret-file", secret]),
+        expected
+    );
+    let wrong = dir.path().join("wrong.secret");
+    std::fs::write(&wrong, "another secret of at least thirty-two bytes\n").unwrap();
+    let run = crate::support::pbr(&[
+        "--ledger",
+        &ledger,
+        "log",
+        "--cpr",
+        "010190-4001",
+        "--secret-file",
+        wrong.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("no participant with that CPR number"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !run.stderr.contains("010190"),
+        "the CPR number is never printed"
+    );
+    // Issue a statement and explain it for the participant, by prefix.
+    let issued = pbr_ok(&[
+        "--ledger",
+        &ledger,
+        "--json",
+        "settle",
+        "--contract",
+        "scenario-d",
+        "--period",
+        "2024-Q2",
+        "--issue",
+        "--key",
+        &keys["K1"],
+    ]);
+    let issued: serde_json::Value = serde_json::from_str(&issued).unwrap();
+    let seq = issued["issued_seq"].as_u64().unwrap().to_string();
+    let explain = |p: &str| {
+        pbr_ok(&[
+            "--ledger",
+            &ledger,
+            "--json",
+            "explain",
+            &seq,
+            "--participant",
+            p,
+        ])
+    };
+    assert_eq!(explain(&full[..8]), explain(&full));
+    // A bundle by CPR number holds the participant's records.
+    pbr_ok(&[
+        "--ledger",
+        &ledger,
+        "checkpoint",
+        "sign",
+        "--key",
+        &keys["K1"],
+    ]);
+    let out = dir.path().join("bundle.json");
+    pbr_ok(&[
+        "--ledger",
+        &ledger,
+        "bundle",
+        "--cpr",
+        "010190-4001",
+        "--secret-file",
+        secret,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let bundle = std::fs::read_to_string(&out).unwrap();
+    assert!(bundle.contains(&full), "the bundle is about {full}");
+}

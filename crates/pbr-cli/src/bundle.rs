@@ -8,7 +8,6 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
-use pbr_core::ids::ParticipantRef;
 use pbr_ledger::bundle::{Bundle, BundleAbout, BundleError, BundleReport, KeysUsed};
 use pbr_ledger::{LedgerError, SignedCheckpoint};
 use serde_json::json;
@@ -30,14 +29,8 @@ fn write(ledger_dir: Option<PathBuf>, args: BundleArgs, json: bool) -> Result<()
     let out = args
         .out
         .ok_or_else(|| input("pbr bundle needs --out FILE"))?;
-    let participant = args
-        .participant
-        .as_deref()
-        .map(|p| {
-            ParticipantRef::parse(p).map_err(|e| input(format!("--participant: {}", e.reason)))
-        })
-        .transpose()?;
     let mut ledger = open(ledger_dir)?;
+    let participant = crate::commands::participant_of(&mut ledger, &args.who)?;
     let about = match (participant, args.settlement) {
         (Some(participant), _) => BundleAbout::Participant {
             contract: crate::report::contract_of(ledger.state()?, args.contract)?,

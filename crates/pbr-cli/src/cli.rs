@@ -120,9 +120,9 @@ pub(crate) enum Command {
     Explain {
         /// The seq of the settlement-issued event.
         settlement: u64,
-        /// Only the lines about this participant (64 hex digits).
-        #[arg(long)]
-        participant: Option<String>,
+        /// Only the lines about this participant.
+        #[command(flatten)]
+        who: Who,
     },
     /// Which amounts and balances changed between two log positions, and which events
     /// changed them.
@@ -282,14 +282,14 @@ pub(crate) enum AuditFormat {
 /// `pbr bundle`: write a dispute bundle, or `verify` one.
 #[derive(Debug, Args)]
 #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
-#[command(group(clap::ArgGroup::new("about").required(true).args(["participant", "settlement"])))]
+#[command(group(clap::ArgGroup::new("about").required(true).args(["participant", "cpr", "settlement"])))]
 pub(crate) struct BundleArgs {
     #[command(subcommand)]
     pub(crate) command: Option<BundleCommand>,
-    /// Every record about this participant (64 hex digits), and each issued statement with
-    /// a line or decision about them.
-    #[arg(long)]
-    pub(crate) participant: Option<String>,
+    /// Every record about this participant, and each issued statement with a line or
+    /// decision about them.
+    #[command(flatten)]
+    pub(crate) who: Who,
     /// The statement issued at this seq (a settlement-issued event) and every record it
     /// cites.
     #[arg(long, value_name = "SEQ")]
@@ -422,9 +422,9 @@ pub(crate) enum ContractCommand {
 /// Filters of `pbr log`.
 #[derive(Debug, Args)]
 pub(crate) struct LogArgs {
-    /// Only events about this participant (64 hex digits).
-    #[arg(long)]
-    pub(crate) participant: Option<String>,
+    /// Only events about this participant.
+    #[command(flatten)]
+    pub(crate) who: Who,
     /// Only events of this kind (e.g. outcome-rejected).
     #[arg(long)]
     pub(crate) kind: Option<String>,
@@ -434,6 +434,22 @@ pub(crate) struct LogArgs {
     /// Up to, not including, this seq.
     #[arg(long)]
     pub(crate) to_seq: Option<u64>,
+}
+
+/// A participant as people know one: by reference, by a unique prefix of it (as tables show
+/// the first 12 digits), or by CPR number with the pseudonym secret.
+#[derive(Debug, Args)]
+pub(crate) struct Who {
+    /// The participant's reference (64 hex digits) or a unique prefix of it (4 or more).
+    #[arg(long, value_name = "REF")]
+    pub(crate) participant: Option<String>,
+    /// Or the participant's CPR number, turned into the reference with --secret-file and
+    /// never stored or printed.
+    #[arg(long, conflicts_with = "participant", requires = "secret_file")]
+    pub(crate) cpr: Option<String>,
+    /// The commissioner's pseudonym secret, with --cpr.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) secret_file: Option<PathBuf>,
 }
 
 /// What every one-fact command takes.

@@ -110,10 +110,9 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
             known_at,
             effective,
         } => crate::settlement::balance(cli.ledger, contract, at_seq, known_at, effective, json),
-        Command::Explain {
-            settlement,
-            participant,
-        } => crate::settlement::explain(cli.ledger, settlement, participant, json),
+        Command::Explain { settlement, who } => {
+            crate::settlement::explain(cli.ledger, settlement, &who, json)
+        }
         Command::Diff {
             from_seq,
             to_seq,
@@ -489,6 +488,42 @@ fn checkpoint(ledger: Option<PathBuf>, command: CheckpointCommand, json: bool) -
         out!("{}", note.to_text());
     }
     Ok(())
+}
+
+/// The participant `who` names, if any: a reference or a unique prefix of one, or a CPR
+/// number under the pseudonym secret; it must be enrolled in the ledger. The CPR number is
+/// never printed, not even in an error.
+pub(crate) fn participant_of(
+    ledger: &mut Ledger,
+    who: &crate::cli::Who,
+) -> Result<Option<pbr_core::ids::ParticipantRef>> {
+    let state = ledger.state_without_flows()?;
+    match (&who.participant, &who.cpr) {
+        (Some(prefix), _) => state
+            .find_participant(prefix)
+            .map(Some)
+            .map_err(|e| input(format!("--participant: {}", e.reason))),
+        (None, Some(cpr)) => {
+            let key = crate::record::read_secret(who.secret_file.as_deref())?
+                .ok_or_else(|| input("--cpr needs --secret-file, the commissioner's secret"))?;
+            let (cpr, _) = pbr_core::cpr::Cpr::parse(cpr)
+                .map_err(|e| input(format!("--cpr: {}", e.reason)))?;
+            let reference = cpr.participant_ref(&key);
+            if state
+                .contracts
+                .values()
+                .any(|c| c.participants.contains_key(&reference))
+            {
+                Ok(Some(reference))
+            } else {
+                Err(input(
+                    "--cpr: no participant with that CPR number is enrolled under this secret \
+                     (a different secret gives different references)",
+                ))
+            }
+        }
+        (None, None) => Ok(None),
+    }
 }
 
 /// Whether `path` would land inside a ledger directory (one holding `LOCK` and `sled/`).

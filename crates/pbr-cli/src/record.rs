@@ -21,7 +21,7 @@ fn read_keys(paths: &[PathBuf]) -> Result<Vec<SignerKey>> {
     paths.iter().map(|p| read_signer_key(p)).collect()
 }
 
-fn read_secret(path: Option<&Path>) -> Result<Option<PseudonymKey>> {
+pub(crate) fn read_secret(path: Option<&Path>) -> Result<Option<PseudonymKey>> {
     let Some(path) = path else { return Ok(None) };
     let bytes = std::fs::read(path).map_err(|e| input(format!("{}: {e}", path.display())))?;
     let key = PseudonymKey::from_secret(&bytes)
@@ -249,13 +249,8 @@ pub(crate) fn log(
     filter: crate::cli::LogArgs,
     json: bool,
 ) -> Result<()> {
-    let ledger = open(ledger_dir)?;
-    let participant = filter
-        .participant
-        .as_deref()
-        .map(pbr_core::ids::ParticipantRef::parse)
-        .transpose()
-        .map_err(|e| input(e.reason))?;
+    let mut ledger = open(ledger_dir)?;
+    let participant = crate::commands::participant_of(&mut ledger, &filter.who)?;
     let from = filter.from_seq.unwrap_or(0);
     let to = filter.to_seq.unwrap_or(u64::MAX);
     for entry in ledger.log().iter_from(from) {

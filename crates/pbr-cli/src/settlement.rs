@@ -352,13 +352,11 @@ pub(crate) fn print_balances(rows: &[PartyBalance]) {
 pub(crate) fn explain(
     ledger_dir: Option<PathBuf>,
     seq: u64,
-    participant: Option<String>,
+    who: &crate::cli::Who,
     json: bool,
 ) -> Result<()> {
-    if let Some(p) = &participant {
-        pbr_core::ids::ParticipantRef::parse(p).map_err(|e| input(e.reason))?;
-    }
-    let ledger = open(ledger_dir)?;
+    let mut ledger = open(ledger_dir)?;
+    let participant = crate::commands::participant_of(&mut ledger, who)?.map(|p| p.to_string());
     let statement = ledger.statement_at(seq)?;
     if json {
         let mut value = statement.to_json();

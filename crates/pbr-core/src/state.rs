@@ -1460,6 +1460,42 @@ fn check_registration(
     Ok(())
 }
 
+impl State {
+    /// The enrolled participant whose reference starts with `prefix` (4 to 64 hex digits):
+    /// people know a participant by the first digits a table shows, so a unique prefix names
+    /// one. None, or several, is an error that says which.
+    pub fn find_participant(&self, prefix: &str) -> Result<ParticipantRef, CoreError> {
+        let prefix = prefix.trim().to_ascii_lowercase();
+        if prefix.len() < 4 || prefix.len() > 64 || !prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return refuse(format!(
+                "{prefix:?} is not a participant reference or a prefix of one (4 to 64 hex digits)"
+            ));
+        }
+        let mut found: BTreeSet<ParticipantRef> = BTreeSet::new();
+        for contract in self.contracts.values() {
+            for reference in contract.participants.keys() {
+                if reference.to_string().starts_with(&prefix) {
+                    found.insert(*reference);
+                }
+            }
+        }
+        let mut found = found.into_iter();
+        match (found.next(), found.next()) {
+            (Some(one), None) => Ok(one),
+            (None, _) => refuse(format!(
+                "no enrolled participant's reference starts with {prefix}"
+            )),
+            (Some(first), Some(second)) => refuse(format!(
+                "{prefix} starts the references of {} participants ({}…, {}…{}): give more digits",
+                2 + found.len(),
+                &first.to_string()[..12],
+                &second.to_string()[..12],
+                if found.len() > 0 { ", …" } else { "" }
+            )),
+        }
+    }
+}
+
 /// A correction may retract only what its own author recorded (`docs/validation.md`, "Who
 /// may assert what"): the state does not keep every event's author, so the caller reads the
 /// retracted event's author from the log and passes it here, after [`State::admit`].
@@ -1586,5 +1622,92 @@ mod months_tests {
             months.range(0..=9).map(|m| m.0).collect::<Vec<_>>(),
             vec![3, 5]
         );
+    }
+}
+
+#[cfg(test)]
+mod find_participant_tests {
+    use super::*;
+
+    fn reference(first: u8, second: u8) -> ParticipantRef {
+        let mut bytes = [7u8; 32];
+        bytes[0] = first;
+        bytes[1] = second;
+        ParticipantRef(bytes)
+    }
+
+    fn state() -> State {
+        let mut state = State::default();
+        let participant = |seq| Participant {
+            seq,
+            start: NaiveDate::default(),
+            attributes: StoredAttributes::default(),
+            left: None,
+        };
+        let mut a = ContractState::default();
+        a.participants.insert(reference(0xab, 0x12), participant(1));
+        a.participants.insert(reference(0xab, 0x13), participant(2));
+        let mut b = ContractState::default();
+        // The same citizen in a second contract is one participant.
+        b.participants.insert(reference(0xab, 0x12), participant(3));
+        b.participants.insert(reference(0xcd, 0x00), participant(4));
+        state.contracts.insert("a".into(), a);
+        state.contracts.insert("b".into(), b);
+        state
+    }
+
+    #[test]
+    fn a_unique_prefix_names_one_participant() {
+        let state = state();
+        assert_eq!(state.find_participant("ab12"), Ok(reference(0xab, 0x12)));
+        assert_eq!(state.find_participant("CD00"), Ok(reference(0xcd, 0x00)));
+        let full = reference(0xab, 0x13).to_string();
+        assert_eq!(state.find_participant(&full), Ok(reference(0xab, 0x13)));
+        let reason = |prefix: &str| {
+            state
+                .find_participant(prefix)
+                .err()
+                .map(|e| e.reason)
+                .unwrap_or_default()
+        };
+        assert!(
+            reason("ab1").contains("4 to 64 hex digits"),
+            "{}",
+            reason("ab1")
+        );
+        assert!(reason("ab1z").contains("4 to 64 hex digits"));
+        assert!(reason("ab11").contains("no enrolled participant"));
+    }
+
+    #[test]
+    fn a_prefix_of_several_says_how_many_and_asks_for_more_digits() {
+        let mut state = state();
+        // ab12… and ab13… share "ab1"; make two share four digits.
+        let Some(a) = state.contracts.get_mut("a") else {
+            panic!("contract a is in the state")
+        };
+        a.participants.insert(
+            reference(0xab, 0x12).with_last(1),
+            Participant {
+                seq: 9,
+                start: NaiveDate::default(),
+                attributes: StoredAttributes::default(),
+                left: None,
+            },
+        );
+        let reason = state
+            .find_participant("ab12")
+            .err()
+            .map(|e| e.reason)
+            .unwrap_or_default();
+        assert!(reason.contains("2 participants"), "{reason}");
+        assert!(reason.contains("give more digits"), "{reason}");
+    }
+
+    impl ParticipantRef {
+        fn with_last(mut self, byte: u8) -> ParticipantRef {
+            self.0[31] = byte;
+            self
+        }
     }
 }
