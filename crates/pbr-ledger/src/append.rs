@@ -179,7 +179,7 @@ impl Ledger {
     /// The index is written here rather than on a thread of its own so that every page it
     /// reads and writes is allocated in one heap: on a writer thread of its own, glibc kept
     /// 20 to 50 MiB more in that thread's arena, more or less depending on timing
-    /// (`docs/performance.md`, "Session 8").
+    /// (`docs/performance.md`, "Import: id index written on the validating thread").
     fn append_indexing<I>(
         &mut self,
         inputs: I,

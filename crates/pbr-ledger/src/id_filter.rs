@@ -18,7 +18,8 @@
 //! Why so many bits: every false positive is a lookup that reads one block of each run of the
 //! index from sled, and those reads stay in sled's page cache. At 12 bits an id (1 % false
 //! positives across a million-row import, parts included) they were the largest part of the
-//! import's memory growth with the file's length (`docs/performance.md`, "Session 6").
+//! import's memory growth with the file's length (`docs/performance.md`, "Import: id filter
+//! at 20 bits an id; money flows leave the state a block at a time").
 //! The hash is fixed (no random seed): the domain crates use no randomness, and an id chosen
 //! to collide can only cost lookups.
 
