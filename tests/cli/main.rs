@@ -6,6 +6,7 @@
 mod audit;
 mod authority;
 mod bundle;
+mod durability;
 mod import_errors;
 mod privacy;
 mod report_audit;

@@ -11,6 +11,7 @@
 #![warn(clippy::unwrap_used)]
 
 mod cache;
+mod durable;
 pub mod error;
 pub mod export;
 pub mod hash;

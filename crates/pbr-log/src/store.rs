@@ -164,7 +164,7 @@ impl Log {
         let meta = db.open_tree("meta")?;
         meta.insert(META_ORIGIN, origin.as_bytes())?;
         meta.insert(META_LEN, &0u64.to_be_bytes())?;
-        db.flush()?;
+        crate::durable::flush(&db, &dir.join(SLED_DIR))?;
         drop(meta);
         Log::from_db(dir, db, lock)
     }
@@ -296,7 +296,7 @@ impl Log {
         }
         self.events.apply_batch(removals)?;
         self.meta.remove(META_PENDING)?;
-        self.db.flush()?;
+        crate::durable::flush(&self.db, &self.dir.join(SLED_DIR))?;
         Ok(())
     }
 
@@ -345,7 +345,7 @@ impl Log {
             )));
         }
         self.write_caches(&staged)?;
-        self.db.flush()?;
+        crate::durable::flush(&self.db, &self.dir.join(SLED_DIR))?;
         Ok(())
     }
 
@@ -500,7 +500,7 @@ impl Log {
 
     /// Flushes every tree to disk.
     pub fn flush(&self) -> Result<(), LogError> {
-        self.db.flush()?;
+        crate::durable::flush(&self.db, &self.dir.join(SLED_DIR))?;
         Ok(())
     }
 
@@ -605,7 +605,7 @@ impl Log {
         key[..8].copy_from_slice(&note.checkpoint.size.to_be_bytes());
         key[8..].copy_from_slice(&id.to_be_bytes());
         self.checkpoints.insert(key, note.to_text().as_bytes())?;
-        self.db.flush()?;
+        crate::durable::flush(&self.db, &self.dir.join(SLED_DIR))?;
         Ok(())
     }
 
@@ -675,7 +675,7 @@ impl Log {
             )));
         }
         self.keys.insert(key.name.as_bytes(), text.as_bytes())?;
-        self.db.flush()?;
+        crate::durable::flush(&self.db, &self.dir.join(SLED_DIR))?;
         Ok(())
     }
 
@@ -700,7 +700,7 @@ impl Log {
 
     pub(crate) fn set_verified_mark(&self, size: u64) -> Result<(), LogError> {
         self.meta.insert(META_VERIFIED, &size.to_be_bytes())?;
-        self.db.flush()?;
+        crate::durable::flush(&self.db, &self.dir.join(SLED_DIR))?;
         Ok(())
     }
 
@@ -805,7 +805,7 @@ impl Batch<'_> {
         meta.insert(META_LEN, &end.to_be_bytes());
         meta.remove(META_PENDING);
         self.log.meta.apply_batch(meta)?;
-        self.log.db.flush()?;
+        crate::durable::flush(&self.log.db, &self.log.dir.join(SLED_DIR))?;
         self.open = false;
         let frontier = std::mem::take(&mut self.staged.frontier);
         let log = &mut *self.log;
