@@ -451,11 +451,11 @@ fn bad_requests_and_unreadable_files_are_input_errors_that_write_nothing() {
     for (about, expected) in [
         (
             vec!["--participant", nobody.as_str()],
-            "is not enrolled in contract impact60-demo",
+            "--participant: no enrolled participant's reference starts with abab",
         ),
         (
             vec!["--participant", "AB"],
-            "--participant: a participant reference is 64 lowercase hex",
+            "--participant: \"ab\" is not a participant reference or a prefix of one",
         ),
         (
             vec!["--settlement", "10"],
