@@ -24,7 +24,7 @@ use crate::ids::ParticipantRef;
 use crate::money::Money;
 
 pub use crate::flows::{Flow, FlowKind, Flows};
-use crate::terms::{Attribute, OutcomeTerms, Subject, Terms};
+use crate::terms::{Attribute, AttributeValue, Eligibility, OutcomeTerms, Subject, Terms};
 
 /// What a claim is about.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -180,15 +180,96 @@ pub struct StoredAttributes {
     pub isced: Option<u8>,
     /// Home party.
     pub home_party: Option<String>,
+    /// Gender.
+    pub gender: Option<crate::event::Gender>,
+    /// Labour-market status at entry.
+    pub entry_status: Option<crate::event::EntryStatus>,
+    /// The yes-or-no categories, in the order of [`FLAGS`]: 2 bits each, 0 not recorded,
+    /// 1 no, 2 yes.
+    pub flags: u16,
 }
+
+/// The yes-or-no attributes kept in [`StoredAttributes::flags`], in order.
+const FLAGS: [Attribute; 6] = [
+    Attribute::Disability,
+    Attribute::ThirdCountryNational,
+    Attribute::ForeignBackground,
+    Attribute::Minority,
+    Attribute::Homeless,
+    Attribute::Rural,
+];
 
 impl From<&Attributes> for StoredAttributes {
     fn from(a: &Attributes) -> StoredAttributes {
+        let values = [
+            a.disability,
+            a.third_country_national,
+            a.foreign_background,
+            a.minority,
+            a.homeless,
+            a.rural,
+        ];
+        let flags = values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                let code: u16 = match v {
+                    None => 0,
+                    Some(false) => 1,
+                    Some(true) => 2,
+                };
+                code << (2 * i)
+            })
+            .fold(0, |all, bits| all | bits);
         StoredAttributes {
             age_at_entry: a.age_at_entry,
             isced: a.isced,
             home_party: a.home_party.clone(),
+            gender: a.gender,
+            entry_status: a.entry_status,
+            flags,
         }
+    }
+}
+
+impl StoredAttributes {
+    /// The recorded value of `attribute`, if any.
+    pub fn value(&self, attribute: Attribute) -> Option<AttributeValue<'static>> {
+        use crate::event::{EntryStatus, Gender};
+        match attribute {
+            Attribute::AgeAtEntry => self.age_at_entry.map(|v| AttributeValue::Number(v.into())),
+            Attribute::Isced => self.isced.map(|v| AttributeValue::Number(v.into())),
+            Attribute::Gender => self.gender.map(|g| {
+                AttributeValue::Category(match g {
+                    Gender::Woman => "woman",
+                    Gender::Man => "man",
+                    Gender::NonBinary => "non-binary",
+                })
+            }),
+            Attribute::EntryStatus => self.entry_status.map(|e| {
+                AttributeValue::Category(match e {
+                    EntryStatus::Unemployed => "unemployed",
+                    EntryStatus::LongTermUnemployed => "long-term-unemployed",
+                    EntryStatus::Inactive => "inactive",
+                    EntryStatus::Employed => "employed",
+                })
+            }),
+            flag => {
+                let i = FLAGS.iter().position(|f| *f == flag)?;
+                match (self.flags >> (2 * i)) & 0b11 {
+                    1 => Some(AttributeValue::Flag(false)),
+                    2 => Some(AttributeValue::Flag(true)),
+                    _ => None,
+                }
+            }
+        }
+    }
+
+    /// The first of `rules` the attributes do not meet.
+    pub fn first_unmet<'r>(&self, rules: &'r [Eligibility]) -> Option<&'r Eligibility> {
+        rules
+            .iter()
+            .find(|rule| !rule.admits(self.value(rule.attribute)))
     }
 }
 
@@ -436,6 +517,37 @@ impl State {
                 }
                 if p.attributes.isced.is_some_and(|level| level > 8) {
                     return refuse("an ISCED level is 0 to 8");
+                }
+                if let Some(enrolment) = terms.enrolment.as_ref().filter(|e| e.refuse_at_enrolment)
+                {
+                    let start = event.business_date;
+                    if start < enrolment.from.0 || start > enrolment.to.0 {
+                        return refuse_as(
+                            "outside-enrolment-window",
+                            format_args!(
+                                "the contract enrols from {} to {}, not on {start}",
+                                enrolment.from.0, enrolment.to.0
+                            ),
+                        );
+                    }
+                    let attributes = StoredAttributes::from(&p.attributes);
+                    if let Some(rule) = attributes.first_unmet(&enrolment.eligibility) {
+                        return refuse_as(
+                            "outside-target-group",
+                            format_args!(
+                                "the contract's target group needs {}, and the participant's \
+                                 is {}",
+                                rule.describe(),
+                                match attributes.value(rule.attribute) {
+                                    None => "not recorded".to_owned(),
+                                    Some(AttributeValue::Number(n)) => n.to_string(),
+                                    Some(AttributeValue::Category(c)) => c.to_owned(),
+                                    Some(AttributeValue::Flag(f)) =>
+                                        (if f { "yes" } else { "no" }).to_owned(),
+                                }
+                            ),
+                        );
+                    }
                 }
                 Ok(())
             }
@@ -958,21 +1070,17 @@ impl State {
         {
             return Err(RejectReason::EnrolmentWindow);
         }
-        // 2. Eligibility by attributes at entry.
+        // 2. Eligibility by attributes at entry: the contract's target group, then the
+        // outcome's own conditions.
         if let Some(p) = participant {
-            for rule in &outcome.eligibility {
-                let value = match rule.attribute {
-                    Attribute::AgeAtEntry => p.attributes.age_at_entry.map(u32::from),
-                    Attribute::Isced => p.attributes.isced.map(u32::from),
-                };
-                let Some(value) = value else {
-                    return Err(RejectReason::Eligibility);
-                };
-                if rule.min.is_some_and(|min| value < min)
-                    || rule.max.is_some_and(|max| value > max)
-                {
-                    return Err(RejectReason::Eligibility);
-                }
+            let target = terms
+                .enrolment
+                .as_ref()
+                .map_or(&[][..], |e| e.eligibility.as_slice());
+            if p.attributes.first_unmet(target).is_some()
+                || p.attributes.first_unmet(&outcome.eligibility).is_some()
+            {
+                return Err(RejectReason::Eligibility);
             }
         }
         // 3. Outcome window: the achievement date (for a sustainment clock, the date the

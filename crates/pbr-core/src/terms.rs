@@ -276,6 +276,14 @@ pub struct EnrolmentTerms {
     pub max_participants: Option<u32>,
     /// Participation lasts this many months from the start date, when the contract fixes it.
     pub participation_months: Option<u32>,
+    /// The target group: conditions on the attributes at entry every participant must meet.
+    #[serde(default)]
+    pub eligibility: Vec<Eligibility>,
+    /// Refuse an enrolment outside `from..to` or the target group when it is recorded; by
+    /// default it is recorded and every claim about the participant is rejected
+    /// (`enrolment-window`, `eligibility`), as scenario A does.
+    #[serde(default)]
+    pub refuse_at_enrolment: bool,
 }
 
 /// What an outcome is paid for: a participant or a company.
@@ -370,19 +378,27 @@ fn one() -> u32 {
     1
 }
 
-/// A condition on an attribute at entry.
+/// A condition on an attribute at entry: a number (`age-at-entry`, `isced`) within `min`
+/// and `max`; a category (`gender`, `entry-status`) among `in`; a yes-or-no category
+/// (`disability`, `third-country-national`, `foreign-background`, `minority`, `homeless`,
+/// `rural`) equal to `is`. An attribute not recorded meets no condition.
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Eligibility {
-    /// The attribute: `age-at-entry` or `isced`.
+    /// The attribute.
     pub attribute: Attribute,
-    /// The smallest value allowed.
+    /// The smallest value allowed (a number).
     pub min: Option<u32>,
-    /// The largest value allowed.
+    /// The largest value allowed (a number).
     pub max: Option<u32>,
+    /// The values allowed (a category), e.g. `["long-term-unemployed"]`.
+    #[serde(default, rename = "in")]
+    pub values: Vec<String>,
+    /// The value required (a yes-or-no category).
+    pub is: Option<bool>,
 }
 
-/// An attribute eligibility can test.
+/// An attribute eligibility can test: the ESF+ categories recorded at enrolment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Attribute {
@@ -390,6 +406,111 @@ pub enum Attribute {
     AgeAtEntry,
     /// ISCED level at entry.
     Isced,
+    /// Gender: `woman`, `man`, `non-binary`.
+    Gender,
+    /// Labour-market status at entry: `unemployed`, `long-term-unemployed`, `inactive`,
+    /// `employed`.
+    EntryStatus,
+    /// With disabilities (EECO12).
+    Disability,
+    /// Third-country national (EECO13).
+    ThirdCountryNational,
+    /// Foreign background (EECO14).
+    ForeignBackground,
+    /// A minority (EECO15).
+    Minority,
+    /// Homeless or affected by housing exclusion (EECO16).
+    Homeless,
+    /// From a rural area (EECO17).
+    Rural,
+}
+
+/// What kind of value an attribute has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AttributeKind {
+    /// A whole number, tested with `min` and `max`.
+    Number,
+    /// A category, tested with `in`; the values it can take.
+    Category(&'static [&'static str]),
+    /// Yes or no, tested with `is`.
+    Flag,
+}
+
+impl Attribute {
+    /// The kind of value, and for a category its values.
+    pub fn kind(self) -> AttributeKind {
+        match self {
+            Attribute::AgeAtEntry | Attribute::Isced => AttributeKind::Number,
+            Attribute::Gender => AttributeKind::Category(&["woman", "man", "non-binary"]),
+            Attribute::EntryStatus => AttributeKind::Category(&[
+                "unemployed",
+                "long-term-unemployed",
+                "inactive",
+                "employed",
+            ]),
+            _ => AttributeKind::Flag,
+        }
+    }
+
+    /// The name the terms use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Attribute::AgeAtEntry => "age-at-entry",
+            Attribute::Isced => "isced",
+            Attribute::Gender => "gender",
+            Attribute::EntryStatus => "entry-status",
+            Attribute::Disability => "disability",
+            Attribute::ThirdCountryNational => "third-country-national",
+            Attribute::ForeignBackground => "foreign-background",
+            Attribute::Minority => "minority",
+            Attribute::Homeless => "homeless",
+            Attribute::Rural => "rural",
+        }
+    }
+}
+
+impl Eligibility {
+    /// Whether a participant whose attribute has `value` meets the condition; `None` (not
+    /// recorded) meets none.
+    pub fn admits(&self, value: Option<AttributeValue<'_>>) -> bool {
+        match value {
+            Some(AttributeValue::Number(n)) => {
+                self.min.is_none_or(|min| n >= min) && self.max.is_none_or(|max| n <= max)
+            }
+            Some(AttributeValue::Category(text)) => self.values.iter().any(|v| v == text),
+            Some(AttributeValue::Flag(flag)) => self.is == Some(flag),
+            None => false,
+        }
+    }
+
+    /// The condition in words, for a refusal: `entry-status in [long-term-unemployed]`.
+    pub fn describe(&self) -> String {
+        let name = self.attribute.name();
+        match self.attribute.kind() {
+            AttributeKind::Number => match (self.min, self.max) {
+                (Some(min), Some(max)) => format!("{name} {min} to {max}"),
+                (Some(min), None) => format!("{name} at least {min}"),
+                (None, Some(max)) => format!("{name} at most {max}"),
+                (None, None) => name.to_owned(),
+            },
+            AttributeKind::Category(_) => format!("{name} in [{}]", self.values.join(", ")),
+            AttributeKind::Flag => format!(
+                "{name} is {}",
+                if self.is == Some(true) { "yes" } else { "no" }
+            ),
+        }
+    }
+}
+
+/// A participant's recorded value of an attribute.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AttributeValue<'a> {
+    /// A number.
+    Number(u32),
+    /// A category, by its name in the terms.
+    Category(&'a str),
+    /// Yes or no.
+    Flag(bool),
 }
 
 /// The `[caps]` table: limits on net paid amounts (claw-backs restore headroom).
@@ -839,6 +960,52 @@ impl<'t> Problems<'t> {
     }
 }
 
+/// A condition names the fields its attribute's kind takes, and only those.
+fn check_eligibility(p: &mut Problems<'_>, path: Vec<Step>, rule: &Eligibility) {
+    let name = rule.attribute.name();
+    let problem = match rule.attribute.kind() {
+        AttributeKind::Number => {
+            let reversed = matches!((rule.min, rule.max), (Some(min), Some(max)) if min > max);
+            if (rule.min.is_none() && rule.max.is_none()) || reversed {
+                Some("give min and/or max, min not above max".to_owned())
+            } else if !rule.values.is_empty() || rule.is.is_some() {
+                Some(format!(
+                    "{name} is a number: give min and/or max, not in or is"
+                ))
+            } else {
+                None
+            }
+        }
+        AttributeKind::Category(allowed) => {
+            if rule.values.is_empty() || rule.min.is_some() || rule.max.is_some() {
+                Some(format!(
+                    "{name} is a category: give `in`, a list of {}",
+                    allowed.join(", ")
+                ))
+            } else if rule.is.is_some() {
+                Some(format!("{name} is a category: give in, not is"))
+            } else {
+                rule.values
+                    .iter()
+                    .find(|v| !allowed.contains(&v.as_str()))
+                    .map(|v| format!("{v:?} is not a {name}: one of {}", allowed.join(", ")))
+            }
+        }
+        AttributeKind::Flag => {
+            if rule.is.is_none() || rule.min.is_some() || rule.max.is_some() {
+                Some(format!("{name} is yes or no: give is = true or is = false"))
+            } else if !rule.values.is_empty() {
+                Some(format!("{name} is yes or no: give is, not in"))
+            } else {
+                None
+            }
+        }
+    };
+    if let Some(reason) = problem {
+        p.add(path, reason);
+    }
+}
+
 /// The checks the schema cannot express. Returns every problem, in document order of the
 /// sections.
 fn validate(terms: &Terms) -> Vec<Problem> {
@@ -998,13 +1165,11 @@ fn validate(terms: &Terms) -> Vec<Problem> {
             _ => p.add(at("fraction"), "partial-of and fraction go together".into()),
         }
         for (j, rule) in outcome.eligibility.iter().enumerate() {
-            let reversed = matches!((rule.min, rule.max), (Some(min), Some(max)) if min > max);
-            if (rule.min.is_none() && rule.max.is_none()) || reversed {
-                p.add(
-                    vec![Key("outcomes"), Index(i), Key("eligibility"), Index(j)],
-                    "give min and/or max, min not above max".into(),
-                );
-            }
+            check_eligibility(
+                &mut p,
+                vec![Key("outcomes"), Index(i), Key("eligibility"), Index(j)],
+                rule,
+            );
         }
         if let (Some(window), Some(deadline)) = (&outcome.achieved_by, &outcome.claim_deadline)
             && deadline < window
@@ -1091,13 +1256,20 @@ fn validate(terms: &Terms) -> Vec<Problem> {
     for (j, id) in contract.issuers.iter().enumerate() {
         p.party(vec![Key("contract"), Key("issuers"), Index(j)], id);
     }
-    if let Some(enrolment) = &terms.enrolment
-        && enrolment.to < enrolment.from
-    {
-        p.add(
-            vec![Key("enrolment"), Key("to")],
-            "the window ends before it starts".into(),
-        );
+    if let Some(enrolment) = &terms.enrolment {
+        if enrolment.to < enrolment.from {
+            p.add(
+                vec![Key("enrolment"), Key("to")],
+                "the window ends before it starts".into(),
+            );
+        }
+        for (j, rule) in enrolment.eligibility.iter().enumerate() {
+            check_eligibility(
+                &mut p,
+                vec![Key("enrolment"), Key("eligibility"), Index(j)],
+                rule,
+            );
+        }
     }
     if let Some(caps) = &terms.caps {
         for (field, amount) in [

@@ -923,6 +923,11 @@ fn outcome_rules(o: &OutcomeTerms) -> String {
         let name = match e.attribute {
             Attribute::AgeAtEntry => "age at entry",
             Attribute::Isced => "ISCED level at entry",
+            // The categories read as the terms write them.
+            _ => {
+                parts.push(e.describe());
+                continue;
+            }
         };
         match (e.min, e.max) {
             (Some(min), Some(max)) => parts.push(format!("{name} {min} to {max}")),

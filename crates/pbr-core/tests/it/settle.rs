@@ -2199,3 +2199,151 @@ fn a_clawed_back_outcome_stops_excluding() {
     );
     assert_eq!(log.decide(second, date(2024, 3, 3), true), Ok(()));
 }
+
+// ---------------------------------------------------------------------------------------
+// The target group: eligibility on every attribute recorded at enrolment.
+
+const TARGET_GROUP: &str = "
+[enrolment]
+from = 2024-01-01
+to = 2024-06-30
+eligibility = [
+  { attribute = \"entry-status\", in = [\"long-term-unemployed\"] },
+  { attribute = \"foreign-background\", is = true },
+  { attribute = \"age-at-entry\", min = 25 },
+]
+REFUSE
+
+[[outcomes]]
+code = \"JOB\"
+name = \"Job\"
+price = \"100.00\"
+payer = \"c1\"
+payee = \"prov\"
+eligibility = [{ attribute = \"gender\", in = [\"man\"] }]
+";
+
+/// An enrolment of participant `i` on `day` with some attributes.
+fn enrolment(
+    log: &Log,
+    i: usize,
+    day: NaiveDate,
+    status: Option<pbr_core::event::EntryStatus>,
+    foreign: Option<bool>,
+    gender: Option<pbr_core::event::Gender>,
+) -> Event {
+    log.event(
+        "c1",
+        day,
+        Some(participant_ref(i)),
+        Payload::ParticipantEnrolled(ParticipantEnrolled {
+            attributes: Attributes {
+                age_at_entry: Some(30),
+                entry_status: status,
+                foreign_background: foreign,
+                gender,
+                ..Attributes::default()
+            },
+        }),
+    )
+}
+
+/// With `refuse-at-enrolment`, an enrolment outside the window or the target group is
+/// refused when it is recorded, with its reason; an attribute not recorded is not a "no"
+/// that passes but an unknown that fails.
+#[test]
+fn a_contract_can_refuse_enrolments_outside_its_target_group() {
+    use pbr_core::event::EntryStatus::{LongTermUnemployed, Unemployed};
+    let terms = TARGET_GROUP.replace("REFUSE", "refuse-at-enrolment = true");
+    let mut log = Log::default();
+    log.register(&example_terms("", &terms));
+    let d = |m, day| date(2024, m, day);
+    let cases = [
+        (d(3, 1), Some(LongTermUnemployed), Some(true), "ok"),
+        (
+            d(7, 1),
+            Some(LongTermUnemployed),
+            Some(true),
+            "outside-enrolment-window",
+        ),
+        (
+            d(3, 1),
+            Some(Unemployed),
+            Some(true),
+            "outside-target-group",
+        ),
+        (
+            d(3, 1),
+            Some(LongTermUnemployed),
+            Some(false),
+            "outside-target-group",
+        ),
+        (d(3, 1), None, Some(true), "outside-target-group"),
+        (
+            d(3, 1),
+            Some(LongTermUnemployed),
+            None,
+            "outside-target-group",
+        ),
+    ];
+    for (i, (day, status, foreign, expected)) in cases.into_iter().enumerate() {
+        let event = enrolment(&log, i, day, status, foreign, None);
+        assert_eq!(code_of(admitted(&log, &event)), expected, "case {i}");
+    }
+    let unknown = enrolment(&log, 9, d(3, 1), None, Some(true), None);
+    let reason = admitted(&log, &unknown).unwrap_err();
+    assert!(
+        reason.contains("entry-status in [long-term-unemployed]"),
+        "{reason}"
+    );
+    assert!(reason.contains("not recorded"), "{reason}");
+}
+
+/// By default the enrolment is recorded and its claims are rejected for eligibility, the
+/// target group's conditions first, then the outcome's own (gender here).
+#[test]
+fn by_default_the_target_group_rejects_claims() {
+    use pbr_core::event::EntryStatus::{LongTermUnemployed, Unemployed};
+    use pbr_core::event::Gender::{Man, Woman};
+    let terms = TARGET_GROUP.replace("REFUSE", "");
+    let mut log = Log::default();
+    log.register(&example_terms("", &terms));
+    let d = |m, day| date(2024, m, day);
+    let people = [
+        (Some(LongTermUnemployed), Some(true), Some(Man), Ok(())),
+        (
+            Some(Unemployed),
+            Some(true),
+            Some(Man),
+            Err(RejectReason::Eligibility),
+        ),
+        (
+            Some(LongTermUnemployed),
+            None,
+            Some(Man),
+            Err(RejectReason::Eligibility),
+        ),
+        (
+            Some(LongTermUnemployed),
+            Some(true),
+            Some(Woman),
+            Err(RejectReason::Eligibility),
+        ),
+        (
+            Some(LongTermUnemployed),
+            Some(true),
+            None,
+            Err(RejectReason::Eligibility),
+        ),
+    ];
+    for (i, (status, foreign, gender, expected)) in people.into_iter().enumerate() {
+        let event = enrolment(&log, i, d(2, 1), status, foreign, gender);
+        log.append(event);
+        let claim = log.claim(i, "JOB", d(5, 1), d(5, 1));
+        assert_eq!(
+            log.decide(claim, d(5, 2), true),
+            expected,
+            "participant {i}"
+        );
+    }
+}
