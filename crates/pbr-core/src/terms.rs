@@ -543,7 +543,7 @@ pub struct SustainmentTerms {
     pub full_price: Amount,
     /// The price of a partly self-sufficient month (none: partial months do not count).
     pub partial_price: Option<Amount>,
-    /// Who pays.
+    /// Who pays; or `home-party`, each participant's home party at entry.
     pub payer: String,
     /// Who is paid.
     pub payee: String,
@@ -575,7 +575,8 @@ pub struct SavingsTerms {
     /// Months of period *q* are settled at the end of period *q + lag*.
     #[serde(default)]
     pub register_lag: u32,
-    /// The party whose savings they are.
+    /// The party whose savings they are; or `home-party`, each participant's home party at
+    /// entry, for a contract of several municipalities.
     pub party: String,
 }
 
@@ -1294,7 +1295,9 @@ fn validate(terms: &Terms) -> Vec<Problem> {
         if let Some(partial) = &s.partial_price {
             p.money(vec![Key("sustainment"), Key("partial-price")], partial);
         }
-        p.party(vec![Key("sustainment"), Key("payer")], &s.payer);
+        if s.payer != "home-party" {
+            p.party(vec![Key("sustainment"), Key("payer")], &s.payer);
+        }
         p.party(vec![Key("sustainment"), Key("payee")], &s.payee);
     }
     if let Some(s) = &terms.savings {
@@ -1311,7 +1314,20 @@ fn validate(terms: &Terms) -> Vec<Problem> {
                 "measurement ends before it starts".into(),
             );
         }
-        p.party(vec![Key("savings"), Key("party")], &s.party);
+        if s.party != "home-party" {
+            p.party(vec![Key("savings"), Key("party")], &s.party);
+        } else if terms
+            .waterfall
+            .as_ref()
+            .is_some_and(|w| w.source == WaterfallSource::Savings)
+        {
+            p.add(
+                vec![Key("savings"), Key("party")],
+                "savings measured for each home party cannot feed the one waterfall: name the \
+                 party whose savings repay it"
+                    .into(),
+            );
+        }
     }
     if let Some(w) = &terms.waterfall {
         p.party(vec![Key("waterfall"), Key("party")], &w.party);

@@ -332,7 +332,14 @@ impl Budget {
                 .map_err(|e| ReportError::Render(e.reason))?;
             let (start, end) = (terms.contract.start.0.year(), terms.contract.end.0.year());
             span = Some(span.map_or((start, end), |(s, e)| (s.min(start), e.max(end))));
-            measured |= terms.savings.as_ref().is_some_and(|s| s.party == party);
+            measured |= terms.savings.as_ref().is_some_and(|s| {
+                s.party == party
+                        // Savings by home party are measured for the municipalities.
+                        || (s.party == "home-party"
+                            && terms.parties.iter().any(|p| {
+                                p.id == party && p.role == pbr_core::event::Role::Commissioner
+                            }))
+            });
             currency = Some(terms.contract.currency);
         }
         let currency = currency

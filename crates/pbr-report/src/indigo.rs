@@ -1027,7 +1027,11 @@ fn pricing(
                         s.partial_price.as_ref()
                     };
                     price = amount.map(money).transpose()?;
-                    description = Some(format!("paid by {} to {} per month", s.payer, s.payee));
+                    description = Some(format!(
+                        "paid by {} to {} per month",
+                        party_words(&s.payer),
+                        s.payee
+                    ));
                 }
             }
             SAVINGS => {
@@ -1037,14 +1041,14 @@ fn pricing(
                         RoundAt::UnitPrice => format!(
                             "no fixed price: each month saves {} for {}",
                             valued.unit_calc().map_err(core)?,
-                            s.party
+                            party_words(&s.party)
                         ),
                         RoundAt::Total => format!(
                             "no fixed price: each month saves {} × {} for {}, rounded ({}) on \
                              each period's total",
                             decimal(valued.rate),
                             valued.ratio,
-                            s.party,
+                            party_words(&s.party),
                             valued.rounding.name()
                         ),
                     };
@@ -1112,4 +1116,13 @@ fn pricing(
         contracted_increases_to_outcome_pricing: None,
         price_description: description,
     })
+}
+
+/// A party as the terms name it, in words: `home-party` is each participant's home party.
+fn party_words(party: &str) -> &str {
+    if party == "home-party" {
+        "each participant's home party"
+    } else {
+        party
+    }
 }

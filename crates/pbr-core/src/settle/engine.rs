@@ -1192,12 +1192,13 @@ impl<'a> Engine<'a> {
                 cap: cap_calc,
             };
             let subject_name = subject_name(&subject);
+            let payer = self.home_or(&s.payer, &group.participant, "sustainment")?;
             self.add(
                 LineKey {
                     accrual: period,
                     rule: format!("sustainment:{name}"),
                     subject: Some(subject_name.clone()),
-                    from: s.payer.clone(),
+                    from: payer,
                     to: s.payee.clone(),
                     claim: None,
                 },
@@ -1294,7 +1295,9 @@ impl<'a> Engine<'a> {
         let to = Month::of(measured.last_day())
             .index()
             .min(s.measure_to.0.index());
-        let mut events = Vec::new();
+        // The months of each party whose savings they are: the one party, or each
+        // participant's home party (`party = "home-party"`).
+        let mut by_party: BTreeMap<String, Vec<u64>> = BTreeMap::new();
         for (participant, p) in &self.contract.participants {
             if self.retracted.contains(&p.seq) {
                 continue;
@@ -1302,26 +1305,32 @@ impl<'a> Engine<'a> {
             if let Some(months) = self.contract.months.get(participant)
                 && from <= to
             {
-                for (_, seq, status) in months.range(from..=to) {
-                    if status == SelfSufficiency::Full {
-                        events.push(seq);
-                    }
+                let full: Vec<u64> = months
+                    .range(from..=to)
+                    .filter(|(_, _, status)| *status == SelfSufficiency::Full)
+                    .map(|(_, seq, _)| seq)
+                    .collect();
+                if !full.is_empty() {
+                    let party = self.home_or(&s.party, participant, "savings")?;
+                    by_party.entry(party).or_default().extend(full);
                 }
             }
         }
-        events.sort_unstable();
         let price = terms.savings_price(s)?;
-        let count = events.len() as i64;
-        let amount = price.times(count)?;
-        if count > 0 {
+        let mut total = self.zero();
+        for (party, mut events) in by_party {
+            events.sort_unstable();
+            let count = events.len() as i64;
+            let amount = price.times(count)?;
+            total = total.checked_add(amount)?;
             let calc = price.calc(&format!("{count} off-benefit months of {measured}"), count)?;
             self.add(
                 LineKey {
                     accrual: period,
                     rule: "savings".into(),
                     subject: None,
-                    from: s.party.clone(),
-                    to: s.party.clone(),
+                    from: party.clone(),
+                    to: party,
                     claim: None,
                 },
                 amount,
@@ -1330,7 +1339,29 @@ impl<'a> Engine<'a> {
                 calc,
             )?;
         }
-        Ok(amount)
+        Ok(total)
+    }
+
+    /// `party`, or for `home-party` the participant's home party at entry (an error naming
+    /// the rule when it has none).
+    fn home_or(
+        &self,
+        party: &str,
+        participant: &ParticipantRef,
+        rule: &str,
+    ) -> Result<String, CoreError> {
+        if party != "home-party" {
+            return Ok(party.to_owned());
+        }
+        self.contract
+            .participants
+            .get(participant)
+            .and_then(|p| p.attributes.home_party.clone())
+            .ok_or_else(|| {
+                CoreError::invalid(format!(
+                    "{rule} is booked to the home party, and participant {participant} has none"
+                ))
+            })
     }
 
     /// Passes `inflow` down the tiers; returns what each party received this period.

@@ -2347,3 +2347,102 @@ fn by_default_the_target_group_rejects_claims() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Several municipalities: savings and sustainment booked to each citizen's home party.
+
+const HOME_PARTY: &str = "
+[sustainment]
+run-months = 3
+window-months = 12
+full-price = \"1000.00\"
+payer = \"home-party\"
+payee = \"prov\"
+
+[savings]
+monthly-rate = \"12326.01\"
+attribution = \"70%\"
+measure-from = \"2024-01\"
+measure-to = \"2024-12\"
+party = \"home-party\"
+";
+
+/// Two citizens of c1 and one of c2, each fully self-sufficient from January: each
+/// municipality pays its own citizens' sustainment months and is credited its own savings,
+/// priced per month (floor(12,326.01 × 70 %) = 8,628.20).
+#[test]
+fn savings_and_sustainment_go_to_each_citizens_home_party() {
+    let mut log = Log::default();
+    log.register(&example_terms("", HOME_PARTY));
+    let homes = ["c1", "c1", "c2"];
+    for (i, home) in homes.iter().enumerate() {
+        log.enrol(i, date(2024, 1, 1), 30, home);
+    }
+    for month in 0..3 {
+        let index = Month::of(date(2024, 1 + month, 1)).index();
+        for (i, home) in homes.iter().enumerate() {
+            let event = log.event(
+                home,
+                date(2024, 1 + month, 28),
+                Some(participant_ref(i)),
+                Payload::MonthlyStatusRecorded(MonthlyStatusRecorded {
+                    month: index,
+                    status: SelfSufficiency::Full,
+                }),
+            );
+            log.append(event);
+        }
+    }
+    let statement = log.statement(quarter(0));
+    let sum = |rule: &str, from: &str| -> i64 {
+        statement
+            .lines
+            .iter()
+            .filter(|l| l.key.rule == rule && l.key.from == from)
+            .map(|l| l.amount.minor)
+            .sum()
+    };
+    // Three months each: c1 pays 2 × 3 × 1,000.00, c2 pays 3 × 1,000.00.
+    assert_eq!(sum("sustainment:full", "c1"), 600_000);
+    assert_eq!(sum("sustainment:full", "c2"), 300_000);
+    assert_eq!(sum("sustainment:full", "c3"), 0);
+    // Savings of 6 and 3 months at 8,628.20, each a memo line of its own party.
+    assert_eq!(sum("savings", "c1"), 6 * 862_820);
+    assert_eq!(sum("savings", "c2"), 3 * 862_820);
+    for line in statement.lines.iter().filter(|l| l.key.rule == "savings") {
+        assert_eq!(line.key.from, line.key.to);
+    }
+    check_double_entry(&statement).unwrap();
+}
+
+/// A participant without a home party cannot be booked to one: settling says so.
+#[test]
+fn home_party_savings_need_a_home_party() {
+    let mut log = Log::default();
+    log.register(&example_terms("", HOME_PARTY));
+    let event = log.event(
+        "c1",
+        date(2024, 1, 1),
+        Some(participant_ref(0)),
+        Payload::ParticipantEnrolled(ParticipantEnrolled {
+            attributes: Attributes::default(),
+        }),
+    );
+    log.append(event);
+    let event = log.event(
+        "c1",
+        date(2024, 1, 31),
+        Some(participant_ref(0)),
+        Payload::MonthlyStatusRecorded(MonthlyStatusRecorded {
+            month: Month::of(date(2024, 1, 1)).index(),
+            status: SelfSufficiency::Full,
+        }),
+    );
+    log.append(event);
+    let error = settle(&log.state, CONTRACT, quarter(0), log.seq()).unwrap_err();
+    assert!(
+        error.reason.contains("booked to the home party"),
+        "{}",
+        error.reason
+    );
+}
