@@ -130,7 +130,7 @@ VARIANTS: dict[str, list[str]] = {  # §8.3, tag = index
     "entry-status": ["unemployed", "long-term-unemployed", "inactive", "employed"],
     "result-status": ["employed", "education", "job-searching", "unemployed", "inactive"],
     "reject-reason": ["enrolment-window", "eligibility", "outcome-window", "claim-deadline", "evidence",
-                      "duplicate", "mutually-exclusive", "prerequisite"],
+                      "duplicate", "mutually-exclusive", "prerequisite", "retention"],
     "clawback-reason": ["audit-finding", "evidence-invalid"],
     "activity": ["employment", "self-employment", "education"],
     "self-sufficiency": ["none", "partial", "full"],

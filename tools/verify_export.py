@@ -198,7 +198,7 @@ ENUMS: dict[str, tuple[str, ...]] = {name: tuple(variants.split()) for name, var
     ("entry-status", "unemployed long-term-unemployed inactive employed"),
     ("result-status", "employed education job-searching unemployed inactive"),
     ("reject-reason", "enrolment-window eligibility outcome-window claim-deadline evidence duplicate "
-                      "mutually-exclusive prerequisite"),
+                      "mutually-exclusive prerequisite retention"),
     ("clawback-reason", "audit-finding evidence-invalid"),
     ("activity", "employment self-employment education"),
     ("self-sufficiency", "none partial full"),

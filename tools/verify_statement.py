@@ -43,7 +43,7 @@ MAX_FILE = 64 * 1024 * 1024
 
 CURRENCIES = ["DKK", "EUR", "GBP"]  # §8.3 `currency`, tag = position
 REJECT_REASONS = ["enrolment-window", "eligibility", "outcome-window", "claim-deadline",
-                  "evidence", "duplicate", "mutually-exclusive", "prerequisite"]  # §8.3
+                  "evidence", "duplicate", "mutually-exclusive", "prerequisite", "retention"]  # §8.3
 RESULTS = {"accepted", "rejected", "clawed-back"}  # settlement.md `result`
 DECISION_CAPS = {"participant", "company", "period", "contract"}  # §9, settlement.md `cap`
 

@@ -198,6 +198,8 @@ pub enum RejectReason {
     MutuallyExclusive,
     /// A required outcome has not been accepted.
     Prerequisite,
+    /// The retention checks the outcome requires do not cover its sustainment span.
+    Retention,
 }
 
 /// Why an accepted outcome is clawed back. Append only.

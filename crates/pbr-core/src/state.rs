@@ -87,6 +87,9 @@ pub struct ContractState {
     pub claims: BTreeMap<u64, Claim>,
     /// Recorded months: participant → month index → (seq, status).
     pub months: BTreeMap<ParticipantRef, Months>,
+    /// Retention checks per participant, in log order (retracted ones are skipped when read).
+    #[serde(default)]
+    pub retention: BTreeMap<ParticipantRef, Vec<RetentionCheck>>,
     /// Money recorded as moving or owed outside statements, by seq.
     pub flows: Flows,
     /// Issued statements, in log order.
@@ -271,6 +274,70 @@ impl StoredAttributes {
             .iter()
             .find(|rule| !rule.admits(self.value(rule.attribute)))
     }
+}
+
+/// A recorded retention check: the participant was in an activity over a span of days.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+pub struct RetentionCheck {
+    /// Its seq.
+    pub seq: u64,
+    /// The activity.
+    pub activity: crate::event::Activity,
+    /// Hours a week, when recorded.
+    pub hours_per_week: Option<u16>,
+    /// The first day.
+    pub from: NaiveDate,
+    /// The last day.
+    pub to: NaiveDate,
+}
+
+/// The retention checks, recorded before seq `before` and not retracted, that cover every
+/// day of the sustainment span of a claim (`activity_start` for 7 × `weeks` days) under
+/// `terms`; `None` when they leave a day uncovered (or the claim has no activity start).
+pub fn retention_cover(
+    contract: &ContractState,
+    retracted: &BTreeSet<u64>,
+    participant: &ParticipantRef,
+    activity_start: Option<NaiveDate>,
+    weeks: u32,
+    terms: &crate::terms::RetentionTerms,
+    before: u64,
+) -> Option<Vec<u64>> {
+    let start = activity_start?;
+    let last = start
+        .checked_add_days(Days::new(7 * u64::from(weeks)))?
+        .pred_opt()?;
+    let mut checks: Vec<&RetentionCheck> = contract
+        .retention
+        .get(participant)
+        .into_iter()
+        .flatten()
+        .filter(|c| c.seq < before && !retracted.contains(&c.seq))
+        .filter(|c| terms.activities.contains(&c.activity))
+        .filter(|c| {
+            terms
+                .min_hours_per_week
+                .is_none_or(|min| c.hours_per_week.is_some_and(|h| h >= min))
+        })
+        .filter(|c| c.to >= start && c.from <= last)
+        .collect();
+    checks.sort_by_key(|c| (c.from, c.seq));
+    // Walk the span: each check must start on or before the first uncovered day.
+    let mut covered_to = start.pred_opt()?;
+    let mut used = Vec::new();
+    for check in checks {
+        if covered_to >= last {
+            break;
+        }
+        if check.from > covered_to.succ_opt()? {
+            return None;
+        }
+        if check.to > covered_to {
+            covered_to = check.to;
+            used.push(check.seq);
+        }
+    }
+    (covered_to >= last).then_some(used)
 }
 
 /// A claim and what became of it.
@@ -1099,9 +1166,25 @@ impl State {
         if outcome.claim_deadline.is_some_and(|by| decided > by.0) {
             return Err(RejectReason::ClaimDeadline);
         }
-        // 5. Evidence, as the verifier judged it.
+        // 5. Evidence, as the verifier judged it; for an outcome the terms prove by
+        // retention checks, the checks recorded so far must cover its sustainment span.
         if !evidence_valid {
             return Err(RejectReason::Evidence);
+        }
+        if let (Some(retention), Some(weeks), ClaimSubject::Participant(p)) =
+            (&outcome.retention, outcome.sustain_weeks, &claim.subject)
+            && retention_cover(
+                contract,
+                &self.retracted,
+                p,
+                claim.activity_start,
+                weeks,
+                retention,
+                u64::MAX,
+            )
+            .is_none()
+        {
+            return Err(RejectReason::Retention);
         }
         // 6. Duplicate: the subject already has max-claims accepted claims of it (claw-backs
         // keep their claim key).
@@ -1286,6 +1369,22 @@ impl State {
                         .entry(participant)
                         .or_default()
                         .insert(p.month, (seq, p.status));
+                }
+            }
+            Payload::RetentionRecorded(p) => {
+                if let Some(participant) = event.participant {
+                    let check = RetentionCheck {
+                        seq,
+                        activity: p.activity,
+                        hours_per_week: p.hours_per_week,
+                        from: crate::date::from_days(p.from)?,
+                        to: crate::date::from_days(p.to)?,
+                    };
+                    self.contract_mut(&event.contract)?
+                        .retention
+                        .entry(participant)
+                        .or_default()
+                        .push(check);
                 }
             }
             Payload::FundsCommitted(p) => self.add_flow(
@@ -1692,6 +1791,7 @@ pub fn reason_text(reason: RejectReason) -> &'static str {
         RejectReason::Duplicate => "duplicate",
         RejectReason::MutuallyExclusive => "mutually-exclusive",
         RejectReason::Prerequisite => "prerequisite",
+        RejectReason::Retention => "retention",
     }
 }
 

@@ -364,6 +364,20 @@ pub struct OutcomeTerms {
     /// they may verify, reject and claw back claims of it besides the parties that pay.
     #[serde(default)]
     pub verifiers: Vec<String>,
+    /// The retention checks that prove a sustained outcome: with `sustain-weeks`, a claim is
+    /// accepted only if checks recorded before its decision cover every day from the activity
+    /// start for 7 × weeks days.
+    pub retention: Option<RetentionTerms>,
+}
+
+/// Which retention checks prove a sustainment milestone.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RetentionTerms {
+    /// The activities that count: `employment`, `self-employment`, `education`.
+    pub activities: Vec<crate::event::Activity>,
+    /// At least this many hours a week (a check without hours does not count then).
+    pub min_hours_per_week: Option<u16>,
 }
 
 fn default_claimant() -> Role {
@@ -1179,6 +1193,17 @@ fn validate(terms: &Terms) -> Vec<Problem> {
                 at("claim-deadline"),
                 "the claim deadline is before the end of the outcome window".into(),
             );
+        }
+        if let Some(retention) = &outcome.retention {
+            if outcome.sustain_weeks.is_none() {
+                p.add(
+                    at("retention"),
+                    "retention checks prove a sustained outcome: give sustain-weeks".into(),
+                );
+            }
+            if retention.activities.is_empty() {
+                p.add(at("retention"), "name the activities that count".into());
+            }
         }
         for (field, list, role) in [
             ("claimants", &outcome.claimants, outcome.claimed_by),

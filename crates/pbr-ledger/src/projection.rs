@@ -37,7 +37,7 @@ use crate::{Ledger, LedgerError};
 
 /// Bumped whenever `State`'s shape or the id index changes; an older snapshot (and with it
 /// the index) is rebuilt from the log.
-const SNAPSHOT_VERSION: u32 = 9;
+const SNAPSHOT_VERSION: u32 = 10;
 /// The largest page of a state snapshot.
 const PAGE_BYTES: usize = 1 << 20;
 

@@ -882,7 +882,35 @@ impl<'a> Engine<'a> {
                 };
                 let priced = terms.outcome_price(outcome)?;
                 let price = priced.amount()?;
-                let price_calc = priced.calc()?;
+                let mut price_calc = priced.calc()?;
+                // Which retention checks proved the milestone (`explain` shows them).
+                let mut events = vec![item.claim_seq, item.event_seq];
+                if let (Some(retention), Some(weeks), ClaimSubject::Participant(p)) =
+                    (&outcome.retention, outcome.sustain_weeks, &item.subject)
+                {
+                    let start = self
+                        .contract
+                        .claims
+                        .get(&item.claim_seq)
+                        .and_then(|c| c.activity_start);
+                    if let Some(checks) = crate::state::retention_cover(
+                        self.contract,
+                        self.retracted,
+                        p,
+                        start,
+                        weeks,
+                        retention,
+                        item.event_seq,
+                    ) {
+                        let seqs: Vec<String> = checks.iter().map(u64::to_string).collect();
+                        price_calc.push_str(&format!(
+                            "; {weeks} weeks from {} retained by the checks at seq {}",
+                            start.map_or_else(String::new, |d| d.to_string()),
+                            seqs.join(", ")
+                        ));
+                        events.extend(checks);
+                    }
+                }
                 let (amount, cap, cap_calc) = self.capped(&terms, &item.subject, price)?;
                 let payee = outcome.payee.clone();
                 let payers = self.payers(&terms, outcome, &item.subject)?;
@@ -907,7 +935,7 @@ impl<'a> Engine<'a> {
                             claim: Some(item.claim_seq),
                         },
                         *share,
-                        vec![item.claim_seq, item.event_seq],
+                        events.clone(),
                         cap,
                         calc,
                     )?;

@@ -2446,3 +2446,154 @@ fn home_party_savings_need_a_home_party() {
         error.reason
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// Retention checks prove sustained outcomes.
+
+const RETAINED_CARD: &str = "
+[[outcomes]]
+code = \"JOB13\"
+name = \"In work 13 weeks, 15 hours a week or more\"
+price = \"500.00\"
+payer = \"c1\"
+payee = \"prov\"
+sustain-weeks = 13
+retention = { activities = [\"employment\", \"self-employment\"], min-hours-per-week = 15 }
+";
+
+/// A retention check about participant `i`.
+fn retention(
+    log: &Log,
+    i: usize,
+    activity: pbr_core::event::Activity,
+    hours: Option<u16>,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Event {
+    log.event(
+        "c1",
+        to,
+        Some(participant_ref(i)),
+        Payload::RetentionRecorded(pbr_core::event::RetentionRecorded {
+            activity,
+            hours_per_week: hours,
+            from: pbr_core::date::to_days(from),
+            to: pbr_core::date::to_days(to),
+        }),
+    )
+}
+
+/// A claim is accepted only when checks of a counted activity and enough hours cover every
+/// day of its 13 weeks; the statement line names the checks that did.
+#[test]
+fn retention_checks_prove_a_sustained_outcome() {
+    use pbr_core::event::Activity::{Education, Employment, SelfEmployment};
+    let start = date(2024, 2, 5);
+    let last = date(2024, 5, 5); // start + 91 days − 1
+    let reached = date(2024, 5, 6);
+    let mut log = example_log(&example_terms("", RETAINED_CARD), 6);
+    type Checks = Vec<(pbr_core::event::Activity, Option<u16>, NaiveDate, NaiveDate)>;
+    let cases: Vec<(Checks, Result<(), RejectReason>)> = vec![
+        (vec![(Employment, Some(20), start, last)], Ok(())),
+        (
+            vec![
+                (Employment, Some(20), start, date(2024, 3, 31)),
+                (SelfEmployment, Some(15), date(2024, 4, 1), last),
+            ],
+            Ok(()),
+        ),
+        // A day missing between two checks.
+        (
+            vec![
+                (Employment, Some(20), start, date(2024, 3, 30)),
+                (Employment, Some(20), date(2024, 4, 1), last),
+            ],
+            Err(RejectReason::Retention),
+        ),
+        (
+            vec![(Employment, Some(10), start, last)],
+            Err(RejectReason::Retention),
+        ),
+        (
+            vec![(Employment, None, start, last)],
+            Err(RejectReason::Retention),
+        ),
+        (
+            vec![(Education, Some(30), start, last)],
+            Err(RejectReason::Retention),
+        ),
+    ];
+    let mut check_seqs = Vec::new();
+    for (i, (checks, expected)) in cases.iter().enumerate() {
+        let mut seqs = Vec::new();
+        for (activity, hours, from, to) in checks {
+            let event = retention(&log, i, *activity, *hours, *from, *to);
+            seqs.push(log.append(event));
+        }
+        check_seqs.push(seqs);
+        let claim = log.event(
+            "prov",
+            reached,
+            Some(participant_ref(i)),
+            Payload::OutcomeClaimed(OutcomeClaimed {
+                outcome: "JOB13".into(),
+                company: None,
+                achieved: pbr_core::date::to_days(reached),
+                activity_start: Some(pbr_core::date::to_days(start)),
+                evidence: None,
+            }),
+        );
+        let claim = log.append(claim);
+        assert_eq!(log.decide(claim, reached, true), *expected, "case {i}");
+    }
+    let statement = log.statement(quarter(1));
+    let lines: Vec<_> = statement
+        .lines
+        .iter()
+        .filter(|l| l.key.rule == "outcome:JOB13")
+        .collect();
+    assert_eq!(lines.len(), 2, "the two covered claims are paid");
+    for (line, seqs) in lines.iter().zip(&check_seqs) {
+        for seq in seqs {
+            assert!(
+                line.events.contains(seq),
+                "{:?} lacks check {seq}",
+                line.events
+            );
+        }
+        assert!(
+            line.calc.contains("retained by the checks at seq"),
+            "{}",
+            line.calc
+        );
+    }
+}
+
+/// A retracted check no longer proves anything.
+#[test]
+fn a_retracted_retention_check_proves_nothing() {
+    use pbr_core::event::Activity::Employment;
+    let start = date(2024, 2, 5);
+    let reached = date(2024, 5, 6);
+    let mut log = example_log(&example_terms("", RETAINED_CARD), 1);
+    let check = retention(&log, 0, Employment, Some(37), start, date(2024, 5, 5));
+    let check = log.append(check);
+    log.correct(check, date(2024, 5, 5));
+    let claim = log.event(
+        "prov",
+        reached,
+        Some(participant_ref(0)),
+        Payload::OutcomeClaimed(OutcomeClaimed {
+            outcome: "JOB13".into(),
+            company: None,
+            achieved: pbr_core::date::to_days(reached),
+            activity_start: Some(pbr_core::date::to_days(start)),
+            evidence: None,
+        }),
+    );
+    let claim = log.append(claim);
+    assert_eq!(
+        log.decide(claim, reached, true),
+        Err(RejectReason::Retention)
+    );
+}
