@@ -1,6 +1,5 @@
 //! One function per command: read inputs, call the ledger, print the answer.
 
-use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
@@ -11,6 +10,7 @@ use pbr_ledger::{
 };
 use serde_json::json;
 
+use crate::atomic::{Existing, OutFile};
 use crate::cli::{CheckpointCommand, Cli, Command, PartyCommand, ProofArgs, ReportCommand};
 use crate::exit_code;
 use crate::output::{hex, out, outln, print_json, progress};
@@ -71,7 +71,9 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
             threads,
             keys,
         } => verify(&mut open(cli.ledger)?, incremental, threads, &keys, json),
-        Command::Export { out } => export(&open(cli.ledger)?, out, json),
+        Command::Export { out, force } => {
+            export(&open(cli.ledger)?, out, Existing::forced(force), json)
+        }
         Command::Proof(args) => proof(&open(cli.ledger)?, args, json),
         Command::Checkpoint(command) => checkpoint(cli.ledger, command, json),
         Command::Party(PartyCommand::Keygen { name, out }) => keygen(&name, out, json),
@@ -129,7 +131,16 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
             period,
             format,
             out,
-        }) => crate::report::esf(cli.ledger, contract, operation, period, format, out, json),
+            force,
+        }) => crate::report::esf(
+            cli.ledger,
+            contract,
+            operation,
+            period,
+            format,
+            out.map(|out| (out, Existing::forced(force))),
+            json,
+        ),
         Command::Report(ReportCommand::Indigo { contract, through }) => {
             crate::report::indigo(cli.ledger, contract, through)
         }
@@ -139,13 +150,30 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
             year,
             format,
             out,
-        }) => crate::report::budget(cli.ledger, contract, party, year, format, out, json),
+            force,
+        }) => crate::report::budget(
+            cli.ledger,
+            contract,
+            party,
+            year,
+            format,
+            out.map(|out| (out, Existing::forced(force))),
+            json,
+        ),
         Command::Report(ReportCommand::Audit {
             contract,
             format,
             out,
+            force,
             keys,
-        }) => crate::report::audit(cli.ledger, contract, format, out, &keys, json),
+        }) => crate::report::audit(
+            cli.ledger,
+            contract,
+            format,
+            out.map(|out| (out, Existing::forced(force))),
+            &keys,
+            json,
+        ),
         Command::Bundle(args) => crate::bundle::run(cli.ledger, args, json),
         Command::Demo { dir } => demo(dir, json),
     }
@@ -326,24 +354,17 @@ pub(crate) fn failed_verdict(verdict: &Verdict, what: &str) -> Result<()> {
     }
 }
 
-fn export(ledger: &Ledger, out: Option<PathBuf>, json: bool) -> Result<()> {
+fn export(ledger: &Ledger, out: Option<PathBuf>, existing: Existing, json: bool) -> Result<()> {
     let bar = progress(json || out.is_none(), "exporting");
     let summary = match &out {
         Some(path) => {
-            let file = File::options()
-                .write(true)
-                .create_new(true)
-                .open(path)
-                .map_err(|e| input(format!("{}: {e}", path.display())))?;
-            let mut writer = BufWriter::new(file);
-            let summary = ledger.export(&mut writer, |done, total| {
+            // Whole or not at all: a killed export leaves no partial file.
+            let mut file = OutFile::create(path, existing)?;
+            let summary = ledger.export(&mut file, |done, total| {
                 bar.set_length(total);
                 bar.set_position(done);
             })?;
-            writer
-                .into_inner()
-                .map_err(|e| e.into_error())?
-                .sync_all()?;
+            file.commit()?;
             summary
         }
         None => {
@@ -522,17 +543,13 @@ fn keygen(name: &str, out: Option<PathBuf>, json: bool) -> Result<()> {
     Ok(())
 }
 
+/// Writes a private key file: mode 0600 from the start, whole or not at all, and never over
+/// an existing file (a key replaced by mistake is lost for good).
 fn write_private_key(path: &Path, key: &SignerKey) -> Result<()> {
-    let mut options = File::options();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
-        .open(path)
-        .map_err(|e| input(format!("{}: {e}", path.display())))?;
-    file.write_all(key.to_text().as_bytes())?;
-    file.sync_all()?;
-    Ok(())
+    let mut file = OutFile::create_private(path, Existing::Never)?;
+    file.write_all(key.to_text().as_bytes())
+        .map_err(|e| input(format!("{}: cannot write: {e}", path.display())))?;
+    file.commit()
 }
 
 fn demo(dir: Option<PathBuf>, json: bool) -> Result<()> {
