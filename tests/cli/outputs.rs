@@ -1,5 +1,5 @@
 //! Files the commands write (`--out`) are whole or absent, never partial; an existing file
-//! is replaced only with `--force`.
+//! is replaced only with `--force`; `pbr demo DIR` deletes nothing it did not create.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -274,4 +274,52 @@ fn out_refuses_an_existing_file_and_force_replaces_it() {
     assert_eq!(std::fs::read_to_string(&key).unwrap(), "keep me");
     let run = pbr(&["party", "keygen", "eve", "--force"]);
     assert_eq!(run.code, 2, "{}", run.stderr);
+}
+
+#[test]
+fn demo_refuses_a_directory_it_did_not_make_and_deletes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    // Someone's directory: refused in one line, left exactly as it was.
+    let theirs = dir.path().join("theirs");
+    std::fs::create_dir_all(theirs.join("sub")).unwrap();
+    std::fs::write(theirs.join("notes.txt"), "mine").unwrap();
+    std::fs::write(theirs.join("sub").join("more.txt"), "mine too").unwrap();
+    let run = pbr(&["demo", theirs.to_str().unwrap()]);
+    assert_eq!(run.code, INPUT, "{}", run.stderr);
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("is not empty and was not made by `pbr demo`"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(names(&theirs), ["notes.txt", "sub"]);
+    assert_eq!(names(&theirs.join("sub")), ["more.txt"]);
+    assert_eq!(
+        std::fs::read_to_string(theirs.join("notes.txt")).unwrap(),
+        "mine"
+    );
+
+    // A ledger that is not a demo is not one to replace either.
+    let ledger = dir.path().join("ledger");
+    pbr_ok(&["init", ledger.to_str().unwrap()]);
+    let before = names(&ledger);
+    let run = pbr(&["demo", ledger.to_str().unwrap()]);
+    assert_eq!(run.code, INPUT, "{}", run.stderr);
+    assert_eq!(names(&ledger), before);
+    pbr_ok(&["--ledger", ledger.to_str().unwrap(), "verify"]);
+
+    // An empty directory is taken as it is.
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    pbr_ok(&["demo", empty.to_str().unwrap()]);
+
+    // Run again, a demo replaces its own ledger and keeps what someone put beside it.
+    std::fs::write(empty.join("notes.txt"), "mine").unwrap();
+    pbr_ok(&["demo", empty.to_str().unwrap()]);
+    assert_eq!(
+        std::fs::read_to_string(empty.join("notes.txt")).unwrap(),
+        "mine"
+    );
+    pbr_ok(&["--ledger", empty.to_str().unwrap(), "verify"]);
 }

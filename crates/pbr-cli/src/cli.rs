@@ -165,8 +165,9 @@ pub(crate) enum Command {
     Bundle(BundleArgs),
     /// Build a sample ledger with demo keys, verify it and show what to try next.
     Demo {
-        /// Where to build it (default: pbr-demo in the system's temporary directory; an
-        /// earlier demo ledger there is replaced).
+        /// Where to build it: a new or empty directory, or an earlier demo's, whose ledger
+        /// is replaced (nothing else there is deleted); default: pbr-demo in the system's
+        /// temporary directory.
         dir: Option<PathBuf>,
     },
 }

@@ -555,21 +555,17 @@ fn write_private_key(path: &Path, key: &SignerKey) -> Result<()> {
 fn demo(dir: Option<PathBuf>, json: bool) -> Result<()> {
     use pbr_ledger::sample;
     let dir = dir.unwrap_or_else(|| std::env::temp_dir().join("pbr-demo"));
-    if dir.exists() {
-        // Replace an earlier demo, never anything else.
-        match Ledger::open(&dir) {
-            Ok(old) if old.log().origin() == sample::SAMPLE_ORIGIN => {
-                drop(old);
-                std::fs::remove_dir_all(&dir)?;
-            }
-            Ok(_) | Err(_) => bail!(input(format!(
-                "{} exists and is not a pbr demo ledger; pick another directory",
-                dir.display()
-            ))),
-        }
-    }
-    let mut ledger = Ledger::create(&dir, sample::SAMPLE_ORIGIN)?;
-    let note = sample::build(&mut ledger)?;
+    let kept = prepare_demo_dir(&dir)?;
+    write_demo_marker(&dir, DemoState::Building, &[])?;
+    let built = Ledger::create(&dir, sample::SAMPLE_ORIGIN)
+        .and_then(|mut ledger| sample::build(&mut ledger).map(|note| (ledger, note)));
+    // Whether or not it succeeded, what is there now (but what was kept) is the demo's.
+    let created: Vec<String> = dir_entries(&dir)?
+        .into_iter()
+        .filter(|name| name != DEMO_MARKER && !kept.contains(name))
+        .collect();
+    write_demo_marker(&dir, DemoState::Built, &created)?;
+    let (mut ledger, note) = built?;
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     // The demo knows its own parties' keys: check against them, not the ledger's copy.
     let trusted: Vec<VerifierKey> = sample::demo_keys()
@@ -675,4 +671,145 @@ fn demo(dir: Option<PathBuf>, json: bool) -> Result<()> {
         keys[0]
     );
     Ok(())
+}
+
+/// The file that marks a directory as made by `pbr demo`: its first line `pbr demo`, then
+/// `building` while the demo is being built and `built` once it is, then the names of the
+/// entries the demo created there, one a line. Only those are ever removed.
+const DEMO_MARKER: &str = ".pbr-demo";
+
+/// What the entries of a ledger directory were before demos kept a marker.
+const LEGACY_DEMO_ENTRIES: [&str; 2] = ["LOCK", "sled"];
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum DemoState {
+    Building,
+    Built,
+}
+
+/// The names of the entries of `dir`, sorted.
+fn dir_entries(dir: &Path) -> Result<Vec<String>> {
+    let cannot =
+        |e: std::io::Error| input(format!("{}: cannot read the directory: {e}", dir.display()));
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(cannot)? {
+        let name = entry.map_err(cannot)?.file_name();
+        names.push(name.to_string_lossy().into_owned());
+    }
+    names.sort();
+    Ok(names)
+}
+
+fn write_demo_marker(dir: &Path, state: DemoState, created: &[String]) -> Result<()> {
+    let mut text = String::from("pbr demo\n");
+    text.push_str(match state {
+        DemoState::Building => "building\n",
+        DemoState::Built => "built\n",
+    });
+    for name in created {
+        text.push_str(name);
+        text.push('\n');
+    }
+    crate::atomic::write_file(&dir.join(DEMO_MARKER), text.as_bytes(), Existing::Replace)
+}
+
+/// The marker of `dir`, if it has one: its state and the entries it names.
+fn read_demo_marker(dir: &Path) -> Result<Option<(DemoState, Vec<String>)>> {
+    let path = dir.join(DEMO_MARKER);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(input(format!("{}: {e}", path.display()))),
+    };
+    let mut lines = text.lines();
+    let state = match (lines.next(), lines.next()) {
+        (Some("pbr demo"), Some("building")) => DemoState::Building,
+        (Some("pbr demo"), Some("built")) => DemoState::Built,
+        _ => {
+            return Err(input(format!(
+                "{}: not a marker that `pbr demo` wrote; give a new or empty directory",
+                path.display()
+            )));
+        }
+    };
+    Ok(Some((state, lines.map(str::to_owned).collect())))
+}
+
+/// Makes `dir` ready for the demo ledger, deleting only what an earlier demo created there:
+/// creates it if it is missing, takes it as it is if it is empty, and removes an earlier
+/// demo's entries (keeping anything else, which it returns). Refuses, deleting nothing, a
+/// directory that is not empty and was not made by `pbr demo`, or whose demo was
+/// interrupted (what it created is then not known for sure).
+fn prepare_demo_dir(dir: &Path) -> Result<Vec<String>> {
+    let entries = match std::fs::metadata(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| input(format!("{}: cannot create it: {e}", dir.display())))?;
+            return Ok(Vec::new());
+        }
+        Err(e) => return Err(input(format!("{}: {e}", dir.display()))),
+        Ok(meta) if !meta.is_dir() => {
+            return Err(input(format!(
+                "{} exists and is not a directory; give a new or empty directory",
+                dir.display()
+            )));
+        }
+        Ok(_) => dir_entries(dir)?,
+    };
+    if entries.is_empty() {
+        return Ok(Vec::new());
+    }
+    let created = match read_demo_marker(dir)? {
+        Some((DemoState::Built, created)) => created,
+        // Interrupted before it made anything.
+        Some((DemoState::Building, _)) if entries == [DEMO_MARKER] => Vec::new(),
+        Some((DemoState::Building, _)) => bail!(input(format!(
+            "{}: an earlier `pbr demo` there did not finish, so what it made is not known for \
+             sure; delete the directory or give another one",
+            dir.display()
+        ))),
+        // A demo from before the marker: exactly a ledger directory, of the demo's origin.
+        None if entries == LEGACY_DEMO_ENTRIES
+            && Ledger::open(dir)
+                .is_ok_and(|old| old.log().origin() == pbr_ledger::sample::SAMPLE_ORIGIN) =>
+        {
+            LEGACY_DEMO_ENTRIES.map(str::to_owned).to_vec()
+        }
+        None => bail!(input(format!(
+            "{} is not empty and was not made by `pbr demo` (it holds {}); give a new or empty \
+             directory",
+            dir.display(),
+            entries[0]
+        ))),
+    };
+    // Another process using the earlier demo keeps it (exit 4); a damaged one is replaced.
+    if let Err(LedgerError::Log(error @ LogError::InUse { .. })) = Ledger::open(dir) {
+        return Err(error.into());
+    }
+    for name in &created {
+        let path = dir.join(name);
+        let removed = match std::fs::symlink_metadata(&path) {
+            Ok(meta) if meta.is_dir() => std::fs::remove_dir_all(&path),
+            Ok(_) => std::fs::remove_file(&path),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e),
+        };
+        removed.map_err(|e| {
+            input(format!(
+                "{}: cannot remove the earlier demo's {name}: {e}",
+                dir.display()
+            ))
+        })?;
+    }
+    let marker = dir.join(DEMO_MARKER);
+    match std::fs::remove_file(&marker) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(input(format!("{}: {e}", marker.display())));
+        }
+        Ok(()) | Err(_) => {}
+    }
+    Ok(entries
+        .into_iter()
+        .filter(|name| name != DEMO_MARKER && !created.contains(name))
+        .collect())
 }
