@@ -214,7 +214,10 @@ fn init(dir: Option<PathBuf>, origin: Option<String>, json: bool) -> Result<()> 
 
 pub(crate) fn parse_verifier_keys(keys: &[String]) -> Result<Vec<VerifierKey>> {
     keys.iter()
-        .map(|k| VerifierKey::parse(k).map_err(|e| input(format!("--key {k}: {e}"))))
+        .map(|k| {
+            VerifierKey::parse(k)
+                .map_err(|e| input(format!("--key {}: {e}", pbr_core::error::quoted(k))))
+        })
         .collect()
 }
 

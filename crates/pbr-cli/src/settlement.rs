@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Result, bail};
 use chrono::NaiveDate;
 use pbr_core::date::Period;
+use pbr_core::error::quoted;
 use pbr_core::money::Money;
 use pbr_core::settle::Statement;
 use pbr_core::settle::balance::{PartyBalance, to_json as balance_json};
@@ -280,12 +281,15 @@ fn known_at_micros(text: &str) -> Result<i64> {
     if let Ok(time) = chrono::DateTime::parse_from_rfc3339(text) {
         return Ok(time.timestamp_micros());
     }
-    let date: NaiveDate = text
-        .parse()
-        .map_err(|_| input(format!("--known-at {text:?}: give RFC 3339 or YYYY-MM-DD")))?;
+    let date: NaiveDate = text.parse().map_err(|_| {
+        input(format!(
+            "--known-at {}: give RFC 3339 or YYYY-MM-DD",
+            quoted(text)
+        ))
+    })?;
     let end = date
         .and_hms_micro_opt(23, 59, 59, 999_999)
-        .ok_or_else(|| input(format!("--known-at {text:?} is out of range")))?;
+        .ok_or_else(|| input(format!("--known-at {} is out of range", quoted(text))))?;
     Ok(end.and_utc().timestamp_micros())
 }
 

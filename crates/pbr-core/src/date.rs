@@ -9,7 +9,7 @@ use std::str::FromStr;
 
 use chrono::{Datelike, Days, Months, NaiveDate};
 
-use crate::error::CoreError;
+use crate::error::{CoreError, quoted};
 
 /// 1970-01-01, day 0 of the encoding.
 fn epoch() -> NaiveDate {
@@ -50,7 +50,7 @@ pub fn check_month_index(index: i32) -> Result<Month, CoreError> {
 /// Parses an ISO date `YYYY-MM-DD`.
 pub fn parse_date(text: &str) -> Result<NaiveDate, CoreError> {
     NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
-        .map_err(|_| CoreError::invalid(format!("{text:?} is not a date (YYYY-MM-DD)")))
+        .map_err(|_| CoreError::invalid(format!("{} is not a date (YYYY-MM-DD)", quoted(text))))
 }
 
 /// A calendar month, `YYYY-MM`.
@@ -114,7 +114,7 @@ impl Month {
 impl FromStr for Month {
     type Err = CoreError;
     fn from_str(text: &str) -> Result<Month, CoreError> {
-        let bad = || CoreError::invalid(format!("{text:?} is not a month (YYYY-MM)"));
+        let bad = || CoreError::invalid(format!("{} is not a month (YYYY-MM)", quoted(text)));
         let (year, month) = text.trim().split_once('-').ok_or_else(bad)?;
         let year: i32 = year.parse().map_err(|_| bad())?;
         let month: u32 = month.parse().map_err(|_| bad())?;
@@ -266,8 +266,12 @@ impl FromStr for Period {
     type Err = CoreError;
     fn from_str(text: &str) -> Result<Period, CoreError> {
         let text = text.trim();
-        let bad =
-            || CoreError::invalid(format!("{text:?} is not a period (2025, 2025-Q3, 2025-07)"));
+        let bad = || {
+            CoreError::invalid(format!(
+                "{} is not a period (2025, 2025-Q3, 2025-07)",
+                quoted(text)
+            ))
+        };
         if let Some((year, quarter)) = text.split_once("-Q") {
             let year: i32 = year.parse().map_err(|_| bad())?;
             let quarter: u32 = quarter.parse().map_err(|_| bad())?;
