@@ -17,9 +17,11 @@ use crate::commands::{
 };
 use crate::output::{hex, outln, print_json, progress};
 
-fn period(text: &str) -> Result<Period> {
+/// A period option (`2025`, `2025-Q3` or `2025-07`); a bad one is a one-line input error
+/// naming the option.
+fn period(option: &str, text: &str) -> Result<Period> {
     text.parse()
-        .map_err(|e: pbr_core::CoreError| input(e.reason))
+        .map_err(|e: pbr_core::CoreError| input(format!("{option}: {}", e.reason)))
 }
 
 fn amount(money: Money) -> String {
@@ -38,7 +40,7 @@ pub(crate) fn settle(
     issue_key: Option<PathBuf>,
     json: bool,
 ) -> Result<()> {
-    let period = period(period_text)?;
+    let period = period("--period", period_text)?;
     let mut ledger = open(ledger_dir)?;
     let contract = contract_id(&mut ledger, contract)?;
     let (statement, issued) = match issue_key {
@@ -387,7 +389,10 @@ pub(crate) fn diff(
     through: Option<String>,
     json: bool,
 ) -> Result<()> {
-    let through = through.as_deref().map(period).transpose()?;
+    let through = through
+        .as_deref()
+        .map(|text| period("--through", text))
+        .transpose()?;
     let mut ledger = open(ledger_dir)?;
     let to = to.unwrap_or(ledger.log().len());
     if to < from {
@@ -468,7 +473,7 @@ pub(crate) fn what_if(
     contract: Option<String>,
     json: bool,
 ) -> Result<()> {
-    let period = period(period_text)?;
+    let period = period("--period", period_text)?;
     let text = std::fs::read_to_string(terms_path)
         .map_err(|e| input(format!("{}: {e}", terms_path.display())))?;
     let terms = pbr_core::terms::parse(&terms_path.display().to_string(), &text)
