@@ -7,6 +7,7 @@ mod audit;
 mod authority;
 mod bundle;
 mod import_errors;
+mod one_fact;
 mod outputs;
 mod privacy;
 mod report_audit;

@@ -436,8 +436,9 @@ pub(crate) struct Common {
     /// The author's private key file; the author is the key's name.
     #[arg(long, value_name = "FILE")]
     pub(crate) key: PathBuf,
-    /// A client event id (32 hex digits or any token); default: random. Recording an id the
-    /// ledger already holds is a no-op.
+    /// A client event id (32 hex digits or any token); default: derived from the fact (its
+    /// author and every field), so that running the same command twice records it once. An
+    /// id the ledger holds for the same fact records nothing; for another fact, an error.
     #[arg(long)]
     pub(crate) id: Option<String>,
     /// The participant's reference (64 hex digits).
