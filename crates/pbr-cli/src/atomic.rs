@@ -138,7 +138,13 @@ impl OutFile {
                     });
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(failed(&temp, "cannot create a temporary file", &e)),
+                Err(e) => {
+                    return Err(failed(
+                        target,
+                        "cannot create a temporary file beside it",
+                        &e,
+                    ));
+                }
             }
         }
         Err(input(format!(
