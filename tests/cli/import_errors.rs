@@ -152,11 +152,45 @@ fn each_bad_input_names_file_line_and_field_and_changes_nothing() {
             format!("{HEADER},colour\n{good_cost},blue\n"),
             "unknown-column.csv:2: colour: unknown field for this kind",
         ),
+        // The last value used to win, silently.
+        (
+            "duplicate-column.csv",
+            format!("{HEADER}, amount\n{good_cost},200.00\n"),
+            "duplicate-column.csv:1: amount: the column appears twice (columns 13 and 14)",
+        ),
+        (
+            "duplicate-key.jsonl",
+            [
+                r#"{"kind": "cost-recorded", "contract": "scenario-a", "date": "2013-09-30", "author": "provider", "id": "k-1", "party": "provider", "amount": "1.00"}"#,
+                r#"{"kind": "cost-recorded", "contract": "scenario-a", "date": "2013-09-30", "author": "provider", "id": "k-2", "amount": "1.00", "party": "provider", "amount": "2.00"}"#,
+                "",
+            ]
+            .join("\n"),
+            "duplicate-key.jsonl:2: amount: the key appears twice",
+        ),
+        // A megabyte of a bad value is quoted by its first 40 characters.
+        (
+            "long-value.csv",
+            format!(
+                "{HEADER}\n{good_cost}\nparticipant-enrolled,scenario-a,2013-02-01,dwp,e-1,010190-1099,{},,,,,,\n",
+                "9".repeat(1 << 20)
+            ),
+            "long-value.csv:3: age_at_entry: \"9999999999999999999999999999999999999999\"… is not a whole number",
+        ),
+        (
+            "long-name.csv",
+            format!(
+                "{HEADER}\ncost-recorded,scenario-a,2013-09-30,provider,c-9,,,,,,,{},1.00\n",
+                "p".repeat(1 << 20)
+            ),
+            "long-name.csv:2: party: the name \"pppppppppppppppppppppppppppppppppppppppp\"… must be",
+        ),
     ];
     for (name, content, expected) in cases {
         let (code, stderr) = import(dir.path(), &ledger, &keys, name, &content);
         assert_eq!(code, INPUT, "{name}: {stderr}");
         assert_eq!(stderr.lines().count(), 1, "{name}: {stderr}");
+        assert!(stderr.len() < 300, "{name}: a long error: {stderr}");
         assert!(
             stderr.contains(expected),
             "{name}: expected {expected:?} in {stderr:?}"

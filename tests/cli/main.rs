@@ -8,6 +8,8 @@ mod authority;
 mod bundle;
 mod durability;
 mod import_errors;
+mod one_fact;
+mod outputs;
 mod privacy;
 mod report_audit;
 mod report_budget;

@@ -449,3 +449,105 @@ fn participants_are_found_by_prefix_or_cpr() {
     let bundle = std::fs::read_to_string(&out).unwrap();
     assert!(bundle.contains(&full), "the bundle is about {full}");
 }
+
+/// `diff --through` and `what-if --period` take every period form the other commands take,
+/// as the contract's own period that ends with it; one that ends inside a period of the
+/// contract, before its first, or is no period at all is a one-line input error. (`2025`
+/// used to panic, looping through quarters without end; `2025-07` found nothing.)
+#[test]
+fn diff_and_what_if_take_every_period_form() {
+    let (dir, ledger) = crate::support::demo();
+    // The demo's own terms, as the other terms of what-if.
+    let registered = pbr_ok(&[
+        "--ledger",
+        &ledger,
+        "log",
+        "--kind",
+        "contract-registered",
+        "--json",
+    ]);
+    let registered: Value = serde_json::from_str(registered.lines().next().unwrap()).unwrap();
+    let terms = dir.path().join("terms.toml");
+    std::fs::write(
+        &terms,
+        registered["event"]["payload"]["terms"].as_str().unwrap(),
+    )
+    .unwrap();
+    let terms = terms.to_str().unwrap();
+    let diff = |period: &str| -> Vec<String> {
+        let mut args = vec!["--ledger", ledger.as_str(), "diff", "--from-seq", "100"];
+        args.extend(["--through", period, "--json"]);
+        args.into_iter().map(str::to_owned).collect()
+    };
+    let what_if = |period: &str| -> Vec<String> {
+        let mut args = vec!["--ledger", ledger.as_str(), "what-if", "--terms", terms];
+        args.extend(["--period", period, "--json"]);
+        args.into_iter().map(str::to_owned).collect()
+    };
+    let run =
+        |args: &[String]| crate::support::pbr(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let quarter_end = json(
+        &diff("2025-Q4")
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
+    for (given, through) in [
+        ("2025", "2025-Q4"),
+        ("2025-Q4", "2025-Q4"),
+        ("2025-Q3", "2025-Q3"),
+        ("2025-09", "2025-Q3"),
+    ] {
+        let out = run(&diff(given));
+        assert_eq!(out.code, 0, "diff --through {given}: {}", out.stderr);
+        let out: Value = serde_json::from_str(&out.stdout).unwrap();
+        let contract = &out["contracts"][0];
+        assert_eq!(contract["through"], through, "diff --through {given}");
+        assert!(
+            !contract["changes"].as_array().unwrap().is_empty(),
+            "diff --through {given} found nothing"
+        );
+        if through == "2025-Q4" {
+            assert_eq!(out, quarter_end, "diff --through {given}");
+        }
+        let out = run(&what_if(given));
+        assert_eq!(out.code, 0, "what-if --period {given}: {}", out.stderr);
+        let out: Value = serde_json::from_str(&out.stdout).unwrap();
+        assert_eq!(out["through"], through, "what-if --period {given}");
+        let parties = out["parties"].as_array().unwrap();
+        assert!(
+            parties.iter().any(|p| p["real"] != "0.00"),
+            "what-if --period {given} found nothing: {out}"
+        );
+        // The same terms: the same amounts.
+        assert!(
+            parties.iter().all(|p| p["real"] == p["alternative"]),
+            "{out}"
+        );
+    }
+    for (given, diff_error, what_if_error) in [
+        (
+            "2025-07",
+            "impact60-demo: 2025-07 ends inside 2025-Q3, and the contract settles every quarter: \
+             give a period that ends with one of its quarters, such as 2025-Q2 or 2025-Q3",
+            "impact60-demo: 2025-07 ends inside 2025-Q3",
+        ),
+        (
+            "2025-Q5",
+            "--through: \"2025-Q5\" is not a period (2025, 2025-Q3, 2025-07)",
+            "--period: \"2025-Q5\" is not a period (2025, 2025-Q3, 2025-07)",
+        ),
+        (
+            "2023",
+            "impact60-demo: 2023 ends before the first settlement period, 2024-Q1",
+            "impact60-demo: 2023 ends before the first settlement period, 2024-Q1",
+        ),
+    ] {
+        for (args, expected) in [(diff(given), diff_error), (what_if(given), what_if_error)] {
+            let out = run(&args);
+            assert_eq!(out.code, 3, "{args:?}: {}", out.stderr);
+            assert_eq!(out.stderr.lines().count(), 1, "{args:?}: {}", out.stderr);
+            assert!(out.stderr.contains(expected), "{args:?}: {}", out.stderr);
+        }
+    }
+}

@@ -282,10 +282,16 @@ fn export_without_a_checkpoint_fails_with_a_hint() {
 fn demo_runs_twice_in_the_same_place_but_never_replaces_other_data() {
     let (dir, ledger) = demo();
     pbr_ok(&["demo", &ledger]);
+    // A directory with someone's file in it is refused, and the file kept.
     let other = dir.path().join("other");
     std::fs::create_dir(&other).unwrap();
+    std::fs::write(other.join("notes.txt"), "mine").unwrap();
     let run = pbr(&["demo", other.to_str().unwrap()]);
     assert_eq!(run.code, INPUT, "{}", run.stderr);
+    assert_eq!(
+        std::fs::read_to_string(other.join("notes.txt")).unwrap(),
+        "mine"
+    );
 }
 
 #[test]

@@ -12,9 +12,10 @@ use pbr_ledger::bundle::{Bundle, BundleAbout, BundleError, BundleReport, KeysUse
 use pbr_ledger::{LedgerError, SignedCheckpoint};
 use serde_json::json;
 
+use crate::atomic::{Existing, write_file};
 use crate::cli::{BundleArgs, BundleCommand};
 use crate::commands::{input, open, parse_verifier_keys};
-use crate::output::{hex, outln, print_json, write_new};
+use crate::output::{hex, outln, print_json};
 
 pub(crate) fn run(ledger_dir: Option<PathBuf>, args: BundleArgs, json: bool) -> Result<()> {
     match args.command {
@@ -44,7 +45,11 @@ fn write(ledger_dir: Option<PathBuf>, args: BundleArgs, json: bool) -> Result<()
     };
     let bundle = ledger.bundle(&about)?;
     let (tree_size, signers) = checkpoint_of(&bundle)?;
-    write_new(&out, bundle.to_text()?.as_bytes())?;
+    write_file(
+        &out,
+        bundle.to_text()?.as_bytes(),
+        Existing::forced(args.force),
+    )?;
     let size = bundle.records.len();
     if json {
         print_json(&json!({

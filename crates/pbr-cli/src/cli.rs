@@ -45,9 +45,13 @@ pub(crate) enum Command {
     },
     /// Write the log up to the latest checkpoint as JSON Lines (docs/format.md §5).
     Export {
-        /// Write to this file instead of standard output.
+        /// Write to this file instead of standard output: whole or not at all (a temporary
+        /// file beside it, moved into place when complete); an existing file is refused.
         #[arg(long, short)]
         out: Option<PathBuf>,
+        /// Replace the --out file if it exists.
+        #[arg(long, requires = "out")]
+        force: bool,
     },
     /// Print an inclusion or consistency proof against a stored checkpoint.
     Proof(ProofArgs),
@@ -161,8 +165,9 @@ pub(crate) enum Command {
     Bundle(BundleArgs),
     /// Build a sample ledger with demo keys, verify it and show what to try next.
     Demo {
-        /// Where to build it (default: pbr-demo in the system's temporary directory; an
-        /// earlier demo ledger there is replaced).
+        /// Where to build it: a new or empty directory, or an earlier demo's, whose ledger
+        /// is replaced (nothing else there is deleted); default: pbr-demo in the system's
+        /// temporary directory.
         dir: Option<PathBuf>,
     },
     /// Make a commissioner's pseudonym secret, which turns CPR numbers into participant
@@ -212,9 +217,13 @@ pub(crate) enum ReportCommand {
         /// The output format (default: json with --json, else csv).
         #[arg(long, value_enum)]
         format: Option<ReportFormat>,
-        /// Write to this file (required for xlsx; refuses to overwrite).
+        /// Write to this file (required for xlsx): whole or not at all; an existing file is
+        /// refused.
         #[arg(long, short)]
         out: Option<PathBuf>,
+        /// Replace the --out file if it exists.
+        #[arg(long, requires = "out")]
+        force: bool,
     },
     /// The INDIGO impact-bond data standard's project JSON: outcome metrics and prices,
     /// payment plans, outcome payments, transactions and results; no participant data.
@@ -243,9 +252,13 @@ pub(crate) enum ReportCommand {
         /// The output format (default: json with --json, else csv).
         #[arg(long, value_enum)]
         format: Option<ReportFormat>,
-        /// Write to this file (required for xlsx; refuses to overwrite).
+        /// Write to this file (required for xlsx): whole or not at all; an existing file is
+        /// refused.
         #[arg(long, short)]
         out: Option<PathBuf>,
+        /// Replace the --out file if it exists.
+        #[arg(long, requires = "out")]
+        force: bool,
     },
     /// The audit report: the log's verification and checkpoints with their signers, every
     /// issued statement recomputed and matched, the balances per party, and charts; exits 5
@@ -257,9 +270,13 @@ pub(crate) enum ReportCommand {
         /// The output format (default: json with --json, else html).
         #[arg(long, value_enum)]
         format: Option<AuditFormat>,
-        /// Write to this file (required for xlsx; refuses to overwrite).
+        /// Write to this file (required for xlsx): whole or not at all; an existing file is
+        /// refused.
         #[arg(long, short)]
         out: Option<PathBuf>,
+        /// Replace the --out file if it exists.
+        #[arg(long, requires = "out")]
+        force: bool,
         /// A trusted verifier key (<name>+<key id>+<base64>), obtained from the party, to
         /// check checkpoint signatures against; repeat for several. Without one, the keys
         /// stored in the ledger are used, which is not a trust anchor (the report says so).
@@ -294,9 +311,12 @@ pub(crate) struct BundleArgs {
     /// cites.
     #[arg(long, value_name = "SEQ")]
     pub(crate) settlement: Option<u64>,
-    /// The file to write (never overwritten).
+    /// The file to write: whole or not at all; an existing file is refused.
     #[arg(long, short, required = true, value_name = "FILE")]
     pub(crate) out: Option<PathBuf>,
+    /// Replace the --out file if it exists.
+    #[arg(long, requires = "out")]
+    pub(crate) force: bool,
     /// The contract (default: the ledger's only contract; for --settlement, the
     /// statement's).
     #[arg(long)]
@@ -464,8 +484,9 @@ pub(crate) struct Common {
     /// The author's private key file; the author is the key's name.
     #[arg(long, value_name = "FILE")]
     pub(crate) key: PathBuf,
-    /// A client event id (32 hex digits or any token); default: random. Recording an id the
-    /// ledger already holds is a no-op.
+    /// A client event id (32 hex digits or any token); default: derived from the fact (its
+    /// author and every field), so that running the same command twice records it once. An
+    /// id the ledger holds for the same fact records nothing; for another fact, an error.
     #[arg(long)]
     pub(crate) id: Option<String>,
     /// The participant's reference (64 hex digits).
@@ -888,7 +909,8 @@ pub(crate) enum PartyCommand {
     Keygen {
         /// The key name (no whitespace, no '+'), e.g. aalborg-jobcenter.
         name: String,
-        /// The private key file to create (default: NAME.key).
+        /// The private key file to create (default: NAME.key), whole or not at all; an
+        /// existing file is never replaced.
         #[arg(long, short)]
         out: Option<PathBuf>,
     },

@@ -1,6 +1,5 @@
 //! One function per command: read inputs, call the ledger, print the answer.
 
-use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
@@ -11,6 +10,7 @@ use pbr_ledger::{
 };
 use serde_json::json;
 
+use crate::atomic::{Existing, OutFile};
 use crate::cli::{
     CheckpointCommand, Cli, Command, PartyCommand, ProofArgs, ReportCommand, SecretCommand,
 };
@@ -73,7 +73,9 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
             threads,
             keys,
         } => verify(&mut open(cli.ledger)?, incremental, threads, &keys, json),
-        Command::Export { out } => export(&open(cli.ledger)?, out, json),
+        Command::Export { out, force } => {
+            export(&open(cli.ledger)?, out, Existing::forced(force), json)
+        }
         Command::Proof(args) => proof(&open(cli.ledger)?, args, json),
         Command::Checkpoint(command) => checkpoint(cli.ledger, command, json),
         Command::Party(PartyCommand::Keygen { name, out }) => keygen(&name, out, json),
@@ -130,7 +132,16 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
             period,
             format,
             out,
-        }) => crate::report::esf(cli.ledger, contract, operation, period, format, out, json),
+            force,
+        }) => crate::report::esf(
+            cli.ledger,
+            contract,
+            operation,
+            period,
+            format,
+            out.map(|out| (out, Existing::forced(force))),
+            json,
+        ),
         Command::Report(ReportCommand::Indigo { contract, through }) => {
             crate::report::indigo(cli.ledger, contract, through)
         }
@@ -140,13 +151,30 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
             year,
             format,
             out,
-        }) => crate::report::budget(cli.ledger, contract, party, year, format, out, json),
+            force,
+        }) => crate::report::budget(
+            cli.ledger,
+            contract,
+            party,
+            year,
+            format,
+            out.map(|out| (out, Existing::forced(force))),
+            json,
+        ),
         Command::Report(ReportCommand::Audit {
             contract,
             format,
             out,
+            force,
             keys,
-        }) => crate::report::audit(cli.ledger, contract, format, out, &keys, json),
+        }) => crate::report::audit(
+            cli.ledger,
+            contract,
+            format,
+            out.map(|out| (out, Existing::forced(force))),
+            &keys,
+            json,
+        ),
         Command::Bundle(args) => crate::bundle::run(cli.ledger, args, json),
         Command::Demo { dir } => demo(dir, json),
         Command::Secret(SecretCommand::New { file }) => crate::setup::secret_new(file, json),
@@ -190,7 +218,10 @@ fn init(dir: Option<PathBuf>, origin: Option<String>, json: bool) -> Result<()> 
 
 pub(crate) fn parse_verifier_keys(keys: &[String]) -> Result<Vec<VerifierKey>> {
     keys.iter()
-        .map(|k| VerifierKey::parse(k).map_err(|e| input(format!("--key {k}: {e}"))))
+        .map(|k| {
+            VerifierKey::parse(k)
+                .map_err(|e| input(format!("--key {}: {e}", pbr_core::error::quoted(k))))
+        })
         .collect()
 }
 
@@ -330,24 +361,17 @@ pub(crate) fn failed_verdict(verdict: &Verdict, what: &str) -> Result<()> {
     }
 }
 
-fn export(ledger: &Ledger, out: Option<PathBuf>, json: bool) -> Result<()> {
+fn export(ledger: &Ledger, out: Option<PathBuf>, existing: Existing, json: bool) -> Result<()> {
     let bar = progress(json || out.is_none(), "exporting");
     let summary = match &out {
         Some(path) => {
-            let file = File::options()
-                .write(true)
-                .create_new(true)
-                .open(path)
-                .map_err(|e| input(format!("{}: {e}", path.display())))?;
-            let mut writer = BufWriter::new(file);
-            let summary = ledger.export(&mut writer, |done, total| {
+            // Whole or not at all: a killed export leaves no partial file.
+            let mut file = OutFile::create(path, existing)?;
+            let summary = ledger.export(&mut file, |done, total| {
                 bar.set_length(total);
                 bar.set_position(done);
             })?;
-            writer
-                .into_inner()
-                .map_err(|e| e.into_error())?
-                .sync_all()?;
+            file.commit()?;
             summary
         }
         None => {
@@ -562,37 +586,29 @@ fn keygen(name: &str, out: Option<PathBuf>, json: bool) -> Result<()> {
     Ok(())
 }
 
+/// Writes a private key file: mode 0600 from the start, whole or not at all, and never over
+/// an existing file (a key replaced by mistake is lost for good).
 fn write_private_key(path: &Path, key: &SignerKey) -> Result<()> {
-    let mut options = File::options();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
-        .open(path)
-        .map_err(|e| input(format!("{}: {e}", path.display())))?;
-    file.write_all(key.to_text().as_bytes())?;
-    file.sync_all()?;
-    Ok(())
+    let mut file = OutFile::create_private(path, Existing::Never)?;
+    file.write_all(key.to_text().as_bytes())
+        .map_err(|e| input(format!("{}: cannot write: {e}", path.display())))?;
+    file.commit()
 }
 
 fn demo(dir: Option<PathBuf>, json: bool) -> Result<()> {
     use pbr_ledger::sample;
     let dir = dir.unwrap_or_else(|| std::env::temp_dir().join("pbr-demo"));
-    if dir.exists() {
-        // Replace an earlier demo, never anything else.
-        match Ledger::open(&dir) {
-            Ok(old) if old.log().origin() == sample::SAMPLE_ORIGIN => {
-                drop(old);
-                std::fs::remove_dir_all(&dir)?;
-            }
-            Ok(_) | Err(_) => bail!(input(format!(
-                "{} exists and is not a pbr demo ledger; pick another directory",
-                dir.display()
-            ))),
-        }
-    }
-    let mut ledger = Ledger::create(&dir, sample::SAMPLE_ORIGIN)?;
-    let note = sample::build(&mut ledger)?;
+    let kept = prepare_demo_dir(&dir)?;
+    write_demo_marker(&dir, DemoState::Building, &[])?;
+    let built = Ledger::create(&dir, sample::SAMPLE_ORIGIN)
+        .and_then(|mut ledger| sample::build(&mut ledger).map(|note| (ledger, note)));
+    // Whether or not it succeeded, what is there now (but what was kept) is the demo's.
+    let created: Vec<String> = dir_entries(&dir)?
+        .into_iter()
+        .filter(|name| name != DEMO_MARKER && !kept.contains(name))
+        .collect();
+    write_demo_marker(&dir, DemoState::Built, &created)?;
+    let (mut ledger, note) = built?;
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     // The demo knows its own parties' keys: check against them, not the ledger's copy.
     let trusted: Vec<VerifierKey> = sample::demo_keys()
@@ -698,4 +714,145 @@ fn demo(dir: Option<PathBuf>, json: bool) -> Result<()> {
         keys[0]
     );
     Ok(())
+}
+
+/// The file that marks a directory as made by `pbr demo`: its first line `pbr demo`, then
+/// `building` while the demo is being built and `built` once it is, then the names of the
+/// entries the demo created there, one a line. Only those are ever removed.
+const DEMO_MARKER: &str = ".pbr-demo";
+
+/// What the entries of a ledger directory were before demos kept a marker.
+const LEGACY_DEMO_ENTRIES: [&str; 2] = ["LOCK", "sled"];
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum DemoState {
+    Building,
+    Built,
+}
+
+/// The names of the entries of `dir`, sorted.
+fn dir_entries(dir: &Path) -> Result<Vec<String>> {
+    let cannot =
+        |e: std::io::Error| input(format!("{}: cannot read the directory: {e}", dir.display()));
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(cannot)? {
+        let name = entry.map_err(cannot)?.file_name();
+        names.push(name.to_string_lossy().into_owned());
+    }
+    names.sort();
+    Ok(names)
+}
+
+fn write_demo_marker(dir: &Path, state: DemoState, created: &[String]) -> Result<()> {
+    let mut text = String::from("pbr demo\n");
+    text.push_str(match state {
+        DemoState::Building => "building\n",
+        DemoState::Built => "built\n",
+    });
+    for name in created {
+        text.push_str(name);
+        text.push('\n');
+    }
+    crate::atomic::write_file(&dir.join(DEMO_MARKER), text.as_bytes(), Existing::Replace)
+}
+
+/// The marker of `dir`, if it has one: its state and the entries it names.
+fn read_demo_marker(dir: &Path) -> Result<Option<(DemoState, Vec<String>)>> {
+    let path = dir.join(DEMO_MARKER);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(input(format!("{}: {e}", path.display()))),
+    };
+    let mut lines = text.lines();
+    let state = match (lines.next(), lines.next()) {
+        (Some("pbr demo"), Some("building")) => DemoState::Building,
+        (Some("pbr demo"), Some("built")) => DemoState::Built,
+        _ => {
+            return Err(input(format!(
+                "{}: not a marker that `pbr demo` wrote; give a new or empty directory",
+                path.display()
+            )));
+        }
+    };
+    Ok(Some((state, lines.map(str::to_owned).collect())))
+}
+
+/// Makes `dir` ready for the demo ledger, deleting only what an earlier demo created there:
+/// creates it if it is missing, takes it as it is if it is empty, and removes an earlier
+/// demo's entries (keeping anything else, which it returns). Refuses, deleting nothing, a
+/// directory that is not empty and was not made by `pbr demo`, or whose demo was
+/// interrupted (what it created is then not known for sure).
+fn prepare_demo_dir(dir: &Path) -> Result<Vec<String>> {
+    let entries = match std::fs::metadata(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| input(format!("{}: cannot create it: {e}", dir.display())))?;
+            return Ok(Vec::new());
+        }
+        Err(e) => return Err(input(format!("{}: {e}", dir.display()))),
+        Ok(meta) if !meta.is_dir() => {
+            return Err(input(format!(
+                "{} exists and is not a directory; give a new or empty directory",
+                dir.display()
+            )));
+        }
+        Ok(_) => dir_entries(dir)?,
+    };
+    if entries.is_empty() {
+        return Ok(Vec::new());
+    }
+    let created = match read_demo_marker(dir)? {
+        Some((DemoState::Built, created)) => created,
+        // Interrupted before it made anything.
+        Some((DemoState::Building, _)) if entries == [DEMO_MARKER] => Vec::new(),
+        Some((DemoState::Building, _)) => bail!(input(format!(
+            "{}: an earlier `pbr demo` there did not finish, so what it made is not known for \
+             sure; delete the directory or give another one",
+            dir.display()
+        ))),
+        // A demo from before the marker: exactly a ledger directory, of the demo's origin.
+        None if entries == LEGACY_DEMO_ENTRIES
+            && Ledger::open(dir)
+                .is_ok_and(|old| old.log().origin() == pbr_ledger::sample::SAMPLE_ORIGIN) =>
+        {
+            LEGACY_DEMO_ENTRIES.map(str::to_owned).to_vec()
+        }
+        None => bail!(input(format!(
+            "{} is not empty and was not made by `pbr demo` (it holds {}); give a new or empty \
+             directory",
+            dir.display(),
+            entries[0]
+        ))),
+    };
+    // Another process using the earlier demo keeps it (exit 4); a damaged one is replaced.
+    if let Err(LedgerError::Log(error @ LogError::InUse { .. })) = Ledger::open(dir) {
+        return Err(error.into());
+    }
+    for name in &created {
+        let path = dir.join(name);
+        let removed = match std::fs::symlink_metadata(&path) {
+            Ok(meta) if meta.is_dir() => std::fs::remove_dir_all(&path),
+            Ok(_) => std::fs::remove_file(&path),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e),
+        };
+        removed.map_err(|e| {
+            input(format!(
+                "{}: cannot remove the earlier demo's {name}: {e}",
+                dir.display()
+            ))
+        })?;
+    }
+    let marker = dir.join(DEMO_MARKER);
+    match std::fs::remove_file(&marker) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(input(format!("{}: {e}", marker.display())));
+        }
+        Ok(()) | Err(_) => {}
+    }
+    Ok(entries
+        .into_iter()
+        .filter(|name| name != DEMO_MARKER && !created.contains(name))
+        .collect())
 }

@@ -5,6 +5,7 @@
 //! a human table or, with `--json`, as JSON. Errors become one line and an exit code from
 //! [`exit_code`].
 
+mod atomic;
 mod bundle;
 mod cli;
 mod commands;

@@ -98,17 +98,3 @@ pub(crate) fn counter(json: bool, what: &str, unit: &str) -> ProgressBar {
 pub(crate) fn hex(hash: &[u8; 32]) -> String {
     pbr_log::hex::encode(hash)
 }
-
-/// Creates `path` and writes `bytes` to it, synced; refuses to overwrite a file (bad input).
-pub(crate) fn write_new(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
-    use std::io::Write as _;
-    let failed = |e: std::io::Error| crate::commands::input(format!("{}: {e}", path.display()));
-    let mut file = std::fs::File::options()
-        .write(true)
-        .create_new(true)
-        .open(path)
-        .map_err(failed)?;
-    file.write_all(bytes)
-        .and_then(|()| file.sync_all())
-        .map_err(failed)
-}

@@ -29,12 +29,6 @@ pub(crate) fn read_secret(path: Option<&Path>) -> Result<Option<PseudonymKey>> {
     Ok(Some(key))
 }
 
-fn random_id() -> Result<String> {
-    let mut id = [0u8; 16];
-    getrandom::fill(&mut id).map_err(|e| anyhow::anyhow!("cannot read randomness: {e}"))?;
-    Ok(EventId(id).to_string())
-}
-
 /// Appends and prints what happened.
 fn append_and_report(
     ledger: &mut Ledger,
@@ -49,6 +43,26 @@ fn append_and_report(
     });
     bar.finish_and_clear();
     print_report(&report?, json);
+    Ok(())
+}
+
+/// Appends one fact from the command line and says what happened; a fact the ledger already
+/// holds (the same content by the same author, so the same id, or the same `--id`) is
+/// appended once, and a second run says so and succeeds.
+fn append_one(ledger: &mut Ledger, one: (String, Input), key: SignerKey, json: bool) -> Result<()> {
+    let kind = match &one.1 {
+        Input::Event(event) => event.kind(),
+        Input::OnClaim { .. } => "decision",
+        Input::Signed(_) => "record",
+    };
+    let report = ledger.append(vec![one], &[key], now_micros()?, |_, _| {})?;
+    match report.already_recorded.first() {
+        Some((_, seq)) if !json => outln!(
+            "already recorded: this {kind} is seq {seq} (the same fact by the same author); \
+             nothing appended (give --id to record another fact like it)"
+        ),
+        _ => print_report(&report, json),
+    }
     Ok(())
 }
 
@@ -71,6 +85,7 @@ fn print_report(report: &AppendReport, json: bool) {
             "seqs": [report.seqs.start, report.seqs.end],
             "kinds": report.kinds,
             "duplicates": report.duplicates,
+            "already_recorded": report.already_recorded.iter().map(|(w, seq)| json!({"where": w, "seq": seq})).collect::<Vec<_>>(),
             "rejected_claims": report.rejections.iter().map(|(w, seq, reason)| json!({"where": w, "claim_seq": seq, "reason": reason})).collect::<Vec<_>>(),
         }));
         return;
@@ -205,13 +220,9 @@ pub(crate) fn fact(ledger_dir: Option<PathBuf>, fact: Fact, json: bool) -> Resul
     fields.insert("contract".into(), common.contract.clone());
     fields.insert("date".into(), common.date.to_string());
     fields.insert("author".into(), key.name().to_owned());
-    fields.insert(
-        "id".into(),
-        match &common.id {
-            Some(id) => id.clone(),
-            None => random_id()?,
-        },
-    );
+    if let Some(id) = &common.id {
+        fields.insert("id".into(), id.clone());
+    }
     if let Some(p) = &common.participant {
         fields.insert("participant".into(), p.clone());
     }
@@ -238,7 +249,8 @@ pub(crate) fn fact(ledger_dir: Option<PathBuf>, fact: Fact, json: bool) -> Resul
         fields.into_iter().filter(|(_, v)| !v.is_empty()).collect(),
     );
     let one = row.input(&context).map_err(|e| input(e.to_string()))?;
-    append_and_report(&mut ledger, vec![one], &[key], json)?;
+    let one = with_content_id(one, common.id.is_none())?;
+    append_one(&mut ledger, one, key, json)?;
     warn_modulus_11(&context);
     Ok(())
 }
@@ -311,13 +323,9 @@ pub(crate) fn party_add(
     fields.insert("contract".into(), common.contract.clone());
     fields.insert("date".into(), common.date.to_string());
     fields.insert("author".into(), key.name().to_owned());
-    fields.insert(
-        "id".into(),
-        match &common.id {
-            Some(id) => id.clone(),
-            None => random_id()?,
-        },
-    );
+    if let Some(id) = &common.id {
+        fields.insert("id".into(), id.clone());
+    }
     let none = |_: &str| None;
     let context = Context {
         pseudonyms: None,
@@ -327,6 +335,21 @@ pub(crate) fn party_add(
     let one = Row::new("command line", 1, fields)
         .input(&context)
         .map_err(|e| input(e.to_string()))?;
+    let one = with_content_id(one, common.id.is_none())?;
     let mut ledger = open(ledger_dir)?;
-    append_and_report(&mut ledger, vec![one], &[key], json)
+    append_one(&mut ledger, one, key, json)
+}
+
+/// Without `--id`, a one-fact command's id is derived from the fact it records (the event's
+/// content, its author included; `Input::with_content_id`), so that running the same command
+/// twice records the fact once. The CPR number never enters it: the event holds only the
+/// participant's keyed pseudonym.
+fn with_content_id((where_, one): (String, Input), derive: bool) -> Result<(String, Input)> {
+    if !derive {
+        return Ok((where_, one));
+    }
+    let one = one
+        .with_content_id()
+        .map_err(|e| input(format!("{where_}: {}", e.reason)))?;
+    Ok((where_, one))
 }

@@ -4,7 +4,7 @@
 //! The ledger gives the state (for the contract list and the retracted seqs) and streams the
 //! log; `pbr-report` folds the events into micro-records and renders the table.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::CommandFactory;
@@ -17,6 +17,7 @@ use pbr_report::audit::{
 use pbr_report::esf::Records;
 use pbr_report::{DateRange, ReportError};
 
+use crate::atomic::{Existing, check_target, write_file};
 use crate::cli::{AuditFormat, Cli, ReportFormat};
 use crate::commands::{input, open, parse_verifier_keys};
 use crate::output::{out, outln, progress};
@@ -74,10 +75,11 @@ pub(crate) fn esf(
     operation: Option<String>,
     period: Option<String>,
     format: Option<ReportFormat>,
-    out: Option<PathBuf>,
+    out: Option<(PathBuf, Existing)>,
     json: bool,
 ) -> Result<()> {
     let format = resolve_format(format, json);
+    refuse_existing(out.as_ref())?;
     let period = period
         .as_deref()
         .map(DateRange::parse)
@@ -110,7 +112,7 @@ pub(crate) fn esf(
     let created = latest.map_or_else(|| "1980-01-01".to_owned(), |d| d.to_string());
     emit(
         format,
-        out.as_deref(),
+        out.as_ref(),
         "ESF+ indicators",
         &created,
         || Ok(report.to_csv()),
@@ -122,7 +124,7 @@ pub(crate) fn esf(
 /// one sheet, and goes to a file only.
 fn emit(
     format: ReportFormat,
-    out: Option<&Path>,
+    out: Option<&(PathBuf, Existing)>,
     sheet: &str,
     created: &str,
     csv: impl FnOnce() -> Result<String>,
@@ -155,13 +157,23 @@ fn emit(
     write_report(out, &bytes)
 }
 
-/// Writes a report's bytes to `out`, a new file (never overwritten), or standard output.
-fn write_report(out: Option<&Path>, bytes: &[u8]) -> Result<()> {
+/// Writes a report's bytes to `out`, whole or not at all (an existing file only with
+/// `--force`), or to standard output.
+fn write_report(out: Option<&(PathBuf, Existing)>, bytes: &[u8]) -> Result<()> {
     match out {
         None => out!("{}", String::from_utf8_lossy(bytes)),
-        Some(path) => crate::output::write_new(path, bytes)?,
+        Some((path, existing)) => write_file(path, bytes, *existing)?,
     }
     Ok(())
+}
+
+/// Refuses an `--out` file that exists (without `--force`) before any work is done; the
+/// write checks again.
+fn refuse_existing(out: Option<&(PathBuf, Existing)>) -> Result<()> {
+    match out {
+        Some((path, existing)) => check_target(path, *existing),
+        None => Ok(()),
+    }
 }
 
 /// `pbr report indigo`: the INDIGO project JSON of one contract, from its terms and the
@@ -194,10 +206,11 @@ pub(crate) fn budget(
     party: String,
     year: Option<i32>,
     format: Option<ReportFormat>,
-    out: Option<PathBuf>,
+    out: Option<(PathBuf, Existing)>,
     json: bool,
 ) -> Result<()> {
     let format = resolve_format(format, json);
+    refuse_existing(out.as_ref())?;
     let mut ledger = open(ledger_dir)?;
     let state = ledger.state()?;
     let contract = contract_of(state, contract)?;
@@ -211,7 +224,7 @@ pub(crate) fn budget(
     );
     emit(
         format,
-        out.as_deref(),
+        out.as_ref(),
         "Budget",
         &created,
         || budget.to_csv().map_err(report_error),
@@ -232,7 +245,7 @@ pub(crate) fn audit(
     ledger_dir: Option<PathBuf>,
     contract: Option<String>,
     format: Option<AuditFormat>,
-    out: Option<PathBuf>,
+    out: Option<(PathBuf, Existing)>,
     keys: &[String],
     json: bool,
 ) -> Result<()> {
@@ -251,6 +264,7 @@ pub(crate) fn audit(
             "--format xlsx writes a file: give --out FILE",
         );
     }
+    refuse_existing(out.as_ref())?;
     let trusted = parse_verifier_keys(keys)?;
     let mut ledger = open(ledger_dir)?;
     let contract = contract_of(ledger.state()?, contract)?;
@@ -370,7 +384,7 @@ pub(crate) fn audit(
         }
         AuditFormat::Xlsx => report.to_xlsx().map_err(report_error)?,
     };
-    write_report(out.as_deref(), &bytes)?;
+    write_report(out.as_ref(), &bytes)?;
     if !report.ok() {
         return Err(LedgerError::Mismatch(format!(
             "the audit failed (the report shows it): {}",

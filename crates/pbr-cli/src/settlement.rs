@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Result, bail};
 use chrono::NaiveDate;
 use pbr_core::date::Period;
+use pbr_core::error::quoted;
 use pbr_core::money::Money;
 use pbr_core::settle::Statement;
 use pbr_core::settle::balance::{PartyBalance, to_json as balance_json};
@@ -16,9 +17,11 @@ use crate::commands::{
 };
 use crate::output::{hex, outln, print_json, progress};
 
-fn period(text: &str) -> Result<Period> {
+/// A period option (`2025`, `2025-Q3` or `2025-07`); a bad one is a one-line input error
+/// naming the option.
+fn period(option: &str, text: &str) -> Result<Period> {
     text.parse()
-        .map_err(|e: pbr_core::CoreError| input(e.reason))
+        .map_err(|e: pbr_core::CoreError| input(format!("{option}: {}", e.reason)))
 }
 
 fn amount(money: Money) -> String {
@@ -37,7 +40,7 @@ pub(crate) fn settle(
     issue_key: Option<PathBuf>,
     json: bool,
 ) -> Result<()> {
-    let period = period(period_text)?;
+    let period = period("--period", period_text)?;
     let mut ledger = open(ledger_dir)?;
     let contract = contract_id(&mut ledger, contract)?;
     let (statement, issued) = match issue_key {
@@ -280,12 +283,15 @@ fn known_at_micros(text: &str) -> Result<i64> {
     if let Ok(time) = chrono::DateTime::parse_from_rfc3339(text) {
         return Ok(time.timestamp_micros());
     }
-    let date: NaiveDate = text
-        .parse()
-        .map_err(|_| input(format!("--known-at {text:?}: give RFC 3339 or YYYY-MM-DD")))?;
+    let date: NaiveDate = text.parse().map_err(|_| {
+        input(format!(
+            "--known-at {}: give RFC 3339 or YYYY-MM-DD",
+            quoted(text)
+        ))
+    })?;
     let end = date
         .and_hms_micro_opt(23, 59, 59, 999_999)
-        .ok_or_else(|| input(format!("--known-at {text:?} is out of range")))?;
+        .ok_or_else(|| input(format!("--known-at {} is out of range", quoted(text))))?;
     Ok(end.and_utc().timestamp_micros())
 }
 
@@ -381,7 +387,10 @@ pub(crate) fn diff(
     through: Option<String>,
     json: bool,
 ) -> Result<()> {
-    let through = through.as_deref().map(period).transpose()?;
+    let through = through
+        .as_deref()
+        .map(|text| period("--through", text))
+        .transpose()?;
     let mut ledger = open(ledger_dir)?;
     let to = to.unwrap_or(ledger.log().len());
     if to < from {
@@ -462,7 +471,7 @@ pub(crate) fn what_if(
     contract: Option<String>,
     json: bool,
 ) -> Result<()> {
-    let period = period(period_text)?;
+    let period = period("--period", period_text)?;
     let text = std::fs::read_to_string(terms_path)
         .map_err(|e| input(format!("{}: {e}", terms_path.display())))?;
     let terms = pbr_core::terms::parse(&terms_path.display().to_string(), &text)

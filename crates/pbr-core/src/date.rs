@@ -9,7 +9,7 @@ use std::str::FromStr;
 
 use chrono::{Datelike, Days, Months, NaiveDate};
 
-use crate::error::CoreError;
+use crate::error::{CoreError, quoted};
 
 /// 1970-01-01, day 0 of the encoding.
 fn epoch() -> NaiveDate {
@@ -50,7 +50,7 @@ pub fn check_month_index(index: i32) -> Result<Month, CoreError> {
 /// Parses an ISO date `YYYY-MM-DD`.
 pub fn parse_date(text: &str) -> Result<NaiveDate, CoreError> {
     NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
-        .map_err(|_| CoreError::invalid(format!("{text:?} is not a date (YYYY-MM-DD)")))
+        .map_err(|_| CoreError::invalid(format!("{} is not a date (YYYY-MM-DD)", quoted(text))))
 }
 
 /// A calendar month, `YYYY-MM`.
@@ -114,7 +114,7 @@ impl Month {
 impl FromStr for Month {
     type Err = CoreError;
     fn from_str(text: &str) -> Result<Month, CoreError> {
-        let bad = || CoreError::invalid(format!("{text:?} is not a month (YYYY-MM)"));
+        let bad = || CoreError::invalid(format!("{} is not a month (YYYY-MM)", quoted(text)));
         let (year, month) = text.trim().split_once('-').ok_or_else(bad)?;
         let year: i32 = year.parse().map_err(|_| bad())?;
         let month: u32 = month.parse().map_err(|_| bad())?;
@@ -169,7 +169,36 @@ pub enum Calendar {
     Year,
 }
 
+impl Calendar {
+    /// Its period as a word: `month`, `quarter` or `year`.
+    pub fn noun(self) -> &'static str {
+        match self {
+            Calendar::Month => "month",
+            Calendar::Quarter => "quarter",
+            Calendar::Year => "year",
+        }
+    }
+}
+
 impl Period {
+    /// The period of `calendar` that ends when this one does, so that "through 2025" means
+    /// through 2025-Q4 to a contract that settles every quarter, and "through 2025-09" through
+    /// 2025-Q3. A period that ends inside one of the calendar's (2025-07 to a quarterly
+    /// contract) has none: the error names the two it falls between.
+    pub fn ending_with(self, calendar: Calendar) -> Result<Period, CoreError> {
+        let containing = Period::containing(calendar, self.last_day());
+        if containing.last_day() == self.last_day() {
+            return Ok(containing);
+        }
+        Err(CoreError::invalid(format!(
+            "{self} ends inside {containing}, and the contract settles every {}: give a period \
+             that ends with one of its {}s, such as {} or {containing}",
+            calendar.noun(),
+            calendar.noun(),
+            containing.prev()
+        )))
+    }
+
     /// The period of `calendar` that holds `date`.
     pub fn containing(calendar: Calendar, date: NaiveDate) -> Period {
         match calendar {
@@ -266,8 +295,12 @@ impl FromStr for Period {
     type Err = CoreError;
     fn from_str(text: &str) -> Result<Period, CoreError> {
         let text = text.trim();
-        let bad =
-            || CoreError::invalid(format!("{text:?} is not a period (2025, 2025-Q3, 2025-07)"));
+        let bad = || {
+            CoreError::invalid(format!(
+                "{} is not a period (2025, 2025-Q3, 2025-07)",
+                quoted(text)
+            ))
+        };
         if let Some((year, quarter)) = text.split_once("-Q") {
             let year: i32 = year.parse().map_err(|_| bad())?;
             let quarter: u32 = quarter.parse().map_err(|_| bad())?;
@@ -277,6 +310,9 @@ impl FromStr for Period {
             return Ok(Period::Quarter { year, quarter });
         }
         if text.len() == 4 {
+            if !text.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(bad());
+            }
             return text.parse().map(Period::Year).map_err(|_| bad());
         }
         text.parse::<Month>().map(Period::Month).map_err(|_| bad())
@@ -345,9 +381,38 @@ mod tests {
         assert_eq!(q.next().to_string(), "2014-Q1");
         assert_eq!("2024-02".parse::<Period>()?.last_day(), date("2024-02-29"));
         assert_eq!("2025".parse::<Period>()?.last_day(), date("2025-12-31"));
-        for bad in ["2025-Q5", "2025-13", "25-Q1", "2025-Q", "Q3"] {
+        for bad in [
+            "2025-Q5", "2025-13", "25-Q1", "2025-Q", "Q3", "-001", "+202", "",
+        ] {
             assert!(bad.parse::<Period>().is_err(), "{bad}");
         }
+        Ok(())
+    }
+
+    #[test]
+    fn a_period_ends_with_one_of_a_calendar_or_names_the_two_around_it() -> Result<(), CoreError> {
+        let period = |text: &str| text.parse::<Period>();
+        let quarter = Calendar::Quarter;
+        assert_eq!(period("2025")?.ending_with(quarter)?, period("2025-Q4")?);
+        assert_eq!(period("2025-Q3")?.ending_with(quarter)?, period("2025-Q3")?);
+        assert_eq!(period("2025-09")?.ending_with(quarter)?, period("2025-Q3")?);
+        assert_eq!(
+            period("2025")?.ending_with(Calendar::Month)?,
+            period("2025-12")?
+        );
+        assert_eq!(
+            period("2025")?.ending_with(Calendar::Year)?,
+            period("2025")?
+        );
+        let Err(error) = period("2025-07")?.ending_with(quarter) else {
+            return Err(CoreError::invalid("2025-07 ended with a quarter"));
+        };
+        assert_eq!(
+            error.reason,
+            "2025-07 ends inside 2025-Q3, and the contract settles every quarter: give a period \
+             that ends with one of its quarters, such as 2025-Q2 or 2025-Q3"
+        );
+        assert!(period("2025-Q2")?.ending_with(Calendar::Year).is_err());
         Ok(())
     }
 

@@ -17,7 +17,8 @@ pub fn check_name(kind: &str, name: &str) -> Result<(), CoreError> {
         Ok(())
     } else {
         Err(CoreError::invalid(format!(
-            "{kind} {name:?} must be 1-64 characters of A-Z a-z 0-9 . _ - starting with a letter or digit"
+            "{kind} {} must be 1-64 characters of A-Z a-z 0-9 . _ - starting with a letter or digit",
+            crate::error::quoted(name)
         )))
     }
 }
@@ -65,7 +66,10 @@ impl EventId {
         parse_hex::<16>(&compact.to_ascii_lowercase())
             .map(EventId)
             .ok_or_else(|| {
-                CoreError::invalid(format!("{text:?} is not a 128-bit id (32 hex digits)"))
+                CoreError::invalid(format!(
+                    "{} is not a 128-bit id (32 hex digits)",
+                    crate::error::quoted(text)
+                ))
             })
     }
 

@@ -12,7 +12,7 @@ use bincode::{Decode, Encode};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::error::CoreError;
+use crate::error::{CoreError, quoted};
 
 /// An ISO 4217 currency. The position of a variant is its bincode tag: append only.
 #[derive(
@@ -196,18 +196,20 @@ impl Money {
     /// Parses a decimal amount in major units ("1300", "1300.00", "-3300.5"), refusing more
     /// decimals than the currency has: an input amount is never rounded silently.
     pub fn parse(text: &str, currency: Currency) -> Result<Money, CoreError> {
-        let decimal = parse_plain_decimal(text)
-            .ok_or_else(|| CoreError::invalid(format!("{text:?} is not a decimal amount")))?;
+        let decimal = parse_plain_decimal(text).ok_or_else(|| {
+            CoreError::invalid(format!("{} is not a decimal amount", quoted(text)))
+        })?;
         if decimal.normalize().scale() > currency.minor_digits() {
             return Err(CoreError::invalid(format!(
-                "{text:?} has more than {} decimals",
+                "{} has more than {} decimals",
+                quoted(text),
                 currency.minor_digits()
             )));
         }
         let minor = decimal
             .checked_mul(Decimal::from(10i64.pow(currency.minor_digits())))
             .and_then(|d| i64::try_from(d.normalize()).ok())
-            .ok_or_else(|| CoreError::invalid(format!("{text:?} is out of range")))?;
+            .ok_or_else(|| CoreError::invalid(format!("{} is out of range", quoted(text))))?;
         Ok(Money { minor, currency })
     }
 
@@ -376,7 +378,12 @@ impl Ratio {
     /// Parses `"11/23"`, `"50%"`, `"12.5%"` or `"0.70"`.
     pub fn parse(text: &str) -> Result<Ratio, CoreError> {
         let text = text.trim();
-        let bad = || CoreError::invalid(format!("{text:?} is not a ratio (11/23, 50%, 0.70)"));
+        let bad = || {
+            CoreError::invalid(format!(
+                "{} is not a ratio (11/23, 50%, 0.70)",
+                quoted(text)
+            ))
+        };
         if let Some((n, d)) = text.split_once('/') {
             let n: i64 = n.trim().parse().map_err(|_| bad())?;
             let d: i64 = d.trim().parse().map_err(|_| bad())?;

@@ -79,6 +79,69 @@ pub enum Input {
     Signed(Record),
 }
 
+impl Input {
+    /// The input with its client id replaced by one derived from its fact: for an event, its
+    /// canonical bytes with `recorded_at` and the id zeroed, so that the author, the
+    /// participant's pseudonym and every field count, and how a value was typed (`1000` or
+    /// `1000.00`) does not; for an action on a claim, the contract, the claim, the date, the
+    /// action and the author. The one-fact commands give their facts these ids, so that
+    /// running one twice records its fact once. A record signed elsewhere keeps its id.
+    pub fn with_content_id(self) -> Result<Input, pbr_core::CoreError> {
+        const DOMAIN: &[u8] = b"pbr one fact";
+        match self {
+            Input::Event(event) => {
+                let blank = Event {
+                    recorded_at_micros: 0,
+                    id: EventId([0; 16]),
+                    ..event.clone()
+                };
+                let digest = blake3::hash(&blank.encode()?);
+                let id = EventId::derived(DOMAIN, &pbr_core::ids::hex(digest.as_bytes()));
+                Ok(Input::Event(Event { id, ..event }))
+            }
+            Input::OnClaim {
+                contract,
+                claim,
+                date,
+                action,
+                author,
+                id: _,
+            } => {
+                let claim_text = match claim {
+                    ClaimRef::Seq(seq) => format!("seq {seq}"),
+                    ClaimRef::Id(id) => format!("id {id}"),
+                };
+                let action_text = match action {
+                    ClaimAction::Decide { evidence_valid } => format!(
+                        "decide {}",
+                        if evidence_valid { "valid" } else { "invalid" }
+                    ),
+                    ClaimAction::ClawBack(reason) => format!(
+                        "claw-back {}",
+                        serde_json::to_value(reason)
+                            .ok()
+                            .as_ref()
+                            .and_then(serde_json::Value::as_str)
+                            .unwrap_or_default()
+                    ),
+                };
+                let text = format!(
+                    "{contract}\u{1f}{claim_text}\u{1f}{date}\u{1f}{action_text}\u{1f}{author}"
+                );
+                Ok(Input::OnClaim {
+                    id: EventId::derived(DOMAIN, &text),
+                    contract,
+                    claim,
+                    date,
+                    action,
+                    author,
+                })
+            }
+            Input::Signed(record) => Ok(Input::Signed(record)),
+        }
+    }
+}
+
 /// One input that could not be appended, and why.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{where_}: {reason}")]
@@ -103,6 +166,9 @@ pub struct AppendReport {
     pub first: Vec<(String, u64, &'static str)>,
     /// How many inputs were skipped because their id already holds the same fact.
     pub duplicates: u64,
+    /// `(where, seq)` of the first [`REPORT_FIRST`] inputs skipped as duplicates: where the
+    /// input came from, and the seq of the event that already records its fact.
+    pub already_recorded: Vec<(String, u64)>,
     /// `(where, claim seq, reason)` for every rejected claim (the rejection is appended too).
     pub rejections: Vec<(String, u64, String)>,
 }
@@ -330,6 +396,9 @@ impl Ledger {
                         ));
                     }
                     report.duplicates += 1;
+                    if report.already_recorded.len() < REPORT_FIRST {
+                        report.already_recorded.push((where_, existing));
+                    }
                     continue;
                 }
                 let (public_key, work) = match signed {

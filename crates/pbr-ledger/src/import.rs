@@ -7,7 +7,9 @@
 //! `id` is 32 hex digits or any token (hashed to an id); a row without one gets an id derived
 //! from its content, so importing the same rows again appends nothing.
 //!
-//! Every error names the file, the line and the field: `claims.csv:9999: achieved: …`.
+//! Every error names the file, the line and the field: `claims.csv:9999: achieved: …`, and
+//! quotes at most the first 40 characters of a bad value. A column or key that appears twice
+//! in a row is an error naming both, never a silent choice of one.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -15,6 +17,7 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 use pbr_core::cpr::{Cpr, PseudonymKey};
+use pbr_core::error::quoted;
 use pbr_core::event::*;
 use pbr_core::ids::{EventId, ParticipantRef};
 use pbr_core::money::{Currency, Money};
@@ -23,10 +26,11 @@ use crate::append::{ClaimAction, ClaimRef, Input, Rejected};
 
 /// One row: its location and its fields, as text.
 ///
-/// The fields are the columns of the file and the row's values, in the file's order; a file's
-/// rows share one list of column names, and a CSV row keeps the record the reader made, so a
-/// row costs a few allocations, not a few per field (the import's reading thread is the one
-/// that validates: `docs/performance.md`, "Import").
+/// The fields are the columns of the file and the row's values, in the file's order, each name
+/// once (the readers refuse a repeated one); a file's rows share one list of column names, and
+/// a CSV row keeps the record the reader made, so a row costs a few allocations, not a few per
+/// field (the import's reading thread is the one that validates: `docs/performance.md`,
+/// "Import").
 pub struct Row {
     file: Arc<str>,
     line: usize,
@@ -92,25 +96,31 @@ impl Row {
         if self.trim { value.trim() } else { value }
     }
 
-    /// The field's value, if present and not empty, marking it read. Of columns with the same
-    /// name, the last counts and all are read.
+    /// The field's value, if present and not empty, marking it read.
     fn get(&self, field: &'static str) -> Option<&str> {
-        let mut used = self.used.borrow_mut();
-        let mut found = None;
-        for (index, column) in self.columns.iter().enumerate() {
-            if column == field {
-                used[index] = true;
-                found = Some(index);
-            }
-        }
-        found
-            .map(|index| self.value(index))
-            .filter(|v| !v.is_empty())
+        let index = self.columns.iter().position(|column| column == field)?;
+        self.used.borrow_mut()[index] = true;
+        Some(self.value(index)).filter(|v| !v.is_empty())
     }
 
     fn text(&self, field: &'static str) -> Result<String, Rejected> {
         self.get(field)
             .map(str::to_owned)
+            .ok_or_else(|| self.error(field, "missing"))
+    }
+
+    /// A name (of a contract, party, outcome or company): 1 to 64 plain characters, checked
+    /// here so that a bad one is quoted short rather than echoed whole by admission.
+    fn optional_name(&self, field: &'static str) -> Result<Option<String>, Rejected> {
+        self.parsed(field, |v| {
+            pbr_core::ids::check_name("the name", v)
+                .map(|()| v.to_owned())
+                .map_err(|e| e.reason)
+        })
+    }
+
+    fn name_text(&self, field: &'static str) -> Result<String, Rejected> {
+        self.optional_name(field)?
             .ok_or_else(|| self.error(field, "missing"))
     }
 
@@ -154,7 +164,7 @@ impl Row {
     fn number<T: std::str::FromStr>(&self, field: &'static str) -> Result<Option<T>, Rejected> {
         self.parsed(field, |v| {
             v.parse::<T>()
-                .map_err(|_| format!("{v:?} is not a whole number in range"))
+                .map_err(|_| format!("{} is not a whole number in range", quoted(v)))
         })
     }
 
@@ -162,7 +172,7 @@ impl Row {
         self.parsed(field, |v| match v {
             "true" | "yes" | "1" => Ok(true),
             "false" | "no" | "0" => Ok(false),
-            other => Err(format!("{other:?} is not true or false")),
+            other => Err(format!("{} is not true or false", quoted(other))),
         })
     }
 
@@ -178,8 +188,12 @@ impl Row {
         field: &'static str,
     ) -> Result<Option<T>, Rejected> {
         self.parsed(field, |v| {
-            serde_json::from_value(serde_json::Value::String(v.to_owned()))
-                .map_err(|_| format!("{v:?} is not one of the names docs/format.md §8.3 lists"))
+            serde_json::from_value(serde_json::Value::String(v.to_owned())).map_err(|_| {
+                format!(
+                    "{} is not one of the names docs/format.md §8.3 lists",
+                    quoted(v)
+                )
+            })
         })
     }
 
@@ -198,22 +212,18 @@ impl Row {
     }
 
     /// Refuses fields no rule read: a misspelt column must not be silently ignored. Of several,
-    /// the first by name is named; of a repeated column, the last counts, as in [`Row::get`].
+    /// the first by name is named.
     fn check_all_used(&self) -> Result<(), Rejected> {
         let used = self.used.borrow();
         let unread = self
             .columns
             .iter()
             .enumerate()
-            .filter(|&(index, column)| {
-                !used[index]
-                    && !self.value(index).is_empty()
-                    && !self.columns[index + 1..].contains(column)
-            })
+            .filter(|&(index, _)| !used[index] && !self.value(index).is_empty())
             .map(|(_, column)| column)
             .min();
         match unread {
-            Some(field) => Err(self.error(field, "unknown field for this kind")),
+            Some(field) => Err(self.error(&short(field), "unknown field for this kind")),
             None => Ok(()),
         }
     }
@@ -230,9 +240,9 @@ impl Row {
             return Ok((self.where_(), Input::Signed(record)));
         }
         let kind = self.text("kind")?;
-        let contract = self.text("contract")?;
+        let contract = self.name_text("contract")?;
         let date = self.date("date")?;
-        let author = self.text("author")?;
+        let author = self.name_text("author")?;
         let id = match self.get("id") {
             Some(text) => id_of(text),
             None => self.content_id(),
@@ -252,9 +262,10 @@ impl Row {
                     "valid" => true,
                     "invalid" => false,
                     other => {
-                        return Err(
-                            self.error("evidence", format!("{other:?} is not valid or invalid"))
-                        );
+                        return Err(self.error(
+                            "evidence",
+                            format!("{} is not valid or invalid", quoted(other)),
+                        ));
                     }
                 };
                 let claim = claim_ref(self)?;
@@ -294,7 +305,7 @@ impl Row {
                     self.error("key", "not a verifier key (<name>+<key id>+<base64>)")
                 })?;
                 Payload::PartyRegistered(PartyRegistered {
-                    party: self.text("party")?,
+                    party: self.name_text("party")?,
                     role: self.required_name("role")?,
                     public_key,
                 })
@@ -305,7 +316,7 @@ impl Row {
                     age_at_entry: self.number("age_at_entry")?,
                     entry_status: self.name("entry_status")?,
                     isced: self.number("isced")?,
-                    home_party: self.get("home_party").map(str::to_owned),
+                    home_party: self.optional_name("home_party")?,
                     disability: self.flag("disability")?,
                     third_country_national: self.flag("third_country_national")?,
                     foreign_background: self.flag("foreign_background")?,
@@ -323,11 +334,11 @@ impl Row {
                 improved: self.flag("improved")?,
             }),
             "company-registered" => Payload::CompanyRegistered(CompanyRegistered {
-                company: self.text("company")?,
+                company: self.name_text("company")?,
             }),
             "outcome-claimed" => Payload::OutcomeClaimed(OutcomeClaimed {
-                outcome: self.text("outcome")?,
-                company: self.get("company").map(str::to_owned),
+                outcome: self.name_text("outcome")?,
+                company: self.optional_name("company")?,
                 achieved: self.days("achieved")?,
                 activity_start: self.optional_days("activity_start")?,
                 evidence: self.hash("evidence")?,
@@ -347,29 +358,34 @@ impl Row {
                 status: self.required_name("status")?,
             }),
             "funds-committed" => Payload::FundsCommitted(FundsCommitted {
-                from: self.text("from")?,
-                to: self.text("to")?,
+                from: self.name_text("from")?,
+                to: self.name_text("to")?,
                 amount: self.money("amount", currency)?,
                 purpose: self.required_name("purpose")?,
             }),
             "funds-disbursed" => Payload::FundsDisbursed(FundsDisbursed {
-                from: self.text("from")?,
-                to: self.text("to")?,
+                from: self.name_text("from")?,
+                to: self.name_text("to")?,
                 amount: self.money("amount", currency)?,
                 purpose: self.required_name("purpose")?,
             }),
             "cost-recorded" => Payload::CostRecorded(CostRecorded {
-                party: self.text("party")?,
+                party: self.name_text("party")?,
                 amount: self.money("amount", currency)?,
             }),
             "payment-recorded" => Payload::PaymentRecorded(PaymentRecorded {
-                from: self.text("from")?,
-                to: self.text("to")?,
+                from: self.name_text("from")?,
+                to: self.name_text("to")?,
                 amount: self.money("amount", currency)?,
                 settlement_seq: self.number("settlement_seq")?,
             }),
             "settlement-issued" => Payload::SettlementIssued(SettlementIssued {
-                period: self.text("period")?,
+                period: self.required("period", |v| {
+                    // Checked here so that a bad one is quoted short; kept as written.
+                    v.parse::<pbr_core::date::Period>()
+                        .map(|_| v.to_owned())
+                        .map_err(|e| e.reason)
+                })?,
                 statement_hash: self
                     .hash("statement_hash")?
                     .ok_or_else(|| self.error("statement_hash", "missing"))?,
@@ -378,8 +394,8 @@ impl Row {
                     .ok_or_else(|| self.error("log_position", "missing"))?,
             }),
             "guarantee-called" => Payload::GuaranteeCalled(GuaranteeCalled {
-                guarantor: self.text("guarantor")?,
-                beneficiary: self.text("beneficiary")?,
+                guarantor: self.name_text("guarantor")?,
+                beneficiary: self.name_text("beneficiary")?,
                 amount: self.money("amount", currency)?,
             }),
             "dispute-opened" => Payload::DisputeOpened(DisputeOpened {
@@ -425,7 +441,10 @@ impl Row {
             other => {
                 return Err(self.error(
                     "kind",
-                    format!("{other:?} is not an event kind (docs/format.md §8.4)"),
+                    format!(
+                        "{} is not an event kind (docs/format.md §8.4)",
+                        quoted(other)
+                    ),
                 ));
             }
         };
@@ -468,20 +487,16 @@ impl Row {
     }
 
     /// An id from the row's content: the same fact imported twice is one fact. The fields
-    /// are taken by name, each once (the last of a repeated column), as they always were:
-    /// a different text would make a re-imported file's facts new ones.
+    /// are taken by name, each once, as they always were: a different text would make a
+    /// re-imported file's facts new ones.
     fn content_id(&self) -> EventId {
         let mut columns: Vec<usize> = (0..self.columns.len()).collect();
-        // Stable, so that of equal names the last column stays last.
         columns.sort_by(|&a, &b| self.columns[a].cmp(&self.columns[b]));
         let mut text = String::new();
-        for (position, &index) in columns.iter().enumerate() {
+        for &index in &columns {
             let field = &self.columns[index];
-            let repeated = columns
-                .get(position + 1)
-                .is_some_and(|&next| self.columns[next] == *field);
             let value = self.value(index);
-            if repeated || field == "id" || value.is_empty() {
+            if field == "id" || value.is_empty() {
                 continue;
             }
             text.push_str(field);
@@ -505,8 +520,92 @@ fn id_of(text: &str) -> EventId {
     }
 }
 
+/// A JSON Lines row as its keys and values in the line's order, a repeated key kept, so that
+/// it can be refused: `serde_json::Value` keeps only the last value of a key.
+enum JsonRow {
+    Object(Vec<(String, serde_json::Value)>),
+    NotAnObject,
+}
+
+impl<'de> serde::Deserialize<'de> for JsonRow {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<JsonRow, D::Error> {
+        deserializer.deserialize_any(JsonRowVisitor)
+    }
+}
+
+struct JsonRowVisitor;
+
+impl<'de> serde::de::Visitor<'de> for JsonRowVisitor {
+    type Value = JsonRow;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<JsonRow, A::Error> {
+        let mut pairs = Vec::with_capacity(map.size_hint().unwrap_or(16));
+        while let Some(pair) = map.next_entry::<String, serde_json::Value>()? {
+            pairs.push(pair);
+        }
+        Ok(JsonRow::Object(pairs))
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<JsonRow, A::Error> {
+        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+        Ok(JsonRow::NotAnObject)
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<JsonRow, E> {
+        Ok(JsonRow::NotAnObject)
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<JsonRow, E> {
+        Ok(JsonRow::NotAnObject)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<JsonRow, E> {
+        Ok(JsonRow::NotAnObject)
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<JsonRow, E> {
+        Ok(JsonRow::NotAnObject)
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<JsonRow, E> {
+        Ok(JsonRow::NotAnObject)
+    }
+
+    fn visit_unit<E>(self) -> Result<JsonRow, E> {
+        Ok(JsonRow::NotAnObject)
+    }
+}
+
+/// A column or key name as an error names it: cut after 40 characters, with `…`.
+fn short(name: &str) -> String {
+    match name.char_indices().nth(pbr_core::error::QUOTED_CHARS) {
+        None => name.to_owned(),
+        Some((end, _)) => format!("{}…", &name[..end]),
+    }
+}
+
+/// The first name that appears twice, with the (0-based) positions of its first two
+/// occurrences. Empty names are no fields (a CSV header's trailing commas) and are skipped.
+fn first_repeated<'a>(names: impl Iterator<Item = &'a str>) -> Option<(&'a str, usize, usize)> {
+    let mut seen: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for (index, name) in names.enumerate() {
+        if name.is_empty() {
+            continue;
+        }
+        if let Some(&first) = seen.get(name) {
+            return Some((name, first, index));
+        }
+        seen.insert(name, index);
+    }
+    None
+}
+
 /// Reads rows from JSON Lines, streaming: one object per line, values strings, numbers,
-/// booleans or null. Blank lines are skipped.
+/// booleans or null. Blank lines are skipped; a key that appears twice in a line is an error.
 pub fn jsonl_rows<R: std::io::BufRead>(
     file: &str,
     reader: R,
@@ -525,14 +624,17 @@ pub fn jsonl_rows<R: std::io::BufRead>(
             return None;
         }
         let row = (|| {
-            let value: serde_json::Value =
+            let row: JsonRow =
                 serde_json::from_str(&line).map_err(|e| at("(json)", e.to_string()))?;
-            let object = value
-                .as_object()
-                .ok_or_else(|| at("(json)", "a row is a JSON object".into()))?;
+            let JsonRow::Object(object) = row else {
+                return Err(at("(json)", "a row is a JSON object".into()));
+            };
+            if let Some((key, _, _)) = first_repeated(object.iter().map(|(key, _)| key.as_str())) {
+                return Err(at(&short(key), "the key appears twice".into()));
+            }
             let mut columns = Vec::with_capacity(object.len());
             let mut values = csv::StringRecord::with_capacity(0, object.len());
-            for (key, value) in object {
+            for (key, value) in &object {
                 let text = match value {
                     serde_json::Value::String(s) => s.clone(),
                     serde_json::Value::Number(n) => n.to_string(),
@@ -540,7 +642,7 @@ pub fn jsonl_rows<R: std::io::BufRead>(
                     serde_json::Value::Null => String::new(),
                     _ => {
                         return Err(at(
-                            key,
+                            &short(key),
                             "a field is a string, a number, a boolean or null".into(),
                         ));
                     }
@@ -560,7 +662,8 @@ pub fn jsonl_rows<R: std::io::BufRead>(
     })
 }
 
-/// Reads rows from CSV with a header line, streaming; an empty cell is an absent field.
+/// Reads rows from CSV with a header line, streaming; an empty cell is an absent field. A
+/// column name that appears twice in the header is an error naming both columns.
 pub fn csv_rows<R: std::io::Read>(
     file: &str,
     reader: R,
@@ -568,15 +671,22 @@ pub fn csv_rows<R: std::io::Read>(
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .from_reader(reader);
-    let headers: Arc<[String]> = reader
-        .headers()
-        .map_err(|e| Rejected {
-            where_: format!("{file}:1: (header)"),
-            reason: e.to_string(),
-        })?
-        .iter()
-        .map(|h| h.trim().to_owned())
-        .collect();
+    let header = reader.headers().map_err(|e| Rejected {
+        where_: format!("{file}:1: (header)"),
+        reason: e.to_string(),
+    })?;
+    let header_line = header.position().map_or(1, |p| p.line());
+    let headers: Arc<[String]> = header.iter().map(|h| h.trim().to_owned()).collect();
+    if let Some((name, first, second)) = first_repeated(headers.iter().map(String::as_str)) {
+        return Err(Rejected {
+            where_: format!("{file}:{header_line}: {}", short(name)),
+            reason: format!(
+                "the column appears twice (columns {} and {})",
+                first + 1,
+                second + 1
+            ),
+        });
+    }
     let file: Arc<str> = Arc::from(file);
     Ok(reader.into_records().map(move |record| {
         let record = record.map_err(|e| {

@@ -87,7 +87,9 @@ pub struct Diff {
 /// A contract settled under alternative terms beside its own.
 #[derive(Clone, Debug)]
 pub struct WhatIf {
-    /// The period through which both were computed.
+    /// The contract's own period through which it was computed (the other terms were
+    /// computed through theirs that ends on the same day, of another calendar if they settle
+    /// by another).
     pub through: Period,
     /// Per party: (real, alternative) net amounts due to it through `through`.
     pub parties: BTreeMap<String, (Money, Money)>,
@@ -280,9 +282,12 @@ impl Ledger {
         let mut diffs = Vec::new();
         for id in contracts {
             let terms = latest_terms(&after, id)?;
-            let through = through.unwrap_or_else(|| {
-                Period::containing(terms.contract.settlement, terms.contract.end.0)
-            });
+            let calendar = terms.contract.settlement;
+            // Any period form, as the contract's own period that ends with it.
+            let through = match through {
+                Some(period) => through_of(id, &terms, period)?,
+                None => Period::containing(calendar, terms.contract.end.0),
+            };
             let old = match before.contracts.get(id.as_str()) {
                 Some(c) => Some(
                     entitlement(c, &before.retracted, &TermsSource::Versions(id, c), through)
@@ -335,18 +340,21 @@ impl Ledger {
             .contracts
             .get(contract)
             .ok_or_else(|| LedgerError::Domain(format!("contract {contract} is not registered")))?;
+        // Any period form, as each set of terms' own period that ends with it.
+        let real_through = through_of(contract, &*latest_terms(state, contract)?, period)?;
+        let alt_through = through_of("the other terms", &alternative, period)?;
         let real = entitlement(
             c,
             &state.retracted,
             &TermsSource::Versions(contract, c),
-            period,
+            real_through,
         )
         .map_err(domain)?;
         let alt = entitlement(
             c,
             &state.retracted,
             &TermsSource::Fixed(Arc::new(alternative)),
-            period,
+            alt_through,
         )
         .map_err(domain)?;
         let mut parties: BTreeMap<String, (Money, Money)> = BTreeMap::new();
@@ -375,7 +383,7 @@ impl Ledger {
             }
         }
         Ok(WhatIf {
-            through: period,
+            through: real_through,
             parties,
             rules,
         })
@@ -395,6 +403,23 @@ fn decode(seq: u64, bytes: &[u8]) -> Result<Event, LedgerError> {
         seq,
         reason: e.reason,
     })
+}
+
+/// The period of `terms`' calendar that ends with `period` (any period form: `2025` is
+/// `2025-Q4` to terms that settle every quarter), refusing one that ends inside a period of
+/// theirs or before their first, where nothing could be found; errors begin with `what`.
+fn through_of(what: &str, terms: &Terms, period: Period) -> Result<Period, LedgerError> {
+    let calendar = terms.contract.settlement;
+    let through = period
+        .ending_with(calendar)
+        .map_err(|e| LedgerError::Domain(format!("{what}: {}", e.reason)))?;
+    let first = Period::containing(calendar, terms.contract.start.0);
+    if through < first {
+        return Err(LedgerError::Domain(format!(
+            "{what}: {period} ends before the first settlement period, {first}"
+        )));
+    }
+    Ok(through)
 }
 
 fn latest_terms(state: &State, contract: &str) -> Result<Arc<Terms>, LedgerError> {

@@ -554,6 +554,14 @@ fn run(
 ) -> Result<Entitlement, CoreError> {
     let last_terms = source.at(through.last_day())?;
     let calendar = last_terms.contract.settlement;
+    // Periods of another calendar never meet this one's in the loop below (a year is after
+    // every quarter): refuse, rather than run without end or find nothing.
+    if Period::containing(calendar, through.last_day()) != through {
+        return Err(CoreError::invalid(format!(
+            "{through} is not a settlement period of terms that settle every {}",
+            calendar.noun()
+        )));
+    }
     let currency = last_terms.contract.currency;
     let first_terms = match contract.versions.first() {
         Some(_) if matches!(source, TermsSource::Versions(..)) => {

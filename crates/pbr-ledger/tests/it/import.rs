@@ -15,13 +15,13 @@ fn context_gbp(check: impl FnOnce(&Context<'_>)) {
     check(&context);
 }
 
-/// The id a row without one gets is derived from the text of its fields, by name, each once
-/// (the last of a repeated column), CSV cells trimmed. Files imported by earlier versions
-/// were given ids this way, so the text must never change: a re-import would append again.
+/// The id a row without one gets is derived from the text of its fields, by name, CSV cells
+/// trimmed. Files imported by earlier versions were given ids this way, so the text must never
+/// change: a re-import would append again.
 #[test]
 fn a_row_without_an_id_gets_the_id_of_its_content() {
-    let csv = "kind, contract ,date,author,party,amount,amount\n\
-               cost-recorded, scenario-a ,2013-09-30,provider,provider,1.00, 2.50 \n";
+    let csv = "kind, contract ,date,author,party,amount\n\
+               cost-recorded, scenario-a ,2013-09-30,provider,provider, 2.50 \n";
     let text = "amount\u{1f}2.50\u{1e}author\u{1f}provider\u{1e}contract\u{1f}scenario-a\u{1e}\
                 date\u{1f}2013-09-30\u{1e}kind\u{1f}cost-recorded\u{1e}party\u{1f}provider\u{1e}";
     context_gbp(|context| {
@@ -102,4 +102,79 @@ fn an_unread_column_is_named() {
             "c.csv:2: colour: unknown field for this kind"
         );
     });
+}
+
+/// A column or key that appears twice is an error naming both, never a silent choice of the
+/// last value (as it was: `serde_json::Value` keeps one value a key).
+#[test]
+fn a_repeated_column_or_key_is_an_error_naming_both() {
+    let csv = "kind,contract,date,author,party,amount, amount\n\
+               cost-recorded,scenario-a,2013-09-30,provider,provider,1.00,2.50\n";
+    let Err(error) = csv_rows("costs.csv", csv.as_bytes()) else {
+        panic!("a repeated column is refused")
+    };
+    assert_eq!(
+        error.to_string(),
+        "costs.csv:1: amount: the column appears twice (columns 6 and 7)"
+    );
+    // Empty column names (trailing commas) are no fields, however many.
+    let csv = "kind,contract,date,author,party,amount,,\n\
+               cost-recorded,scenario-a,2013-09-30,provider,provider,1.00,,\n";
+    assert!(csv_rows("costs.csv", csv.as_bytes()).is_ok());
+
+    let jsonl = "{\"kind\":\"cost-recorded\",\"contract\":\"scenario-a\",\"date\":\"2013-09-30\",\
+                 \"author\":\"provider\",\"party\":\"provider\",\"amount\":\"1.00\"}\n\
+                 {\"kind\":\"cost-recorded\",\"contract\":\"scenario-a\",\"date\":\"2013-09-30\",\
+                 \"amount\":\"1.00\",\"author\":\"provider\",\"party\":\"provider\",\"amount\":\"2.50\"}\n";
+    let rows: Vec<_> = jsonl_rows("c.jsonl", jsonl.as_bytes()).collect();
+    assert!(rows[0].is_ok());
+    let Err(error) = &rows[1] else {
+        panic!("a repeated key is refused")
+    };
+    assert_eq!(
+        error.to_string(),
+        "c.jsonl:2: amount: the key appears twice"
+    );
+    // Not an object, still said so.
+    let Some(Err(error)) = jsonl_rows("c.jsonl", "[1, {\"a\": 2}]\n".as_bytes()).next() else {
+        panic!("an array is no row")
+    };
+    assert_eq!(
+        error.to_string(),
+        "c.jsonl:1: (json): a row is a JSON object"
+    );
+}
+
+/// A bad value is quoted short: its first 40 characters, then `…`.
+#[test]
+fn a_long_bad_value_is_quoted_short() {
+    let long = "ø".repeat(5_000);
+    for (column, value, reason) in [
+        ("amount", long.as_str(), "is not a decimal amount"),
+        ("date", long.as_str(), "is not a date (YYYY-MM-DD)"),
+        ("kind", long.as_str(), "is not an event kind"),
+    ] {
+        let mut fields = vec![
+            ("kind", "cost-recorded"),
+            ("contract", "scenario-a"),
+            ("date", "2013-09-30"),
+            ("author", "provider"),
+            ("party", "provider"),
+            ("amount", "1.00"),
+        ];
+        for field in &mut fields {
+            if field.0 == column {
+                field.1 = value;
+            }
+        }
+        let header: Vec<&str> = fields.iter().map(|f| f.0).collect();
+        let row: Vec<&str> = fields.iter().map(|f| f.1).collect();
+        let csv = format!("{}\n{}\n", header.join(","), row.join(","));
+        context_gbp(|context| {
+            let row = csv_rows("c.csv", csv.as_bytes()).unwrap().next().unwrap();
+            let error = row.unwrap().input(context).unwrap_err().to_string();
+            let expected = format!("c.csv:2: {column}: \"{}\"… {reason}", "ø".repeat(40));
+            assert!(error.starts_with(&expected), "{column}: {error}");
+        });
+    }
 }
