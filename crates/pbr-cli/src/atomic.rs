@@ -82,7 +82,7 @@ pub(crate) fn check_target(target: &Path, existing: Existing) -> Result<()> {
                 target.display()
             ))),
             Existing::Never => Err(input(format!(
-                "{}: the file exists; a key file is never replaced (move it away first)",
+                "{}: the file exists; a private key or secret is never replaced (move it away first)",
                 target.display()
             ))),
         },

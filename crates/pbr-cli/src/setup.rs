@@ -1,7 +1,6 @@
 //! Commands that set things up without a ledger: a pseudonym secret, a check of contract
 //! terms, shell completions and manual pages (`docs/cli.md`, "Setting up").
 
-use std::fs::File;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -9,6 +8,7 @@ use anyhow::{Context as _, Result, anyhow};
 use clap::CommandFactory as _;
 use serde_json::json;
 
+use crate::atomic::{Existing, OutFile};
 use crate::commands::input;
 use crate::output::{outln, print_json};
 
@@ -24,25 +24,13 @@ pub(crate) fn secret_new(file: Option<PathBuf>, json: bool) -> Result<()> {
     // It must be a secret the ledger accepts.
     pbr_core::cpr::PseudonymKey::from_secret(text.as_bytes())
         .map_err(|e| anyhow!("the new secret is refused: {}", e.reason))?;
-    let mut options = File::options();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut out = options.open(&file).map_err(|e| {
-        input(format!(
-            "{}: {e}{}",
-            file.display(),
-            if e.kind() == std::io::ErrorKind::AlreadyExists {
-                " (a secret is never replaced: whoever holds it can link references to citizens, \
-                 and a new one would change every reference)"
-            } else {
-                ""
-            }
-        ))
-    })?;
+    // Whole or not at all, mode 0600 from the start, and never over an existing secret:
+    // whoever holds one can link references to citizens, and a new one would give every
+    // citizen a new reference.
+    let mut out = OutFile::create_private(&file, Existing::Never)?;
     out.write_all(text.as_bytes())
-        .and_then(|()| out.sync_all())
         .with_context(|| format!("{}: cannot write the secret", file.display()))?;
+    out.commit()?;
     if json {
         print_json(&json!({"ok": true, "file": file}));
     } else {
