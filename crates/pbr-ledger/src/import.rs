@@ -243,11 +243,11 @@ impl Row {
         let contract = self.name_text("contract")?;
         let date = self.date("date")?;
         let author = self.name_text("author")?;
+        let participant = self.participant(context)?;
         let id = match self.get("id") {
             Some(text) => id_of(text),
-            None => self.content_id(),
+            None => self.content_id(participant.as_ref()),
         };
-        let participant = self.participant(context)?;
         let currency = (context.currency)(&contract);
         let claim_ref = |row: &Row| -> Result<ClaimRef, Rejected> {
             match (row.number::<u64>("claim")?, row.get("claim_id")) {
@@ -489,16 +489,26 @@ impl Row {
     /// An id from the row's content: the same fact imported twice is one fact. The fields
     /// are taken by name, each once, as they always were: a different text would make a
     /// re-imported file's facts new ones.
-    fn content_id(&self) -> EventId {
+    ///
+    /// A CPR number never enters the id: the `cpr` cell is replaced by the participant's
+    /// reference (the keyed pseudonym), because an unkeyed hash of a row holding a CPR number
+    /// gives the number back to anyone who tries the few hundred million there are.
+    fn content_id(&self, participant: Option<&ParticipantRef>) -> EventId {
         let mut columns: Vec<usize> = (0..self.columns.len()).collect();
         columns.sort_by(|&a, &b| self.columns[a].cmp(&self.columns[b]));
         let mut text = String::new();
+        let reference = participant.map(ToString::to_string);
         for &index in &columns {
             let field = &self.columns[index];
             let value = self.value(index);
             if field == "id" || value.is_empty() {
                 continue;
             }
+            let value = match (field.as_str(), &reference) {
+                ("cpr", Some(reference)) => reference.as_str(),
+                ("cpr", None) => continue,
+                _ => value,
+            };
             text.push_str(field);
             text.push('\u{1f}');
             text.push_str(value);

@@ -39,6 +39,48 @@ fn a_row_without_an_id_gets_the_id_of_its_content() {
     });
 }
 
+/// A row giving a CPR number and no id gets the id of its content with the participant's
+/// reference in place of the number: an unkeyed hash of the number would give it back to
+/// anyone who tries them all, so the id depends on the pseudonym secret and never on the
+/// number alone.
+#[test]
+fn a_cpr_number_never_enters_a_content_id() {
+    let csv = "kind,contract,date,author,cpr\n\
+               participant-enrolled,scenario-a,2013-03-04,dwp,010190-1001\n";
+    let id_under = |secret: &[u8]| {
+        let key = pbr_core::cpr::PseudonymKey::from_secret(secret).unwrap();
+        let currency = |_: &str| Some(pbr_core::money::Currency::GBP);
+        let context = Context {
+            pseudonyms: Some(&key),
+            currency: &currency,
+            modulus_11_warnings: Default::default(),
+        };
+        let mut rows = csv_rows("enrol.csv", csv.as_bytes()).unwrap();
+        let (_, input) = rows.next().unwrap().unwrap().input(&context).unwrap();
+        let Input::Event(event) = input else {
+            panic!("an enrolment row is an event")
+        };
+        (event.id, event.participant.unwrap())
+    };
+    let (id, reference) = id_under(&[7; 32]);
+    let with = |cpr_cell: &str| {
+        let text = format!(
+            "author\u{1f}dwp\u{1e}contract\u{1f}scenario-a\u{1e}cpr\u{1f}{cpr_cell}\u{1e}\
+             date\u{1f}2013-03-04\u{1e}kind\u{1f}participant-enrolled\u{1e}"
+        );
+        EventId::derived(b"pbr import row", &text)
+    };
+    assert_eq!(id, with(&reference.to_string()));
+    assert_ne!(
+        id,
+        with("010190-1001"),
+        "the id would give the CPR number back"
+    );
+    assert_ne!(id, with("0101901001"));
+    // Another secret, another reference, another id: the number alone decides nothing.
+    assert_ne!(id_under(&[8; 32]).0, id);
+}
+
 /// A token id is hashed, a hex id (with or without dashes, any case) is taken as it is, in
 /// CSV and JSON Lines alike.
 #[test]
