@@ -1,6 +1,6 @@
 //! `pbr report esf`: scenario D's ESF+ indicator table (scenarios.md D.6) from the ledger
-//! built through the CLI, byte-identical reruns, periods, corrections and the wiring of the
-//! options (`docs/reports.md`).
+//! built through the CLI, byte-identical reruns, periods, corrections, `pbr leave` and
+//! `pbr follow-up`, and the wiring of the options (`docs/reports.md`).
 
 use std::collections::BTreeMap;
 
@@ -333,4 +333,194 @@ fn test_report_esf_skips_a_retracted_enrolment() {
         &without_d15,
         D_NOT_COLLECTED,
     );
+}
+
+/// Runs a one-fact command on scenario D's contract and insists on success.
+fn fact(ledger: &str, key: &str, command: &str, date: &str, args: &[&str]) {
+    let mut all = vec![
+        "--ledger",
+        ledger,
+        command,
+        "--contract",
+        "scenario-d",
+        "--date",
+        date,
+        "--key",
+        key,
+    ];
+    all.extend_from_slice(args);
+    pbr_ok(&all);
+}
+
+/// `pbr leave` and `pbr follow-up` append the same event an import row with the same fields
+/// does: same kind, payload, author, contract and date (`pbr log --json`), for each value
+/// the fields can take. A leaving record must say whether a qualification was gained, on the
+/// command line and in a file alike: an absent value is never recorded as "no".
+#[test]
+fn test_leave_and_follow_up_record_what_an_import_row_records() {
+    let (dir, ledger, keys) = load_scenario("d");
+    let k2 = keys["K2"].as_str();
+    // Two new participants, one recorded by commands and one by import.
+    let by_command = "cd".repeat(32);
+    let by_import = "ef".repeat(32);
+    for participant in [&by_command, &by_import] {
+        fact(
+            &ledger,
+            k2,
+            "enroll",
+            "2024-06-03",
+            &[
+                "--participant",
+                participant,
+                "--gender",
+                "man",
+                "--age-at-entry",
+                "40",
+                "--entry-status",
+                "employed",
+                "--isced",
+                "4",
+                "--home-party",
+                "K2",
+            ],
+        );
+    }
+    let cases: [(&str, &str, &[&str], &str); 4] = [
+        (
+            "leave",
+            "2025-02-03",
+            &["--status", "job-searching", "--qualification-gained", "yes"],
+            "participant-left,scenario-d,2025-02-03,K2,{p},job-searching,yes,",
+        ),
+        (
+            "leave",
+            "2025-03-03",
+            &["--status", "employed", "--qualification-gained", "no"],
+            "participant-left,scenario-d,2025-03-03,K2,{p},employed,no,",
+        ),
+        (
+            "follow-up",
+            "2025-09-01",
+            &["--status", "employed", "--improved", "yes"],
+            "participant-followed-up,scenario-d,2025-09-01,K2,{p},employed,,yes",
+        ),
+        (
+            "follow-up",
+            "2025-09-02",
+            &["--status", "inactive"],
+            "participant-followed-up,scenario-d,2025-09-02,K2,{p},inactive,,",
+        ),
+    ];
+    for (n, (command, date, args, row)) in cases.into_iter().enumerate() {
+        let mut all = vec!["--participant", by_command.as_str()];
+        all.extend_from_slice(args);
+        fact(&ledger, k2, command, date, &all);
+        let file = dir.path().join(format!("row-{n}.csv"));
+        std::fs::write(
+            &file,
+            format!(
+                "kind,contract,date,author,participant,status,qualification_gained,improved\n{}\n",
+                row.replace("{p}", &by_import)
+            ),
+        )
+        .unwrap();
+        pbr_ok(&[
+            "--ledger",
+            &ledger,
+            "import",
+            file.to_str().unwrap(),
+            "--key",
+            k2,
+        ]);
+    }
+    let kinds = ["participant-left", "participant-followed-up"];
+    let events = |participant: &str| -> Vec<serde_json::Value> {
+        kinds
+            .iter()
+            .flat_map(|kind| {
+                pbr_ok(&[
+                    "--ledger",
+                    &ledger,
+                    "log",
+                    "--json",
+                    "--kind",
+                    kind,
+                    "--participant",
+                    participant,
+                ])
+                .lines()
+                .map(|line| {
+                    let line: serde_json::Value = serde_json::from_str(line).unwrap();
+                    let event = &line["event"];
+                    serde_json::json!({
+                        "kind": event["kind"],
+                        "contract": event["contract"],
+                        "date": event["date"],
+                        "author": event["author"],
+                        "payload": event["payload"],
+                    })
+                })
+                .collect::<Vec<_>>()
+            })
+            .collect()
+    };
+    let from_commands = events(&by_command);
+    assert_eq!(from_commands.len(), 4, "{from_commands:#?}");
+    assert_eq!(from_commands, events(&by_import));
+    assert_eq!(
+        from_commands[0]["payload"],
+        serde_json::json!({"qualification_gained": true, "status": "job-searching"})
+    );
+    assert_eq!(
+        from_commands[3]["payload"],
+        serde_json::json!({"improved": null, "status": "inactive"})
+    );
+
+    // Without --qualification-gained, the command line is malformed (exit 2) and records
+    // nothing; a file row without it is bad input (exit 3) that names the field.
+    let before = pbr_ok(&["--ledger", &ledger, "log", "--json"]);
+    let run = pbr(&[
+        "--ledger",
+        &ledger,
+        "leave",
+        "--contract",
+        "scenario-d",
+        "--date",
+        "2025-04-01",
+        "--key",
+        k2,
+        "--participant",
+        &by_command,
+        "--status",
+        "employed",
+    ]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("--qualification-gained"),
+        "{}",
+        run.stderr
+    );
+    let file = dir.path().join("no-qualification.csv");
+    std::fs::write(
+        &file,
+        format!(
+            "kind,contract,date,author,participant,status\nparticipant-left,scenario-d,2025-04-01,K2,{by_import},employed\n"
+        ),
+    )
+    .unwrap();
+    let run = pbr(&[
+        "--ledger",
+        &ledger,
+        "import",
+        file.to_str().unwrap(),
+        "--key",
+        k2,
+    ]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(":2: qualification_gained: missing"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(pbr_ok(&["--ledger", &ledger, "log", "--json"]), before);
 }

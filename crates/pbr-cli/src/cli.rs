@@ -521,6 +521,33 @@ pub(crate) enum Fact {
         #[arg(long, value_name = "YES|NO")]
         rural: Option<String>,
     },
+    /// Record a participant's leaving: the ESF+ leaving record (the situation within four
+    /// weeks); the date is the leaving date.
+    Leave {
+        #[command(flatten)]
+        common: Common,
+        /// The situation on leaving: employed, education, job-searching, unemployed or
+        /// inactive.
+        #[arg(long)]
+        status: String,
+        /// Whether a qualification was gained (ESF+ EECR03): yes or no.
+        #[arg(long, value_name = "YES|NO")]
+        qualification_gained: String,
+    },
+    /// Record the ESF+ follow-up six months after leaving; the date is the date the
+    /// situation refers to.
+    FollowUp {
+        #[command(flatten)]
+        common: Common,
+        /// The situation six months after leaving: employed, education, job-searching,
+        /// unemployed or inactive.
+        #[arg(long)]
+        status: String,
+        /// Whether an employed participant's situation improved (EECR06): yes or no;
+        /// leave it out when not known.
+        #[arg(long, value_name = "YES|NO")]
+        improved: Option<String>,
+    },
     /// Claim an outcome for a participant or a company.
     Claim {
         #[command(flatten)]
@@ -725,6 +752,27 @@ impl Fact {
                     ("homeless", opt(&homeless)),
                     ("rural", opt(&rural)),
                 ],
+            ),
+            Fact::Leave {
+                common,
+                status,
+                qualification_gained,
+            } => (
+                common,
+                "participant-left",
+                vec![
+                    ("status", status),
+                    ("qualification_gained", qualification_gained),
+                ],
+            ),
+            Fact::FollowUp {
+                common,
+                status,
+                improved,
+            } => (
+                common,
+                "participant-followed-up",
+                vec![("status", status), ("improved", opt(&improved))],
             ),
             Fact::Claim {
                 common,
