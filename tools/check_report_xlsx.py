@@ -4,18 +4,22 @@
 Usage: check_report_xlsx.py PATH/TO/pbr
 
 Builds the demo ledger, writes `pbr report budget` (every party) and `pbr report esf` as
-CSV and as XLSX twice, and checks with openpyxl that each workbook holds exactly the CSV's
-cells (numbers as exact decimals, empty cells empty), and that the two XLSX files of one
-report are byte-identical (their time comes from the data, never the clock).
+CSV and as XLSX twice, and checks with openpyxl that each workbook's first sheet holds exactly
+the CSV's cells (numbers as exact decimals, empty cells empty), and that the two XLSX files of
+one report are byte-identical (their time comes from the data, never the clock). The ESF+
+workbook's second sheet must name the incomplete records of `--format json`, by the first 12
+hex digits of their reference, as text.
 """
 
 import csv
 import io
+import json
 import subprocess
 import sys
 import tempfile
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import openpyxl  # type: ignore[import-untyped]
 
@@ -43,6 +47,19 @@ def cells_match(csv_text: str, xlsx: Path, what: str) -> None:
                 sys.exit(f"{what}: row {n}, column {col}: CSV {w!r}, workbook {h!r}")
 
 
+def incomplete_sheet_matches(report: dict[str, Any], xlsx: Path, what: str) -> None:
+    """The ESF+ workbook's second sheet names the incomplete records of the JSON report."""
+    sheets = openpyxl.load_workbook(xlsx).worksheets
+    if len(sheets) != 2 or sheets[1].title != "Incomplete records":
+        sys.exit(f"{what}: sheets {[s.title for s in sheets]!r}")
+    got = [list(r) for r in sheets[1].iter_rows(values_only=True)]
+    want = [["participant", "missing"]] + [
+        [r["participant"][:12], " ".join(r["missing"])] for r in report["incomplete"]
+    ]
+    if got != want:
+        sys.exit(f"{what}: incomplete records {got!r}, JSON says {want!r}")
+
+
 def main() -> None:
     if len(sys.argv) != 2:
         sys.exit(__doc__)
@@ -64,6 +81,9 @@ def main() -> None:
             if files[0].read_bytes() != files[1].read_bytes():
                 sys.exit(f"{name}: two runs wrote different workbooks")
             cells_match(csv_text, files[0], name)
+            if name == "esf":
+                report = json.loads(run(pbr, "--ledger", ledger, *args, "--format", "json"))
+                incomplete_sheet_matches(report, files[0], name)
             print(f"ok: {name}.xlsx holds the CSV's {len(csv_text.splitlines())} rows")
 
 

@@ -115,11 +115,43 @@ pub(crate) fn esf(
         &created,
         || Ok(report.to_csv()),
         || report.to_json().map_err(report_error),
-    )
+        vec![("Incomplete records", report.incomplete_rows())],
+    )?;
+    // The completeness rule names the incomplete records; JSON holds them, and beside a
+    // table they are said on standard error, so that the CSV stays one table.
+    if format != ReportFormat::Json {
+        note_incomplete(&report.incomplete);
+    }
+    Ok(())
+}
+
+/// How many incomplete records the note on standard error names one by one; JSON and the
+/// workbook name every one.
+const NOTE_INCOMPLETE: usize = 50;
+
+/// Says on standard error which records are incomplete and what they lack.
+fn note_incomplete(incomplete: &[pbr_report::esf::Incomplete]) {
+    if incomplete.is_empty() {
+        return;
+    }
+    eprintln!(
+        "note: {} participant record(s) lack a required attribute (the ESF+ completeness \
+         rule); each counts as unknown in the indicators that need it:",
+        incomplete.len()
+    );
+    for record in incomplete.iter().take(NOTE_INCOMPLETE) {
+        eprintln!("  {}  lacks {}", record.short(), record.missing.join(", "));
+    }
+    if incomplete.len() > NOTE_INCOMPLETE {
+        eprintln!(
+            "  and {} more: --format json or xlsx names every one",
+            incomplete.len() - NOTE_INCOMPLETE
+        );
+    }
 }
 
 /// Writes a report in `format`, to `out` or standard output. XLSX holds the CSV's cells in
-/// one sheet, and goes to a file only.
+/// its first sheet, then the `extra` sheets (name and rows), and goes to a file only.
 fn emit(
     format: ReportFormat,
     out: Option<&Path>,
@@ -127,6 +159,7 @@ fn emit(
     created: &str,
     csv: impl FnOnce() -> Result<String>,
     json: impl FnOnce() -> Result<String>,
+    extra: Vec<(&str, Vec<Vec<pbr_report::xlsx::Cell>>)>,
 ) -> Result<()> {
     let bytes = match format {
         ReportFormat::Csv => csv()?.into_bytes(),
@@ -149,6 +182,11 @@ fn emit(
             workbook
                 .csv_sheet(sheet, &csv()?)
                 .map_err(|e| input(e.to_string()))?;
+            for (name, rows) in extra {
+                workbook
+                    .sheet(name, rows)
+                    .map_err(|e| input(e.to_string()))?;
+            }
             workbook.to_bytes().map_err(|e| input(e.to_string()))?
         }
     };
@@ -216,6 +254,7 @@ pub(crate) fn budget(
         &created,
         || budget.to_csv().map_err(report_error),
         || budget.to_json().map_err(report_error),
+        Vec::new(),
     )
 }
 
