@@ -15,6 +15,9 @@
 //! negative and repayments as a positive *tillægsbevilling*). Over all years the net effect
 //! is the party's `net` in `pbr balance`.
 //!
+//! Each line also has its total over the years shown ([`Budget::totals`]), after the years
+//! ([`Budget::to_csv`], [`Budget::to_json`]), and the currency is named in every CSV row.
+//!
 //! [`Settled`]: pbr_core::settle::Settled
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -462,34 +465,72 @@ impl Budget {
         })
     }
 
-    /// The view as CSV (RFC 4180, `\n` line ends): [`CSV_HEADER`], then one line per year
-    /// and budget line; an amount the ledger does not measure is an empty cell.
+    /// Each line's total over the years shown, in [`LINES`] order: the sum of its effects,
+    /// `None` when the line is empty in every year (an amount the ledger does not measure).
+    pub fn totals(&self) -> Result<Vec<Row>, ReportError> {
+        LINES
+            .iter()
+            .map(|info| {
+                let mut total: Option<Money> = None;
+                for year in &self.years {
+                    if let Some(amount) = year.row(info.line).and_then(|r| r.effect) {
+                        total = Some(match total {
+                            Some(sum) => sum.checked_add(amount).map_err(overflow)?,
+                            None => amount,
+                        });
+                    }
+                }
+                Ok(Row {
+                    line: info.line,
+                    effect: total,
+                })
+            })
+            .collect()
+    }
+
+    /// The view as CSV (RFC 4180, `\n` line ends) in the long layout: [`CSV_HEADER`], then
+    /// one line per year and budget line, then one `total` line per budget line (its sum
+    /// over the years shown); an amount the ledger does not measure is an empty cell. Every
+    /// line names the currency.
     pub fn to_csv(&self) -> Result<String, ReportError> {
         let mut out = String::new();
         out.push_str(CSV_HEADER);
         out.push('\n');
-        let cell = |m: Option<Money>| m.map_or_else(String::new, |m| m.to_decimal().to_string());
-        for year in &self.years {
-            for row in &year.rows {
-                let info = row.line.info();
-                let cells = [
-                    year.year.to_string(),
-                    csv_field(info.id),
-                    csv_field(info.name),
-                    cell(row.effect),
-                    cell(row.appropriation()?),
-                ];
-                out.push_str(&cells.join(","));
-                out.push('\n');
-            }
+        let currency = self.currency.code();
+        let totals = self.totals()?;
+        let years = self
+            .years
+            .iter()
+            .flat_map(|year| year.rows.iter().map(|row| (year.year.to_string(), row)));
+        let totals = totals.iter().map(|row| (TOTAL.to_owned(), row));
+        for (year, row) in years.chain(totals) {
+            let info = row.line.info();
+            let cells = [
+                year,
+                csv_field(info.id),
+                csv_field(info.name),
+                cell(row.effect),
+                cell(row.appropriation()?),
+                currency.to_owned(),
+            ];
+            out.push_str(&cells.join(","));
+            out.push('\n');
         }
         Ok(out)
     }
 
-    /// The view as one line of JSON, keys in the documented order; amounts are decimal
-    /// strings, `null` when the ledger does not measure them.
+    /// The view as one line of JSON in the long layout, keys in the documented order;
+    /// amounts are decimal strings, `null` when the ledger does not measure them.
     pub fn to_json(&self) -> Result<String, ReportError> {
-        let money = |m: Option<Money>| m.map(|m| m.to_decimal().to_string());
+        let json_row = |row: &Row| {
+            let info = row.line.info();
+            Ok(JsonRow {
+                line: info.id,
+                name: info.name,
+                effect: money(row.effect),
+                appropriation: money(row.appropriation()?),
+            })
+        };
         let years = self
             .years
             .iter()
@@ -497,15 +538,7 @@ impl Budget {
                 let lines = year
                     .rows
                     .iter()
-                    .map(|row| {
-                        let info = row.line.info();
-                        Ok(JsonRow {
-                            line: info.id,
-                            name: info.name,
-                            effect: money(row.effect),
-                            appropriation: money(row.appropriation()?),
-                        })
-                    })
+                    .map(json_row)
                     .collect::<Result<Vec<_>, ReportError>>()?;
                 Ok(JsonYear {
                     year: year.year,
@@ -513,19 +546,38 @@ impl Budget {
                 })
             })
             .collect::<Result<Vec<_>, ReportError>>()?;
+        let totals = self
+            .totals()?
+            .iter()
+            .map(json_row)
+            .collect::<Result<Vec<_>, ReportError>>()?;
         let json = JsonBudget {
             contract: &self.contract,
             party: &self.party,
             currency: self.currency.code(),
             settled_through: self.settled_through.map(|p| p.to_string()),
             years,
+            totals,
         };
         serde_json::to_string(&json).map_err(|e| ReportError::Render(e.to_string()))
     }
 }
 
-/// The CSV header.
-pub const CSV_HEADER: &str = "year,line,budget_line,effect,appropriation";
+/// A CSV cell of an amount: two decimals, empty when the ledger does not measure it.
+fn cell(m: Option<Money>) -> String {
+    m.map_or_else(String::new, |m| m.to_decimal().to_string())
+}
+
+/// A JSON amount: a decimal string, `null` when the ledger does not measure it.
+fn money(m: Option<Money>) -> Option<String> {
+    m.map(|m| m.to_decimal().to_string())
+}
+
+/// The CSV header of the long layout.
+pub const CSV_HEADER: &str = "year,line,budget_line,effect,appropriation,currency";
+
+/// The `year` cell of the long layout's total lines.
+pub const TOTAL: &str = "total";
 
 #[derive(serde::Serialize)]
 struct JsonBudget<'a> {
@@ -534,6 +586,7 @@ struct JsonBudget<'a> {
     currency: &'static str,
     settled_through: Option<String>,
     years: Vec<JsonYear>,
+    totals: Vec<JsonRow>,
 }
 
 #[derive(serde::Serialize)]
