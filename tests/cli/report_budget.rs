@@ -2,8 +2,9 @@
 //! ledgers built through the CLI with every quarter's statement issued, against yearly sums
 //! computed here from the quarterly tables of `tests/scenarios/*/expected.json` (transcribed
 //! by hand, never taken from the program's output); totals against the final balances;
-//! the currency and each line's total over the years, in CSV, JSON and XLSX; byte-identical
-//! reruns; and the wiring of the options (`docs/reports.md`, "Budget view").
+//! the long and the wide layout (years as columns) with the currency and each line's total
+//! over the years, in CSV, JSON and XLSX; byte-identical reruns; and the wiring of the
+//! options (`docs/reports.md`, "Budget view").
 
 use std::collections::BTreeMap;
 
@@ -177,6 +178,135 @@ fn csv_view(csv: &str) -> View {
     view
 }
 
+/// The wide JSON view (`--layout wide`): `years`, then per line its effects and
+/// appropriations aligned with them, and totals that are the sums of the years.
+fn wide_json_view(json: &str, contract: &str, party: &str) -> View {
+    assert!(json.ends_with('\n') && json.lines().count() == 1, "{json}");
+    let value: Value = serde_json::from_str(json).unwrap();
+    let keys: Vec<&String> = value.as_object().unwrap().keys().collect();
+    assert_eq!(
+        keys,
+        [
+            "contract",
+            "currency",
+            "lines",
+            "party",
+            "settled_through",
+            "years"
+        ],
+        "{json}"
+    );
+    // In the documented order.
+    let at = |key: &str| json.find(&format!("\"{key}\":")).unwrap();
+    assert!(
+        at("contract") < at("party")
+            && at("party") < at("currency")
+            && at("currency") < at("settled_through")
+            && at("settled_through") < at("years")
+            && at("years") < at("lines"),
+        "{json}"
+    );
+    assert_eq!(value["contract"], contract, "{json}");
+    assert_eq!(value["party"], party, "{json}");
+    assert_eq!(value["currency"], "DKK", "{json}");
+    let years: Vec<i32> = value["years"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|y| i32::try_from(y.as_i64().unwrap()).unwrap())
+        .collect();
+    let mut view: View = years.iter().map(|&y| (y, Lines::new())).collect();
+    let mut totals = Lines::new();
+    let lines = value["lines"].as_array().unwrap();
+    let ids: Vec<&str> = lines.iter().map(|l| l["line"].as_str().unwrap()).collect();
+    assert_eq!(ids, LINES, "{json}");
+    for line in lines {
+        let id = line["line"].as_str().unwrap();
+        let (effects, appropriations) = (
+            line["effect"].as_array().unwrap(),
+            line["appropriation"].as_array().unwrap(),
+        );
+        assert_eq!(effects.len(), years.len(), "{id}: a value per year");
+        assert_eq!(appropriations.len(), years.len(), "{id}: a value per year");
+        for (i, year) in years.iter().enumerate() {
+            let cell = |v: &Value| (!v.is_null()).then(|| amount(v));
+            view.get_mut(year)
+                .unwrap()
+                .insert(id.to_owned(), (cell(&effects[i]), cell(&appropriations[i])));
+        }
+        totals.insert(
+            id.to_owned(),
+            json_cells(line, "effect_total", "appropriation_total"),
+        );
+    }
+    assert_eq!(
+        totals,
+        sums(&view),
+        "totals are the sums of the years: {json}"
+    );
+    view
+}
+
+/// The wide CSV view (`--layout wide`): the header names the years and `total`; every line's
+/// effect, then every line's appropriation, each naming the currency, with its total over
+/// the years in the last column.
+fn wide_csv_view(csv: &str) -> View {
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    assert_eq!(
+        header[..4],
+        ["line", "budget_line", "sign", "currency"],
+        "{csv}"
+    );
+    assert_eq!(header.last(), Some(&"total"), "{csv}");
+    let years: Vec<i32> = header[4..header.len() - 1]
+        .iter()
+        .map(|y| y.parse().unwrap())
+        .collect();
+    assert!(csv.ends_with('\n'), "{csv}");
+    let mut view: View = years.iter().map(|&y| (y, Lines::new())).collect();
+    // The total column, by (sign, line).
+    let mut totals: BTreeMap<(String, String), Option<i64>> = BTreeMap::new();
+    let mut order = Vec::new();
+    for line in lines {
+        let cells: Vec<&str> = line.split(',').collect();
+        assert_eq!(cells.len(), header.len(), "{line}");
+        assert_eq!(cells[3], "DKK", "{line}: the currency");
+        let cell = |text: &str| (!text.is_empty()).then(|| cents(text));
+        let id = cells[0].to_owned();
+        order.push((cells[2].to_owned(), id.clone()));
+        let total = cell(cells[cells.len() - 1]);
+        for (i, year) in years.iter().enumerate() {
+            let value = cell(cells[4 + i]);
+            let entry = view.get_mut(year).unwrap().entry(id.clone()).or_default();
+            match cells[2] {
+                "effect" => entry.0 = value,
+                "appropriation" => entry.1 = value,
+                other => panic!("{line}: sign {other}"),
+            }
+        }
+        totals.insert((cells[2].to_owned(), id), total);
+    }
+    let expected: Vec<(String, String)> = ["effect", "appropriation"]
+        .iter()
+        .flat_map(|sign| LINES.iter().map(|l| (sign.to_string(), l.to_string())))
+        .collect();
+    assert_eq!(
+        order, expected,
+        "every line's effect, then its appropriation"
+    );
+    let sums = sums(&view);
+    for line in LINES {
+        let total = |sign: &str| totals[&(sign.to_owned(), line.to_owned())];
+        assert_eq!(
+            (total("effect"), total("appropriation")),
+            sums[line],
+            "{line}: the total column is the sum of the years"
+        );
+    }
+    view
+}
+
 /// The sign convention and the net: the appropriation is the opposite of the effect (both
 /// empty together), expected savings are empty, and each year's net effect is the sum of
 /// its other lines.
@@ -301,6 +431,30 @@ fn views(ledger: &str, contract: &str, years: &[i32]) -> BTreeMap<String, View> 
         );
         let (_, view) = json_view(&json, contract, &party);
         assert_eq!(csv_view(&csv), view, "{party}: CSV and JSON agree");
+        // The wide layout holds the same cells, years as columns.
+        let wide = ["--layout", "wide"];
+        let wide_json = budget(ledger, &party, "json", &wide);
+        let wide_csv = budget(ledger, &party, "csv", &wide);
+        assert_eq!(
+            wide_json,
+            budget(ledger, &party, "json", &wide),
+            "{party}: wide JSON rerun"
+        );
+        assert_eq!(
+            wide_csv,
+            budget(ledger, &party, "csv", &wide),
+            "{party}: wide CSV rerun"
+        );
+        assert_eq!(
+            wide_json_view(&wide_json, contract, &party),
+            view,
+            "{party}: wide JSON and long JSON agree"
+        );
+        assert_eq!(
+            wide_csv_view(&wide_csv),
+            view,
+            "{party}: wide CSV and long JSON agree"
+        );
         assert_eq!(view.keys().copied().collect::<Vec<_>>(), years, "{party}");
         check_frame(&view);
         assert_eq!(
@@ -425,6 +579,17 @@ fn scenario_b_budget_follows_the_quarterly_table() {
             .map(|l| format!("total,{}", l.strip_prefix("2026,").unwrap())),
     );
     assert_eq!(year, only.join("\n") + "\n");
+    assert_eq!(
+        budget(
+            &ledger,
+            "brondby",
+            "csv",
+            &["--year", "2026", "--layout", "wide"]
+        )
+        .lines()
+        .next(),
+        Some("line,budget_line,sign,currency,2026,total")
+    );
     let json = budget(&ledger, "brondby", "json", &["--year", "2026"]);
     let (value, view) = json_view(&json, "scenario-b", "brondby");
     assert_eq!(value["settled_through"], "2027-Q1");
@@ -618,12 +783,16 @@ fn the_demo_budget_and_bad_requests() {
         "aalborg-jobcenter",
     ]);
     assert_eq!(plain, budget(&ledger, "aalborg-jobcenter", "csv", &[]));
+    // The long layout is the default.
+    assert_eq!(
+        plain,
+        budget(&ledger, "aalborg-jobcenter", "csv", &["--layout", "long"])
+    );
 
-    // XLSX: the currency and the totals are in the workbook, and two runs write the same
-    // bytes (tools/check_report_xlsx.py compares the cells with the CSV).
+    // XLSX in both layouts: the currency and the totals are in the workbook, and two runs
+    // write the same bytes (tools/check_report_xlsx.py compares the cells with the CSV).
     let dir = tempfile::tempdir().unwrap();
-    {
-        let layout = "long";
+    for layout in ["long", "wide"] {
         let files: Vec<Vec<u8>> = (0..2)
             .map(|n| {
                 let out = dir.path().join(format!("{layout}-{n}.xlsx"));
@@ -631,7 +800,7 @@ fn the_demo_budget_and_bad_requests() {
                     &ledger,
                     "aalborg-jobcenter",
                     "xlsx",
-                    &["--out", out.to_str().unwrap()],
+                    &["--layout", layout, "--out", out.to_str().unwrap()],
                 );
                 std::fs::read(out).unwrap()
             })
@@ -675,6 +844,11 @@ fn the_demo_budget_and_bad_requests() {
             "twenty",
         ),
         (&["--year", "2025"][..], 2, "--party"),
+        (
+            &["--party", "fokus-provider", "--layout", "tall"][..],
+            2,
+            "tall",
+        ),
     ] {
         let out = run(args);
         assert_eq!(out.code, code, "{args:?}: {}", out.stderr);

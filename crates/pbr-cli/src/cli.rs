@@ -240,6 +240,10 @@ pub(crate) enum ReportCommand {
         /// Only this calendar year (default: every year of the contract).
         #[arg(long, value_parser = clap::value_parser!(i32).range(1..=9999))]
         year: Option<i32>,
+        /// long: a row per year and budget line, then a total row per line; wide: years as
+        /// columns and budget lines as rows, with a total column.
+        #[arg(long, value_enum, default_value = "long")]
+        layout: BudgetLayout,
         /// The output format (default: json with --json, else csv).
         #[arg(long, value_enum)]
         format: Option<ReportFormat>,
@@ -266,6 +270,16 @@ pub(crate) enum ReportCommand {
         #[arg(long = "key", value_name = "VKEY")]
         keys: Vec<String>,
     },
+}
+
+/// The layouts of `pbr report budget`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum BudgetLayout {
+    /// One row per year and budget line, then one total row per line.
+    Long,
+    /// Years as columns and budget lines as rows (effect, then appropriation), with a total
+    /// column.
+    Wide,
 }
 
 /// The formats of `pbr report audit`.

@@ -138,9 +138,10 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
             party,
             contract,
             year,
+            layout,
             format,
             out,
-        }) => crate::report::budget(cli.ledger, contract, party, year, format, out, json),
+        }) => crate::report::budget(cli.ledger, contract, party, year, layout, format, out, json),
         Command::Report(ReportCommand::Audit {
             contract,
             format,

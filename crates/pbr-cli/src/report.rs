@@ -17,7 +17,7 @@ use pbr_report::audit::{
 use pbr_report::esf::Records;
 use pbr_report::{DateRange, ReportError};
 
-use crate::cli::{AuditFormat, Cli, ReportFormat};
+use crate::cli::{AuditFormat, BudgetLayout, Cli, ReportFormat};
 use crate::commands::{input, open, parse_verifier_keys};
 use crate::output::{out, outln, progress};
 
@@ -225,12 +225,15 @@ pub(crate) fn indigo(
 }
 
 /// `pbr report budget`: one party's budget view of one contract, per year and budget line,
-/// from the entitlement its issued statements settled and the money recorded outside them.
+/// from the entitlement its issued statements settled and the money recorded outside them,
+/// in the long layout or the wide one (years as columns).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn budget(
     ledger_dir: Option<PathBuf>,
     contract: Option<String>,
     party: String,
     year: Option<i32>,
+    layout: BudgetLayout,
     format: Option<ReportFormat>,
     out: Option<PathBuf>,
     json: bool,
@@ -252,8 +255,20 @@ pub(crate) fn budget(
         out.as_deref(),
         "Budget",
         &created,
-        || budget.to_csv().map_err(report_error),
-        || budget.to_json().map_err(report_error),
+        || {
+            match layout {
+                BudgetLayout::Long => budget.to_csv(),
+                BudgetLayout::Wide => budget.to_wide_csv(),
+            }
+            .map_err(report_error)
+        },
+        || {
+            match layout {
+                BudgetLayout::Long => budget.to_json(),
+                BudgetLayout::Wide => budget.to_wide_json(),
+            }
+            .map_err(report_error)
+        },
         Vec::new(),
     )
 }
