@@ -3,19 +3,25 @@
 
 Usage: check_report_xlsx.py PATH/TO/pbr
 
-Builds the demo ledger, writes `pbr report budget` (every party) and `pbr report esf` as
-CSV and as XLSX twice, and checks with openpyxl that each workbook holds exactly the CSV's
-cells (numbers as exact decimals, empty cells empty), and that the two XLSX files of one
-report are byte-identical (their time comes from the data, never the clock).
+Builds the demo ledger, writes `pbr report budget` (every party, in the long and the wide
+layout) and `pbr report esf` as CSV and as XLSX twice, and checks with openpyxl that each
+workbook's first sheet holds exactly the CSV's cells (numbers as exact decimals, empty cells
+empty), and that the two XLSX files of one report are byte-identical (their time comes from
+the data, never the clock). In the wide budget workbook, each line's total column must be the
+sum of its year columns and every row must name the currency; the ESF+ workbook's second
+sheet must name the incomplete records of `--format json`, by the first 12 hex digits of
+their reference, as text.
 """
 
 import csv
 import io
+import json
 import subprocess
 import sys
 import tempfile
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import openpyxl  # type: ignore[import-untyped]
 
@@ -43,6 +49,37 @@ def cells_match(csv_text: str, xlsx: Path, what: str) -> None:
                 sys.exit(f"{what}: row {n}, column {col}: CSV {w!r}, workbook {h!r}")
 
 
+def wide_totals_add_up(xlsx: Path, what: str, currency: str) -> None:
+    """Each row of the wide budget sheet: its currency, and a total that is the sum of the
+    year columns (empty when every year is empty)."""
+    rows = [list(r) for r in openpyxl.load_workbook(xlsx).worksheets[0].iter_rows(values_only=True)]
+    header = rows[0]
+    if list(header[:4]) != ["line", "budget_line", "sign", "currency"] or header[-1] != "total":
+        sys.exit(f"{what}: header {header!r}")
+    for n, row in enumerate(rows[1:], start=2):
+        if row[3] != currency:
+            sys.exit(f"{what}: row {n}: currency {row[3]!r}, not {currency}")
+        years = [Decimal(str(v)) for v in row[4:-1] if v is not None]
+        total = row[-1]
+        want = sum(years, Decimal(0)) if years else None
+        have = None if total is None else Decimal(str(total))
+        if have != want:
+            sys.exit(f"{what}: row {n}: total {have}, years add up to {want}")
+
+
+def incomplete_sheet_matches(report: dict[str, Any], xlsx: Path, what: str) -> None:
+    """The ESF+ workbook's second sheet names the incomplete records of the JSON report."""
+    sheets = openpyxl.load_workbook(xlsx).worksheets
+    if len(sheets) != 2 or sheets[1].title != "Incomplete records":
+        sys.exit(f"{what}: sheets {[s.title for s in sheets]!r}")
+    got = [list(r) for r in sheets[1].iter_rows(values_only=True)]
+    want = [["participant", "missing"]] + [
+        [r["participant"][:12], " ".join(r["missing"])] for r in report["incomplete"]
+    ]
+    if got != want:
+        sys.exit(f"{what}: incomplete records {got!r}, JSON says {want!r}")
+
+
 def main() -> None:
     if len(sys.argv) != 2:
         sys.exit(__doc__)
@@ -53,7 +90,9 @@ def main() -> None:
         run(pbr, "demo", ledger)
         reports = [("esf", ["report", "esf"])]
         for party in ["aalborg-jobcenter", "fokus-provider", "dsk-investor", "obelske-fund"]:
-            reports.append((f"budget-{party}", ["report", "budget", "--party", party]))
+            budget = ["report", "budget", "--party", party]
+            reports.append((f"budget-{party}", budget))
+            reports.append((f"budget-wide-{party}", [*budget, "--layout", "wide"]))
         for name, args in reports:
             csv_text = run(pbr, "--ledger", ledger, *args, "--format", "csv")
             files = []
@@ -64,6 +103,12 @@ def main() -> None:
             if files[0].read_bytes() != files[1].read_bytes():
                 sys.exit(f"{name}: two runs wrote different workbooks")
             cells_match(csv_text, files[0], name)
+            if name.startswith("budget-wide-"):
+                report = json.loads(run(pbr, "--ledger", ledger, *args, "--format", "json"))
+                wide_totals_add_up(files[0], name, report["currency"])
+            if name == "esf":
+                report = json.loads(run(pbr, "--ledger", ledger, *args, "--format", "json"))
+                incomplete_sheet_matches(report, files[0], name)
             print(f"ok: {name}.xlsx holds the CSV's {len(csv_text.splitlines())} rows")
 
 

@@ -2,7 +2,9 @@
 //! ledgers built through the CLI with every quarter's statement issued, against yearly sums
 //! computed here from the quarterly tables of `tests/scenarios/*/expected.json` (transcribed
 //! by hand, never taken from the program's output); totals against the final balances;
-//! byte-identical reruns; and the wiring of the options (`docs/reports.md`, "Budget view").
+//! the long and the wide layout (years as columns) with the currency and each line's total
+//! over the years, in CSV, JSON and XLSX; byte-identical reruns; and the wiring of the
+//! options (`docs/reports.md`, "Budget view").
 
 use std::collections::BTreeMap;
 
@@ -68,7 +70,27 @@ fn budget(ledger: &str, party: &str, format: &str, extra: &[&str]) -> String {
     pbr_ok(&args)
 }
 
-/// The JSON view, checking its frame: contract, party, currency, the lines in order.
+/// Each line's total over the years of `view`: (effect, appropriation), `None` when the
+/// line is empty in every year.
+fn sums(view: &View) -> Lines {
+    let mut totals = Lines::new();
+    for line in LINES {
+        let sum = |cells: Vec<i64>| (!cells.is_empty()).then(|| cells.iter().sum());
+        let effects = view.values().filter_map(|l| l[line].0).collect();
+        let appropriations = view.values().filter_map(|l| l[line].1).collect();
+        totals.insert(line.to_owned(), (sum(effects), sum(appropriations)));
+    }
+    totals
+}
+
+/// A JSON line's (effect, appropriation) in minor units, `None` when empty.
+fn json_cells(line: &Value, effect: &str, appropriation: &str) -> (Option<i64>, Option<i64>) {
+    let cell = |v: &Value| (!v.is_null()).then(|| amount(v));
+    (cell(&line[effect]), cell(&line[appropriation]))
+}
+
+/// The JSON view, checking its frame: contract, party, currency, the lines in order, and the
+/// totals: one per line, each the sum of the years.
 fn json_view(json: &str, contract: &str, party: &str) -> (Value, View) {
     assert!(json.ends_with('\n') && json.lines().count() == 1, "{json}");
     let value: Value = serde_json::from_str(json).unwrap();
@@ -81,46 +103,206 @@ fn json_view(json: &str, contract: &str, party: &str) -> (Value, View) {
         let lines: Vec<&Value> = year["lines"].as_array().unwrap().iter().collect();
         let ids: Vec<&str> = lines.iter().map(|l| l["line"].as_str().unwrap()).collect();
         assert_eq!(ids, LINES, "{json}");
-        let cell = |v: &Value| (!v.is_null()).then(|| amount(v));
         let rows = lines
             .iter()
             .map(|l| {
                 let id = l["line"].as_str().unwrap().to_owned();
-                (id, (cell(&l["effect"]), cell(&l["appropriation"])))
+                (id, json_cells(l, "effect", "appropriation"))
             })
             .collect();
         let year = i32::try_from(year["year"].as_i64().unwrap()).unwrap();
         assert!(view.insert(year, rows).is_none(), "year {year} twice");
     }
     assert!(
-        keys.len() == 5,
-        "contract, party, currency, settled_through, years: {keys:?}"
+        keys.len() == 6,
+        "contract, party, currency, settled_through, years, totals: {keys:?}"
+    );
+    let totals: Vec<&Value> = value["totals"].as_array().unwrap().iter().collect();
+    let ids: Vec<&str> = totals.iter().map(|l| l["line"].as_str().unwrap()).collect();
+    assert_eq!(ids, LINES, "{json}");
+    let totals: Lines = totals
+        .iter()
+        .map(|l| {
+            let id = l["line"].as_str().unwrap().to_owned();
+            (id, json_cells(l, "effect", "appropriation"))
+        })
+        .collect();
+    assert_eq!(
+        totals,
+        sums(&view),
+        "totals are the sums of the years: {json}"
     );
     (value, view)
 }
 
-/// The CSV view, checking its header and line order.
+/// The CSV view, checking its header, line order, currency and total lines (one per line,
+/// after the years, each the sum of the years).
 fn csv_view(csv: &str) -> View {
     let mut lines = csv.lines();
     assert_eq!(
         lines.next(),
-        Some("year,line,budget_line,effect,appropriation")
+        Some("year,line,budget_line,effect,appropriation,currency")
     );
     assert!(csv.ends_with('\n'), "{csv}");
     let mut view = View::new();
+    let mut totals = Lines::new();
     let mut order: BTreeMap<i32, Vec<String>> = BTreeMap::new();
+    let mut total_order = Vec::new();
     for line in lines {
         let cells: Vec<&str> = line.split(',').collect();
-        assert_eq!(cells.len(), 5, "{line}: no budget line name holds a comma");
+        assert_eq!(cells.len(), 6, "{line}: no budget line name holds a comma");
+        assert_eq!(cells[5], "DKK", "{line}: the currency");
         let cell = |text: &str| (!text.is_empty()).then(|| cents(text));
+        let amounts = (cell(cells[3]), cell(cells[4]));
+        if cells[0] == "total" {
+            total_order.push(cells[1].to_owned());
+            totals.insert(cells[1].to_owned(), amounts);
+            continue;
+        }
+        assert!(totals.is_empty(), "{line}: a year after the totals");
         let year: i32 = cells[0].parse().unwrap();
         order.entry(year).or_default().push(cells[1].to_owned());
         view.entry(year)
             .or_default()
-            .insert(cells[1].to_owned(), (cell(cells[3]), cell(cells[4])));
+            .insert(cells[1].to_owned(), amounts);
     }
     for ids in order.values() {
         assert_eq!(ids, &LINES, "{csv}");
+    }
+    assert_eq!(total_order, LINES, "a total line per budget line: {csv}");
+    assert_eq!(
+        totals,
+        sums(&view),
+        "totals are the sums of the years: {csv}"
+    );
+    view
+}
+
+/// The wide JSON view (`--layout wide`): `years`, then per line its effects and
+/// appropriations aligned with them, and totals that are the sums of the years.
+fn wide_json_view(json: &str, contract: &str, party: &str) -> View {
+    assert!(json.ends_with('\n') && json.lines().count() == 1, "{json}");
+    let value: Value = serde_json::from_str(json).unwrap();
+    let keys: Vec<&String> = value.as_object().unwrap().keys().collect();
+    assert_eq!(
+        keys,
+        [
+            "contract",
+            "currency",
+            "lines",
+            "party",
+            "settled_through",
+            "years"
+        ],
+        "{json}"
+    );
+    // In the documented order.
+    let at = |key: &str| json.find(&format!("\"{key}\":")).unwrap();
+    assert!(
+        at("contract") < at("party")
+            && at("party") < at("currency")
+            && at("currency") < at("settled_through")
+            && at("settled_through") < at("years")
+            && at("years") < at("lines"),
+        "{json}"
+    );
+    assert_eq!(value["contract"], contract, "{json}");
+    assert_eq!(value["party"], party, "{json}");
+    assert_eq!(value["currency"], "DKK", "{json}");
+    let years: Vec<i32> = value["years"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|y| i32::try_from(y.as_i64().unwrap()).unwrap())
+        .collect();
+    let mut view: View = years.iter().map(|&y| (y, Lines::new())).collect();
+    let mut totals = Lines::new();
+    let lines = value["lines"].as_array().unwrap();
+    let ids: Vec<&str> = lines.iter().map(|l| l["line"].as_str().unwrap()).collect();
+    assert_eq!(ids, LINES, "{json}");
+    for line in lines {
+        let id = line["line"].as_str().unwrap();
+        let (effects, appropriations) = (
+            line["effect"].as_array().unwrap(),
+            line["appropriation"].as_array().unwrap(),
+        );
+        assert_eq!(effects.len(), years.len(), "{id}: a value per year");
+        assert_eq!(appropriations.len(), years.len(), "{id}: a value per year");
+        for (i, year) in years.iter().enumerate() {
+            let cell = |v: &Value| (!v.is_null()).then(|| amount(v));
+            view.get_mut(year)
+                .unwrap()
+                .insert(id.to_owned(), (cell(&effects[i]), cell(&appropriations[i])));
+        }
+        totals.insert(
+            id.to_owned(),
+            json_cells(line, "effect_total", "appropriation_total"),
+        );
+    }
+    assert_eq!(
+        totals,
+        sums(&view),
+        "totals are the sums of the years: {json}"
+    );
+    view
+}
+
+/// The wide CSV view (`--layout wide`): the header names the years and `total`; every line's
+/// effect, then every line's appropriation, each naming the currency, with its total over
+/// the years in the last column.
+fn wide_csv_view(csv: &str) -> View {
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    assert_eq!(
+        header[..4],
+        ["line", "budget_line", "sign", "currency"],
+        "{csv}"
+    );
+    assert_eq!(header.last(), Some(&"total"), "{csv}");
+    let years: Vec<i32> = header[4..header.len() - 1]
+        .iter()
+        .map(|y| y.parse().unwrap())
+        .collect();
+    assert!(csv.ends_with('\n'), "{csv}");
+    let mut view: View = years.iter().map(|&y| (y, Lines::new())).collect();
+    // The total column, by (sign, line).
+    let mut totals: BTreeMap<(String, String), Option<i64>> = BTreeMap::new();
+    let mut order = Vec::new();
+    for line in lines {
+        let cells: Vec<&str> = line.split(',').collect();
+        assert_eq!(cells.len(), header.len(), "{line}");
+        assert_eq!(cells[3], "DKK", "{line}: the currency");
+        let cell = |text: &str| (!text.is_empty()).then(|| cents(text));
+        let id = cells[0].to_owned();
+        order.push((cells[2].to_owned(), id.clone()));
+        let total = cell(cells[cells.len() - 1]);
+        for (i, year) in years.iter().enumerate() {
+            let value = cell(cells[4 + i]);
+            let entry = view.get_mut(year).unwrap().entry(id.clone()).or_default();
+            match cells[2] {
+                "effect" => entry.0 = value,
+                "appropriation" => entry.1 = value,
+                other => panic!("{line}: sign {other}"),
+            }
+        }
+        totals.insert((cells[2].to_owned(), id), total);
+    }
+    let expected: Vec<(String, String)> = ["effect", "appropriation"]
+        .iter()
+        .flat_map(|sign| LINES.iter().map(|l| (sign.to_string(), l.to_string())))
+        .collect();
+    assert_eq!(
+        order, expected,
+        "every line's effect, then its appropriation"
+    );
+    let sums = sums(&view);
+    for line in LINES {
+        let total = |sign: &str| totals[&(sign.to_owned(), line.to_owned())];
+        assert_eq!(
+            (total("effect"), total("appropriation")),
+            sums[line],
+            "{line}: the total column is the sum of the years"
+        );
     }
     view
 }
@@ -249,6 +431,30 @@ fn views(ledger: &str, contract: &str, years: &[i32]) -> BTreeMap<String, View> 
         );
         let (_, view) = json_view(&json, contract, &party);
         assert_eq!(csv_view(&csv), view, "{party}: CSV and JSON agree");
+        // The wide layout holds the same cells, years as columns.
+        let wide = ["--layout", "wide"];
+        let wide_json = budget(ledger, &party, "json", &wide);
+        let wide_csv = budget(ledger, &party, "csv", &wide);
+        assert_eq!(
+            wide_json,
+            budget(ledger, &party, "json", &wide),
+            "{party}: wide JSON rerun"
+        );
+        assert_eq!(
+            wide_csv,
+            budget(ledger, &party, "csv", &wide),
+            "{party}: wide CSV rerun"
+        );
+        assert_eq!(
+            wide_json_view(&wide_json, contract, &party),
+            view,
+            "{party}: wide JSON and long JSON agree"
+        );
+        assert_eq!(
+            wide_csv_view(&wide_csv),
+            view,
+            "{party}: wide CSV and long JSON agree"
+        );
         assert_eq!(view.keys().copied().collect::<Vec<_>>(), years, "{party}");
         check_frame(&view);
         assert_eq!(
@@ -359,13 +565,31 @@ fn scenario_b_budget_follows_the_quarterly_table() {
     );
     assert_eq!(total(tuba, "net-effect"), amount(&balances["tuba"]["net"]));
 
-    // One year alone is that year's lines of the whole view, to the byte.
+    // One year alone is that year's lines of the whole view, to the byte, and its totals
+    // are that year's lines.
     let all = budget(&ledger, "brondby", "csv", &[]);
     let year = budget(&ledger, "brondby", "csv", &["--year", "2026"]);
     let mut lines = all.lines();
-    let mut only: Vec<&str> = vec![lines.next().unwrap()];
-    only.extend(lines.filter(|l| l.starts_with("2026,")));
+    let mut only: Vec<String> = vec![lines.next().unwrap().to_owned()];
+    let year_lines: Vec<&str> = lines.filter(|l| l.starts_with("2026,")).collect();
+    only.extend(year_lines.iter().map(|l| l.to_string()));
+    only.extend(
+        year_lines
+            .iter()
+            .map(|l| format!("total,{}", l.strip_prefix("2026,").unwrap())),
+    );
     assert_eq!(year, only.join("\n") + "\n");
+    assert_eq!(
+        budget(
+            &ledger,
+            "brondby",
+            "csv",
+            &["--year", "2026", "--layout", "wide"]
+        )
+        .lines()
+        .next(),
+        Some("line,budget_line,sign,currency,2026,total")
+    );
     let json = budget(&ledger, "brondby", "json", &["--year", "2026"]);
     let (value, view) = json_view(&json, "scenario-b", "brondby");
     assert_eq!(value["settled_through"], "2027-Q1");
@@ -559,6 +783,34 @@ fn the_demo_budget_and_bad_requests() {
         "aalborg-jobcenter",
     ]);
     assert_eq!(plain, budget(&ledger, "aalborg-jobcenter", "csv", &[]));
+    // The long layout is the default.
+    assert_eq!(
+        plain,
+        budget(&ledger, "aalborg-jobcenter", "csv", &["--layout", "long"])
+    );
+
+    // XLSX in both layouts: the currency and the totals are in the workbook, and two runs
+    // write the same bytes (tools/check_report_xlsx.py compares the cells with the CSV).
+    let dir = tempfile::tempdir().unwrap();
+    for layout in ["long", "wide"] {
+        let files: Vec<Vec<u8>> = (0..2)
+            .map(|n| {
+                let out = dir.path().join(format!("{layout}-{n}.xlsx"));
+                budget(
+                    &ledger,
+                    "aalborg-jobcenter",
+                    "xlsx",
+                    &["--layout", layout, "--out", out.to_str().unwrap()],
+                );
+                std::fs::read(out).unwrap()
+            })
+            .collect();
+        assert_eq!(files[0], files[1], "{layout}: XLSX rerun");
+        // The parts are stored uncompressed, so the sheet's strings are in the bytes.
+        let text = String::from_utf8_lossy(&files[0]);
+        assert!(text.contains(">DKK<"), "{layout}: the currency");
+        assert!(text.contains(">total<"), "{layout}: the totals");
+    }
 
     let run = |args: &[&str]| {
         let mut all = vec!["--ledger", ledger.as_str(), "report", "budget"];
@@ -592,6 +844,11 @@ fn the_demo_budget_and_bad_requests() {
             "twenty",
         ),
         (&["--year", "2025"][..], 2, "--party"),
+        (
+            &["--party", "fokus-provider", "--layout", "tall"][..],
+            2,
+            "tall",
+        ),
     ] {
         let out = run(args);
         assert_eq!(out.code, code, "{args:?}: {}", out.stderr);

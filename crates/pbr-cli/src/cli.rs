@@ -249,6 +249,10 @@ pub(crate) enum ReportCommand {
         /// Only this calendar year (default: every year of the contract).
         #[arg(long, value_parser = clap::value_parser!(i32).range(1..=9999))]
         year: Option<i32>,
+        /// long: a row per year and budget line, then a total row per line; wide: years as
+        /// columns and budget lines as rows, with a total column.
+        #[arg(long, value_enum, default_value = "long")]
+        layout: BudgetLayout,
         /// The output format (default: json with --json, else csv).
         #[arg(long, value_enum)]
         format: Option<ReportFormat>,
@@ -283,6 +287,16 @@ pub(crate) enum ReportCommand {
         #[arg(long = "key", value_name = "VKEY")]
         keys: Vec<String>,
     },
+}
+
+/// The layouts of `pbr report budget`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum BudgetLayout {
+    /// One row per year and budget line, then one total row per line.
+    Long,
+    /// Years as columns and budget lines as rows (effect, then appropriation), with a total
+    /// column.
+    Wide,
 }
 
 /// The formats of `pbr report audit`.
@@ -542,6 +556,33 @@ pub(crate) enum Fact {
         #[arg(long, value_name = "YES|NO")]
         rural: Option<String>,
     },
+    /// Record a participant's leaving: the ESF+ leaving record (the situation within four
+    /// weeks); the date is the leaving date.
+    Leave {
+        #[command(flatten)]
+        common: Common,
+        /// The situation on leaving: employed, education, job-searching, unemployed or
+        /// inactive.
+        #[arg(long)]
+        status: String,
+        /// Whether a qualification was gained (ESF+ EECR03): yes or no.
+        #[arg(long, value_name = "YES|NO")]
+        qualification_gained: String,
+    },
+    /// Record the ESF+ follow-up six months after leaving; the date is the date the
+    /// situation refers to.
+    FollowUp {
+        #[command(flatten)]
+        common: Common,
+        /// The situation six months after leaving: employed, education, job-searching,
+        /// unemployed or inactive.
+        #[arg(long)]
+        status: String,
+        /// Whether an employed participant's situation improved (EECR06): yes or no;
+        /// leave it out when not known.
+        #[arg(long, value_name = "YES|NO")]
+        improved: Option<String>,
+    },
     /// Claim an outcome for a participant or a company.
     Claim {
         #[command(flatten)]
@@ -746,6 +787,27 @@ impl Fact {
                     ("homeless", opt(&homeless)),
                     ("rural", opt(&rural)),
                 ],
+            ),
+            Fact::Leave {
+                common,
+                status,
+                qualification_gained,
+            } => (
+                common,
+                "participant-left",
+                vec![
+                    ("status", status),
+                    ("qualification_gained", qualification_gained),
+                ],
+            ),
+            Fact::FollowUp {
+                common,
+                status,
+                improved,
+            } => (
+                common,
+                "participant-followed-up",
+                vec![("status", status), ("improved", opt(&improved))],
             ),
             Fact::Claim {
                 common,

@@ -18,7 +18,7 @@ use pbr_report::esf::Records;
 use pbr_report::{DateRange, ReportError};
 
 use crate::atomic::{Existing, check_target, write_file};
-use crate::cli::{AuditFormat, Cli, ReportFormat};
+use crate::cli::{AuditFormat, BudgetLayout, Cli, ReportFormat};
 use crate::commands::{input, open, parse_verifier_keys};
 use crate::output::{out, outln, progress};
 
@@ -117,11 +117,43 @@ pub(crate) fn esf(
         &created,
         || Ok(report.to_csv()),
         || report.to_json().map_err(report_error),
-    )
+        vec![("Incomplete records", report.incomplete_rows())],
+    )?;
+    // The completeness rule names the incomplete records; JSON holds them, and beside a
+    // table they are said on standard error, so that the CSV stays one table.
+    if format != ReportFormat::Json {
+        note_incomplete(&report.incomplete);
+    }
+    Ok(())
+}
+
+/// How many incomplete records the note on standard error names one by one; JSON and the
+/// workbook name every one.
+const NOTE_INCOMPLETE: usize = 50;
+
+/// Says on standard error which records are incomplete and what they lack.
+fn note_incomplete(incomplete: &[pbr_report::esf::Incomplete]) {
+    if incomplete.is_empty() {
+        return;
+    }
+    eprintln!(
+        "note: {} participant record(s) lack a required attribute (the ESF+ completeness \
+         rule); each counts as unknown in the indicators that need it:",
+        incomplete.len()
+    );
+    for record in incomplete.iter().take(NOTE_INCOMPLETE) {
+        eprintln!("  {}  lacks {}", record.short(), record.missing.join(", "));
+    }
+    if incomplete.len() > NOTE_INCOMPLETE {
+        eprintln!(
+            "  and {} more: --format json or xlsx names every one",
+            incomplete.len() - NOTE_INCOMPLETE
+        );
+    }
 }
 
 /// Writes a report in `format`, to `out` or standard output. XLSX holds the CSV's cells in
-/// one sheet, and goes to a file only.
+/// its first sheet, then the `extra` sheets (name and rows), and goes to a file only.
 fn emit(
     format: ReportFormat,
     out: Option<&(PathBuf, Existing)>,
@@ -129,6 +161,7 @@ fn emit(
     created: &str,
     csv: impl FnOnce() -> Result<String>,
     json: impl FnOnce() -> Result<String>,
+    extra: Vec<(&str, Vec<Vec<pbr_report::xlsx::Cell>>)>,
 ) -> Result<()> {
     let bytes = match format {
         ReportFormat::Csv => csv()?.into_bytes(),
@@ -151,6 +184,11 @@ fn emit(
             workbook
                 .csv_sheet(sheet, &csv()?)
                 .map_err(|e| input(e.to_string()))?;
+            for (name, rows) in extra {
+                workbook
+                    .sheet(name, rows)
+                    .map_err(|e| input(e.to_string()))?;
+            }
             workbook.to_bytes().map_err(|e| input(e.to_string()))?
         }
     };
@@ -199,12 +237,15 @@ pub(crate) fn indigo(
 }
 
 /// `pbr report budget`: one party's budget view of one contract, per year and budget line,
-/// from the entitlement its issued statements settled and the money recorded outside them.
+/// from the entitlement its issued statements settled and the money recorded outside them,
+/// in the long layout or the wide one (years as columns).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn budget(
     ledger_dir: Option<PathBuf>,
     contract: Option<String>,
     party: String,
     year: Option<i32>,
+    layout: BudgetLayout,
     format: Option<ReportFormat>,
     out: Option<(PathBuf, Existing)>,
     json: bool,
@@ -227,8 +268,21 @@ pub(crate) fn budget(
         out.as_ref(),
         "Budget",
         &created,
-        || budget.to_csv().map_err(report_error),
-        || budget.to_json().map_err(report_error),
+        || {
+            match layout {
+                BudgetLayout::Long => budget.to_csv(),
+                BudgetLayout::Wide => budget.to_wide_csv(),
+            }
+            .map_err(report_error)
+        },
+        || {
+            match layout {
+                BudgetLayout::Long => budget.to_json(),
+                BudgetLayout::Wide => budget.to_wide_json(),
+            }
+            .map_err(report_error)
+        },
+        Vec::new(),
     )
 }
 

@@ -327,7 +327,14 @@ impl Row {
             }),
             "participant-left" => Payload::ParticipantLeft(ParticipantLeft {
                 status: self.required_name("status")?,
-                qualification_gained: self.flag("qualification_gained")?.unwrap_or(false),
+                // Required: the event holds yes or no, and an absent value must never be
+                // recorded as "no" (ESF+ EECR03 would count it as no qualification gained).
+                qualification_gained: self.flag("qualification_gained")?.ok_or_else(|| {
+                    self.error(
+                        "qualification_gained",
+                        "missing: say yes or no (a leaving record cannot leave it unknown)",
+                    )
+                })?,
             }),
             "participant-followed-up" => Payload::ParticipantFollowedUp(ParticipantFollowedUp {
                 status: self.required_name("status")?,

@@ -15,6 +15,12 @@
 //! negative and repayments as a positive *tillægsbevilling*). Over all years the net effect
 //! is the party's `net` in `pbr balance`.
 //!
+//! Each line also has its total over the years shown ([`Budget::totals`]), and the view
+//! renders in the long layout (a row per year and line, then the totals: [`Budget::to_csv`],
+//! [`Budget::to_json`]) or the wide one economists use (lines as rows, years as columns and
+//! a total column: [`Budget::to_wide_csv`], [`Budget::to_wide_json`]), the currency named in
+//! every CSV row.
+//!
 //! [`Settled`]: pbr_core::settle::Settled
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -469,23 +475,86 @@ impl Budget {
         })
     }
 
-    /// The view as CSV (RFC 4180, `\n` line ends): [`CSV_HEADER`], then one line per year
-    /// and budget line; an amount the ledger does not measure is an empty cell.
+    /// Each line's total over the years shown, in [`LINES`] order: the sum of its effects,
+    /// `None` when the line is empty in every year (an amount the ledger does not measure).
+    pub fn totals(&self) -> Result<Vec<Row>, ReportError> {
+        LINES
+            .iter()
+            .map(|info| {
+                let mut total: Option<Money> = None;
+                for year in &self.years {
+                    if let Some(amount) = year.row(info.line).and_then(|r| r.effect) {
+                        total = Some(match total {
+                            Some(sum) => sum.checked_add(amount).map_err(overflow)?,
+                            None => amount,
+                        });
+                    }
+                }
+                Ok(Row {
+                    line: info.line,
+                    effect: total,
+                })
+            })
+            .collect()
+    }
+
+    /// The view as CSV (RFC 4180, `\n` line ends) in the long layout: [`CSV_HEADER`], then
+    /// one line per year and budget line, then one `total` line per budget line (its sum
+    /// over the years shown); an amount the ledger does not measure is an empty cell. Every
+    /// line names the currency.
     pub fn to_csv(&self) -> Result<String, ReportError> {
         let mut out = String::new();
         out.push_str(CSV_HEADER);
         out.push('\n');
-        let cell = |m: Option<Money>| m.map_or_else(String::new, |m| m.to_decimal().to_string());
-        for year in &self.years {
-            for row in &year.rows {
-                let info = row.line.info();
-                let cells = [
-                    year.year.to_string(),
+        let currency = self.currency.code();
+        let totals = self.totals()?;
+        let years = self
+            .years
+            .iter()
+            .flat_map(|year| year.rows.iter().map(|row| (year.year.to_string(), row)));
+        let totals = totals.iter().map(|row| (TOTAL.to_owned(), row));
+        for (year, row) in years.chain(totals) {
+            let info = row.line.info();
+            let cells = [
+                year,
+                csv_field(info.id),
+                csv_field(info.name),
+                cell(row.effect),
+                cell(row.appropriation()?),
+                currency.to_owned(),
+            ];
+            out.push_str(&cells.join(","));
+            out.push('\n');
+        }
+        Ok(out)
+    }
+
+    /// The view as CSV in the wide layout, as economists lay out a budget: years as columns
+    /// and budget lines as rows ([`Budget::wide_csv_header`]), first every line as its
+    /// effect, then every line as its appropriation, each with its total over the years shown
+    /// in the last column; an amount the ledger does not measure is an empty cell.
+    pub fn to_wide_csv(&self) -> Result<String, ReportError> {
+        let mut out = self.wide_csv_header();
+        out.push('\n');
+        let currency = self.currency.code();
+        let lines = self.wide()?;
+        // Two blocks: every line's effect, then every line's appropriation.
+        for sign in [EFFECT, APPROPRIATION] {
+            for wide in &lines {
+                let info = wide.line.info();
+                let (values, total) = if sign == EFFECT {
+                    (&wide.effect, wide.effect_total)
+                } else {
+                    (&wide.appropriation, wide.appropriation_total)
+                };
+                let mut cells = vec![
                     csv_field(info.id),
                     csv_field(info.name),
-                    cell(row.effect),
-                    cell(row.appropriation()?),
+                    sign.to_owned(),
+                    currency.to_owned(),
                 ];
+                cells.extend(values.iter().map(|m| cell(*m)));
+                cells.push(cell(total));
                 out.push_str(&cells.join(","));
                 out.push('\n');
             }
@@ -493,10 +562,61 @@ impl Budget {
         Ok(out)
     }
 
-    /// The view as one line of JSON, keys in the documented order; amounts are decimal
-    /// strings, `null` when the ledger does not measure them.
+    /// The wide layout's CSV header: `line,budget_line,sign,currency`, the years shown, and
+    /// `total`.
+    pub fn wide_csv_header(&self) -> String {
+        let mut header = String::from("line,budget_line,sign,currency");
+        for year in &self.years {
+            header.push(',');
+            header.push_str(&year.year.to_string());
+        }
+        header.push_str(",total");
+        header
+    }
+
+    /// Every budget line across the years shown, with its totals.
+    fn wide(&self) -> Result<Vec<WideLine>, ReportError> {
+        let totals = self.totals()?;
+        LINES
+            .iter()
+            .zip(totals)
+            .map(|(info, total)| {
+                let rows: Vec<Row> = self
+                    .years
+                    .iter()
+                    .map(|year| {
+                        year.row(info.line).copied().unwrap_or(Row {
+                            line: info.line,
+                            effect: None,
+                        })
+                    })
+                    .collect();
+                Ok(WideLine {
+                    line: info.line,
+                    effect: rows.iter().map(|r| r.effect).collect(),
+                    appropriation: rows
+                        .iter()
+                        .map(Row::appropriation)
+                        .collect::<Result<_, _>>()?,
+                    effect_total: total.effect,
+                    appropriation_total: total.appropriation()?,
+                })
+            })
+            .collect()
+    }
+
+    /// The view as one line of JSON in the long layout, keys in the documented order;
+    /// amounts are decimal strings, `null` when the ledger does not measure them.
     pub fn to_json(&self) -> Result<String, ReportError> {
-        let money = |m: Option<Money>| m.map(|m| m.to_decimal().to_string());
+        let json_row = |row: &Row| {
+            let info = row.line.info();
+            Ok(JsonRow {
+                line: info.id,
+                name: info.name,
+                effect: money(row.effect),
+                appropriation: money(row.appropriation()?),
+            })
+        };
         let years = self
             .years
             .iter()
@@ -504,15 +624,7 @@ impl Budget {
                 let lines = year
                     .rows
                     .iter()
-                    .map(|row| {
-                        let info = row.line.info();
-                        Ok(JsonRow {
-                            line: info.id,
-                            name: info.name,
-                            effect: money(row.effect),
-                            appropriation: money(row.appropriation()?),
-                        })
-                    })
+                    .map(json_row)
                     .collect::<Result<Vec<_>, ReportError>>()?;
                 Ok(JsonYear {
                     year: year.year,
@@ -520,19 +632,82 @@ impl Budget {
                 })
             })
             .collect::<Result<Vec<_>, ReportError>>()?;
+        let totals = self
+            .totals()?
+            .iter()
+            .map(json_row)
+            .collect::<Result<Vec<_>, ReportError>>()?;
         let json = JsonBudget {
             contract: &self.contract,
             party: &self.party,
             currency: self.currency.code(),
             settled_through: self.settled_through.map(|p| p.to_string()),
             years,
+            totals,
+        };
+        serde_json::to_string(&json).map_err(|e| ReportError::Render(e.to_string()))
+    }
+
+    /// The view as one line of JSON in the wide layout: `years` lists the years, and each
+    /// line holds its effects and appropriations aligned with them, and their totals.
+    pub fn to_wide_json(&self) -> Result<String, ReportError> {
+        let lines = self
+            .wide()?
+            .into_iter()
+            .map(|wide| {
+                let info = wide.line.info();
+                JsonWideLine {
+                    line: info.id,
+                    name: info.name,
+                    effect: wide.effect.into_iter().map(money).collect(),
+                    effect_total: money(wide.effect_total),
+                    appropriation: wide.appropriation.into_iter().map(money).collect(),
+                    appropriation_total: money(wide.appropriation_total),
+                }
+            })
+            .collect();
+        let json = JsonWideBudget {
+            contract: &self.contract,
+            party: &self.party,
+            currency: self.currency.code(),
+            settled_through: self.settled_through.map(|p| p.to_string()),
+            years: self.years.iter().map(|y| y.year).collect(),
+            lines,
         };
         serde_json::to_string(&json).map_err(|e| ReportError::Render(e.to_string()))
     }
 }
 
-/// The CSV header.
-pub const CSV_HEADER: &str = "year,line,budget_line,effect,appropriation";
+/// A CSV cell of an amount: two decimals, empty when the ledger does not measure it.
+fn cell(m: Option<Money>) -> String {
+    m.map_or_else(String::new, |m| m.to_decimal().to_string())
+}
+
+/// A JSON amount: a decimal string, `null` when the ledger does not measure it.
+fn money(m: Option<Money>) -> Option<String> {
+    m.map(|m| m.to_decimal().to_string())
+}
+
+/// One budget line across the years shown (the wide layout).
+struct WideLine {
+    line: Line,
+    effect: Vec<Option<Money>>,
+    appropriation: Vec<Option<Money>>,
+    effect_total: Option<Money>,
+    appropriation_total: Option<Money>,
+}
+
+/// The CSV header of the long layout.
+pub const CSV_HEADER: &str = "year,line,budget_line,effect,appropriation,currency";
+
+/// The `year` cell of the long layout's total lines, and the wide layout's last column.
+pub const TOTAL: &str = "total";
+
+/// The wide layout's `sign` of the effect rows.
+pub const EFFECT: &str = "effect";
+
+/// The wide layout's `sign` of the appropriation rows.
+pub const APPROPRIATION: &str = "appropriation";
 
 #[derive(serde::Serialize)]
 struct JsonBudget<'a> {
@@ -541,6 +716,7 @@ struct JsonBudget<'a> {
     currency: &'static str,
     settled_through: Option<String>,
     years: Vec<JsonYear>,
+    totals: Vec<JsonRow>,
 }
 
 #[derive(serde::Serialize)]
@@ -555,6 +731,26 @@ struct JsonRow {
     name: &'static str,
     effect: Option<String>,
     appropriation: Option<String>,
+}
+
+#[derive(serde::Serialize)]
+struct JsonWideBudget<'a> {
+    contract: &'a str,
+    party: &'a str,
+    currency: &'static str,
+    settled_through: Option<String>,
+    years: Vec<i32>,
+    lines: Vec<JsonWideLine>,
+}
+
+#[derive(serde::Serialize)]
+struct JsonWideLine {
+    line: &'static str,
+    name: &'static str,
+    effect: Vec<Option<String>>,
+    effect_total: Option<String>,
+    appropriation: Vec<Option<String>>,
+    appropriation_total: Option<String>,
 }
 
 /// A CSV field, quoted when it holds a comma, a quote or a line break.

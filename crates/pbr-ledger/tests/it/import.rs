@@ -220,3 +220,71 @@ fn a_long_bad_value_is_quoted_short() {
         });
     }
 }
+
+/// A leaving record says whether a qualification was gained: `yes` or `no` (or `true`,
+/// `false`, `1`, `0`) in CSV, a boolean in JSON Lines. A row that does not say is refused,
+/// naming the field, because the event holds yes or no and an unrecorded answer must never
+/// become "no" (ESF+ EECR03 would count it as no qualification gained).
+#[test]
+fn a_leaving_record_must_say_whether_a_qualification_was_gained() {
+    let participant = "ab".repeat(32);
+    let csv = |cell: &str| {
+        format!(
+            "kind,contract,date,author,participant,status,qualification_gained\n\
+             participant-left,scenario-d,2025-03-04,K1,{participant},employed,{cell}\n"
+        )
+    };
+    let jsonl = |value: &str| {
+        format!(
+            "{{\"kind\":\"participant-left\",\"contract\":\"scenario-d\",\"date\":\"2025-03-04\",\
+             \"author\":\"K1\",\"participant\":\"{participant}\",\"status\":\"employed\"{value}}}\n"
+        )
+    };
+    let gained = |row: pbr_ledger::import::Row, context: &Context<'_>| match row.input(context) {
+        Ok((_, Input::Event(event))) => match event.payload {
+            Payload::ParticipantLeft(left) => Ok(left.qualification_gained),
+            other => panic!("a leaving row records a leaving, not {other:?}"),
+        },
+        Ok(_) => panic!("a leaving row is an event"),
+        Err(rejected) => Err(rejected.to_string()),
+    };
+    context_gbp(|context| {
+        for (cell, expected) in [("yes", true), ("no", false), ("true", true), ("0", false)] {
+            let row = csv_rows("l.csv", csv(cell).as_bytes())
+                .unwrap()
+                .next()
+                .unwrap();
+            assert_eq!(gained(row.unwrap(), context), Ok(expected), "{cell}");
+        }
+        for (value, expected) in [
+            (",\"qualification_gained\":true", true),
+            (",\"qualification_gained\":false", false),
+        ] {
+            let row = jsonl_rows("l.jsonl", jsonl(value).as_bytes())
+                .next()
+                .unwrap();
+            assert_eq!(gained(row.unwrap(), context), Ok(expected), "{value}");
+        }
+        let absent = [
+            csv_rows("l.csv", csv("").as_bytes())
+                .unwrap()
+                .next()
+                .unwrap(),
+            jsonl_rows("l.jsonl", jsonl("").as_bytes()).next().unwrap(),
+            jsonl_rows(
+                "l.jsonl",
+                jsonl(",\"qualification_gained\":null").as_bytes(),
+            )
+            .next()
+            .unwrap(),
+        ];
+        for row in absent {
+            let error = gained(row.unwrap(), context).unwrap_err();
+            assert!(
+                error.contains(":2: qualification_gained: missing")
+                    || error.contains(":1: qualification_gained: missing"),
+                "{error}"
+            );
+        }
+    });
+}

@@ -49,11 +49,14 @@ pub enum Entity {
     Sme,
 }
 
-/// How an indicator is computed from a complete micro-record.
+/// How an indicator is computed from a micro-record: whether the participant is in its
+/// category, or unknown when an attribute it reads is not recorded
+/// (`MicroRecord::member_of`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Rule {
-    /// The entry status is one of these. Every participant has exactly one entry status,
-    /// so EECO01 (which includes EECO02), EECO03 and EECO04 partition the participants.
+    /// The entry status is one of these. Every participant has at most one entry status,
+    /// so EECO01 (which includes EECO02), EECO03 and EECO04, with those whose status is
+    /// unknown, partition the participants.
     EntryStatus(&'static [EntryStatus]),
     /// The age at entry in whole years is within `min..=max`.
     Age {
@@ -69,10 +72,10 @@ pub enum Rule {
         /// The highest level counted.
         max: u8,
     },
-    /// Every participant: the grand total, the only cell incomplete records count in.
+    /// Every participant, complete or not: the grand total; never unknown.
     Participants,
-    /// The flag is recorded as yes. Not collected when no complete record in scope carries
-    /// the flag at all.
+    /// The flag is recorded as yes; unknown when it is not recorded. Not collected when no
+    /// record in scope carries the flag at all.
     Flag(Flag),
     /// The situation on leaving is this one.
     LeavingStatus(ResultStatus),
@@ -80,8 +83,9 @@ pub enum Rule {
     Qualification,
     /// The situation six months after leaving is this one.
     FollowUpStatus(ResultStatus),
-    /// Employed at entry, and the follow-up records an improved labour market situation.
-    /// Not collected when no follow-up in scope records whether the situation improved.
+    /// Employed at entry, and the follow-up records an improved labour market situation;
+    /// unknown when neither is known to be otherwise and one is not recorded. Not collected
+    /// when no follow-up in scope records whether the situation improved.
     Improved,
     /// Entities supported: no event records an entity's kind or size, so never collected.
     Entity(Entity),

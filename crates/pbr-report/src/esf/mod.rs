@@ -5,8 +5,13 @@
 //! `participant-enrolled`, the leaving record of `participant-left` and the follow-up of
 //! `participant-followed-up`. Events retracted by a `correction` are skipped; a retracted
 //! enrolment removes the participant. [`Records::report`] then counts the indicators of
-//! [`INDICATORS`] by gender, with the completeness rule and one category per participant
-//! (`docs/reports.md`).
+//! [`INDICATORS`] by gender, one category per participant (`docs/reports.md`).
+//!
+//! Unknown is not "no": an attribute that is not recorded makes a participant *unknown* in
+//! every indicator that needs it (the row's `unknown` count), never a participant outside the
+//! category; a participant whose gender is not recorded counts in the `gender_unknown`
+//! column. The completeness rule names the records that lack a required attribute
+//! ([`Report::incomplete`]) instead of hiding them.
 
 mod indicators;
 
@@ -113,15 +118,6 @@ impl Required {
     }
 }
 
-/// The required attributes of a complete record.
-#[derive(Clone, Copy, Debug)]
-struct Complete {
-    gender: Gender,
-    age: u8,
-    status: EntryStatus,
-    isced: u8,
-}
-
 impl MicroRecord {
     /// The required attributes this record lacks, in [`REQUIRED`] order.
     pub fn missing(&self) -> Vec<&'static str> {
@@ -134,17 +130,9 @@ impl MicroRecord {
 
     /// Whether the record holds every required attribute.
     pub fn is_complete(&self) -> bool {
-        self.complete().is_some()
-    }
-
-    fn complete(&self) -> Option<Complete> {
-        let a = &self.entry.attributes;
-        Some(Complete {
-            gender: a.gender?,
-            age: a.age_at_entry?,
-            status: a.entry_status?,
-            isced: a.isced?,
-        })
+        REQUIRED
+            .iter()
+            .all(|r| r.present_in(&self.entry.attributes))
     }
 
     /// The follow-up that counts: one dated on or after the final leaving date. A follow-up
@@ -315,9 +303,25 @@ impl Records {
                 women: tally.map(|t| t.women),
                 men: tally.map(|t| t.men),
                 non_binary: tally.map(|t| t.non_binary),
+                gender_unknown: tally.map(|t| t.gender_unknown),
                 total: tally.map(|t| t.total),
+                unknown: tally.map(|t| t.unknown),
             });
         }
+        // The completeness rule: every record in scope of some indicator that lacks a
+        // required attribute, by reference.
+        let incomplete = self
+            .records
+            .iter()
+            .filter(|(_, record)| record.in_scope(period))
+            .filter_map(|(participant, record)| {
+                let missing = record.missing();
+                (!missing.is_empty()).then_some(Incomplete {
+                    participant: *participant,
+                    missing,
+                })
+            })
+            .collect();
         Report {
             operation: operation.to_owned(),
             contract: self.contract.clone(),
@@ -325,6 +329,7 @@ impl Records {
             participants,
             indicators,
             not_collected,
+            incomplete,
         }
     }
 
@@ -343,92 +348,150 @@ impl Records {
             if period.is_some_and(|p| !p.contains(date)) {
                 continue;
             }
-            let Some(c) = record.complete() else {
-                // Completeness rule: an incomplete record counts only in the grand total.
-                if rule == Rule::Participants {
-                    tally.total += 1;
-                }
-                continue;
-            };
-            let (counts, known) = match rule {
-                Rule::EntryStatus(statuses) => (statuses.contains(&c.status), true),
-                Rule::Age { min, max } => ((min..=max).contains(&c.age), true),
-                Rule::Isced { min, max } => ((min..=max).contains(&c.isced), true),
-                Rule::Participants => (true, true),
-                Rule::Flag(flag) => {
-                    let value = flag.value(&record.entry.attributes);
-                    (value == Some(true), value.is_some())
-                }
-                Rule::LeavingStatus(status) => (
-                    record.leaving.as_ref().is_some_and(|l| l.status == status),
-                    true,
-                ),
-                Rule::Qualification => (
-                    record
-                        .leaving
-                        .as_ref()
-                        .is_some_and(|l| l.qualification_gained),
-                    true,
-                ),
-                Rule::FollowUpStatus(status) => (
-                    record
-                        .follow_up_after_leaving()
-                        .is_some_and(|f| f.status == status),
-                    true,
-                ),
-                Rule::Improved => {
-                    let improved = record.follow_up_after_leaving().and_then(|f| f.improved);
-                    (
-                        c.status == EntryStatus::Employed && improved == Some(true),
-                        improved.is_some(),
-                    )
-                }
-                Rule::Entity(_) => (false, false),
-            };
-            collected |= known;
-            if counts {
-                tally.add(c.gender);
+            collected |= record.holds_data_of(rule);
+            match record.member_of(rule) {
+                Some(true) => tally.add(record.entry.attributes.gender),
+                Some(false) => {}
+                // Unknown is not "no": the participant may be in the category.
+                None => tally.unknown += 1,
             }
         }
         collected.then_some(tally)
     }
 }
 
-/// Counts by gender.
+/// Kleene's "and" of two answers that may be unknown: no if either is no, yes if both are
+/// yes, otherwise unknown.
+fn and(a: Option<bool>, b: Option<bool>) -> Option<bool> {
+    match (a, b) {
+        (Some(false), _) | (_, Some(false)) => Some(false),
+        (Some(true), Some(true)) => Some(true),
+        _ => None,
+    }
+}
+
+impl MicroRecord {
+    /// Whether the participant is in the category of an indicator with `rule`: `None` when
+    /// an attribute the rule needs is not recorded. Call it on a record in the indicator's
+    /// scope (one with a date for its [`Measured`]).
+    pub fn member_of(&self, rule: Rule) -> Option<bool> {
+        let a = &self.entry.attributes;
+        match rule {
+            Rule::EntryStatus(statuses) => a.entry_status.map(|s| statuses.contains(&s)),
+            Rule::Age { min, max } => a.age_at_entry.map(|age| (min..=max).contains(&age)),
+            Rule::Isced { min, max } => a.isced.map(|level| (min..=max).contains(&level)),
+            Rule::Participants => Some(true),
+            Rule::Flag(flag) => flag.value(a),
+            Rule::LeavingStatus(status) => self.leaving.as_ref().map(|l| l.status == status),
+            Rule::Qualification => self.leaving.as_ref().map(|l| l.qualification_gained),
+            Rule::FollowUpStatus(status) => {
+                self.follow_up_after_leaving().map(|f| f.status == status)
+            }
+            Rule::Improved => and(
+                a.entry_status.map(|s| s == EntryStatus::Employed),
+                self.follow_up_after_leaving().and_then(|f| f.improved),
+            ),
+            Rule::Entity(_) => None,
+        }
+    }
+
+    /// Whether the record holds the optional datum an indicator on optional data reads (a
+    /// flag at entry, or whether the situation improved at follow-up): such an indicator is
+    /// collected only if some record in scope holds it.
+    fn holds_data_of(&self, rule: Rule) -> bool {
+        match rule {
+            Rule::Flag(flag) => flag.value(&self.entry.attributes).is_some(),
+            Rule::Improved => self
+                .follow_up_after_leaving()
+                .is_some_and(|f| f.improved.is_some()),
+            _ => false,
+        }
+    }
+
+    /// Whether any indicator of a report over `period` counts this record: its entry, its
+    /// final leaving or the follow-up that counts falls in the period.
+    fn in_scope(&self, period: Option<DateRange>) -> bool {
+        [Measured::Entry, Measured::Leaving, Measured::SixMonths]
+            .into_iter()
+            .filter_map(|measured| self.date_of(measured))
+            .any(|date| period.is_none_or(|p| p.contains(date)))
+    }
+}
+
+/// Counts by gender, and the participants whose membership is unknown.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 struct Tally {
     women: u64,
     men: u64,
     non_binary: u64,
+    gender_unknown: u64,
     total: u64,
+    unknown: u64,
 }
 
 impl Tally {
-    fn add(&mut self, gender: Gender) {
+    fn add(&mut self, gender: Option<Gender>) {
         match gender {
-            Gender::Woman => self.women += 1,
-            Gender::Man => self.men += 1,
-            Gender::NonBinary => self.non_binary += 1,
+            Some(Gender::Woman) => self.women += 1,
+            Some(Gender::Man) => self.men += 1,
+            Some(Gender::NonBinary) => self.non_binary += 1,
+            None => self.gender_unknown += 1,
         }
         self.total += 1;
     }
 }
 
-/// One indicator's line: counts by gender and the total, all `None` when not collected.
+/// One indicator's line: counts by gender, the total and the unknown, all `None` when not
+/// collected.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Row {
     /// The code.
     pub code: &'static str,
     /// The indicator's text.
     pub name: &'static str,
-    /// Women.
+    /// Women in the category.
     pub women: Option<u64>,
-    /// Men.
+    /// Men in the category.
     pub men: Option<u64>,
-    /// Non-binary persons.
+    /// Non-binary persons in the category.
     pub non_binary: Option<u64>,
-    /// Everyone; for EECO11 it includes incomplete records.
+    /// Participants in the category whose gender is not recorded.
+    pub gender_unknown: Option<u64>,
+    /// Everyone in the category: the sum of the four gender cells.
     pub total: Option<u64>,
+    /// Participants in the indicator's scope for whom an attribute it needs is not
+    /// recorded, so that whether they are in the category is unknown; never in `total`.
+    pub unknown: Option<u64>,
+}
+
+/// A record the completeness rule names: a participant in scope who lacks a required
+/// attribute.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Incomplete {
+    /// The participant's reference.
+    pub participant: ParticipantRef,
+    /// The required attributes not recorded, in [`REQUIRED`] order, by field name.
+    pub missing: Vec<&'static str>,
+}
+
+impl Incomplete {
+    /// The reference as tables show it: its first 12 hex digits, which `pbr log
+    /// --participant` and the other commands that name a participant accept as a prefix.
+    pub fn short(&self) -> String {
+        let mut text = self.participant.to_string();
+        text.truncate(12);
+        text
+    }
+}
+
+impl serde::Serialize for Incomplete {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut s = serializer.serialize_struct("Incomplete", 2)?;
+        s.serialize_field("participant", &self.participant.to_string())?;
+        s.serialize_field("missing", &self.missing)?;
+        s.end()
+    }
 }
 
 /// The ESF+ indicator table of an operation (its JSON is `docs/reports.md`'s).
@@ -446,10 +509,16 @@ pub struct Report {
     pub indicators: Vec<Row>,
     /// The codes whose data are not collected (their counts are `None`).
     pub not_collected: Vec<&'static str>,
+    /// The completeness rule: the records in scope that lack a required attribute, by
+    /// participant reference.
+    pub incomplete: Vec<Incomplete>,
 }
 
 /// The CSV header.
-pub const CSV_HEADER: &str = "code,indicator,women,men,non_binary,total";
+pub const CSV_HEADER: &str = "code,indicator,women,men,non_binary,gender_unknown,total,unknown";
+
+/// The header of the incomplete records' sheet ([`Report::incomplete_rows`]).
+pub const INCOMPLETE_HEADER: [&str; 2] = ["participant", "missing"];
 
 impl Report {
     /// The table as CSV (RFC 4180, `\n` line ends): [`CSV_HEADER`], then one line per
@@ -466,12 +535,30 @@ impl Report {
                 cell(row.women),
                 cell(row.men),
                 cell(row.non_binary),
+                cell(row.gender_unknown),
                 cell(row.total),
+                cell(row.unknown),
             ];
             out.push_str(&cells.join(","));
             out.push('\n');
         }
         out
+    }
+
+    /// The completeness rule's records as the rows of a sheet: the header
+    /// [`INCOMPLETE_HEADER`], then one row per record with the reference as tables show it
+    /// ([`Incomplete::short`]) and the missing attributes separated by spaces, all text (a
+    /// reference of twelve decimal digits stays a reference, not a number).
+    pub fn incomplete_rows(&self) -> Vec<Vec<crate::xlsx::Cell>> {
+        use crate::xlsx::Cell;
+        let mut rows = vec![INCOMPLETE_HEADER.iter().map(|h| Cell::text(*h)).collect()];
+        for record in &self.incomplete {
+            rows.push(vec![
+                Cell::text(record.short()),
+                Cell::text(record.missing.join(" ")),
+            ]);
+        }
+        rows
     }
 
     /// The report as one line of JSON, keys in the documented order.

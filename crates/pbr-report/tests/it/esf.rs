@@ -1,11 +1,14 @@
-//! ESF+ micro-records and indicators: the completeness rule, one category per participant,
-//! corrections, re-entry, optional data that is not collected, periods and rendering.
+//! ESF+ micro-records and indicators: unknown is not "no" (a missing attribute is unknown in
+//! every indicator that needs it, and the completeness rule names the record), one category
+//! per participant, corrections, re-entry, optional data that is not collected, periods and
+//! rendering.
 
 use chrono::NaiveDate;
 use pbr_core::event::*;
 use pbr_core::ids::{EventId, ParticipantRef};
 use pbr_report::DateRange;
 use pbr_report::esf::{INDICATORS, Records, Report, Rule, retracted_seqs};
+use std::collections::BTreeSet;
 
 const CONTRACT: &str = "op";
 
@@ -94,11 +97,32 @@ type Counts = (u64, u64, u64, u64);
 /// The counts of `code`, `None` when not collected.
 fn counts(report: &Report, code: &str) -> Option<Counts> {
     let row = report.indicators.iter().find(|r| r.code == code).unwrap();
-    match (row.women, row.men, row.non_binary, row.total) {
-        (Some(w), Some(m), Some(n), Some(t)) => Some((w, m, n, t)),
-        (None, None, None, None) => None,
+    let cells = [
+        row.women,
+        row.men,
+        row.non_binary,
+        row.gender_unknown,
+        row.total,
+        row.unknown,
+    ];
+    match cells {
+        [Some(w), Some(m), Some(n), Some(g), Some(t), Some(_)] => {
+            assert_eq!(
+                w + m + n + g,
+                t,
+                "{code}: the gender cells add up to the total"
+            );
+            Some((w, m, n, t))
+        }
+        [None, None, None, None, None, None] => None,
         other => panic!("{code}: a row is all numbers or all empty, not {other:?}"),
     }
+}
+
+/// The (gender unknown, unknown) cells of `code`, `None` when not collected.
+fn unknowns(report: &Report, code: &str) -> Option<(u64, u64)> {
+    let row = report.indicators.iter().find(|r| r.code == code).unwrap();
+    row.gender_unknown.zip(row.unknown)
 }
 
 /// Checks every listed code of the all-time report of `events`.
@@ -110,44 +134,240 @@ fn check(events: &[Event], expected: &[(&str, Option<Counts>)]) -> Report {
     report
 }
 
+/// Unknown is not "no": a participant whose attribute is not recorded counts as unknown in
+/// the indicators that need it, and where it is not needed counts as usual (a participant
+/// without a gender in the gender-unknown column). The expected counts are worked out by
+/// hand from the five records below.
 #[test]
-fn test_incomplete_record_counts_only_in_the_grand_total() {
-    let no_isced = Attributes {
-        isced: None,
-        ..complete(Gender::Woman)
-    };
-    let no_gender = Attributes {
-        gender: None,
-        ..complete(Gender::Man)
-    };
+fn test_a_missing_attribute_is_unknown_where_it_is_needed() {
     let events = [
-        enrol(1, "2024-03-04", complete(Gender::Woman)),
-        enrol(2, "2024-03-04", no_isced),
+        // 1: a complete woman, 30, unemployed, ISCED 3, without disabilities.
+        enrol(
+            1,
+            "2024-03-04",
+            Attributes {
+                disability: Some(false),
+                ..complete(Gender::Woman)
+            },
+        ),
+        // 2: a woman whose education level is not recorded, with disabilities.
+        enrol(
+            2,
+            "2024-03-04",
+            Attributes {
+                isced: None,
+                disability: Some(true),
+                ..complete(Gender::Woman)
+            },
+        ),
+        // 3: a complete man; disability not asked.
         enrol(3, "2024-03-04", complete(Gender::Man)),
-        enrol(4, "2024-03-04", no_gender),
+        // 4: gender not recorded.
+        enrol(
+            4,
+            "2024-03-04",
+            Attributes {
+                gender: None,
+                ..complete(Gender::Man)
+            },
+        ),
+        // 5: a woman whose age and labour-market status are not recorded.
+        enrol(
+            5,
+            "2024-03-04",
+            Attributes {
+                age_at_entry: None,
+                entry_status: None,
+                ..complete(Gender::Woman)
+            },
+        ),
         left(1, "2025-03-04", ResultStatus::Employed, true),
         left(2, "2025-03-04", ResultStatus::Employed, true),
         left(4, "2025-03-04", ResultStatus::Employed, true),
+        left(5, "2025-03-04", ResultStatus::JobSearching, false),
         followed_up(2, "2025-09-04", ResultStatus::Employed, None),
+        followed_up(4, "2025-09-04", ResultStatus::Employed, Some(false)),
+        followed_up(5, "2025-09-04", ResultStatus::Employed, Some(true)),
     ];
     let records = fold(&events);
     assert_eq!(records.get(&person(2)).unwrap().missing(), ["isced"]);
     assert_eq!(records.get(&person(4)).unwrap().missing(), ["gender"]);
+    assert_eq!(
+        records.get(&person(5)).unwrap().missing(),
+        ["age_at_entry", "entry_status"]
+    );
     assert!(records.get(&person(1)).unwrap().is_complete());
     let report = check(
         &events,
         &[
-            // The women's cell holds only the complete woman; the total holds all four.
-            ("EECO11", Some((1, 1, 0, 4))),
-            ("EECO01", Some((1, 1, 0, 2))),
+            // Everyone, by gender: 4's in the gender-unknown column.
+            ("EECO11", Some((3, 1, 0, 5))),
+            // 1, 2, 3 and 4 are unemployed (2 lacks only ISCED); 5 is unknown.
+            ("EECO01", Some((2, 1, 0, 4))),
+            ("EECO03", Some((0, 0, 0, 0))),
             ("EECO06", Some((0, 0, 0, 0))),
-            ("EECO09", Some((1, 1, 0, 2))),
-            ("EECR03", Some((1, 0, 0, 1))),
-            ("EECR04", Some((1, 0, 0, 1))),
-            ("EECR05", Some((0, 0, 0, 0))),
+            // 1, 3, 4 and 5 have ISCED 3; 2 is unknown.
+            ("EECO08", Some((0, 0, 0, 0))),
+            ("EECO09", Some((2, 1, 0, 4))),
+            // 2 yes, 1 no, 3, 4 and 5 not asked: unknown, not "no".
+            ("EECO12", Some((1, 0, 0, 1))),
+            ("EECO13", None),
+            // Results need no entry attribute: 5 counts though her record is incomplete.
+            ("EECR01", Some((1, 0, 0, 1))),
+            ("EECR03", Some((2, 0, 0, 3))),
+            ("EECR04", Some((2, 0, 0, 3))),
+            ("EECR05", Some((2, 0, 0, 3))),
+            // 2 and 4 were not employed at entry: no, whatever the follow-up says; 5's
+            // status at entry is unknown, so her improvement is unknown.
+            ("EECR06", Some((0, 0, 0, 0))),
         ],
     );
-    assert_eq!(report.participants, 4);
+    for (code, want) in [
+        ("EECO11", (1, 0)),
+        ("EECO01", (1, 1)),
+        ("EECO03", (0, 1)),
+        ("EECO06", (0, 1)),
+        ("EECO08", (0, 1)),
+        ("EECO09", (1, 1)),
+        ("EECO12", (0, 3)),
+        ("EECR01", (0, 0)),
+        ("EECR03", (1, 0)),
+        ("EECR04", (1, 0)),
+        ("EECR05", (1, 0)),
+        ("EECR06", (0, 1)),
+    ] {
+        assert_eq!(
+            unknowns(&report, code),
+            Some(want),
+            "{code}: gender unknown, unknown"
+        );
+    }
+    assert_eq!(report.participants, 5);
+    // The completeness rule names the incomplete records and what they lack.
+    let named: Vec<(ParticipantRef, Vec<&str>)> = report
+        .incomplete
+        .iter()
+        .map(|i| (i.participant, i.missing.clone()))
+        .collect();
+    assert_eq!(
+        named,
+        [
+            (person(2), vec!["isced"]),
+            (person(4), vec!["gender"]),
+            (person(5), vec!["age_at_entry", "entry_status"]),
+        ]
+    );
+    assert_eq!(report.incomplete[0].short(), "020202020202");
+}
+
+/// Every attribute, left out of one participant's records in turn, makes that participant
+/// unknown in exactly the indicators that need it (a second, fully recorded participant
+/// keeps every indicator collected). The codes each attribute feeds are transcribed from
+/// docs/reports.md's indicator table.
+#[test]
+fn test_each_attribute_is_unknown_in_every_indicator_that_needs_it() {
+    let full = |gender| Attributes {
+        gender: Some(gender),
+        age_at_entry: Some(30),
+        entry_status: Some(EntryStatus::Employed),
+        isced: Some(3),
+        home_party: None,
+        disability: Some(true),
+        third_country_national: Some(true),
+        foreign_background: Some(true),
+        minority: Some(true),
+        homeless: Some(true),
+        rural: Some(true),
+    };
+    type Drop = fn(&mut Attributes, &mut Option<bool>);
+    let cases: [(&str, Drop, &[&str]); 12] = [
+        ("gender", |a, _| a.gender = None, &[]),
+        (
+            "age_at_entry",
+            |a, _| a.age_at_entry = None,
+            &["EECO05", "EECO06", "EECO07"],
+        ),
+        (
+            "entry_status",
+            |a, _| a.entry_status = None,
+            &["EECO01", "EECO02", "EECO03", "EECO04", "EECR06"],
+        ),
+        (
+            "isced",
+            |a, _| a.isced = None,
+            &["EECO08", "EECO09", "EECO10"],
+        ),
+        ("disability", |a, _| a.disability = None, &["EECO12"]),
+        (
+            "third_country_national",
+            |a, _| a.third_country_national = None,
+            &["EECO13"],
+        ),
+        (
+            "foreign_background",
+            |a, _| a.foreign_background = None,
+            &["EECO14"],
+        ),
+        ("minority", |a, _| a.minority = None, &["EECO15"]),
+        ("homeless", |a, _| a.homeless = None, &["EECO16"]),
+        ("rural", |a, _| a.rural = None, &["EECO17"]),
+        ("improved", |_, improved| *improved = None, &["EECR06"]),
+        ("nothing", |_, _| {}, &[]),
+    ];
+    for (attribute, drop, needs) in cases {
+        let mut attributes = full(Gender::Woman);
+        let mut improved = Some(true);
+        drop(&mut attributes, &mut improved);
+        let events = [
+            enrol(1, "2024-01-01", attributes),
+            enrol(2, "2024-01-01", full(Gender::Man)),
+            left(1, "2024-06-01", ResultStatus::Employed, true),
+            left(2, "2024-06-01", ResultStatus::Employed, true),
+            followed_up(1, "2024-12-01", ResultStatus::Employed, improved),
+            followed_up(2, "2024-12-01", ResultStatus::Employed, Some(true)),
+        ];
+        let report = fold(&events).report("op", None);
+        let needs: BTreeSet<&str> = needs.iter().copied().collect();
+        for indicator in INDICATORS {
+            let code = indicator.code;
+            if let Rule::Entity(_) = indicator.rule {
+                assert_eq!(unknowns(&report, code), None, "{attribute}: {code}");
+                continue;
+            }
+            let (gender_unknown, unknown) = unknowns(&report, code)
+                .unwrap_or_else(|| panic!("{attribute}: {code} is collected"));
+            let (_, _, _, total) = counts(&report, code).unwrap();
+            assert_eq!(
+                unknown,
+                u64::from(needs.contains(code)),
+                "{attribute}: {code} unknown"
+            );
+            // Participant 1 is in the gender-unknown column exactly when her gender is not
+            // recorded and she is in the category, as participant 2, recorded alike, then is.
+            let counted = total + unknown == 2;
+            let expect_gender_unknown = attribute == "gender" && counted;
+            assert_eq!(
+                gender_unknown,
+                u64::from(expect_gender_unknown),
+                "{attribute}: {code} gender unknown"
+            );
+        }
+        let missing: Vec<&str> = report
+            .incomplete
+            .iter()
+            .flat_map(|i| i.missing.clone())
+            .collect();
+        let required = ["gender", "age_at_entry", "entry_status", "isced"];
+        if required.contains(&attribute) {
+            assert_eq!(missing, [attribute], "the completeness rule names 1");
+            assert_eq!(report.incomplete[0].participant, person(1));
+        } else {
+            assert!(
+                missing.is_empty(),
+                "{attribute}: optional data is not required"
+            );
+        }
+    }
 }
 
 #[test]
@@ -298,7 +518,7 @@ fn test_optional_data_is_null_when_not_collected() {
     let report = check(
         &events,
         &[
-            // Recorded for some: the ones recorded as yes count; unrecorded is not yes.
+            // Recorded for some: the ones recorded as yes count; unrecorded is unknown.
             ("EECO12", Some((1, 0, 0, 1))),
             // Recorded for none: not collected, never 0.
             ("EECO13", None),
@@ -308,6 +528,11 @@ fn test_optional_data_is_null_when_not_collected() {
             ("EECR06", Some((1, 0, 0, 1))),
         ],
     );
+    // Participant 2's disability is not recorded: unknown, never counted as "no".
+    assert_eq!(unknowns(&report, "EECO12"), Some((0, 1)));
+    // 2 and 3 left no follow-up, so EECR06 does not count them at all.
+    assert_eq!(unknowns(&report, "EECR06"), Some((0, 0)));
+    assert!(report.incomplete.is_empty());
     assert_eq!(
         report.not_collected,
         [
@@ -373,23 +598,50 @@ fn test_renderings() {
     let csv = report.to_csv();
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines.len(), 1 + INDICATORS.len());
-    assert_eq!(lines[0], "code,indicator,women,men,non_binary,total");
+    assert_eq!(
+        lines[0],
+        "code,indicator,women,men,non_binary,gender_unknown,total,unknown"
+    );
     assert_eq!(
         lines[1],
-        "EECO01,\"unemployed, including long-term unemployed\",0,0,1,1"
+        "EECO01,\"unemployed, including long-term unemployed\",0,0,1,0,1,0"
     );
-    assert_eq!(lines[12], "EECO12,participants with disabilities,,,,");
+    assert_eq!(lines[12], "EECO12,participants with disabilities,,,,,,");
     assert!(csv.ends_with('\n') && !csv.contains('\r'));
 
     let json = report.to_json().unwrap();
     assert!(json.starts_with(
-        r#"{"operation":"Vækst \"A\"","contract":"op","period":"2024-01-01..2024-12-31","participants":1,"indicators":[{"code":"EECO01","name":"unemployed, including long-term unemployed","women":0,"men":0,"non_binary":1,"total":1},"#
+        r#"{"operation":"Vækst \"A\"","contract":"op","period":"2024-01-01..2024-12-31","participants":1,"indicators":[{"code":"EECO01","name":"unemployed, including long-term unemployed","women":0,"men":0,"non_binary":1,"gender_unknown":0,"total":1,"unknown":0},"#
     ));
     assert!(json.contains(
-        r#"{"code":"EECO12","name":"participants with disabilities","women":null,"men":null,"non_binary":null,"total":null}"#
+        r#"{"code":"EECO12","name":"participants with disabilities","women":null,"men":null,"non_binary":null,"gender_unknown":null,"total":null,"unknown":null}"#
     ));
-    assert!(json.ends_with(r#""not_collected":["EECO12","EECO13","EECO14","EECO15","EECO16","EECO17","EECO18","EECO19","EECR06"]}"#));
+    assert!(json.ends_with(r#""not_collected":["EECO12","EECO13","EECO14","EECO15","EECO16","EECO17","EECO18","EECO19","EECR06"],"incomplete":[]}"#));
     assert!(!json.contains('\n'));
+
+    // An incomplete record: named in JSON by its full reference, in the sheet by the first
+    // twelve hex digits, as text.
+    let no_isced = Attributes {
+        isced: None,
+        ..complete(Gender::Woman)
+    };
+    let report = fold(&[enrol(7, "2024-01-01", no_isced)]).report("op", None);
+    let json = report.to_json().unwrap();
+    assert!(
+        json.ends_with(&format!(
+            r#""incomplete":[{{"participant":"{}","missing":["isced"]}}]}}"#,
+            "07".repeat(32)
+        )),
+        "{json}"
+    );
+    use pbr_report::xlsx::Cell;
+    assert_eq!(
+        report.incomplete_rows(),
+        [
+            vec![Cell::text("participant"), Cell::text("missing")],
+            vec![Cell::text("070707070707"), Cell::text("isced")],
+        ]
+    );
 }
 
 #[test]
