@@ -213,3 +213,30 @@ fn enroll_takes_every_enrolment_attribute() {
     }
     drop(dir);
 }
+
+/// The demo writes its parties' (public, demo-only) private keys, so a newcomer can append to
+/// it with the command it suggests.
+#[test]
+fn the_demo_writes_keys_a_newcomer_can_append_with() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = dir.path().join("demo");
+    let ledger = ledger.to_str().unwrap();
+    let printed = pbr_ok(&["demo", ledger]);
+    let key = dir.path().join("demo/demo-keys/fokus-provider.key");
+    let suggested = printed
+        .lines()
+        .find(|line| line.contains(" cost ") && line.contains(key.to_str().unwrap()))
+        .unwrap_or_else(|| panic!("no append suggested with {}: {printed}", key.display()));
+    let args: Vec<&str> = suggested.split_whitespace().skip(1).collect();
+    let appended = pbr_ok(&args);
+    assert!(appended.contains("1 appended"), "{appended}");
+    for party in [
+        "aalborg-jobcenter",
+        "fokus-provider",
+        "dsk-investor",
+        "obelske-fund",
+    ] {
+        let path = dir.path().join(format!("demo/demo-keys/{party}.key"));
+        assert!(path.is_file(), "{}", path.display());
+    }
+}

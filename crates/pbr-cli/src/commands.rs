@@ -604,6 +604,12 @@ fn demo(dir: Option<PathBuf>, json: bool) -> Result<()> {
     write_demo_marker(&dir, DemoState::Building, &[])?;
     let built = Ledger::create(&dir, sample::SAMPLE_ORIGIN)
         .and_then(|mut ledger| sample::build(&mut ledger).map(|note| (ledger, note)));
+    // The demo parties' private keys, so that a newcomer can append to the demo; their seeds
+    // are public, which is why only the demo ever writes a key inside a ledger directory.
+    let wrote_keys = match &built {
+        Ok(_) => write_demo_keys(&dir.join(DEMO_KEYS)),
+        Err(_) => Ok(()),
+    };
     // Whether or not it succeeded, what is there now (but what was kept) is the demo's.
     let created: Vec<String> = dir_entries(&dir)?
         .into_iter()
@@ -611,6 +617,7 @@ fn demo(dir: Option<PathBuf>, json: bool) -> Result<()> {
         .collect();
     write_demo_marker(&dir, DemoState::Built, &created)?;
     let (mut ledger, note) = built?;
+    wrote_keys?;
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     // The demo knows its own parties' keys: check against them, not the ledger's copy.
     let trusted: Vec<VerifierKey> = sample::demo_keys()
@@ -710,11 +717,29 @@ fn demo(dir: Option<PathBuf>, json: bool) -> Result<()> {
     outln!("  pbr --ledger {d} proof --seq 42 --json");
     outln!("  pbr --ledger {d} bundle --settlement {last} --out bundle.json");
     outln!("  pbr bundle verify bundle.json --key {}", keys[0]);
+    let provider_key = dir.join(DEMO_KEYS).join("fokus-provider.key");
+    outln!(
+        "  pbr --ledger {d} cost --contract {} --date 2025-12-31 --party fokus-provider --amount 1000.00 --key {}",
+        sample::SAMPLE_CONTRACT,
+        provider_key.display()
+    );
     outln!("  pbr --ledger {d} export > demo.jsonl");
     outln!(
         "  python3 tools/verify_export.py export demo.jsonl --key {}",
         keys[0]
     );
+    Ok(())
+}
+
+/// Where the demo writes its parties' private keys, inside the demo directory.
+const DEMO_KEYS: &str = "demo-keys";
+
+/// Writes each demo party's private key to `dir/<party>.key` (mode 0600), replacing none.
+fn write_demo_keys(dir: &Path) -> Result<()> {
+    std::fs::create_dir(dir).map_err(|e| input(format!("{}: {e}", dir.display())))?;
+    for key in pbr_ledger::sample::demo_keys() {
+        write_private_key(&dir.join(format!("{}.key", key.name())), &key)?;
+    }
     Ok(())
 }
 
