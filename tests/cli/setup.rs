@@ -240,3 +240,44 @@ fn the_demo_writes_keys_a_newcomer_can_append_with() {
         assert!(path.is_file(), "{}", path.display());
     }
 }
+
+/// `--help` lists only the options a command uses: the participant options belong to the
+/// facts about a participant, not to a decision (its claim names one), a correction, a
+/// dispute or a new party, where they would be silently ignored.
+#[test]
+fn help_lists_only_the_options_a_command_uses() {
+    let about_a_participant: [&[&str]; 9] = [
+        &["enroll"],
+        &["leave"],
+        &["follow-up"],
+        &["claim"],
+        &["retention"],
+        &["status"],
+        &["disburse"],
+        &["cost"],
+        &["pay"],
+    ];
+    let about_none: [&[&str]; 6] = [
+        &["decide"],
+        &["correct"],
+        &["dispute", "open"],
+        &["dispute", "evidence"],
+        &["dispute", "resolve"],
+        &["party", "add"],
+    ];
+    for (commands, expected) in [(&about_a_participant[..], true), (&about_none[..], false)] {
+        for command in commands {
+            let mut args = command.to_vec();
+            args.push("--help");
+            let help = pbr_ok(&args);
+            for option in ["--participant", "--cpr", "--secret-file"] {
+                assert_eq!(help.contains(option), expected, "{command:?} {option}");
+            }
+            for option in ["--contract", "--date", "--key", "--id"] {
+                assert!(help.contains(option), "{command:?} {option}");
+            }
+        }
+    }
+    let run = pbr(&["decide", "--participant", "ab12", "--help"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+}

@@ -486,7 +486,41 @@ pub(crate) struct Who {
     pub(crate) secret_file: Option<PathBuf>,
 }
 
-/// What every one-fact command takes.
+/// What a one-fact command about no participant takes (a decision names its claim, a
+/// correction or dispute its event).
+#[derive(Debug, Args)]
+pub(crate) struct Basic {
+    /// The contract id.
+    #[arg(long)]
+    pub(crate) contract: String,
+    /// The business date.
+    #[arg(long)]
+    pub(crate) date: chrono::NaiveDate,
+    /// The author's private key file; the author is the key's name.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) key: PathBuf,
+    /// A client event id (32 hex digits or any token); default: derived from the fact (its
+    /// author and every field), so that running the same command twice records it once. An
+    /// id the ledger holds for the same fact records nothing; for another fact, an error.
+    #[arg(long)]
+    pub(crate) id: Option<String>,
+}
+
+impl From<Basic> for Common {
+    fn from(b: Basic) -> Common {
+        Common {
+            contract: b.contract,
+            date: b.date,
+            key: b.key,
+            id: b.id,
+            participant: None,
+            cpr: None,
+            secret_file: None,
+        }
+    }
+}
+
+/// What every one-fact command about a participant takes.
 #[derive(Debug, Args)]
 pub(crate) struct Common {
     /// The contract id.
@@ -606,7 +640,7 @@ pub(crate) enum Fact {
     /// Decide a claim: the ledger applies the contract's rules and records the outcome.
     Decide {
         #[command(flatten)]
-        common: Common,
+        basic: Basic,
         /// The claim's seq.
         #[arg(long)]
         claim: u64,
@@ -691,7 +725,7 @@ pub(crate) enum Fact {
     /// Retract an earlier event (it stays in the log).
     Correct {
         #[command(flatten)]
-        common: Common,
+        basic: Basic,
         /// The seq to retract.
         #[arg(long)]
         retracts_seq: u64,
@@ -710,7 +744,7 @@ pub(crate) enum DisputeCommand {
     /// Dispute an event.
     Open {
         #[command(flatten)]
-        common: Common,
+        basic: Basic,
         /// The disputed seq.
         #[arg(long)]
         about_seq: u64,
@@ -721,7 +755,7 @@ pub(crate) enum DisputeCommand {
     /// Attach evidence (its BLAKE3 hash) to a dispute.
     Evidence {
         #[command(flatten)]
-        common: Common,
+        basic: Basic,
         /// The dispute's seq.
         #[arg(long)]
         dispute_seq: u64,
@@ -732,7 +766,7 @@ pub(crate) enum DisputeCommand {
     /// Resolve a dispute.
     Resolve {
         #[command(flatten)]
-        common: Common,
+        basic: Basic,
         /// The dispute's seq.
         #[arg(long)]
         dispute_seq: u64,
@@ -828,11 +862,11 @@ impl Fact {
                 ],
             ),
             Fact::Decide {
-                common,
+                basic,
                 claim,
                 evidence,
             } => (
-                common,
+                basic.into(),
                 "decision",
                 vec![("claim", text(&claim)), ("evidence", evidence)],
             ),
@@ -903,38 +937,38 @@ impl Fact {
                 ],
             ),
             Fact::Correct {
-                common,
+                basic,
                 retracts_seq,
                 reason,
             } => (
-                common,
+                basic.into(),
                 "correction",
                 vec![("retracts_seq", text(&retracts_seq)), ("reason", reason)],
             ),
             Fact::Dispute(DisputeCommand::Open {
-                common,
+                basic,
                 about_seq,
                 reason,
             }) => (
-                common,
+                basic.into(),
                 "dispute-opened",
                 vec![("about_seq", text(&about_seq)), ("reason", reason)],
             ),
             Fact::Dispute(DisputeCommand::Evidence {
-                common,
+                basic,
                 dispute_seq,
                 evidence,
             }) => (
-                common,
+                basic.into(),
                 "dispute-evidence-attached",
                 vec![("dispute_seq", text(&dispute_seq)), ("evidence", evidence)],
             ),
             Fact::Dispute(DisputeCommand::Resolve {
-                common,
+                basic,
                 dispute_seq,
                 resolution,
             }) => (
-                common,
+                basic.into(),
                 "dispute-resolved",
                 vec![
                     ("dispute_seq", text(&dispute_seq)),
@@ -964,7 +998,7 @@ pub(crate) enum PartyCommand {
         #[arg(long, value_name = "VKEY")]
         vkey: String,
         #[command(flatten)]
-        common: Common,
+        basic: Basic,
     },
     /// Generate a party's key pair: the private key goes to a new file (mode 0600, never
     /// inside a ledger), the verifier key is printed.

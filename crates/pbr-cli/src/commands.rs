@@ -83,8 +83,8 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
             party,
             role,
             vkey,
-            common,
-        }) => crate::record::party_add(cli.ledger, party, role, vkey, common, json),
+            basic,
+        }) => crate::record::party_add(cli.ledger, party, role, vkey, basic.into(), json),
         Command::Contract(command) => crate::record::contract(cli.ledger, command, json),
         Command::Import {
             files,
