@@ -36,8 +36,10 @@ fn random_id() -> Result<String> {
 }
 
 /// Appends and prints what happened.
+/// Appends, reports and closes the ledger (which lets sled settle its files, so that a
+/// reader after this needs no space on the disk).
 fn append_and_report(
-    ledger: &mut Ledger,
+    mut ledger: Ledger,
     inputs: Vec<(String, Input)>,
     keys: &[SignerKey],
     json: bool,
@@ -49,7 +51,7 @@ fn append_and_report(
     });
     bar.finish_and_clear();
     print_report(&report?, json);
-    Ok(())
+    Ok(ledger.close()?)
 }
 
 /// The modulus-11 check is a warning, never an error: said once, on standard error.
@@ -131,8 +133,12 @@ pub(crate) fn contract(
         // Registering the same terms text twice is one fact.
         id: EventId::derived(b"pbr contract terms", &pbr_core::ids::hex(&terms_hash)),
     };
-    let mut ledger = open(ledger_dir)?;
-    append_and_report(&mut ledger, vec![(file, Input::Event(event))], &[key], json)
+    append_and_report(
+        open(ledger_dir)?,
+        vec![(file, Input::Event(event))],
+        &[key],
+        json,
+    )
 }
 
 pub(crate) fn import(
@@ -191,7 +197,7 @@ pub(crate) fn import(
     bar.finish_and_clear();
     print_report(&report?, json);
     warn_modulus_11(&context);
-    Ok(())
+    Ok(ledger.close()?)
 }
 
 /// One fact from the command line: its fields, as an import row would name them.
@@ -236,7 +242,7 @@ pub(crate) fn fact(ledger_dir: Option<PathBuf>, fact: Fact, json: bool) -> Resul
         fields.into_iter().filter(|(_, v)| !v.is_empty()).collect(),
     );
     let one = row.input(&context).map_err(|e| input(e.to_string()))?;
-    append_and_report(&mut ledger, vec![one], &[key], json)?;
+    append_and_report(ledger, vec![one], &[key], json)?;
     warn_modulus_11(&context);
     Ok(())
 }
@@ -330,6 +336,5 @@ pub(crate) fn party_add(
     let one = Row::new("command line", 1, fields)
         .input(&context)
         .map_err(|e| input(e.to_string()))?;
-    let mut ledger = open(ledger_dir)?;
-    append_and_report(&mut ledger, vec![one], &[key], json)
+    append_and_report(open(ledger_dir)?, vec![one], &[key], json)
 }
