@@ -30,24 +30,34 @@ pub struct Target {
 
 impl Target {
     /// Claims `dir` for a restore: a directory that does not exist yet (it is made), an empty
-    /// one, or one holding a ledger that does not open as it committed. A ledger that opens
-    /// and agrees with its account is refused: there is nothing to restore, and a restore
-    /// would drop what was appended since the export.
+    /// one, or one holding a ledger that does not open as it committed or does not verify. A
+    /// ledger that opens, agrees with its account and verifies is refused: there is nothing
+    /// to restore, and a restore would drop what was appended since the export.
     pub fn claim(dir: &Path) -> Result<Target, LogError> {
         let has_ledger = dir.join(SLED_DIR).exists() || account::path(dir).exists();
         if has_ledger {
-            match Log::open(dir) {
-                Ok(log) if log.damage().is_none() => {
+            let options = crate::VerifyOptions {
+                threads: 1,
+                incremental: false,
+            };
+            // Reading a damaged database may make sled panic: that is damage too.
+            let healthy = crate::store::contain(|| {
+                let log = Log::open(dir)?;
+                let verified =
+                    log.damage().is_none() && log.verify(options, None, |_, _| {}).is_ok();
+                Ok(verified.then(|| log.len()))
+            });
+            match healthy {
+                Ok(Some(len)) => {
                     return Err(LogError::OutOfRange(format!(
-                        "ledger {} opens and holds what it committed ({} records): there is \
-                         nothing to restore",
-                        dir.display(),
-                        log.len()
+                        "ledger {} opens, holds what it committed ({len} records) and verifies: \
+                         there is nothing to restore",
+                        dir.display()
                     )));
                 }
-                // Damaged, lost or in use: in use is reported now, the rest is restored.
+                // In use is reported now; damaged or lost is what is restored.
                 Err(error @ LogError::InUse { .. }) => return Err(error),
-                Ok(_) | Err(_) => {}
+                Ok(None) | Err(_) => {}
             }
         } else if dir.exists() {
             let mut entries = std::fs::read_dir(dir).map_err(io_error(dir))?;

@@ -94,6 +94,9 @@ pub struct Log {
     /// Whether anything was written to sled since it was opened, so that [`Log::close`]
     /// knows sled will write a snapshot when it is next opened.
     wrote: std::cell::Cell<bool>,
+    /// Set when opening had to release the space reserve: the disk is full, and what the
+    /// reserve freed is for reading, so appends and checkpoints are refused.
+    disk_full: bool,
     // Dropped last: the lock outlives the database handle.
     _lock: LockGuard,
 }
@@ -244,16 +247,18 @@ impl Log {
             ));
         }
         let account = account::read(dir)?;
+        let mut disk_full = false;
         let db = match contain(|| open_sled(&sled_dir)) {
             // sled writes a snapshot when it opens after writes it did not settle (a crash, a
             // writer stopped by the full disk itself): the reserve makes room for it.
             Err(LogError::NoSpace { .. }) if dir.join(RESERVE_FILE).exists() => {
+                disk_full = true;
                 let released = release_reserve(dir)?;
                 remove_unfinished_snapshots(&sled_dir)?;
                 notice::push(format!(
                     "the disk is full: released the ledger's space reserve ({released} bytes, \
-                     {}) so that sled could open; free some space, and the next command that \
-                     writes makes the reserve again",
+                     {}) so that sled could open for reading; appends are refused until space \
+                     is freed, and the next command that writes then makes the reserve again",
                     dir.join(RESERVE_FILE).display()
                 ));
                 contain(|| open_sled(&sled_dir))
@@ -277,6 +282,7 @@ impl Log {
             }
             (opened, _) => opened.map_err(|e| e.in_ledger(dir))?,
         };
+        log.disk_full = disk_full;
         contain(|| log.reconcile(account)).map_err(|e| e.in_ledger(dir))?;
         Ok(log)
     }
@@ -500,6 +506,7 @@ impl Log {
             chain_head: EMPTY_CHAIN,
             damage: None,
             wrote: std::cell::Cell::new(false),
+            disk_full: false,
             _lock: lock,
         };
         if let Err(error) = log.load_head() {
@@ -882,6 +889,12 @@ impl Log {
     }
 
     fn refuse_if_damaged(&self, what: &str) -> Result<(), LogError> {
+        if self.disk_full {
+            // The room the reserve made is kept for reading; a write would take it.
+            return Err(LogError::NoSpace {
+                path: Some(self.dir.clone()),
+            });
+        }
         match &self.damage {
             Some((_, damage)) => Err(LogError::Inconsistent(format!(
                 "{damage}; refusing to {what} (run `pbr verify`)"
@@ -960,6 +973,11 @@ impl Log {
 
     /// Remembers a party's verifier key. A name already bound to another key is refused.
     pub fn add_verifier_key(&mut self, key: &VerifierKey) -> Result<(), LogError> {
+        if self.disk_full {
+            return Err(LogError::NoSpace {
+                path: Some(self.dir.clone()),
+            });
+        }
         let text = key.to_string();
         if let Some(existing) = self.keys.get(key.name.as_bytes())? {
             if existing.as_ref() == text.as_bytes() {
@@ -1167,7 +1185,7 @@ fn release_reserve(dir: &Path) -> Result<u64, LogError> {
 /// Runs `f`, turning a panic inside it (sled 0.34.7 panics on some damaged files, e.g.
 /// "tried to serialize Uninitialized") into [`LogError::Corrupt`]. While it runs,
 /// [`panic_is_contained`] is true, so that a panic hook can stay quiet about it.
-fn contain<T>(f: impl FnOnce() -> Result<T, LogError>) -> Result<T, LogError> {
+pub(crate) fn contain<T>(f: impl FnOnce() -> Result<T, LogError>) -> Result<T, LogError> {
     CONTAINED.with(|c| c.set(c.get() + 1));
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
     CONTAINED.with(|c| c.set(c.get() - 1));
