@@ -6,6 +6,8 @@
 mod audit;
 mod authority;
 mod bundle;
+mod damage;
+mod full_disk;
 mod import_errors;
 mod privacy;
 mod report_audit;
