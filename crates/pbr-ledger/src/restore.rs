@@ -147,7 +147,8 @@ fn rebuild(
     }
     let mut ledger = Ledger::create(&target.staging_dir(), origin)?;
     ledger.set_threads(threads);
-    let report = ledger.append_results(records(export)?, &[], now_micros, progress)?;
+    let inputs = records(export, summary.records)?;
+    let report = ledger.append_results(inputs, &[], now_micros, progress)?;
     let log = ledger.log();
     let body = &summary.note.checkpoint;
     if report.duplicates > 0 || log.len() != body.size {
@@ -214,8 +215,6 @@ struct RecordLine {
     seq: u64,
     record_hex: String,
     leaf_hash: String,
-    // Checked by the checkpoint's chain head once the records are appended.
-    #[allow(dead_code)]
     chain_hash: String,
     // The record's own bytes are what is admitted; the decoded event is for readers.
     #[allow(dead_code)]
@@ -231,7 +230,7 @@ struct CheckpointLine {
 
 fn open_lines(
     export: &Path,
-) -> Result<impl Iterator<Item = (usize, std::io::Result<String>)>, LedgerError> {
+) -> Result<impl Iterator<Item = (usize, std::io::Result<String>)> + use<>, LedgerError> {
     let file = std::fs::File::open(export).map_err(|e| input(export, 0, e.to_string()))?;
     Ok(BufReader::new(file)
         .lines()
@@ -312,42 +311,41 @@ fn read_summary(export: &Path) -> Result<ExportSummary, LedgerError> {
     })
 }
 
-/// The export's records as inputs, each checked against its `leaf_hash` on the way.
+/// The export's `records` record lines as inputs, each checked against its `leaf_hash` and
+/// `chain_hash` on the way (the first reading found them all well-formed and in order).
 fn records(
     export: &Path,
+    records: u64,
 ) -> Result<impl Iterator<Item = Result<(String, Input), LedgerError>>, LedgerError> {
-    let export_path = export.to_owned();
-    Ok(open_lines(export)?.map_while(move |(number, line)| {
-        let export = export_path.as_path();
-        let result = (|| {
-            let line = line.map_err(|e| input(export, number, e.to_string()))?;
-            let Ok(parsed) = serde_json::from_str::<RecordLine>(&line) else {
-                // The checkpoint line, checked by the first reading.
-                return Ok(None);
-            };
-            let bytes = pbr_log::hex::decode(&parsed.record_hex)
-                .ok_or_else(|| input(export, number, "record_hex: expected lowercase hex"))?;
-            if pbr_log::hex::encode(&pbr_log::hash::leaf_hash(&bytes)) != parsed.leaf_hash {
-                return Err(input(
-                    export,
-                    number,
-                    format!(
-                        "seq {}: the record does not hash to its leaf_hash",
-                        parsed.seq
-                    ),
-                ));
-            }
-            let record = Record::decode(&bytes)
-                .map_err(|e| input(export, number, format!("seq {}: {e}", parsed.seq)))?;
-            Ok(Some((
-                format!("{}:{number}", export.display()),
-                Input::Signed(record),
-            )))
-        })();
-        match result {
-            Ok(None) => None,
-            Ok(Some(item)) => Some(Ok(item)),
-            Err(error) => Some(Err(error)),
+    let export = export.to_owned();
+    let mut chain = pbr_log::hash::EMPTY_CHAIN;
+    let lines = open_lines(&export)?.take(usize::try_from(records).unwrap_or(usize::MAX));
+    Ok(lines.map(move |(number, line)| {
+        let export = export.as_path();
+        let line = line.map_err(|e| input(export, number, e.to_string()))?;
+        let parsed: RecordLine = serde_json::from_str(&line)
+            .map_err(|e| input(export, number, format!("record line: {e}")))?;
+        let bytes = pbr_log::hex::decode(&parsed.record_hex)
+            .ok_or_else(|| input(export, number, "record_hex: expected lowercase hex"))?;
+        let leaf = pbr_log::hash::leaf_hash(&bytes);
+        chain = pbr_log::hash::chain_hash(&chain, &leaf);
+        if pbr_log::hex::encode(&leaf) != parsed.leaf_hash
+            || pbr_log::hex::encode(&chain) != parsed.chain_hash
+        {
+            return Err(input(
+                export,
+                number,
+                format!(
+                    "seq {}: the record does not hash to its leaf_hash and chain_hash",
+                    parsed.seq
+                ),
+            ));
         }
+        let record = Record::decode(&bytes)
+            .map_err(|e| input(export, number, format!("seq {}: {e}", parsed.seq)))?;
+        Ok((
+            format!("{}:{number}", export.display()),
+            Input::Signed(record),
+        ))
     }))
 }
