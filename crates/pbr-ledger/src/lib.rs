@@ -145,7 +145,20 @@ impl Ledger {
         trusted: Option<&[VerifierKey]>,
         progress: impl FnMut(u64, u64),
     ) -> Result<VerifyReport, LedgerError> {
-        Ok(self.log.verify(options, trusted, progress)?)
+        self.log
+            .verify(options, trusted, progress)
+            .map_err(|mut error| {
+                // A bad record is damaged (or altered) storage: say how to get it back.
+                if error.seq.is_some() && !error.reason.contains("pbr restore") {
+                    error.reason = format!(
+                        "{}; restore it from your latest export with: pbr restore --from \
+                         EXPORT.jsonl {}",
+                        error.reason,
+                        self.log.dir().display()
+                    );
+                }
+                LedgerError::Verify(error)
+            })
     }
 
     /// Signs a checkpoint of the whole log with `key` at `time` (Unix seconds), stores it,
