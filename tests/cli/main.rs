@@ -6,7 +6,9 @@
 mod audit;
 mod authority;
 mod bundle;
+mod damage;
 mod durability;
+mod full_disk;
 mod import_errors;
 mod one_fact;
 mod outputs;

@@ -170,6 +170,20 @@ pub(crate) enum Command {
         /// temporary directory.
         dir: Option<PathBuf>,
     },
+    /// Rebuild a damaged ledger from an export: every record re-admitted as signed, checked
+    /// against the export's checkpoint and against what the ledger committed; the damaged
+    /// database is moved aside, never deleted.
+    Restore {
+        /// The export to rebuild from (the output of `pbr export`).
+        #[arg(long, value_name = "EXPORT.jsonl")]
+        from: PathBuf,
+        /// The ledger to restore (default: --ledger); a new or empty directory also works.
+        dir: Option<PathBuf>,
+        /// Go on when the export ends before what the ledger committed, losing the records
+        /// after it.
+        #[arg(long)]
+        accept_loss: bool,
+    },
     /// Make a commissioner's pseudonym secret, which turns CPR numbers into participant
     /// references and never enters the ledger.
     #[command(subcommand)]

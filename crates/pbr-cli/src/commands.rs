@@ -42,9 +42,11 @@ pub(crate) fn exit_code_of(error: &anyhow::Error) -> i32 {
 fn log_exit_code(error: &LogError) -> i32 {
     match error {
         LogError::InUse { .. } => exit_code::LEDGER_IN_USE,
-        LogError::Corrupt { .. } | LogError::Inconsistent(_) | LogError::BadRecord { .. } => {
-            exit_code::VERIFY_FAILED
-        }
+        LogError::Corrupt { .. }
+        | LogError::Lost { .. }
+        | LogError::Inconsistent(_)
+        | LogError::BadRecord { .. } => exit_code::VERIFY_FAILED,
+        LogError::NoSpace { .. } => exit_code::NO_SPACE,
         LogError::NotALedger { .. }
         | LogError::AlreadyExists { .. }
         | LogError::OutOfRange(_)
@@ -72,7 +74,13 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
             incremental,
             threads,
             keys,
-        } => verify(&mut open(cli.ledger)?, incremental, threads, &keys, json),
+        } => verify(
+            &mut open_to_verify(cli.ledger)?,
+            incremental,
+            threads,
+            &keys,
+            json,
+        ),
         Command::Export { out, force } => {
             export(&open(cli.ledger)?, out, Existing::forced(force), json)
         }
@@ -182,7 +190,94 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
         Command::Secret(SecretCommand::New { file }) => crate::setup::secret_new(file, json),
         Command::Completions { shell } => crate::setup::completions(shell),
         Command::Man { out } => crate::setup::man(&out, json),
+        Command::Restore {
+            from,
+            dir,
+            accept_loss,
+        } => restore(dir.or(cli.ledger), &from, accept_loss, json),
     }
+}
+
+/// Names the ledger directory in an error from storage that could not name it itself (a
+/// full disk, damage sled reported while reading), so that its recovery command is whole.
+pub(crate) fn name_ledger(error: &mut anyhow::Error, dir: &Path) {
+    let name = |log: &mut LogError| {
+        let taken = std::mem::replace(log, LogError::OutOfRange(String::new()));
+        *log = taken.in_ledger(dir);
+    };
+    if let Some(LedgerError::Log(log)) = error.downcast_mut::<LedgerError>() {
+        name(log);
+    } else if let Some(log) = error.downcast_mut::<LogError>() {
+        name(log);
+    }
+}
+
+fn restore(dir: Option<PathBuf>, from: &Path, accept_loss: bool, json: bool) -> Result<()> {
+    let dir = ledger_dir(dir)?;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let bar = progress(json, "restoring");
+    let restored = pbr_ledger::restore::restore(
+        &dir,
+        from,
+        accept_loss,
+        now_micros()?,
+        threads,
+        |done, _| bar.set_position(done),
+    );
+    bar.finish_and_clear();
+    let restored = restored?;
+    if json {
+        print_json(&json!({
+            "ok": true,
+            "ledger": restored.dir,
+            "records": restored.records,
+            "root": hex(&restored.root),
+            "chain_head": hex(&restored.chain_head),
+            "checkpoints": restored.checkpoints,
+            "committed": restored.committed,
+            "damaged_moved_to": restored.damaged,
+            "account_problem": restored.account_problem,
+        }));
+        return Ok(());
+    }
+    outln!(
+        "restored {} records into {} from {}, root {}, chain head {}",
+        restored.records,
+        restored.dir.display(),
+        from.display(),
+        hex(&restored.root),
+        hex(&restored.chain_head)
+    );
+    match restored.committed {
+        Some(committed) if committed <= restored.records => outln!(
+            "the damaged ledger had committed {committed} records: every one is back, with the same root and chain head"
+        ),
+        Some(committed) => outln!(
+            "the damaged ledger had committed {committed} records: records {} to {} were not in the export and are lost (--accept-loss)",
+            restored.records,
+            committed - 1
+        ),
+        None => outln!(
+            "the damaged ledger's account of what it committed was not available{}: check the restored ledger against a checkpoint the parties kept (pbr checkpoint check)",
+            restored
+                .account_problem
+                .as_deref()
+                .map_or_else(String::new, |p| format!(" ({p})"))
+        ),
+    }
+    let sizes: Vec<String> = restored.checkpoints.iter().map(u64::to_string).collect();
+    outln!("checkpoints stored: size {}", sizes.join(", size "));
+    if let Some(damaged) = &restored.damaged {
+        outln!(
+            "the damaged database was moved to {}; remove it once you no longer need it",
+            damaged.display()
+        );
+    }
+    outln!(
+        "next: pbr --ledger {} verify --key … (the parties' keys)",
+        restored.dir.display()
+    );
+    Ok(())
 }
 
 fn ledger_dir(dir: Option<PathBuf>) -> Result<PathBuf> {
@@ -191,6 +286,12 @@ fn ledger_dir(dir: Option<PathBuf>) -> Result<PathBuf> {
 
 pub(crate) fn open(dir: Option<PathBuf>) -> Result<Ledger> {
     Ok(Ledger::open(&ledger_dir(dir)?)?)
+}
+
+/// Opens a ledger whose storage may be damaged, for the commands that verify it and name
+/// the first bad record.
+pub(crate) fn open_to_verify(dir: Option<PathBuf>) -> Result<Ledger> {
+    Ok(Ledger::open_to_verify(&ledger_dir(dir)?)?)
 }
 
 fn init(dir: Option<PathBuf>, origin: Option<String>, json: bool) -> Result<()> {
@@ -215,7 +316,7 @@ fn init(dir: Option<PathBuf>, origin: Option<String>, json: bool) -> Result<()> 
             dir.display()
         );
     }
-    Ok(())
+    Ok(ledger.close()?)
 }
 
 pub(crate) fn parse_verifier_keys(keys: &[String]) -> Result<Vec<VerifierKey>> {
@@ -462,11 +563,17 @@ fn checkpoint(ledger: Option<PathBuf>, command: CheckpointCommand, json: bool) -
                 Some(time) => time,
                 None => now_unix_seconds()?,
             };
-            open(ledger)?.sign_checkpoint(&key, time)?
+            let mut ledger = open(ledger)?;
+            let note = ledger.sign_checkpoint(&key, time)?;
+            ledger.close()?;
+            note
         }
         CheckpointCommand::Cosign { key, size } => {
             let key = read_signer_key(&key)?;
-            open(ledger)?.cosign_checkpoint(&key, size)?
+            let mut ledger = open(ledger)?;
+            let note = ledger.cosign_checkpoint(&key, size)?;
+            ledger.close()?;
+            note
         }
         CheckpointCommand::Show { size } => {
             let ledger = open(ledger)?;
@@ -667,6 +774,7 @@ fn demo(dir: Option<PathBuf>, json: bool) -> Result<()> {
         .collect();
     let audited = ledger.audit(|_, _| {})?;
     let (_, balances) = ledger.balances(sample::SAMPLE_CONTRACT, pbr_ledger::At::Head, None)?;
+    ledger.close()?;
     if json {
         print_json(&json!({
             "ok": true,

@@ -8,7 +8,11 @@ pub const USAGE: i32 = 2;
 pub const INPUT: i32 = 3;
 /// Another process holds the ledger.
 pub const LEDGER_IN_USE: i32 = 4;
-/// Verification failed: a bad record, cache or checkpoint, or a rewritten history.
+/// Verification failed: a bad record, cache or checkpoint, or a rewritten history; damaged
+/// storage, or a ledger that holds less than, or else than, what it committed.
 pub const VERIFY_FAILED: i32 = 5;
+/// No space left on the device: nothing of the command was written (or, for an append that
+/// was committed, the message says so).
+pub const NO_SPACE: i32 = 6;
 /// A bug or an unexpected storage failure.
 pub const INTERNAL: i32 = 255;

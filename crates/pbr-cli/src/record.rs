@@ -30,8 +30,10 @@ pub(crate) fn read_secret(path: Option<&Path>) -> Result<Option<PseudonymKey>> {
 }
 
 /// Appends and prints what happened.
+/// Appends, reports and closes the ledger (which lets sled settle its files, so that a
+/// reader after this needs no space on the disk).
 fn append_and_report(
-    ledger: &mut Ledger,
+    mut ledger: Ledger,
     inputs: Vec<(String, Input)>,
     keys: &[SignerKey],
     json: bool,
@@ -43,13 +45,13 @@ fn append_and_report(
     });
     bar.finish_and_clear();
     print_report(&report?, json);
-    Ok(())
+    Ok(ledger.close()?)
 }
 
 /// Appends one fact from the command line and says what happened; a fact the ledger already
 /// holds (the same content by the same author, so the same id, or the same `--id`) is
 /// appended once, and a second run says so and succeeds.
-fn append_one(ledger: &mut Ledger, one: (String, Input), key: SignerKey, json: bool) -> Result<()> {
+fn append_one(mut ledger: Ledger, one: (String, Input), key: SignerKey, json: bool) -> Result<()> {
     let kind = match &one.1 {
         Input::Event(event) => event.kind(),
         Input::OnClaim { .. } => "decision",
@@ -63,7 +65,7 @@ fn append_one(ledger: &mut Ledger, one: (String, Input), key: SignerKey, json: b
         ),
         _ => print_report(&report, json),
     }
-    Ok(())
+    Ok(ledger.close()?)
 }
 
 /// The modulus-11 check is a warning, never an error: said once, on standard error.
@@ -147,8 +149,12 @@ pub(crate) fn contract(
         // Registering the same terms text twice is one fact.
         id: EventId::derived(b"pbr contract terms", &pbr_core::ids::hex(&terms_hash)),
     };
-    let mut ledger = open(ledger_dir)?;
-    append_and_report(&mut ledger, vec![(file, Input::Event(event))], &[key], json)
+    append_and_report(
+        open(ledger_dir)?,
+        vec![(file, Input::Event(event))],
+        &[key],
+        json,
+    )
 }
 
 pub(crate) fn import(
@@ -208,7 +214,7 @@ pub(crate) fn import(
     bar.finish_and_clear();
     print_report(&report?, json);
     warn_modulus_11(&context);
-    Ok(())
+    Ok(ledger.close()?)
 }
 
 /// One fact from the command line: its fields, as an import row would name them.
@@ -250,7 +256,7 @@ pub(crate) fn fact(ledger_dir: Option<PathBuf>, fact: Fact, json: bool) -> Resul
     );
     let one = row.input(&context).map_err(|e| input(e.to_string()))?;
     let one = with_content_id(one, common.id.is_none())?;
-    append_one(&mut ledger, one, key, json)?;
+    append_one(ledger, one, key, json)?;
     warn_modulus_11(&context);
     Ok(())
 }
@@ -336,8 +342,7 @@ pub(crate) fn party_add(
         .input(&context)
         .map_err(|e| input(e.to_string()))?;
     let one = with_content_id(one, common.id.is_none())?;
-    let mut ledger = open(ledger_dir)?;
-    append_one(&mut ledger, one, key, json)
+    append_one(open(ledger_dir)?, one, key, json)
 }
 
 /// Without `--id`, a one-fact command's id is derived from the fact it records (the event's

@@ -320,7 +320,8 @@ pub(crate) fn audit(
     }
     refuse_existing(out.as_ref())?;
     let trusted = parse_verifier_keys(keys)?;
-    let mut ledger = open(ledger_dir)?;
+    // The report verifies the log and shows a damaged one as failed.
+    let mut ledger = crate::commands::open_to_verify(ledger_dir)?;
     let contract = contract_of(ledger.state()?, contract)?;
     let quorum = ledger
         .quorums()?

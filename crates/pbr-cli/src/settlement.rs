@@ -63,7 +63,7 @@ pub(crate) fn settle(
             outln!("issued: seq {seq}");
         }
     }
-    Ok(())
+    Ok(ledger.close()?)
 }
 
 /// A subject as a table shows it: a participant by the first 12 digits of its reference,
@@ -170,7 +170,12 @@ fn print_statement(statement: &Statement, explain: bool, participant: Option<&st
 
 pub(crate) fn audit(ledger_dir: Option<PathBuf>, keys: &[String], json: bool) -> Result<()> {
     let trusted = parse_verifier_keys(keys)?;
-    let mut ledger = open(ledger_dir)?;
+    // With keys the log is verified, and a damaged one is opened to say where.
+    let mut ledger = if trusted.is_empty() {
+        open(ledger_dir)?
+    } else {
+        crate::commands::open_to_verify(ledger_dir)?
+    };
     // With keys, the whole log is verified against them first: the checkpoint the verdict
     // rests on then signs the very records the statements are recomputed from.
     let verified = if trusted.is_empty() {

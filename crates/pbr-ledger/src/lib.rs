@@ -15,6 +15,7 @@ mod id_filter;
 mod id_runs;
 pub mod import;
 mod projection;
+pub mod restore;
 pub mod sample;
 pub mod settlement;
 
@@ -24,9 +25,10 @@ use std::path::Path;
 pub use append::{AppendReport, CHUNK, ClaimAction, ClaimRef, Input, REPORT_FIRST, Rejected};
 pub use error::LedgerError;
 pub use pbr_core::verdict::{Cover, Keys, Outcome, Trust, TrustCheck, Verdict};
+pub use pbr_log::notice::take as notices;
 pub use pbr_log::{
     ConsistencyProof, InclusionProof, KeySource, Log, LogError, SignedCheckpoint, SignerKey,
-    VerifierKey, VerifyOptions, VerifyReport,
+    VerifierKey, VerifyOptions, VerifyReport, panic_is_contained,
 };
 pub use settlement::{At, Audited, Change, Diff, WhatIf};
 
@@ -81,9 +83,37 @@ impl Ledger {
         Ok(Ledger::with_log(Log::create(dir, origin)?))
     }
 
-    /// Opens the ledger in `dir`.
+    /// Opens the ledger in `dir`. A ledger that holds less than, or else than, what it
+    /// committed is refused ([`Log::open`]); so is one whose storage opening found damaged
+    /// (a record missing below the committed length, records inserted past it, caches that
+    /// disagree with the records): everything but verification would read a log that is not
+    /// the committed one. [`Ledger::open_to_verify`] opens it to say where the damage is.
     pub fn open(dir: &Path) -> Result<Ledger, LedgerError> {
+        let log = Log::open(dir)?;
+        if let Some((seq, damage)) = log.damage() {
+            return Err(LedgerError::Log(LogError::Lost {
+                dir: dir.to_owned(),
+                what: format!(
+                    "its storage is damaged ({}{damage}); `pbr verify` names the first bad \
+                     record",
+                    seq.map_or_else(String::new, |seq| format!("seq {seq}: "))
+                ),
+            }));
+        }
+        Ok(Ledger::with_log(log))
+    }
+
+    /// Opens the ledger in `dir` even when opening found its storage damaged, for `verify`
+    /// and the audits to name the first bad record; appends are refused ([`Log::damage`]).
+    /// A ledger that holds less than what it committed is still refused.
+    pub fn open_to_verify(dir: &Path) -> Result<Ledger, LedgerError> {
         Ok(Ledger::with_log(Log::open(dir)?))
+    }
+
+    /// Closes the ledger; after a session that wrote, sled settles its files so that the
+    /// next reader needs no space on the disk ([`Log::close`]).
+    pub fn close(self) -> Result<(), LedgerError> {
+        Ok(self.log.close()?)
     }
 
     fn with_log(log: Log) -> Ledger {
@@ -115,7 +145,20 @@ impl Ledger {
         trusted: Option<&[VerifierKey]>,
         progress: impl FnMut(u64, u64),
     ) -> Result<VerifyReport, LedgerError> {
-        Ok(self.log.verify(options, trusted, progress)?)
+        self.log
+            .verify(options, trusted, progress)
+            .map_err(|mut error| {
+                // A bad record is damaged (or altered) storage: say how to get it back.
+                if error.seq.is_some() && !error.reason.contains("pbr restore") {
+                    error.reason = format!(
+                        "{}; restore it from your latest export with: pbr restore --from \
+                         EXPORT.jsonl {}",
+                        error.reason,
+                        self.log.dir().display()
+                    );
+                }
+                LedgerError::Verify(error)
+            })
     }
 
     /// Signs a checkpoint of the whole log with `key` at `time` (Unix seconds), stores it,

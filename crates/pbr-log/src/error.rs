@@ -1,7 +1,7 @@
 //! Errors of the log. Every message starts lowercase, has no trailing period and names the
 //! sequence number, tree or file it is about.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// A record that cannot be decoded or whose signature does not hold.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
@@ -63,14 +63,36 @@ pub enum LogError {
         /// The cause.
         source: std::io::Error,
     },
-    /// sled found its own files damaged.
+    /// sled found its own files damaged (or panicked reading them).
     #[error(
-        "ledger storage is corrupt ({detail}); to recover, create a new ledger, re-import the \
-         last export into it and run `pbr verify`"
+        "{} storage is damaged ({detail}); restore it from your latest export with: pbr \
+         restore --from EXPORT.jsonl {}",
+        whose(.dir.as_deref()), dir_or(.dir.as_deref())
     )]
     Corrupt {
+        /// The ledger directory, when known.
+        dir: Option<PathBuf>,
         /// What sled reported.
         detail: String,
+    },
+    /// sled holds less than, or something else than, what the ledger committed
+    /// (`COMMITTED`, [`crate::account`]), or the account itself is missing or damaged.
+    #[error(
+        "ledger {}: {what}; restore it from your latest export with: pbr restore --from \
+         EXPORT.jsonl {}",
+        .dir.display(), .dir.display()
+    )]
+    Lost {
+        /// The ledger directory.
+        dir: PathBuf,
+        /// What is missing or different, naming the records.
+        what: String,
+    },
+    /// The file system is full.
+    #[error("no space left on device writing {}", dir_or(.path.as_deref()))]
+    NoSpace {
+        /// The file or directory written, when known.
+        path: Option<PathBuf>,
     },
     /// Any other sled error.
     #[error("ledger storage error: {0}")]
@@ -102,15 +124,69 @@ pub enum LogError {
     Checkpoint(String),
 }
 
+impl LogError {
+    /// A filesystem error on `path`; a full disk is [`LogError::NoSpace`].
+    pub fn io(path: &Path, source: std::io::Error) -> LogError {
+        if is_no_space(&source) {
+            return LogError::NoSpace {
+                path: Some(path.to_owned()),
+            };
+        }
+        LogError::Io {
+            path: path.to_owned(),
+            source,
+        }
+    }
+
+    /// The same error, naming the ledger directory `dir` where it did not know it.
+    pub fn in_ledger(self, dir: &Path) -> LogError {
+        match self {
+            LogError::Corrupt { dir: None, detail } => LogError::Corrupt {
+                dir: Some(dir.to_owned()),
+                detail,
+            },
+            LogError::NoSpace { path: None } => LogError::NoSpace {
+                path: Some(dir.to_owned()),
+            },
+            other => other,
+        }
+    }
+}
+
+fn is_no_space(error: &std::io::Error) -> bool {
+    error.kind() == std::io::ErrorKind::StorageFull || error.raw_os_error() == Some(28)
+}
+
+fn whose(dir: Option<&Path>) -> String {
+    dir.map_or_else(
+        || "the ledger's".to_owned(),
+        |dir| format!("ledger {}: its", dir.display()),
+    )
+}
+
+fn dir_or(path: Option<&Path>) -> String {
+    path.map_or_else(|| "LEDGER".to_owned(), |path| path.display().to_string())
+}
+
 impl From<sled::Error> for LogError {
     fn from(error: sled::Error) -> LogError {
         match error {
             sled::Error::Corruption { at, .. } => LogError::Corrupt {
+                dir: None,
                 detail: match at {
                     Some(at) => format!("sled reports corruption at {at}"),
                     None => "sled reports corruption".to_owned(),
                 },
             },
+            sled::Error::Io(source) if is_no_space(&source) => LogError::NoSpace { path: None },
+            // sled creates its own files when it opens; one missing later is a blob (a value
+            // or page over 128 KiB) that was deleted: the data in it is gone.
+            sled::Error::Io(source) if source.kind() == std::io::ErrorKind::NotFound => {
+                LogError::Corrupt {
+                    dir: None,
+                    detail: format!("a file of sled's is missing: {source}"),
+                }
+            }
             other => LogError::Storage(other.to_string()),
         }
     }

@@ -10,6 +10,7 @@
 
 #![warn(clippy::unwrap_used)]
 
+pub mod account;
 mod cache;
 mod durable;
 pub mod error;
@@ -18,8 +19,10 @@ pub mod hash;
 pub mod hex;
 pub mod merkle;
 pub mod note;
+pub mod notice;
 pub mod proof;
 pub mod record;
+pub mod restore;
 pub mod store;
 pub mod verify;
 
@@ -28,5 +31,5 @@ pub use hash::Hash;
 pub use note::{Checkpoint, SignedCheckpoint, SignerKey, VerifierKey};
 pub use proof::{ConsistencyProof, InclusionProof};
 pub use record::Record;
-pub use store::{Appended, Batch, Log};
+pub use store::{Appended, Batch, Log, panic_is_contained};
 pub use verify::{KeySource, VerifyError, VerifyOptions, VerifyReport};

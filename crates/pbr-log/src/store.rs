@@ -3,6 +3,10 @@
 //! Layout of a ledger directory:
 //! - `LOCK`: taken with `File::try_lock` for as long as a [`Log`] is open, so a second
 //!   process gets "ledger is in use" at once instead of waiting on sled.
+//! - `COMMITTED`: the ledger's own account of what it committed, outside sled
+//!   ([`crate::account`]): size, root and chain head after the last commit, and the latest
+//!   checkpoint note. Written after every commit and checkpoint store, once sled's write is
+//!   durable; every open compares sled with it.
 //! - `sled/`: the sled 0.34.7 database, with these trees:
 //!   - `events`: seq (u64 big-endian, dense from 0) → record bytes. The only source of truth;
 //!     its length is the log's length.
@@ -10,7 +14,9 @@
 //!     (see [`crate::cache`]).
 //!   - `meta`: `origin` (the ledger id), `len` (u64 BE, the length the last committed batch
 //!     left), `pending` (u64 BE, the first seq of a batch under way, present only while one
-//!     is) and `verified` (u64 BE, the size of the last checkpoint a verification reached).
+//!     is), `verified` (u64 BE, the size of the last checkpoint a verification reached) and
+//!     `accounted` (present once the ledger keeps `COMMITTED`, so that losing the file is
+//!     noticed).
 //!   - `checkpoints`: `size (u64 BE) ‖ id (u64 BE)` → signed note text. Not events: they
 //!     sign the log.
 //!   - `keys`: key name → verifier key text, the keys whose checkpoint signatures this ledger
@@ -23,24 +29,43 @@
 //! back when `meta.pending` says a batch was under way (a crash, or a failure that could not
 //! roll back at once), and otherwise reports them as inserted behind the ledger's back.
 //! Whatever its size, a batch is all or nothing.
+//!
+//! Invariant: `COMMITTED` is written only after the sled write it describes is flushed, so
+//! after a crash sled is at most one commit ahead of it, never behind. Opening accepts sled
+//! ahead (its prefix of the account's size must have the account's root and chain head, and
+//! it must still hold the account's checkpoint note) and rewrites the file; sled behind or
+//! different is refused ([`LogError::Lost`]), naming what is missing.
+//!
+//! Opening writes nothing of ours when sled agrees with `COMMITTED` and no batch was
+//! interrupted, so reading commands work on a full disk; sled itself writes a snapshot when
+//! it opens after writes, which [`Log::close`] does while the writer can still fail.
 
 use std::fs::{File, TryLockError};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
+use crate::account::{self, Account};
 use crate::cache::{self, BLOCK_LEN, STORED_LEVEL, Staged};
 use crate::error::{LogError, RecordError};
 use crate::hash::{EMPTY_CHAIN, Hash, leaf_hash};
 use crate::merkle::{self, Frontier, NodeSource};
 use crate::note::{Checkpoint, SignedCheckpoint, VerifierKey};
+use crate::notice;
 use crate::record::Record;
 
 const LOCK_FILE: &str = "LOCK";
-const SLED_DIR: &str = "sled";
+pub(crate) const SLED_DIR: &str = "sled";
 const META_ORIGIN: &[u8] = b"origin";
 const META_LEN: &[u8] = b"len";
 const META_PENDING: &[u8] = b"pending";
 const META_VERIFIED: &[u8] = b"verified";
+const META_ACCOUNTED: &[u8] = b"accounted";
+/// A file of incompressible bytes kept beside `sled/`, released when sled cannot open for
+/// want of space (see [`keep_reserve`]).
+pub(crate) const RESERVE_FILE: &str = "RESERVE";
+/// The reserve is at least this large: a snapshot of a small ledger and the zeroed tail of
+/// a sled segment (512 KiB) with room to spare.
+const RESERVE_MIN: u64 = 2 * 1024 * 1024;
 /// Rebuilds and repairs write their caches every this many records (a multiple of
 /// [`BLOCK_LEN`]), so memory stays bounded however long the log is.
 const REBUILD_SLICE: u64 = 65_536;
@@ -66,6 +91,12 @@ pub struct Log {
     /// explains: appends are refused and `verify` reports it (with the seq, when known), but
     /// reading and verifying still work.
     damage: Option<(Option<u64>, String)>,
+    /// Whether anything was written to sled since it was opened, so that [`Log::close`]
+    /// knows sled will write a snapshot when it is next opened.
+    wrote: std::cell::Cell<bool>,
+    /// Set when opening had to release the space reserve: the disk is full, and what the
+    /// reserve freed is for reading, so appends and checkpoints are refused.
+    disk_full: bool,
     // Dropped last: the lock outlives the database handle.
     _lock: LockGuard,
 }
@@ -75,7 +106,7 @@ pub struct Log {
 /// A `flock` belongs to the open file description, which a child forked by another thread
 /// of this process shares until it `exec`s; closing our descriptor alone could leave the lock
 /// held for that moment. `unlock` releases it at once, whatever copies exist.
-struct LockGuard(File);
+pub(crate) struct LockGuard(File);
 
 impl Drop for LockGuard {
     fn drop(&mut self) {
@@ -93,14 +124,11 @@ impl std::fmt::Debug for Log {
     }
 }
 
-fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> LogError + '_ {
-    move |source| LogError::Io {
-        path: path.to_owned(),
-        source,
-    }
+pub(crate) fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> LogError + '_ {
+    move |source| LogError::io(path, source)
 }
 
-fn take_lock(dir: &Path) -> Result<LockGuard, LogError> {
+pub(crate) fn take_lock(dir: &Path) -> Result<LockGuard, LogError> {
     let path = dir.join(LOCK_FILE);
     let file = File::options()
         .create(true)
@@ -158,27 +186,298 @@ impl Log {
                 path: dir.to_owned(),
             });
         }
+        if account::path(dir).exists() {
+            return Err(LogError::AlreadyExists {
+                path: dir.to_owned(),
+            });
+        }
         std::fs::create_dir_all(dir).map_err(io_error(dir))?;
         let lock = take_lock(dir)?;
-        let db = open_sled(&dir.join(SLED_DIR))?;
+        let db = open_sled(&dir.join(SLED_DIR)).map_err(|e| e.in_ledger(dir))?;
         let meta = db.open_tree("meta")?;
         meta.insert(META_ORIGIN, origin.as_bytes())?;
         meta.insert(META_LEN, &0u64.to_be_bytes())?;
         crate::durable::flush(&db, &dir.join(SLED_DIR))?;
         drop(meta);
-        Log::from_db(dir, db, lock)
+        let log = Log::from_db(dir, db, lock)?;
+        log.write_account()?;
+        log.meta.insert(META_ACCOUNTED, b"1")?;
+        log.flush()?;
+        Ok(log)
     }
 
-    /// Opens the ledger in `dir`, taking its lock.
+    /// Opens the ledger in `dir`, taking its lock, and compares what sled holds with what
+    /// the ledger committed (`COMMITTED`): a ledger shorter than, or different from, what it
+    /// committed is refused ([`LogError::Lost`]); one without the file (made before it
+    /// existed) is adopted, writing the file from sled. Damaged sled files are an error
+    /// ([`LogError::Corrupt`]), never a panic.
+    ///
+    /// Before sled opens, an unfinished snapshot (`sled/snap.*.generating`, which a crash or
+    /// a full disk leaves and sled 0.34.7 would read as corruption) is removed, and a
+    /// missing `sled/blobs/` is made again (`docs/decisions.md`).
     pub fn open(dir: &Path) -> Result<Log, LogError> {
-        if !dir.join(SLED_DIR).is_dir() {
+        let sled_dir = dir.join(SLED_DIR);
+        if !sled_dir.is_dir() {
+            // A directory that committed records and lost its database is not "no ledger".
+            if let Some(account) = account::read(dir)? {
+                return Err(LogError::Lost {
+                    dir: dir.to_owned(),
+                    what: format!(
+                        "its sled database ({}) is missing, but {} were committed (root {}): {}",
+                        sled_dir.display(),
+                        records(account.size),
+                        short(&account.root),
+                        missing_range(0, account.size)
+                    ),
+                });
+            }
             return Err(LogError::NotALedger {
                 path: dir.to_owned(),
             });
         }
         let lock = take_lock(dir)?;
-        let db = open_sled(&dir.join(SLED_DIR))?;
-        Log::from_db(dir, db, lock)
+        remove_unfinished_snapshots(&sled_dir)?;
+        let blobs = sled_dir.join("blobs");
+        if sled_dir.join("db").is_file() && !blobs.is_dir() {
+            std::fs::create_dir(&blobs).map_err(io_error(&blobs))?;
+            notice::push(format!(
+                "{} was missing and was made again (sled keeps values over 128 KiB there; \
+                 any that were in it are reported when read)",
+                blobs.display()
+            ));
+        }
+        let account = account::read(dir)?;
+        let mut disk_full = false;
+        let db = match contain(|| open_sled(&sled_dir)) {
+            // sled writes a snapshot when it opens after writes it did not settle (a crash, a
+            // writer stopped by the full disk itself): the reserve makes room for it.
+            Err(LogError::NoSpace { .. }) if dir.join(RESERVE_FILE).exists() => {
+                disk_full = true;
+                let released = release_reserve(dir)?;
+                remove_unfinished_snapshots(&sled_dir)?;
+                notice::push(format!(
+                    "the disk is full: released the ledger's space reserve ({released} bytes, \
+                     {}) so that sled could open for reading; appends are refused until space \
+                     is freed, and the next command that writes then makes the reserve again",
+                    dir.join(RESERVE_FILE).display()
+                ));
+                contain(|| open_sled(&sled_dir))
+            }
+            other => other,
+        }
+        .map_err(|e| e.in_ledger(dir))?;
+        let opened = contain(|| Log::from_db(dir, db, lock));
+        let mut log = match (opened, &account) {
+            (Err(LogError::NotALedger { .. }), Some(account)) => {
+                return Err(LogError::Lost {
+                    dir: dir.to_owned(),
+                    what: format!(
+                        "sled holds no ledger (its meta tree is gone), but {} were committed \
+                         (root {}): {}",
+                        records(account.size),
+                        short(&account.root),
+                        missing_range(0, account.size)
+                    ),
+                });
+            }
+            (opened, _) => opened.map_err(|e| e.in_ledger(dir))?,
+        };
+        log.disk_full = disk_full;
+        contain(|| log.reconcile(account)).map_err(|e| e.in_ledger(dir))?;
+        Ok(log)
+    }
+
+    /// Compares sled with the account of what was committed (see [`Log::open`]).
+    fn reconcile(&mut self, account: Option<Account>) -> Result<(), LogError> {
+        let claimed = read_u64(&self.meta, META_LEN)?.unwrap_or(0);
+        let Some(account) = account else {
+            if self.meta.get(META_ACCOUNTED)?.is_some() {
+                return Err(self.lost(format!(
+                    "its account of what it committed, {}, is missing, though the ledger has \
+                     kept one, so the {} sled holds cannot be checked against what was \
+                     committed",
+                    account::path(&self.dir).display(),
+                    records(claimed)
+                )));
+            }
+            if self.damage.is_some() {
+                // Nothing to adopt until the damage is repaired; `verify` names it.
+                return Ok(());
+            }
+            return self.adopt();
+        };
+        if account.origin != self.origin {
+            return Err(self.lost(format!(
+                "its account {} is of ledger {}, not of {}",
+                account::path(&self.dir).display(),
+                account.origin,
+                self.origin
+            )));
+        }
+        if claimed < account.size {
+            return Err(self.lost(format!(
+                "sled holds {}, but {} were committed (root {}): {}",
+                records(claimed),
+                records(account.size),
+                short(&account.root),
+                missing_range(claimed, account.size)
+            )));
+        }
+        // What sled's caches say about the committed prefix. When they cannot say (a cache is
+        // damaged), opening has already recorded the damage, which `verify` names and which
+        // refuses appends; the records are then checked by `verify` against the account.
+        let prefix = merkle::root(self, account.size).and_then(|root| {
+            let chain = if account.size == 0 {
+                EMPTY_CHAIN
+            } else {
+                self.cached_hashes(account.size - 1)?.1
+            };
+            Ok((root, chain))
+        });
+        match prefix {
+            Ok((root, chain)) if root != account.root || chain != account.chain => {
+                return Err(self.lost(format!(
+                    "the first {} in sled have root {} and chain head {}, but the committed \
+                     ones have root {} and chain head {}: the records differ from what was \
+                     committed",
+                    records(account.size),
+                    short(&root),
+                    short(&chain),
+                    short(&account.root),
+                    short(&account.chain)
+                )));
+            }
+            Ok(_) => {}
+            Err(_) if self.damage.is_some() => {}
+            Err(error) => return Err(error),
+        }
+        if let Some(text) = &account.note {
+            let note = SignedCheckpoint::parse(text).map_err(|e| {
+                self.lost(format!(
+                    "the checkpoint note in its account {} does not parse ({e})",
+                    account::path(&self.dir).display()
+                ))
+            })?;
+            let size = note.checkpoint.size;
+            let kept = self
+                .checkpoints
+                .scan_prefix(size.to_be_bytes())
+                .values()
+                .map(|value| value.map(|v| v.as_ref() == text.as_bytes()))
+                .collect::<Result<Vec<bool>, _>>()?;
+            if !kept.contains(&true) {
+                let signers: Vec<&str> = note.signatures.iter().map(|s| s.name.as_str()).collect();
+                let latest = match self.latest_checkpoint()? {
+                    Some(latest) => format!("its latest is of size {}", latest.checkpoint.size),
+                    None => "it holds none".to_owned(),
+                };
+                return Err(self.lost(format!(
+                    "sled lacks the checkpoint of size {size} signed by {} that was stored \
+                     ({latest}); the note is in {}",
+                    signers.join(", "),
+                    account::path(&self.dir).display()
+                )));
+            }
+        }
+        // sled agrees with the account, or is ahead of it by a commit whose account a crash
+        // interrupted: the account is brought up to date.
+        if self.damage.is_none() && self.current_account()? != account {
+            match self.write_account() {
+                Ok(()) => notice::push(format!(
+                    "{} was one commit behind sled (a crash between the two writes) and was \
+                     brought up to date",
+                    account::path(&self.dir).display()
+                )),
+                // A full disk leaves it behind for now; reading goes on.
+                Err(LogError::NoSpace { path }) => notice::push(format!(
+                    "{} is behind sled and could not be brought up to date (no space left \
+                     on device writing {})",
+                    account::path(&self.dir).display(),
+                    path.map_or_else(String::new, |p| p.display().to_string())
+                )),
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes `COMMITTED` for a ledger made before the file existed, from what sled holds.
+    fn adopt(&mut self) -> Result<(), LogError> {
+        self.write_account()?;
+        self.meta.insert(META_ACCOUNTED, b"1")?;
+        self.flush()?;
+        notice::push(format!(
+            "this ledger had no account of what it committed; {} now records its {} (root \
+             {}), and every open compares sled with it",
+            account::path(&self.dir).display(),
+            records(self.len),
+            short(&self.root())
+        ));
+        Ok(())
+    }
+
+    /// The account of the log as it stands.
+    fn current_account(&self) -> Result<Account, LogError> {
+        Ok(Account {
+            origin: self.origin.clone(),
+            size: self.len,
+            root: self.root(),
+            chain: self.chain_head,
+            note: match self.checkpoints.last()? {
+                Some((_, text)) => Some(String::from_utf8(text.to_vec()).map_err(|_| {
+                    LogError::Inconsistent("stored checkpoint is not UTF-8".into())
+                })?),
+                None => None,
+            },
+        })
+    }
+
+    /// Writes `COMMITTED` from the log as it stands; called once sled's write is durable.
+    fn write_account(&self) -> Result<(), LogError> {
+        account::write(&self.dir, &self.current_account()?)
+    }
+
+    fn lost(&self, what: String) -> LogError {
+        LogError::Lost {
+            dir: self.dir.clone(),
+            what,
+        }
+    }
+
+    /// Closes the ledger. After a session that wrote, sled is opened once more and closed,
+    /// so that it writes the snapshot it would otherwise write when a reading command next
+    /// opens it: a reader then needs no space on the disk.
+    pub fn close(self) -> Result<(), LogError> {
+        let wrote = self.wrote.get();
+        let Log {
+            dir,
+            db,
+            events,
+            hashes,
+            nodes,
+            meta,
+            checkpoints,
+            keys,
+            _lock,
+            ..
+        } = self;
+        db.flush()?;
+        drop((events, hashes, nodes, meta, checkpoints, keys, db));
+        if wrote {
+            let sled_dir = dir.join(SLED_DIR);
+            contain(|| open_sled(&sled_dir).map(drop)).map_err(|e| e.in_ledger(&dir))?;
+            // The command's writes are durable; a reserve that cannot be kept now is said,
+            // and tried again by the next command that writes.
+            if let Err(error) = keep_reserve(&dir) {
+                notice::push(format!(
+                    "could not keep the ledger's space reserve {} ({error}); with a full \
+                     disk after a crash, sled may not open until space is freed",
+                    dir.join(RESERVE_FILE).display()
+                ));
+            }
+        }
+        drop(_lock);
+        Ok(())
     }
 
     fn from_db(dir: &Path, db: sled::Db, lock: LockGuard) -> Result<Log, LogError> {
@@ -206,6 +505,8 @@ impl Log {
             frontier: Frontier::new(),
             chain_head: EMPTY_CHAIN,
             damage: None,
+            wrote: std::cell::Cell::new(false),
+            disk_full: false,
             _lock: lock,
         };
         if let Err(error) = log.load_head() {
@@ -296,8 +597,7 @@ impl Log {
         }
         self.events.apply_batch(removals)?;
         self.meta.remove(META_PENDING)?;
-        crate::durable::flush(&self.db, &self.dir.join(SLED_DIR))?;
-        Ok(())
+        self.flush()
     }
 
     /// The number of records the hash blocks cover.
@@ -345,8 +645,7 @@ impl Log {
             )));
         }
         self.write_caches(&staged)?;
-        crate::durable::flush(&self.db, &self.dir.join(SLED_DIR))?;
-        Ok(())
+        self.flush()
     }
 
     fn write_caches(&self, staged: &Staged) -> Result<(), LogError> {
@@ -422,6 +721,7 @@ impl Log {
     /// log as it was.
     pub fn begin(&mut self) -> Result<Batch<'_>, LogError> {
         self.refuse_if_damaged("append")?;
+        self.wrote.set(true);
         let start = self.len();
         self.meta.insert(META_PENDING, &start.to_be_bytes())?;
         let prefix = self.block_prefix(start)?;
@@ -494,14 +794,16 @@ impl Log {
     /// Deletes a projection tree whole (far cheaper than removing its keys one by one); the
     /// next [`Log::projection_tree`] of that name starts empty.
     pub fn drop_projection_tree(&self, name: &str) -> Result<(), LogError> {
+        self.wrote.set(true);
         self.db.drop_tree(format!("projection.{name}"))?;
         Ok(())
     }
 
-    /// Flushes every tree to disk.
+    /// Flushes every tree to disk. Every write of ours ends with a flush, so this is also
+    /// where [`Log::close`] learns that sled was written.
     pub fn flush(&self) -> Result<(), LogError> {
-        crate::durable::flush(&self.db, &self.dir.join(SLED_DIR))?;
-        Ok(())
+        self.wrote.set(true);
+        crate::durable::flush(&self.db, &self.dir.join(SLED_DIR))
     }
 
     /// The cached hash block `block`, if stored.
@@ -586,6 +888,12 @@ impl Log {
     }
 
     fn refuse_if_damaged(&self, what: &str) -> Result<(), LogError> {
+        if self.disk_full {
+            // The room the reserve made is kept for reading; a write would take it.
+            return Err(LogError::NoSpace {
+                path: Some(self.dir.clone()),
+            });
+        }
         match &self.damage {
             Some((_, damage)) => Err(LogError::Inconsistent(format!(
                 "{damage}; refusing to {what} (run `pbr verify`)"
@@ -605,8 +913,8 @@ impl Log {
         key[..8].copy_from_slice(&note.checkpoint.size.to_be_bytes());
         key[8..].copy_from_slice(&id.to_be_bytes());
         self.checkpoints.insert(key, note.to_text().as_bytes())?;
-        crate::durable::flush(&self.db, &self.dir.join(SLED_DIR))?;
-        Ok(())
+        self.flush()?;
+        self.write_account()
     }
 
     /// Checks that a checkpoint body describes a prefix of this log.
@@ -664,6 +972,11 @@ impl Log {
 
     /// Remembers a party's verifier key. A name already bound to another key is refused.
     pub fn add_verifier_key(&mut self, key: &VerifierKey) -> Result<(), LogError> {
+        if self.disk_full {
+            return Err(LogError::NoSpace {
+                path: Some(self.dir.clone()),
+            });
+        }
         let text = key.to_string();
         if let Some(existing) = self.keys.get(key.name.as_bytes())? {
             if existing.as_ref() == text.as_bytes() {
@@ -675,8 +988,7 @@ impl Log {
             )));
         }
         self.keys.insert(key.name.as_bytes(), text.as_bytes())?;
-        crate::durable::flush(&self.db, &self.dir.join(SLED_DIR))?;
-        Ok(())
+        self.flush()
     }
 
     /// The verifier keys this ledger knows, by name.
@@ -698,10 +1010,14 @@ impl Log {
         Ok(read_u64(&self.meta, META_VERIFIED)?.unwrap_or(0))
     }
 
+    /// Records the size of the last checkpoint a verification reached; writes nothing when
+    /// it is already recorded, so that verifying needs no space on the disk.
     pub(crate) fn set_verified_mark(&self, size: u64) -> Result<(), LogError> {
+        if self.verified_mark()? == size {
+            return Ok(());
+        }
         self.meta.insert(META_VERIFIED, &size.to_be_bytes())?;
-        crate::durable::flush(&self.db, &self.dir.join(SLED_DIR))?;
-        Ok(())
+        self.flush()
     }
 
     /// Rebuilds `hashes` and `nodes` from `events` alone, streaming, for the records the
@@ -746,6 +1062,153 @@ fn missing(seq: u64, why: String) -> LogError {
             reason: format!("missing: {why}"),
         },
     }
+}
+
+/// "1 record", "618 records".
+pub(crate) fn records(n: u64) -> String {
+    match n {
+        1 => "1 record".to_owned(),
+        n => format!("{n} records"),
+    }
+}
+
+/// "record 5 is missing", "records 1 to 9999 are missing" (seqs, inclusive).
+pub(crate) fn missing_range(from: u64, to: u64) -> String {
+    match to - from {
+        0 => "no record is missing".to_owned(),
+        1 => format!("record {from} is missing"),
+        _ => format!("records {from} to {} are missing", to - 1),
+    }
+}
+
+/// The first 16 hex digits of a hash, enough to tell two apart in a message.
+pub(crate) fn short(hash: &Hash) -> String {
+    let mut text = crate::hex::encode(hash);
+    text.truncate(16);
+    text.push('…');
+    text
+}
+
+/// Removes `snap.*.generating` files from sled's directory before sled opens. sled 0.34.7
+/// writes a snapshot to such a file, syncs it and renames it to `snap.*`, and only then
+/// removes older snapshots; a crash or a full disk can leave the file empty or partial, and
+/// sled then takes it for the newest snapshot and reports corruption on every open. The
+/// file is never the only copy of anything: the previous snapshot and the log it summarises
+/// are still there (`docs/decisions.md`).
+fn remove_unfinished_snapshots(sled_dir: &Path) -> Result<(), LogError> {
+    let entries = std::fs::read_dir(sled_dir).map_err(io_error(sled_dir))?;
+    let mut removed = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(io_error(sled_dir))?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if name.starts_with("snap.") && name.ends_with(".generating") {
+            let path = entry.path();
+            std::fs::remove_file(&path).map_err(io_error(&path))?;
+            removed.push(path);
+        }
+    }
+    if !removed.is_empty() {
+        account::sync_dir(sled_dir)?;
+        for path in removed {
+            notice::push(format!(
+                "removed {}, an unfinished sled snapshot that a crash or a full disk left \
+                 (sled rebuilds it from its log)",
+                path.display()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The room sled needs to open after writes it did not settle: twice its largest snapshot
+/// (it writes a new one before removing the old) and a segment, at least [`RESERVE_MIN`].
+fn reserve_needed(dir: &Path) -> Result<u64, LogError> {
+    let sled_dir = dir.join(SLED_DIR);
+    let mut largest = 0;
+    for entry in std::fs::read_dir(&sled_dir).map_err(io_error(&sled_dir))? {
+        let entry = entry.map_err(io_error(&sled_dir))?;
+        if entry.file_name().to_string_lossy().starts_with("snap.") {
+            let len = entry.metadata().map_err(io_error(&entry.path()))?.len();
+            largest = largest.max(len);
+        }
+    }
+    Ok((2 * largest + 512 * 1024).max(RESERVE_MIN))
+}
+
+/// Makes `RESERVE` as large as [`reserve_needed`] says, of bytes no file system compresses
+/// away, synced. sled 0.34.7 writes a snapshot whenever it opens after writes that were not
+/// settled by [`Log::close`]; on a full disk that write fails and no command could open the
+/// ledger, not even to read it. Releasing the reserve makes room for it.
+fn keep_reserve(dir: &Path) -> Result<(), LogError> {
+    use std::io::{Read, Seek, Write};
+    let needed = reserve_needed(dir)?;
+    let path = dir.join(RESERVE_FILE);
+    let have = match std::fs::metadata(&path) {
+        Ok(meta) => meta.len(),
+        Err(_) => 0,
+    };
+    if have >= needed {
+        return Ok(());
+    }
+    let mut file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(io_error(&path))?;
+    file.seek(std::io::SeekFrom::Start(have))
+        .map_err(io_error(&path))?;
+    let mut bytes = blake3::Hasher::new_derive_key("pbr space reserve v1").finalize_xof();
+    let mut chunk = vec![0u8; 64 * 1024];
+    let mut written = have;
+    while written < needed {
+        let n = usize::try_from((needed - written).min(chunk.len() as u64)).unwrap_or(0);
+        bytes.read_exact(&mut chunk[..n]).map_err(io_error(&path))?;
+        file.write_all(&chunk[..n]).map_err(io_error(&path))?;
+        written += n as u64;
+    }
+    file.sync_all().map_err(io_error(&path))?;
+    Ok(())
+}
+
+/// Removes `RESERVE` and returns how many bytes it freed.
+fn release_reserve(dir: &Path) -> Result<u64, LogError> {
+    let path = dir.join(RESERVE_FILE);
+    let len = std::fs::metadata(&path).map_err(io_error(&path))?.len();
+    std::fs::remove_file(&path).map_err(io_error(&path))?;
+    account::sync_dir(dir)?;
+    Ok(len)
+}
+
+/// Runs `f`, turning a panic inside it (sled 0.34.7 panics on some damaged files, e.g.
+/// "tried to serialize Uninitialized") into [`LogError::Corrupt`]. While it runs,
+/// [`panic_is_contained`] is true, so that a panic hook can stay quiet about it.
+pub(crate) fn contain<T>(f: impl FnOnce() -> Result<T, LogError>) -> Result<T, LogError> {
+    CONTAINED.with(|c| c.set(c.get() + 1));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    CONTAINED.with(|c| c.set(c.get() - 1));
+    result.unwrap_or_else(|payload| {
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic".to_owned());
+        Err(LogError::Corrupt {
+            dir: None,
+            detail: format!("sled failed reading its files: {message}"),
+        })
+    })
+}
+
+thread_local! {
+    static CONTAINED: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// Whether the current thread is inside a call that turns a panic into an error (opening
+/// sled), so that a panic hook need not report or end the process.
+pub fn panic_is_contained() -> bool {
+    CONTAINED.with(|c| c.get() > 0)
 }
 
 /// A batch under way (see [`Log::begin`]).
@@ -805,18 +1268,31 @@ impl Batch<'_> {
         meta.insert(META_LEN, &end.to_be_bytes());
         meta.remove(META_PENDING);
         self.log.meta.apply_batch(meta)?;
-        crate::durable::flush(&self.log.db, &self.log.dir.join(SLED_DIR))?;
+        self.log.flush()?;
         self.open = false;
         let frontier = std::mem::take(&mut self.staged.frontier);
         let log = &mut *self.log;
         log.frontier = frontier;
         log.chain_head = self.staged.chain;
         log.len = end;
-        Ok(Appended {
+        let appended = Appended {
             seqs: self.start..end,
             chain_head: log.chain_head,
             root: log.root(),
-        })
+        };
+        // The batch is committed: sled holds it durably. Should the account fail now, the
+        // next open finds sled one commit ahead, accepts it and rewrites the account; the
+        // caller is told that the batch is in the log.
+        if let Err(error) = log.write_account() {
+            notice::push(format!(
+                "seq {}..{} committed, but {} could not be written ({error}); the next open \
+                 brings it up to date",
+                appended.seqs.start,
+                appended.seqs.end,
+                account::path(&log.dir).display()
+            ));
+        }
+        Ok(appended)
     }
 
     /// Rolls the batch back now: the log is as it was before [`Log::begin`].
@@ -884,9 +1360,14 @@ fn open_sled(path: &Path) -> Result<sled::Db, LogError> {
             .cache_capacity(SLED_CACHE_BYTES)
             .open()
         {
-            Err(sled::Error::Io(error))
-                if attempts < 20 && error.to_string().contains("could not acquire lock") =>
-            {
+            Err(sled::Error::Io(error)) if error.to_string().contains("could not acquire lock") => {
+                if attempts >= 20 {
+                    // Our `LOCK` was ours, yet sled's lock is held: another process has the
+                    // database open (its `LOCK` was deleted and made again under it).
+                    return Err(LogError::InUse {
+                        path: path.join("db"),
+                    });
+                }
                 attempts += 1;
                 std::thread::sleep(std::time::Duration::from_millis(50));
             }

@@ -197,7 +197,10 @@ impl Log {
                 let (seq, bytes) = match entry {
                     Ok(entry) => entry,
                     Err(e) => {
-                        structural = Some((position, VerifyError::at(position, e.to_string())));
+                        structural = Some((
+                            position,
+                            VerifyError::at(position, e.in_ledger(self.dir()).to_string()),
+                        ));
                         break;
                     }
                 };
@@ -252,6 +255,22 @@ impl Log {
                 hex::encode(&self.root())
             )));
         }
+        // What the records recompute to must be what the ledger committed (`COMMITTED`):
+        // opening compared sled's caches with it, this compares the records themselves.
+        if let Some(account) = crate::account::read(self.dir())?
+            && account.size == len
+            && (account.root != frontier.root() || account.chain != chain)
+        {
+            return Err(VerifyError::general(format!(
+                "the records recompute to root {} and chain head {}, but the ledger committed \
+                 root {} and chain head {} at this size ({})",
+                hex::encode(&frontier.root()),
+                hex::encode(&chain),
+                hex::encode(&account.root),
+                hex::encode(&account.chain),
+                crate::account::path(self.dir()).display()
+            )));
+        }
         if let Some(latest) = checkpoints.last() {
             self.set_verified_mark(latest.checkpoint.size)?;
         }
@@ -297,7 +316,10 @@ impl Log {
                             bytes: bytes.unwrap_or_default(),
                         }
                     }
-                    Err(e) => return Some((seq, VerifyError::at(seq, e.to_string()))),
+                    Err(e) => {
+                        let reason = e.in_ledger(self.dir()).to_string();
+                        return Some((seq, VerifyError::at(seq, reason)));
+                    }
                 }
             }
             if cache::entry(&cached.bytes, seq % BLOCK_LEN) != Some((leaf, *chain)) {
@@ -317,7 +339,7 @@ impl Log {
                             "Merkle cache node ({level}, {index}) differs from the records"
                         ))
                     }
-                    Err(e) => node_error = Some(e.to_string()),
+                    Err(e) => node_error = Some(e.in_ledger(self.dir()).to_string()),
                 }
             });
             if let Some(reason) = node_error {

@@ -4,6 +4,7 @@
 // library they test is held to clippy.toml's ban on the clock and the environment.
 #![allow(clippy::disallowed_methods)]
 
+mod account;
 mod crash;
 mod merkle;
 mod note;
