@@ -10,6 +10,7 @@ mod damage;
 mod durability;
 mod full_disk;
 mod import_errors;
+mod kills;
 mod one_fact;
 mod outputs;
 mod privacy;
