@@ -361,3 +361,55 @@ fn rate_has_decimals(text: &str) -> bool {
             .is_some_and(|rate| rate.contains('.'))
     })
 }
+
+/// An export is imported as it is: into a new ledger of the same origin, without keys (its
+/// records are signed), giving the same root and chain head; its checkpoint line is skipped,
+/// and a leaf hash that is not its record's is refused with the line and field.
+#[test]
+fn import_takes_an_export_as_it_is() {
+    let (dir, ledger) = demo();
+    let export = dir.path().join("demo.jsonl");
+    pbr_ok(&[
+        "--ledger",
+        &ledger,
+        "export",
+        "--out",
+        export.to_str().unwrap(),
+    ]);
+    let source: serde_json::Value =
+        serde_json::from_str(&pbr_ok(&["--ledger", &ledger, "verify", "--json"])).unwrap();
+    let copy = dir.path().join("copy");
+    let copy = copy.to_str().unwrap();
+    pbr_ok(&["init", copy, "--origin", "demo.pbr.example/impact60"]);
+    let imported = pbr_ok(&["--ledger", copy, "import", export.to_str().unwrap()]);
+    assert!(imported.contains("618 appended"), "{imported}");
+    let copied: serde_json::Value =
+        serde_json::from_str(&pbr_ok(&["--ledger", copy, "verify", "--json"])).unwrap();
+    assert_eq!(copied["root"], source["root"]);
+    assert_eq!(copied["chain_head"], source["chain_head"]);
+    // A changed leaf hash is caught, and nothing is appended.
+    let text = std::fs::read_to_string(&export).unwrap();
+    let first: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    let leaf = first["leaf_hash"].as_str().unwrap();
+    let flipped = format!(
+        "{}{}",
+        if leaf.starts_with('0') { "1" } else { "0" },
+        &leaf[1..]
+    );
+    let tampered = dir.path().join("tampered.jsonl");
+    std::fs::write(&tampered, text.replacen(leaf, &flipped, 1)).unwrap();
+    let other = dir.path().join("other");
+    let other = other.to_str().unwrap();
+    pbr_ok(&["init", other, "--origin", "demo.pbr.example/impact60"]);
+    let run = pbr(&["--ledger", other, "import", tampered.to_str().unwrap()]);
+    assert_eq!(run.code, INPUT, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("tampered.jsonl:1: leaf_hash: is not the leaf hash of record_hex"),
+        "{}",
+        run.stderr
+    );
+    let empty: serde_json::Value =
+        serde_json::from_str(&pbr_ok(&["--ledger", other, "verify", "--json"])).unwrap();
+    assert_eq!(empty["records"], 0);
+}

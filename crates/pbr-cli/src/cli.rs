@@ -69,8 +69,9 @@ pub(crate) enum Command {
         /// The files (.csv or .jsonl).
         #[arg(required = true)]
         files: Vec<PathBuf>,
-        /// A private key file of an author the rows name; repeat for several authors.
-        #[arg(long = "key", value_name = "FILE", required = true)]
+        /// A private key file of an author the rows name; repeat for several authors (none
+        /// for rows that carry records signed elsewhere, as an export's do).
+        #[arg(long = "key", value_name = "FILE")]
         keys: Vec<PathBuf>,
         /// The commissioner's pseudonym secret, for rows that give CPR numbers.
         #[arg(long, value_name = "FILE")]

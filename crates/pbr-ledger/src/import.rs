@@ -649,6 +649,39 @@ pub fn jsonl_rows<R: std::io::BufRead>(
             if let Some((key, _, _)) = first_repeated(object.iter().map(|(key, _)| key.as_str())) {
                 return Err(at(&short(key), "the key appears twice".into()));
             }
+            let has = |name: &str| object.iter().any(|(key, _)| key == name);
+            // An export is taken as it is (`docs/format.md` §5): its checkpoint line is the
+            // source log's to sign, not a fact (`pbr restore` keeps it) ...
+            if has("checkpoint") && !has("record_hex") && !has("kind") {
+                return Ok(None);
+            }
+            // ... and beside each record it writes what follows from it: the decoded event
+            // (never trusted: the record's bytes are), its seq in the source log and its
+            // chain hash there, and its leaf hash, which must be the record's.
+            let exported = has("record_hex");
+            let object: Vec<(String, serde_json::Value)> = if exported {
+                let record = object.iter().find(|(key, _)| key == "record_hex");
+                let leaf = object.iter().find(|(key, _)| key == "leaf_hash");
+                if let (Some((_, serde_json::Value::String(hex))), Some((_, leaf))) = (record, leaf)
+                    && let Some(bytes) = pbr_core::ids::parse_hex_vec(hex)
+                {
+                    let actual = pbr_log::hex::encode(&pbr_log::hash::leaf_hash(&bytes));
+                    if leaf.as_str() != Some(actual.as_str()) {
+                        return Err(at(
+                            "leaf_hash",
+                            format!("is not the leaf hash of record_hex, {actual}"),
+                        ));
+                    }
+                }
+                object
+                    .into_iter()
+                    .filter(|(key, _)| {
+                        !matches!(key.as_str(), "event" | "seq" | "chain_hash" | "leaf_hash")
+                    })
+                    .collect()
+            } else {
+                object
+            };
             let mut columns = Vec::with_capacity(object.len());
             let mut values = csv::StringRecord::with_capacity(0, object.len());
             for (key, value) in &object {
@@ -667,15 +700,15 @@ pub fn jsonl_rows<R: std::io::BufRead>(
                 columns.push(key.clone());
                 values.push_field(&text);
             }
-            Ok(Row::of_columns(
+            Ok(Some(Row::of_columns(
                 file.clone(),
                 index + 1,
                 columns.into(),
                 values,
                 false,
-            ))
+            )))
         })();
-        Some(row)
+        row.transpose()
     })
 }
 
