@@ -60,6 +60,39 @@ fn a_second_process_is_told_the_ledger_is_in_use_at_once() {
         "{}",
         run.stderr
     );
+    // It names the holder (this test's process) and how to wait.
+    assert!(
+        run.stderr
+            .contains(&format!("locked by process {}", std::process::id())),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("--wait"), "{}", run.stderr);
+}
+
+/// `--wait SECONDS` waits for the holder to let go, and gives up after that long.
+#[test]
+fn wait_waits_for_the_ledger_and_gives_up_in_time() {
+    let (_dir, ledger) = demo();
+    let held = pbr_ledger::Ledger::open(Path::new(&ledger)).unwrap();
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(700));
+        drop(held);
+    });
+    let started = std::time::Instant::now();
+    let run = pbr(&["--ledger", &ledger, "--wait", "20", "log", "--to-seq", "1"]);
+    release.join().unwrap();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(started.elapsed() >= std::time::Duration::from_millis(600));
+    let _held = pbr_ledger::Ledger::open(Path::new(&ledger)).unwrap();
+    let started = std::time::Instant::now();
+    let run = pbr(&["--ledger", &ledger, "--wait", "1", "verify"]);
+    let waited = started.elapsed();
+    assert_eq!(run.code, LEDGER_IN_USE, "{}", run.stderr);
+    assert!(
+        waited >= std::time::Duration::from_secs(1) && waited < std::time::Duration::from_secs(10),
+        "{waited:?}"
+    );
 }
 
 #[test]

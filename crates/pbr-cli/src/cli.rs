@@ -14,6 +14,10 @@ pub(crate) struct Cli {
     /// Print machine-readable JSON instead of human text.
     #[arg(long, global = true)]
     pub(crate) json: bool,
+    /// When another process holds the ledger, wait up to SECONDS for it instead of failing
+    /// at once.
+    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 0)]
+    pub(crate) wait: u64,
     #[command(subcommand)]
     pub(crate) command: Command,
 }

@@ -67,6 +67,7 @@ pub(crate) fn input(message: impl Into<String>) -> anyhow::Error {
 }
 
 pub(crate) fn run(cli: Cli) -> Result<()> {
+    let _ = WAIT.set(std::time::Duration::from_secs(cli.wait));
     let json = cli.json;
     match cli.command {
         Command::Init { dir, origin } => init(dir.or(cli.ledger), origin, json),
@@ -285,13 +286,33 @@ fn ledger_dir(dir: Option<PathBuf>) -> Result<PathBuf> {
 }
 
 pub(crate) fn open(dir: Option<PathBuf>) -> Result<Ledger> {
-    Ok(Ledger::open(&ledger_dir(dir)?)?)
+    let dir = ledger_dir(dir)?;
+    waiting(|| Ledger::open(&dir))
 }
 
 /// Opens a ledger whose storage may be damaged, for the commands that verify it and name
 /// the first bad record.
 pub(crate) fn open_to_verify(dir: Option<PathBuf>) -> Result<Ledger> {
-    Ok(Ledger::open_to_verify(&ledger_dir(dir)?)?)
+    let dir = ledger_dir(dir)?;
+    waiting(|| Ledger::open_to_verify(&dir))
+}
+
+/// How long `--wait` lets a command wait for a ledger another process holds.
+pub(crate) static WAIT: std::sync::OnceLock<std::time::Duration> = std::sync::OnceLock::new();
+
+/// Runs `open`, and while the ledger is in use tries again every 100 ms for as long as
+/// `--wait` allows (none by default), then says who holds it.
+fn waiting(open: impl Fn() -> Result<Ledger, LedgerError>) -> Result<Ledger> {
+    let wait = WAIT.get().copied().unwrap_or_default();
+    let started = std::time::Instant::now();
+    loop {
+        match open() {
+            Err(LedgerError::Log(LogError::InUse { .. })) if started.elapsed() < wait => {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            result => return Ok(result?),
+        }
+    }
 }
 
 fn init(dir: Option<PathBuf>, origin: Option<String>, json: bool) -> Result<()> {

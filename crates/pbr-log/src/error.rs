@@ -38,10 +38,15 @@ pub enum RecordError {
 #[non_exhaustive]
 pub enum LogError {
     /// Another process holds the ledger's `LOCK` file.
-    #[error("ledger is in use: {path} is locked by another process")]
+    #[error(
+        "ledger is in use: {path} is locked by {} (give --wait SECONDS to wait for it)",
+        holder.map_or_else(|| "another process".to_owned(), |pid| format!("process {pid}"))
+    )]
     InUse {
         /// The lock file.
         path: PathBuf,
+        /// The process id the holder wrote into it, when it did.
+        holder: Option<u32>,
     },
     /// The directory holds no ledger.
     #[error("no ledger at {path} (create one with `pbr init`)")]

@@ -137,10 +137,30 @@ pub(crate) fn take_lock(dir: &Path) -> Result<LockGuard, LogError> {
         .open(&path)
         .map_err(io_error(&path))?;
     match file.try_lock() {
-        Ok(()) => Ok(LockGuard(file)),
-        Err(TryLockError::WouldBlock) => Err(LogError::InUse { path }),
+        Ok(()) => {
+            // Name the holder for whoever finds the ledger locked: the process id, the only
+            // thing written into `LOCK`. It is a courtesy (the lock is the `flock`), so a
+            // failure to write it, on a full disk say, must not stop the command.
+            let mut holder = &file;
+            let _ = file.set_len(0).and_then(|()| {
+                std::io::Write::write_all(
+                    &mut holder,
+                    format!("{}\n", std::process::id()).as_bytes(),
+                )
+            });
+            Ok(LockGuard(file))
+        }
+        Err(TryLockError::WouldBlock) => Err(LogError::InUse {
+            holder: lock_holder(&path),
+            path,
+        }),
         Err(TryLockError::Error(source)) => Err(LogError::Io { path, source }),
     }
+}
+
+/// The process id written into a `LOCK` file, if any.
+fn lock_holder(path: &Path) -> Option<u32> {
+    std::fs::read_to_string(path).ok()?.trim().parse().ok()
 }
 
 /// Parses an `events`/`hashes` key.
@@ -1366,6 +1386,7 @@ fn open_sled(path: &Path) -> Result<sled::Db, LogError> {
                     // database open (its `LOCK` was deleted and made again under it).
                     return Err(LogError::InUse {
                         path: path.join("db"),
+                        holder: None,
                     });
                 }
                 attempts += 1;
