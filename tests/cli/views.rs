@@ -397,6 +397,34 @@ fn participants_are_found_by_prefix_or_cpr() {
         !run.stderr.contains("010190"),
         "the CPR number is never printed"
     );
+    // A one-fact command takes the prefix too: a retention check about D01.
+    let check = |p: &str| {
+        pbr_ok(&[
+            "--ledger",
+            &ledger,
+            "--json",
+            "retention",
+            "--contract",
+            "scenario-d",
+            "--date",
+            "2024-06-30",
+            "--key",
+            &keys["K1"],
+            "--participant",
+            p,
+            "--activity",
+            "employment",
+            "--from",
+            "2024-06-01",
+            "--to",
+            "2024-06-30",
+        ])
+    };
+    let first_run: serde_json::Value = serde_json::from_str(&check(&full[..10])).unwrap();
+    assert_eq!(first_run["appended"], 1);
+    // The same fact by its whole reference is the same fact.
+    let again: serde_json::Value = serde_json::from_str(&check(&full)).unwrap();
+    assert_eq!(again["appended"], 0);
     // Issue a statement and explain it for the participant, by prefix.
     let issued = pbr_ok(&[
         "--ledger",

@@ -229,13 +229,24 @@ pub(crate) fn fact(ledger_dir: Option<PathBuf>, fact: Fact, json: bool) -> Resul
     if let Some(id) = &common.id {
         fields.insert("id".into(), id.clone());
     }
-    if let Some(p) = &common.participant {
-        fields.insert("participant".into(), p.clone());
-    }
     if let Some(c) = &common.cpr {
         fields.insert("cpr".into(), c.clone());
     }
     let mut ledger = open(ledger_dir)?;
+    if let Some(p) = &common.participant {
+        // A unique prefix names an enrolled participant, as in `log`, `explain` and
+        // `bundle`; a whole reference is taken as it is (an enrolment names a new one).
+        let reference = if p.len() == 64 {
+            p.clone()
+        } else {
+            ledger
+                .state_without_flows()?
+                .find_participant(p)
+                .map_err(|e| input(format!("--participant: {}", e.reason)))?
+                .to_string()
+        };
+        fields.insert("participant".into(), reference);
+    }
     let currency = ledger
         .state_without_flows()?
         .contracts
