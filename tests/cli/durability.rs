@@ -75,8 +75,11 @@ fn unsynced_before_ack(trace: &str, ledger: &Path) -> Result<Vec<String>, String
                 if fd == 1 {
                     return Ok(dirty.into_iter().collect());
                 }
+                // `LOCK` holds only the holder's process id, a courtesy no one relies on
+                // after a crash (the lock is the `flock`).
                 if let Some(path) = files.get(&fd)
                     && path.starts_with(ledger)
+                    && !path.ends_with("/LOCK")
                 {
                     dirty.insert(path.clone());
                 }
