@@ -526,12 +526,9 @@ pub(crate) struct Basic {
 }
 
 impl From<Basic> for Common {
-    fn from(b: Basic) -> Common {
+    fn from(basic: Basic) -> Common {
         Common {
-            contract: b.contract,
-            date: b.date,
-            key: b.key,
-            id: b.id,
+            basic,
             participant: None,
             cpr: None,
             secret_file: None,
@@ -542,21 +539,9 @@ impl From<Basic> for Common {
 /// What every one-fact command about a participant takes.
 #[derive(Debug, Args)]
 pub(crate) struct Common {
-    /// The contract id.
-    #[arg(long)]
-    pub(crate) contract: String,
-    /// The business date.
-    #[arg(long)]
-    pub(crate) date: chrono::NaiveDate,
-    /// The author's private key file; the author is the key's name.
-    #[arg(long, value_name = "FILE")]
-    pub(crate) key: PathBuf,
-    /// A client event id (32 hex digits or any token); default: derived from the fact (its
-    /// author and every field), so that running the same command twice records it once. An
-    /// id the ledger holds for the same fact records nothing; for another fact, an error.
-    #[arg(long)]
-    pub(crate) id: Option<String>,
-    /// The participant's reference (64 hex digits).
+    #[command(flatten)]
+    pub(crate) basic: Basic,
+    /// The participant's reference (64 hex digits) or a unique prefix of it (4 or more).
     #[arg(long)]
     pub(crate) participant: Option<String>,
     /// The participant's CPR number, turned into the reference with --secret-file and never

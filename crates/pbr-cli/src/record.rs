@@ -220,13 +220,13 @@ pub(crate) fn import(
 /// One fact from the command line: its fields, as an import row would name them.
 pub(crate) fn fact(ledger_dir: Option<PathBuf>, fact: Fact, json: bool) -> Result<()> {
     let (common, kind, mut fields) = fact.into_fields();
-    let key = read_signer_key(&common.key)?;
+    let key = read_signer_key(&common.basic.key)?;
     let pseudonyms = read_secret(common.secret_file.as_deref())?;
     fields.insert("kind".into(), kind.to_owned());
-    fields.insert("contract".into(), common.contract.clone());
-    fields.insert("date".into(), common.date.to_string());
+    fields.insert("contract".into(), common.basic.contract.clone());
+    fields.insert("date".into(), common.basic.date.to_string());
     fields.insert("author".into(), key.name().to_owned());
-    if let Some(id) = &common.id {
+    if let Some(id) = &common.basic.id {
         fields.insert("id".into(), id.clone());
     }
     if let Some(c) = &common.cpr {
@@ -250,9 +250,9 @@ pub(crate) fn fact(ledger_dir: Option<PathBuf>, fact: Fact, json: bool) -> Resul
     let currency = ledger
         .state_without_flows()?
         .contracts
-        .get(&common.contract)
+        .get(&common.basic.contract)
         .and_then(|c| c.versions.last())
-        .and_then(|v| pbr_core::terms::parse(&common.contract, &v.text).ok())
+        .and_then(|v| pbr_core::terms::parse(&common.basic.contract, &v.text).ok())
         .map(|t| t.contract.currency);
     let currency_of = |_: &str| currency;
     let context = Context {
@@ -266,7 +266,7 @@ pub(crate) fn fact(ledger_dir: Option<PathBuf>, fact: Fact, json: bool) -> Resul
         fields.into_iter().filter(|(_, v)| !v.is_empty()).collect(),
     );
     let one = row.input(&context).map_err(|e| input(e.to_string()))?;
-    let one = with_content_id(one, common.id.is_none())?;
+    let one = with_content_id(one, common.basic.id.is_none())?;
     append_one(ledger, one, key, json)?;
     warn_modulus_11(&context);
     Ok(())
@@ -334,13 +334,13 @@ pub(crate) fn party_add(
     ]
     .into_iter()
     .collect();
-    let key = read_signer_key(&common.key)?;
+    let key = read_signer_key(&common.basic.key)?;
     let mut fields = fact_fields;
     fields.insert("kind".into(), "party-registered".into());
-    fields.insert("contract".into(), common.contract.clone());
-    fields.insert("date".into(), common.date.to_string());
+    fields.insert("contract".into(), common.basic.contract.clone());
+    fields.insert("date".into(), common.basic.date.to_string());
     fields.insert("author".into(), key.name().to_owned());
-    if let Some(id) = &common.id {
+    if let Some(id) = &common.basic.id {
         fields.insert("id".into(), id.clone());
     }
     let none = |_: &str| None;
@@ -352,7 +352,7 @@ pub(crate) fn party_add(
     let one = Row::new("command line", 1, fields)
         .input(&context)
         .map_err(|e| input(e.to_string()))?;
-    let one = with_content_id(one, common.id.is_none())?;
+    let one = with_content_id(one, common.basic.id.is_none())?;
     append_one(open(ledger_dir)?, one, key, json)
 }
 
