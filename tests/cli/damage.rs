@@ -233,19 +233,6 @@ fn copy(dir: &Path, name: &str, snapshot: bool) -> PathBuf {
     ledger
 }
 
-/// A small deterministic generator (SplitMix64), so every trial can be named and rerun.
-struct Seeded(u64);
-
-impl Seeded {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-}
-
 fn report(name: &str, counts: &BTreeMap<Outcome, u32>) {
     let total: u32 = counts.values().sum();
     eprintln!("{name}: {total} trials: {counts:?}");
@@ -287,7 +274,7 @@ fn flip_bits(seed: u64, trials: u64, snapshot: bool) -> BTreeMap<Outcome, u32> {
     let len = std::fs::metadata(base().ledger.join("sled/db"))
         .unwrap()
         .len();
-    let mut seeded = Seeded(seed);
+    let mut seeded = crate::support::Seeded(seed);
     let flips: Vec<(u64, u64)> = (0..trials)
         .map(|_| (seeded.next() % len, seeded.next() % 8))
         .collect();

@@ -11,20 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::{pbr, pbr_ok};
-
-/// A small deterministic generator (a 64-bit LCG), so the kill moments repeat run to run.
-struct Moments(u64);
-
-impl Moments {
-    fn next_below(&mut self, bound: u64) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        (self.0 >> 33) % bound.max(1)
-    }
-}
+use crate::support::{Seeded, pbr, pbr_ok};
 
 fn spawn(ledger: &str, args: &[&str]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_pbr"))
@@ -75,7 +62,7 @@ fn length_after_kill(ledger: &str, what: &str) -> u64 {
 #[test]
 fn a_killed_import_appends_all_of_its_rows_or_none() {
     let (dir, ledger, keys) = crate::scenarios::load_scenario("c");
-    let mut moments = Moments(0x5eed_0001);
+    let mut moments = Seeded(0x5eed_0001);
     let rows = 1_500;
     let (mut whole, mut killed) = (0, 0);
     // Kill moments spread over one and a half times an import's own length on this machine,
@@ -132,7 +119,7 @@ fn a_killed_import_appends_all_of_its_rows_or_none() {
 #[test]
 fn every_acknowledged_one_fact_append_survives_a_kill() {
     let (_dir, ledger, keys) = crate::scenarios::load_scenario("c");
-    let mut moments = Moments(0x5eed_0002);
+    let mut moments = Seeded(0x5eed_0002);
     let mut acknowledged = Vec::new();
     let mut killed = 0;
     let mut span = 0;
@@ -194,7 +181,7 @@ fn every_acknowledged_one_fact_append_survives_a_kill() {
 #[test]
 fn a_killed_issue_or_checkpoint_leaves_a_ledger_that_verifies() {
     let (_dir, ledger, keys) = crate::scenarios::load_scenario("c");
-    let mut moments = Moments(0x5eed_0003);
+    let mut moments = Seeded(0x5eed_0003);
     let periods = [
         "2024-Q1", "2024-Q2", "2024-Q3", "2024-Q4", "2025-Q1", "2025-Q2",
     ];

@@ -93,3 +93,22 @@ pub(crate) fn issue_quarters(ledger: &str, key: &str, quarters: &[&str]) -> Vec<
         })
         .collect()
 }
+
+/// A small deterministic generator (SplitMix64), so that every trial of the fault suites
+/// can be named and rerun.
+pub(crate) struct Seeded(pub(crate) u64);
+
+impl Seeded {
+    pub(crate) fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// A number below `bound` (0 when `bound` is 0).
+    pub(crate) fn next_below(&mut self, bound: u64) -> u64 {
+        self.next() % bound.max(1)
+    }
+}

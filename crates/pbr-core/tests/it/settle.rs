@@ -2072,9 +2072,10 @@ fn code_of(result: Result<(), String>) -> String {
     }
 }
 
-/// A claim of `outcome` about participant 0, as the provider would record it.
+/// A claim of `outcome` about participant `i`, as the provider would record it.
 fn dated_claim(
     log: &Log,
+    i: usize,
     outcome: &str,
     on: NaiveDate,
     achieved: NaiveDate,
@@ -2083,7 +2084,7 @@ fn dated_claim(
     log.event(
         "prov",
         on,
-        Some(participant_ref(0)),
+        Some(participant_ref(i)),
         Payload::OutcomeClaimed(OutcomeClaimed {
             outcome: outcome.to_owned(),
             company: None,
@@ -2123,7 +2124,7 @@ fn claims_respect_their_dates() {
         ("S13", d(12, 1), d(12, 1), Some(d(9, 1)), "ok"),
     ];
     for (outcome, on, achieved, start, expected) in cases {
-        let event = dated_claim(&log, outcome, on, achieved, start);
+        let event = dated_claim(&log, 0, outcome, on, achieved, start);
         assert_eq!(
             code_of(admitted(&log, &event)),
             expected,
@@ -2531,18 +2532,7 @@ fn retention_checks_prove_a_sustained_outcome() {
             seqs.push(log.append(event));
         }
         check_seqs.push(seqs);
-        let claim = log.event(
-            "prov",
-            reached,
-            Some(participant_ref(i)),
-            Payload::OutcomeClaimed(OutcomeClaimed {
-                outcome: "JOB13".into(),
-                company: None,
-                achieved: pbr_core::date::to_days(reached),
-                activity_start: Some(pbr_core::date::to_days(start)),
-                evidence: None,
-            }),
-        );
+        let claim = dated_claim(&log, i, "JOB13", reached, reached, Some(start));
         let claim = log.append(claim);
         assert_eq!(log.decide(claim, reached, true), *expected, "case {i}");
     }
@@ -2579,18 +2569,7 @@ fn a_retracted_retention_check_proves_nothing() {
     let check = retention(&log, 0, Employment, Some(37), start, date(2024, 5, 5));
     let check = log.append(check);
     log.correct(check, date(2024, 5, 5));
-    let claim = log.event(
-        "prov",
-        reached,
-        Some(participant_ref(0)),
-        Payload::OutcomeClaimed(OutcomeClaimed {
-            outcome: "JOB13".into(),
-            company: None,
-            achieved: pbr_core::date::to_days(reached),
-            activity_start: Some(pbr_core::date::to_days(start)),
-            evidence: None,
-        }),
-    );
+    let claim = dated_claim(&log, 0, "JOB13", reached, reached, Some(start));
     let claim = log.append(claim);
     assert_eq!(
         log.decide(claim, reached, true),
