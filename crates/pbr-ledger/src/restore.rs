@@ -328,7 +328,7 @@ fn records(
         let bytes = pbr_log::hex::decode(&parsed.record_hex)
             .ok_or_else(|| input(export, number, "record_hex: expected lowercase hex"))?;
         let leaf = pbr_log::hash::leaf_hash(&bytes);
-        chain = pbr_log::hash::chain_hash(&chain, &leaf);
+        chain = pbr_log::hash::chain_hash(&chain, &bytes);
         if pbr_log::hex::encode(&leaf) != parsed.leaf_hash
             || pbr_log::hex::encode(&chain) != parsed.chain_hash
         {

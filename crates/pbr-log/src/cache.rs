@@ -98,7 +98,7 @@ impl Staged {
     /// Stages the next record.
     pub(crate) fn add(&mut self, record_bytes: &[u8]) {
         let leaf = leaf_hash(record_bytes);
-        self.chain = chain_hash(&self.chain, &leaf);
+        self.chain = chain_hash(&self.chain, record_bytes);
         self.entries.extend_from_slice(&leaf);
         self.entries.extend_from_slice(&self.chain);
         let nodes = &mut self.nodes;

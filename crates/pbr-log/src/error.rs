@@ -20,7 +20,9 @@ pub enum RecordError {
         reason: String,
     },
     /// The event is larger than [`crate::record::MAX_EVENT_LEN`].
-    #[error("event of {len} bytes exceeds the limit of 1048576 bytes")]
+    #[error(
+        "event of {len} bytes exceeds the limit of 65429 bytes (a record is at most 65535 bytes)"
+    )]
     TooLarge {
         /// The event length.
         len: usize,

@@ -77,7 +77,7 @@ impl Log {
             let record =
                 Record::decode(&bytes).map_err(|source| LogError::BadRecord { seq, source })?;
             let leaf = leaf_hash(&bytes);
-            chain = chain_hash(&chain, &leaf);
+            chain = chain_hash(&chain, &bytes);
             frontier.push(leaf, |_, _, _| {});
             let event = decode_event(&record.event_bytes).map_err(|reason| {
                 LogError::Inconsistent(format!("event at seq {seq} does not decode: {reason}"))

@@ -21,10 +21,12 @@ pub const FORMAT_VERSION: u16 = 1;
 pub const EVENT_SIGNING_CONTEXT: &[u8] = b"pbr-event-v1\n";
 /// The fixed part of a record: version (2) + length (8) + public key (32) + signature (64).
 pub const RECORD_OVERHEAD: usize = 106;
-/// The largest `event_bytes` a record may carry. Decoding refuses larger lengths before
-/// allocating, so a corrupt length prefix cannot exhaust memory.
-pub const MAX_EVENT_LEN: usize = 1 << 20;
-const MAX_RECORD_LEN: usize = MAX_EVENT_LEN + RECORD_OVERHEAD;
+/// The largest record, 65,535 bytes: a tlog-tiles entry bundle prefixes each entry with a
+/// u16 length (DESIGN §3 "Record bytes", format 2).
+pub const MAX_RECORD_LEN: usize = u16::MAX as usize;
+/// The largest `event_bytes` a record may carry, 65,429 bytes. Decoding refuses larger
+/// lengths before allocating, so a corrupt length prefix cannot exhaust memory.
+pub const MAX_EVENT_LEN: usize = MAX_RECORD_LEN - RECORD_OVERHEAD;
 
 /// The bincode `legacy()` configuration of every signed or hashed byte: little-endian,
 /// fixed-width integers, u64 length prefixes, u32 enum tags, 1-byte Option tags.

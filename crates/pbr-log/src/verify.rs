@@ -306,7 +306,7 @@ impl Log {
         for (seq, bytes) in chunk {
             let seq = *seq;
             let leaf = leaf_hash(bytes);
-            *chain = chain_hash(chain, &leaf);
+            *chain = chain_hash(chain, bytes);
             let block = seq / BLOCK_LEN;
             if cached.index != Some(block) {
                 match self.cached_block(block) {

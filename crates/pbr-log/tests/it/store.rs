@@ -23,7 +23,7 @@ fn append_read_reopen() {
         let bytes = log.read_bytes(seq).unwrap();
         assert_eq!(log.read(seq).unwrap(), record(&alice, seq));
         let leaf = leaf_hash(&bytes);
-        chain = chain_hash(&chain, &leaf);
+        chain = chain_hash(&chain, &bytes);
         tree.push(leaf);
         assert_eq!(log.cached_hashes(seq).unwrap(), (leaf, chain));
         assert_eq!(log.root_at(seq + 1).unwrap(), tree.root());

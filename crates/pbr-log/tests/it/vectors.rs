@@ -41,7 +41,7 @@ fn vectors() -> String {
         let record = Record::sign(event.clone(), keys[seq % 2].signing_key()).unwrap();
         let bytes = record.encode().unwrap();
         let leaf = leaf_hash(&bytes);
-        chain = chain_hash(&chain, &leaf);
+        chain = chain_hash(&chain, &bytes);
         tree.push(leaf);
         roots.push(tree.root());
         let comma = if seq + 1 < events.len() { "," } else { "" };
