@@ -267,13 +267,15 @@ fn a_rewritten_history_fails_the_kept_checkpoint() {
             .collect();
         log.append(&records).unwrap();
         let note = pbr_log::SignedCheckpoint::sign(
-            log.checkpoint_body(sample::SAMPLE_TIME).unwrap(),
-            &keys[0],
-        );
-        log.add_verifier_key(&keys[0].verifier_key()).unwrap();
+            log.checkpoint_body().unwrap(),
+            &sample::demo_log_key(),
+        )
+        .unwrap();
+        log.add_verifier_key(&sample::demo_log_key().verifier_key())
+            .unwrap();
         log.store_checkpoint(&note).unwrap();
     }
-    let vkey = sample::demo_keys()[0].verifier_key().to_string();
+    let vkey = sample::demo_log_key().verifier_key().to_string();
     let run = pbr(&[
         "--ledger",
         forged.to_str().unwrap(),

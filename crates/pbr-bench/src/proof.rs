@@ -98,8 +98,8 @@ fn build(report: &Report, ledger: &Path, total: u64) -> BenchResult<(MemoryTree,
 }
 
 fn store_checkpoint(log: &mut Log) -> BenchResult<()> {
-    let key = SignerKey::from_seed("bench-checkpoint", CHECKPOINT_SEED)?;
-    let note = SignedCheckpoint::sign(log.checkpoint_body(0)?, &key);
+    let key = SignerKey::from_seed(log.origin(), CHECKPOINT_SEED)?;
+    let note = SignedCheckpoint::sign(log.checkpoint_body()?, &key)?;
     log.store_checkpoint(&note)?;
     Ok(())
 }

@@ -59,9 +59,12 @@ pub(crate) enum Command {
     },
     /// Print an inclusion or consistency proof against a stored checkpoint.
     Proof(ProofArgs),
-    /// Sign, co-sign, show or check checkpoints.
+    /// Sign, show or check checkpoints (the log key signs them).
     #[command(subcommand)]
     Checkpoint(CheckpointCommand),
+    /// Cosign checkpoints as a party's witness (C2SP tlog-witness).
+    #[command(subcommand)]
+    Witness(WitnessCommand),
     /// Manage parties' keys.
     #[command(subcommand)]
     Party(PartyCommand),
@@ -406,23 +409,11 @@ pub(crate) struct ProofArgs {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum CheckpointCommand {
-    /// Sign a new checkpoint of the whole log.
+    /// Sign a new checkpoint of the whole log with the log key.
     Sign {
-        /// The private key file of the signing party.
+        /// The log key's private key file (`pbr party keygen ORIGIN --kind log`).
         #[arg(long, value_name = "FILE")]
         key: PathBuf,
-        /// The checkpoint time in Unix seconds (default: now).
-        #[arg(long)]
-        time: Option<u64>,
-    },
-    /// Add a signature to a stored checkpoint, leaving its body unchanged.
-    Cosign {
-        /// The private key file of the co-signing party.
-        #[arg(long, value_name = "FILE")]
-        key: PathBuf,
-        /// The size of the checkpoint to co-sign (default: the latest).
-        #[arg(long)]
-        size: Option<u64>,
     },
     /// Print a stored checkpoint note, to keep as a witness.
     Show {
@@ -437,6 +428,31 @@ pub(crate) enum CheckpointCommand {
         /// A trusted verifier key (<name>+<key id>+<base64>); repeat for several.
         #[arg(long = "key", value_name = "VKEY", required = true)]
         keys: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum WitnessCommand {
+    /// Cosign a stored checkpoint (cosignature/v1), only if a consistency proof shows it
+    /// extends the last checkpoint this witness cosigned for the log.
+    Cosign {
+        /// The witness's private key file (`pbr party keygen NAME --kind witness`).
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        /// The witness's state directory: what it cosigned, per log. Keep it outside the
+        /// ledger, with the key.
+        #[arg(long, value_name = "DIR")]
+        state: PathBuf,
+        /// The log key to check the checkpoint's signature against (default: the one the
+        /// registered terms name).
+        #[arg(long = "log-key", value_name = "VKEY")]
+        log_key: Option<String>,
+        /// The size of the checkpoint to cosign (default: the latest).
+        #[arg(long)]
+        size: Option<u64>,
+        /// The cosignature's time in Unix seconds (default: now).
+        #[arg(long)]
+        time: Option<u64>,
     },
 }
 
@@ -458,6 +474,13 @@ pub(crate) enum ContractCommand {
     Check {
         /// The terms.
         terms: PathBuf,
+    },
+    /// Print the C2SP tlog-policy of a contract's terms: its log key, its quorum's witness
+    /// keys and the threshold, the trust input of an outside verifier.
+    Policy {
+        /// The contract (default: the only one).
+        #[arg(long)]
+        contract: Option<String>,
     },
     /// Amend a contract: the new terms govern from --effective on.
     Amend {
@@ -989,6 +1012,17 @@ impl Fact {
     }
 }
 
+/// The three kinds of key (docs/format.md §4.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum KeyKind {
+    /// A party's event key, type 0x01.
+    Event,
+    /// A party's witness key, type 0x04 (cosignature/v1).
+    Witness,
+    /// The operator's log key, type 0x01, named after the origin.
+    Log,
+}
+
 #[derive(Debug, Subcommand)]
 pub(crate) enum PartyCommand {
     /// Add a party to a registered contract (signed by a commissioner).
@@ -1007,8 +1041,13 @@ pub(crate) enum PartyCommand {
     /// Generate a party's key pair: the private key goes to a new file (mode 0600, never
     /// inside a ledger), the verifier key is printed.
     Keygen {
-        /// The key name (no whitespace, no '+'), e.g. aalborg-jobcenter.
+        /// The key name (no whitespace, no '+'): the party id for an event key, the origin
+        /// for a log key, any name for a witness key (e.g. aalborg-jobcenter-witness).
         name: String,
+        /// Which kind of key: event (signs a party's records), witness (cosigns checkpoints)
+        /// or log (the operator's, signs checkpoints). Never use one key for two kinds.
+        #[arg(long, value_enum, default_value = "event")]
+        kind: KeyKind,
         /// The private key file to create (default: NAME.key), whole or not at all; an
         /// existing file is never replaced.
         #[arg(long, short)]

@@ -12,7 +12,8 @@ use serde_json::json;
 
 use crate::atomic::{Existing, OutFile};
 use crate::cli::{
-    CheckpointCommand, Cli, Command, PartyCommand, ProofArgs, ReportCommand, SecretCommand,
+    CheckpointCommand, Cli, Command, KeyKind, PartyCommand, ProofArgs, ReportCommand, SecretCommand,
+    WitnessCommand,
 };
 use crate::exit_code;
 use crate::output::{hex, out, outln, print_json, progress};
@@ -87,7 +88,8 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
         }
         Command::Proof(args) => proof(&open(cli.ledger)?, args, json),
         Command::Checkpoint(command) => checkpoint(cli.ledger, command, json),
-        Command::Party(PartyCommand::Keygen { name, out }) => keygen(&name, out, json),
+        Command::Party(PartyCommand::Keygen { name, kind, out }) => keygen(&name, kind, out, json),
+        Command::Witness(command) => witness(cli.ledger, command, json),
         Command::Party(PartyCommand::Add {
             party,
             role,
@@ -578,21 +580,10 @@ fn now_unix_seconds() -> Result<u64> {
 
 fn checkpoint(ledger: Option<PathBuf>, command: CheckpointCommand, json: bool) -> Result<()> {
     let note = match command {
-        CheckpointCommand::Sign { key, time } => {
-            let key = read_signer_key(&key)?;
-            let time = match time {
-                Some(time) => time,
-                None => now_unix_seconds()?,
-            };
-            let mut ledger = open(ledger)?;
-            let note = ledger.sign_checkpoint(&key, time)?;
-            ledger.close()?;
-            note
-        }
-        CheckpointCommand::Cosign { key, size } => {
+        CheckpointCommand::Sign { key } => {
             let key = read_signer_key(&key)?;
             let mut ledger = open(ledger)?;
-            let note = ledger.cosign_checkpoint(&key, size)?;
+            let note = ledger.sign_checkpoint(&key)?;
             ledger.close()?;
             note
         }
@@ -690,7 +681,56 @@ fn inside_a_ledger(path: &Path) -> Option<PathBuf> {
         .map(Path::to_owned)
 }
 
-fn keygen(name: &str, out: Option<PathBuf>, json: bool) -> Result<()> {
+fn witness(ledger: Option<PathBuf>, command: WitnessCommand, json: bool) -> Result<()> {
+    let WitnessCommand::Cosign {
+        key,
+        state,
+        log_key,
+        size,
+        time,
+    } = command;
+    let key = read_signer_key(&key)?;
+    if !key.is_witness() {
+        bail!(input(format!(
+            "{} is not a witness key: make one with `pbr party keygen NAME --kind witness`",
+            key.name()
+        )));
+    }
+    let time = match time {
+        Some(time) => time,
+        None => now_unix_seconds()?,
+    };
+    let mut ledger = open(ledger)?;
+    let logs = match log_key {
+        Some(text) => vec![VerifierKey::parse(&text).map_err(|e| input(format!("--log-key: {e}")))?],
+        None => {
+            let named: Vec<VerifierKey> = ledger.log_keys()?.into_iter().map(|(_, k)| k).collect();
+            if named.is_empty() {
+                bail!(input(
+                    "no registered terms name a [log] key: give the log key with --log-key VKEY"
+                ));
+            }
+            named
+        }
+    };
+    let witness = pbr_log::witness::Witness::open(key, logs, &state)
+        .map_err(|e| input(e.to_string()))?;
+    let note = ledger.witness_checkpoint(&witness, size, time)?;
+    ledger.close()?;
+    if json {
+        print_json(&json!({
+            "ok": true,
+            "size": note.checkpoint.size,
+            "root": hex(&note.checkpoint.root),
+            "checkpoint": note.to_text(),
+        }));
+    } else {
+        out!("{}", note.to_text());
+    }
+    Ok(())
+}
+
+fn keygen(name: &str, kind: KeyKind, out: Option<PathBuf>, json: bool) -> Result<()> {
     let out = out.unwrap_or_else(|| PathBuf::from(format!("{name}.key")));
     if let Some(ledger) = inside_a_ledger(&out) {
         bail!(input(format!(
@@ -701,7 +741,11 @@ fn keygen(name: &str, out: Option<PathBuf>, json: bool) -> Result<()> {
     }
     let mut seed = [0u8; 32];
     getrandom::fill(&mut seed).map_err(|e| anyhow!("cannot read randomness: {e}"))?;
-    let key = SignerKey::from_seed(name, seed).map_err(|e| input(e.to_string()))?;
+    let key = match kind {
+        KeyKind::Event | KeyKind::Log => SignerKey::from_seed(name, seed),
+        KeyKind::Witness => SignerKey::witness_from_seed(name, seed),
+    }
+    .map_err(|e| input(e.to_string()))?;
     write_private_key(&out, &key)?;
     let vkey = key.verifier_key().to_string();
     if json {
@@ -747,10 +791,10 @@ fn demo(dir: Option<PathBuf>, json: bool) -> Result<()> {
     let (mut ledger, note) = built?;
     wrote_keys?;
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    // The demo knows its own parties' keys: check against them, not the ledger's copy.
-    let trusted: Vec<VerifierKey> = sample::demo_keys()
-        .iter()
-        .map(SignerKey::verifier_key)
+    // The demo knows its own log and witness keys: check against them, not the ledger's copy.
+    let trusted: Vec<VerifierKey> = std::iter::once(sample::demo_log_key())
+        .chain(sample::demo_witness_keys())
+        .map(|key| key.verifier_key())
         .collect();
     let report = ledger.verify(
         VerifyOptions {
@@ -777,22 +821,25 @@ fn demo(dir: Option<PathBuf>, json: bool) -> Result<()> {
     if verdict.outcome != Outcome::Passed {
         return Err(LedgerError::Mismatch(format!("the demo ledger: {}", verdict.line)).into());
     }
-    let keys: Vec<String> = sample::demo_keys()
-        .iter()
-        .map(|k| k.verifier_key().to_string())
-        .collect();
-    // The parties whose keys make the quorum, for the commands suggested below.
+    // The log key first, then the witness keys: a verifier's trust input.
+    let keys: Vec<String> = trusted.iter().map(ToString::to_string).collect();
+    // The keys that make the quorum (the log key and the quorum's witnesses), for the
+    // commands suggested below.
     let quorum_keys: String = keys
         .iter()
         .filter(|key| {
             check
                 .quorums
                 .iter()
-                .flat_map(|q| &q.signers)
+                .flat_map(|q| q.log.iter().chain(&q.signers))
                 .any(|signer| key.starts_with(&format!("{signer}+")))
         })
         .map(|key| format!(" --key {key}"))
         .collect();
+    let policy = ledger.policy(sample::SAMPLE_CONTRACT)?.to_text();
+    let policy_file = dir.join(DEMO_KEYS).join("policy");
+    std::fs::write(&policy_file, &policy)
+        .map_err(|e| input(format!("{}: {e}", policy_file.display())))?;
     let audited = ledger.audit(|_, _| {})?;
     let (_, balances) = ledger.balances(sample::SAMPLE_CONTRACT, pbr_ledger::At::Head, None)?;
     ledger.close()?;
@@ -805,6 +852,7 @@ fn demo(dir: Option<PathBuf>, json: bool) -> Result<()> {
             "root": hex(&report.root),
             "checkpoint": note.to_text(),
             "verifier_keys": keys,
+            "policy": policy,
             "statements": audited.iter().map(|a| json!({
                 "seq": a.seq, "period": a.period.to_string(), "matches": a.matches(),
             })).collect::<Vec<_>>(),
@@ -828,9 +876,9 @@ fn demo(dir: Option<PathBuf>, json: bool) -> Result<()> {
     );
     outln!("\nbalances of {} (DKK):", sample::SAMPLE_CONTRACT);
     crate::settlement::print_balances(&balances);
-    outln!("\ncheckpoint (co-signed by the jobcentre and the provider):\n");
+    outln!("\ncheckpoint (signed by the demo log key, cosigned by the jobcentre's and the provider's witnesses):\n");
     out!("{}", note.to_text());
-    outln!("\ndemo verifier keys (demo only: their seeds are public):");
+    outln!("\ndemo log and witness keys (demo only: their seeds are public):");
     for key in &keys {
         outln!("  {key}");
     }
@@ -845,7 +893,7 @@ fn demo(dir: Option<PathBuf>, json: bool) -> Result<()> {
     outln!("  pbr --ledger {d} report audit --out audit.html{quorum_keys}");
     outln!("  pbr --ledger {d} proof --seq 42 --json");
     outln!("  pbr --ledger {d} bundle --settlement {last} --out bundle.json");
-    outln!("  pbr bundle verify bundle.json --key {}", keys[0]);
+    outln!("  pbr bundle verify bundle.json{quorum_keys}");
     let provider_key = dir.join(DEMO_KEYS).join("fokus-provider.key");
     outln!(
         "  pbr --ledger {d} cost --contract {} --date 2025-12-31 --party fokus-provider --amount 1000.00 --key {}",
@@ -854,8 +902,8 @@ fn demo(dir: Option<PathBuf>, json: bool) -> Result<()> {
     );
     outln!("  pbr --ledger {d} export > demo.jsonl");
     outln!(
-        "  python3 tools/verify_export.py export demo.jsonl --key {}",
-        keys[0]
+        "  python3 tools/verify_export.py export demo.jsonl --policy {}",
+        dir.join(DEMO_KEYS).join("policy").display()
     );
     Ok(())
 }
@@ -863,11 +911,19 @@ fn demo(dir: Option<PathBuf>, json: bool) -> Result<()> {
 /// Where the demo writes its parties' private keys, inside the demo directory.
 const DEMO_KEYS: &str = "demo-keys";
 
-/// Writes each demo party's private key to `dir/<party>.key` (mode 0600), replacing none.
+/// Writes each demo key to `dir/<name>.key` (mode 0600), replacing none: the parties' event
+/// keys, their witness keys and the log key (`<origin>` with `/` as `_`). The demo adds the
+/// contract's C2SP tlog-policy as `dir/policy`.
 fn write_demo_keys(dir: &Path) -> Result<()> {
+    use pbr_ledger::sample;
     std::fs::create_dir(dir).map_err(|e| input(format!("{}: {e}", dir.display())))?;
-    for key in pbr_ledger::sample::demo_keys() {
-        write_private_key(&dir.join(format!("{}.key", key.name())), &key)?;
+    let keys = sample::demo_keys()
+        .into_iter()
+        .chain(sample::demo_witness_keys())
+        .chain([sample::demo_log_key()]);
+    for key in keys {
+        let file = format!("{}.key", key.name().replace('/', "_"));
+        write_private_key(&dir.join(file), &key)?;
     }
     Ok(())
 }

@@ -115,6 +115,21 @@ pub(crate) fn contract(
 ) -> Result<()> {
     let (terms_path, key_path, date, effective) = match &command {
         ContractCommand::Check { terms } => return crate::setup::contract_check(terms, json),
+        ContractCommand::Policy { contract } => {
+            let mut ledger = crate::commands::open(ledger_dir)?;
+            let contract = crate::report::contract_of(ledger.state()?, contract.clone())?;
+            let policy = ledger.policy(&contract)?;
+            if json {
+                crate::output::print_json(&serde_json::json!({
+                    "ok": true,
+                    "contract": contract,
+                    "policy": policy.to_text(),
+                }));
+            } else {
+                crate::output::out!("{}", policy.to_text());
+            }
+            return Ok(());
+        }
         ContractCommand::Register { terms, key, date } => (terms, key, *date, None),
         ContractCommand::Amend {
             terms,

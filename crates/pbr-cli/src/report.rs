@@ -327,7 +327,7 @@ pub(crate) fn audit(
         .quorums()?
         .into_iter()
         .find(|q| q.contract == contract)
-        .map(|q| q.signers);
+        .map(|q| q.log.into_iter().chain(q.signers).collect::<Vec<_>>());
 
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let bar = progress(json, "verifying");
@@ -375,6 +375,14 @@ pub(crate) fn audit(
         Err(_) if verified.is_err() => Vec::new(),
         Err(error) => return Err(LedgerError::from(error).into()),
     };
+    let trusted_witness_keys: Vec<pbr_log::VerifierKey> = if trusted.is_empty() {
+        ledger.log().verifier_keys().unwrap_or_default()
+    } else {
+        trusted.clone()
+    }
+    .into_iter()
+    .filter(pbr_log::VerifierKey::is_witness)
+    .collect();
     let checkpoints = stored
         .iter()
         .map(|note| {
@@ -386,9 +394,16 @@ pub(crate) fn audit(
                     .find(|(size, _)| *size == c.size)
                     .map(|(_, signers)| signers.clone())
             });
+            // A format-2 checkpoint carries no time; its witnesses' cosignatures do. The
+            // latest of those the verification accepted is when the quorum last saw it.
+            let time = trusted_witness_keys
+                .iter()
+                .filter_map(|key| note.cosignature_time(key).ok().flatten())
+                .max()
+                .unwrap_or(0);
             CheckpointInfo {
                 size: c.size,
-                time: c.time,
+                time,
                 root: c.root,
                 signed_by,
             }

@@ -157,6 +157,25 @@ pub fn verifier_key_public_key(text: &str) -> Option<[u8; 32]> {
     }
 }
 
+/// The name, signature type and public key of a verifier key text
+/// (`<name>+<id>+<base64(type ‖ key)>`), for types `0x01` (event and log keys) and `0x04`
+/// (witness keys). Whether the key id matches is the log's check.
+pub fn verifier_key_parts(text: &str) -> Option<(&str, u8, [u8; 32])> {
+    let name = verifier_key_name(text)?;
+    let encoded = text.splitn(3, '+').nth(2)?;
+    let bytes = base64_decode(encoded)?;
+    match bytes.split_first() {
+        Some((&kind @ (0x01 | 0x04), key)) => Some((name, kind, key.try_into().ok()?)),
+        _ => None,
+    }
+}
+
+/// Whether `name` may name a key or a log: printable ASCII (0x21 to 0x7e) other than `+`,
+/// at least one character (DESIGN §3 "Keys").
+pub fn valid_key_name(name: &str) -> bool {
+    !name.is_empty() && name.bytes().all(|b| (0x21..=0x7e).contains(&b) && b != b'+')
+}
+
 /// Standard base64 with padding (RFC 4648 §4), strict: no whitespace, canonical padding bits.
 fn base64_decode(text: &str) -> Option<Vec<u8>> {
     fn value(c: u8) -> Option<u32> {

@@ -29,9 +29,11 @@ use crate::money::{Currency, DerivedPrice, Money, Ratio, RoundAt, Rounding};
 pub struct Terms {
     /// Identity, currency, rounding and the settlement calendar.
     pub contract: ContractSection,
+    /// The log the contract's records belong to: its origin and log key.
+    pub log: Option<LogTerms>,
     /// The parties, their roles and their verifier keys.
     pub parties: Vec<PartyTerms>,
-    /// Which parties' signatures make a checkpoint count.
+    /// Which parties' witness cosignatures make a checkpoint count.
     pub checkpoint: Option<CheckpointTerms>,
     /// Which role may record which event kind, where the defaults do not fit.
     #[serde(default)]
@@ -242,7 +244,23 @@ pub struct PartyTerms {
     pub role: Role,
     /// The organisation's name.
     pub name: String,
-    /// Its verifier key, `<id>+<key id>+<base64>` (`pbr party keygen` prints it).
+    /// Its event key's verifier key, `<id>+<key id>+<base64(0x01 ‖ key)>`, which signs its
+    /// records (`pbr party keygen ID` prints it).
+    pub key: String,
+    /// Its witness key's verifier key, `<name>+<key id>+<base64(0x04 ‖ key)>`, which cosigns
+    /// checkpoints (`pbr party keygen NAME --kind witness` prints it).
+    pub witness_key: Option<String>,
+}
+
+/// The `[log]` table: the log a contract's records may be appended to.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct LogTerms {
+    /// The log's origin, e.g. `aalborg.dk/pbr/impact60`: a ledger of another origin refuses
+    /// these terms, so the contract's records cannot be replayed into another log.
+    pub origin: String,
+    /// The log key's verifier key, named after the origin, type `0x01`
+    /// (`pbr party keygen ORIGIN --kind log` prints it).
     pub key: String,
 }
 
@@ -250,8 +268,10 @@ pub struct PartyTerms {
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct CheckpointTerms {
-    /// The parties whose signatures a checkpoint needs to count.
+    /// The parties whose witness cosignatures a checkpoint needs to count.
     pub quorum: Vec<String>,
+    /// How many of them must cosign; all of them when absent.
+    pub threshold: Option<usize>,
 }
 
 /// An override of which roles may record an event kind.
@@ -1023,6 +1043,71 @@ fn check_eligibility(p: &mut Problems<'_>, path: Vec<Step>, rule: &Eligibility) 
 
 /// The checks the schema cannot express. Returns every problem, in document order of the
 /// sections.
+/// The three kinds of key (DESIGN §3 "Keys"): event keys of type `0x01` named after their
+/// party, witness keys of type `0x04`, the log key of type `0x01` named after the origin; no
+/// public key serves two kinds or two parties.
+fn check_keys(terms: &Terms, p: &mut Problems<'_>) {
+    use Step::{Index, Key};
+    let mut seen: Vec<([u8; 32], Vec<Step>)> = Vec::new();
+    let mut note = |p: &mut Problems<'_>, key: Option<[u8; 32]>, at: Vec<Step>| {
+        let Some(key) = key else { return };
+        if let Some((_, first)) = seen.iter().find(|(k, _)| *k == key) {
+            p.add(
+                at,
+                format!(
+                    "this public key is already used at {}: event, witness and log keys are \
+                     three different keys, one per party",
+                    path_text(first)
+                ),
+            );
+        } else {
+            seen.push((key, at));
+        }
+    };
+    for (i, party) in terms.parties.iter().enumerate() {
+        let at = vec![Key("parties"), Index(i), Key("key")];
+        match crate::ids::verifier_key_parts(&party.key) {
+            Some((_, 0x04, _)) => p.add(
+                at.clone(),
+                "this is a witness key (type 0x04); key is the party's event key (type 0x01)"
+                    .into(),
+            ),
+            Some((_, _, key)) => note(p, Some(key), at),
+            None => {}
+        }
+        if let Some(witness) = &party.witness_key {
+            let at = vec![Key("parties"), Index(i), Key("witness-key")];
+            match crate::ids::verifier_key_parts(witness) {
+                Some((_, 0x04, key)) => note(p, Some(key), at),
+                Some(_) => p.add(
+                    at,
+                    "not a witness key: a witness key has type 0x04 (pbr party keygen NAME --kind witness)"
+                        .into(),
+                ),
+                None => p.add(at, "not a verifier key (<name>+<key id>+<base64>)".into()),
+            }
+        }
+    }
+    if let Some(log) = &terms.log {
+        if !crate::ids::valid_key_name(&log.origin) {
+            p.add(
+                vec![Key("log"), Key("origin")],
+                "an origin is printable ASCII without spaces or '+'".into(),
+            );
+        }
+        let at = vec![Key("log"), Key("key")];
+        match crate::ids::verifier_key_parts(&log.key) {
+            Some((name, 0x01, key)) if name == log.origin => note(p, Some(key), at),
+            Some((name, 0x01, _)) => p.add(
+                at,
+                format!("the log key is named {name}, not after the origin {}", log.origin),
+            ),
+            Some(_) => p.add(at, "a log key has type 0x01".into()),
+            None => p.add(at, "not a verifier key (<name>+<key id>+<base64>)".into()),
+        }
+    }
+}
+
 fn validate(terms: &Terms) -> Vec<Problem> {
     use Step::{Index, Key};
     let mut p = Problems {
@@ -1072,9 +1157,34 @@ fn validate(terms: &Terms) -> Vec<Problem> {
             "the contract needs a party with role commissioner".into(),
         );
     }
+    check_keys(terms, &mut p);
     if let Some(checkpoint) = &terms.checkpoint {
         for (i, id) in checkpoint.quorum.iter().enumerate() {
             p.party(vec![Key("checkpoint"), Key("quorum"), Index(i)], id);
+            if checkpoint.quorum[..i].contains(id) {
+                p.add(
+                    vec![Key("checkpoint"), Key("quorum"), Index(i)],
+                    format!("party {id} is listed twice"),
+                );
+            }
+            let party = terms.parties.iter().find(|party| &party.id == id);
+            if terms.log.is_some() && party.is_some_and(|party| party.witness_key.is_none()) {
+                p.add(
+                    vec![Key("checkpoint"), Key("quorum"), Index(i)],
+                    format!("party {id} is in the quorum but the terms give it no witness-key"),
+                );
+            }
+        }
+        if let Some(threshold) = checkpoint.threshold
+            && (threshold == 0 || threshold > checkpoint.quorum.len())
+        {
+            p.add(
+                vec![Key("checkpoint"), Key("threshold")],
+                format!(
+                    "threshold {threshold} is not between 1 and the quorum's {} parties",
+                    checkpoint.quorum.len()
+                ),
+            );
         }
     }
     let codes: BTreeSet<&str> = terms.outcomes.iter().map(|o| o.code.as_str()).collect();

@@ -73,14 +73,37 @@ impl Cover {
     }
 }
 
-/// A contract's checkpoint quorum.
+/// A contract's checkpoint quorum: its log key's signature and enough of its witnesses'
+/// cosignatures.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct QuorumSigners {
     /// The contract.
     pub contract: String,
-    /// The parties whose signatures make a checkpoint count, each as `name+keyid` of the key
-    /// the contract gives it.
+    /// The log key the terms name, as `name+keyid`; `None` for terms that name none (a
+    /// ledger migrated from format 1 before its terms are amended).
+    pub log: Option<String>,
+    /// The witness keys of the quorum's parties, each as `name+keyid`.
     pub signers: Vec<String>,
+    /// How many of `signers` must cosign.
+    pub threshold: usize,
+}
+
+impl QuorumSigners {
+    /// The keys missing from `signed`: the log key if it did not sign, and, if fewer than
+    /// `threshold` witnesses cosigned, those that did not.
+    pub fn missing(&self, signed: &[String]) -> Vec<String> {
+        let mut missing = Vec::new();
+        if let Some(log) = &self.log
+            && !signed.contains(log)
+        {
+            missing.push(log.clone());
+        }
+        let cosigned = self.signers.iter().filter(|s| signed.contains(s)).count();
+        if cosigned < self.threshold {
+            missing.extend(self.signers.iter().filter(|s| !signed.contains(s)).cloned());
+        }
+        missing
+    }
 }
 
 /// A checkpoint and the keys whose signatures on it verified.
@@ -135,9 +158,9 @@ impl TrustCheck {
     pub fn missing(&self) -> Vec<String> {
         let signed: &[String] = self.latest.as_ref().map_or(&[], |c| &c.signers);
         let mut missing: Vec<String> = Vec::new();
-        for signer in self.quorums.iter().flat_map(|q| &q.signers) {
-            if !signed.contains(signer) && !missing.contains(signer) {
-                missing.push(signer.clone());
+        for signer in self.quorums.iter().flat_map(|q| q.missing(signed)) {
+            if !missing.contains(&signer) {
+                missing.push(signer);
             }
         }
         missing
@@ -307,7 +330,9 @@ mod tests {
             cover,
             quorums: vec![QuorumSigners {
                 contract: "impact60-demo".into(),
+                log: None,
                 signers: vec![JOBCENTRE.into(), PROVIDER.into()],
+                threshold: 2,
             }],
         }
     }

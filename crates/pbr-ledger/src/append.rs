@@ -271,6 +271,7 @@ impl Ledger {
             std::collections::VecDeque::with_capacity(3 * CHUNK + 1);
         // The log batch borrows the log; the checks below read committed events and the
         // batch's written records through it.
+        let origin = self.log.origin().to_owned();
         let mut batch = self.log.begin()?;
         let mut done = 0u64;
         let scoped = std::thread::scope(|scope| -> Result<(), LedgerError> {
@@ -416,6 +417,9 @@ impl Ledger {
                         )
                     }
                 };
+                if let Some(reason) = wrong_log(&event, &origin) {
+                    return Err(rejected(&where_, reason));
+                }
                 crate::projection::before_apply(&flows, &mut state, &event)?;
                 state
                     .admit(
@@ -971,5 +975,27 @@ mod tests {
             "{error}"
         );
         Ok(())
+    }
+}
+
+/// Why terms a registration or amendment carries cannot enter this log, if they cannot:
+/// terms that name `[log]` bind the contract to that log, so a ledger of another origin
+/// refuses them and the contract's records cannot be replayed into another log. Terms
+/// without `[log]` are a single operator's (`docs/decisions.md`); a quorum cannot be met
+/// for them.
+fn wrong_log(event: &pbr_core::event::Event, origin: &str) -> Option<String> {
+    let text = match &event.payload {
+        Payload::ContractRegistered(p) => &p.terms,
+        Payload::ContractAmended(p) => &p.terms,
+        _ => return None,
+    };
+    // Terms that do not parse are refused by the state's own check, with the reason.
+    let terms = pbr_core::terms::parse(&event.contract, text).ok()?;
+    match &terms.log {
+        Some(log) if log.origin != origin => Some(format!(
+            "the terms are for the log {}, but this ledger is {origin}",
+            log.origin
+        )),
+        _ => None,
     }
 }

@@ -32,7 +32,7 @@ pub use pbr_log::{
 };
 pub use settlement::{At, Audited, Change, Diff, WhatIf};
 
-use pbr_core::verdict::{QuorumSigners, SignedBy};
+use pbr_core::verdict::SignedBy;
 
 /// An open ledger. Holding one holds the directory's lock.
 #[derive(Debug)]
@@ -46,27 +46,9 @@ pub struct Ledger {
     threads: usize,
 }
 
-/// A contract's checkpoint quorum: the parties whose signatures make a checkpoint count,
-/// each as `name+keyid` of the key the contract gives it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Quorum {
-    /// The contract.
-    pub contract: String,
-    /// The quorum's signers, as `name+keyid`.
-    pub signers: Vec<String>,
-}
-
-impl Quorum {
-    /// The quorum signers missing from `signed_by` (`name+keyid` strings, as
-    /// [`VerifyReport::checkpoints`] lists them).
-    pub fn missing(&self, signed_by: &[String]) -> Vec<String> {
-        self.signers
-            .iter()
-            .filter(|s| !signed_by.contains(s))
-            .cloned()
-            .collect()
-    }
-}
+/// A contract's checkpoint quorum: its log key and the witness keys of its quorum's parties,
+/// each as `name+keyid`, and how many witnesses must cosign.
+pub type Quorum = pbr_core::verdict::QuorumSigners;
 
 /// The result of checking a saved checkpoint against today's log.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -161,40 +143,99 @@ impl Ledger {
             })
     }
 
-    /// Signs a checkpoint of the whole log with `key` at `time` (Unix seconds), stores it,
-    /// and remembers the key as one whose checkpoint signatures this ledger knows.
-    pub fn sign_checkpoint(
-        &mut self,
-        key: &SignerKey,
-        time: u64,
-    ) -> Result<SignedCheckpoint, LedgerError> {
-        self.log.add_verifier_key(&key.verifier_key())?;
-        let note = SignedCheckpoint::sign(self.log.checkpoint_body(time)?, key);
+    /// Signs a checkpoint of the whole log with the log key and stores it. The key must be
+    /// named after the ledger's origin and, where registered terms name a log key, be that
+    /// key.
+    pub fn sign_checkpoint(&mut self, key: &SignerKey) -> Result<SignedCheckpoint, LedgerError> {
+        let vkey = key.verifier_key();
+        for (contract, named) in self.log_keys()? {
+            if named != vkey {
+                return Err(LedgerError::Mismatch(format!(
+                    "contract {contract} names the log key {named}, not {vkey}"
+                )));
+            }
+        }
+        let note = SignedCheckpoint::sign(self.log.checkpoint_body()?, key).map_err(|source| {
+            LedgerError::Note {
+                context: "checkpoint".into(),
+                source,
+            }
+        })?;
+        self.log.add_verifier_key(&vkey)?;
         self.log.store_checkpoint(&note)?;
         Ok(note)
     }
 
-    /// Adds `key`'s signature to the stored checkpoint of `size` (by default the latest),
-    /// leaving its body unchanged, and stores the result, which supersedes the original.
-    pub fn cosign_checkpoint(
+    /// The log keys the registered contracts' terms in force name, by contract.
+    pub fn log_keys(&mut self) -> Result<Vec<(String, VerifierKey)>, LedgerError> {
+        let state = self.state_without_flows()?;
+        let mut keys = Vec::new();
+        for (id, contract) in &state.contracts {
+            let Some(version) = contract.versions.last() else {
+                continue;
+            };
+            let terms = version
+                .terms(id)
+                .map_err(|e| LedgerError::Mismatch(e.reason))?;
+            if let Some(log) = &terms.log {
+                let key = VerifierKey::parse(&log.key).map_err(|source| LedgerError::Note {
+                    context: format!("contract {id}: [log] key"),
+                    source,
+                })?;
+                keys.push((id.clone(), key));
+            }
+        }
+        Ok(keys)
+    }
+
+    /// Has `witness` cosign the stored checkpoint of `size` (by default the latest) under the
+    /// C2SP `tlog-witness` rule: it cosigns only if the checkpoint is consistent with the
+    /// last one it cosigned for this log, proven by a consistency proof from this ledger.
+    /// The cosigned note supersedes the stored one. `timestamp` is the cosignature's time.
+    pub fn witness_checkpoint(
         &mut self,
-        key: &SignerKey,
+        witness: &pbr_log::witness::Witness,
         size: Option<u64>,
+        timestamp: u64,
     ) -> Result<SignedCheckpoint, LedgerError> {
         let note = match size {
             Some(size) => self.log.checkpoint_of_size(size)?,
             None => self.log.latest_checkpoint()?,
         };
-        let Some(mut note) = note else {
+        let Some(note) = note else {
             return Err(LedgerError::Mismatch(match size {
-                Some(size) => format!("no stored checkpoint of size {size} to co-sign"),
-                None => "no checkpoint yet to co-sign (sign one with `pbr checkpoint sign`)".into(),
+                Some(size) => format!("no stored checkpoint of size {size} to cosign"),
+                None => "no checkpoint yet to cosign (sign one with `pbr checkpoint sign`)".into(),
             }));
         };
-        self.log.add_verifier_key(&key.verifier_key())?;
-        note.cosign(key);
-        self.log.store_checkpoint(&note)?;
-        Ok(note)
+        let origin = note.checkpoint.origin.clone();
+        let old = witness
+            .latest(&origin)
+            .map_err(|e| LedgerError::Mismatch(e.to_string()))?
+            .map_or(0, |c| c.size);
+        if old > note.checkpoint.size {
+            return Err(LedgerError::Mismatch(format!(
+                "this witness already cosigned size {old} of {origin}; it cosigns no smaller size \
+                 (the checkpoint is of size {})",
+                note.checkpoint.size
+            )));
+        }
+        let proof = if old == 0 {
+            Vec::new()
+        } else {
+            self.log.consistency_path(old, note.checkpoint.size)?
+        };
+        let request = pbr_log::witness::AddCheckpoint {
+            old_size: old,
+            proof,
+            checkpoint: note.to_text(),
+        };
+        let cosigned = witness
+            .add_checkpoint(&request, timestamp)
+            .map_err(|e| LedgerError::Mismatch(format!("the witness refused: {e}")))?;
+        self.log.add_verifier_key(&witness.verifier_key())?;
+        self.log.store_checkpoint(&cosigned)?;
+        Ok(cosigned)
     }
 
     /// Checks a checkpoint that a partner kept: its signatures against `trusted` keys, then
@@ -252,21 +293,16 @@ impl Ledger {
                 saved.size
             )));
         }
-        if self.log.chain_at(saved.size)? != saved.chain {
-            return Err(LedgerError::Mismatch(format!(
-                "the chain head at size {} differs from the checkpoint's: history was rewritten",
-                saved.size
-            )));
-        }
         Ok(CheckpointCheck { signed_by, proof })
     }
 
-    /// The checkpoint quorum of every registered contract that names one, from the terms in
-    /// force now and the keys they (or later registrations) give the parties.
+    /// The checkpoint quorum of every registered contract whose terms in force name a log
+    /// key or a quorum: the log key, and the witness keys the terms give the quorum's parties.
     pub fn quorums(&mut self) -> Result<Vec<Quorum>, LedgerError> {
         // Terms and parties only: the contracts' money flows stay where they are stored.
         let state = self.state_without_flows()?;
         let mut quorums = Vec::new();
+        let id_of = |key: &VerifierKey| format!("{}+{}", key.name, pbr_log::hex::encode(&key.key_id));
         for (id, contract) in &state.contracts {
             let Some(version) = contract.versions.last() else {
                 continue;
@@ -274,26 +310,88 @@ impl Ledger {
             let terms = version
                 .terms(id)
                 .map_err(|e| LedgerError::Mismatch(e.reason))?;
-            let Some(checkpoint) = &terms.checkpoint else {
+            if terms.log.is_none() && terms.checkpoint.is_none() {
                 continue;
-            };
-            let signers = checkpoint
-                .quorum
-                .iter()
-                .map(|party| match contract.parties.get(party) {
-                    Some((_, key)) => format!(
-                        "{party}+{}",
-                        pbr_log::hex::encode(&pbr_log::note::key_id(party, key))
-                    ),
-                    None => format!("{party}+(no key)"),
+            }
+            let parse = |what: String, text: &str| {
+                VerifierKey::parse(text).map_err(|source| LedgerError::Note {
+                    context: format!("contract {id}: {what}"),
+                    source,
                 })
-                .collect();
+            };
+            let log = match &terms.log {
+                Some(log) => Some(id_of(&parse("[log] key".into(), &log.key)?)),
+                None => None,
+            };
+            let mut signers = Vec::new();
+            let mut threshold = 0;
+            if let Some(checkpoint) = &terms.checkpoint {
+                for party in &checkpoint.quorum {
+                    let witness = terms
+                        .parties
+                        .iter()
+                        .find(|p| &p.id == party)
+                        .and_then(|p| p.witness_key.as_deref());
+                    signers.push(match witness {
+                        Some(text) => id_of(&parse(format!("{party}'s witness-key"), text)?),
+                        None => format!("{party}+(no witness key)"),
+                    });
+                }
+                threshold = checkpoint.threshold.unwrap_or(signers.len());
+            }
             quorums.push(Quorum {
                 contract: id.clone(),
+                log,
                 signers,
+                threshold,
             });
         }
         Ok(quorums)
+    }
+
+    /// The C2SP `tlog-policy` of a contract's terms in force: its log key, its quorum's
+    /// witness keys (named by party) and the threshold.
+    pub fn policy(&mut self, contract: &str) -> Result<pbr_log::policy::Policy, LedgerError> {
+        let state = self.state_without_flows()?;
+        let Some(version) = state.contracts.get(contract).and_then(|c| c.versions.last()) else {
+            return Err(LedgerError::Mismatch(format!(
+                "contract {contract} is not registered"
+            )));
+        };
+        let terms = version
+            .terms(contract)
+            .map_err(|e| LedgerError::Mismatch(e.reason))?;
+        let parse = |what: String, text: &str| {
+            VerifierKey::parse(text).map_err(|source| LedgerError::Note {
+                context: format!("contract {contract}: {what}"),
+                source,
+            })
+        };
+        let Some(log) = &terms.log else {
+            return Err(LedgerError::Mismatch(format!(
+                "the terms of {contract} name no [log] key: amend them to name one"
+            )));
+        };
+        let log = parse("[log] key".into(), &log.key)?;
+        let mut witnesses = Vec::new();
+        let mut threshold = None;
+        if let Some(checkpoint) = &terms.checkpoint {
+            for party in &checkpoint.quorum {
+                let Some(text) = terms
+                    .parties
+                    .iter()
+                    .find(|p| &p.id == party)
+                    .and_then(|p| p.witness_key.as_deref())
+                else {
+                    return Err(LedgerError::Mismatch(format!(
+                        "{party} is in the quorum of {contract} but has no witness-key"
+                    )));
+                };
+                witnesses.push((party.clone(), parse(format!("{party}'s witness-key"), text)?));
+            }
+            threshold = checkpoint.threshold;
+        }
+        Ok(pbr_log::policy::Policy::new(log, witnesses, threshold))
     }
 
     /// What a verification that passed says about trust (`pbr_core::verdict`): the latest
@@ -304,14 +402,7 @@ impl Ledger {
         report: &VerifyReport,
         cover: Cover,
     ) -> Result<TrustCheck, LedgerError> {
-        let quorums = self
-            .quorums()?
-            .into_iter()
-            .map(|q| QuorumSigners {
-                contract: q.contract,
-                signers: q.signers,
-            })
-            .collect();
+        let quorums = self.quorums()?;
         Ok(TrustCheck {
             keys: match report.keys {
                 KeySource::Given => Keys::Given,

@@ -36,8 +36,8 @@ pub const SAMPLE_ORIGIN: &str = "demo.pbr.example/impact60";
 pub const SAMPLE_CONTRACT: &str = "impact60-demo";
 /// The checkpoint time of the sample ledger (2026-01-15T00:00:00Z), fixed for determinism.
 pub const SAMPLE_TIME: u64 = 1_768_435_200;
-/// The size of the sample's first checkpoint, which only the first party signs: the
-/// witness a partner keeps, to ask later for a consistency proof.
+/// The size of the sample's first checkpoint, which the quorum's witnesses cosign: the
+/// checkpoint a partner keeps, to ask later for a consistency proof.
 pub const SAMPLE_FIRST_CHECKPOINT: u64 = 40;
 /// The quarters the sample settles, 2024-Q1 to 2025-Q4.
 pub const SAMPLE_QUARTERS: u32 = 8;
@@ -47,6 +47,27 @@ pub fn demo_key(name: &str) -> SignerKey {
     let seed = blake3::derive_key("pbr demo key v1", name.as_bytes());
     // Invariant: the demo names below are valid key names.
     SignerKey::from_seed(name, seed).expect("demo key names are valid")
+}
+
+/// A demo party's witness key (type `0x04`, named `<party>-witness`), derived from the
+/// party's name; never use one outside a demo or a test.
+pub fn demo_witness_key(party: &str) -> SignerKey {
+    let seed = blake3::derive_key("pbr demo witness key v1", party.as_bytes());
+    // Invariant: the demo names below are valid key names.
+    SignerKey::witness_from_seed(&format!("{party}-witness"), seed)
+        .expect("demo key names are valid")
+}
+
+/// The demo parties' witness keys, in the order of [`demo_keys`].
+pub fn demo_witness_keys() -> [SignerKey; 4] {
+    demo_keys().map(|key| demo_witness_key(key.name()))
+}
+
+/// The demo ledger's log key, named after [`SAMPLE_ORIGIN`]; never use it outside a demo.
+pub fn demo_log_key() -> SignerKey {
+    let seed = blake3::derive_key("pbr demo log key v1", SAMPLE_ORIGIN.as_bytes());
+    // Invariant: the origin is a valid key name.
+    SignerKey::from_seed(SAMPLE_ORIGIN, seed).expect("the sample origin is a valid key name")
 }
 
 /// The demo parties: the jobcentre (commissioner), the provider, the social investor
@@ -81,6 +102,7 @@ fn date(year: i32, month: u32, day: u32) -> NaiveDate {
 /// The sample contract: IMPACT60-style terms between the four demo parties.
 pub fn sample_terms() -> String {
     let [jobcenter, provider, investor, fund] = demo_keys();
+    let [jobcenter_w, provider_w, investor_w, fund_w] = demo_witness_keys();
     format!(
         r#"# The demo contract: IMPACT60-style payment for runs of self-sufficient months.
 [contract]
@@ -92,29 +114,37 @@ settlement = "quarter"
 start = 2024-01-01
 end = 2027-03-31
 
+[log]
+origin = "{SAMPLE_ORIGIN}"
+key = "{log}"
+
 [[parties]]
 id = "aalborg-jobcenter"
 role = "commissioner"
 name = "Aalborg Jobcenter (demo)"
 key = "{}"
+witness-key = "{}"
 
 [[parties]]
 id = "fokus-provider"
 role = "provider"
 name = "FOKUS (demo)"
 key = "{}"
+witness-key = "{}"
 
 [[parties]]
 id = "dsk-investor"
 role = "guarantor"
 name = "Den Sociale Kapitalfond (demo)"
 key = "{}"
+witness-key = "{}"
 
 [[parties]]
 id = "obelske-fund"
 role = "funder"
 name = "Obelske Familiefond (demo)"
 key = "{}"
+witness-key = "{}"
 
 [checkpoint]
 quorum = ["aalborg-jobcenter", "fokus-provider"]
@@ -152,9 +182,14 @@ payer = "aalborg-jobcenter"
 payee = "fokus-provider"
 "#,
         jobcenter.verifier_key(),
+        jobcenter_w.verifier_key(),
         provider.verifier_key(),
+        provider_w.verifier_key(),
         investor.verifier_key(),
-        fund.verifier_key()
+        investor_w.verifier_key(),
+        fund.verifier_key(),
+        fund_w.verifier_key(),
+        log = demo_log_key().verifier_key(),
     )
 }
 
@@ -330,7 +365,7 @@ pub fn build(ledger: &mut Ledger) -> Result<SignedCheckpoint, LedgerError> {
         }
         ledger.append(std::mem::take(batch), &keys, now, |_, _| {})?;
         if ledger.log().len() == SAMPLE_FIRST_CHECKPOINT {
-            ledger.sign_checkpoint(&keys[0], SAMPLE_TIME - 86_400)?;
+            checkpoint(ledger, SAMPLE_TIME - 86_400)?;
         }
         Ok::<(), LedgerError>(())
     };
@@ -373,8 +408,26 @@ pub fn build(ledger: &mut Ledger) -> Result<SignedCheckpoint, LedgerError> {
         }
     }
     flush(ledger, &mut batch, now())?;
-    let note = ledger.sign_checkpoint(&keys[0], SAMPLE_TIME)?;
-    ledger.cosign_checkpoint(&keys[1], Some(note.checkpoint.size))
+    checkpoint(ledger, SAMPLE_TIME)
+}
+
+/// Where the demo's witnesses keep what they cosigned: inside the demo ledger's directory,
+/// as only a demo may.
+pub const DEMO_WITNESS_DIR: &str = "demo-witnesses";
+
+/// Signs a checkpoint of the whole log with the demo log key, and has the quorum's
+/// witnesses (the jobcentre's and the provider's) cosign it at `time`, each checking a
+/// consistency proof from the last size it cosigned.
+fn checkpoint(ledger: &mut Ledger, time: u64) -> Result<SignedCheckpoint, LedgerError> {
+    let size = ledger.sign_checkpoint(&demo_log_key())?.checkpoint.size;
+    let mut note = None;
+    for key in &demo_witness_keys()[..2] {
+        let dir = ledger.log().dir().join(DEMO_WITNESS_DIR).join(key.name());
+        let witness = pbr_log::witness::Witness::open(key.clone(), vec![demo_log_key().verifier_key()], &dir)
+            .map_err(|e| LedgerError::Mismatch(e.to_string()))?;
+        note = Some(ledger.witness_checkpoint(&witness, Some(size), time)?);
+    }
+    Ok(note.expect("the quorum has two witnesses"))
 }
 
 /// A late event: who signs it (an index into [`demo_keys`]), its date, its participant and

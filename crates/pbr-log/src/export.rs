@@ -95,10 +95,7 @@ impl Log {
                 progress(seq + 1, size);
             }
         }
-        if frontier.size() != size
-            || frontier.root() != note.checkpoint.root
-            || chain != note.checkpoint.chain
-        {
+        if frontier.size() != size || frontier.root() != note.checkpoint.root {
             return Err(LogError::Inconsistent(format!(
                 "the records do not lead to the checkpoint of size {size}; run `pbr verify`"
             )));

@@ -20,11 +20,13 @@ pub mod hex;
 pub mod merkle;
 pub mod note;
 pub mod notice;
+pub mod policy;
 pub mod proof;
 pub mod record;
 pub mod restore;
 pub mod store;
 pub mod verify;
+pub mod witness;
 
 pub use error::{LogError, RecordError};
 pub use hash::Hash;

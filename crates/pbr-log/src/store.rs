@@ -896,14 +896,12 @@ impl Log {
     }
 
     /// The checkpoint body of the whole log as it stands, for signing.
-    pub fn checkpoint_body(&self, time: u64) -> Result<Checkpoint, LogError> {
+    pub fn checkpoint_body(&self) -> Result<Checkpoint, LogError> {
         self.refuse_if_damaged("sign a checkpoint")?;
         Ok(Checkpoint {
             origin: self.origin.clone(),
             size: self.len(),
             root: self.root(),
-            chain: self.chain_head,
-            time,
         })
     }
 
@@ -923,7 +921,7 @@ impl Log {
     }
 
     /// Stores a checkpoint after checking that it describes this log: same origin, a size
-    /// within the log, and the root and chain head of that prefix. A later note of the same
+    /// within the log, and the root of that prefix. A later note of the same
     /// size (say, with one more co-signature) supersedes the earlier one.
     pub fn store_checkpoint(&mut self, note: &SignedCheckpoint) -> Result<(), LogError> {
         self.refuse_if_damaged("store a checkpoint")?;
@@ -949,12 +947,6 @@ impl Log {
         if self.root_at(checkpoint.size)? != checkpoint.root {
             return Err(LogError::Checkpoint(format!(
                 "root of size {} does not match the log",
-                checkpoint.size
-            )));
-        }
-        if self.chain_at(checkpoint.size)? != checkpoint.chain {
-            return Err(LogError::Checkpoint(format!(
-                "chain head of size {} does not match the log",
                 checkpoint.size
             )));
         }
@@ -990,16 +982,21 @@ impl Log {
         Ok(notes)
     }
 
-    /// Remembers a party's verifier key. A name already bound to another key is refused.
+    /// Remembers a verifier key (the log key, or a witness key), stored under
+    /// `<name>+<key id>`. A key of the same name and type bound to another public key is
+    /// refused: two keys named alike would make a checkpoint's lines ambiguous.
     pub fn add_verifier_key(&mut self, key: &VerifierKey) -> Result<(), LogError> {
         if self.disk_full {
             return Err(LogError::NoSpace {
                 path: Some(self.dir.clone()),
             });
         }
-        let text = key.to_string();
-        if let Some(existing) = self.keys.get(key.name.as_bytes())? {
-            if existing.as_ref() == text.as_bytes() {
+        if let Some(other) = self
+            .verifier_keys()?
+            .into_iter()
+            .find(|k| k.name == key.name && k.algorithm == key.algorithm)
+        {
+            if other == *key {
                 return Ok(());
             }
             return Err(LogError::Checkpoint(format!(
@@ -1007,11 +1004,12 @@ impl Log {
                 key.name
             )));
         }
-        self.keys.insert(key.name.as_bytes(), text.as_bytes())?;
+        let id = format!("{}+{}", key.name, crate::hex::encode(&key.key_id));
+        self.keys.insert(id.as_bytes(), key.to_string().as_bytes())?;
         self.flush()
     }
 
-    /// The verifier keys this ledger knows, by name.
+    /// The verifier keys this ledger knows, by name and key id.
     pub fn verifier_keys(&self) -> Result<Vec<VerifierKey>, LogError> {
         self.keys
             .iter()

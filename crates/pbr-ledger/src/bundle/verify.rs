@@ -151,35 +151,60 @@ pub fn verify(text: &str, trusted: Option<&[VerifierKey]>) -> Result<BundleRepor
 }
 
 /// The checkpoint quorum of the contract's latest terms in the bundle (by effective date,
-/// then seq) as `name+keyid` of the keys the contract gives those parties, and those of it
-/// not in `signed_by`; `None` when the terms name no quorum.
+/// then seq): its log key and its quorum's witness keys as `name+keyid`, and those of them
+/// missing from `signed_by` (the log key if it did not sign; the witnesses if fewer than the
+/// threshold cosigned); `None` when the terms name neither a log key nor a quorum.
 fn quorum_of(
     terms: &TermsRecords,
-    keys_of: &BTreeMap<String, [u8; 32]>,
+    _keys_of: &BTreeMap<String, [u8; 32]>,
     signed_by: &[String],
 ) -> Option<(Vec<String>, Vec<String>)> {
     let (_, _, latest) = terms
         .iter()
         .max_by_key(|(seq, effective, _)| (*effective, *seq))?;
-    let quorum: Vec<String> = latest
-        .checkpoint
-        .as_ref()?
-        .quorum
-        .iter()
-        .map(|party| match keys_of.get(party) {
-            Some(key) => format!(
-                "{party}+{}",
-                pbr_log::hex::encode(&pbr_log::note::key_id(party, key))
-            ),
-            None => format!("{party}+(no key)"),
-        })
-        .collect();
-    let missing = quorum
-        .iter()
-        .filter(|q| !signed_by.contains(q))
-        .cloned()
-        .collect();
-    Some((quorum, missing))
+    if latest.log.is_none() && latest.checkpoint.is_none() {
+        return None;
+    }
+    let id_of = |text: &str, fallback: String| match VerifierKey::parse(text) {
+        Ok(key) => format!("{}+{}", key.name, pbr_log::hex::encode(&key.key_id)),
+        Err(_) => fallback,
+    };
+    let log = latest
+        .log
+        .as_ref()
+        .map(|log| id_of(&log.key, format!("{}+(bad key)", log.origin)));
+    let (signers, threshold) = match &latest.checkpoint {
+        Some(checkpoint) => {
+            let signers: Vec<String> = checkpoint
+                .quorum
+                .iter()
+                .map(|party| {
+                    match latest
+                        .parties
+                        .iter()
+                        .find(|p| &p.id == party)
+                        .and_then(|p| p.witness_key.as_deref())
+                    {
+                        Some(text) => id_of(text, format!("{party}+(bad witness key)")),
+                        None => format!("{party}+(no witness key)"),
+                    }
+                })
+                .collect();
+            let threshold = checkpoint.threshold.unwrap_or(signers.len());
+            (signers, threshold)
+        }
+        None => (Vec::new(), 0),
+    };
+    let quorum = pbr_core::verdict::QuorumSigners {
+        contract: String::new(),
+        log,
+        signers,
+        threshold,
+    };
+    let missing = quorum.missing(signed_by);
+    let mut all: Vec<String> = quorum.log.iter().cloned().collect();
+    all.extend(quorum.signers);
+    Some((all, missing))
 }
 
 /// A request names a contract and exactly one of a participant and a settlement.

@@ -78,7 +78,7 @@ fn every_commit_and_checkpoint_updates_the_account() {
         (account.size, account.root, account.chain),
         (20, log.root(), log.chain_head())
     );
-    let note = checkpoint(&mut log, &key("alice", 1), 7);
+    let note = checkpoint(&mut log, None, 7);
     assert_eq!(
         account::read(&path).unwrap().unwrap().note,
         Some(note.to_text())
@@ -123,12 +123,12 @@ fn sled_gone_back_to_an_earlier_state_is_refused_naming_the_missing_records() {
 fn a_lost_checkpoint_is_refused() {
     let (_dir, path, saved) = saved_at_20();
     let mut log = Log::open(&path).unwrap();
-    checkpoint(&mut log, &key("alice", 1), 7);
+    checkpoint(&mut log, None, 7);
     drop(log);
     put_back(&path, &saved);
     let message = lost(Log::open(&path));
     assert!(
-        message.contains("sled lacks the checkpoint of size 20 signed by alice"),
+        message.contains("sled lacks the checkpoint of size 20 signed by test.example/ledger"),
         "{message}"
     );
 }

@@ -5,7 +5,7 @@ use pbr_log::hash::{EMPTY_CHAIN, chain_hash, empty_root, leaf_hash};
 use pbr_log::merkle::MemoryTree;
 use pbr_log::{Log, Record, VerifyOptions};
 
-use crate::support::{checkpoint, key, ledger, record};
+use crate::support::{ORIGIN, checkpoint, key, ledger, log_key, record, witness_key};
 
 const OPTIONS: VerifyOptions = VerifyOptions {
     threads: 2,
@@ -90,20 +90,20 @@ fn create_refuses_an_existing_ledger_and_open_refuses_a_non_ledger() {
 fn proofs_from_the_store_verify() {
     let (_dir, mut log) = ledger(100);
     let alice = key("alice", 1);
-    let note = checkpoint(&mut log, &alice, 1000);
-    let trusted = [alice.verifier_key()];
+    let note = checkpoint(&mut log, None, 1000);
+    let trusted = [log_key().verifier_key()];
     for seq in [0, 1, 63, 64, 99] {
         let proof = log.inclusion_proof(seq, None).unwrap();
         assert_eq!(proof.tree_size, 100);
         assert_eq!(proof.checkpoint, note.to_text());
-        assert_eq!(proof.verify(&trusted).unwrap(), vec!["alice".to_owned()]);
+        assert_eq!(proof.verify(&trusted).unwrap(), vec![ORIGIN.to_owned()]);
         let mut bad = proof.clone();
         bad.leaf_hash[0] ^= 1;
         assert!(bad.verify(&trusted).is_err());
     }
     let mut extra: Vec<Record> = (100..130).map(|n| record(&alice, n)).collect();
     log.append(&extra).unwrap();
-    checkpoint(&mut log, &alice, 2000);
+    checkpoint(&mut log, None, 2000);
     for first in [0, 1, 37, 64, 100, 130] {
         let proof = log.consistency_proof(first, None).unwrap();
         assert_eq!(proof.second, 130);
@@ -122,17 +122,16 @@ fn proofs_from_the_store_verify() {
 #[test]
 fn checkpoints_must_describe_the_log() {
     let (_dir, mut log) = ledger(10);
-    let alice = key("alice", 1);
-    let mut body = log.checkpoint_body(5).unwrap();
+    let mut body = log.checkpoint_body().unwrap();
     body.root[0] ^= 1;
-    let note = pbr_log::SignedCheckpoint::sign(body, &alice);
+    let note = pbr_log::SignedCheckpoint::sign(body, &log_key()).unwrap();
     assert!(matches!(
         log.store_checkpoint(&note),
         Err(LogError::Checkpoint(_))
     ));
-    let mut body = log.checkpoint_body(5).unwrap();
+    let mut body = log.checkpoint_body().unwrap();
     body.origin = "elsewhere".into();
-    let note = pbr_log::SignedCheckpoint::sign(body, &alice);
+    let note = pbr_log::SignedCheckpoint::sign(body, &key("elsewhere", 1)).unwrap();
     assert!(matches!(
         log.store_checkpoint(&note),
         Err(LogError::Checkpoint(_))
@@ -142,10 +141,10 @@ fn checkpoints_must_describe_the_log() {
 #[test]
 fn a_cosigned_checkpoint_supersedes_the_earlier_one_of_its_size() {
     let (_dir, mut log) = ledger(10);
-    let (alice, bob) = (key("alice", 1), key("bob", 2));
-    let mut note = checkpoint(&mut log, &alice, 5);
+    let bob = witness_key("bob", 2);
+    let mut note = checkpoint(&mut log, None, 5);
     log.add_verifier_key(&bob.verifier_key()).unwrap();
-    note.cosign(&bob);
+    note.cosign(&bob, 5).unwrap();
     log.store_checkpoint(&note).unwrap();
     assert_eq!(log.latest_checkpoint().unwrap().unwrap(), note);
     assert_eq!(log.checkpoints().unwrap(), vec![note]);
@@ -155,30 +154,30 @@ fn a_cosigned_checkpoint_supersedes_the_earlier_one_of_its_size() {
 fn verify_passes_and_incremental_starts_at_the_last_checkpoint() {
     let (_dir, mut log) = ledger(40);
     let alice = key("alice", 1);
-    checkpoint(&mut log, &alice, 1);
+    checkpoint(&mut log, None, 1);
     let full = log.verify(OPTIONS, None, |_, _| {}).unwrap();
     assert_eq!((full.from_seq, full.len), (0, 40));
     let alice_id = format!(
-        "alice+{}",
-        pbr_log::hex::encode(&alice.verifier_key().key_id)
+        "{ORIGIN}+{}",
+        pbr_log::hex::encode(&log_key().verifier_key().key_id)
     );
     assert_eq!(full.checkpoints, vec![(40, vec![alice_id.clone()])]);
     assert_eq!(full.keys, pbr_log::KeySource::Ledger);
     // With out-of-band keys the report says so; a stranger's key signed nothing, which is
     // a finding about trust (the checkpoint has no signer), not a bad log.
     let given = log
-        .verify(OPTIONS, Some(&[alice.verifier_key()]), |_, _| {})
+        .verify(OPTIONS, Some(&[log_key().verifier_key()]), |_, _| {})
         .unwrap();
     assert_eq!(
         (given.keys, given.checkpoints.clone()),
         (pbr_log::KeySource::Given, vec![(40, vec![alice_id])])
     );
-    let stranger = key("mallory", 9).verifier_key();
+    let stranger = key(ORIGIN, 9).verifier_key();
     let unsigned = log.verify(OPTIONS, Some(&[stranger]), |_, _| {}).unwrap();
     assert_eq!(unsigned.checkpoints, vec![(40, vec![])]);
     // Against the ledger's own keys, a checkpoint none of them signed is an inconsistency.
     let body = log.latest_checkpoint().unwrap().unwrap().checkpoint;
-    let foreign = pbr_log::SignedCheckpoint::sign(body.clone(), &key("mallory", 9));
+    let foreign = pbr_log::SignedCheckpoint::sign(body.clone(), &key(ORIGIN, 9)).unwrap();
     log.store_checkpoint(&foreign).unwrap();
     let error = log.verify(OPTIONS, None, |_, _| {}).unwrap_err();
     assert!(
@@ -186,7 +185,7 @@ fn verify_passes_and_incremental_starts_at_the_last_checkpoint() {
         "{error}"
     );
     // Alice's checkpoint again, superseding the foreign one.
-    log.store_checkpoint(&pbr_log::SignedCheckpoint::sign(body, &alice))
+    log.store_checkpoint(&pbr_log::SignedCheckpoint::sign(body, &log_key()).unwrap())
         .unwrap();
     let more: Vec<Record> = (40..60).map(|n| record(&alice, n)).collect();
     log.append(&more).unwrap();

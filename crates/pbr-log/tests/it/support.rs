@@ -15,7 +15,7 @@ pub(crate) fn record(key: &SignerKey, n: u64) -> Record {
 /// A new ledger in a temporary directory with `len` records appended in batches of 7.
 pub(crate) fn ledger(len: u64) -> (tempfile::TempDir, Log) {
     let dir = tempfile::tempdir().unwrap();
-    let mut log = Log::create(&dir.path().join("ledger"), "test.example/ledger").unwrap();
+    let mut log = Log::create(&dir.path().join("ledger"), ORIGIN).unwrap();
     let key = key("alice", 1);
     let records: Vec<Record> = (0..len).map(|n| record(&key, n)).collect();
     for batch in records.chunks(7) {
@@ -24,10 +24,32 @@ pub(crate) fn ledger(len: u64) -> (tempfile::TempDir, Log) {
     (dir, log)
 }
 
-/// Signs and stores a checkpoint of the whole log by `key`, registering the key.
-pub(crate) fn checkpoint(log: &mut Log, key: &SignerKey, time: u64) -> pbr_log::SignedCheckpoint {
-    log.add_verifier_key(&key.verifier_key()).unwrap();
-    let note = pbr_log::SignedCheckpoint::sign(log.checkpoint_body(time).unwrap(), key);
+/// The origin of the test ledgers.
+pub(crate) const ORIGIN: &str = "test.example/ledger";
+
+/// The test ledgers' log key.
+pub(crate) fn log_key() -> SignerKey {
+    key(ORIGIN, 200)
+}
+
+/// A witness key from a fixed seed.
+pub(crate) fn witness_key(name: &str, seed_byte: u8) -> SignerKey {
+    SignerKey::witness_from_seed(name, [seed_byte; 32]).unwrap()
+}
+
+/// Signs and stores a checkpoint of the whole log with the log key and, if given, a
+/// cosignature of `witness` at `time`, registering the keys.
+pub(crate) fn checkpoint(
+    log: &mut Log,
+    witness: Option<&SignerKey>,
+    time: u64,
+) -> pbr_log::SignedCheckpoint {
+    log.add_verifier_key(&log_key().verifier_key()).unwrap();
+    let mut note = pbr_log::SignedCheckpoint::sign(log.checkpoint_body().unwrap(), &log_key()).unwrap();
+    if let Some(witness) = witness {
+        log.add_verifier_key(&witness.verifier_key()).unwrap();
+        note.cosign(witness, time).unwrap();
+    }
     log.store_checkpoint(&note).unwrap();
     note
 }
