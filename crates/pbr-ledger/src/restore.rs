@@ -224,6 +224,8 @@ struct RecordLine {
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CheckpointLine {
+    /// 2; absent in a format-1 export.
+    format: Option<u32>,
     checkpoint: String,
     verifier_keys: Vec<String>,
 }
@@ -265,6 +267,18 @@ fn read_summary(export: &Path) -> Result<ExportSummary, LedgerError> {
         if line.contains("\"checkpoint\"") && !line.contains("\"record_hex\"") {
             let parsed: CheckpointLine = serde_json::from_str(&line)
                 .map_err(|e| input(export, number, format!("checkpoint line: {e}")))?;
+            if parsed.format != Some(2) {
+                return Err(input(
+                    export,
+                    number,
+                    match parsed.format {
+                        None => "a format-1 export: restore it with the pbr that wrote it, then \
+                                 run `pbr migrate`"
+                            .to_owned(),
+                        Some(other) => format!("format {other}: this pbr reads format 2"),
+                    },
+                ));
+            }
             closing = Some((number, parsed));
             continue;
         }

@@ -29,6 +29,8 @@ struct EventLine<'a> {
 
 #[derive(Serialize)]
 struct CheckpointLine {
+    /// The format of the export, 2: RFC 6962 SHA-256 tree, C2SP checkpoint.
+    format: u32,
     checkpoint: String,
     verifier_keys: Vec<String>,
 }
@@ -101,6 +103,7 @@ impl Log {
             )));
         }
         let line = CheckpointLine {
+            format: 2,
             checkpoint: note.to_text(),
             verifier_keys: self
                 .verifier_keys()?
