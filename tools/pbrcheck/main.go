@@ -484,6 +484,11 @@ func cmdCheckpoint(path string, p *policy, out io.Writer) error {
 // tile/<H>/data/<N>; C2SP has no height element and calls entries
 // tile/entries/<N> (u16be-length bundles, not Go's newline records), so
 // paths are built here and Go's Tile.Path is never used.
+//
+// A partial tile is read from its .p/W path only. C2SP lets a client fall
+// back to the full tile once a log has grown past the checkpoint; a tile
+// tree checked here is a snapshot at its checkpoint, where that full tile
+// would be beyond the tree (checkAllTileFiles rejects such files).
 type tileDir struct {
 	dir string
 }
@@ -498,16 +503,29 @@ func (d *tileDir) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
 		if t.H != tileH || t.L < 0 || t.W < 1 || t.W > 256 {
 			return nil, fmt.Errorf("unexpected tile request %+v", t)
 		}
-		b, rel, err := d.readTile(strconv.Itoa(t.L), t.N, t.W)
+		rel := tilePath(strconv.Itoa(t.L), t.N, t.W)
+		b, err := d.read(rel)
 		if err != nil {
 			return nil, err
 		}
-		if !strings.Contains(rel, ".p/") && len(b) != tileBytes || strings.Contains(rel, ".p/") && len(b) != t.W*tlog.HashSize {
-			return nil, fmt.Errorf("%s: %d bytes, not a whole tile", rel, len(b))
+		if len(b) != t.W*tlog.HashSize {
+			return nil, fmt.Errorf("%s: %d bytes, want %d", rel, len(b), t.W*tlog.HashSize)
 		}
-		data[i] = b[:t.W*tlog.HashSize]
+		data[i] = b
 	}
 	return data, nil
+}
+
+func (d *tileDir) read(rel string) ([]byte, error) {
+	max := int64(tileBytes)
+	if strings.HasPrefix(rel, "tile/entries/") {
+		max = maxBundle
+	}
+	b, err := readLimited(filepath.Join(d.dir, filepath.FromSlash(rel)), max)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%s is missing", rel)
+	}
+	return b, err
 }
 
 // tilePath is the C2SP path of tile N of a level ("0".."63" or "entries"),
@@ -525,32 +543,8 @@ func tilePath(level string, n int64, w int) string {
 	return p
 }
 
-// readTile reads tile N of width W and returns it with its path. As C2SP
-// tlog-tiles has it, a partial tile is read from its .p/W path, falling back
-// to the full tile (which replaces partial ones a log may delete); the
-// caller keeps the first W items of a full one.
-func (d *tileDir) readTile(level string, n int64, w int) ([]byte, string, error) {
-	max := int64(maxBundle)
-	if level != "entries" {
-		max = tileBytes
-	}
-	paths := []string{tilePath(level, n, w)}
-	if w < 256 {
-		paths = append(paths, tilePath(level, n, 256))
-	}
-	for _, rel := range paths {
-		b, err := readLimited(filepath.Join(d.dir, filepath.FromSlash(rel)), max)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		return b, rel, err
-	}
-	return nil, "", fmt.Errorf("%s is missing (and no full tile either)", paths[0])
-}
-
 // parseBundle splits an entry bundle (u16 big-endian length ‖ bytes, ...)
-// read from path rel: a partial bundle must hold exactly w entries, a full
-// one 256, of which the first w are returned.
+// read from path rel into exactly w entries.
 func parseBundle(b []byte, rel string, w int) ([][]byte, error) {
 	var entries [][]byte
 	for len(b) > 0 {
@@ -564,99 +558,169 @@ func parseBundle(b []byte, rel string, w int) ([][]byte, error) {
 		entries = append(entries, b[2:2+n])
 		b = b[2+n:]
 	}
-	want := 256
-	if strings.Contains(rel, ".p/") {
-		want = w
+	if len(entries) != w {
+		return nil, fmt.Errorf("%s: %d entries, want %d", rel, len(entries), w)
 	}
-	if len(entries) != want {
-		return nil, fmt.Errorf("%s: %d entries, want %d", rel, len(entries), want)
-	}
-	return entries[:w], nil
+	return entries, nil
 }
 
-func (d *tileDir) readBundle(n int64, w int) ([][]byte, error) {
-	b, rel, err := d.readTile("entries", n, w)
-	if err != nil {
-		return nil, err
+// memHashes is a tlog.HashReader over hashes held in memory.
+type memHashes []tlog.Hash
+
+func (m *memHashes) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
+	out := make([]tlog.Hash, len(indexes))
+	for i, x := range indexes {
+		if x < 0 || x >= int64(len(*m)) {
+			return nil, fmt.Errorf("hash %d not stored", x)
+		}
+		out[i] = (*m)[x]
 	}
-	return parseBundle(b, rel, w)
+	return out, nil
 }
 
-// checkTiles checks every entry of the tree against the hash tiles, through
-// tlog.TileHashReader (which authenticates each tile against the root), then
-// Go's own inclusion and consistency proofs for some indices and sizes, and
-// finally every other file under tile/ (e.g. partial tiles of earlier sizes).
-// It returns the number of entries and the number of files checked.
+// treeRoot is tlog.TreeHash with RFC 6962's root for the empty tree.
+func treeRoot(n int64, r tlog.HashReader) (tlog.Hash, error) {
+	if n == 0 {
+		return emptyRoot, nil
+	}
+	return tlog.TreeHash(n, r)
+}
+
+// checkTiles checks a tile tree against its checkpoint's tree in three steps
+// and returns the number of entries and of files under tile/ checked.
+//
+//  1. Every entry bundle the tree needs is read, each entry's record hash
+//     stored with tlog.StoredHashesForRecordHash; the tree they make must
+//     have the signed root (tlog.TreeHash). This authenticates the entries.
+//  2. Every file under tile/ must have a C2SP path inside the tree and equal
+//     what tlog.ReadTileData gives for it from those hashes; every tile the
+//     tree needs must be there.
+//  3. Go's client path over the files: tlog.TileHashReader's tree hash and
+//     level-0 hashes must agree, and inclusion and consistency proofs that
+//     tlog.ProveRecord/ProveTree build from the tiles must pass CheckRecord/
+//     CheckTree. Step 3 alone would not do: x/mod's TileHashReader does not
+//     authenticate every tile it reads (see README.md), hence steps 1 and 2.
 func checkTiles(dir string, tree tlog.Tree) (int64, int, error) {
 	d := &tileDir{dir: dir}
-	hr := tlog.TileHashReader(tree, d)
-	if tree.N == 0 {
-		if tree.Hash != emptyRoot {
-			return 0, 0, fmt.Errorf("empty tree's root is not SHA-256(\"\")")
-		}
-	} else {
-		th, err := tlog.TreeHash(tree.N, hr)
-		if err != nil {
-			return 0, 0, fmt.Errorf("tree hash from tiles: %v", err)
-		}
-		if th != tree.Hash {
-			return 0, 0, fmt.Errorf("tiles give root %s, checkpoint says %s", b64(th), b64(tree.Hash))
-		}
-	}
-
-	samples := sampleIndices(tree.N)
-	leaves := map[int64]tlog.Hash{}
+	stored := &memHashes{}
 	for n := int64(0); n*256 < tree.N; n++ {
 		w := int(min64(256, tree.N-n*256))
-		entries, err := d.readBundle(n, w)
+		rel := tilePath("entries", n, w)
+		b, err := d.read(rel)
 		if err != nil {
 			return 0, 0, err
 		}
-		hashes, err := tlog.ReadTileData(tlog.Tile{H: tileH, L: 0, N: n, W: w}, hr)
+		entries, err := parseBundle(b, rel, w)
 		if err != nil {
-			return 0, 0, fmt.Errorf("level-0 tile %s: %v", tilePath("0", n, w), err)
+			return 0, 0, err
 		}
 		for i, e := range entries {
-			idx := n*256 + int64(i)
-			rh := tlog.RecordHash(e)
-			if !bytes.Equal(rh[:], hashes[i*tlog.HashSize:(i+1)*tlog.HashSize]) {
-				return 0, 0, fmt.Errorf("entry %d in %s hashes to %s, the tree has %x", idx, tilePath("entries", n, w), hexOf(rh), hashes[i*tlog.HashSize:(i+1)*tlog.HashSize])
+			h, err := tlog.StoredHashesForRecordHash(n*256+int64(i), tlog.RecordHash(e), stored)
+			if err != nil {
+				return 0, 0, err
 			}
-			if samples[idx] {
-				leaves[idx] = rh
+			*stored = append(*stored, h...)
+		}
+	}
+	root, err := treeRoot(tree.N, stored)
+	if err != nil {
+		return 0, 0, err
+	}
+	if root != tree.Hash {
+		return 0, 0, fmt.Errorf("the %d entries under tile/entries have root %s, the checkpoint says %s%s", tree.N, b64(root), b64(tree.Hash), firstDifference(d, tree.N, stored))
+	}
+
+	files, err := checkAllTileFiles(dir, tree, stored)
+	if err != nil {
+		return 0, 0, err
+	}
+	if err := checkTileHashReader(d, tree, stored); err != nil {
+		return 0, 0, err
+	}
+	return tree.N, files, nil
+}
+
+// firstDifference names, for an error message only, the first entry whose
+// hash differs from the level-0 tile file that should hold it.
+func firstDifference(d *tileDir, size int64, stored tlog.HashReader) string {
+	for n := int64(0); n*256 < size; n++ {
+		w := int(min64(256, size-n*256))
+		rel := tilePath("0", n, w)
+		tile, err := d.read(rel)
+		if err != nil {
+			return ""
+		}
+		want, err := tlog.ReadTileData(tlog.Tile{H: tileH, L: 0, N: n, W: w}, stored)
+		if err != nil {
+			return ""
+		}
+		for i := 0; i < w; i++ {
+			if len(tile) < (i+1)*tlog.HashSize || !bytes.Equal(tile[i*tlog.HashSize:(i+1)*tlog.HashSize], want[i*tlog.HashSize:(i+1)*tlog.HashSize]) {
+				return fmt.Sprintf(" (entry %d in %s does not hash to its leaf in %s)", n*256+int64(i), tilePath("entries", n, w), rel)
 			}
 		}
 	}
+	return ""
+}
 
-	// Go's proofs from the tiles, checked against the signed root.
-	for idx, leaf := range leaves {
-		p, err := tlog.ProveRecord(tree.N, idx, hr)
+// checkTileHashReader is step 3 of checkTiles.
+func checkTileHashReader(d *tileDir, tree tlog.Tree, stored tlog.HashReader) error {
+	if tree.N == 0 {
+		return nil
+	}
+	thr := tlog.TileHashReader(tree, d)
+	th, err := tlog.TreeHash(tree.N, thr)
+	if err != nil {
+		return fmt.Errorf("tlog.TileHashReader: tree hash: %v", err)
+	}
+	if th != tree.Hash {
+		return fmt.Errorf("tlog.TileHashReader: tiles give root %s, the checkpoint says %s", b64(th), b64(tree.Hash))
+	}
+	for n := int64(0); n*256 < tree.N; n++ {
+		t := tlog.Tile{H: tileH, L: 0, N: n, W: int(min64(256, tree.N-n*256))}
+		got, err := tlog.ReadTileData(t, thr)
 		if err != nil {
-			return 0, 0, fmt.Errorf("inclusion proof of %d: %v", idx, err)
+			return fmt.Errorf("tlog.TileHashReader: %s: %v", tilePath("0", t.N, t.W), err)
 		}
-		if err := tlog.CheckRecord(p, tree.N, tree.Hash, idx, leaf); err != nil {
-			return 0, 0, fmt.Errorf("inclusion proof of %d in %d: %v", idx, tree.N, err)
+		want, err := tlog.ReadTileData(t, stored)
+		if err != nil {
+			return err
+		}
+		if !bytes.Equal(got, want) {
+			return fmt.Errorf("tlog.TileHashReader: %s does not hold the entries' hashes", tilePath("0", t.N, t.W))
+		}
+	}
+	samples := sampleIndices(tree.N)
+	for idx := range samples {
+		leaf, err := stored.ReadHashes([]int64{tlog.StoredHashIndex(0, idx)})
+		if err != nil {
+			return err
+		}
+		p, err := tlog.ProveRecord(tree.N, idx, thr)
+		if err != nil {
+			return fmt.Errorf("inclusion proof of %d from the tiles: %v", idx, err)
+		}
+		if err := tlog.CheckRecord(p, tree.N, tree.Hash, idx, leaf[0]); err != nil {
+			return fmt.Errorf("inclusion proof of %d in %d from the tiles: %v", idx, tree.N, err)
 		}
 	}
 	for m := range samples {
 		if m < 1 || m >= tree.N {
 			continue
 		}
-		old, err := tlog.TreeHash(m, hr)
+		old, err := tlog.TreeHash(m, stored)
 		if err != nil {
-			return 0, 0, fmt.Errorf("root of size %d: %v", m, err)
+			return err
 		}
-		p, err := tlog.ProveTree(tree.N, m, hr)
+		p, err := tlog.ProveTree(tree.N, m, thr)
 		if err != nil {
-			return 0, 0, fmt.Errorf("consistency proof %d → %d: %v", m, tree.N, err)
+			return fmt.Errorf("consistency proof %d → %d from the tiles: %v", m, tree.N, err)
 		}
 		if err := tlog.CheckTree(p, tree.N, tree.Hash, m, old); err != nil {
-			return 0, 0, fmt.Errorf("consistency proof %d → %d: %v", m, tree.N, err)
+			return fmt.Errorf("consistency proof %d → %d from the tiles: %v", m, tree.N, err)
 		}
 	}
-
-	files, err := checkAllTileFiles(dir, tree, hr)
-	return tree.N, files, err
+	return nil
 }
 
 // sampleIndices picks indices for proofs: the ends, the middle and the tile
@@ -678,10 +742,11 @@ func min64(a, b int64) int64 {
 	return b
 }
 
-// checkAllTileFiles checks every file under DIR/tile: each must have a C2SP
-// path, lie inside the tree and agree with it (partial tiles left from
-// earlier sizes included). It returns the number of files checked.
-func checkAllTileFiles(dir string, tree tlog.Tree, hr tlog.HashReader) (int, error) {
+// checkAllTileFiles is step 2 of checkTiles: every file under DIR/tile must
+// have a C2SP path, lie inside the tree and agree with the stored hashes
+// (partial tiles left from earlier sizes included), and every tile of the
+// tree must be there. It returns the number of files checked.
+func checkAllTileFiles(dir string, tree tlog.Tree, stored tlog.HashReader) (int, error) {
 	root := filepath.Join(dir, "tile")
 	var files []string
 	err := filepath.WalkDir(root, func(path string, e fs.DirEntry, err error) error {
@@ -704,6 +769,7 @@ func checkAllTileFiles(dir string, tree tlog.Tree, hr tlog.HashReader) (int, err
 		return 0, err
 	}
 	sort.Strings(files)
+	have := map[string]bool{}
 	for _, rel := range files {
 		level, n, w, ok := parseTilePath(rel)
 		if !ok {
@@ -721,15 +787,11 @@ func checkAllTileFiles(dir string, tree tlog.Tree, hr tlog.HashReader) (int, err
 		if end > tree.N {
 			return 0, fmt.Errorf("%s: beyond the checkpoint's tree of size %d", rel, tree.N)
 		}
-		want, err := tlog.ReadTileData(tlog.Tile{H: tileH, L: L, N: n, W: w}, hr)
+		want, err := tlog.ReadTileData(tlog.Tile{H: tileH, L: L, N: n, W: w}, stored)
 		if err != nil {
 			return 0, fmt.Errorf("%s: %v", rel, err)
 		}
-		max := int64(tileBytes)
-		if level == "entries" {
-			max = maxBundle
-		}
-		b, err := readLimited(filepath.Join(dir, filepath.FromSlash(rel)), max)
+		b, err := (&tileDir{dir: dir}).read(rel)
 		if err != nil {
 			return 0, err
 		}
@@ -738,15 +800,26 @@ func checkAllTileFiles(dir string, tree tlog.Tree, hr tlog.HashReader) (int, err
 			if err != nil {
 				return 0, err
 			}
-			var hashes []byte
+			b = nil
 			for _, e := range entries {
 				h := tlog.RecordHash(e)
-				hashes = append(hashes, h[:]...)
+				b = append(b, h[:]...)
 			}
-			b = hashes
 		}
 		if !bytes.Equal(b, want) {
 			return 0, fmt.Errorf("%s does not agree with the tree of size %d", rel, tree.N)
+		}
+		have[rel] = true
+	}
+	// The tiles the tree of size N needs: at each level, the full ones and
+	// the partial one of the width N gives.
+	for L := 0; tree.N>>(8*L) > 0; L++ {
+		count := tree.N >> (8 * L)
+		for n := int64(0); n*256 < count; n++ {
+			rel := tilePath(strconv.Itoa(L), n, int(min64(256, count-n*256)))
+			if !have[rel] {
+				return 0, fmt.Errorf("%s is missing", rel)
+			}
 		}
 	}
 	return len(files), nil

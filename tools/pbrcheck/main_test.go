@@ -187,14 +187,69 @@ func TestSkylightMirrorTiles(t *testing.T) {
 	b := bundle(256, 300)
 	b[len(b)-1] ^= 1
 	writeFile(t, filepath.Join(dir, "tile/entries/001.p/44"), b)
-	if _, _, err := checkTiles(dir, tree); err == nil || !strings.Contains(err.Error(), "entry 299") {
+	if _, _, err := checkTiles(dir, tree); err == nil || !strings.Contains(err.Error(), "entry 299 in tile/entries/001.p/44 does not hash") {
 		t.Fatalf("changed entry 299: %v", err)
 	}
-	// The partial bundle gone, a full one in its place: C2SP's fallback.
+	// One entry too many, a hash tile missing.
+	writeFile(t, filepath.Join(dir, "tile/entries/001.p/44"), bundle(256, 301))
+	if _, _, err := checkTiles(dir, tree); err == nil || err.Error() != "tile/entries/001.p/44: 45 entries, want 44" {
+		t.Fatalf("a bundle with an extra entry: %v", err)
+	}
+	writeFile(t, filepath.Join(dir, "tile/entries/001.p/44"), bundle(256, 300))
+	os.Rename(filepath.Join(dir, "tile/1/000.p/1"), filepath.Join(dir, "away"))
+	if _, _, err := checkTiles(dir, tree); err == nil || err.Error() != "tile/1/000.p/1 is missing" {
+		t.Fatalf("a missing level-1 tile: %v", err)
+	}
+	os.Rename(filepath.Join(dir, "away"), filepath.Join(dir, "tile/1/000.p/1"))
+	// The partial bundle gone, a full one in its place: C2SP's fallback for
+	// a log grown past its checkpoint, which a snapshot must not need.
 	os.RemoveAll(filepath.Join(dir, "tile/entries/001.p"))
 	writeFile(t, filepath.Join(dir, "tile/entries/001"), bundle(256, 512))
-	if _, _, err := checkTiles(dir, tree); err == nil || !strings.Contains(err.Error(), "beyond the checkpoint") {
+	if _, _, err := checkTiles(dir, tree); err == nil || !strings.Contains(err.Error(), "tile/entries/001.p/44 is missing") {
+		t.Fatalf("full bundle instead of the partial one: %v", err)
+	}
+	writeFile(t, filepath.Join(dir, "tile/entries/001.p/44"), bundle(256, 300))
+	if _, _, err := checkTiles(dir, tree); err == nil || !strings.Contains(err.Error(), "tile/entries/001: beyond the checkpoint") {
 		t.Fatalf("full bundle beyond the tree: %v", err)
+	}
+}
+
+// x/mod's tlog.TileHashReader (0.7.0, and upstream as of 2026-06) checks
+// tiles against their parents from index len(stx) of its tile list, where
+// len(stx) counts the tree hash's subtrees, not their distinct tiles; when
+// several subtrees share a tile, the first tiles read for the requested
+// hashes are never authenticated. Here, in the 300-entry skylight tree, an
+// entry and its leaf hash in tile/0/000 are forged together: TileHashReader
+// returns the forged hash, checkTiles must not accept it.
+func TestGoTileHashReaderGap(t *testing.T) {
+	src := interop(t, "vectors/tiles/sunlight-skylight/testdata/witness/mirror/"+mirrorHash)
+	text, _ := splitNote(t, readFile(t, filepath.Join(src, "checkpoint")))
+	_, tree, err := parseBody(text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for _, rel := range []string{"tile/0/001.p/44", "tile/1/000.p/1"} {
+		writeFile(t, filepath.Join(dir, rel), readFile(t, filepath.Join(src, rel)))
+	}
+	forged := []byte("forged record")
+	h := tlog.RecordHash(forged)
+	tile := readFile(t, filepath.Join(src, "tile/0/000"))
+	copy(tile[10*tlog.HashSize:], h[:])
+	writeFile(t, filepath.Join(dir, "tile/0/000"), tile)
+	b := bundle(0, 10)
+	b = append(append(b, 0, byte(len(forged))), forged...)
+	writeFile(t, filepath.Join(dir, "tile/entries/000"), append(b, bundle(11, 256)...))
+	writeFile(t, filepath.Join(dir, "tile/entries/001.p/44"), bundle(256, 300))
+
+	got, err := tlog.TileHashReader(tree, &tileDir{dir: dir}).ReadHashes([]int64{tlog.StoredHashIndex(0, 10)})
+	if err == nil && got[0] == h {
+		t.Log("tlog.TileHashReader returned the forged leaf hash of entry 10 without error (the x/mod gap is still there)")
+	} else {
+		t.Logf("tlog.TileHashReader now rejects the forged tile (%v): the x/mod gap is fixed, README.md can say so", err)
+	}
+	if _, _, err := checkTiles(dir, tree); err == nil || !strings.Contains(err.Error(), "the 300 entries under tile/entries have root") {
+		t.Fatalf("checkTiles on a forged entry and leaf hash: %v", err)
 	}
 }
 
@@ -605,5 +660,76 @@ func TestEmptyRoot(t *testing.T) {
 	}
 	if emptyRoot != sha256.Sum256([]byte{}) || hexOf(emptyRoot) != "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" {
 		t.Fatal("emptyRoot")
+	}
+}
+
+// A tree of 256,300 entries built with Go's tlog.StoredHashes and written
+// in C2SP layout: three levels, full and partial tiles, and tile indices of
+// 1000 and more (tile/0/x001/000, tile/entries/x001/000.p/44).
+func TestLargeTree(t *testing.T) {
+	if testing.Short() {
+		t.Skip("large tree")
+	}
+	const n = 256*1000 + 300
+	var stored []tlog.Hash
+	hr := tlog.HashReaderFunc(func(idx []int64) ([]tlog.Hash, error) {
+		out := make([]tlog.Hash, len(idx))
+		for i, x := range idx {
+			out[i] = stored[x]
+		}
+		return out, nil
+	})
+	entry := func(i int64) []byte { return []byte(fmt.Sprintf("e%d", i)) }
+	for i := int64(0); i < n; i++ {
+		h, err := tlog.StoredHashes(i, entry(i), hr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stored = append(stored, h...)
+	}
+	root, err := tlog.TreeHash(n, hr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	files := 0
+	for _, tile := range tlog.NewTiles(tileH, 0, n) {
+		// Keep the tiles of size n: full ones and the widest partial ones.
+		if tile.W < 256 && int64(tile.N*256+int64(tile.W))<<(8*tile.L) != n>>(8*tile.L)<<(8*tile.L) {
+			continue
+		}
+		data, err := tlog.ReadTileData(tile, hr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, filepath.Join(dir, tilePath(fmt.Sprint(tile.L), tile.N, tile.W)), data)
+		files++
+		if tile.L == 0 {
+			var b []byte
+			for i := tile.N * 256; i < tile.N*256+int64(tile.W); i++ {
+				e := entry(i)
+				b = append(append(b, byte(len(e)>>8), byte(len(e))), e...)
+			}
+			writeFile(t, filepath.Join(dir, tilePath("entries", tile.N, tile.W)), b)
+			files++
+		}
+	}
+	for _, p := range []string{"tile/0/x001/000", "tile/0/x001/001.p/44", "tile/entries/x001/001.p/44", "tile/1/003.p/233", "tile/2/000.p/3"} {
+		if _, err := os.Stat(filepath.Join(dir, p)); err != nil {
+			t.Fatalf("layout: %v", err)
+		}
+	}
+	tree := tlog.Tree{N: n, Hash: root}
+	got, gotFiles, err := checkTiles(dir, tree)
+	if err != nil || got != n || gotFiles != files {
+		t.Fatalf("checkTiles: %d entries, %d of %d files, %v", got, gotFiles, files, err)
+	}
+	// A flipped byte in a level-1 tile that x/mod's TileHashReader reads
+	// without authenticating it (see TestGoTileHashReaderGap).
+	b := readFile(t, filepath.Join(dir, "tile/1/002"))
+	b[100] ^= 1
+	writeFile(t, filepath.Join(dir, "tile/1/002"), b)
+	if _, _, err := checkTiles(dir, tree); err == nil || !strings.Contains(err.Error(), "tile/1/002 does not agree") {
+		t.Fatalf("a flipped byte in tile/1/002: %v", err)
 	}
 }
