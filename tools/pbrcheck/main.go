@@ -73,7 +73,7 @@ func main() {
 	switch {
 	case err == nil:
 	case errors.As(err, &u):
-		fmt.Fprintf(os.Stderr, "pbrcheck: error: %s\n%s\n", oneLine(err), usage)
+		fmt.Fprintf(os.Stderr, "pbrcheck: error: %s (pbrcheck help shows the usage)\n", oneLine(err))
 		os.Exit(2)
 	default:
 		fmt.Fprintf(os.Stderr, "pbrcheck: error: %s\n", oneLine(err))
@@ -137,18 +137,19 @@ type options struct {
 	logKey    string
 	witnesses listFlag
 	quorum    int
+	quorumSet bool
 	leafHash  string
 	record    string
 }
 
 // parseFlags takes exactly one positional argument, before or after the flags.
 func parseFlags(cmd string, args []string) (string, *options, error) {
-	o := &options{quorum: -1}
+	o := &options{}
 	fset := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fset.SetOutput(io.Discard)
 	fset.StringVar(&o.logKey, "log-key", "", "")
 	fset.Var(&o.witnesses, "witness", "")
-	fset.IntVar(&o.quorum, "quorum", -1, "")
+	fset.IntVar(&o.quorum, "quorum", 0, "")
 	if cmd == "inclusion" || cmd == "receipt" {
 		fset.StringVar(&o.record, "record", "", "")
 	}
@@ -169,6 +170,7 @@ func parseFlags(cmd string, args []string) (string, *options, error) {
 	if len(pos) != 1 {
 		return "", nil, usageError{fmt.Sprintf("%s takes exactly one file or directory, got %d", cmd, len(pos))}
 	}
+	fset.Visit(func(f *flag.Flag) { o.quorumSet = o.quorumSet || f.Name == "quorum" })
 	if o.logKey == "" {
 		return "", nil, usageError{cmd + ": --log-key is required"}
 	}
@@ -207,7 +209,9 @@ func newPolicy(o *options) (*policy, error) {
 		return nil, fmt.Errorf("--log-key %q: %v", o.logKey, err)
 	}
 	p := &policy{log: logV}
-	seen := map[string]string{}
+	// No public key serves two roles (DESIGN §3): the log key's is seen first.
+	logKey, _ := base64.StdEncoding.DecodeString(strings.SplitN(o.logKey, "+", 3)[2])
+	seen := map[string]string{string(logKey[1:]): o.logKey}
 	for _, vkey := range o.witnesses {
 		w, err := parseWitnessKey(vkey)
 		if err != nil {
@@ -215,14 +219,14 @@ func newPolicy(o *options) (*policy, error) {
 		}
 		for _, k := range []string{string(w.key), fmt.Sprintf("%s+%08x", w.name, w.id)} {
 			if prev, dup := seen[k]; dup {
-				return nil, fmt.Errorf("--witness %q repeats the key or name+id of --witness %q: each witness counts once", vkey, prev)
+				return nil, fmt.Errorf("--witness %q repeats the key or name+id of %q: each key has one role and each witness counts once", vkey, prev)
 			}
 			seen[k] = vkey
 		}
 		p.witnesses = append(p.witnesses, w)
 	}
 	switch {
-	case o.quorum == -1:
+	case !o.quorumSet:
 		p.quorum = len(p.witnesses)
 	case o.quorum < 0 || o.quorum > len(p.witnesses):
 		return nil, fmt.Errorf("--quorum %d: must be between 0 and the %d --witness keys given", o.quorum, len(p.witnesses))

@@ -358,6 +358,12 @@ func TestCheckpointCosignatureRules(t *testing.T) {
 	runOK(t, args("--witness", w1.vkey, "--witness", w2.vkey, "--witness", w3.vkey, "--quorum", "2")...)
 	runFail(t, "--quorum 4", args("--witness", w1.vkey, "--witness", w2.vkey, "--witness", w3.vkey, "--quorum", "4")...)
 	runFail(t, "repeats", args("--witness", w1.vkey, "--witness", w1.vkey)...)
+	runFail(t, "--quorum -1", args("--witness", w1.vkey, "--quorum", "-1")...)
+	// The log key's public key as a witness key: one key, two roles.
+	logPub, _ := base64.StdEncoding.DecodeString(strings.SplitN(tesseraKey, "+", 3)[2])
+	twin := append([]byte{algCosig}, logPub[1:]...)
+	twinV := fmt.Sprintf("twin.example+%08x+%s", keyID("twin.example", twin), base64.StdEncoding.EncodeToString(twin))
+	runFail(t, "each key has one role", args("--witness", twinV)...)
 	// A line by an unknown key is ignored; a known key's failing line rejects.
 	write(signed + w3.line(body, 5) + w1.line(body, 1700000000))
 	runOK(t, args("--witness", w1.vkey)...)
