@@ -198,9 +198,9 @@ echo "ok: interop vectors: genuine log accepted, every tampered copy rejected"
 
 # ---------------------------------------------------------------------------------------
 # 3. pbr itself. Runs once pbr has `export --tiles`; until then it is skipped.
-# Expected commands (DESIGN §3): `pbr --json demo DIR` prints JSON with verifier_keys
-# (the log key, type 0x01, and the witness keys, type 0x04) and, if pbr adds it, the
-# quorum; `pbr --ledger DIR export --tiles TILEDIR`; `pbr --ledger DIR proof --seq 5
+# Expected commands (DESIGN §3): `pbr --json demo DIR` prints JSON with "policy" (a C2SP
+# tlog-policy text, as main's demo prints on 2026-12-07) or at least verifier_keys (the log
+# key, type 0x01, and witness keys, type 0x04); `pbr --ledger DIR export --tiles TILEDIR`; `pbr --ledger DIR proof --seq 5
 # --json`; `pbr --ledger DIR proof --consistency --from M --to N --json`;
 # `pbr --ledger DIR proof --seq 5 --format tlog-proof`.
 if ! timeout 30 "$pbr" export --help 2>&1 | grep -q -- '--tiles'; then
@@ -212,21 +212,51 @@ command -v python3 >/dev/null || fail "part 3 needs python3"
 
 ledger="$work/demo"
 timeout 300 "$pbr" --json demo "$ledger" >"$work/demo.json" || fail "pbr demo"
-# The trust policy, from the demo's own output: keys by their type byte.
+# The trust policy, from the demo's own output: its C2SP tlog-policy text ("policy") when
+# there is one, as --log-key/--witness/--quorum (pbrcheck takes a quorum of k of n witnesses,
+# so nested groups are refused); else verifier_keys by their type byte, all witnesses needed.
 mapfile -t trust < <(python3 - "$work/demo.json" <<'PY'
 import base64, json, sys
 demo = json.load(open(sys.argv[1]))
-logs, witnesses = [], []
-for vkey in demo["verifier_keys"]:
-    kind = base64.b64decode(vkey.split("+", 2)[2])[0]
-    {1: logs, 4: witnesses}.get(kind, []).append(vkey)
-if len(logs) != 1:
-    sys.exit(f"want one log key (type 0x01) in verifier_keys, found {len(logs)}")
-print("--log-key"); print(logs[0])
-for w in witnesses:
-    print("--witness"); print(w)
-if demo.get("quorum") is not None:
-    print("--quorum"); print(demo["quorum"])
+def flags(log, witnesses, quorum):
+    print("--log-key"); print(log)
+    for w in witnesses:
+        print("--witness"); print(w)
+    print("--quorum"); print(quorum)
+if demo.get("policy"):
+    logs, witnesses, groups, quorum = [], {}, {}, None
+    for line in demo["policy"].splitlines():
+        f = line.split()
+        if not f or f[0].startswith("#"):
+            continue
+        if f[0] == "log":
+            logs.append(f[1])
+        elif f[0] == "witness":
+            witnesses[f[1]] = f[2]
+        elif f[0] == "group":
+            groups[f[1]] = (f[2], f[3:])
+        elif f[0] == "quorum":
+            quorum = f[1]
+    if len(logs) != 1 or quorum is None:
+        sys.exit("policy: want one log line and a quorum line")
+    if quorum == "none":
+        flags(logs[0], [], 0)
+    elif quorum in witnesses:
+        flags(logs[0], [witnesses[quorum]], 1)
+    elif quorum in groups and all(m in witnesses for m in groups[quorum][1]):
+        k, members = groups[quorum]
+        k = {"all": len(members), "any": 1}.get(k) or int(k)
+        flags(logs[0], [witnesses[m] for m in members], k)
+    else:
+        sys.exit(f"policy: quorum {quorum} is not a witness or a group of witnesses")
+else:
+    logs, witnesses = [], []
+    for vkey in demo["verifier_keys"]:
+        kind = base64.b64decode(vkey.split("+", 2)[2])[0]
+        {1: logs, 4: witnesses}.get(kind, []).append(vkey)
+    if len(logs) != 1:
+        sys.exit(f"want one log key (type 0x01) in verifier_keys, found {len(logs)}")
+    flags(logs[0], witnesses, len(witnesses))
 PY
 )
 [ "${#trust[@]}" -ge 2 ] || fail "no trust policy from pbr --json demo"
@@ -240,7 +270,7 @@ size=$(sed -n 2p "$tiles/checkpoint")
 [ "$size" -gt 10 ] || fail "demo log of size $size: too small for the proofs below"
 
 # The JSON Lines export: same checkpoint as the tiles; record 5's bytes for --record.
-timeout 300 "$pbr" --ledger "$ledger" export --out "$work/export.jsonl" || fail "pbr export"
+timeout 300 "$pbr" --ledger "$ledger" export --out "$work/export.jsonl" >/dev/null || fail "pbr export"
 python3 - "$work/export.jsonl" "$tiles/checkpoint" "$work/record5" <<'PY' || fail "export and tiles disagree"
 import json, sys
 lines = [json.loads(l) for l in open(sys.argv[1])]
