@@ -12,8 +12,8 @@ use serde_json::json;
 
 use crate::atomic::{Existing, OutFile};
 use crate::cli::{
-    CheckpointCommand, Cli, Command, KeyKind, PartyCommand, ProofArgs, ReportCommand, SecretCommand,
-    WitnessCommand,
+    CheckpointCommand, Cli, Command, KeyKind, PartyCommand, ProofArgs, ReportCommand,
+    SecretCommand, WitnessCommand,
 };
 use crate::exit_code;
 use crate::output::{hex, out, outln, print_json, progress};
@@ -702,7 +702,9 @@ fn witness(ledger: Option<PathBuf>, command: WitnessCommand, json: bool) -> Resu
     };
     let mut ledger = open(ledger)?;
     let logs = match log_key {
-        Some(text) => vec![VerifierKey::parse(&text).map_err(|e| input(format!("--log-key: {e}")))?],
+        Some(text) => {
+            vec![VerifierKey::parse(&text).map_err(|e| input(format!("--log-key: {e}")))?]
+        }
         None => {
             let named: Vec<VerifierKey> = ledger.log_keys()?.into_iter().map(|(_, k)| k).collect();
             if named.is_empty() {
@@ -713,8 +715,8 @@ fn witness(ledger: Option<PathBuf>, command: WitnessCommand, json: bool) -> Resu
             named
         }
     };
-    let witness = pbr_log::witness::Witness::open(key, logs, &state)
-        .map_err(|e| input(e.to_string()))?;
+    let witness =
+        pbr_log::witness::Witness::open(key, logs, &state).map_err(|e| input(e.to_string()))?;
     let note = ledger.witness_checkpoint(&witness, size, time)?;
     ledger.close()?;
     if json {
@@ -876,7 +878,9 @@ fn demo(dir: Option<PathBuf>, json: bool) -> Result<()> {
     );
     outln!("\nbalances of {} (DKK):", sample::SAMPLE_CONTRACT);
     crate::settlement::print_balances(&balances);
-    outln!("\ncheckpoint (signed by the demo log key, cosigned by the jobcentre's and the provider's witnesses):\n");
+    outln!(
+        "\ncheckpoint (signed by the demo log key, cosigned by the jobcentre's and the provider's witnesses):\n"
+    );
     out!("{}", note.to_text());
     outln!("\ndemo log and witness keys (demo only: their seeds are public):");
     for key in &keys {

@@ -173,7 +173,10 @@ pub fn verifier_key_parts(text: &str) -> Option<(&str, u8, [u8; 32])> {
 /// Whether `name` may name a key or a log: printable ASCII (0x21 to 0x7e) other than `+`,
 /// at least one character (DESIGN §3 "Keys").
 pub fn valid_key_name(name: &str) -> bool {
-    !name.is_empty() && name.bytes().all(|b| (0x21..=0x7e).contains(&b) && b != b'+')
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| (0x21..=0x7e).contains(&b) && b != b'+')
 }
 
 /// Standard base64 with padding (RFC 4648 §4), strict: no whitespace, canonical padding bits.

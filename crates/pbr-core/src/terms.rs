@@ -1100,7 +1100,10 @@ fn check_keys(terms: &Terms, p: &mut Problems<'_>) {
             Some((name, 0x01, key)) if name == log.origin => note(p, Some(key), at),
             Some((name, 0x01, _)) => p.add(
                 at,
-                format!("the log key is named {name}, not after the origin {}", log.origin),
+                format!(
+                    "the log key is named {name}, not after the origin {}",
+                    log.origin
+                ),
             ),
             Some(_) => p.add(at, "a log key has type 0x01".into()),
             None => p.add(at, "not a verifier key (<name>+<key id>+<base64>)".into()),

@@ -302,7 +302,8 @@ impl Ledger {
         // Terms and parties only: the contracts' money flows stay where they are stored.
         let state = self.state_without_flows()?;
         let mut quorums = Vec::new();
-        let id_of = |key: &VerifierKey| format!("{}+{}", key.name, pbr_log::hex::encode(&key.key_id));
+        let id_of =
+            |key: &VerifierKey| format!("{}+{}", key.name, pbr_log::hex::encode(&key.key_id));
         for (id, contract) in &state.contracts {
             let Some(version) = contract.versions.last() else {
                 continue;
@@ -353,7 +354,11 @@ impl Ledger {
     /// witness keys (named by party) and the threshold.
     pub fn policy(&mut self, contract: &str) -> Result<pbr_log::policy::Policy, LedgerError> {
         let state = self.state_without_flows()?;
-        let Some(version) = state.contracts.get(contract).and_then(|c| c.versions.last()) else {
+        let Some(version) = state
+            .contracts
+            .get(contract)
+            .and_then(|c| c.versions.last())
+        else {
             return Err(LedgerError::Mismatch(format!(
                 "contract {contract} is not registered"
             )));
@@ -387,7 +392,10 @@ impl Ledger {
                         "{party} is in the quorum of {contract} but has no witness-key"
                     )));
                 };
-                witnesses.push((party.clone(), parse(format!("{party}'s witness-key"), text)?));
+                witnesses.push((
+                    party.clone(),
+                    parse(format!("{party}'s witness-key"), text)?,
+                ));
             }
             threshold = checkpoint.threshold;
         }

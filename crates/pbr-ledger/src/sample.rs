@@ -423,8 +423,9 @@ fn checkpoint(ledger: &mut Ledger, time: u64) -> Result<SignedCheckpoint, Ledger
     let mut note = None;
     for key in &demo_witness_keys()[..2] {
         let dir = ledger.log().dir().join(DEMO_WITNESS_DIR).join(key.name());
-        let witness = pbr_log::witness::Witness::open(key.clone(), vec![demo_log_key().verifier_key()], &dir)
-            .map_err(|e| LedgerError::Mismatch(e.to_string()))?;
+        let witness =
+            pbr_log::witness::Witness::open(key.clone(), vec![demo_log_key().verifier_key()], &dir)
+                .map_err(|e| LedgerError::Mismatch(e.to_string()))?;
         note = Some(ledger.witness_checkpoint(&witness, Some(size), time)?);
     }
     Ok(note.expect("the quorum has two witnesses"))

@@ -360,7 +360,10 @@ pub struct SignedCheckpoint {
 impl SignedCheckpoint {
     /// Signs a checkpoint body with the log key, giving a note with one signature. The log
     /// key is a type-`0x01` key named after the origin (DESIGN §3 "Keys").
-    pub fn sign(checkpoint: Checkpoint, log_key: &SignerKey) -> Result<SignedCheckpoint, NoteError> {
+    pub fn sign(
+        checkpoint: Checkpoint,
+        log_key: &SignerKey,
+    ) -> Result<SignedCheckpoint, NoteError> {
         if log_key.algorithm != ALGORITHM_ED25519 {
             return err(format!(
                 "{} is a witness key; a checkpoint is signed with the log key",

@@ -130,7 +130,11 @@ impl Policy {
                     policy.check_new_name(name).map_err(fail)?;
                     let members = members
                         .iter()
-                        .map(|m| policy.member(m).ok_or_else(|| fail(format!("{m} is not defined above"))))
+                        .map(|m| {
+                            policy
+                                .member(m)
+                                .ok_or_else(|| fail(format!("{m} is not defined above")))
+                        })
                         .collect::<Result<Vec<_>, _>>()?;
                     let threshold = match *threshold {
                         "all" => members.len(),
@@ -139,7 +143,12 @@ impl Policy {
                             .parse::<usize>()
                             .ok()
                             .filter(|k| (1..=members.len()).contains(k))
-                            .ok_or_else(|| fail(format!("threshold {k} is not all, any or 1 … {}", members.len())))?,
+                            .ok_or_else(|| {
+                                fail(format!(
+                                    "threshold {k} is not all, any or 1 … {}",
+                                    members.len()
+                                ))
+                            })?,
                     };
                     policy.groups.push(Group {
                         name: (*name).to_owned(),
@@ -220,7 +229,11 @@ impl Policy {
                 group.threshold.to_string()
             };
             let members: Vec<&str> = group.members.iter().map(|m| self.name_of(m)).collect();
-            text.push_str(&format!("group {} {threshold} {}\n", group.name, members.join(" ")));
+            text.push_str(&format!(
+                "group {} {threshold} {}\n",
+                group.name,
+                members.join(" ")
+            ));
         }
         match &self.quorum {
             None => text.push_str("quorum none\n"),

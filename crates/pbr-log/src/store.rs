@@ -1005,7 +1005,8 @@ impl Log {
             )));
         }
         let id = format!("{}+{}", key.name, crate::hex::encode(&key.key_id));
-        self.keys.insert(id.as_bytes(), key.to_string().as_bytes())?;
+        self.keys
+            .insert(id.as_bytes(), key.to_string().as_bytes())?;
         self.flush()
     }
 

@@ -163,7 +163,11 @@ pub struct Cosigned {
 impl Witness {
     /// A witness with `key` (a type-`0x04` key) for the logs whose keys are `logs` (each
     /// named after its origin), remembering what it cosigned in `dir` (created if missing).
-    pub fn open(key: SignerKey, logs: Vec<VerifierKey>, dir: &Path) -> Result<Witness, WitnessError> {
+    pub fn open(
+        key: SignerKey,
+        logs: Vec<VerifierKey>,
+        dir: &Path,
+    ) -> Result<Witness, WitnessError> {
         if !key.is_witness() {
             return Err(WitnessError::BadRequest(format!(
                 "{} is not a witness key (type 0x04)",
@@ -185,7 +189,8 @@ impl Witness {
 
     /// The state file of an origin: `<hex SHA-256(origin)>`.
     fn file(&self, origin: &str) -> PathBuf {
-        self.dir.join(crate::hex::encode(&Sha256::digest(origin.as_bytes())))
+        self.dir
+            .join(crate::hex::encode(&Sha256::digest(origin.as_bytes())))
     }
 
     /// What this witness last cosigned for `origin`, if anything.

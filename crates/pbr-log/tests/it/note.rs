@@ -43,7 +43,10 @@ fn malformed_bodies_are_refused() {
         good.replace(ORIGIN, "has+plus"),
         good.replace(ORIGIN, ""),
         good.replace("BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=", "Bwc="),
-        good.replace("BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=\n", "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc="),
+        good.replace(
+            "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=\n",
+            "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=",
+        ),
         format!("{good}extension line\n"),
         "aalborg.example/impact60\n120\n".to_owned(),
     ];
@@ -119,7 +122,10 @@ fn keys_of_the_wrong_kind_are_refused() {
     let mut note = SignedCheckpoint::sign(body(), &log_key()).unwrap();
     assert!(note.cosign(&key("w1", 2), 5).is_err());
     assert!(note.cosign(&witness("w1", 2), 0).is_err(), "time 0");
-    assert!(note.cosign(&witness("w1", 2), 1 << 63).is_err(), "time 2^63");
+    assert!(
+        note.cosign(&witness("w1", 2), 1 << 63).is_err(),
+        "time 2^63"
+    );
 }
 
 #[test]
@@ -157,7 +163,9 @@ fn a_forged_key_of_the_same_name_signs_nothing() {
 
 #[test]
 fn unknown_and_malformed_signature_lines_are_ignored() {
-    let text = SignedCheckpoint::sign(body(), &log_key()).unwrap().to_text();
+    let text = SignedCheckpoint::sign(body(), &log_key())
+        .unwrap()
+        .to_text();
     let text = format!("{text}\u{2014} stranger AAAA\nnot a signature line\n");
     let note = SignedCheckpoint::parse(&text).unwrap();
     assert_eq!(
@@ -196,10 +204,15 @@ fn a_known_key_with_a_short_signature_invalidates_the_note() {
     let vkey = witness("w1", 2).verifier_key();
     let short =
         base64::engine::general_purpose::STANDARD.encode([&vkey.key_id[..], &[0u8; 64]].concat());
-    let log = SignedCheckpoint::sign(body(), &log_key()).unwrap().to_text();
+    let log = SignedCheckpoint::sign(body(), &log_key())
+        .unwrap()
+        .to_text();
     let text = format!("{log}\u{2014} w1 {short}\n");
     let note = SignedCheckpoint::parse(&text).unwrap();
-    assert!(note.verify(&[vkey]).is_err(), "a cosignature is 8 + 64 bytes");
+    assert!(
+        note.verify(&[vkey]).is_err(),
+        "a cosignature is 8 + 64 bytes"
+    );
     assert_eq!(
         note.verify(&[witness("w2", 3).verifier_key()]).unwrap(),
         Vec::<String>::new()
@@ -210,7 +223,10 @@ fn a_known_key_with_a_short_signature_invalidates_the_note() {
 fn names_are_printable_ascii_without_plus() {
     for bad in ["", "a b", "a+b", "tab\t", "caf\u{e9}", "nbsp\u{a0}"] {
         assert!(SignerKey::from_seed(bad, [1; 32]).is_err(), "{bad:?}");
-        assert!(SignerKey::witness_from_seed(bad, [1; 32]).is_err(), "{bad:?}");
+        assert!(
+            SignerKey::witness_from_seed(bad, [1; 32]).is_err(),
+            "{bad:?}"
+        );
     }
     for good in ["a", "aalborg.example/impact60", "K1", "x_y-z~!"] {
         assert!(SignerKey::from_seed(good, [1; 32]).is_ok(), "{good:?}");

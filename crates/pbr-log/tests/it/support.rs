@@ -45,7 +45,8 @@ pub(crate) fn checkpoint(
     time: u64,
 ) -> pbr_log::SignedCheckpoint {
     log.add_verifier_key(&log_key().verifier_key()).unwrap();
-    let mut note = pbr_log::SignedCheckpoint::sign(log.checkpoint_body().unwrap(), &log_key()).unwrap();
+    let mut note =
+        pbr_log::SignedCheckpoint::sign(log.checkpoint_body().unwrap(), &log_key()).unwrap();
     if let Some(witness) = witness {
         log.add_verifier_key(&witness.verifier_key()).unwrap();
         note.cosign(witness, time).unwrap();
