@@ -24,6 +24,7 @@ pub mod proof;
 pub mod record;
 pub mod restore;
 pub mod store;
+pub mod tlog_proof;
 pub mod verify;
 
 pub use error::{LogError, RecordError};
@@ -32,4 +33,5 @@ pub use note::{Checkpoint, SignedCheckpoint, SignerKey, VerifierKey};
 pub use proof::{ConsistencyProof, InclusionProof};
 pub use record::Record;
 pub use store::{Appended, Batch, Log, panic_is_contained};
+pub use tlog_proof::{TlogProof, TlogProofError};
 pub use verify::{KeySource, VerifyError, VerifyOptions, VerifyReport};

@@ -13,6 +13,7 @@ mod record;
 mod store;
 mod support;
 mod tamper;
+mod tlog_proof;
 mod vectors;
 
 /// Every `.rs` file in this directory is a module of this binary; a forgotten file would
