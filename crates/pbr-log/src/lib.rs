@@ -25,6 +25,7 @@ pub mod proof;
 pub mod record;
 pub mod restore;
 pub mod store;
+pub mod tlog_proof;
 pub mod verify;
 pub mod witness;
 
@@ -34,4 +35,5 @@ pub use note::{Checkpoint, SignedCheckpoint, SignerKey, VerifierKey};
 pub use proof::{ConsistencyProof, InclusionProof};
 pub use record::Record;
 pub use store::{Appended, Batch, Log, panic_is_contained};
+pub use tlog_proof::{TlogProof, TlogProofError};
 pub use verify::{KeySource, VerifyError, VerifyOptions, VerifyReport};

@@ -1,4 +1,4 @@
-//! The Merkle tree of RFC 9162 §2.1 over the record bytes, with BLAKE3 as `HASH`.
+//! The Merkle tree of RFC 9162 §2.1 over the record bytes, with SHA-256 as `HASH` (format 2).
 //!
 //! Nothing here reads storage directly: proofs are generated from any [`NodeSource`], a view
 //! of the *complete* subtrees of the tree (those covering `2^level` leaves starting at a
@@ -123,6 +123,10 @@ fn subproof<S: NodeSource>(
 }
 
 /// Verifies an inclusion proof as RFC 9162 §2.1.3.2 prescribes.
+///
+/// The path binds the leaf to `root`, not to `tree_size`: every size whose tree gives the
+/// leaf a path of the same shape accepts it (as in every RFC 9162 verifier), so the caller
+/// takes `tree_size` and `root` together from a signed checkpoint.
 pub fn verify_inclusion(
     leaf_index: u64,
     tree_size: u64,
@@ -158,7 +162,7 @@ pub fn verify_inclusion(
 
 /// Verifies a consistency proof as RFC 9162 §2.1.4.2 prescribes, with the two edge cases of
 /// DESIGN §3: `first == second` needs an empty path and equal roots; `first == 0` needs an
-/// empty path and `first_root = BLAKE3("")`.
+/// empty path and `first_root = SHA-256("")`.
 pub fn verify_consistency(
     first: u64,
     second: u64,

@@ -6,12 +6,14 @@
 
 mod account;
 mod crash;
+mod interop_merkle;
 mod merkle;
 mod note;
 mod record;
 mod store;
 mod support;
 mod tamper;
+mod tlog_proof;
 mod vectors;
 
 /// Every `.rs` file in this directory is a module of this binary; a forgotten file would
