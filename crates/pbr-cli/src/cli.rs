@@ -405,6 +405,10 @@ pub(crate) struct ProofArgs {
     /// The newer tree size, that of a stored checkpoint (default: the latest checkpoint).
     #[arg(long, requires = "consistency")]
     pub(crate) to: Option<u64>,
+    /// `tlog-proof`: the inclusion proof as a C2SP tlog-proof@v1 receipt (docs/format.md
+    /// §6.2), the text a submitter keeps.
+    #[arg(long, value_name = "FORMAT", requires = "seq", value_parser = ["tlog-proof"])]
+    pub(crate) format: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

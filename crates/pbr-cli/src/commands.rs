@@ -523,6 +523,16 @@ fn proof(ledger: &Ledger, args: ProofArgs, json: bool) -> Result<()> {
     let log = ledger.log();
     let text = if let Some(seq) = args.seq {
         let proof = log.inclusion_proof(seq, args.tree_size)?;
+        if args.format.is_some() {
+            let receipt = pbr_log::tlog_proof::TlogProof::new(
+                proof.leaf_index,
+                proof.path.clone(),
+                proof.checkpoint.clone(),
+            )
+            .map_err(|e| anyhow!("the receipt of seq {seq}: {e}"))?;
+            out!("{}", receipt.to_text());
+            return Ok(());
+        }
         if !json {
             outln!(
                 "record {} is in the tree of size {} with root {} ({} path hashes)",
