@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
-"""Write a small valid pbr export, independently of the pbr code (docs/format.md §1, §3, §4, §5).
+"""Write a small valid pbr format-2 export, independently of the pbr code (docs/format.md §1, §3, §4, §5).
 
 Records carry real events (§8: monthly-status-recorded, outcome-claimed and
 cost-recorded in turn, with pseudo-random values) and are signed alternately by two
-keys, `alice` and `bob`; each export line's `event` is the event's JSON form. The
-checkpoint (origin `test.example/ledger`) is co-signed by both. The two verifier keys
-are printed to stdout, one per line.
+event keys, `alice` and `bob`; each export line's `event` is the event's JSON form. The
+checkpoint (origin `test.example/ledger`) is a C2SP tlog-checkpoint signed by the log key
+`test.example/ledger` and cosigned (cosignature/v1) by the witness keys `alice-witness` and
+`bob-witness`. The verifier keys (log key first, then the witness keys) are printed to
+stdout, one per line; --policy writes the matching C2SP tlog-policy (quorum: both witnesses).
 
-    make_test_export.py OUT.jsonl [-n N] [--seed SEED] [--time T]
+    make_test_export.py OUT.jsonl [-n N] [--seed SEED] [--time T] [--policy FILE]
 
 The helpers are also imported by tools/test_verify_export.py to build tampered exports.
 The Merkle root here is computed by the recursive definition (RFC 9162 §2.1.1),
@@ -34,6 +36,10 @@ from nacl.signing import SigningKey
 
 ORIGIN = "test.example/ledger"
 EVENT_PREFIX = b"pbr-event-v1\n"
+LOG_TYPE, WITNESS_TYPE = 0x01, 0x04  # signed-note signature types
+TIME = 1_700_000_000  # the cosignatures' default timestamp
+
+Signer = tuple[str, SigningKey]  # (key name, key)
 
 
 def signing_key(label: str) -> SigningKey:
@@ -45,13 +51,26 @@ def public_key(sk: SigningKey) -> bytes:
     return bytes(sk.verify_key)
 
 
-def key_id(name: str, pk: bytes) -> bytes:
-    return hashlib.sha256(name.encode() + b"\n\x01" + pk).digest()[:4]
+def key_id(name: str, pk: bytes, kind: int = LOG_TYPE) -> bytes:
+    """signed-note: SHA-256(name || 0x0A || type || public key)[:4]."""
+    return hashlib.sha256(name.encode() + b"\n" + bytes([kind]) + pk).digest()[:4]
 
 
-def verifier_key(name: str, pk: bytes) -> str:
-    b64 = base64.b64encode(b"\x01" + pk).decode()
-    return f"{name}+{key_id(name, pk).hex()}+{b64}"
+def verifier_key(name: str, pk: bytes, kind: int = LOG_TYPE) -> str:
+    b64 = base64.b64encode(bytes([kind]) + pk).decode()
+    return f"{name}+{key_id(name, pk, kind).hex()}+{b64}"
+
+
+def private_key(text: str) -> tuple[str, int, SigningKey]:
+    """A Go note signer key `PRIVATE+KEY+<name>+<key id>+<base64(type || seed)>` -> (name, type, key)."""
+    prefix, word, name, kid, b64 = text.strip().split("+", 4)
+    raw = base64.b64decode(b64, validate=True)
+    if (prefix, word) != ("PRIVATE", "KEY") or len(raw) != 33:
+        raise ValueError("not a PRIVATE+KEY+... signer key")
+    sk = SigningKey(raw[1:])
+    if key_id(name, public_key(sk), raw[0]).hex() != kid:
+        raise ValueError("the key id does not match the key")
+    return name, raw[0], sk
 
 
 def encode_record(event: bytes, pk: bytes, sig: bytes) -> bytes:
@@ -241,76 +260,125 @@ def event_bytes_of(record: bytes) -> bytes:
     return record[10:10 + int.from_bytes(record[2:10], "little")]
 
 
+
 def leaf_hash(record: bytes) -> bytes:
-    return blake3(b"\x00" + record).digest()
+    """RFC 6962: SHA-256(0x00 || record bytes)."""
+    return hashlib.sha256(b"\x00" + record).digest()
 
 
 def node_hash(left: bytes, right: bytes) -> bytes:
-    return blake3(b"\x01" + left + right).digest()
+    return hashlib.sha256(b"\x01" + left + right).digest()
 
 
-def chain_hash(prev: bytes, leaf: bytes) -> bytes:
-    return blake3(b"\x02" + prev + leaf).digest()
+def chain_hash(prev: bytes, record: bytes) -> bytes:
+    """§3.1: BLAKE3(0x02 || previous chain hash || record bytes)."""
+    return blake3(b"\x02" + prev + record).digest()
 
 
 def mth(leaves: list[bytes]) -> bytes:
     """RFC 9162 §2.1.1 Merkle tree hash over leaf hashes (a one-leaf tree is its leaf)."""
     if not leaves:
-        return blake3(b"").digest()
+        return hashlib.sha256(b"").digest()
     if len(leaves) == 1:
         return leaves[0]
     k = 1 << ((len(leaves) - 1).bit_length() - 1)  # largest power of two < n
     return node_hash(mth(leaves[:k]), mth(leaves[k:]))
 
 
-def note_body(origin: str, size: int, root: bytes, chain: bytes, time: int) -> str:
-    r, c = base64.b64encode(root).decode(), base64.b64encode(chain).decode()
-    return f"{origin}\n{size}\n{r}\nchain {c}\ntime {time}\n"
+def note_body(origin: str, size: int, root: bytes) -> str:
+    """§4.2: the three lines of a C2SP tlog-checkpoint."""
+    return f"{origin}\n{size}\n{base64.b64encode(root).decode()}\n"
 
 
 def sig_line(name: str, sk: SigningKey, body: str, as_key: bytes | None = None) -> str:
-    """One `— name base64(key_id || sig)` line; `as_key` lets a test claim another key's id."""
+    """The log key's line `— name base64(key_id || Ed25519(body))`; `as_key` claims another key's id."""
     kid = key_id(name, as_key if as_key is not None else public_key(sk))
     sig = sk.sign(body.encode()).signature
     return f"\u2014 {name} {base64.b64encode(kid + sig).decode()}\n"
 
 
-def signed_note(body: str, signers: list[tuple[str, SigningKey]]) -> str:
-    return body + "\n" + "".join(sig_line(name, sk, body) for name, sk in signers)
+def cosig_line(name: str, sk: SigningKey, body: str, time: int = TIME, as_key: bytes | None = None,
+               signed_time: int | None = None) -> str:
+    """A cosignature/v1 line `— name base64(key_id || u64 BE time || Ed25519(message))`.
+
+    `signed_time` signs another time than the one written (a forgery)."""
+    kid = key_id(name, as_key if as_key is not None else public_key(sk), WITNESS_TYPE)
+    message = f"cosignature/v1\ntime {time if signed_time is None else signed_time}\n{body}"
+    sig = sk.sign(message.encode()).signature
+    return f"\u2014 {name} {base64.b64encode(kid + time.to_bytes(8, 'big') + sig).decode()}\n"
+
+
+def signed_note(body: str, log: Signer | None, witnesses: list[Signer] = (), time: int = TIME) -> str:  # type: ignore[assignment]
+    """The note: body, blank line, the log key's line, then one cosignature per witness."""
+    lines = sig_line(*log, body) if log is not None else ""
+    return body + "\n" + lines + "".join(cosig_line(name, sk, body, time) for name, sk in witnesses)
 
 
 def tree_heads(records: list[bytes]) -> tuple[list[bytes], list[bytes], bytes]:
     """(leaf hashes, chain hashes, Merkle root) of a list of records."""
     leaves = [leaf_hash(r) for r in records]
     chains, prev = [], bytes(32)
-    for leaf in leaves:
-        prev = chain_hash(prev, leaf)
+    for r in records:
+        prev = chain_hash(prev, r)
         chains.append(prev)
     return leaves, chains, mth(leaves)
 
 
-def export_lines(records: list[bytes], note: str, vkeys: list[str]) -> list[str]:
+def export_lines(records: list[bytes], note: str, vkeys: list[str], fmt: int | None = 2) -> list[str]:
     """§5: one JSON line per record, then the checkpoint line (each without its `\\n`).
 
     `event` is the JSON form of the record's event when this module made it, else null.
-    """
+    `fmt=None` writes a format-1 style last line (no `format` field)."""
     leaves, chains, _ = tree_heads(records)
     lines = [json.dumps({"seq": i, "record_hex": r.hex(), "leaf_hash": leaves[i].hex(),
                          "chain_hash": chains[i].hex(), "event": EVENTS.get(event_bytes_of(r))},
                         separators=(",", ":"))
              for i, r in enumerate(records)]
-    lines.append(json.dumps({"checkpoint": note, "verifier_keys": vkeys}, separators=(",", ":")))
+    tail: dict[str, Any] = {} if fmt is None else {"format": fmt}
+    tail.update(checkpoint=note, verifier_keys=vkeys)
+    lines.append(json.dumps(tail, separators=(",", ":")))
     return lines
 
 
-def checkpoint_for(records: list[bytes], signers: list[tuple[str, SigningKey]],
-                   origin: str = ORIGIN, time: int = 1_700_000_000) -> str:
-    _, chains, root = tree_heads(records)
-    return signed_note(note_body(origin, len(records), root, chains[-1] if chains else bytes(32), time), signers)
-
-
-def parties() -> list[tuple[str, SigningKey]]:
+def parties() -> list[Signer]:
+    """The event keys: the authors of the records."""
     return [("alice", signing_key("alice")), ("bob", signing_key("bob"))]
+
+
+def log_signer(origin: str = ORIGIN) -> Signer:
+    return (origin, signing_key("log " + origin))
+
+
+def witnesses() -> list[Signer]:
+    return [("alice-witness", signing_key("alice-witness")), ("bob-witness", signing_key("bob-witness"))]
+
+
+def log_vkey(origin: str = ORIGIN) -> str:
+    name, sk = log_signer(origin)
+    return verifier_key(name, public_key(sk))
+
+
+def witness_vkeys() -> list[str]:
+    return [verifier_key(name, public_key(sk), WITNESS_TYPE) for name, sk in witnesses()]
+
+
+def policy_text(quorum: str = "all", log: str | None = None, wits: list[str] | None = None) -> str:
+    """A C2SP tlog-policy: the log, each witness under its key name, and a group of them all."""
+    wits = witness_vkeys() if wits is None else wits
+    lines = [f"log {log or log_vkey()}"]
+    lines += [f"witness {w.split('+')[0]} {w}" for w in wits]
+    if wits:
+        lines.append(f"group everyone {quorum} {' '.join(w.split('+')[0] for w in wits)}")
+    lines.append("quorum everyone" if wits else "quorum none")
+    return "\n".join(lines) + "\n"
+
+
+def checkpoint_for(records: list[bytes], log: Signer | None = None, wits: list[Signer] | None = None,
+                   origin: str = ORIGIN, time: int = TIME) -> str:
+    """The note for these records, signed by the log key and cosigned by the witnesses."""
+    _, _, root = tree_heads(records)
+    return signed_note(note_body(origin, len(records), root), log or log_signer(),
+                       witnesses() if wits is None else wits, time)
 
 
 def make_records(n: int, seed: int = 1) -> list[bytes]:
@@ -336,12 +404,15 @@ def main() -> int:
     ap.add_argument("out")
     ap.add_argument("-n", type=int, default=20, help="number of records (default 20)")
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--time", type=int, default=1_700_000_000)
+    ap.add_argument("--time", type=int, default=TIME, help="the cosignatures' timestamp")
+    ap.add_argument("--policy", metavar="FILE", help="also write the C2SP tlog-policy that trusts it")
     args = ap.parse_args()
-    keys = parties()
     records = make_records(args.n, args.seed)
-    vkeys = [verifier_key(name, public_key(sk)) for name, sk in keys]
-    write_export(args.out, records, checkpoint_for(records, keys, time=args.time), vkeys)
+    vkeys = [log_vkey(), *witness_vkeys()]
+    write_export(args.out, records, checkpoint_for(records, time=args.time), vkeys)
+    if args.policy:
+        with open(args.policy, "w", encoding="utf-8", newline="\n") as f:
+            f.write(policy_text())
     print("\n".join(vkeys))
     return 0
 

@@ -1,18 +1,29 @@
 #!/usr/bin/env python3
-"""Independent verifier for pbr ledger exports and proofs.
+"""Independent verifier for pbr ledger exports and proofs, format 2.
 
-Implements docs/format.md (version 1) without using any pbr code:
-  §1.1 record wire layout and its rejection rules, §1.2 strict Ed25519,
-  §3 hashes, §3.1 hash chain, §3.2 Merkle root (streaming stack),
-  §3.3/§3.4 inclusion and consistency proofs (RFC 9162 §2.1.3.2, §2.1.4.2),
-  §4 checkpoints (C2SP signed notes), §4.1 verifier keys, §5 export, §6 proofs,
-  §8 event vocabulary (every export line's `event` must be the decoding of its event bytes).
+Implements docs/format.md (format 2, from DESIGN §3 "Fixed points") without using any pbr code:
+  §1.1 record wire layout (at most 65,535 bytes) and its rejection rules, §1.2 strict Ed25519,
+  §3 hashes: the RFC 6962 Merkle tree with SHA-256 (streaming stack) and the BLAKE3 chain over
+  the record bytes, §3.3/§3.4 inclusion and consistency proofs (RFC 9162 §2.1.3.2, §2.1.4.2),
+  §4 keys (C2SP vkeys of type 0x01 and 0x04), checkpoints (C2SP tlog-checkpoint signed notes,
+  three body lines, no extension lines), cosignatures (C2SP tlog-cosignature, cosignature/v1)
+  and trust (C2SP tlog-policy), §5 export, §6.1 proofs, §8 event vocabulary (every export
+  line's `event` must be the decoding of its event bytes).
 
-Needs only Python 3.11, `blake3` and `PyNaCl`:
-  verify_export.py export FILE.jsonl [--key VKEY ...] [--trust-export-keys]
-  verify_export.py inclusion PROOF.json --key VKEY ...
-  verify_export.py consistency PROOF.json --key VKEY ... [--old-checkpoint NOTEFILE]
-Exit 0 with one summary line on stdout, or 1 with one `FILE:LINE: reason` line on stderr.
+Needs only Python 3.11, `hashlib`, `blake3` and `PyNaCl`:
+  verify_export.py export FILE.jsonl TRUST [--trust-export-keys]
+  verify_export.py inclusion PROOF.json TRUST
+  verify_export.py consistency PROOF.json TRUST [--old-checkpoint NOTEFILE]
+where TRUST is the trust input, taken out of band (from the contract the parties signed):
+  --policy FILE             a C2SP tlog-policy file (`log`, `witness`, `group`, `quorum` lines), or
+  --key VKEY ... [--quorum N]
+                            the log key (type 0x01) and the witness keys (type 0x04), with the
+                            number of distinct witness keys that must cosign (default: all given).
+A checkpoint counts only if a log key of its origin signed it and the quorum of witnesses
+cosigned it. The keys inside an export are a convenience, never trust (--trust-export-keys
+uses them anyway, with a warning).
+Exit 0 with one summary line on stdout, or 1 with one `FILE:LINE: reason` line on stderr
+(a format-1 export is refused the same way); argparse exits 2 on a usage error.
 """
 
 from __future__ import annotations
@@ -21,9 +32,11 @@ import argparse
 import base64
 import hashlib
 import json
+import os
 import re
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import IO, Any, NoReturn
 
@@ -31,14 +44,23 @@ import nacl.exceptions
 import nacl.signing
 from blake3 import blake3
 
-MAX_EVENT_LEN = 1_048_576  # §1.1
-MAX_LINE = 8 * 1024 * 1024  # bounds memory per export line (a full record is ~2 MiB of hex)
+FORMAT = 2  # the export's last line says {"format": 2, ...}
+MAX_RECORD = 65_535  # §1.1, §3: a record fits a tlog-tiles entry bundle
+MAX_EVENT_LEN = MAX_RECORD - 106  # 65,429
+MAX_LINE = 8 * 1024 * 1024  # bounds memory per export line
 MAX_PROOF_FILE = 16 * 1024 * 1024
+MAX_NOTE = 64 * 1024  # §4.2: a note is at most 64 KiB ...
+MAX_SIG_LINES = 100  # ... with at most 100 signature lines
+MAX_POLICY = 1024 * 1024
 U64_MAX = 2**64 - 1
+TIME_MAX = 2**63 - 1  # tlog-cosignature: a timestamp MUST NOT exceed 2^63 - 1
 EVENT_PREFIX = b"pbr-event-v1\n"  # §1.2
-EMPTY_ROOT = blake3(b"").digest()  # §3
+COSIGNATURE_V1 = b"cosignature/v1\n"  # tlog-cosignature's header line
+EMPTY_ROOT = hashlib.sha256(b"").digest()  # §3: e3b0c442...b855
 ZERO32 = bytes(32)
-SIG_PREFIX = "\u2014 "  # §4: EM DASH + space
+SIG_PREFIX = "\u2014 "  # signed-note: EM DASH + space
+LOG_KEY, WITNESS_KEY = 0x01, 0x04  # signed-note signature types (§4.1)
+KEY_TYPES = {LOG_KEY: "Ed25519 (0x01)", WITNESS_KEY: "cosignature/v1 (0x04)"}
 DECIMAL = re.compile(r"0|[1-9][0-9]{0,19}", re.ASCII)
 HEX = re.compile(r"(?:[0-9a-f]{2})*", re.ASCII)
 B64 = re.compile(r"[A-Za-z0-9+/]*={0,2}", re.ASCII)
@@ -64,16 +86,23 @@ def short(value: Any) -> str:
 
 # ---------------------------------------------------------------- §3 hashes
 
+def sha256(data: bytes) -> bytes:
+    return hashlib.sha256(data).digest()
+
+
 def leaf_hash(record: bytes) -> bytes:
-    return blake3(b"\x00" + record).digest()
+    """RFC 6962 leaf: SHA-256(0x00 || record bytes)."""
+    return sha256(b"\x00" + record)
 
 
 def node_hash(left: bytes, right: bytes) -> bytes:
-    return blake3(b"\x01" + left + right).digest()
+    """RFC 6962 interior node: SHA-256(0x01 || left || right)."""
+    return sha256(b"\x01" + left + right)
 
 
-def chain_hash(prev: bytes, leaf: bytes) -> bytes:
-    return blake3(b"\x02" + prev + leaf).digest()
+def chain_hash(prev: bytes, record: bytes) -> bytes:
+    """§3.1: chain_i = BLAKE3(0x02 || chain_(i-1) || record_bytes_i), over the record bytes."""
+    return blake3(b"\x02" + prev + record).digest()
 
 
 def stack_push(stack: list[bytes], index: int, leaf: bytes) -> None:
@@ -176,7 +205,8 @@ def parse_record(rec: bytes) -> tuple[bytes, bytes, bytes] | str:
         return f"format_version {version}, expected 1"
     n = int.from_bytes(rec[2:10], "little")
     if n > MAX_EVENT_LEN:
-        return f"event length {n} exceeds the limit {MAX_EVENT_LEN}"
+        return (f"event length {n} exceeds the limit {MAX_EVENT_LEN} "
+                f"(a record is at most {MAX_RECORD:,} bytes)")
     if len(rec) < 106 + n:
         return f"record truncated ({len(rec)} bytes, layout needs {106 + n})"
     if len(rec) > 106 + n:
@@ -450,17 +480,38 @@ def require_keys(obj: Any, keys: set[str], what: str) -> dict[str, Any]:
 
 # --------------------------------------------------- §4.1 verifier keys
 
-def key_id(name: str, pk: bytes) -> bytes:
-    return hashlib.sha256(name.encode() + b"\n\x01" + pk).digest()[:4]
+def key_id(name: str, kind: int, pk: bytes) -> bytes:
+    """signed-note: SHA-256(name || 0x0A || type || public key)[:4]."""
+    return sha256(name.encode() + b"\n" + bytes([kind]) + pk)[:4]
 
 
 def valid_name(name: str) -> bool:
-    """§4: origins and key names are printable ASCII (0x21..0x7e) other than '+'."""
+    """§4.1: key names and origins are printable ASCII (0x21..0x7e) other than '+'."""
     return bool(name) and all("!" <= c <= "~" and c != "+" for c in name)
 
 
-def parse_verifier_key(text: str) -> tuple[str, bytes, bytes]:
-    """`<name>+<8 hex>+<base64(0x01 || pk)>` -> (name, key_id, pk); split on the first two '+'."""
+@dataclass(frozen=True)
+class VKey:
+    """A C2SP verifier key: `<name>+<8 hex key id>+<base64(type || 32-byte Ed25519 key)>`."""
+
+    name: str
+    kind: int  # LOG_KEY (0x01: note signatures, also event keys) or WITNESS_KEY (0x04: cosignature/v1)
+    key_id: bytes
+    pk: bytes
+
+    @property
+    def label(self) -> str:
+        return f"{self.name}+{self.key_id.hex()}"
+
+    @property
+    def text(self) -> str:
+        return f"{self.label}+{base64.b64encode(bytes([self.kind]) + self.pk).decode()}"
+
+
+def parse_vkey(text: Any, kinds: tuple[int, ...] = (LOG_KEY, WITNESS_KEY)) -> VKey:
+    """Parse a verifier key, split on its first two '+'; its key id must match name, type and key."""
+    if not isinstance(text, str):
+        fail(f"verifier key {short(text)} is not a string")
     parts = text.split("+", 2)
     if len(parts) != 3 or not valid_name(parts[0]):
         fail(f"malformed verifier key {short(text)}")
@@ -468,91 +519,344 @@ def parse_verifier_key(text: str) -> tuple[str, bytes, bytes]:
     if not re.fullmatch(r"[0-9a-f]{8}", kid_hex, re.ASCII):
         fail(f"verifier key {name!r}: key id is not 8 lowercase hex digits")
     raw = parse_b64(b64, f"verifier key {name!r}")
-    if len(raw) != 33 or raw[0] != 0x01:
-        fail(f"verifier key {name!r}: expected 0x01 followed by a 32-byte Ed25519 key")
-    if key_id(name, raw[1:]).hex() != kid_hex:
+    if len(raw) != 33 or raw[0] not in KEY_TYPES:
+        fail(f"verifier key {name!r}: expected type 0x01 or 0x04 followed by a 32-byte Ed25519 key")
+    if raw[0] not in kinds:
+        fail(f"verifier key {name!r} is of type {KEY_TYPES[raw[0]]}, expected "
+             f"{' or '.join(KEY_TYPES[k] for k in kinds)}")
+    if key_id(name, raw[0], raw[1:]).hex() != kid_hex:
         fail(f"verifier key {name!r}: key id does not match the key")
-    return name, bytes.fromhex(kid_hex), raw[1:]
+    return VKey(name, raw[0], bytes.fromhex(kid_hex), raw[1:])
 
 
-Trusted = dict[tuple[str, bytes], bytes]  # (name, key_id) -> public key
+# ------------------------------------------------------ §4.4 trust input
+
+QUORUM_GROUP = "--quorum N"  # the group --quorum defines (a name no vkey can have: it has a space)
 
 
-def trusted_keys(texts: list[str], where: str) -> Trusted:
+@dataclass
+class Policy:
+    """A C2SP tlog-policy: the trusted logs, the trusted witnesses and the quorum rule."""
+
+    where: str  # "--key" or the policy file's name, for messages
+    logs: list[VKey] = field(default_factory=list)
+    witnesses: dict[str, VKey] = field(default_factory=dict)  # policy name -> witness key
+    groups: dict[str, tuple[int, list[str]]] = field(default_factory=dict)  # name -> (k, members)
+    quorum: str | None = None  # a witness or group name; None is `quorum none`
+
+    def known(self) -> dict[tuple[str, bytes], VKey]:
+        """The keys whose signature lines must verify, by (key name, key id)."""
+        return {(k.name, k.key_id): k for k in [*self.logs, *self.witnesses.values()]}
+
+    def keys(self) -> list[VKey]:
+        return [*self.logs, *self.witnesses.values()]
+
+    def witnessed(self, name: str, cosigned: set[str]) -> bool:
+        if name in self.witnesses:
+            return name in cosigned
+        k, members = self.groups[name]
+        return sum(self.witnessed(m, cosigned) for m in members) >= k
+
+    def met(self, cosigned: set[str]) -> bool:
+        return self.quorum is None or self.witnessed(self.quorum, cosigned)
+
+    def rule(self, name: str | None = None) -> str:
+        """The quorum rule in words, e.g. `all of (a, b)`, `2 of (x, y, z)`."""
+        name = self.quorum if name is None else name
+        if name is None:
+            return "none"
+        if name in self.witnesses:
+            return name
+        k, members = self.groups[name]
+        count = "all" if k == len(members) > 1 else "any" if k == 1 < len(members) else str(k)
+        return f"{count} of ({', '.join(self.rule(m) for m in members)})"
+
+
+def add_key(policy: Policy, vk: VKey, what: str) -> None:
+    """Rejects a public key given twice: one key serves one kind and one party only (DESIGN §3)."""
+    for other in policy.keys():
+        if other.pk == vk.pk:
+            fail(f"{what}: the public key of {vk.label} is also that of {other.label}: "
+                 "a key serves one use and one party only")
+
+
+def parse_policy(data: bytes, where: str) -> Policy:
+    """A C2SP tlog-policy file. Errors are VerifyError(reason, line) for `where`."""
+    policy = Policy(where)
+    names = {"none"}  # witnesses and groups share one namespace, with `none` predefined
+    members_listed: set[str] = set()
+    quorum_line = None
+    for i, byte in enumerate(data):
+        if byte < 0x20 and byte not in (0x09, 0x0A) or byte == 0x7F:
+            raise VerifyError(f"byte 0x{byte:02x} is not allowed in a policy file",
+                              data.count(b"\n", 0, i) + 1)
+    text = data.decode("latin-1")  # octets with the high bit set are opaque (tlog-policy)
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    for no, line in enumerate(lines, 1):
+        items = [x for x in re.split(r"[ \t]+", line) if x]
+        if not items or items[0].startswith("#"):
+            continue
+        keyword, args = items[0], items[1:]
+        try:
+            if keyword == "log":
+                if len(args) not in (1, 2):
+                    fail("a log line is `log <vkey> [<url>]`")
+                vk = parse_vkey(args[0], (LOG_KEY,))
+                add_key(policy, vk, "log")
+                policy.logs.append(vk)
+            elif keyword == "witness":
+                if len(args) not in (2, 3):
+                    fail("a witness line is `witness <name> <vkey> [<url>]`")
+                if args[0] in names:
+                    fail(f"the name {args[0]!r} is already defined")
+                vk = parse_vkey(args[1], (WITNESS_KEY,))
+                add_key(policy, vk, f"witness {args[0]!r}")
+                policy.witnesses[args[0]] = vk
+                names.add(args[0])
+            elif keyword == "group":
+                if len(args) < 3:
+                    fail("a group line is `group <name> all|any|<k> <name>...`")
+                name, k_text, members = args[0], args[1], args[2:]
+                if name in names:
+                    fail(f"the name {name!r} is already defined")
+                for m in members:
+                    if m == "none":
+                        fail("`none` cannot be a group member")
+                    if m not in names:
+                        fail(f"group {name!r}: {m!r} is not defined on an earlier line")
+                    if m in members_listed:
+                        fail(f"group {name!r}: {m!r} is already listed as a group member "
+                             "(a name is listed as a member at most once)")
+                    members_listed.add(m)
+                n = len(members)
+                if k_text == "all":
+                    k = n
+                elif k_text == "any":
+                    k = 1
+                elif re.fullmatch(r"[1-9][0-9]{0,8}", k_text, re.ASCII) and int(k_text) <= n:
+                    k = int(k_text)
+                else:
+                    fail(f"group {name!r}: threshold {k_text!r} is not all, any or a number in 1..{n}")
+                policy.groups[name] = (k, members)
+                names.add(name)
+            elif keyword == "quorum":
+                if quorum_line is not None:
+                    fail(f"a second quorum line (the first is line {quorum_line})")
+                if len(args) != 1:
+                    fail("a quorum line is `quorum <name>` or `quorum none`")
+                if args[0] not in names:
+                    fail(f"quorum {args[0]!r} is not defined on an earlier line")
+                policy.quorum = None if args[0] == "none" else args[0]
+                quorum_line = no
+            else:
+                fail(f"unknown line type {short(keyword)} (log, witness, group, quorum)")
+        except VerifyError as e:
+            e.line = no
+            raise
+    if quorum_line is None:
+        fail("the policy has no quorum line (`quorum none` requires no cosignature)")
+    if not policy.logs:
+        fail("the policy names no log (a `log <vkey>` line with the log key of the ledger's origin)")
+    return policy
+
+
+def policy_from_keys(texts: list[str], quorum: int | None, where: str = "--key") -> Policy:
+    """The trust input given as keys: log keys (0x01), witness keys (0x04) and a number."""
+    policy = Policy(where)
+    for text in dict.fromkeys(texts):  # the same key given twice counts once
+        try:
+            vk = parse_vkey(text)
+        except VerifyError as e:
+            fail(f"{where}: {e.reason}")
+        add_key(policy, vk, where)
+        if vk.kind == LOG_KEY:
+            policy.logs.append(vk)
+        elif vk.name in policy.witnesses:
+            fail(f"{where}: two witness keys are named {vk.name!r}")
+        else:
+            policy.witnesses[vk.name] = vk
+    if not policy.logs:
+        fail(f"{where}: no log key (type 0x01, named after the log's origin) among the keys")
+    n = len(policy.witnesses)
+    k = n if quorum is None else quorum
+    if not 0 <= k <= n:
+        fail(f"--quorum {k}: there are {n} witness keys")
+    if k:
+        policy.groups[QUORUM_GROUP] = (k, sorted(policy.witnesses))
+        policy.quorum = QUORUM_GROUP
+    return policy
+
+
+def read_policy(path: str) -> Policy:
     try:
-        return {(n, k): pk for n, k, pk in map(parse_verifier_key, texts)}
+        with open(path, "rb") as f:
+            data = f.read(MAX_POLICY + 1)
+    except OSError as e:
+        raise VerifyError(f"cannot read the policy: {e.strerror or e}", file=path) from None
+    if len(data) > MAX_POLICY:
+        raise VerifyError("policy file too large", file=path)
+    try:
+        return parse_policy(data, path)
     except VerifyError as e:
-        fail(f"{where}: {e.reason}")
+        e.file = path
+        raise
 
 
-# ------------------------------------------------------ §4 checkpoints
+# ------------------------------------------------------ §4.2 checkpoints
 
-def parse_note(note: Any) -> dict[str, Any]:
-    """Parse a signed note (§4) strictly; returns its fields, body bytes and signature lines."""
-    if not isinstance(note, str):
-        fail("checkpoint is not a string")
-    if not note.endswith("\n") or "\n\n" not in note:
-        fail("checkpoint: not a signed note (needs body, blank line, signature lines)")
-    split = note.index("\n\n")
-    body, sigs = note[:split + 1], note[split + 2:]
-    lines = body.split("\n")[:-1]
-    if len(lines) != 5:
-        fail(f"checkpoint: body has {len(lines)} lines, expected 5")
-    origin, size, root, chain, time = lines
-    if not valid_name(origin):
-        fail(f"checkpoint: bad origin {short(origin)}")
-    if not DECIMAL.fullmatch(size) or int(size) > U64_MAX:
-        fail(f"checkpoint: bad tree size {short(size)}")
-    if not chain.startswith("chain "):
-        fail("checkpoint: fourth line does not start with 'chain '")
-    if not time.startswith("time ") or not DECIMAL.fullmatch(time[5:]) or int(time[5:]) > U64_MAX:
-        fail(f"checkpoint: bad time line {short(time)}")
-    fields: dict[str, Any] = {"origin": origin, "size": int(size), "time": int(time[5:])}
-    for key, text in (("root", root), ("chain", chain[6:])):
-        raw = fields[key] = parse_b64(text, f"checkpoint {key}")
-        if len(raw) != 32:
-            fail(f"checkpoint: {key} is {len(raw)} bytes, expected 32")
+@dataclass
+class Checkpoint:
+    origin: str
+    size: int
+    root: bytes
+    body: bytes  # the three lines, each with its \n
+    sig_lines: list[str]
+
+
+def split_note(text: Any, what: str = "checkpoint") -> tuple[bytes, list[str]]:
+    """A C2SP signed note: (body bytes, signature lines). The body ends at the first blank line."""
+    if not isinstance(text, str):
+        fail(f"{what} is not a string")
     try:
-        fields["body"] = body.encode("utf-8")
+        raw = text.encode("utf-8")
     except UnicodeEncodeError:
-        fail("checkpoint is not valid UTF-8")
-    fields["sig_lines"] = sigs.split("\n")[:-1]
-    return fields
+        fail(f"{what} is not valid UTF-8")
+    if len(raw) > MAX_NOTE:
+        fail(f"{what} is larger than {MAX_NOTE} bytes")
+    control = next((c for c in text if c < " " and c != "\n"), None)
+    if control is not None:
+        fail(f"{what} contains the control character U+{ord(control):04X}")
+    if not text.endswith("\n") or "\n\n" not in text:
+        fail(f"{what}: not a signed note (needs a body, a blank line, signature lines)")
+    split = text.index("\n\n")
+    body, block = text[:split + 1], text[split + 2:]
+    sig_lines = block.split("\n")[:-1]
+    if not sig_lines:
+        fail(f"{what}: no signature lines")
+    if "" in sig_lines:
+        fail(f"{what}: an empty line among the signature lines")
+    if len(sig_lines) > MAX_SIG_LINES:
+        fail(f"{what}: more than {MAX_SIG_LINES} signature lines")
+    return body.encode("utf-8"), sig_lines
 
 
-def note_signers(note: dict[str, Any], trusted: Trusted) -> list[str]:
-    """§4: check signature lines against trusted keys; return the names that signed validly."""
-    signers: list[str] = []
-    for line in note["sig_lines"]:
-        if not line.startswith(SIG_PREFIX) or " " not in line[len(SIG_PREFIX):]:
-            continue  # other shape: ignored (C2SP)
-        name, b64 = line[len(SIG_PREFIX):].split(" ", 1)
+def parse_checkpoint(text: Any, what: str = "checkpoint") -> Checkpoint:
+    """§4.2: a tlog-checkpoint with exactly three body lines: origin, tree size, base64 root."""
+    body, sig_lines = split_note(text, what)
+    lines = body.decode("utf-8").split("\n")[:-1]
+    if len(lines) > 3:
+        fail(f"{what} has {len(lines) - 3} extension line(s) after the root: "
+             "a pbr checkpoint has exactly three body lines")
+    if len(lines) < 3:
+        fail(f"{what}: body has {len(lines)} lines, expected 3 (origin, tree size, root)")
+    origin, size, root = lines
+    if not valid_name(origin):
+        fail(f"{what}: bad origin {short(origin)}")
+    if not DECIMAL.fullmatch(size) or int(size) > U64_MAX:
+        fail(f"{what}: bad tree size {short(size)}")
+    raw = parse_b64(root, f"{what} root")
+    if len(raw) != 32:
+        fail(f"{what}: root is {len(raw)} bytes, expected 32")
+    return Checkpoint(origin, int(size), raw, body, sig_lines)
+
+
+def cosigned_message(body: bytes, timestamp: int) -> bytes:
+    """tlog-cosignature: what a cosignature/v1 signs."""
+    return COSIGNATURE_V1 + b"time %d\n" % timestamp + body
+
+
+def verify_note_lines(body: bytes, sig_lines: list[str], known: dict[tuple[str, bytes], VKey],
+                      what: str = "checkpoint") -> dict[str, tuple[VKey, int | None]]:
+    """Checks every signature line of a known key; returns {key label: (key, timestamp or None)}.
+
+    A line that is not `— <name> <base64 of at least 4 bytes>`, or whose (name, key id) is no
+    known key, is ignored (signed-note). A known key's line must hold exactly the bytes of its
+    type and verify strictly; otherwise the whole note is invalid.
+    """
+    good: dict[str, tuple[VKey, int | None]] = {}
+    for line in sig_lines:
+        if not line.startswith(SIG_PREFIX):
+            continue
+        parts = line[len(SIG_PREFIX):].split(" ")
+        if len(parts) != 2 or not parts[0]:
+            continue
+        name, b64 = parts
         try:
             raw = parse_b64(b64, "signature")
         except VerifyError:
-            continue  # other shape: ignored
-        if len(raw) < 4 or (name, raw[:4]) not in trusted:
-            continue  # unknown key: ignored
-        if len(raw) != 68:
-            fail(f"checkpoint: signature by trusted key {name!r} is {len(raw) - 4} bytes, expected 64")
-        reason = strict_verify(trusted[(name, raw[:4])], note["body"], raw[4:])
+            continue
+        vk = known.get((name, raw[:4])) if len(raw) >= 4 else None
+        if vk is None:
+            continue
+        timestamp = None
+        if vk.kind == LOG_KEY:
+            if len(raw) != 4 + 64:
+                fail(f"{what}: the line of {vk.label} holds {len(raw) - 4} bytes after the key id, "
+                     "expected a 64-byte signature")
+            message, sig = body, raw[4:]
+        else:
+            if len(raw) != 4 + 8 + 64:
+                fail(f"{what}: the cosignature of {vk.label} holds {len(raw) - 4} bytes after the key id, "
+                     "expected a timestamp and a signature (72)")
+            timestamp = int.from_bytes(raw[4:12], "big")
+            if not 1 <= timestamp <= TIME_MAX:
+                fail(f"{what}: the cosignature of {vk.label} has timestamp {timestamp}, not in 1..2^63-1")
+            message, sig = cosigned_message(body, timestamp), raw[12:]
+        reason = strict_verify(vk.pk, message, sig)
         if reason:
-            fail(f"checkpoint: signature by trusted key {name!r}: {reason}")
-        if name not in signers:
-            signers.append(name)
-    if not signers:
-        fail("checkpoint has no valid signature from a trusted key")
-    return signers
+            fail(f"{what}: the {'signature' if vk.kind == LOG_KEY else 'cosignature'} of {vk.label}: {reason}")
+        good.setdefault(vk.label, (vk, timestamp))
+    return good
+
+
+@dataclass
+class Signed:
+    """Who signed a checkpoint, of the keys a policy trusts."""
+
+    log: VKey
+    cosigners: dict[str, tuple[VKey, int]]  # policy witness name -> (key, timestamp)
+    quorum_met: bool
+
+    def summary(self, policy: Policy) -> str:
+        names = ", ".join(sorted(self.cosigners)) or "no trusted witness"
+        quorum = ("no quorum required" if policy.quorum is None
+                  else f"quorum {policy.rule()} {'met' if self.quorum_met else 'NOT met'}")
+        return f"signed by log key {self.log.label}, cosigned by {names} ({quorum})"
+
+
+def check_checkpoint(cp: Checkpoint, policy: Policy, what: str = "checkpoint",
+                     need_quorum: bool = True) -> Signed:
+    """§4.4: a log key of the checkpoint's origin signed it, every known line verifies, and
+    (unless need_quorum is False) the policy's quorum of witnesses cosigned it."""
+    logs = [k for k in policy.logs if k.name == cp.origin]
+    if not logs:
+        fail(f"{what}: origin {cp.origin!r} is not a log of your trust input "
+             f"(which names {', '.join(sorted({k.name for k in policy.logs}))})")
+    good = verify_note_lines(cp.body, cp.sig_lines, policy.known(), what)
+    signed = [k for k in logs if k.label in good]
+    if not signed:
+        fail(f"{what}: no signature by the log key of {cp.origin!r} "
+             f"({', '.join(k.label for k in logs)}) that you trust")
+    cosigners = {name: (vk, good[vk.label][1] or 0) for name, vk in policy.witnesses.items() if vk.label in good}
+    met = policy.met(set(cosigners))
+    if need_quorum and not met:
+        fail(f"{what} does not meet the quorum {policy.rule()}: cosigned by "
+             f"{', '.join(sorted(cosigners)) or 'no witness you trust'}")
+    return Signed(signed[0], cosigners, met)
 
 
 # ------------------------------------------------------------ §5 export
 
-def check_event_line(obj: dict[str, Any], seq: int, prev_chain: bytes) -> tuple[bytes, bytes]:
-    """§5 step 1 for one event line; returns (leaf, chain)."""
+def check_event_line(obj: Any, seq: int, prev_chain: bytes) -> tuple[bytes, bytes, bytes, str]:
+    """§5 step 1 for one event line; returns (leaf, chain, public key, author)."""
     obj = require_keys(obj, {"seq", "record_hex", "leaf_hash", "chain_hash", "event"}, "event line")
     if type(obj["seq"]) is not int or obj["seq"] != seq:
         fail(f"seq {short(obj['seq'])}, expected {seq}")
     record = parse_hex(obj["record_hex"], f"seq {seq}: record_hex")
+    if len(record) > MAX_RECORD:
+        fail(f"seq {seq}: record is {len(record)} bytes, more than {MAX_RECORD:,}")
     parsed = parse_record(record)
     if isinstance(parsed, str):
         fail(f"seq {seq}: {parsed}")
@@ -563,7 +867,7 @@ def check_event_line(obj: dict[str, Any], seq: int, prev_chain: bytes) -> tuple[
     leaf = leaf_hash(record)
     if parse_hex(obj["leaf_hash"], f"seq {seq}: leaf_hash", 32) != leaf:
         fail(f"seq {seq}: leaf_hash does not match the record")
-    chain = chain_hash(prev_chain, leaf)
+    chain = chain_hash(prev_chain, record)
     if parse_hex(obj["chain_hash"], f"seq {seq}: chain_hash", 32) != chain:
         fail(f"seq {seq}: chain_hash does not match")
     try:  # §5, §8: `event` is the decoding of event_bytes, exactly
@@ -577,7 +881,7 @@ def check_event_line(obj: dict[str, Any], seq: int, prev_chain: bytes) -> tuple[
         key, want, got = diff
         fail(f"seq {seq}: event does not match event_bytes at {key!r}: "
              f"the export has {short(got)}, event_bytes decode to {short(want)}")
-    return leaf, chain
+    return leaf, chain, pk, decoded["author"]
 
 
 def read_lines(f: IO[bytes]) -> Iterator[tuple[int, str]]:
@@ -595,10 +899,77 @@ def read_lines(f: IO[bytes]) -> Iterator[tuple[int, str]]:
             fail("line is not valid UTF-8", lineno)
 
 
-def cmd_export(path: str, keys: list[str], trust_export: bool) -> str:
-    trusted = trusted_keys(keys, "--key")
+def last_line(path: str) -> tuple[int, Any] | None:
+    """(line number, parsed JSON) of a file's last line, or None when it cannot be had cheaply;
+    lets a format-1 export be named as such before its hashes fail."""
+    try:
+        with open(path, "rb") as f:
+            if not f.seekable():
+                return None
+            end = f.seek(0, os.SEEK_END)
+            start = max(0, end - MAX_LINE - 2)
+            f.seek(start)
+            tail = f.read()
+            if not tail.endswith(b"\n"):
+                return None
+            cut = tail.rfind(b"\n", 0, len(tail) - 1)
+            if cut < 0 and start > 0:
+                return None
+            f.seek(0)
+            count = 0
+            while chunk := f.read(1 << 20):
+                count += chunk.count(b"\n")
+        return count, json.loads(tail[cut + 1:-1])
+    except (OSError, ValueError, RecursionError):
+        return None
+
+
+def check_format(obj: dict[str, Any]) -> None:
+    """§5: the last line says `"format": 2`; a format-1 export has no `format` field."""
+    if "format" not in obj:
+        fail("this is a format-1 export (its last line has no \"format\"): this verifier checks "
+             "format 2; migrate the ledger (`pbr migrate`) and export it again, or check it as "
+             "docs/format.md Appendix A says")
+    if type(obj["format"]) is not int or obj["format"] != FORMAT:
+        fail(f"export format {short(obj['format'])}: this verifier checks format {FORMAT}")
+
+
+@dataclass
+class Trust:
+    """The trust input as given on the command line."""
+
+    policy_file: str | None
+    keys: list[str]
+    quorum: int | None
+
+    def policy(self, extra_keys: list[str] = ()) -> Policy:  # type: ignore[assignment]
+        if self.policy_file is not None:
+            return read_policy(self.policy_file)
+        return policy_from_keys([*self.keys, *extra_keys], self.quorum,
+                                "--key" if not extra_keys else "--key and the export's verifier_keys")
+
+
+def check_key_uses(policy: Policy, signers: dict[bytes, tuple[str, int]]) -> None:
+    """DESIGN §3: no public key serves two kinds (event, witness, log) nor two parties."""
+    for vk in policy.keys():
+        if vk.pk in signers:
+            author, seq = signers[vk.pk]
+            fail(f"seq {seq}: signed with the public key of {vk.label}, which your trust input names "
+                 f"as a {'log' if vk.kind == LOG_KEY else 'witness'} key: a key serves one use only")
+
+
+def cmd_export(path: str, trust: Trust, trust_export: bool) -> str:
+    policy = None if trust_export else trust.policy()
+    tail_line = last_line(path)
+    if tail_line is not None and isinstance(tail_line[1], dict) and "checkpoint" in tail_line[1]:
+        try:
+            check_format(tail_line[1])
+        except VerifyError as e:
+            e.line = tail_line[0]
+            raise
     stack: list[bytes] = []
     chain, count, tail = ZERO32, 0, None
+    signers: dict[bytes, tuple[str, int]] = {}  # event public key -> (its author, first seq)
     with open(path, "rb") as f:
         for lineno, text in read_lines(f):
             try:
@@ -608,7 +979,11 @@ def cmd_export(path: str, keys: list[str], trust_export: bool) -> str:
                 if isinstance(obj, dict) and "checkpoint" in obj:
                     tail = (lineno, obj)
                     continue
-                leaf, chain = check_event_line(obj, count, chain)
+                leaf, chain, pk, author = check_event_line(obj, count, chain)
+                first = signers.setdefault(pk, (author, count))
+                if first[0] != author:
+                    fail(f"seq {count}: signed by {author!r} with the key that signed {first[0]!r}'s record "
+                         f"at seq {first[1]}: a key serves one party only")
                 stack_push(stack, count, leaf)
                 count += 1
             except VerifyError as e:
@@ -618,38 +993,41 @@ def cmd_export(path: str, keys: list[str], trust_export: bool) -> str:
         fail("no checkpoint line at the end of the export")
     lineno, obj = tail
     try:
-        obj = require_keys(obj, {"checkpoint", "verifier_keys"}, "checkpoint line")
+        check_format(obj)
+        obj = require_keys(obj, {"format", "checkpoint", "verifier_keys"}, "checkpoint line")
         vkeys = obj["verifier_keys"]
         if not isinstance(vkeys, list) or not all(isinstance(k, str) for k in vkeys):
             fail("verifier_keys is not a list of strings")
-        export_keys = trusted_keys(vkeys, "verifier_keys")
+        for k in vkeys:
+            try:
+                parse_vkey(k)
+            except VerifyError as e:
+                fail(f"verifier_keys: {e.reason}")
         if trust_export:
             print("warning: trusting the export's own verifier_keys; "
-                  "they are not a trust anchor (format.md §4.1)", file=sys.stderr)
-            trusted = {**export_keys, **trusted}
-        if not trusted:
-            fail("no trusted keys: give --key (or --trust-export-keys)")
-        note = parse_note(obj["checkpoint"])
+                  "they are not a trust anchor (format.md §4.4)", file=sys.stderr)
+            policy = trust.policy(vkeys)
+        assert policy is not None
+        cp = parse_checkpoint(obj["checkpoint"])
         root = stack_root(stack)
-        if note["size"] != count:
-            fail(f"checkpoint size {note['size']} but the export has {count} records")
-        if note["root"] != root:
+        if cp.size != count:
+            fail(f"checkpoint size {cp.size} but the export has {count} records")
+        if cp.root != root:
             fail("checkpoint root does not match the recomputed Merkle root")
-        if note["chain"] != chain:
-            fail("checkpoint chain head does not match the last chain_hash")
-        signers = note_signers(note, trusted)
+        signed = check_checkpoint(cp, policy)
+        check_key_uses(policy, signers)
     except VerifyError as e:
         e.line = e.line or lineno
         raise
-    return (f"ok: {count} records, origin {note['origin']}, root {root.hex()}, "
-            f"checkpoint signed by {', '.join(signers)}")
+    return (f"ok: {count} records, origin {cp.origin}, root {root.hex()}, chain head {chain.hex()}, "
+            f"checkpoint {signed.summary(policy)}")
 
 
 # ------------------------------------------------------------ §6 proofs
 
 def verify_inclusion(index: int, size: int, leaf: bytes, path: list[bytes], root: bytes) -> bool:
-    """RFC 9162 §2.1.3.2."""
-    if index >= size:
+    """RFC 9162 §2.1.3.2 (every hash 32 bytes)."""
+    if index >= size or len(leaf) != 32 or any(len(p) != 32 for p in path):
         return False
     fn, sn, r = index, size - 1, leaf
     for p in path:
@@ -667,12 +1045,14 @@ def verify_inclusion(index: int, size: int, leaf: bytes, path: list[bytes], root
 
 def verify_consistency(first: int, second: int, first_root: bytes, second_root: bytes,
                        path: list[bytes]) -> bool:
-    """RFC 9162 §2.1.4.2, plus the two empty-path edge cases of format.md §3.4."""
-    if first > second:
+    """RFC 9162 §2.1.4.2 for 0 < first < second, plus format.md §3.4's two empty-path cases:
+    first == second (equal roots) and first == 0 (first_root = SHA-256(""))."""
+    if first > second or any(len(p) != 32 for p in path):
         return False
-    if first == second or first == 0:
-        return (not path and (first != second or first_root == second_root)
-                and (first != 0 or first_root == EMPTY_ROOT))
+    if first == 0 or first == second:  # an empty path; for 0 -> 0 both rules hold
+        if path or (first == second and first_root != second_root):
+            return False
+        return first != 0 or first_root == EMPTY_ROOT
     if not path:
         return False
     if first & (first - 1) == 0:  # exact power of two
@@ -710,79 +1090,119 @@ def load_proof(path: str, keys: set[str]) -> dict[str, Any]:
     return obj
 
 
-def checked_checkpoint(text: Any, size: int, root: bytes, trusted: Trusted) -> tuple[dict[str, Any], list[str]]:
-    note = parse_note(text)
-    if note["size"] != size:
-        fail(f"embedded checkpoint has size {note['size']}, expected {size}")
-    if note["root"] != root:
+def embedded_checkpoint(text: Any, size: int, root: bytes, policy: Policy) -> tuple[Checkpoint, Signed]:
+    cp = parse_checkpoint(text, "embedded checkpoint")
+    if cp.size != size:
+        fail(f"embedded checkpoint has size {cp.size}, expected {size}")
+    if cp.root != root:
         fail("embedded checkpoint root does not match the proof's root")
-    return note, note_signers(note, trusted)
+    return cp, check_checkpoint(cp, policy, "embedded checkpoint")
 
 
-def cmd_inclusion(path: str, keys: list[str]) -> str:
-    trusted = trusted_keys(keys, "--key")
+def cmd_inclusion(path: str, trust: Trust) -> str:
+    policy = trust.policy()
     p = load_proof(path, {"leaf_index", "tree_size", "leaf_hash", "path", "root", "checkpoint"})
     index, size = parse_uint(p["leaf_index"], "leaf_index"), parse_uint(p["tree_size"], "tree_size")
     leaf, root = parse_hex(p["leaf_hash"], "leaf_hash", 32), parse_hex(p["root"], "root", 32)
     if not verify_inclusion(index, size, leaf, p["path"], root):
         fail(f"inclusion proof for leaf {index} in tree of size {size} does not verify")
-    _, signers = checked_checkpoint(p["checkpoint"], size, root, trusted)
+    _, signed = embedded_checkpoint(p["checkpoint"], size, root, policy)
     return (f"ok: leaf {index} ({leaf.hex()}) is in the tree of size {size}, root {root.hex()}, "
-            f"checkpoint signed by {', '.join(signers)}")
+            f"checkpoint {signed.summary(policy)}")
 
 
-def cmd_consistency(path: str, keys: list[str], old: str | None) -> str:
-    trusted = trusted_keys(keys, "--key")
+def cmd_consistency(path: str, trust: Trust, old: str | None) -> str:
+    policy = trust.policy()
     p = load_proof(path, {"first", "second", "first_root", "second_root", "path", "checkpoint"})
     first, second = parse_uint(p["first"], "first"), parse_uint(p["second"], "second")
     r1, r2 = parse_hex(p["first_root"], "first_root", 32), parse_hex(p["second_root"], "second_root", 32)
     if not verify_consistency(first, second, r1, r2, p["path"]):
         fail(f"consistency proof from size {first} to {second} does not verify")
-    note, signers = checked_checkpoint(p["checkpoint"], second, r2, trusted)
+    cp, signed = embedded_checkpoint(p["checkpoint"], second, r2, policy)
+    kept = ""
     if old is not None:
         try:
             with open(old, "rb") as f:
-                old_note = parse_note(f.read(MAX_PROOF_FILE).decode("utf-8"))
-            note_signers(old_note, trusted)
+                data = f.read(MAX_NOTE + 1)
+            old_cp = parse_checkpoint(data.decode("utf-8"), "old checkpoint")
+            # The kept note needs the log key's signature; its cosignatures are checked when their
+            # keys are trusted, but no quorum is required of it (it may predate the witnesses).
+            old_signed = check_checkpoint(old_cp, policy, "old checkpoint", need_quorum=False)
         except OSError as e:
             raise VerifyError(f"cannot read: {e.strerror or e}", file=old) from None
         except UnicodeDecodeError:
             raise VerifyError("old checkpoint is not valid UTF-8", file=old) from None
         except VerifyError as e:
-            raise VerifyError(f"old {e.reason}", file=old) from None
-        if old_note["origin"] != note["origin"]:
-            fail(f"old checkpoint is for origin {old_note['origin']!r}, not {note['origin']!r}")
-        if old_note["size"] != first or old_note["root"] != r1:
-            fail(f"old checkpoint (size {old_note['size']}) does not match first={first} / first_root")
+            raise VerifyError(e.reason, file=old) from None
+        if old_cp.origin != cp.origin:
+            fail(f"old checkpoint is for origin {old_cp.origin!r}, not {cp.origin!r}")
+        if old_cp.size != first or old_cp.root != r1:
+            fail(f"old checkpoint (size {old_cp.size}) does not match first={first} / first_root")
+        kept = f"; the old checkpoint of size {first} is signed by {old_signed.log.label} and is its prefix"
     return (f"ok: tree of size {first} is a prefix of tree of size {second}, root {r2.hex()}, "
-            f"checkpoint signed by {', '.join(signers)}")
+            f"checkpoint {signed.summary(policy)}{kept}")
 
 
 # ------------------------------------------------------------------ CLI
 
+TRUST_HELP = ("The trust input, taken out of band (from the contract the parties signed): --policy FILE, "
+              "or --key for the log key and each witness key with --quorum. A checkpoint counts only if "
+              "a log key of its origin signed it and the quorum of witnesses cosigned it.")
+
+
+def add_trust_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("trust input", TRUST_HELP)
+    g.add_argument("--policy", metavar="FILE", help="a C2SP tlog-policy file: `log <vkey>`, "
+                   "`witness <name> <vkey>`, `group <name> all|any|<k> <names>`, `quorum <name>|none`")
+    g.add_argument("--key", action="append", default=[], metavar="VKEY",
+                   help="a trusted verifier key: the log key (type 0x01, named after the origin) or a "
+                        "witness key (type 0x04); repeat")
+    g.add_argument("--quorum", type=int, metavar="N",
+                   help="with --key: how many distinct witness keys must cosign (default: all given)")
+
+
+def trust_of(ap: argparse.ArgumentParser, args: argparse.Namespace, may_be_empty: bool = False) -> Trust:
+    if args.policy is not None and (args.key or args.quorum is not None):
+        ap.error("give either --policy or --key/--quorum, not both")
+    if args.policy is None and not args.key and not may_be_empty:
+        ap.error("no trust input: give --policy FILE, or --key VKEY for the log key and each witness key")
+    if args.quorum is not None and args.quorum < 0:
+        ap.error("--quorum must be 0 or more")
+    return Trust(args.policy, args.key, args.quorum)
+
+
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description="Verify pbr exports and proofs (docs/format.md).")
+    ap = argparse.ArgumentParser(description="Verify pbr format-2 exports and proofs (docs/format.md).")
     sub = ap.add_subparsers(dest="cmd", required=True)
     ex = sub.add_parser("export", help="verify an export (format.md §5)")
     ex.add_argument("file")
-    ex.add_argument("--key", action="append", default=[], metavar="VKEY", help="trusted verifier key")
+    add_trust_args(ex)
     ex.add_argument("--trust-export-keys", action="store_true",
-                    help="also trust the export's own verifier_keys (NOT a trust anchor)")
-    inc = sub.add_parser("inclusion", help="verify an inclusion proof (format.md §6)")
+                    help="also trust the export's own verifier_keys (NOT a trust anchor), as --key")
+    inc = sub.add_parser("inclusion", help="verify an inclusion proof (format.md §6.1)")
     inc.add_argument("file")
-    inc.add_argument("--key", action="append", required=True, metavar="VKEY")
-    con = sub.add_parser("consistency", help="verify a consistency proof (format.md §6)")
+    add_trust_args(inc)
+    con = sub.add_parser(
+        "consistency", help="verify a consistency proof (format.md §6.1)",
+        description="Verify a consistency proof and its embedded checkpoint (which must meet the trust "
+                    "input's quorum). With --old-checkpoint, also check a checkpoint of size `first` you "
+                    "kept: same origin, size and root `first_root`, and signed by the trust input's log "
+                    "key; the cosignatures on it are checked when their keys are trusted, but the witness "
+                    "quorum is NOT required of the old checkpoint.")
     con.add_argument("file")
-    con.add_argument("--key", action="append", required=True, metavar="VKEY")
-    con.add_argument("--old-checkpoint", metavar="NOTEFILE", help="a checkpoint of size `first` you kept")
+    add_trust_args(con)
+    con.add_argument("--old-checkpoint", metavar="NOTEFILE",
+                     help="a checkpoint of size `first` you kept; it must carry the log key's signature "
+                          "(no witness quorum is required of it)")
     args = ap.parse_args(argv)
+    trust = trust_of(ap, args, may_be_empty=args.cmd == "export" and args.trust_export_keys)
     try:
         if args.cmd == "export":
-            summary = cmd_export(args.file, args.key, args.trust_export_keys)
+            summary = cmd_export(args.file, trust, args.trust_export_keys)
         elif args.cmd == "inclusion":
-            summary = cmd_inclusion(args.file, args.key)
+            summary = cmd_inclusion(args.file, trust)
         else:
-            summary = cmd_consistency(args.file, args.key, args.old_checkpoint)
+            summary = cmd_consistency(args.file, trust, args.old_checkpoint)
     except VerifyError as e:
         name = e.file or args.file
         where = name if e.line is None else f"{name}:{e.line}"
