@@ -3,6 +3,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use pbr_ledger::SignerKey;
+use pbr_ledger::sample;
+
 /// The output of one `pbr` run.
 pub(crate) struct Run {
     pub(crate) code: i32,
@@ -60,6 +63,102 @@ pub(crate) fn demo() -> (tempfile::TempDir, String) {
     let ledger = ledger.to_str().unwrap().to_owned();
     pbr_ok(&["demo", &ledger]);
     (dir, ledger)
+}
+
+/// The log key of a ledger of `origin`, named after the origin as a log key must be: the
+/// demo's own for the demo's origin (its terms name it), else one derived from the origin,
+/// so that every run signs the same bytes. Tests only: the seed is public.
+pub(crate) fn log_key(origin: &str) -> SignerKey {
+    if origin == sample::SAMPLE_ORIGIN {
+        return sample::demo_log_key();
+    }
+    let seed = blake3::derive_key("pbr test log key v1", origin.as_bytes());
+    SignerKey::from_seed(origin, seed).expect("test origins are valid key names")
+}
+
+/// Writes the private key `key` to `DIR/<name>.key` (a `/` of an origin made `_`, as
+/// `pbr demo` names the log key's file) and returns the path.
+pub(crate) fn key_file(dir: &Path, key: &SignerKey) -> String {
+    let path = dir.join(format!("{}.key", key.name().replace('/', "_")));
+    std::fs::write(&path, key.to_text()).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+/// When the tests' witnesses cosign (Unix seconds): a day after the demo's last checkpoint,
+/// fixed so that a checkpoint the tests cosign is the same bytes on every run.
+pub(crate) const COSIGN_TIME: u64 = sample::SAMPLE_TIME + 86_400;
+
+/// The state directory of `witness` (a key name) for `ledger`: the demo's own for a witness
+/// the demo ran, so that it cosigns only what a consistency proof shows extends what it
+/// cosigned there; else a directory beside the ledger, outside it, as a witness keeps it.
+fn witness_state(ledger: &Path, witness: &str) -> PathBuf {
+    let demo = ledger.join(sample::DEMO_WITNESS_DIR).join(witness);
+    if demo.is_dir() {
+        return demo;
+    }
+    let name = ledger.file_name().unwrap().to_str().unwrap();
+    ledger
+        .parent()
+        .unwrap()
+        .join(format!("{name}-witnesses"))
+        .join(witness)
+}
+
+/// Where a test writes its key files for `ledger`: beside it, never inside it.
+fn keys_dir(ledger: &str) -> PathBuf {
+    let keys = Path::new(ledger).parent().unwrap().join("test-keys");
+    std::fs::create_dir_all(&keys).unwrap();
+    keys
+}
+
+/// Signs a checkpoint of the whole log of `ledger` with the log key of its `origin`
+/// (`pbr checkpoint sign`), then has the witness of each party of `witnesses` cosign it
+/// ([`cosign`]). Returns the note as the last command printed it.
+pub(crate) fn checkpoint(ledger: &str, origin: &str, witnesses: &[&str]) -> String {
+    let key = key_file(&keys_dir(ledger), &log_key(origin));
+    let mut note = pbr_ok(&["--ledger", ledger, "checkpoint", "sign", "--key", &key]);
+    for party in witnesses {
+        note = cosign(ledger, origin, party);
+    }
+    note
+}
+
+/// Has the witness of `party` ([`sample::demo_witness_key`]) cosign the latest checkpoint of
+/// `ledger` (`pbr witness cosign`, at [`COSIGN_TIME`]), which it does only if a consistency
+/// proof shows it extends the last size it cosigned. A ledger of another origin than the
+/// demo's is taken to have terms without `[log]`, so the log key of its `origin` is given
+/// with `--log-key`; the demo's witnesses find it in the terms. Returns the cosigned note.
+pub(crate) fn cosign(ledger: &str, origin: &str, party: &str) -> String {
+    let witness = sample::demo_witness_key(party);
+    let state = witness_state(Path::new(ledger), witness.name());
+    let key = key_file(&keys_dir(ledger), &witness);
+    let log_vkey = log_key(origin).verifier_key().to_string();
+    let time = COSIGN_TIME.to_string();
+    let mut args = vec![
+        "--ledger",
+        ledger,
+        "witness",
+        "cosign",
+        "--key",
+        &key,
+        "--state",
+        state.to_str().unwrap(),
+        "--time",
+        &time,
+    ];
+    if origin != sample::SAMPLE_ORIGIN {
+        args.extend(["--log-key", &log_vkey]);
+    }
+    pbr_ok(&args)
+}
+
+/// The parties of the demo contract's checkpoint quorum, whose witnesses cosign.
+pub(crate) const DEMO_QUORUM: [&str; 2] = ["aalborg-jobcenter", "fokus-provider"];
+
+/// `name+keyid` of a verifier key `name+keyid+base64` (whose base64 may hold `+`), as
+/// verdicts and quorums name signers.
+pub(crate) fn key_id(vkey: &str) -> String {
+    vkey.splitn(3, '+').take(2).collect::<Vec<_>>().join("+")
 }
 
 /// Opens a ledger's sled database behind its back, as a tamperer would. sled locks its file;

@@ -162,15 +162,21 @@ fn keygen_writes_a_private_file_and_never_into_a_ledger() {
     assert_eq!(std::fs::read_to_string(&key).unwrap(), text);
 }
 
+/// The log key signs a checkpoint; a witness cosigns it, keeping what it cosigned; a kept
+/// note checks against the keys that signed it and no other. A key of another kind, or a
+/// log key the terms do not name, signs nothing.
 #[test]
-fn sign_cosign_and_check_checkpoints() {
+fn sign_witness_and_check_checkpoints() {
+    use pbr_ledger::sample;
     let (dir, ledger) = demo();
-    let key = |name: &str| {
-        let path = dir.path().join(format!("{name}.key"));
+    let keygen = |name: &str, kind: &str| {
+        let path = dir.path().join(format!("{}.key", name.replace('/', "_")));
         let out = pbr_ok(&[
             "party",
             "keygen",
             name,
+            "--kind",
+            kind,
             "--out",
             path.to_str().unwrap(),
             "--json",
@@ -181,33 +187,116 @@ fn sign_cosign_and_check_checkpoints() {
             out["verifier_key"].as_str().unwrap().to_owned(),
         )
     };
-    let (ann_key, ann_vkey) = key("ann");
-    let (bo_key, bo_vkey) = key("bo");
-    let note = pbr_ok(&[
+    // A record after the demo's last checkpoint, so that there is something new to sign.
+    let provider = crate::support::key_file(dir.path(), &sample::demo_key("fokus-provider"));
+    pbr_ok(&[
         "--ledger",
         &ledger,
-        "checkpoint",
-        "sign",
+        "cost",
+        "--contract",
+        sample::SAMPLE_CONTRACT,
+        "--date",
+        "2025-12-31",
+        "--party",
+        "fokus-provider",
+        "--amount",
+        "1.00",
         "--key",
-        &ann_key,
-        "--time",
-        "1767225600",
+        &provider,
     ]);
+    // An event key is no log key, nor is a log key of the right name that the terms do
+    // not name.
+    let (ann_key, _) = keygen("ann", "event");
+    let (other_log, _) = keygen(sample::SAMPLE_ORIGIN, "log");
+    for key in [&ann_key, &other_log] {
+        let run = pbr(&["--ledger", &ledger, "checkpoint", "sign", "--key", key]);
+        assert_ne!(run.code, 0, "{key} signed a checkpoint");
+        assert!(
+            run.stderr
+                .contains("names the log key demo.pbr.example/impact60+"),
+            "{}",
+            run.stderr
+        );
+    }
+    // Where no terms name a log key, the log key is still the one named after the origin.
+    let plain = dir.path().join("plain");
+    let plain = plain.to_str().unwrap();
+    pbr_ok(&["init", plain, "--origin", "test.example/plain"]);
+    let run = pbr(&["--ledger", plain, "checkpoint", "sign", "--key", &ann_key]);
+    assert_ne!(run.code, 0, "ann signed a checkpoint of test.example/plain");
     assert!(
-        note.contains("\ntime 1767225600\n\n\u{2014} ann "),
+        run.stderr
+            .contains("a log key is named after the log's origin"),
+        "{}",
+        run.stderr
+    );
+    crate::support::checkpoint(plain, "test.example/plain", &[]);
+    let log = crate::support::key_file(dir.path(), &sample::demo_log_key());
+    let log_vkey = sample::demo_log_key().verifier_key().to_string();
+    let note = pbr_ok(&["--ledger", &ledger, "checkpoint", "sign", "--key", &log]);
+    // Three body lines (origin, size, root), then the log key's signature: no chain, no time.
+    let (body, signatures) = note.split_once("\n\n").unwrap();
+    let body: Vec<&str> = body.lines().collect();
+    assert_eq!(body.len(), 3, "{note}");
+    assert_eq!(body[0], sample::SAMPLE_ORIGIN);
+    assert_eq!(body[1], "619");
+    assert!(
+        signatures.starts_with("\u{2014} demo.pbr.example/impact60 ")
+            && signatures.lines().count() == 1,
         "{note}"
     );
-    let cosigned = pbr_ok(&[
-        "--ledger",
-        &ledger,
-        "checkpoint",
-        "cosign",
-        "--key",
-        &bo_key,
-    ]);
+    // A witness cosigns with a witness key, never an event key.
+    let (bo_key, bo_vkey) = keygen("bo-witness", "witness");
+    let state = dir.path().join("bo-state");
+    let state = state.to_str().unwrap();
+    let cosign = |key: &str, extra: &[&str]| {
+        let mut args = vec![
+            "--ledger",
+            &ledger,
+            "witness",
+            "cosign",
+            "--key",
+            key,
+            "--state",
+            state,
+            "--log-key",
+            &log_vkey,
+            "--time",
+            "1767225600",
+        ];
+        args.extend_from_slice(extra);
+        pbr(&args)
+    };
+    let run = cosign(&ann_key, &[]);
+    assert_eq!(run.code, INPUT, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("is not a witness key"),
+        "{}",
+        run.stderr
+    );
+    let run = cosign(&bo_key, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let cosigned = run.stdout;
     assert!(
         cosigned.starts_with(&note),
-        "co-signing keeps the body and the first signature"
+        "cosigning keeps the body and the log key's signature"
+    );
+    assert!(
+        cosigned[note.len()..].starts_with("\u{2014} bo-witness "),
+        "{cosigned}"
+    );
+    // The cosigned note is the one stored, and the witness remembers the size it cosigned:
+    // it cosigns no smaller size after it.
+    assert_eq!(
+        pbr_ok(&["--ledger", &ledger, "checkpoint", "show"]),
+        cosigned
+    );
+    let run = cosign(&bo_key, &["--size", "40"]);
+    assert_ne!(run.code, 0, "{}", run.stdout);
+    assert!(
+        run.stderr.contains("already cosigned size 619"),
+        "{}",
+        run.stderr
     );
     let kept = dir.path().join("kept.note");
     std::fs::write(&kept, &cosigned).unwrap();
@@ -218,15 +307,18 @@ fn sign_cosign_and_check_checkpoints() {
         "check",
         kept.to_str().unwrap(),
         "--key",
-        &ann_vkey,
+        &log_vkey,
         "--key",
         &bo_vkey,
         "--json",
     ]);
     let out: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(out["signed_by"], serde_json::json!(["ann", "bo"]));
+    assert_eq!(
+        out["signed_by"],
+        serde_json::json!([sample::SAMPLE_ORIGIN, "bo-witness"])
+    );
     // A key nobody signed with is not trusted blindly.
-    let (_, stranger) = key("stranger");
+    let (_, stranger) = keygen("stranger", "witness");
     let run = pbr(&[
         "--ledger",
         &ledger,
@@ -331,22 +423,70 @@ fn demo_runs_twice_in_the_same_place_but_never_replaces_other_data() {
 
 #[test]
 fn verify_reports_whether_each_checkpoint_meets_the_contract_quorum() {
-    // The demo contract's quorum is the jobcentre and the provider: the checkpoint of 40 is
-    // signed by the jobcentre only, the last one co-signed by both.
-    let (_dir, ledger) = demo();
-    let out = pbr_ok(&["--ledger", &ledger, "verify", "--json"]);
-    let out: serde_json::Value = serde_json::from_str(&out).unwrap();
-    let checkpoints = out["checkpoints"].as_array().unwrap();
-    let quorum = |i: usize| checkpoints[i]["quorum"][0].clone();
-    assert_eq!(quorum(0)["met"], false);
-    assert_eq!(quorum(0)["missing"].as_array().unwrap().len(), 1);
-    assert!(
-        quorum(0)["missing"][0]
-            .as_str()
+    // The demo contract's quorum is the log key and the jobcentre's and the provider's
+    // witnesses: the demo's checkpoints carry all three.
+    use pbr_ledger::sample;
+    let (dir, ledger) = demo();
+    let quorum = |ledger: &str| -> Vec<serde_json::Value> {
+        let out = pbr_ok(&["--ledger", ledger, "verify", "--json"]);
+        let out: serde_json::Value = serde_json::from_str(&out).unwrap();
+        out["checkpoints"]
+            .as_array()
             .unwrap()
-            .starts_with("fokus-provider+")
-    );
-    assert_eq!(quorum(1)["met"], true);
+            .iter()
+            .map(|c| c["quorum"][0].clone())
+            .collect()
+    };
+    let demo_quorums = quorum(&ledger);
+    assert_eq!(demo_quorums.len(), 2);
+    for q in &demo_quorums {
+        assert_eq!(q["met"], true, "{q}");
+        assert_eq!(q["missing"], serde_json::json!([]), "{q}");
+    }
+    // A new checkpoint signed by the log key alone lacks both witnesses; cosigned by the
+    // jobcentre's, it lacks the provider's; cosigned by both, it meets the quorum.
+    let provider = crate::support::key_file(dir.path(), &sample::demo_key("fokus-provider"));
+    pbr_ok(&[
+        "--ledger",
+        &ledger,
+        "cost",
+        "--contract",
+        sample::SAMPLE_CONTRACT,
+        "--date",
+        "2025-12-31",
+        "--party",
+        "fokus-provider",
+        "--amount",
+        "1.00",
+        "--key",
+        &provider,
+    ]);
+    let [jobcentre_witness, provider_witness] = crate::support::DEMO_QUORUM.map(|party| {
+        crate::support::key_id(&sample::demo_witness_key(party).verifier_key().to_string())
+    });
+    crate::support::checkpoint(&ledger, sample::SAMPLE_ORIGIN, &[]);
+    for (cosigner, missing) in [
+        (
+            None,
+            vec![jobcentre_witness.clone(), provider_witness.clone()],
+        ),
+        (Some("aalborg-jobcenter"), vec![provider_witness]),
+        (Some("fokus-provider"), vec![]),
+    ] {
+        if let Some(party) = cosigner {
+            crate::support::cosign(&ledger, sample::SAMPLE_ORIGIN, party);
+        }
+        let quorums = quorum(&ledger);
+        assert_eq!(quorums.len(), 3, "the new checkpoint is listed");
+        assert_eq!(quorums[..2], demo_quorums[..], "the demo's are unchanged");
+        let latest = &quorums[2];
+        assert_eq!(
+            latest["missing"],
+            serde_json::json!(missing),
+            "{cosigner:?}"
+        );
+        assert_eq!(latest["met"], missing.is_empty(), "{cosigner:?}");
+    }
 }
 
 /// A streamed import does not know its number of rows in advance: on a terminal its counter
