@@ -19,7 +19,9 @@ use crate::output::{hex, outln, print_json};
 
 pub(crate) fn run(ledger_dir: Option<PathBuf>, args: BundleArgs, json: bool) -> Result<()> {
     match args.command {
-        Some(BundleCommand::Verify { file, keys }) => verify(&file, &keys, json),
+        Some(BundleCommand::Verify { file, keys, policy }) => {
+            verify(&file, &crate::commands::with_policy(keys, policy)?, json)
+        }
         None => write(ledger_dir, args, json),
     }
 }

@@ -46,6 +46,10 @@ pub(crate) enum Command {
         /// stored in the ledger are used, which is not a trust anchor.
         #[arg(long = "key", value_name = "VKEY")]
         keys: Vec<String>,
+        /// A C2SP tlog-policy file (`pbr contract policy` writes one): its log and witness
+        /// keys are trusted as if each were given with --key.
+        #[arg(long, value_name = "FILE")]
+        policy: Option<PathBuf>,
     },
     /// Write the log up to the latest checkpoint as JSON Lines (docs/format.md §5).
     Export {
@@ -112,6 +116,10 @@ pub(crate) enum Command {
         /// every contract's quorum under them. Without one, trust is not established.
         #[arg(long = "key", value_name = "VKEY")]
         keys: Vec<String>,
+        /// A C2SP tlog-policy file (`pbr contract policy` writes one): its log and witness
+        /// keys are trusted as if each were given with --key.
+        #[arg(long, value_name = "FILE")]
+        policy: Option<PathBuf>,
     },
     /// Balances per party: accrued, paid, outstanding, invested, returned, exposure.
     Balance {
@@ -308,6 +316,10 @@ pub(crate) enum ReportCommand {
         /// stored in the ledger are used, which is not a trust anchor (the report says so).
         #[arg(long = "key", value_name = "VKEY")]
         keys: Vec<String>,
+        /// A C2SP tlog-policy file (`pbr contract policy` writes one): its log and witness
+        /// keys are trusted as if each were given with --key.
+        #[arg(long, value_name = "FILE")]
+        policy: Option<PathBuf>,
     },
 }
 
@@ -373,6 +385,10 @@ pub(crate) enum BundleCommand {
         /// keys inside the bundle are used, which is not a trust anchor.
         #[arg(long = "key", value_name = "VKEY")]
         keys: Vec<String>,
+        /// A C2SP tlog-policy file (`pbr contract policy` writes one): its log and witness
+        /// keys are trusted as if each were given with --key.
+        #[arg(long, value_name = "FILE")]
+        policy: Option<PathBuf>,
     },
 }
 
@@ -430,8 +446,12 @@ pub(crate) enum CheckpointCommand {
         /// The saved note.
         note: PathBuf,
         /// A trusted verifier key (<name>+<key id>+<base64>); repeat for several.
-        #[arg(long = "key", value_name = "VKEY", required = true)]
+        #[arg(long = "key", value_name = "VKEY", required_unless_present = "policy")]
         keys: Vec<String>,
+        /// A C2SP tlog-policy file (`pbr contract policy` writes one): its log and witness
+        /// keys are trusted as if each were given with --key.
+        #[arg(long, value_name = "FILE")]
+        policy: Option<PathBuf>,
     },
 }
 

@@ -76,11 +76,12 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
             incremental,
             threads,
             keys,
+            policy,
         } => verify(
             &mut open_to_verify(cli.ledger)?,
             incremental,
             threads,
-            &keys,
+            &with_policy(keys, policy)?,
             json,
         ),
         Command::Export { out, force } => {
@@ -116,7 +117,9 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
             issue.then_some(key).flatten(),
             json,
         ),
-        Command::Audit { keys } => crate::settlement::audit(cli.ledger, &keys, json),
+        Command::Audit { keys, policy } => {
+            crate::settlement::audit(cli.ledger, &with_policy(keys, policy)?, json)
+        }
         Command::Balance {
             contract,
             at_seq,
@@ -180,12 +183,13 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
             out,
             force,
             keys,
+            policy,
         }) => crate::report::audit(
             cli.ledger,
             contract,
             format,
             out.map(|out| (out, Existing::forced(force))),
-            &keys,
+            &with_policy(keys, policy)?,
             json,
         ),
         Command::Bundle(args) => crate::bundle::run(cli.ledger, args, json),
@@ -340,6 +344,19 @@ fn init(dir: Option<PathBuf>, origin: Option<String>, json: bool) -> Result<()> 
         );
     }
     Ok(ledger.close()?)
+}
+
+/// The `--key` values, followed by the log and witness keys of the `--policy` file.
+pub(crate) fn with_policy(mut keys: Vec<String>, policy: Option<PathBuf>) -> Result<Vec<String>> {
+    if let Some(path) = policy {
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| input(format!("{}: {e}", path.display())))?;
+        let policy = pbr_log::policy::Policy::parse(&text)
+            .map_err(|e| input(format!("{}: {e}", path.display())))?;
+        keys.extend(policy.logs().iter().map(ToString::to_string));
+        keys.extend(policy.witnesses().iter().map(|(_, key)| key.to_string()));
+    }
+    Ok(keys)
 }
 
 pub(crate) fn parse_verifier_keys(keys: &[String]) -> Result<Vec<VerifierKey>> {
@@ -605,7 +622,8 @@ fn checkpoint(ledger: Option<PathBuf>, command: CheckpointCommand, json: bool) -
             };
             note.ok_or_else(|| input("no such checkpoint (sign one with `pbr checkpoint sign`)"))?
         }
-        CheckpointCommand::Check { note, keys } => {
+        CheckpointCommand::Check { note, keys, policy } => {
+            let keys = with_policy(keys, policy)?;
             let text = std::fs::read_to_string(&note)
                 .map_err(|e| input(format!("{}: {e}", note.display())))?;
             let keys = parse_verifier_keys(&keys)?;
@@ -835,23 +853,12 @@ fn demo(dir: Option<PathBuf>, json: bool) -> Result<()> {
     }
     // The log key first, then the witness keys: a verifier's trust input.
     let keys: Vec<String> = trusted.iter().map(ToString::to_string).collect();
-    // The keys that make the quorum (the log key and the quorum's witnesses), for the
-    // commands suggested below.
-    let quorum_keys: String = keys
-        .iter()
-        .filter(|key| {
-            check
-                .quorums
-                .iter()
-                .flat_map(|q| q.log.iter().chain(&q.signers))
-                .any(|signer| key.starts_with(&format!("{signer}+")))
-        })
-        .map(|key| format!(" --key {key}"))
-        .collect();
     let policy = ledger.policy(sample::SAMPLE_CONTRACT)?.to_text();
     let policy_file = dir.join(DEMO_KEYS).join("policy");
     std::fs::write(&policy_file, &policy)
         .map_err(|e| input(format!("{}: {e}", policy_file.display())))?;
+    // The trust input of the commands suggested below: the contract's log key and quorum.
+    let quorum_keys = format!(" --policy {}", policy_file.display());
     let audited = ledger.audit(|_, _| {})?;
     let (_, balances) = ledger.balances(sample::SAMPLE_CONTRACT, pbr_ledger::At::Head, None)?;
     ledger.close()?;
