@@ -1,7 +1,9 @@
 //! A failed trust check is never "passed" (`docs/cli.md`, "Verdicts"; DESIGN §6): the demo
 //! ledger checked by `pbr verify`, `pbr audit` and `pbr report audit` (text, JSON, HTML and
-//! XLSX) with (a) one quorum party's key only, (b) the jobcentre's key and a forged key in the
-//! provider's name, (c) every quorum party's key, and (d) no key.
+//! XLSX) with (a) the log key and one quorum witness's key only, the witnesses' keys without
+//! the log key, or the log key with the quorum parties' event keys (which cosign nothing),
+//! (b) the log key, the jobcentre's witness key and a forged witness key in the provider
+//! witness's name, (c) the log key and every quorum witness's key, and (d) no key.
 //!
 //! (a) and (b) fail with exit code 5 and name the missing signer in the verdict's first line
 //! and in its JSON fields; (c) passes with exit code 0; (d) exits 0, and its first line says
@@ -9,6 +11,7 @@
 
 use std::path::Path;
 
+use pbr_ledger::sample;
 use serde_json::Value;
 
 use crate::support::{Run, demo, pbr};
@@ -16,23 +19,31 @@ use crate::support::{Run, demo, pbr};
 const OK: i32 = 0;
 const VERIFY_FAILED: i32 = 5;
 
-/// The demo's quorum parties' verifier keys, and a forged one in the provider's name.
+/// The demo's log key and its quorum's witness keys, a forged witness key in the provider
+/// witness's name, a witness outside the quorum (which cosigned nothing), and the quorum
+/// parties' event keys (no witness keys), as verifier keys.
 struct Keys {
+    log: String,
     jobcentre: String,
     provider: String,
     forged_provider: String,
+    investor: String,
+    jobcentre_event: String,
+    provider_event: String,
 }
 
 impl Keys {
     fn of(dir: &Path) -> Keys {
-        let [jobcentre, provider, ..] = pbr_ledger::sample::demo_keys();
-        // A well-formed verifier key with the provider's name and another public key, made
-        // as anyone would make one.
+        let vkey = |key: pbr_ledger::SignerKey| key.verifier_key().to_string();
+        // A well-formed witness key with the provider witness's name and another public
+        // key, made as anyone would make one.
         let file = dir.join("forged.key");
         let run = pbr(&[
             "party",
             "keygen",
-            "fokus-provider",
+            "fokus-provider-witness",
+            "--kind",
+            "witness",
             "--out",
             file.to_str().unwrap(),
             "--json",
@@ -41,11 +52,15 @@ impl Keys {
         let made: Value = serde_json::from_str(&run.stdout).unwrap();
         let forged_provider = made["verifier_key"].as_str().unwrap().to_owned();
         let keys = Keys {
-            jobcentre: jobcentre.verifier_key().to_string(),
-            provider: provider.verifier_key().to_string(),
+            log: vkey(sample::demo_log_key()),
+            jobcentre: vkey(sample::demo_witness_key("aalborg-jobcenter")),
+            provider: vkey(sample::demo_witness_key("fokus-provider")),
             forged_provider,
+            investor: vkey(sample::demo_witness_key("dsk-investor")),
+            jobcentre_event: vkey(sample::demo_key("aalborg-jobcenter")),
+            provider_event: vkey(sample::demo_key("fokus-provider")),
         };
-        assert!(keys.forged_provider.starts_with("fokus-provider+"));
+        assert!(keys.forged_provider.starts_with("fokus-provider-witness+"));
         assert_ne!(id(&keys.forged_provider), id(&keys.provider));
         keys
     }
@@ -247,29 +262,49 @@ fn check_all(dir: &Path, ledger: &str, keys: &[&str], expect: Expect, name: &str
 }
 
 #[test]
-fn one_quorum_partys_key_alone_is_not_passed() {
+fn one_quorum_witness_or_the_log_key_alone_is_not_passed() {
     let (dir, ledger) = demo();
     let keys = Keys::of(dir.path());
-    let missing = vec![id(&keys.provider)];
     check_all(
         dir.path(),
         &ledger,
-        &[&keys.jobcentre],
-        Expect::Failed(missing),
+        &[&keys.log, &keys.jobcentre],
+        Expect::Failed(vec![id(&keys.provider)]),
         "jobcentre",
     );
-    // The provider's key alone: the witness checkpoint of 40, which only the jobcentre
-    // signed, is listed as signed by none of the given keys, and the verdict names the
-    // jobcentre.
-    let missing = vec![id(&keys.jobcentre)];
     check_all(
         dir.path(),
         &ledger,
-        &[&keys.provider],
-        Expect::Failed(missing),
+        &[&keys.log, &keys.provider],
+        Expect::Failed(vec![id(&keys.jobcentre)]),
         "provider",
     );
-    let run = pbr(&["--ledger", &ledger, "verify", "--key", &keys.provider]);
+    // Every witness, but not the log key: the log key's signature is part of the quorum.
+    check_all(
+        dir.path(),
+        &ledger,
+        &[&keys.jobcentre, &keys.provider],
+        Expect::Failed(vec![id(&keys.log)]),
+        "witnesses",
+    );
+    // The quorum parties' event keys are no witness keys: they cosigned nothing.
+    check_all(
+        dir.path(),
+        &ledger,
+        &[&keys.log, &keys.jobcentre_event, &keys.provider_event],
+        Expect::Failed(vec![id(&keys.jobcentre), id(&keys.provider)]),
+        "event keys",
+    );
+    // A witness outside the quorum, which cosigned nothing: each checkpoint is listed as
+    // signed by none of the given keys, and the verdict names the whole quorum.
+    check_all(
+        dir.path(),
+        &ledger,
+        &[&keys.investor],
+        Expect::Failed(vec![id(&keys.log), id(&keys.jobcentre), id(&keys.provider)]),
+        "investor",
+    );
+    let run = pbr(&["--ledger", &ledger, "verify", "--key", &keys.investor]);
     assert!(
         run.stdout
             .contains("checkpoint of size 40 signed by none of the given keys\n"),
@@ -282,7 +317,7 @@ fn one_quorum_partys_key_alone_is_not_passed() {
         "report",
         "audit",
         "--key",
-        &keys.provider,
+        &keys.investor,
     ]);
     assert!(
         run.stdout.contains("<td class=\"num\">40</td>")
@@ -292,10 +327,14 @@ fn one_quorum_partys_key_alone_is_not_passed() {
 }
 
 #[test]
-fn a_forged_key_in_a_quorum_partys_name_signs_nothing() {
+fn a_forged_witness_key_in_a_quorum_partys_name_signs_nothing() {
     let (dir, ledger) = demo();
     let keys = Keys::of(dir.path());
-    let forged = [keys.jobcentre.as_str(), keys.forged_provider.as_str()];
+    let forged = [
+        keys.log.as_str(),
+        keys.jobcentre.as_str(),
+        keys.forged_provider.as_str(),
+    ];
     check_all(
         dir.path(),
         &ledger,
@@ -311,15 +350,16 @@ fn a_forged_key_in_a_quorum_partys_name_signs_nothing() {
     let latest = answer["checkpoints"].as_array().unwrap().last().unwrap();
     assert_eq!(
         latest["signed_by"],
-        serde_json::json!([id(&keys.jobcentre)])
+        serde_json::json!([id(&keys.log), id(&keys.jobcentre)])
     );
 
     // Given beside the real key, and before it, the forged key changes nothing: the real
-    // key's signature is the one reported.
+    // key's cosignature is the one reported.
     let both = [
         keys.forged_provider.as_str(),
         keys.provider.as_str(),
         keys.jobcentre.as_str(),
+        keys.log.as_str(),
     ];
     let run = pbr(&with_keys(
         &["--ledger", &ledger, "verify", "--json"],
@@ -338,13 +378,13 @@ fn a_forged_key_in_a_quorum_partys_name_signs_nothing() {
 }
 
 #[test]
-fn every_quorum_partys_key_passes() {
+fn the_log_key_and_every_quorum_witness_pass() {
     let (dir, ledger) = demo();
     let keys = Keys::of(dir.path());
     check_all(
         dir.path(),
         &ledger,
-        &[&keys.jobcentre, &keys.provider],
+        &[&keys.log, &keys.jobcentre, &keys.provider],
         Expect::Passed,
         "quorum",
     );
@@ -387,7 +427,11 @@ fn a_checkpoint_that_does_not_cover_the_log_is_not_passed() {
         key.to_str().unwrap(),
     ]);
     assert_eq!(run.code, OK, "{}", run.stderr);
-    let quorum = [keys.jobcentre.as_str(), keys.provider.as_str()];
+    let quorum = [
+        keys.log.as_str(),
+        keys.jobcentre.as_str(),
+        keys.provider.as_str(),
+    ];
     for args in [
         vec!["--ledger", &ledger, "verify", "--json"],
         vec!["--ledger", &ledger, "report", "audit", "--json"],
