@@ -24,9 +24,10 @@ pub mod proof;
 pub mod record;
 pub mod restore;
 pub mod store;
+pub mod tiles;
 pub mod verify;
 
-pub use error::{LogError, RecordError};
+pub use error::{LogError, RecordError, TileError};
 pub use hash::Hash;
 pub use note::{Checkpoint, SignedCheckpoint, SignerKey, VerifierKey};
 pub use proof::{ConsistencyProof, InclusionProof};

@@ -12,6 +12,7 @@ mod record;
 mod store;
 mod support;
 mod tamper;
+mod tiles;
 mod vectors;
 
 /// Every `.rs` file in this directory is a module of this binary; a forgotten file would
