@@ -1,4 +1,5 @@
-//! The log as a C2SP `tlog-tiles` tree (DESIGN §3 "Tiles"): the paths of its files.
+//! The log as a C2SP `tlog-tiles` tree (DESIGN §3 "Tiles"): paths, and a reader that checks
+//! what it fetches against a root the caller trusts.
 //!
 //! A tree of size N is served as `checkpoint`, hash tiles `tile/<L>/<N>[.p/<W>]` and entry
 //! bundles `tile/entries/<N>[.p/<W>]` (`specs/tlog-tiles.md`, "Merkle Tree" and "Log
@@ -8,14 +9,28 @@
 //! holds the records themselves, each as a big-endian u16 length followed by the record
 //! bytes, so a record is at most 65,535 bytes (DESIGN §3 "Record bytes").
 //!
-//! Invariant: each tile has one path. [`TilePath::parse`] accepts exactly what
-//! [`TilePath`]'s `Display` writes, so a server mapping request paths to files (or a cache)
-//! never sees two names for one tile, and Go's `tlog` paths (with a height, or `data`) are
-//! refused rather than misread.
+//! Invariants:
+//! - The reader believes nothing it fetches until it has tied it to the root the caller gave:
+//!   [`TileReader::record`] verifies an inclusion proof built from tile hashes, and
+//!   [`TileReader::verify_all`] checks every tile top-down from the root before it hands a
+//!   record to the caller.
+//! - Memory is bounded whatever the tree size: one bundle (at most 16 MiB) and one tile per
+//!   level (8 KiB each) at a time.
+//!
+//! Checking the checkpoint's signatures is not done here: the caller verifies the note and
+//! passes its size and root.
 
 use std::fmt;
+use std::fs::File;
+use std::io::{ErrorKind, Read};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
 
+use crate::cache;
 use crate::error::TileError;
+use crate::hash::{EMPTY_ROOT, Hash, leaf_hash};
+use crate::hex;
+use crate::merkle::{self, Frontier, NodeSource};
 
 /// Hashes in a full tile, and entries in a full bundle.
 pub const TILE_WIDTH: u16 = 256;
@@ -38,6 +53,8 @@ pub const MAX_LEVEL: u8 = 63;
 const LEVELS: usize = 8;
 /// Index groups of three digits a u64 needs (20 digits).
 const MAX_INDEX_GROUPS: usize = 7;
+/// Tiles a [`TileReader`] keeps between calls.
+const CACHE_TILES: usize = 16;
 
 /// Whether a tile holds hashes (of a level) or entries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -293,4 +310,544 @@ pub fn tiles_for_size(size: u64) -> impl Iterator<Item = TilePath> {
             Some(TilePath { kind, index, width })
         })
     })
+}
+
+/// The root of a complete subtree over a power-of-two run of hashes.
+fn fold(hashes: &[Hash]) -> Hash {
+    cache::fold(hashes.to_vec())
+}
+
+/// Splits a bundle into exactly `count` entries, refusing trailing or missing bytes.
+fn bundle_entries<'a>(
+    bytes: &'a [u8],
+    count: u16,
+    path: &TilePath,
+) -> Result<Vec<&'a [u8]>, TileError> {
+    let malformed = |reason: String| TileError::Malformed {
+        path: path.to_string(),
+        reason,
+    };
+    if bytes.len() > MAX_BUNDLE_LEN {
+        return Err(malformed(format!(
+            "{} bytes is more than a bundle can hold ({MAX_BUNDLE_LEN})",
+            bytes.len()
+        )));
+    }
+    let mut entries = Vec::with_capacity(usize::from(count));
+    let mut rest = bytes;
+    for number in 0..count {
+        let [high, low, tail @ ..] = rest else {
+            return Err(malformed(format!(
+                "ends after {number} entries where {count} are expected"
+            )));
+        };
+        let len = usize::from(u16::from_be_bytes([*high, *low]));
+        let (entry, tail) = tail.split_at_checked(len).ok_or_else(|| {
+            malformed(format!(
+                "entry {number} claims {len} bytes but only {} follow",
+                tail.len()
+            ))
+        })?;
+        entries.push(entry);
+        rest = tail;
+    }
+    if !rest.is_empty() {
+        return Err(malformed(format!(
+            "{} bytes follow its {count} entries",
+            rest.len()
+        )));
+    }
+    Ok(entries)
+}
+
+fn hashes_of(bytes: &[u8]) -> Vec<Hash> {
+    bytes
+        .chunks_exact(HASH_LEN)
+        .map(|chunk| {
+            let mut hash = [0u8; HASH_LEN];
+            hash.copy_from_slice(chunk);
+            hash
+        })
+        .collect()
+}
+
+/// The content of `file`, if it exists; more than `limit` bytes is read as `limit + 1`, so
+/// that it compares unequal to anything valid without being read whole.
+fn read_capped(file: &Path, limit: usize) -> Result<Option<Vec<u8>>, TileError> {
+    let io = |source| TileError::Io {
+        path: file.to_owned(),
+        source,
+    };
+    let handle = match File::open(file) {
+        Err(error) if error.kind() == ErrorKind::NotFound => return Ok(None),
+        other => other.map_err(io)?,
+    };
+    let mut bytes = Vec::new();
+    handle
+        .take(limit as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    Ok(Some(bytes))
+}
+
+// ---------------------------------------------------------------------------------------
+// Reader
+// ---------------------------------------------------------------------------------------
+
+/// Where a [`TileReader`] fetches files: a directory here, an HTTP mirror elsewhere.
+pub trait TileSource {
+    /// The bytes at `path` (relative to the tree's prefix: `checkpoint` or a tile path),
+    /// `None` if there is no such file. A source may refuse a file over
+    /// [`TilePath::max_len`] (or [`MAX_CHECKPOINT_LEN`]); the reader checks lengths anyway.
+    fn fetch(&self, path: &str) -> Result<Option<Vec<u8>>, TileError>;
+}
+
+impl<T: TileSource + ?Sized> TileSource for &T {
+    fn fetch(&self, path: &str) -> Result<Option<Vec<u8>>, TileError> {
+        (**self).fetch(path)
+    }
+}
+
+/// A tile tree in a directory, as a static web server would serve it.
+#[derive(Clone, Debug)]
+pub struct DirSource {
+    dir: PathBuf,
+}
+
+impl DirSource {
+    /// The tree whose `checkpoint` is `dir/checkpoint`.
+    pub fn new(dir: impl Into<PathBuf>) -> DirSource {
+        DirSource { dir: dir.into() }
+    }
+
+    /// The directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+impl TileSource for DirSource {
+    /// Reads only `checkpoint` and valid tile paths, so a path from a request can never leave
+    /// the directory, and never more than the largest valid file of that path.
+    fn fetch(&self, path: &str) -> Result<Option<Vec<u8>>, TileError> {
+        let limit = if path == CHECKPOINT_PATH {
+            MAX_CHECKPOINT_LEN
+        } else {
+            TilePath::parse(path)?.max_len()
+        };
+        let bytes = read_capped(&self.dir.join(path), limit)?;
+        if let Some(bytes) = &bytes
+            && bytes.len() > limit
+        {
+            return Err(TileError::Malformed {
+                path: path.to_owned(),
+                reason: format!("is larger than {limit} bytes"),
+            });
+        }
+        Ok(bytes)
+    }
+}
+
+/// What [`TileReader::verify_all`] checked.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TileVerifySummary {
+    /// Records checked and handed to the callback.
+    pub records: u64,
+    /// Hash tiles checked.
+    pub hash_tiles: u64,
+    /// Entry bundles checked.
+    pub bundles: u64,
+}
+
+type Tile = Arc<Vec<Hash>>;
+
+/// Reads a tile tree from a [`TileSource`], trusting only the size and root the caller
+/// verified (from the checkpoint). Safe to share between threads; it keeps a few recently
+/// fetched tiles.
+#[derive(Debug)]
+pub struct TileReader<S> {
+    source: S,
+    /// Recently read hash tiles: the path asked for, the path read (the full tile when a
+    /// partial one was missing) and its first `width` hashes.
+    cache: Mutex<Vec<(TilePath, TilePath, Tile)>>,
+}
+
+impl<S: TileSource> TileReader<S> {
+    /// A reader of `source`.
+    pub fn new(source: S) -> TileReader<S> {
+        TileReader {
+            source,
+            cache: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The source.
+    pub fn source(&self) -> &S {
+        &self.source
+    }
+
+    /// The `checkpoint` file as it is, unverified.
+    pub fn checkpoint_text(&self) -> Result<String, TileError> {
+        let bytes = self
+            .source
+            .fetch(CHECKPOINT_PATH)?
+            .ok_or_else(|| TileError::Missing {
+                path: CHECKPOINT_PATH.to_owned(),
+            })?;
+        if bytes.len() > MAX_CHECKPOINT_LEN {
+            return Err(TileError::Malformed {
+                path: CHECKPOINT_PATH.to_owned(),
+                reason: format!("is larger than {MAX_CHECKPOINT_LEN} bytes"),
+            });
+        }
+        String::from_utf8(bytes).map_err(|_| TileError::Malformed {
+            path: CHECKPOINT_PATH.to_owned(),
+            reason: "is not UTF-8".to_owned(),
+        })
+    }
+
+    /// The root of the tree of `size` leaves, computed from its partial hash tiles (the only
+    /// ones it depends on). Unverified: compare it with a checkpoint's root.
+    pub fn root(&self, size: u64) -> Result<Hash, TileError> {
+        merkle::root(&self.nodes(size), size)
+    }
+
+    /// The record at `index` of the tree of `size` leaves and `root`, after checking that its
+    /// leaf hash is included under `root` by a proof built from the hash tiles.
+    pub fn record(&self, index: u64, size: u64, root: &Hash) -> Result<Vec<u8>, TileError> {
+        if index >= size {
+            return Err(TileError::OutOfRange(format!(
+                "seq {index} is not in a tree of size {size}"
+            )));
+        }
+        let bundle_index = index >> 8;
+        let width = tile_width(size, 0, bundle_index)
+            .ok_or_else(|| TileError::OutOfRange(format!("bundle {bundle_index}")))?;
+        let (path, bytes, fetched_width) = self.fetch_bundle(bundle_index, width)?;
+        let entries = bundle_entries(&bytes, fetched_width, &path)?;
+        let entry = entries
+            .get((index & 0xff) as usize)
+            .ok_or_else(|| TileError::OutOfRange(format!("seq {index} in {path}")))?;
+        let leaf = leaf_hash(entry);
+        let proof = merkle::inclusion_proof(&self.nodes(size), index, size)?;
+        if merkle::verify_inclusion(index, size, &leaf, &proof, root) {
+            return Ok(entry.to_vec());
+        }
+        // Find the file at fault the way `verify_all` would: the partial tiles against the
+        // root, the full tiles above the record's level-0 tile, then the bundle.
+        let mut walk = Walk::new(self, size);
+        walk.check_edge(root)?;
+        let leaves = walk.verified_tile(0, bundle_index)?;
+        let reason = if leaves.get((index & 0xff) as usize) == Some(&leaf) {
+            "is not included in the tree by the hash tiles, which changed while read"
+        } else {
+            "does not hash to its leaf in the hash tiles"
+        };
+        Err(TileError::Disagrees {
+            path: path.to_string(),
+            reason: format!(
+                "record at seq {index} {reason} (tree size {size}, root {})",
+                hex::encode(root)
+            ),
+        })
+    }
+
+    /// Reads the whole tree of `size` leaves and `root` in order, checking every hash tile and
+    /// entry bundle, and calls `each(seq, record_bytes)` for every record once its bundle is
+    /// proven to be in the tree, so a mirror can append as it goes.
+    ///
+    /// The partial tiles must lead to `root`; each full tile must hash to its entry in the
+    /// tile above (checked top-down, so the tile named in an error is the one at fault); each
+    /// bundle's entries must hash to the level-0 tile. The records are also folded into a
+    /// fresh tree whose root must be `root`. An error of `each` stops the walk.
+    pub fn verify_all<E, F>(
+        &self,
+        size: u64,
+        root: &Hash,
+        mut each: F,
+    ) -> Result<TileVerifySummary, TileError>
+    where
+        E: Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
+        F: FnMut(u64, &[u8]) -> Result<(), E>,
+    {
+        let mut walk = Walk::new(self, size);
+        walk.check_edge(root)?;
+        let mut frontier = Frontier::new();
+        let bundles = size.div_ceil(u64::from(TILE_WIDTH));
+        for bundle_index in 0..bundles {
+            let width = tile_width(size, 0, bundle_index)
+                .ok_or_else(|| TileError::OutOfRange(format!("bundle {bundle_index}")))?;
+            let leaves = walk.verified_tile(0, bundle_index)?;
+            let (path, bytes, fetched_width) = self.fetch_bundle(bundle_index, width)?;
+            let entries = bundle_entries(&bytes, fetched_width, &path)?;
+            let first = bundle_index << 8;
+            let entries = entries.get(..usize::from(width)).ok_or_else(|| {
+                TileError::Inconsistent(format!("{path} has fewer than {width} entries"))
+            })?;
+            let hashes: Vec<Hash> = entries.iter().map(|entry| leaf_hash(entry)).collect();
+            if let Some(offset) = (0..hashes.len()).find(|&i| hashes.get(i) != leaves.get(i)) {
+                return Err(TileError::Disagrees {
+                    path: path.to_string(),
+                    reason: format!(
+                        "entry {offset} (seq {}) does not hash to its leaf in {}",
+                        first + offset as u64,
+                        TilePath::hashes(0, bundle_index, width)?
+                    ),
+                });
+            }
+            walk.summary.bundles += 1;
+            for ((offset, entry), leaf) in (0u64..).zip(entries).zip(hashes) {
+                frontier.push(leaf, |_, _, _| {});
+                each(first + offset, entry).map_err(|error| TileError::Source(error.into()))?;
+                walk.summary.records += 1;
+            }
+        }
+        if frontier.size() != size || frontier.root() != *root {
+            return Err(TileError::Inconsistent(format!(
+                "the {} records read do not lead to the root {} of size {size}",
+                frontier.size(),
+                hex::encode(root)
+            )));
+        }
+        Ok(walk.summary)
+    }
+
+    fn nodes(&self, size: u64) -> TileNodes<impl Fn(u8, u64, u16) -> Result<Tile, TileError>> {
+        TileNodes {
+            size,
+            tile: move |level, index, width| Ok(self.hash_tile(level, index, width)?.1),
+        }
+    }
+
+    /// Hash tile `(level, index)` of `width` hashes, from the cache or the source; a missing
+    /// partial tile is read from the full tile of the same index, as the spec allows.
+    fn hash_tile(&self, level: u8, index: u64, width: u16) -> Result<(TilePath, Tile), TileError> {
+        let path = TilePath::hashes(level, index, width)?;
+        if let Some(cached) = self.cached(&path) {
+            return Ok(cached);
+        }
+        let (fetched, bytes) = self.fetch_with_fallback(&path)?;
+        let expected = usize::from(fetched.width) * HASH_LEN;
+        if bytes.len() != expected {
+            return Err(TileError::Malformed {
+                path: fetched.to_string(),
+                reason: format!(
+                    "is {} bytes, not {} hashes of 32 bytes",
+                    bytes.len(),
+                    fetched.width
+                ),
+            });
+        }
+        let mut hashes = hashes_of(&bytes);
+        hashes.truncate(usize::from(width));
+        let tile = Arc::new(hashes);
+        let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+        if cache.len() >= CACHE_TILES {
+            cache.remove(0);
+        }
+        cache.push((path, fetched, Arc::clone(&tile)));
+        Ok((fetched, tile))
+    }
+
+    fn cached(&self, path: &TilePath) -> Option<(TilePath, Tile)> {
+        let cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+        cache
+            .iter()
+            .find(|(asked, _, _)| asked == path)
+            .map(|(_, fetched, tile)| (*fetched, Arc::clone(tile)))
+    }
+
+    /// Bundle `index` of `width` entries: the path read, its bytes and how many entries that
+    /// file holds (256 when a missing partial bundle was read from the full one).
+    fn fetch_bundle(&self, index: u64, width: u16) -> Result<(TilePath, Vec<u8>, u16), TileError> {
+        let (fetched, bytes) = self.fetch_with_fallback(&TilePath::entries(index, width)?)?;
+        Ok((fetched, bytes, fetched.width))
+    }
+
+    fn fetch_with_fallback(&self, path: &TilePath) -> Result<(TilePath, Vec<u8>), TileError> {
+        let limited = |path: TilePath, bytes: Vec<u8>| {
+            if bytes.len() > path.max_len() {
+                return Err(TileError::Malformed {
+                    path: path.to_string(),
+                    reason: format!("is larger than {} bytes", path.max_len()),
+                });
+            }
+            Ok((path, bytes))
+        };
+        if let Some(bytes) = self.source.fetch(&path.to_string())? {
+            return limited(*path, bytes);
+        }
+        if path.is_partial()
+            && let Some(bytes) = self.source.fetch(&path.full().to_string())?
+        {
+            return limited(path.full(), bytes);
+        }
+        Err(TileError::Missing {
+            path: path.to_string(),
+        })
+    }
+}
+
+/// The tree's complete subtrees as the hash tiles give them: node `(level, index)` is read
+/// from tile level `level / 8`, folding `2^(level mod 8)` consecutive hashes.
+struct TileNodes<F> {
+    size: u64,
+    tile: F,
+}
+
+impl<F: Fn(u8, u64, u16) -> Result<Tile, TileError>> NodeSource for TileNodes<F> {
+    type Error = TileError;
+
+    fn node(&self, level: u32, index: u64) -> Result<Hash, TileError> {
+        let out_of_range = || {
+            TileError::OutOfRange(format!(
+                "node ({level}, {index}) is not in a tree of size {}",
+                self.size
+            ))
+        };
+        let tile_level = u8::try_from(level / 8)
+            .ok()
+            .filter(|l| usize::from(*l) < LEVELS)
+            .ok_or_else(out_of_range)?;
+        let run = 1u64 << (level % 8);
+        let first = index.checked_mul(run).ok_or_else(out_of_range)?;
+        let tile_index = first >> 8;
+        let offset = (first & 0xff) as usize;
+        let width = tile_width(self.size, tile_level, tile_index).ok_or_else(out_of_range)?;
+        let hashes = (self.tile)(tile_level, tile_index, width)?;
+        let run = hashes
+            .get(offset..offset + run as usize)
+            .ok_or_else(out_of_range)?;
+        Ok(fold(run))
+    }
+}
+
+/// The state of [`TileReader::verify_all`]: the tiles verified so far, one per level.
+struct Walk<'a, S> {
+    reader: &'a TileReader<S>,
+    size: u64,
+    /// The rightmost partial tile of each level, verified against the root.
+    edge: [Option<(u64, Tile)>; LEVELS],
+    /// The last full tile verified at each level.
+    current: [Option<(u64, Tile)>; LEVELS],
+    summary: TileVerifySummary,
+}
+
+impl<'a, S: TileSource> Walk<'a, S> {
+    fn new(reader: &'a TileReader<S>, size: u64) -> Walk<'a, S> {
+        Walk {
+            reader,
+            size,
+            edge: Default::default(),
+            current: Default::default(),
+            summary: TileVerifySummary::default(),
+        }
+    }
+
+    /// Fetches the partial tile of every level once and checks that they lead to `root`:
+    /// the root of a tree depends on its partial tiles alone.
+    fn check_edge(&mut self, root: &Hash) -> Result<(), TileError> {
+        let mut paths = Vec::new();
+        for level in 0..LEVELS as u8 {
+            let index = self
+                .size
+                .checked_shr(8 * (u32::from(level) + 1))
+                .unwrap_or(0);
+            if let Some(width) = tile_width(self.size, level, index)
+                && width < TILE_WIDTH
+            {
+                let (path, tile) = self.reader.hash_tile(level, index, width)?;
+                paths.push(path.to_string());
+                self.edge[usize::from(level)] = Some((index, tile));
+                self.summary.hash_tiles += 1;
+            }
+        }
+        let edge = &self.edge;
+        let nodes = TileNodes {
+            size: self.size,
+            tile: |level: u8, index: u64, _width: u16| {
+                edge.get(usize::from(level))
+                    .and_then(Option::as_ref)
+                    .filter(|(edge_index, _)| *edge_index == index)
+                    .map(|(_, tile)| Arc::clone(tile))
+                    .ok_or_else(|| {
+                        TileError::Inconsistent(format!(
+                            "the root needs tile ({level}, {index}), which is not partial"
+                        ))
+                    })
+            },
+        };
+        let computed = if self.size == 0 {
+            EMPTY_ROOT
+        } else {
+            merkle::root(&nodes, self.size)?
+        };
+        if computed != *root {
+            return Err(TileError::Disagrees {
+                path: if paths.is_empty() {
+                    "the empty tree".to_owned()
+                } else {
+                    paths.join(", ")
+                },
+                reason: format!(
+                    "these partial tiles give the root {}, not {} for size {}",
+                    hex::encode(&computed),
+                    hex::encode(root),
+                    self.size
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// Tile `(level, index)`, verified: a partial one by [`Walk::check_edge`], a full one
+    /// against its hash in the verified tile above.
+    fn verified_tile(&mut self, level: u8, index: u64) -> Result<Tile, TileError> {
+        let slot = usize::from(level);
+        let width = tile_width(self.size, level, index).ok_or_else(|| {
+            TileError::OutOfRange(format!(
+                "tile ({level}, {index}) is not in a tree of size {}",
+                self.size
+            ))
+        })?;
+        if width < TILE_WIDTH {
+            return self
+                .edge
+                .get(slot)
+                .and_then(Option::as_ref)
+                .filter(|(edge_index, _)| *edge_index == index)
+                .map(|(_, tile)| Arc::clone(tile))
+                .ok_or_else(|| TileError::Inconsistent(format!("tile ({level}, {index})")));
+        }
+        if let Some((current, tile)) = self.current.get(slot).and_then(Option::as_ref)
+            && *current == index
+        {
+            return Ok(Arc::clone(tile));
+        }
+        // A full tile at level `level` is one hash of level `level + 1`, which exists
+        // because the tree covers all of it.
+        let above = self.verified_tile(level + 1, index >> 8)?;
+        let expected = above
+            .get((index & 0xff) as usize)
+            .ok_or_else(|| TileError::Inconsistent(format!("tile ({level}, {index})")))?;
+        let (path, tile) = self.reader.hash_tile(level, index, TILE_WIDTH)?;
+        if fold(&tile) != *expected {
+            return Err(TileError::Disagrees {
+                path: path.to_string(),
+                reason: format!(
+                    "its hashes do not hash to its entry in {}",
+                    TilePath::hashes(
+                        level + 1,
+                        index >> 8,
+                        tile_width(self.size, level + 1, index >> 8).unwrap_or(TILE_WIDTH)
+                    )?
+                ),
+            });
+        }
+        self.summary.hash_tiles += 1;
+        if let Some(current) = self.current.get_mut(slot) {
+            *current = Some((index, Arc::clone(&tile)));
+        }
+        Ok(tile)
+    }
 }

@@ -1,10 +1,16 @@
-//! C2SP tlog-tiles paths against the spec's examples and other implementations' paths.
+//! C2SP tlog-tiles: paths, and the reader against tessera's test log (a real tlog-tiles
+//! implementation's output) and damaged copies of it.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use pbr_log::error::TileError;
-use pbr_log::tiles::{TileKind, TilePath, entries_path, tile_path};
+use pbr_log::hash::{EMPTY_ROOT, Hash};
+use pbr_log::tiles::{DirSource, TileKind, TilePath, TileReader, entries_path, tile_path};
 use proptest::prelude::*;
+use sha2::{Digest, Sha256};
 
 // ---------------------------------------------------------------------------------------
 // Paths
@@ -171,4 +177,254 @@ fn the_interop_vectors_are_where_the_tests_look() {
         PathBuf::from(AZUL_SEEDS).join("seed1").is_file(),
         "{AZUL_SEEDS}"
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// Reading: tessera's log
+// ---------------------------------------------------------------------------------------
+
+/// The verifier key of tessera's test log (its `testdata/build_log.sh`).
+const TESSERA_VKEY: &str =
+    "example.com/log/testdata+33d7b496+AeHTu4Q3hEIMHNqc6fASMsq3rKNx280NI+oO5xCFkkSx";
+
+/// The entries of tessera's test log, in order (interop README).
+const WORDS: [&str; 15] = [
+    "one", "two", "three", "four", "five", "six", "seven", "eit", "nain", "ten", "ileven", "twelf",
+    "threeten", "fourten", "fivten",
+];
+
+fn reader(dir: &Path) -> TileReader<DirSource> {
+    TileReader::new(DirSource::new(dir))
+}
+
+/// Every record of the tree of `size`, through `verify_all`.
+fn read_all(dir: &Path, size: u64, root: &Hash) -> Result<Vec<Vec<u8>>, TileError> {
+    let mut records = Vec::new();
+    let summary = reader(dir).verify_all(size, root, |seq, bytes| {
+        assert_eq!(seq, records.len() as u64);
+        records.push(bytes.to_vec());
+        Ok::<(), TileError>(())
+    })?;
+    assert_eq!(summary.records, size);
+    Ok(records)
+}
+
+/// Every file under `dir`, by its path relative to `dir` with `/` separators.
+fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(root, &path, out);
+            } else {
+                let relative = path.strip_prefix(root).unwrap();
+                let name = relative
+                    .components()
+                    .map(|c| c.as_os_str().to_str().unwrap())
+                    .collect::<Vec<_>>()
+                    .join("/");
+                out.insert(name, std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    for (name, bytes) in files(from) {
+        let path = to.join(&name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, bytes).unwrap();
+    }
+}
+
+fn flip(path: &Path, offset: usize) {
+    let mut bytes = std::fs::read(path).unwrap();
+    bytes[offset] ^= 0x01;
+    std::fs::write(path, bytes).unwrap();
+}
+
+/// The size and root of a C2SP checkpoint after checking its Ed25519 note signature by
+/// `vkey` (C2SP signed-note): `— <name> base64(key_id ‖ signature)` over the body bytes.
+fn open_checkpoint(text: &str, vkey: &str) -> (u64, Hash) {
+    let mut parts = vkey.splitn(3, '+');
+    let (name, id_hex, key_b64) = (
+        parts.next().unwrap(),
+        parts.next().unwrap(),
+        parts.next().unwrap(),
+    );
+    let key = BASE64.decode(key_b64).unwrap();
+    assert_eq!((key.len(), key[0]), (33, 0x01), "an Ed25519 note key");
+    let public: [u8; 32] = key[1..].try_into().unwrap();
+    let mut hasher = Sha256::new();
+    hasher.update(name.as_bytes());
+    hasher.update([b'\n', 0x01]);
+    hasher.update(public);
+    let key_id = hasher.finalize()[..4].to_vec();
+    assert_eq!(pbr_log::hex::encode(&key_id), id_hex);
+
+    let split = text.find("\n\n").expect("a blank line ends the body");
+    let (body, signatures) = (&text[..split + 1], &text[split + 2..]);
+    let verifying = ed25519_dalek::VerifyingKey::from_bytes(&public).unwrap();
+    let mut verified = 0;
+    for line in signatures.lines() {
+        let (signer, signature) = line
+            .strip_prefix("\u{2014} ")
+            .unwrap()
+            .split_once(' ')
+            .unwrap();
+        let signature = BASE64.decode(signature).unwrap();
+        if signer == name && signature[..4] == key_id[..] {
+            let signature = ed25519_dalek::Signature::from_bytes(
+                signature[4..].try_into().expect("a 64-byte signature"),
+            );
+            verifying
+                .verify_strict(body.as_bytes(), &signature)
+                .unwrap();
+            verified += 1;
+        }
+    }
+    assert_eq!(verified, 1, "one signature by the log key");
+    let lines: Vec<&str> = body.lines().collect();
+    assert_eq!(lines.len(), 3, "origin, size, root");
+    assert_eq!(lines[0], name);
+    let size = lines[1].parse().unwrap();
+    let root = BASE64.decode(lines[2]).unwrap().try_into().unwrap();
+    (size, root)
+}
+
+fn tessera_checkpoint(size: u64) -> String {
+    std::fs::read_to_string(Path::new(TESSERA).join(format!("checkpoint.{size}"))).unwrap()
+}
+
+/// The errors of `verify_all` of the full tessera log after `damage` to a copy of it.
+fn tampered_tessera(damage: impl FnOnce(&Path)) -> (TileError, TileError) {
+    let copy = tempfile::tempdir().unwrap();
+    copy_tree(Path::new(TESSERA), copy.path());
+    damage(copy.path());
+    let (size, root) = open_checkpoint(&tessera_checkpoint(15), TESSERA_VKEY);
+    let all = read_all(copy.path(), size, &root).unwrap_err();
+    let one = (0..size)
+        .find_map(|i| reader(copy.path()).record(i, size, &root).err())
+        .expect("some record fails");
+    (all, one)
+}
+
+#[test]
+fn the_directory_source_reads_only_tile_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = DirSource::new(dir.path().join("tree"));
+    std::fs::create_dir_all(dir.path().join("tree/tile/0")).unwrap();
+    std::fs::write(dir.path().join("secret"), b"no").unwrap();
+    std::fs::write(dir.path().join("tree/tile/0/000"), vec![0u8; 8193]).unwrap();
+    use pbr_log::tiles::TileSource as _;
+    for bad in [
+        "../secret",
+        "tile/0/../../../secret",
+        "/etc/passwd",
+        "tile/0/000/",
+    ] {
+        assert!(
+            matches!(source.fetch(bad), Err(TileError::Path { .. })),
+            "{bad}"
+        );
+    }
+    assert!(source.fetch("tile/0/001").unwrap().is_none());
+    let error = source.fetch("tile/0/000").unwrap_err();
+    assert!(matches!(error, TileError::Malformed { .. }), "{error}");
+    assert!(error.to_string().starts_with("tile/0/000: "), "{error}");
+}
+
+/// Every size of tessera's log, checkpoint signature first, then every record by
+/// `verify_all` and by `record`, each proven under the signed root.
+#[test]
+fn tesseras_log_reads_and_verifies_at_every_size() {
+    let reader = reader(Path::new(TESSERA));
+    assert_eq!(reader.checkpoint_text().unwrap(), tessera_checkpoint(15));
+    for checkpoint_size in 0..=15u64 {
+        let (size, root) = open_checkpoint(&tessera_checkpoint(checkpoint_size), TESSERA_VKEY);
+        assert_eq!(size, checkpoint_size);
+        assert_eq!(reader.root(size).unwrap(), root, "size {size}");
+        let records = read_all(Path::new(TESSERA), size, &root).unwrap();
+        let words: Vec<Vec<u8>> = WORDS[..size as usize]
+            .iter()
+            .map(|w| w.as_bytes().to_vec())
+            .collect();
+        assert_eq!(records, words, "size {size}");
+        for (index, word) in (0..size).zip(WORDS) {
+            assert_eq!(reader.record(index, size, &root).unwrap(), word.as_bytes());
+        }
+        assert!(matches!(
+            reader.record(size, size, &root),
+            Err(TileError::OutOfRange(_))
+        ));
+    }
+    assert_eq!(reader.root(0).unwrap(), EMPTY_ROOT);
+}
+
+#[test]
+fn tampered_tessera_copies_are_refused_naming_the_file() {
+    const BUNDLE: &str = "tile/entries/000.p/15";
+    const TILE: &str = "tile/0/000.p/15";
+    type Damage = Box<dyn FnOnce(&Path)>;
+    let cases: Vec<(&str, Damage, &str)> = vec![
+        (
+            "a flipped byte in a record",
+            Box::new(|dir: &Path| flip(&dir.join(BUNDLE), 3)),
+            BUNDLE,
+        ),
+        (
+            "a flipped byte in a length",
+            Box::new(|dir: &Path| flip(&dir.join(BUNDLE), 1)),
+            BUNDLE,
+        ),
+        (
+            "a flipped byte in a hash TILE",
+            Box::new(|dir: &Path| flip(&dir.join(TILE), 100)),
+            TILE,
+        ),
+        (
+            "a dropped hash TILE",
+            Box::new(|dir: &Path| std::fs::remove_file(dir.join(TILE)).unwrap()),
+            TILE,
+        ),
+        (
+            "a dropped BUNDLE",
+            Box::new(|dir: &Path| std::fs::remove_file(dir.join(BUNDLE)).unwrap()),
+            BUNDLE,
+        ),
+        (
+            "a truncated BUNDLE",
+            Box::new(|dir: &Path| {
+                let bytes = std::fs::read(dir.join(BUNDLE)).unwrap();
+                std::fs::write(dir.join(BUNDLE), &bytes[..bytes.len() - 2]).unwrap();
+            }),
+            BUNDLE,
+        ),
+        (
+            "a BUNDLE with one entry too many",
+            Box::new(|dir: &Path| {
+                let mut bytes = std::fs::read(dir.join(BUNDLE)).unwrap();
+                bytes.extend_from_slice(b"\x00\x03six");
+                std::fs::write(dir.join(BUNDLE), bytes).unwrap();
+            }),
+            BUNDLE,
+        ),
+        (
+            "a hash TILE one byte long",
+            Box::new(|dir: &Path| {
+                let mut bytes = std::fs::read(dir.join(TILE)).unwrap();
+                bytes.push(0);
+                std::fs::write(dir.join(TILE), bytes).unwrap();
+            }),
+            TILE,
+        ),
+    ];
+    for (what, damage, named) in cases {
+        let (all, one) = tampered_tessera(damage);
+        assert!(all.to_string().contains(named), "{what}: verify_all: {all}");
+        assert!(one.to_string().contains(named), "{what}: record: {one}");
+    }
 }
