@@ -1,15 +1,19 @@
-//! The log as a C2SP `tlog-tiles` tree (DESIGN §3 "Tiles"): paths, and a reader that checks
-//! what it fetches against a root the caller trusts.
+//! The log as a C2SP `tlog-tiles` tree (DESIGN §3 "Tiles"): paths, a writer of static export
+//! directories, and a reader that checks what it fetches against a root the caller trusts.
 //!
 //! A tree of size N is served as `checkpoint`, hash tiles `tile/<L>/<N>[.p/<W>]` and entry
 //! bundles `tile/entries/<N>[.p/<W>]` (`specs/tlog-tiles.md`, "Merkle Tree" and "Log
 //! entries"). The hash at position `i` of tile `n` at level `L` is the RFC 6962 hash of the
 //! complete subtree of height `8·L` whose first leaf is `(n·256 + i)·256^L`, that is
-//! [`NodeSource::node`](crate::merkle::NodeSource::node)`(8·L, n·256 + i)`. An entry bundle
-//! holds the records themselves, each as a big-endian u16 length followed by the record
-//! bytes, so a record is at most 65,535 bytes (DESIGN §3 "Record bytes").
+//! [`NodeSource::node`]`(8·L, n·256 + i)`. An entry bundle holds the records themselves, each
+//! as a big-endian u16 length followed by the record bytes, so a record is at most 65,535
+//! bytes (DESIGN §3 "Record bytes").
 //!
 //! Invariants:
+//! - The writer computes every hash from the record bytes it bundles, checks each full tile
+//!   against the source's tree and the whole against its root before it writes anything
+//!   partial, writes each file atomically, never overwrites a tile with other bytes, and
+//!   writes `checkpoint` last, after every tile is durable.
 //! - The reader believes nothing it fetches until it has tied it to the root the caller gave:
 //!   [`TileReader::record`] verifies an inclusion proof built from tile hashes, and
 //!   [`TileReader::verify_all`] checks every tile top-down from the root before it hands a
@@ -20,9 +24,10 @@
 //! Checking the checkpoint's signatures is not done here: the caller verifies the note and
 //! passes its size and root.
 
+use std::collections::BTreeSet;
 use std::fmt;
-use std::fs::File;
-use std::io::{ErrorKind, Read};
+use std::fs::{self, File};
+use std::io::{ErrorKind, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -31,6 +36,7 @@ use crate::error::TileError;
 use crate::hash::{EMPTY_ROOT, Hash, leaf_hash};
 use crate::hex;
 use crate::merkle::{self, Frontier, NodeSource};
+use crate::store::Log;
 
 /// Hashes in a full tile, and entries in a full bundle.
 pub const TILE_WIDTH: u16 = 256;
@@ -55,6 +61,8 @@ const LEVELS: usize = 8;
 const MAX_INDEX_GROUPS: usize = 7;
 /// Tiles a [`TileReader`] keeps between calls.
 const CACHE_TILES: usize = 16;
+/// Directories the writer remembers to `fsync` before it syncs them all.
+const DIRTY_DIRS: usize = 64;
 
 /// Whether a tile holds hashes (of a level) or entries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -391,6 +399,346 @@ fn read_capped(file: &Path, limit: usize) -> Result<Option<Vec<u8>>, TileError> 
 }
 
 // ---------------------------------------------------------------------------------------
+// Writer
+// ---------------------------------------------------------------------------------------
+
+/// What [`write_tiles`] did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TileWriteSummary {
+    /// Files written (tiles, bundles and the checkpoint).
+    pub written: u64,
+    /// Files already present with exactly the bytes the tree gives, left untouched.
+    pub unchanged: u64,
+    /// Bytes written.
+    pub bytes_written: u64,
+    /// Tiles of other widths found beside the ones written (partial tiles of earlier sizes,
+    /// or a full tile of a larger one) and checked against the tree.
+    pub siblings_checked: u64,
+}
+
+/// Writes into `dir` everything a C2SP client of the tree of `size` leaves needs: every full
+/// hash tile and entry bundle, the rightmost partial tile of each level and the partial
+/// bundle, then `checkpoint` (the note text, byte for byte) last.
+///
+/// Hashes are computed from the records `read_record(0 .. size)`, not copied from `source`;
+/// `source` is the tree they must agree with: each full tile's hash is compared with its node
+/// before the tile is written, and the root of the records with `source`'s root of `size`
+/// before anything partial is. The caller checks that `checkpoint` is a note of that size and
+/// root.
+///
+/// A file that exists with the bytes the tree gives is left alone; one with other bytes
+/// fails the write ([`TileError::Conflict`]) without touching it. Partial tiles left by an
+/// export of another size stay, and must agree with the tree on the hashes and entries they
+/// share. Every file is written to a temporary name in its directory, `fsync`ed and renamed;
+/// every directory written is `fsync`ed before the checkpoint is. One writer at a time.
+pub fn write_tiles<S, R>(
+    dir: &Path,
+    source: &S,
+    mut read_record: R,
+    size: u64,
+    checkpoint: &str,
+) -> Result<TileWriteSummary, TileError>
+where
+    S: NodeSource,
+    S::Error: std::error::Error + Send + Sync + 'static,
+    R: FnMut(u64) -> Result<Vec<u8>, S::Error>,
+{
+    if checkpoint.len() > MAX_CHECKPOINT_LEN {
+        return Err(TileError::OutOfRange(format!(
+            "the checkpoint is {} bytes, more than {MAX_CHECKPOINT_LEN}",
+            checkpoint.len()
+        )));
+    }
+    let from_source = |error: S::Error| TileError::Source(Box::new(error));
+    let mut out = Output::new(dir)?;
+    let mut frontier = Frontier::new();
+    let mut closed: Vec<(u8, u64, Hash)> = Vec::with_capacity(LEVELS);
+    let mut tiles: Vec<Vec<Hash>> = vec![Vec::new(); LEVELS];
+    let mut bundle: Vec<u8> = Vec::new();
+    for seq in 0..size {
+        let bytes = read_record(seq).map_err(from_source)?;
+        let len = u16::try_from(bytes.len()).map_err(|_| {
+            TileError::OutOfRange(format!(
+                "record at seq {seq} is {} bytes, more than an entry bundle can hold \
+                 ({MAX_ENTRY_LEN})",
+                bytes.len()
+            ))
+        })?;
+        bundle.extend_from_slice(&len.to_be_bytes());
+        bundle.extend_from_slice(&bytes);
+        frontier.push(leaf_hash(&bytes), |level, index, hash| {
+            if level % 8 == 0 {
+                // Levels are below 64, so level / 8 is below 8.
+                closed.push(((level / 8) as u8, index, *hash));
+            }
+        });
+        for (level, node_index, hash) in closed.drain(..) {
+            let Some(tile) = tiles.get_mut(usize::from(level)) else {
+                return Err(TileError::OutOfRange(format!("tile level {level}")));
+            };
+            tile.push(hash);
+            if tile.len() == usize::from(TILE_WIDTH) {
+                let index = node_index >> 8;
+                let path = TilePath::hashes(level, index, TILE_WIDTH)?;
+                let expected = source
+                    .node(8 * (u32::from(level) + 1), index)
+                    .map_err(from_source)?;
+                if fold(tile) != expected {
+                    return Err(TileError::Inconsistent(format!(
+                        "the records under {path} do not hash to the tree's node ({}, {index}); \
+                         run `pbr verify`",
+                        8 * (u32::from(level) + 1)
+                    )));
+                }
+                out.put(&path, &tile_bytes(tile))?;
+                tile.clear();
+            }
+        }
+        if (seq + 1).is_multiple_of(u64::from(TILE_WIDTH)) {
+            out.put(&TilePath::entries(seq >> 8, TILE_WIDTH)?, &bundle)?;
+            bundle.clear();
+        }
+    }
+    let expected = merkle::root(source, size).map_err(from_source)?;
+    if frontier.root() != expected {
+        return Err(TileError::Inconsistent(format!(
+            "the first {size} records do not lead to the tree's root {}; run `pbr verify`",
+            hex::encode(&expected)
+        )));
+    }
+    if !bundle.is_empty() {
+        let width = (size % u64::from(TILE_WIDTH)) as u16;
+        out.put(&TilePath::entries(size >> 8, width)?, &bundle)?;
+    }
+    for (level, tile) in (0u8..).zip(&tiles) {
+        if !tile.is_empty() {
+            // A partial tile holds fewer than 256 hashes.
+            let path = TilePath::hashes(
+                level,
+                size.checked_shr(8 * (u32::from(level) + 1)).unwrap_or(0),
+                tile.len() as u16,
+            )?;
+            out.put(&path, &tile_bytes(tile))?;
+        }
+    }
+    out.finish(checkpoint.as_bytes())
+}
+
+impl Log {
+    /// Writes the tile tree of the first `size` records into `dir` with `checkpoint` (a
+    /// signed note of that size and root, which the caller has checked), as [`write_tiles`]
+    /// does: the records are read one by one and checked against the log's Merkle caches.
+    pub fn write_tiles(
+        &self,
+        dir: &Path,
+        size: u64,
+        checkpoint: &str,
+    ) -> Result<TileWriteSummary, TileError> {
+        if size > self.len() {
+            return Err(TileError::OutOfRange(format!(
+                "tree size {size} is beyond the end of the log ({} records)",
+                self.len()
+            )));
+        }
+        write_tiles(dir, self, |seq| self.read_bytes(seq), size, checkpoint)
+    }
+}
+
+fn tile_bytes(hashes: &[Hash]) -> Vec<u8> {
+    hashes.concat()
+}
+
+/// The export directory being written.
+struct Output {
+    dir: PathBuf,
+    summary: TileWriteSummary,
+    /// Directories whose entries changed since they were last `fsync`ed.
+    dirty: BTreeSet<PathBuf>,
+}
+
+impl Output {
+    fn new(dir: &Path) -> Result<Output, TileError> {
+        let mut output = Output {
+            dir: dir.to_owned(),
+            summary: TileWriteSummary::default(),
+            dirty: BTreeSet::new(),
+        };
+        output.ensure_dir(dir)?;
+        Ok(output)
+    }
+
+    /// Writes `bytes` as tile `path`, unless it is there already.
+    fn put(&mut self, path: &TilePath, bytes: &[u8]) -> Result<(), TileError> {
+        let file = self.dir.join(path.to_string());
+        self.check_siblings(path, bytes)?;
+        match read_capped(&file, path.max_len())? {
+            Some(existing) if existing == bytes => {
+                self.summary.unchanged += 1;
+                Ok(())
+            }
+            Some(existing) => Err(TileError::Conflict {
+                path: file,
+                reason: format!(
+                    "exists with other content ({} bytes) than the tree gives ({} bytes)",
+                    existing.len(),
+                    bytes.len()
+                ),
+            }),
+            None => self.write(&file, bytes),
+        }
+    }
+
+    /// Checks the other widths of tile `path` already in the directory (partial tiles of
+    /// earlier sizes, a full tile of a larger one) against `bytes` on what they share.
+    fn check_siblings(&mut self, path: &TilePath, bytes: &[u8]) -> Result<(), TileError> {
+        let full = path.full();
+        let partial_dir = self.dir.join(format!("{full}.p"));
+        let mut siblings = Vec::new();
+        if path.is_partial() {
+            siblings.push((full, self.dir.join(full.to_string())));
+        }
+        match fs::read_dir(&partial_dir) {
+            Err(error) if error.kind() == ErrorKind::NotFound => {}
+            Err(source) => {
+                return Err(TileError::Io {
+                    path: partial_dir,
+                    source,
+                });
+            }
+            Ok(entries) => {
+                for entry in entries {
+                    let entry = entry.map_err(|source| TileError::Io {
+                        path: partial_dir.clone(),
+                        source,
+                    })?;
+                    // Names that are not a width (such as a temporary file) are not tiles.
+                    let name = entry.file_name();
+                    let Some(width) = name
+                        .to_str()
+                        .and_then(|name| decimal(name, u64::from(TILE_WIDTH) - 1))
+                        .filter(|width| *width > 0 && *width != u64::from(path.width))
+                    else {
+                        continue;
+                    };
+                    let sibling = TilePath::new(path.kind, path.index, width as u16)?;
+                    siblings.push((sibling, entry.path()));
+                }
+            }
+        }
+        siblings.sort();
+        for (sibling, file) in siblings {
+            let Some(existing) = read_capped(&file, sibling.max_len())? else {
+                continue;
+            };
+            self.summary.siblings_checked += 1;
+            let conflict = |reason: String| TileError::Conflict {
+                path: file.clone(),
+                reason,
+            };
+            match path.kind {
+                TileKind::Hashes(_) if existing.len() != usize::from(sibling.width) * HASH_LEN => {
+                    return Err(conflict(format!(
+                        "is {} bytes, not {} hashes",
+                        existing.len(),
+                        sibling.width
+                    )));
+                }
+                TileKind::Hashes(_) => {}
+                TileKind::Entries => {
+                    bundle_entries(&existing, sibling.width, &sibling)
+                        .map_err(|error| conflict(error.to_string()))?;
+                }
+            }
+            // Both are sequences of hashes or of length-prefixed entries (which no other
+            // sequence of entries begins with unless it holds the same ones), so agreeing on
+            // what they share is one being a byte prefix of the other.
+            let shared = bytes.len().min(existing.len());
+            if bytes.get(..shared) != existing.get(..shared) {
+                return Err(conflict(format!(
+                    "disagrees with the tree on the {} it shares with {path}",
+                    match path.kind {
+                        TileKind::Hashes(_) => "hashes",
+                        TileKind::Entries => "entries",
+                    }
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes `file` atomically: a temporary file in the same directory, `fsync`, rename.
+    fn write(&mut self, file: &Path, bytes: &[u8]) -> Result<(), TileError> {
+        let parent = file.parent().unwrap_or(&self.dir).to_owned();
+        self.ensure_dir(&parent)?;
+        let name = file
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let temporary = parent.join(format!(".{name}.tmp"));
+        let io = |path: &Path| {
+            let path = path.to_owned();
+            move |source| TileError::Io { path, source }
+        };
+        let mut handle = File::create(&temporary).map_err(io(&temporary))?;
+        handle.write_all(bytes).map_err(io(&temporary))?;
+        handle.sync_all().map_err(io(&temporary))?;
+        drop(handle);
+        fs::rename(&temporary, file).map_err(io(file))?;
+        self.summary.written += 1;
+        self.summary.bytes_written += bytes.len() as u64;
+        self.mark_dirty(parent)
+    }
+
+    /// Creates `dir` and its missing ancestors, remembering the directories that changed.
+    fn ensure_dir(&mut self, dir: &Path) -> Result<(), TileError> {
+        if dir.is_dir() {
+            return Ok(());
+        }
+        if let Some(parent) = dir.parent().filter(|parent| !parent.as_os_str().is_empty()) {
+            self.ensure_dir(parent)?;
+            self.mark_dirty(parent.to_owned())?;
+        }
+        match fs::create_dir(dir) {
+            Err(error) if error.kind() != ErrorKind::AlreadyExists => Err(TileError::Io {
+                path: dir.to_owned(),
+                source: error,
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    fn mark_dirty(&mut self, dir: PathBuf) -> Result<(), TileError> {
+        self.dirty.insert(dir);
+        if self.dirty.len() >= DIRTY_DIRS {
+            self.sync_dirs()?;
+        }
+        Ok(())
+    }
+
+    fn sync_dirs(&mut self) -> Result<(), TileError> {
+        for dir in std::mem::take(&mut self.dirty) {
+            File::open(&dir)
+                .and_then(|handle| handle.sync_all())
+                .map_err(|source| TileError::Io { path: dir, source })?;
+        }
+        Ok(())
+    }
+
+    /// Makes every tile durable, then writes the checkpoint (replacing an older one).
+    fn finish(mut self, checkpoint: &[u8]) -> Result<TileWriteSummary, TileError> {
+        self.sync_dirs()?;
+        let file = self.dir.join(CHECKPOINT_PATH);
+        if read_capped(&file, MAX_CHECKPOINT_LEN)?.as_deref() == Some(checkpoint) {
+            self.summary.unchanged += 1;
+        } else {
+            self.write(&file, checkpoint)?;
+            self.sync_dirs()?;
+        }
+        Ok(self.summary)
+    }
+}
+
+// ---------------------------------------------------------------------------------------
 // Reader
 // ---------------------------------------------------------------------------------------
 
@@ -408,7 +756,7 @@ impl<T: TileSource + ?Sized> TileSource for &T {
     }
 }
 
-/// A tile tree in a directory, as a static web server would serve it.
+/// A tile tree in a directory, as [`write_tiles`] writes it.
 #[derive(Clone, Debug)]
 pub struct DirSource {
     dir: PathBuf,

@@ -1,5 +1,5 @@
-//! C2SP tlog-tiles: paths, and the reader against tessera's test log (a real tlog-tiles
-//! implementation's output) and damaged copies of it.
+//! C2SP tlog-tiles: paths, the writer and the reader, against tessera's test log (a real
+//! tlog-tiles implementation's output, byte for byte), the spec's examples, and our own log.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -7,10 +7,17 @@ use std::path::{Path, PathBuf};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use pbr_log::error::TileError;
-use pbr_log::hash::{EMPTY_ROOT, Hash};
-use pbr_log::tiles::{DirSource, TileKind, TilePath, TileReader, entries_path, tile_path};
+use pbr_log::hash::{EMPTY_ROOT, Hash, leaf_hash};
+use pbr_log::merkle::{self, MemoryTree};
+use pbr_log::tiles::{
+    DirSource, TileKind, TilePath, TileReader, TileWriteSummary, entries_path, tile_path,
+    tiles_for_size, write_tiles,
+};
+use pbr_log::{Log, Record};
 use proptest::prelude::*;
 use sha2::{Digest, Sha256};
+
+use crate::support::{key, record};
 
 // ---------------------------------------------------------------------------------------
 // Paths
@@ -426,5 +433,405 @@ fn tampered_tessera_copies_are_refused_naming_the_file() {
         let (all, one) = tampered_tessera(damage);
         assert!(all.to_string().contains(named), "{what}: verify_all: {all}");
         assert!(one.to_string().contains(named), "{what}: record: {one}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Writing
+// ---------------------------------------------------------------------------------------
+
+/// Records with the tree over them: the writer's source without a ledger.
+struct Entries {
+    records: Vec<Vec<u8>>,
+    tree: MemoryTree,
+}
+
+impl Entries {
+    fn new(records: Vec<Vec<u8>>) -> Entries {
+        let mut tree = MemoryTree::new();
+        for record in &records {
+            tree.push(leaf_hash(record));
+        }
+        Entries { records, tree }
+    }
+
+    fn words() -> Entries {
+        Entries::new(WORDS.iter().map(|w| w.as_bytes().to_vec()).collect())
+    }
+
+    fn numbered(len: u64) -> Entries {
+        Entries::new(
+            (0..len)
+                .map(|i| format!("record {i}").into_bytes())
+                .collect(),
+        )
+    }
+
+    fn root(&self, size: u64) -> Hash {
+        merkle::root(&self.tree, size).unwrap()
+    }
+
+    fn write(
+        &self,
+        dir: &Path,
+        size: u64,
+        checkpoint: &str,
+    ) -> Result<TileWriteSummary, TileError> {
+        write_tiles(
+            dir,
+            &self.tree,
+            |seq| Ok(self.records[seq as usize].clone()),
+            size,
+            checkpoint,
+        )
+    }
+}
+
+/// A stand-in checkpoint: the writer copies the note text, it does not read it.
+fn note(size: u64, root: &Hash) -> String {
+    format!("test.example/tiles\n{size}\n{}\n", BASE64.encode(root))
+}
+
+/// Our writer, fed tessera's entries and checkpoints one size after another, rebuilds
+/// tessera's directory file for file and byte for byte (its `checkpoint.<N>` copies aside).
+#[test]
+fn our_tiles_are_tesseras_byte_for_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let entries = Entries::words();
+    for size in 0..=15 {
+        let checkpoint = tessera_checkpoint(size);
+        let (_, root) = open_checkpoint(&checkpoint, TESSERA_VKEY);
+        assert_eq!(
+            entries.root(size),
+            root,
+            "our tree agrees with tessera's at {size}"
+        );
+        let summary = entries.write(dir.path(), size, &checkpoint).unwrap();
+        // A bundle, a level-0 tile and the checkpoint are new at each size but 0.
+        assert_eq!(
+            summary.written,
+            if size == 0 { 1 } else { 3 },
+            "{summary:?}"
+        );
+    }
+    let mut theirs = files(Path::new(TESSERA));
+    theirs.retain(|name, _| !name.starts_with("checkpoint."));
+    let ours = files(dir.path());
+    assert_eq!(
+        ours.keys().collect::<Vec<_>>(),
+        theirs.keys().collect::<Vec<_>>()
+    );
+    for (name, bytes) in &theirs {
+        assert!(ours[name] == *bytes, "{name} differs");
+    }
+}
+
+/// The spec's example, written, read back and damaged: "a tree of size 70,000 will be represented by 273 full level 0 tiles,
+/// one partial level 0 tile of width 112, one full level 1 tile, one partial level 1 tile of
+/// width 17, and one partial level 2 tile of width 1".
+#[test]
+fn the_specs_tree_of_70000() {
+    let size = 70_000;
+    let entries = Entries::numbered(size);
+    let root = entries.root(size);
+    let dir = tempfile::tempdir().unwrap();
+    let summary = entries.write(dir.path(), size, &note(size, &root)).unwrap();
+
+    let mut expected: Vec<String> = vec!["checkpoint".into()];
+    expected.extend((0..273).map(|n| format!("tile/0/{n:03}")));
+    expected.extend((0..273).map(|n| format!("tile/entries/{n:03}")));
+    expected.extend(
+        [
+            "tile/0/273.p/112",
+            "tile/entries/273.p/112",
+            "tile/1/000",
+            "tile/1/001.p/17",
+            "tile/2/000.p/1",
+        ]
+        .map(String::from),
+    );
+    expected.sort();
+    let written: Vec<String> = files(dir.path()).into_keys().collect();
+    assert_eq!(written, expected);
+    let mut listed: Vec<String> = tiles_for_size(size).map(|t| t.to_string()).collect();
+    listed.push("checkpoint".into());
+    listed.sort();
+    assert_eq!(listed, expected);
+    assert_eq!(summary.written, expected.len() as u64);
+    assert!(files(dir.path()).keys().all(|name| !name.contains(".tmp")));
+
+    let reader = reader(dir.path());
+    assert_eq!(reader.root(size).unwrap(), root);
+    assert_eq!(reader.checkpoint_text().unwrap(), note(size, &root));
+    assert!(read_all(dir.path(), size, &root).unwrap() == entries.records);
+    for index in [0, 255, 256, 65_535, 65_536, 69_887, 69_888, 69_999] {
+        assert_eq!(
+            reader.record(index, size, &root).unwrap(),
+            entries.records[index as usize]
+        );
+    }
+    // Smaller trees are readable too wherever their partial tiles are not needed.
+    for smaller in [256 * 273, 65_536, 256, 0] {
+        assert_eq!(
+            reader.root(smaller).unwrap(),
+            entries.root(smaller),
+            "{smaller}"
+        );
+    }
+
+    // Damage anywhere is caught and the damaged file named, including full tiles at levels
+    // 0 and 1, whose hashes are checked against the level above. One copy, repaired after
+    // each case.
+    let copy = tempfile::tempdir().unwrap();
+    copy_tree(dir.path(), copy.path());
+    for (damaged, flip_it) in [
+        ("tile/0/100", true),
+        ("tile/1/000", true),
+        ("tile/1/001.p/17", true),
+        ("tile/2/000.p/1", true),
+        ("tile/0/273.p/112", true),
+        ("tile/entries/050", true),
+        ("tile/entries/273.p/112", true),
+        ("tile/entries/050", false),
+        ("tile/0/100", false),
+        ("tile/1/000", false),
+    ] {
+        let file = copy.path().join(damaged);
+        let original = std::fs::read(&file).unwrap();
+        if flip_it {
+            flip(&file, 5);
+        } else {
+            std::fs::remove_file(&file).unwrap();
+        }
+        let error = read_all(copy.path(), size, &root).unwrap_err();
+        assert!(
+            error.to_string().contains(damaged),
+            "{damaged} (flipped: {flip_it}): {error}"
+        );
+        std::fs::write(&file, original).unwrap();
+    }
+    let error = read_all(copy.path(), size, &entries.root(size - 1)).unwrap_err();
+    assert!(matches!(error, TileError::Disagrees { .. }), "{error}");
+}
+
+/// A ledger of our own, written at the sizes where tiles begin and end, read back: the root
+/// is the log's, every record is the log's, and the files are exactly those the spec lists.
+#[test]
+fn a_logs_tiles_round_trip_at_edge_sizes() {
+    let ledger = tempfile::tempdir().unwrap();
+    let mut log = Log::create(&ledger.path().join("ledger"), "test.example/tiles").unwrap();
+    let alice = key("alice", 1);
+    let records: Vec<Record> = (0..520).map(|n| record(&alice, n)).collect();
+    for batch in records.chunks(200) {
+        log.append(batch).unwrap();
+    }
+    let shared = tempfile::tempdir().unwrap();
+    for size in [0, 1, 2, 255, 256, 257, 511, 512, 513, 520] {
+        let root = log.root_at(size).unwrap();
+        let checkpoint = note(size, &root);
+        let own = tempfile::tempdir().unwrap();
+        log.write_tiles(own.path(), size, &checkpoint).unwrap();
+        log.write_tiles(shared.path(), size, &checkpoint).unwrap();
+
+        let mut expected: Vec<String> = tiles_for_size(size).map(|t| t.to_string()).collect();
+        expected.push("checkpoint".into());
+        expected.sort();
+        assert_eq!(files(own.path()).into_keys().collect::<Vec<_>>(), expected);
+
+        let reader = reader(own.path());
+        assert_eq!(reader.root(size).unwrap(), root, "size {size}");
+        let read = read_all(own.path(), size, &root).unwrap();
+        for (seq, bytes) in (0..).zip(&read) {
+            assert_eq!(*bytes, log.read_bytes(seq).unwrap(), "seq {seq} of {size}");
+        }
+        for index in [0, size / 2, size.saturating_sub(1)] {
+            if index < size {
+                assert_eq!(
+                    reader.record(index, size, &root).unwrap(),
+                    log.read_bytes(index).unwrap()
+                );
+            }
+        }
+    }
+    // Each earlier size is still served whole from the shared directory: its partial tiles
+    // stayed beside the later ones.
+    for size in [0, 1, 2, 255, 256, 257, 511, 512, 513, 520] {
+        let root = log.root_at(size).unwrap();
+        assert_eq!(
+            read_all(shared.path(), size, &root).unwrap().len() as u64,
+            size
+        );
+    }
+    assert!(matches!(
+        log.write_tiles(shared.path(), 521, "x"),
+        Err(TileError::OutOfRange(_))
+    ));
+}
+
+#[test]
+fn rewriting_at_a_larger_size_keeps_earlier_partial_tiles() {
+    let entries = Entries::numbered(600);
+    let dir = tempfile::tempdir().unwrap();
+    let first = entries
+        .write(dir.path(), 300, &note(300, &entries.root(300)))
+        .unwrap();
+    assert_eq!(first.written, 6, "{first:?}"); // 2 bundles, 2 level-0, 1 level-1, checkpoint
+
+    let again = entries
+        .write(dir.path(), 300, &note(300, &entries.root(300)))
+        .unwrap();
+    assert_eq!((again.written, again.unchanged), (0, 6), "{again:?}");
+
+    let later = entries
+        .write(dir.path(), 600, &note(600, &entries.root(600)))
+        .unwrap();
+    // Full tile and bundle 0 were there; the full tile and bundle 1 are new, as are the
+    // partials of 600 and the checkpoint.
+    assert_eq!((later.written, later.unchanged), (6, 2), "{later:?}");
+    assert!(later.siblings_checked >= 3, "{later:?}");
+    let names = files(dir.path());
+    for kept in ["tile/0/001.p/44", "tile/entries/001.p/44", "tile/1/000.p/1"] {
+        assert!(names.contains_key(kept), "{kept} was removed");
+    }
+    assert_eq!(
+        names["checkpoint"],
+        note(600, &entries.root(600)).into_bytes()
+    );
+    read_all(dir.path(), 300, &entries.root(300)).unwrap();
+    read_all(dir.path(), 600, &entries.root(600)).unwrap();
+
+    // Once the partial tiles of 300 are gone the reader falls back to the full ones.
+    for partial in ["tile/0/001.p/44", "tile/entries/001.p/44"] {
+        std::fs::remove_file(dir.path().join(partial)).unwrap();
+    }
+    let root = entries.root(300);
+    assert!(read_all(dir.path(), 300, &root).unwrap() == entries.records[..300]);
+    assert_eq!(
+        reader(dir.path()).record(299, 300, &root).unwrap(),
+        b"record 299"
+    );
+
+    // A smaller size after a larger one writes its partials, checked against the full tiles.
+    let back = entries.write(dir.path(), 300, &note(300, &root)).unwrap();
+    assert_eq!(back.written, 3, "{back:?}");
+}
+
+#[test]
+fn a_differing_existing_file_fails_and_is_left_alone() {
+    let entries = Entries::numbered(600);
+    let dir = tempfile::tempdir().unwrap();
+    let old = note(300, &entries.root(300));
+    entries.write(dir.path(), 300, &old).unwrap();
+    flip(&dir.path().join("tile/0/000"), 7);
+    let damaged = std::fs::read(dir.path().join("tile/0/000")).unwrap();
+
+    let error = entries
+        .write(dir.path(), 600, &note(600, &entries.root(600)))
+        .unwrap_err();
+    assert!(matches!(error, TileError::Conflict { .. }), "{error}");
+    assert!(error.to_string().contains("tile/0/000"), "{error}");
+    assert_eq!(
+        std::fs::read(dir.path().join("tile/0/000")).unwrap(),
+        damaged
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("checkpoint")).unwrap(),
+        old
+    );
+}
+
+#[test]
+fn an_earlier_partial_tile_that_disagrees_fails_the_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let words = Entries::words();
+    let old = note(10, &words.root(10));
+    words.write(dir.path(), 10, &old).unwrap();
+
+    let mut other = WORDS.map(|w| w.as_bytes().to_vec()).to_vec();
+    other[3] = b"FOUR".to_vec();
+    let other = Entries::new(other);
+    let error = other
+        .write(dir.path(), 15, &note(15, &other.root(15)))
+        .unwrap_err();
+    assert!(matches!(error, TileError::Conflict { .. }), "{error}");
+    assert!(error.to_string().contains("000.p/10"), "{error}");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("checkpoint")).unwrap(),
+        old
+    );
+    assert!(!dir.path().join("tile/0/000.p/15").exists());
+}
+
+/// Records that do not lead to the source's tree are refused before a tile of theirs is
+/// written: a full tile is checked against its node, the rest against the root.
+#[test]
+fn the_writer_refuses_records_that_disagree_with_the_tree() {
+    let entries = Entries::numbered(300);
+    for (size, wrong_seq, first_unwritten) in [
+        (300, 10, "tile/0/000"),
+        (300, 280, "tile/0/001.p/44"),
+        (15, 3, "tile/0/000.p/15"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let error = write_tiles(
+            dir.path(),
+            &entries.tree,
+            |seq| {
+                Ok(if seq == wrong_seq {
+                    b"forged".to_vec()
+                } else {
+                    entries.records[seq as usize].clone()
+                })
+            },
+            size,
+            "checkpoint text",
+        )
+        .unwrap_err();
+        assert!(matches!(error, TileError::Inconsistent(_)), "{error}");
+        assert!(
+            !dir.path().join(first_unwritten).exists(),
+            "{size} {wrong_seq}"
+        );
+        assert!(!dir.path().join("checkpoint").exists());
+    }
+    let huge = Entries::new(vec![vec![0; 65_536]]);
+    let dir = tempfile::tempdir().unwrap();
+    let error = huge.write(dir.path(), 1, "x").unwrap_err();
+    assert!(matches!(error, TileError::OutOfRange(_)), "{error}");
+    let largest = Entries::new(vec![vec![7; 65_535]]);
+    largest.write(dir.path(), 1, "x").unwrap();
+    let root = largest.root(1);
+    assert_eq!(
+        reader(dir.path()).record(0, 1, &root).unwrap(),
+        vec![7; 65_535]
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
+
+    /// Written at one size and then at a larger one into the same directory, a tree reads
+    /// back at both sizes with the roots of the records.
+    #[test]
+    fn write_then_read_gives_the_same_root(first in 0u64..1400, extra in 0u64..600) {
+        let second = first + extra;
+        let entries = Entries::numbered(second);
+        let dir = tempfile::tempdir().unwrap();
+        for size in [first, second] {
+            entries.write(dir.path(), size, &note(size, &entries.root(size))).unwrap();
+        }
+        for size in [first, second] {
+            let root = entries.root(size);
+            let reader = reader(dir.path());
+            prop_assert_eq!(reader.root(size).unwrap(), root);
+            let records = read_all(dir.path(), size, &root).unwrap();
+            prop_assert!(records[..] == entries.records[..size as usize]);
+            if size > 0 {
+                prop_assert_eq!(
+                    &reader.record(size - 1, size, &root).unwrap(),
+                    &entries.records[size as usize - 1]
+                );
+            }
+        }
     }
 }
