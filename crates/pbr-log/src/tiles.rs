@@ -429,8 +429,11 @@ pub struct TileWriteSummary {
 /// A file that exists with the bytes the tree gives is left alone; one with other bytes
 /// fails the write ([`TileError::Conflict`]) without touching it. Partial tiles left by an
 /// export of another size stay, and must agree with the tree on the hashes and entries they
-/// share. Every file is written to a temporary name in its directory, `fsync`ed and renamed;
-/// every directory written is `fsync`ed before the checkpoint is. One writer at a time.
+/// share. A directory holding a larger tree, or files under `tile/` that are not tiles, is
+/// refused before anything is written, so the directory always holds exactly the tiles of
+/// its checkpoint's tree and of smaller ones. Every file is written to a temporary name in
+/// its directory, `fsync`ed and renamed; every directory written is `fsync`ed before the
+/// checkpoint is. One writer at a time.
 pub fn write_tiles<S, R>(
     dir: &Path,
     source: &S,
@@ -451,6 +454,7 @@ where
     }
     let from_source = |error: S::Error| TileError::Source(Box::new(error));
     let mut out = Output::new(dir)?;
+    out.check_directory(size)?;
     let mut frontier = Frontier::new();
     let mut closed: Vec<(u8, u64, Hash)> = Vec::with_capacity(LEVELS);
     let mut tiles: Vec<Vec<Hash>> = vec![Vec::new(); LEVELS];
@@ -666,6 +670,63 @@ impl Output {
         Ok(())
     }
 
+    /// Refuses a directory whose `tile/` holds anything but tiles of the tree of `size`,
+    /// before anything is written: a file that is not a tile path, or a tile of a larger
+    /// tree (an export of a larger size; going back would leave a tree whose checkpoint
+    /// does not cover its files). Temporary files of an interrupted write are removed.
+    fn check_directory(&self, size: u64) -> Result<(), TileError> {
+        let io = |path: &Path| {
+            let path = path.to_owned();
+            move |source| TileError::Io { path, source }
+        };
+        let mut pending = vec![self.dir.join("tile")];
+        while let Some(dir) = pending.pop() {
+            let entries = match fs::read_dir(&dir) {
+                Err(error) if error.kind() == ErrorKind::NotFound => continue,
+                other => other.map_err(io(&dir))?,
+            };
+            for entry in entries {
+                let entry = entry.map_err(io(&dir))?;
+                let path = entry.path();
+                if entry.file_type().map_err(io(&path))?.is_dir() {
+                    pending.push(path);
+                    continue;
+                }
+                let name = entry.file_name();
+                let name = name.to_string_lossy();
+                if name.starts_with('.') && name.ends_with(".tmp") {
+                    fs::remove_file(&path).map_err(io(&path))?;
+                    continue;
+                }
+                let tile = path
+                    .strip_prefix(&self.dir)
+                    .ok()
+                    .and_then(|relative| {
+                        let parts: Option<Vec<&str>> = relative
+                            .components()
+                            .map(|c| c.as_os_str().to_str())
+                            .collect();
+                        TilePath::parse(&parts?.join("/")).ok()
+                    })
+                    .ok_or_else(|| TileError::Conflict {
+                        path: path.clone(),
+                        reason: "is not a C2SP tile path, and tile/ holds tiles only".to_owned(),
+                    })?;
+                let level = tile.level().unwrap_or(0);
+                if tile_width(size, level, tile.index()).is_none_or(|width| tile.width() > width) {
+                    return Err(TileError::Conflict {
+                        path,
+                        reason: format!(
+                            "lies beyond the tree of size {size}: this directory holds a larger \
+                             tree, so write the smaller one into another"
+                        ),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Writes `file` atomically: a temporary file in the same directory, `fsync`, rename.
     fn write(&mut self, file: &Path, bytes: &[u8]) -> Result<(), TileError> {
         let parent = file.parent().unwrap_or(&self.dir).to_owned();
@@ -679,11 +740,19 @@ impl Output {
             let path = path.to_owned();
             move |source| TileError::Io { path, source }
         };
-        let mut handle = File::create(&temporary).map_err(io(&temporary))?;
-        handle.write_all(bytes).map_err(io(&temporary))?;
-        handle.sync_all().map_err(io(&temporary))?;
-        drop(handle);
-        fs::rename(&temporary, file).map_err(io(file))?;
+        let written = File::create(&temporary)
+            .and_then(|mut handle| {
+                handle.write_all(bytes)?;
+                handle.sync_all()
+            })
+            .map_err(io(&temporary))
+            .and_then(|()| fs::rename(&temporary, file).map_err(io(file)));
+        if written.is_err() {
+            // Best effort: a temporary file left behind is not a tile path, and the next
+            // write removes it anyway.
+            let _ = fs::remove_file(&temporary);
+        }
+        written?;
         self.summary.written += 1;
         self.summary.bytes_written += bytes.len() as u64;
         self.mark_dirty(parent)

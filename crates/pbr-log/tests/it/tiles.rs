@@ -710,10 +710,45 @@ fn rewriting_at_a_larger_size_keeps_earlier_partial_tiles() {
         reader(dir.path()).record(299, 300, &root).unwrap(),
         b"record 299"
     );
+}
 
-    // A smaller size after a larger one writes its partials, checked against the full tiles.
-    let back = entries.write(dir.path(), 300, &note(300, &root)).unwrap();
-    assert_eq!(back.written, 3, "{back:?}");
+/// The directory always holds the tiles of its checkpoint's tree and of smaller ones, and
+/// nothing else under `tile/` (what Go's check in `tools/pbrcheck` asks of an export): a
+/// smaller tree over a larger one, or a stray file, is refused before anything is written.
+#[test]
+fn the_writer_refuses_a_directory_of_a_larger_tree_or_with_stray_files() {
+    let entries = Entries::numbered(600);
+    let dir = tempfile::tempdir().unwrap();
+    let latest = note(600, &entries.root(600));
+    entries.write(dir.path(), 600, &latest).unwrap();
+    let before = files(dir.path());
+    for smaller in [599, 512, 300, 0] {
+        let error = entries
+            .write(dir.path(), smaller, &note(smaller, &entries.root(smaller)))
+            .unwrap_err();
+        assert!(matches!(error, TileError::Conflict { .. }), "{error}");
+        assert!(
+            error.to_string().contains("beyond the tree of size"),
+            "{error}"
+        );
+        assert!(
+            files(dir.path()) == before,
+            "{smaller} changed the directory"
+        );
+    }
+
+    let stray = dir.path().join("tile/0/notes.txt");
+    std::fs::write(&stray, b"hello").unwrap();
+    let error = entries.write(dir.path(), 600, &latest).unwrap_err();
+    assert!(error.to_string().contains("tile/0/notes.txt"), "{error}");
+    std::fs::remove_file(&stray).unwrap();
+
+    // A temporary file of an interrupted write is ours to remove.
+    let temporary = dir.path().join("tile/0/002.p/.88.tmp");
+    std::fs::write(&temporary, b"half").unwrap();
+    entries.write(dir.path(), 600, &latest).unwrap();
+    assert!(!temporary.exists());
+    assert!(files(dir.path()) == before);
 }
 
 #[test]
