@@ -198,3 +198,68 @@ impl From<sled::Error> for LogError {
         }
     }
 }
+
+/// An error of a C2SP `tlog-tiles` tree ([`crate::tiles`]): a path, a file, or the tree
+/// the files make. Paths inside the tree are named as the spec writes them
+/// (`tile/0/x001/234.p/5`); files of an export directory by their full path.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TileError {
+    /// A string that is not a C2SP tile path, or tile parameters that make none.
+    #[error("not a tlog-tiles path: {path:?}: {reason}")]
+    Path {
+        /// The path (or the parameters) given.
+        path: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A file the tree of the requested size needs is absent.
+    #[error("{path} is missing")]
+    Missing {
+        /// The tile path.
+        path: String,
+    },
+    /// A file with the wrong length or layout, or over the size limit.
+    #[error("{path}: {reason}")]
+    Malformed {
+        /// The tile path.
+        path: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A well-formed file whose hashes or entries disagree with the tree (with the level
+    /// above, the entries, or the root).
+    #[error("{path}: {reason}")]
+    Disagrees {
+        /// The tile path, or the list of tile paths, at fault.
+        path: String,
+        /// How it disagrees.
+        reason: String,
+    },
+    /// An export directory already holds a file that differs from what the tree gives.
+    /// Nothing is overwritten.
+    #[error("{}: {reason}; it was left as it is", .path.display())]
+    Conflict {
+        /// The file.
+        path: PathBuf,
+        /// How it differs.
+        reason: String,
+    },
+    /// The records being written disagree with the tree they are written from.
+    #[error("{0}")]
+    Inconsistent(String),
+    /// A size or index outside the tree, or too large to handle.
+    #[error("{0}")]
+    OutOfRange(String),
+    /// A filesystem error.
+    #[error("{}: {source}", .path.display())]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// An error of the log the tiles are written from, or of the caller's record callback.
+    #[error("{0}")]
+    Source(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
+}

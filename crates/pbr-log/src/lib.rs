@@ -25,11 +25,12 @@ pub mod proof;
 pub mod record;
 pub mod restore;
 pub mod store;
+pub mod tiles;
 pub mod tlog_proof;
 pub mod verify;
 pub mod witness;
 
-pub use error::{LogError, RecordError};
+pub use error::{LogError, RecordError, TileError};
 pub use hash::Hash;
 pub use note::{Checkpoint, SignedCheckpoint, SignerKey, VerifierKey};
 pub use proof::{ConsistencyProof, InclusionProof};

@@ -13,6 +13,7 @@ mod record;
 mod store;
 mod support;
 mod tamper;
+mod tiles;
 mod tlog_proof;
 mod vectors;
 
