@@ -285,6 +285,16 @@ def mth(leaves: list[bytes]) -> bytes:
     return node_hash(mth(leaves[:k]), mth(leaves[k:]))
 
 
+def inclusion_path(m: int, leaves: list[bytes]) -> list[bytes]:
+    """RFC 9162 §2.1.3.1 PATH(m, D[n]) over leaf hashes, deepest sibling first."""
+    if len(leaves) <= 1:
+        return []
+    k = 1 << ((len(leaves) - 1).bit_length() - 1)
+    if m < k:
+        return inclusion_path(m, leaves[:k]) + [mth(leaves[k:])]
+    return inclusion_path(m - k, leaves[k:]) + [mth(leaves[:k])]
+
+
 def note_body(origin: str, size: int, root: bytes) -> str:
     """§4.2: the three lines of a C2SP tlog-checkpoint."""
     return f"{origin}\n{size}\n{base64.b64encode(root).decode()}\n"

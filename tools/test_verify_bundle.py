@@ -1,9 +1,14 @@
 #!/usr/bin/env python3
-"""Self-tests for tools/verify_bundle.py against the golden bundle vector.
+"""Self-tests for tools/verify_bundle.py (format 2).
 
 tests/vectors/bundle-demo-settlement.json is the demo ledger's 2024-Q3 statement bundle,
-written by `pbr bundle` (a Rust test keeps it byte-stable). The genuine vector must verify,
-and every tampered copy must be rejected with the failure it contains.
+written by `pbr bundle` (a Rust test keeps it byte-stable). The tests re-key it: every bundled
+record is re-signed with test event keys (the terms rewritten to name them, their witness keys
+and a test log key), the tree of the checkpoint's size is rebuilt around the bundled records'
+new leaves, and a checkpoint is signed by the test log key and cosigned by the quorum's
+witness keys. That genuine format-2 bundle must verify, and every tampered copy must be
+rejected with the failure it contains. The vector itself is checked too: under the demo's
+policy when `pbr` has rewritten it in format 2, refused while it is still format 1.
 
 Run: python3 -m unittest tools/test_verify_bundle.py   or   python3 tools/test_verify_bundle.py
 Needs: blake3, PyNaCl.
@@ -11,11 +16,15 @@ Needs: blake3, PyNaCl.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import copy
+import functools
+import hashlib
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -26,22 +35,116 @@ from typing import Any
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
+import make_test_export as mk  # noqa: E402
 import verify_bundle as vb  # noqa: E402
 import verify_statement as vs  # noqa: E402
 from blake3 import blake3  # noqa: E402
 
 VERIFIER = os.path.join(HERE, "verify_bundle.py")
 VECTOR = os.path.join(HERE, "..", "tests", "vectors", "bundle-demo-settlement.json")
-# The demo jobcentre's and provider's verifier keys (crates/pbr-ledger/src/sample.rs; their
-# seeds are public), which co-sign the demo checkpoint.
-JOBCENTRE = "aalborg-jobcenter+29d3dfbd+Ab5Vk6ZAUYwGQzwWH/3L+4zDBEdA/bp0KiHLFR0OHG8q"
-PROVIDER = "fokus-provider+2fe9f922+AZHJBJeT9ho37sTCyF1iek2DhEWjXHW9LT9xHyrQgRV2"
-INVESTOR = "dsk-investor+4f7b00ad+AVPksDUJW1y/mPao0znqvJobb2FJoq+gShz9Nla099pJ"
-KEYS = ["--key", JOBCENTRE, "--key", PROVIDER]
+# The demo ledger's trust policy (docs/format.md §4.4; `pbr demo` writes it to DIR/demo-keys/policy).
+DEMO_POLICY = """\
+log demo.pbr.example/impact60+920324bf+AU75q9NFJxTd5msW+xdBjL55xRmko52K0FnCsjAPNnrv
+witness aalborg-jobcenter aalborg-jobcenter-witness+1045156a+BN8q8GeZhXJyGEzgZTjIX4NeD0AwdMcbDGRbFKTux+Y3
+witness fokus-provider fokus-provider-witness+25792e3d+BP7skQ72qm+m2ifzjdIZ2Z88PFICtbi6EoJvZLMEvw66
+group quorum all aalborg-jobcenter fokus-provider
+quorum quorum
+"""
 
 with open(VECTOR, encoding="utf-8") as f:
-    GENUINE: dict[str, Any] = json.load(f)
-STATEMENT_SEQ = GENUINE["request"]["settlement"]
+    VECTOR_DOC: dict[str, Any] = json.load(f)
+STATEMENT_SEQ = VECTOR_DOC["request"]["settlement"]
+ORIGIN = VECTOR_DOC["origin"]
+QUORUM = ["aalborg-jobcenter", "fokus-provider"]  # the demo terms' [checkpoint] quorum
+
+
+# ------------------------------------------------------------- re-keying
+
+def event_key(party: str) -> mk.Signer:
+    return party, mk.signing_key("bundle event " + party)
+
+
+def witness_key(party: str) -> mk.Signer:
+    return f"{party}-witness", mk.signing_key("bundle witness " + party)
+
+
+LOG = (ORIGIN, mk.signing_key("bundle log"))
+MALLORY_LOG = (ORIGIN, mk.signing_key("bundle mallory log"))
+
+
+def vkey(signer: mk.Signer, kind: int = 1) -> str:
+    return mk.verifier_key(signer[0], mk.public_key(signer[1]), kind)
+
+
+def label(text: str) -> str:
+    return "+".join(text.split("+", 2)[:2])
+
+
+LOG_VKEY = vkey(LOG)
+WITNESS_VKEYS = {p: vkey(witness_key(p), 4) for p in QUORUM}
+POLICY_TEXT = (f"log {LOG_VKEY}\n" + "".join(f"witness {p} {WITNESS_VKEYS[p]}\n" for p in QUORUM)
+               + f"group quorum all {' '.join(QUORUM)}\nquorum quorum\n")
+
+
+def rewrite_terms(terms: str) -> str:
+    """The terms naming the test keys: each party's `key` and `witness-key`, and `[log]`."""
+    out: list[str] = []
+    party, in_log = None, False
+    for line in terms.split("\n"):
+        if line.startswith("[log]"):
+            in_log = True
+            continue
+        if in_log:
+            if not line.startswith("["):
+                continue
+            in_log = False
+        if line.startswith("[[parties]]"):
+            party = None
+            if not any(x.startswith("[log]") for x in out):
+                out += ["[log]", f'origin = "{ORIGIN}"', f'key = "{LOG_VKEY}"', ""]
+        m = re.fullmatch(r'id = "(.*)"', line)
+        if m:
+            party = m[1]
+        if line.startswith("witness-key = "):
+            continue
+        if line.startswith("key = ") and party is not None:
+            out += [f'key = "{vkey(event_key(party))}"', f'witness-key = "{vkey(witness_key(party), 4)}"']
+            continue
+        out.append(line)
+    return "\n".join(out)
+
+
+def rekey(doc: dict[str, Any], terms_edit: Callable[[str], str] = lambda t: t,
+          cosigners: list[str] = QUORUM, log: mk.Signer = LOG, origin: str = ORIGIN,
+          body_edit: Callable[[str], str] = lambda b: b) -> dict[str, Any]:
+    """A format-2 bundle with the same records, re-signed by test keys (see the module doc)."""
+    b = copy.deepcopy(doc)
+    size = int(doc["checkpoint"].split("\n")[1])
+    leaves = [hashlib.sha256(b"filler %d" % i).digest() for i in range(size)]
+    for r in b["records"]:
+        event = r["event"]
+        if event["kind"] in ("contract-registered", "contract-amended"):
+            terms = terms_edit(rewrite_terms(event["payload"]["terms"]))
+            event["payload"]["terms"] = terms
+            event["payload"]["terms_hash"] = blake3(terms.encode()).hexdigest()
+        if event["kind"] == "party-registered":
+            event["payload"]["public_key"] = mk.public_key(event_key(event["payload"]["party"])[1]).hex()
+        raw = mk.encode_event(event)
+        record = mk.sign_event(event_key(event["author"])[1], raw)
+        r["record_hex"] = record.hex()
+        leaves[r["seq"]] = mk.leaf_hash(record)
+    for r in b["records"]:
+        r["leaf_hash"] = leaves[r["seq"]].hex()
+        r["path"] = [h.hex() for h in mk.inclusion_path(r["seq"], leaves)]
+    body = body_edit(mk.note_body(origin, size, mk.mth(leaves)))
+    b["checkpoint"] = mk.signed_note(body, log, [witness_key(p) for p in cosigners], time=1_768_435_200)
+    b["untrusted_verifier_keys"] = sorted([LOG_VKEY, *(vkey(witness_key(p), 4) for p in cosigners)])
+    return b
+
+
+@functools.cache
+def genuine() -> dict[str, Any]:
+    return rekey(VECTOR_DOC)
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -75,10 +178,22 @@ def remove(b: dict[str, Any], seq: int, from_manifest: bool) -> None:
             b["manifest"][name] = [s for s in b["manifest"][name] if s != seq]
 
 
+def edit_line(b: dict[str, Any], name: str, change: Callable[[bytearray], None]) -> None:
+    """Change the decoded bytes of the signature line of key `name` in the checkpoint."""
+    lines = b["checkpoint"].split("\n")
+    i = next(i for i, x in enumerate(lines) if x.startswith(f"\u2014 {name} "))
+    raw = bytearray(base64.b64decode(lines[i].split(" ")[2]))
+    change(raw)
+    lines[i] = f"\u2014 {name} {base64.b64encode(raw).decode()}"
+    b["checkpoint"] = "\n".join(lines)
+
+
 class BundleTest(unittest.TestCase):
     def setUp(self) -> None:
         self.dir = tempfile.TemporaryDirectory()
         self.addCleanup(self.dir.cleanup)
+        self.policy = self.write(POLICY_TEXT, "policy")
+        self.keys = ["--policy", self.policy]
 
     def write(self, doc: Any, name: str = "bundle.json") -> str:
         path = os.path.join(self.dir.name, name)
@@ -86,55 +201,79 @@ class BundleTest(unittest.TestCase):
             f.write(doc if isinstance(doc, str) else json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
         return path
 
-    def rejected(self, tamper: Callable[[dict[str, Any]], None], expected: str, *keys: str) -> None:
-        b = copy.deepcopy(GENUINE)
+    def rejected(self, tamper: Callable[[dict[str, Any]], Any], expected: str, *keys: str,
+                 base: dict[str, Any] | None = None) -> None:
+        b = copy.deepcopy(base or genuine())
         tamper(b)
         path = self.write(b)
-        result = run_here(path, *(keys or KEYS))
+        result = run_here(path, *(keys or self.keys))
         self.assertEqual(result.returncode, 1, result.stdout + result.stderr)
         self.assertTrue(result.stderr.startswith(f"{path}: "), result.stderr)
         self.assertIn(expected, result.stderr)
         self.assertEqual(result.stderr.count("\n"), 1, "one line")
 
+    def accepted(self, b: dict[str, Any], *keys: str) -> str:
+        result = run_here(self.write(b), *(keys or self.keys))
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertTrue(result.stdout.startswith("ok: "), result.stdout)
+        return result.stdout
+
 
 class GenuineTest(BundleTest):
-    def test_the_vector_verifies_in_a_separate_process(self) -> None:
-        result = run(VECTOR, *KEYS)
+    def test_the_bundle_verifies_in_a_separate_process(self) -> None:
+        result = run(self.write(genuine()), *self.keys)
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertTrue(result.stdout.startswith(f"ok: bundle of statement seq {STATEMENT_SEQ} "))
-        self.assertIn("signed by aalborg-jobcenter+29d3dfbd, fokus-provider+2fe9f922", result.stdout)
-        self.assertIn("quorum of impact60-demo met", result.stdout)
+        self.assertIn(f"signed by log key {label(LOG_VKEY)}, cosigned by aalborg-jobcenter, fokus-provider "
+                      "(quorum all of (aalborg-jobcenter, fokus-provider) met)", result.stdout)
+        self.assertIn("quorum of impact60-demo (all) met", result.stdout)
+
+    def test_trust_given_as_keys(self) -> None:
+        keys = [a for k in [LOG_VKEY, *WITNESS_VKEYS.values()] for a in ("--key", k)]
+        self.assertIn("quorum of impact60-demo (all) met", self.accepted(genuine(), *keys))
+        out = self.accepted(genuine(), "--key", LOG_VKEY)  # the log key alone: no quorum required
+        self.assertIn("cosigned by no trusted witness (no quorum required)", out)
+        self.assertIn("quorum of impact60-demo (all) not met: missing aalborg-jobcenter "
+                      f"({label(WITNESS_VKEYS['aalborg-jobcenter'])}), fokus-provider", out)
+        out = self.accepted(genuine(), "--key", LOG_VKEY, "--key", WITNESS_VKEYS["fokus-provider"])
+        self.assertIn("quorum of impact60-demo (all) not met: missing aalborg-jobcenter", out)
 
     def test_python_writes_the_same_bytes_as_pbr(self) -> None:
         """The layout of §10.1: json.dumps(indent=2, ensure_ascii=False) and a newline."""
         with open(VECTOR, encoding="utf-8") as f:
             text = f.read()
-        self.assertEqual(json.dumps(GENUINE, indent=2, ensure_ascii=False) + "\n", text)
+        self.assertEqual(json.dumps(VECTOR_DOC, indent=2, ensure_ascii=False) + "\n", text)
+
+    def test_the_vector_written_by_pbr(self) -> None:
+        """Verifies under the demo policy once pbr writes it in format 2; refused while format 1."""
+        result = run_here(VECTOR, "--policy", self.write(DEMO_POLICY, "demo-policy"))
+        if VECTOR_DOC["checkpoint"].split("\n\n")[0].count("\n") == 2:
+            self.assertEqual(result.returncode, 0, result.stderr)
+            self.assertIn("quorum of impact60-demo (all) met", result.stdout)
+        else:
+            self.assertEqual(result.returncode, 1, result.stdout)
+            self.assertIn("checkpoint has 2 extension line(s) after the root", result.stderr)
 
     def test_the_bundled_statement_is_the_hash_its_record_signs(self) -> None:
-        s = GENUINE["statements"][0]["statement"]
-        issued = record_of(GENUINE, STATEMENT_SEQ)["event"]["payload"]
+        s = genuine()["statements"][0]["statement"]
+        issued = record_of(genuine(), STATEMENT_SEQ)["event"]["payload"]
         self.assertEqual(vs.statement_hash(s), issued["statement_hash"])
 
-    def test_one_quorum_signer_is_enough_to_verify_but_the_quorum_is_not_met(self) -> None:
-        result = run_here(self.write(GENUINE), "--key", PROVIDER)
-        self.assertEqual(result.returncode, 0, result.stderr)
-        self.assertIn("quorum of impact60-demo not met: missing aalborg-jobcenter+29d3dfbd", result.stdout)
-
     def test_the_bundle_keys_are_trusted_only_when_asked_with_a_warning(self) -> None:
-        path = self.write(GENUINE)
+        path = self.write(genuine())
         result = run_here(path)
-        self.assertEqual(result.returncode, 1)
-        self.assertIn("no trusted keys", result.stderr)
+        self.assertEqual(result.returncode, 2)
+        self.assertIn("no trust input", result.stderr)
         result = run_here(path, "--trust-bundle-keys")
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertIn("not a trust anchor", result.stderr)
+        self.assertIn("quorum all of (aalborg-jobcenter-witness, fokus-provider-witness", result.stdout)
 
 
 class TamperTest(BundleTest):
     """Each tamper the issue names, and the other lies a bundle can tell, is rejected."""
 
-    cited = GENUINE["statements"][0]["statement"]["lines"][0]["events"][0]
+    cited = VECTOR_DOC["statements"][0]["statement"]["lines"][0]["events"][0]
 
     def test_a_flipped_byte_in_a_record(self) -> None:
         def tamper(b: dict[str, Any]) -> None:
@@ -146,8 +285,14 @@ class TamperTest(BundleTest):
         def tamper(b: dict[str, Any]) -> None:
             r = record_of(b, self.cited)
             r["record_hex"] = flip(r["record_hex"], 60)
-            r["leaf_hash"] = blake3(b"\x00" + bytes.fromhex(r["record_hex"])).hexdigest()
+            r["leaf_hash"] = hashlib.sha256(b"\x00" + bytes.fromhex(r["record_hex"])).hexdigest()
         self.rejected(tamper, f"seq {self.cited}: the inclusion path does not lead to the checkpoint's root")
+
+    def test_a_format_1_leaf_hash(self) -> None:
+        def tamper(b: dict[str, Any]) -> None:
+            r = record_of(b, self.cited)
+            r["leaf_hash"] = blake3(b"\x00" + bytes.fromhex(r["record_hex"])).hexdigest()
+        self.rejected(tamper, f"seq {self.cited}: the record bytes do not hash to its leaf_hash")
 
     def test_a_flipped_signature_byte_with_hashes_and_path_unchanged_fails_the_leaf(self) -> None:
         def tamper(b: dict[str, Any]) -> None:
@@ -165,7 +310,7 @@ class TamperTest(BundleTest):
                       "is missing from the bundle")
 
     def test_a_missing_previous_statement(self) -> None:
-        previous = GENUINE["statements"][0]["statement"]["previous"]["seq"]
+        previous = VECTOR_DOC["statements"][0]["statement"]["previous"]["seq"]
         self.rejected(lambda b: remove(b, previous, True),
                       f"the previous statement it names (seq {previous}, 2024-Q2)")
 
@@ -173,18 +318,52 @@ class TamperTest(BundleTest):
         self.rejected(lambda b: remove(b, 0, True),
                       "no bundled contract record before it gives 'aalborg-jobcenter' a key")
 
-    def test_a_forged_checkpoint_signature(self) -> None:
+    def test_a_forged_cosignature(self) -> None:
         def tamper(b: dict[str, Any]) -> None:
-            note = b["checkpoint"]
-            # Base64 character 56 after the space is in byte 42 of key id (4) ‖ R (32) ‖ S
-            # (32): a low-order byte of S, so the signature stays well-formed and only fails
-            # to verify (a byte of R could make it no curve point at all).
-            at = note.rindex(" ") + 1 + 56
-            b["checkpoint"] = note[:at] + ("A" if note[at] != "A" else "B") + note[at + 1:]
-        self.rejected(tamper, "checkpoint: signature by trusted key 'fokus-provider': signature does not verify")
+            def change(raw: bytearray) -> None:
+                raw[50] ^= 1  # a low-order byte of S (bytes 44..75): well-formed, does not verify
+            edit_line(b, "fokus-provider-witness", change)
+        self.rejected(tamper, f"checkpoint: the cosignature of {label(WITNESS_VKEYS['fokus-provider'])}: "
+                              "signature does not verify")
 
-    def test_a_checkpoint_signed_by_no_trusted_key(self) -> None:
-        self.rejected(lambda b: None, "checkpoint has no valid signature from a trusted key", "--key", INVESTOR)
+    def test_a_cosignature_with_another_time(self) -> None:
+        def tamper(b: dict[str, Any]) -> None:
+            def change(raw: bytearray) -> None:
+                raw[11] ^= 1  # the timestamp's last byte
+            edit_line(b, "aalborg-jobcenter-witness", change)
+        self.rejected(tamper, "the cosignature of aalborg-jobcenter-witness")
+
+    def test_a_forged_log_signature(self) -> None:
+        def tamper(b: dict[str, Any]) -> None:
+            def change(raw: bytearray) -> None:
+                raw[40] ^= 1  # a low-order byte of S (bytes 36..67)
+            edit_line(b, ORIGIN, change)
+        self.rejected(tamper, f"checkpoint: the signature of {label(LOG_VKEY)}: signature does not verify")
+
+    def test_a_missing_cosignature(self) -> None:
+        one = rekey(VECTOR_DOC, cosigners=["aalborg-jobcenter"])
+        self.rejected(lambda b: None, "checkpoint does not meet the quorum all of (aalborg-jobcenter, "
+                                      "fokus-provider): cosigned by aalborg-jobcenter", base=one)
+        # what the trust input does not ask for is reported
+        out = self.accepted(one, "--key", LOG_VKEY, "--key", WITNESS_VKEYS["aalborg-jobcenter"])
+        self.assertIn("quorum of impact60-demo (all) not met: missing fokus-provider", out)
+        none = rekey(VECTOR_DOC, cosigners=[])
+        self.rejected(lambda b: None, "cosigned by no witness you trust", base=none)
+
+    def test_an_untrusted_log_key(self) -> None:
+        self.rejected(lambda b: None, f"checkpoint: no signature by the log key of {ORIGIN!r} ({label(LOG_VKEY)})",
+                      base=rekey(VECTOR_DOC, log=MALLORY_LOG))
+        self.rejected(lambda b: None, "no signature by the log key", "--key", vkey(MALLORY_LOG))
+
+    def test_a_checkpoint_of_another_ledger(self) -> None:
+        self.rejected(lambda b: b.update(origin="elsewhere.example/x"), "checkpoint: it is of ledger")
+        other = rekey(VECTOR_DOC, log=("elsewhere.example/x", LOG[1]), origin="elsewhere.example/x")
+        self.rejected(lambda b: b.update(origin="elsewhere.example/x"),
+                      "checkpoint: origin 'elsewhere.example/x' is not a log of your trust input", base=other)
+
+    def test_a_checkpoint_with_an_extension_line(self) -> None:
+        extended = rekey(VECTOR_DOC, body_edit=lambda body: body + "extension\n")
+        self.rejected(lambda b: None, "checkpoint has 1 extension line(s) after the root", base=extended)
 
     def test_a_changed_statement_amount(self) -> None:
         def tamper(b: dict[str, Any]) -> None:
@@ -235,25 +414,73 @@ class TamperTest(BundleTest):
         self.rejected(lambda b: b["request"].update(settlement=137),
                       "a settlement bundle holds exactly the statement issued at seq 137")
 
-    def test_a_checkpoint_of_another_ledger(self) -> None:
-        self.rejected(lambda b: b.update(origin="elsewhere.example/x"), "checkpoint: it is of ledger")
+    def test_malformed_bundle_keys(self) -> None:
+        self.rejected(lambda b: b["untrusted_verifier_keys"].append("nobody"),
+                      "untrusted_verifier_keys: malformed verifier key")
+
+
+class TermsTest(BundleTest):
+    """What the contract's terms say about keys and the quorum."""
+
+    def test_a_threshold_in_the_terms(self) -> None:
+        one_of_two = rekey(VECTOR_DOC, cosigners=["fokus-provider"], terms_edit=lambda t: t.replace(
+            'quorum = ["aalborg-jobcenter", "fokus-provider"]',
+            'quorum = ["aalborg-jobcenter", "fokus-provider"]\nthreshold = 1'))
+        keys = [a for k in [LOG_VKEY, *WITNESS_VKEYS.values()] for a in ("--key", k)]
+        out = self.accepted(one_of_two, *keys, "--quorum", "1")
+        self.assertIn("quorum of impact60-demo (1 of 2) met", out)
+
+    def test_a_quorum_party_without_a_witness_key(self) -> None:
+        def drop(terms: str) -> str:
+            return re.sub(r'witness-key = "aalborg-jobcenter-witness[^"]*"\n', "", terms)
+        out = self.accepted(rekey(VECTOR_DOC, terms_edit=drop))
+        self.assertIn("quorum of impact60-demo (all) not met: missing aalborg-jobcenter (no witness key)", out)
+
+    def test_terms_naming_another_log_key(self) -> None:
+        other = vkey((ORIGIN, mk.signing_key("another log")))
+        out = self.accepted(rekey(VECTOR_DOC, terms_edit=lambda t: t.replace(LOG_VKEY, other)))
+        self.assertIn(f"the terms of impact60-demo name the log key {label(other)}, not {label(LOG_VKEY)}", out)
+
+    def test_one_public_key_two_uses(self) -> None:
+        def same(terms: str) -> str:  # fokus's witness key is its event key, as type 0x04
+            pk = mk.public_key(event_key("fokus-provider")[1])
+            return terms.replace(vkey(witness_key("fokus-provider"), 4), mk.verifier_key("fokus-provider-witness", pk, 4))
+        self.rejected(lambda b: None, "seq 0: the terms give one public key two uses (the event key of "
+                                      "'fokus-provider' and the witness key of 'fokus-provider')",
+                      base=rekey(VECTOR_DOC, terms_edit=same))
+
+    def test_a_witness_key_of_the_wrong_type(self) -> None:
+        def wrong(terms: str) -> str:
+            return terms.replace(vkey(witness_key("fokus-provider"), 4), vkey(witness_key("fokus-provider"), 1))
+        self.rejected(lambda b: None, "the witness-key of party 'fokus-provider' is not a witness verifier key",
+                      base=rekey(VECTOR_DOC, terms_edit=wrong))
 
 
 class UnreadableTest(BundleTest):
     def test_files_that_are_not_bundles_exit_2(self) -> None:
         for text, expected in [("not json", "not JSON"), ("[]", "not a dispute bundle"),
                                ('{"format": "pbr bundle v0"}', "not a dispute bundle: format is 'pbr bundle v0'")]:
-            result = run_here(self.write(text), *KEYS)
+            result = run_here(self.write(text), *self.keys)
             self.assertEqual(result.returncode, 2, text)
             self.assertIn(expected, result.stderr)
-        result = run_here(os.path.join(self.dir.name, "missing.json"), *KEYS)
+        result = run_here(os.path.join(self.dir.name, "missing.json"), *self.keys)
         self.assertEqual(result.returncode, 2)
         self.assertIn("cannot read", result.stderr)
 
-    def test_a_malformed_key_is_a_usage_error(self) -> None:
-        result = run_here(VECTOR, "--key", "nobody")
+    def test_usage_errors_exit_2(self) -> None:
+        path = self.write(genuine())
+        result = run_here(path, "--key", "nobody")
         self.assertEqual(result.returncode, 2)
-        self.assertIn("--key", result.stderr)
+        self.assertIn("--key: malformed verifier key", result.stderr)
+        bad = self.write(f"log {LOG_VKEY}\nquorum nobody\n", "bad-policy")
+        result = run_here(path, "--policy", bad)
+        self.assertEqual(result.returncode, 2)
+        self.assertIn(f"{bad}:2: quorum 'nobody' is not defined", result.stderr)
+        for args in (["--policy", self.policy, "--key", LOG_VKEY], ["--policy", self.policy, "--trust-bundle-keys"],
+                     ["--key", LOG_VKEY, "--quorum", "1"]):
+            with self.subTest(args=args):
+                result = run_here(path, *args)
+                self.assertEqual(result.returncode, 2, result.stderr)
 
 
 class RulesTest(unittest.TestCase):

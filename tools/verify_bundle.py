@@ -1,28 +1,33 @@
 #!/usr/bin/env python3
-"""Independent verifier for pbr dispute bundles (docs/format.md §10).
+"""Independent verifier for pbr dispute bundles (docs/format.md §10), format 2.
 
 Implements §10's checks from the documents alone, without any pbr code, reusing the two
 other outside verifiers for what they already implement:
-  verify_export.py     §1 records and strict Ed25519, §3 hashes and inclusion paths,
-                       §4 signed-note checkpoints and verifier keys, §8 event decoding;
+  verify_export.py     §1 records and strict Ed25519, §3 SHA-256 leaf hashes and inclusion paths,
+                       §4 C2SP checkpoints, cosignature/v1, verifier keys and the tlog-policy
+                       trust input, §8 event decoding;
   verify_statement.py  §9 canonical statement bytes and hash, settlement.md's double entry.
 On top of them: §10.4's author keys (from the bundled contract records, whose terms are TOML
 read with Python's tomllib), terms hashes, statements against the hash their
 settlement-issued record signs, explanations against the statements, the manifest, and
 that every cited or referred-to record is present.
 
-Needs only Python 3.11, `blake3` and `PyNaCl`:
-  verify_bundle.py BUNDLE.json --key VKEY [--key VKEY ...]
+Needs only Python 3.11, `hashlib`, `blake3` and `PyNaCl`:
+  verify_bundle.py BUNDLE.json --policy FILE            (a C2SP tlog-policy)
+  verify_bundle.py BUNDLE.json --key VKEY [--key VKEY ...] [--quorum N]
+                                   (the log key and witness keys; N of the witnesses, default all)
   verify_bundle.py BUNDLE.json --trust-bundle-keys     (the bundle's own keys: NOT a trust anchor)
+The checkpoint must be signed by the trusted log key of the bundle's origin and meet the trust
+input's quorum (give only the log key for none); whether it carries the quorum of the contract's
+own terms ([checkpoint] quorum of the parties' witness-keys) is reported, never failed.
 Exit 0 with one `ok: ...` line on stdout; 1 with one `FILE: reason` line on stderr when the
 bundle does not verify; 2 when the file cannot be read as a bundle (unreadable, not UTF-8,
-not JSON, not "pbr bundle v1") or on a usage error.
+not JSON, not "pbr bundle v1") or on a usage error (a malformed key or policy included).
 """
 
 from __future__ import annotations
 
 import argparse
-import base64
 import os
 import sys
 import tomllib
@@ -83,15 +88,18 @@ def seq_list(value: Any, what: str) -> list[int]:
     return value
 
 
-def vkey_public_key(text: Any) -> bytes | None:
-    """The Ed25519 key in a verifier key text, `<name>+<8 hex>+<base64(0x01 || key)>`."""
-    if not isinstance(text, str) or text.count("+") < 2:
-        return None
+def vkey_of(text: Any, kind: int) -> ve.VKey | None:
+    """A verifier key text of the given type (§4.1), or None when it is not one."""
     try:
-        raw = base64.b64decode(text.split("+", 2)[2], validate=True)
-    except ValueError:
+        return ve.parse_vkey(text, (kind,))
+    except VerifyError:
         return None
-    return raw[1:] if len(raw) == 33 and raw[0] == 1 else None
+
+
+def vkey_public_key(text: Any) -> bytes | None:
+    """The Ed25519 key of an event verifier key, `<name>+<8 hex>+<base64(0x01 || key)>`."""
+    vk = vkey_of(text, ve.LOG_KEY)
+    return vk.pk if vk is not None else None
 
 
 # ------------------------------------------------------------------ §10.4 checks
@@ -110,33 +118,23 @@ def check_request(b: dict[str, Any]) -> str | None:
     return f"participant:{r['participant']}"
 
 
-def check_checkpoint(b: dict[str, Any], trusted: ve.Trusted) -> tuple[dict[str, Any], list[str]]:
-    """§4: the note is of the bundle's origin and signed by a trusted key; returns the note and
-    its trusted signers as `name+keyid`."""
-    note = ve.parse_note(b["checkpoint"])
-    if note["origin"] != b["origin"]:
-        fail(f"checkpoint: it is of ledger {short(note['origin'])}, but the bundle says {short(b['origin'])}")
-    ve.note_signers(note, trusted)  # verifies every trusted line; fails if none
-    signed: list[str] = []
-    for line in note["sig_lines"]:
-        if not line.startswith(ve.SIG_PREFIX) or " " not in line[len(ve.SIG_PREFIX):]:
-            continue
-        name, b64 = line[len(ve.SIG_PREFIX):].split(" ", 1)
-        try:
-            raw = ve.parse_b64(b64, "signature")
-        except VerifyError:
-            continue
-        signer = f"{name}+{raw[:4].hex()}"
-        if (name, raw[:4]) in trusted and signer not in signed:
-            signed.append(signer)
-    return note, signed
+def check_checkpoint(b: dict[str, Any], policy: ve.Policy) -> tuple[ve.Checkpoint, ve.Signed]:
+    """§10.4 step 2: the checkpoint parses (§4.2), names the bundle's origin, is signed by the
+    trusted log key of that origin, every trusted line is valid, and it meets the trust input's
+    quorum (§4.4)."""
+    if not isinstance(b["origin"], str):
+        fail("origin is not a string")
+    cp = ve.parse_checkpoint(b["checkpoint"])
+    if cp.origin != b["origin"]:
+        fail(f"checkpoint: it is of ledger {short(cp.origin)}, but the bundle says {short(b['origin'])}")
+    return cp, ve.check_checkpoint(cp, policy)
 
 
-def check_records(b: dict[str, Any], note: dict[str, Any], contract: str) -> dict[int, tuple[dict[str, Any], bytes]]:
+def check_records(b: dict[str, Any], cp: ve.Checkpoint, contract: str) -> dict[int, tuple[dict[str, Any], bytes]]:
     """§10.4 step 3: each record's order, leaf hash, inclusion path, signature and event."""
     if not isinstance(b["records"], list):
         fail("records is not a list")
-    size, root = note["size"], note["root"]
+    size, root = cp.size, cp.root
     out: dict[int, tuple[dict[str, Any], bytes]] = {}
     last = None
     for i, r in enumerate(b["records"]):
@@ -149,6 +147,8 @@ def check_records(b: dict[str, Any], note: dict[str, Any], contract: str) -> dic
         if seq >= size:
             fail(f"{at}: beyond the checkpoint, which covers {size} records")
         record = ve.parse_hex(r["record_hex"], f"{at}: record_hex")
+        if len(record) > ve.MAX_RECORD:
+            fail(f"{at}: the record is {len(record)} bytes, more than {ve.MAX_RECORD:,}")
         leaf = ve.leaf_hash(record)
         if ve.parse_hex(r["leaf_hash"], f"{at}: leaf_hash", 32) != leaf:
             fail(f"{at}: the record bytes do not hash to its leaf_hash")
@@ -196,7 +196,34 @@ def load_terms(at: str, event: dict[str, Any], pk: bytes) -> dict[str, Any]:
     if author is None or author.get("role") != "commissioner" or vkey_public_key(author.get("key")) != pk:
         fail(f"{at}: not signed by a commissioner of these terms with the key they give it "
              f"(author {short(event['author'])})")
+    check_key_uses(at, terms)
     return terms
+
+
+def check_key_uses(at: str, terms: dict[str, Any]) -> None:
+    """DESIGN §3: no public key serves two kinds (event, witness, log) nor two parties."""
+    uses: dict[bytes, str] = {}
+
+    def use(pk: bytes, what: str) -> None:
+        if pk in uses:
+            fail(f"{at}: the terms give one public key two uses ({uses[pk]} and {what})")
+        uses[pk] = what
+
+    log = terms.get("log")
+    if isinstance(log, dict) and "key" in log:
+        vk = vkey_of(log["key"], ve.LOG_KEY)
+        if vk is None:
+            fail(f"{at}: the terms' [log] key is not a log verifier key (type 0x01)")
+        use(vk.pk, "the log key")
+    for q in terms["parties"]:
+        key = vkey_public_key(q.get("key"))
+        if key is not None:
+            use(key, f"the event key of {short(q.get('id'))}")
+        if "witness-key" in q:
+            vk = vkey_of(q["witness-key"], ve.WITNESS_KEY)
+            if vk is None:
+                fail(f"{at}: the witness-key of party {short(q.get('id'))} is not a witness verifier key (type 0x04)")
+            use(vk.pk, f"the witness key of {short(q.get('id'))}")
 
 
 def check_authors(events: dict[int, tuple[dict[str, Any], bytes]]) -> tuple[dict[str, bytes], list[tuple[date, int, dict[str, Any]]]]:
@@ -377,21 +404,47 @@ def check_cited(b: dict[str, Any], events: dict[int, tuple[dict[str, Any], bytes
         fail(f"manifest.cited lists seq {min(listed - cited)}, which nothing in the bundle cites")
 
 
-def quorum_text(contract: str, keys: dict[str, bytes], terms_records: list[tuple[date, int, dict[str, Any]]],
-                signed: list[str]) -> str:
-    """Whether the checkpoint carries the quorum of the contract's latest terms (a report only)."""
+def quorum_text(contract: str, origin: str, terms_records: list[tuple[date, int, dict[str, Any]]],
+                signed: ve.Signed) -> str:
+    """Whether the checkpoint carries the quorum of the contract's latest terms (a report only):
+    the witness keys (`witness-key`) of the parties in `[checkpoint] quorum`, all of them or
+    `threshold`, each counted when its cosignature verified under a key you trust."""
     if not terms_records:
         return ""
-    quorum = max(terms_records, key=lambda t: (t[0], t[1]))[2].get("checkpoint", {}).get("quorum")
-    if not isinstance(quorum, list):
-        return ""
-    want = [f"{q}+{ve.key_id(q, keys[q]).hex()}" if q in keys else f"{q}+(no key)" for q in quorum]
-    missing = [w for w in want if w not in signed]
-    return (f"; quorum of {contract} met" if not missing
-            else f"; quorum of {contract} not met: missing {', '.join(missing)}")
+    terms = max(terms_records, key=lambda t: (t[0], t[1]))[2]
+    notes = []
+    log = terms.get("log")
+    if isinstance(log, dict):
+        if log.get("origin") not in (None, origin):
+            notes.append(f"the terms of {contract} name the log {short(log.get('origin'))}, not {short(origin)}")
+        log_key = vkey_of(log.get("key"), ve.LOG_KEY)
+        if log_key is not None and log_key.label != signed.log.label:
+            notes.append(f"the terms of {contract} name the log key {log_key.label}, not {signed.log.label}")
+    checkpoint = terms.get("checkpoint")
+    quorum = checkpoint.get("quorum") if isinstance(checkpoint, dict) else None
+    if not isinstance(quorum, list) or not quorum:
+        return "".join(f"; {n}" for n in notes)
+    threshold = checkpoint.get("threshold", len(quorum))
+    if type(threshold) is not int or not 1 <= threshold <= len(quorum):
+        threshold = len(quorum)
+    parties = {q.get("id"): q for q in terms.get("parties", []) if isinstance(q, dict)}
+    cosigned = {vk.label for vk, _ in signed.cosigners.values()}
+    missing, have = [], 0
+    for party in quorum:
+        vk = vkey_of(parties.get(party, {}).get("witness-key"), ve.WITNESS_KEY)
+        if vk is None:
+            missing.append(f"{party} (no witness key)")
+        elif vk.label in cosigned:
+            have += 1
+        else:
+            missing.append(f"{party} ({vk.label})")
+    rule = "all" if threshold == len(quorum) else f"{threshold} of {len(quorum)}"
+    notes.append(f"quorum of {contract} ({rule}) met" if have >= threshold
+                 else f"quorum of {contract} ({rule}) not met: missing {', '.join(missing)}")
+    return "".join(f"; {n}" for n in notes)
 
 
-def verify(doc: Any, trusted: ve.Trusted, trust_bundle: bool) -> str:
+def verify(doc: Any, trust: ve.Trust, trust_bundle: bool) -> str:
     """Verifies a parsed bundle; returns the summary, raises VerifyError."""
     b = ve.require_keys(doc, BUNDLE_KEYS, "bundle")
     subject = check_request(b)
@@ -399,21 +452,29 @@ def verify(doc: Any, trusted: ve.Trusted, trust_bundle: bool) -> str:
     vkeys = b["untrusted_verifier_keys"]
     if not isinstance(vkeys, list) or not all(isinstance(k, str) for k in vkeys):
         fail("untrusted_verifier_keys is not a list of strings")
-    bundle_keys = ve.trusted_keys(vkeys, "untrusted_verifier_keys")
+    for k in vkeys:
+        try:
+            ve.parse_vkey(k)
+        except VerifyError as e:
+            fail(f"untrusted_verifier_keys: {e.reason}")
     if trust_bundle:
-        trusted = {**bundle_keys, **trusted}
-    if not trusted:
-        fail("no trusted keys: give --key (or --trust-bundle-keys)")
-    note, signed = check_checkpoint(b, trusted)
-    events = check_records(b, note, contract)
-    keys, terms_records = check_authors(events)
+        try:
+            policy = ve.policy_from_keys([*trust.keys, *vkeys], trust.quorum,
+                                         "--key and the bundle's untrusted_verifier_keys")
+        except VerifyError as e:
+            fail(e.reason)
+    else:
+        policy = trust.policy()
+    cp, signed = check_checkpoint(b, policy)
+    events = check_records(b, cp, contract)
+    _, terms_records = check_authors(events)
     check_manifest(b, events, subject)
     summaries, cited = check_statements(b, events, subject)
     check_cited(b, events, cited)
     about = f"participant {subject.split(':', 1)[1]}" if subject else f"statement seq {b['request']['settlement']}"
     return (f"ok: bundle of {about} in {contract}: {len(events)} records in the checkpoint of size "
-            f"{note['size']} (root {note['root'].hex()}) signed by {', '.join(signed)}"
-            f"{quorum_text(contract, keys, terms_records, signed)}; statements: "
+            f"{cp.size} (root {cp.root.hex()}) {signed.summary(policy)}"
+            f"{quorum_text(contract, cp.origin, terms_records, signed)}; statements: "
             f"{', '.join(summaries) if summaries else 'none'}")
 
 
@@ -439,24 +500,32 @@ def load(path: str) -> Any:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description="Verify a pbr dispute bundle (docs/format.md §10).")
+    ap = argparse.ArgumentParser(description="Verify a pbr dispute bundle (docs/format.md §10, format 2).")
     ap.add_argument("file")
-    ap.add_argument("--key", action="append", default=[], metavar="VKEY",
-                    help="a party's verifier key, got from the party (repeat)")
+    ve.add_trust_args(ap)
     ap.add_argument("--trust-bundle-keys", action="store_true",
-                    help="also trust the bundle's own untrusted_verifier_keys (NOT a trust anchor)")
+                    help="also trust the bundle's own untrusted_verifier_keys (NOT a trust anchor), as --key")
     args = ap.parse_args(argv)  # exits 2 on a usage error
-    try:
-        trusted = ve.trusted_keys(args.key, "--key")
+    trust = ve.trust_of(ap, args, may_be_empty=args.trust_bundle_keys)
+    try:  # a malformed key or policy is a usage error
+        if not args.trust_bundle_keys:
+            trust.policy()
+        elif args.policy is not None:
+            ap.error("--trust-bundle-keys goes with --key, not --policy")
+        else:
+            for k in args.key:
+                ve.parse_vkey(k)
     except VerifyError as e:
-        print(f"{e.reason}".replace("\n", "\\n"), file=sys.stderr)
+        where = e.file or "--key"
+        where = where if e.line is None else f"{where}:{e.line}"
+        print(f"{where}: {e.reason}".replace("\n", "\\n"), file=sys.stderr)
         return 2
     try:
         doc = load(args.file)
         if args.trust_bundle_keys:
             print("warning: trusting the bundle's own verifier keys; they are not a trust anchor "
-                  "(format.md §4.1)", file=sys.stderr)
-        summary = verify(doc, trusted, args.trust_bundle_keys)
+                  "(format.md §4.4)", file=sys.stderr)
+        summary = verify(doc, trust, args.trust_bundle_keys)
     except Unreadable as e:
         print(f"{args.file}: {e}".replace("\n", "\\n"), file=sys.stderr)
         return 2
