@@ -794,6 +794,28 @@ fn sign_all(pending: Vec<Pending>, keys: &[SignerKey]) -> Result<Vec<Record>, Le
         .collect()
 }
 
+/// Why terms a registration or amendment carries cannot enter this log, if they cannot:
+/// terms that name `[log]` bind the contract to that log, so a ledger of another origin
+/// refuses them and the contract's records cannot be replayed into another log. Terms
+/// without `[log]` are a single operator's (`docs/decisions.md`); a quorum cannot be met
+/// for them.
+fn wrong_log(event: &pbr_core::event::Event, origin: &str) -> Option<String> {
+    let text = match &event.payload {
+        Payload::ContractRegistered(p) => &p.terms,
+        Payload::ContractAmended(p) => &p.terms,
+        _ => return None,
+    };
+    // Terms that do not parse are refused by the state's own check, with the reason.
+    let terms = pbr_core::terms::parse(&event.contract, text).ok()?;
+    match &terms.log {
+        Some(log) if log.origin != origin => Some(format!(
+            "the terms are for the log {}, but this ledger is {origin}",
+            log.origin
+        )),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
@@ -978,24 +1000,3 @@ mod tests {
     }
 }
 
-/// Why terms a registration or amendment carries cannot enter this log, if they cannot:
-/// terms that name `[log]` bind the contract to that log, so a ledger of another origin
-/// refuses them and the contract's records cannot be replayed into another log. Terms
-/// without `[log]` are a single operator's (`docs/decisions.md`); a quorum cannot be met
-/// for them.
-fn wrong_log(event: &pbr_core::event::Event, origin: &str) -> Option<String> {
-    let text = match &event.payload {
-        Payload::ContractRegistered(p) => &p.terms,
-        Payload::ContractAmended(p) => &p.terms,
-        _ => return None,
-    };
-    // Terms that do not parse are refused by the state's own check, with the reason.
-    let terms = pbr_core::terms::parse(&event.contract, text).ok()?;
-    match &terms.log {
-        Some(log) if log.origin != origin => Some(format!(
-            "the terms are for the log {}, but this ledger is {origin}",
-            log.origin
-        )),
-        _ => None,
-    }
-}
