@@ -6,6 +6,7 @@
 
 mod account;
 mod crash;
+mod ecosystem;
 mod interop_merkle;
 mod merkle;
 mod note;
