@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Builds a demo ledger with the real `pbr` binary, exports it, and checks that the outside
-# verifier (tools/verify_export.py, written from docs/format.md alone) accepts the export and
-# its proofs, and rejects tampered copies. Usage: check_fresh_export.sh PATH/TO/pbr
+# verifier (tools/verify_export.py, written from docs/format.md alone) accepts the format-2
+# export and its proofs under the demo's trust policy (DIR/demo-keys/policy: the log key and
+# the quorum of witness keys), and rejects tampered copies, each for the reason it contains.
+# Several tampers are re-signed with the demo's own private keys (DIR/demo-keys/*.key), so that
+# only the lie they carry can make them fail. Usage: check_fresh_export.sh PATH/TO/pbr
 set -euo pipefail
 pbr=$1
 here=$(cd "$(dirname "$0")" && pwd)
@@ -10,54 +13,151 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 "$pbr" demo "$work/ledger" >/dev/null
-"$pbr" --ledger "$work/ledger" export --out "$work/export.jsonl"
+keys_dir="$work/ledger/demo-keys"
+policy="$keys_dir/policy"
+"$pbr" --ledger "$work/ledger" export --out "$work/export.jsonl" >/dev/null
 "$pbr" --ledger "$work/ledger" proof --seq 99 --json >"$work/inclusion.json"
 "$pbr" --ledger "$work/ledger" proof --consistency --from 40 --json >"$work/consistency.json"
 "$pbr" --ledger "$work/ledger" checkpoint show --size 40 >"$work/old.note"
-keys=$(tail -n 1 "$work/export.jsonl" | python3 -c 'import json,sys; print(" ".join("--key " + k for k in json.load(sys.stdin)["verifier_keys"]))')
+# The same trust given as keys: the log key and the witness keys the policy names.
+keys=$(python3 -c 'import re,sys; print(" ".join("--key " + k for k in re.findall(r"\S+\+[0-9a-f]{8}\+\S+", open(sys.argv[1]).read())))' "$policy")
 
-# The genuine articles pass.
+# The genuine articles pass, under the policy and under the same keys.
+$verify export "$work/export.jsonl" --policy "$policy"
 $verify export "$work/export.jsonl" $keys
-$verify inclusion "$work/inclusion.json" $keys
-$verify consistency "$work/consistency.json" $keys --old-checkpoint "$work/old.note"
+$verify inclusion "$work/inclusion.json" --policy "$policy"
+$verify consistency "$work/consistency.json" --policy "$policy" --old-checkpoint "$work/old.note"
 
-# Each tampered copy must fail.
-must_fail() {
-  local what=$1 file=$2 kind=${3:-export}
-  if $verify "$kind" "$file" $keys 2>"$work/err"; then
-    echo "FAIL: the verifier accepted an export with $what" >&2
+# Each tampered copy must fail, with the reason it contains.
+rejected=0
+must_fail() {  # what, file, kind, expected reason, extra arguments...
+  local what=$1 file=$2 kind=$3 reason=$4
+  shift 4
+  if $verify "$kind" "$file" --policy "$policy" "$@" 2>"$work/err"; then
+    echo "FAIL: the verifier accepted $what" >&2
+    exit 1
+  fi
+  if ! grep -qF -- "$reason" "$work/err"; then
+    echo "FAIL: $what was rejected, but not for the reason it contains ($reason): $(cat "$work/err")" >&2
     exit 1
   fi
   echo "rejected ($what): $(cat "$work/err")"
+  rejected=$((rejected + 1))
 }
-tamper() { python3 - "$work/export.jsonl" "$work/t.jsonl" "$1" <<'PY'
-import json, sys
-src, dst, how = sys.argv[1:]
-lines = open(src).read().splitlines()
+tamper() { python3 - "$here" "$keys_dir" "$work/export.jsonl" "$work/t.jsonl" "$1" <<'PY'
+import hashlib, json, sys
+here, keys_dir, src, dst, how = sys.argv[1:]
+sys.path.insert(0, here)
+import make_test_export as mk
+from blake3 import blake3
+
+lines = open(src, encoding="utf-8").read().splitlines()
+tail = json.loads(lines[-1])
+note = tail["checkpoint"]
+signers = mk.signers_in(keys_dir)  # the demo's private keys
+body = note.split("\n\n", 1)[0] + "\n"
+origin = body.split("\n")[0]
+witnesses = [line.split(" ")[1] for line in note.split("\n\n", 1)[1].splitlines()[1:]]
+assert mk.resigned(note, signers) == note, "re-signing the genuine note must give it back, byte for byte"
+
+def rehashed(records):
+    """The event lines for these records, numbered from 0, every hash recomputed (format 2)."""
+    out, chain = [], bytes(32)
+    for i, (rec, event) in enumerate(records):
+        chain = blake3(b"\x02" + chain + rec).digest()
+        out.append(json.dumps({"seq": i, "record_hex": rec.hex(), "leaf_hash": hashlib.sha256(b"\x00" + rec).hexdigest(),
+                               "chain_hash": chain.hex(), "event": event}, separators=(",", ":")))
+    return out
+
+events = [json.loads(x) for x in lines[:-1]]
+records = [(bytes.fromhex(e["record_hex"]), e["event"]) for e in events]
 if how == "flip":
-    o = json.loads(lines[17]); h = o["record_hex"]; o["record_hex"] = h[:40] + ("0" if h[40] != "0" else "1") + h[41:]; lines[17] = json.dumps(o, separators=(",", ":"))
-elif how == "delete":
+    o = events[17]; h = o["record_hex"]; o["record_hex"] = h[:40] + ("0" if h[40] != "0" else "1") + h[41:]
+    lines[17] = json.dumps(o, separators=(",", ":"))
+elif how == "drop":
     del lines[50]
+elif how == "drop-rehashed":
+    lines = rehashed(records[:49] + records[50:]) + lines[-1:]
+elif how == "duplicate":
+    lines.insert(50, lines[49])
+elif how == "duplicate-rehashed":
+    lines = rehashed(records[:50] + records[49:-1]) + lines[-1:]
 elif how == "swap":
     lines[3], lines[4] = lines[4], lines[3]
+elif how == "swap-rehashed":
+    lines = rehashed(records[:3] + [records[4], records[3]] + records[5:]) + lines[-1:]
 elif how == "leaf":
-    o = json.loads(lines[8]); o["leaf_hash"] = "00" * 32; lines[8] = json.dumps(o, separators=(",", ":"))
-elif how == "signature":
-    o = json.loads(lines[-1]); note = o["checkpoint"]; i = note.rindex(" ") + 40;  # inside the signature, past the 4-byte key id
-    o["checkpoint"] = note[:i] + ("A" if note[i] != "A" else "B") + note[i + 1:]; lines[-1] = json.dumps(o)
+    o = events[8]; o["leaf_hash"] = "00" * 32; lines[8] = json.dumps(o, separators=(",", ":"))
 elif how == "truncate":
     lines = lines[:-2] + lines[-1:]
-open(dst, "w").write("\n".join(lines) + "\n")
+elif how == "forged-cosignature":
+    tail["checkpoint"] = mk.flipped_signature(note, witnesses[0], 50)  # a low byte of S: well-formed, does not verify
+elif how == "missing-cosignature":
+    tail["checkpoint"] = mk.without_signature(note, witnesses[-1])
+elif how == "forged-log-signature":
+    tail["checkpoint"] = mk.flipped_signature(note, origin, 40)
+elif how == "wrong-origin":  # the genuine keys sign a body that names another log
+    tail["checkpoint"] = mk.resigned(note, signers, body.replace(origin, "other.pbr.example/impact60", 1))
+elif how == "untrusted-log-key":  # another key under the log's name, the witnesses' cosignatures intact
+    tail["checkpoint"] = mk.resigned(note, signers, log_key=mk.signing_key("not the demo's log key"))
+elif how == "extension-line":  # signed by the genuine log key and cosigned by the genuine witnesses
+    tail["checkpoint"] = mk.resigned(note, signers, body + "extension\n")
+elif how == "format-1":
+    del tail["format"]
+else:
+    raise SystemExit(f"unknown tamper {how}")
+if how in ("forged-cosignature", "missing-cosignature", "forged-log-signature", "wrong-origin",
+           "untrusted-log-key", "extension-line", "format-1"):
+    lines[-1] = json.dumps(tail, separators=(",", ":"), ensure_ascii=False)
+open(dst, "w", encoding="utf-8").write("\n".join(lines) + "\n")
 PY
 }
-for how in flip delete swap leaf signature truncate; do
+while IFS='|' read -r how reason; do
   tamper "$how"
-  must_fail "$how" "$work/t.jsonl"
-done
+  must_fail "an export with $how" "$work/t.jsonl" export "$reason"
+done <<'CASES'
+flip|:18: seq 17: 
+drop|:51: seq 51, expected 50
+drop-rehashed|checkpoint size 618 but the export has 617 records
+duplicate|:51: seq 49, expected 50
+duplicate-rehashed|checkpoint root does not match the recomputed Merkle root
+swap|:4: seq 4, expected 3
+swap-rehashed|checkpoint root does not match the recomputed Merkle root
+leaf|:9: seq 8: leaf_hash does not match the record
+truncate|checkpoint size 618 but the export has 617 records
+forged-cosignature|the cosignature of aalborg-jobcenter-witness+1045156a: signature does not verify
+missing-cosignature|does not meet the quorum
+forged-log-signature|the signature of demo.pbr.example/impact60+920324bf: signature does not verify
+wrong-origin|origin 'other.pbr.example/impact60' is not a log of your trust input
+untrusted-log-key|no signature by the log key of 'demo.pbr.example/impact60'
+extension-line|extension line(s) after the root
+format-1|this is a format-1 export
+CASES
+
+# The proofs: a flipped path, a checkpoint short of the quorum, a kept checkpoint that lies.
 python3 - "$work/inclusion.json" "$work/t.json" <<'PY'
 import json, sys
 p = json.load(open(sys.argv[1])); h = p["path"][2]; p["path"][2] = ("1" if h[0] == "0" else "0") + h[1:]
 json.dump(p, open(sys.argv[2], "w"))
 PY
-must_fail "a flipped inclusion path" "$work/t.json" inclusion
-echo "outside verifier: 3 genuine documents accepted, 7 tampered copies rejected"
+must_fail "a flipped inclusion path" "$work/t.json" inclusion "does not verify"
+python3 - "$work/inclusion.json" "$work/t.json" <<'PY'
+import json, sys
+p = json.load(open(sys.argv[1]))
+p["checkpoint"] = "\n".join(x for x in p["checkpoint"].split("\n") if "fokus-provider-witness" not in x)
+json.dump(p, open(sys.argv[2], "w"))
+PY
+must_fail "an inclusion proof whose checkpoint lacks a cosignature" "$work/t.json" inclusion "embedded checkpoint does not meet the quorum"
+python3 - "$here" "$work/old.note" "$work/t.note" <<'PY'
+import sys
+sys.path.insert(0, sys.argv[1])
+import make_test_export as mk
+note = open(sys.argv[2], encoding="utf-8").read()
+open(sys.argv[3], "w", encoding="utf-8").write(mk.flipped_signature(note, note.split("\n")[0], 40))
+PY
+must_fail "a kept checkpoint with a forged log signature" "$work/consistency.json" consistency \
+  "old checkpoint: the signature of demo.pbr.example/impact60+920324bf" --old-checkpoint "$work/t.note"
+"$pbr" --ledger "$work/ledger" checkpoint show >"$work/t.note"
+must_fail "a kept checkpoint of another size" "$work/consistency.json" consistency \
+  "old checkpoint (size 618) does not match first=40" --old-checkpoint "$work/t.note"
+echo "outside verifier: 5 genuine documents accepted, $rejected tampered copies rejected for their reasons"

@@ -324,6 +324,50 @@ def signed_note(body: str, log: Signer | None, witnesses: list[Signer] = (), tim
     return body + "\n" + lines + "".join(cosig_line(name, sk, body, time) for name, sk in witnesses)
 
 
+# ---- tampering with a real note, for tools/check_fresh_*.sh (with the demo's private keys)
+
+def signers_in(keys_dir: str) -> dict[str, SigningKey]:
+    """The signer keys in a directory of `PRIVATE+KEY+...` files (`pbr demo` writes DIR/demo-keys), by name."""
+    import os
+    out = {}
+    for file in sorted(os.listdir(keys_dir)):
+        if file.endswith(".key"):
+            with open(os.path.join(keys_dir, file), encoding="utf-8") as f:
+                name, _, sk = private_key(f.read())
+            out[name] = sk
+    return out
+
+
+def resigned(note: str, signers: dict[str, SigningKey], body: str | None = None,
+             log_key: SigningKey | None = None) -> str:
+    """The note over `body` (default: its own), signed by its log key (or `log_key` under the log's
+    name) and cosigned by the witnesses that cosigned it, with their private keys from `signers`."""
+    old_body, sigs = note.split("\n\n", 1)
+    origin = old_body.split("\n")[0]
+    body = body if body is not None else old_body + "\n"
+    witnesses = [(line.split(" ")[1], int.from_bytes(base64.b64decode(line.split(" ")[2])[4:12], "big"))
+                 for line in sigs.splitlines()[1:]]  # (name, timestamp), kept
+    log = log_key if log_key is not None else signers[origin]
+    return (body + "\n" + sig_line(origin, log, body)
+            + "".join(cosig_line(w, signers[w], body, time) for w, time in witnesses))
+
+
+def flipped_signature(note: str, name: str, offset: int) -> str:
+    """The note with one byte (at `offset` of the decoded key id || ...) of key `name`'s line flipped."""
+    out = []
+    for line in note.split("\n"):
+        if line.startswith(f"\u2014 {name} "):
+            raw = bytearray(base64.b64decode(line.split(" ")[2]))
+            raw[offset] ^= 1
+            line = f"\u2014 {name} {base64.b64encode(raw).decode()}"
+        out.append(line)
+    return "\n".join(out)
+
+
+def without_signature(note: str, name: str) -> str:
+    return "\n".join(x for x in note.split("\n") if not x.startswith(f"\u2014 {name} "))
+
+
 def tree_heads(records: list[bytes]) -> tuple[list[bytes], list[bytes], bytes]:
     """(leaf hashes, chain hashes, Merkle root) of a list of records."""
     leaves = [leaf_hash(r) for r in records]
