@@ -60,6 +60,11 @@ pub(crate) enum Command {
         /// Replace the --out file if it exists.
         #[arg(long, requires = "out")]
         force: bool,
+        /// Write the log up to the latest checkpoint as a static C2SP tlog-tiles tree in DIR
+        /// instead (checkpoint, hash tiles, entry bundles; docs/format.md §6.3). Tiles left
+        /// by an earlier export stay and must agree with the tree.
+        #[arg(long, value_name = "DIR", conflicts_with = "out")]
+        tiles: Option<PathBuf>,
     },
     /// Print an inclusion or consistency proof against a stored checkpoint.
     Proof(ProofArgs),

@@ -84,7 +84,10 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
             &with_policy(keys, policy)?,
             json,
         ),
-        Command::Export { out, force } => {
+        Command::Export {
+            tiles: Some(dir), ..
+        } => export_tiles(&open(cli.ledger)?, &dir, json),
+        Command::Export { out, force, .. } => {
             export(&open(cli.ledger)?, out, Existing::forced(force), json)
         }
         Command::Proof(args) => proof(&open(cli.ledger)?, args, json),
@@ -532,6 +535,40 @@ fn export(ledger: &Ledger, out: Option<PathBuf>, existing: Existing, json: bool)
         } else {
             outln!("exported {} records to {}", summary.records, path.display());
         }
+    }
+    Ok(())
+}
+
+/// Writes the log up to the latest checkpoint, the one `pbr export` writes, as C2SP tiles.
+fn export_tiles(ledger: &Ledger, dir: &Path, json: bool) -> Result<()> {
+    let log = ledger.log();
+    let note = log.latest_checkpoint()?.ok_or_else(|| {
+        input("no checkpoint yet, so there is nothing signed to export (sign one with `pbr checkpoint sign`)")
+    })?;
+    // The stored note was checked against the log when it was stored; check again that it
+    // names this prefix before any file is written.
+    log.check_checkpoint(&note.checkpoint)?;
+    let size = note.checkpoint.size;
+    let summary = log
+        .write_tiles(dir, size, &note.to_text())
+        .map_err(|e| anyhow!("{}: {e}", dir.display()))?;
+    if json {
+        print_json(&json!({
+            "ok": true,
+            "dir": dir,
+            "size": size,
+            "root": hex(&note.checkpoint.root),
+            "written": summary.written,
+            "unchanged": summary.unchanged,
+            "bytes_written": summary.bytes_written,
+        }));
+    } else {
+        outln!(
+            "wrote the tiles of {size} records to {} ({} files written, {} already there)",
+            dir.display(),
+            summary.written,
+            summary.unchanged
+        );
     }
     Ok(())
 }
