@@ -8,18 +8,17 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::support::{Run, demo, golden, pbr, pbr_ok};
+use pbr_ledger::{SignerKey, sample};
+
+use crate::support::{Run, demo, golden, key_id, pbr, pbr_ok};
 
 const INPUT: i32 = 3;
 const VERIFY_FAILED: i32 = 5;
 
-/// The demo's jobcentre and provider verifier keys, which sign its checkpoint: the keys a
-/// partner would have from the other parties.
+/// The demo's log key and its quorum's witness keys, which sign and cosign its checkpoint:
+/// the keys a partner would have from the terms and the other parties.
 fn demo_signers() -> Vec<String> {
-    pbr_ledger::sample::demo_keys()[..2]
-        .iter()
-        .map(|k| k.verifier_key().to_string())
-        .collect()
+    crate::support::demo_trusted()
 }
 
 /// `pbr --ledger L bundle ARGS --out DIR/NAME`, which must succeed; returns the file.
@@ -101,7 +100,7 @@ fn settlement_and_participant_bundles_of_the_demo_verify() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     let report: Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(report["checkpoint_keys"], "given");
-    // The demo's last checkpoint covers the whole log, and is co-signed.
+    // The demo's last checkpoint covers the whole log, and is cosigned by the quorum.
     let len = pbr_ledger::Ledger::open(std::path::Path::new(&ledger))
         .unwrap()
         .log()
@@ -325,7 +324,7 @@ fn each_kind_of_tampering_is_rejected_naming_what_failed() {
             "no bundled contract record before it gives aalborg-jobcenter a key".to_owned(),
         ),
         (
-            "a forged checkpoint signature",
+            "a forged witness cosignature",
             Box::new(|b| {
                 let note = b["checkpoint"].as_str().unwrap().to_owned();
                 let at = note.rfind(' ').unwrap() + 40;
@@ -333,7 +332,20 @@ fn each_kind_of_tampering_is_rejected_naming_what_failed() {
                 b["checkpoint"] =
                     Value::from(format!("{}{forged}{}", &note[..at], &note[at + 1..]));
             }),
-            "checkpoint: signature of fokus-provider does not verify".to_owned(),
+            "checkpoint: cosignature of fokus-provider-witness does not verify".to_owned(),
+        ),
+        (
+            "a forged log key signature",
+            Box::new(|b| {
+                let note = b["checkpoint"].as_str().unwrap().to_owned();
+                let line = note.find("\n\n\u{2014} ").unwrap() + 2;
+                let at = line + note[line..].find(' ').unwrap() + 1;
+                let at = at + note[at..].find(' ').unwrap() + 40;
+                let forged = if &note[at..=at] == "A" { "B" } else { "A" };
+                b["checkpoint"] =
+                    Value::from(format!("{}{forged}{}", &note[..at], &note[at + 1..]));
+            }),
+            "checkpoint: signature of demo.pbr.example/impact60 does not verify".to_owned(),
         ),
         (
             "a changed statement amount",
@@ -397,16 +409,21 @@ fn verify_trusts_only_the_keys_it_is_given() {
     let run = verify(&file, &[], false);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.stdout.contains("not a trust anchor"), "{}", run.stdout);
-    // The investor did not sign; an impostor's key under the jobcentre's name matches no line.
-    let investor = pbr_ledger::sample::demo_keys()[2]
+    // The investor's witness did not cosign; an impostor's witness key under the jobcentre
+    // witness's name, and an impostor's log key under the origin's name, match no line.
+    let investor = sample::demo_witness_key("dsk-investor")
         .verifier_key()
         .to_string();
-    let impostor = pbr_ledger::sample::demo_key("aalborg-jobcenter-x");
-    let impostor =
-        pbr_ledger::VerifierKey::new("aalborg-jobcenter", impostor.verifier_key().public_key)
-            .unwrap()
-            .to_string();
-    for keys in [vec![investor], vec![impostor]] {
+    let seed = blake3::derive_key("pbr test impostor", b"");
+    let impostor_witness = SignerKey::witness_from_seed("aalborg-jobcenter-witness", seed)
+        .unwrap()
+        .verifier_key()
+        .to_string();
+    let impostor_log = SignerKey::from_seed(sample::SAMPLE_ORIGIN, seed)
+        .unwrap()
+        .verifier_key()
+        .to_string();
+    for keys in [vec![investor], vec![impostor_witness], vec![impostor_log]] {
         let run = verify(&file, &keys, false);
         assert_eq!(run.code, VERIFY_FAILED, "{}", run.stderr);
         assert!(
@@ -416,12 +433,23 @@ fn verify_trusts_only_the_keys_it_is_given() {
             run.stderr
         );
     }
-    // Only the provider's key: it signed, but the contract's quorum needs the jobcentre too.
-    let run = verify(&file, &demo_signers()[1..], true);
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    let report: Value = serde_json::from_str(&run.stdout).unwrap();
-    assert_eq!(report["quorum"]["met"], false);
-    assert_eq!(report["quorum"]["missing"][0], "aalborg-jobcenter+29d3dfbd");
+    // The log key and the provider's witness: they signed, but the contract's quorum needs
+    // the jobcentre's witness too; the witnesses without the log key lack the log key.
+    let [log, jobcentre, provider] = <[String; 3]>::try_from(demo_signers()).unwrap();
+    for (keys, missing) in [
+        (vec![log.clone(), provider.clone()], key_id(&jobcentre)),
+        (vec![jobcentre, provider], key_id(&log)),
+    ] {
+        let run = verify(&file, &keys, true);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let report: Value = serde_json::from_str(&run.stdout).unwrap();
+        assert_eq!(report["quorum"]["met"], false, "{keys:?}");
+        assert_eq!(
+            report["quorum"]["missing"],
+            serde_json::json!([missing]),
+            "{keys:?}"
+        );
+    }
 }
 
 #[test]
@@ -582,24 +610,11 @@ fn a_participant_bundle_follows_claims_decisions_and_disputes() {
     );
     assert!(!out.exists());
 
-    pbr_ok(&[
-        "--ledger",
-        &ledger,
-        "checkpoint",
-        "sign",
-        "--key",
-        &keys["dwp"],
-        "--time",
-        "1388534400",
-    ]);
-    pbr_ok(&[
-        "--ledger",
-        &ledger,
-        "checkpoint",
-        "cosign",
-        "--key",
-        &keys["investor"],
-    ]);
+    // Scenario A's terms name no log and no witness keys, so no quorum could be met: amend
+    // them to name the log and the quorum parties' witness keys, then have the log key sign
+    // and both witnesses cosign.
+    amend_to_name_the_log(&ledger, dir.path(), "a", &keys["dwp"], &["dwp", "investor"]);
+    crate::support::checkpoint(&ledger, "test/a", &["dwp", "investor"]);
     pbr_ok(&[
         "--ledger",
         &ledger,
@@ -609,13 +624,9 @@ fn a_participant_bundle_follows_claims_decisions_and_disputes() {
         "--out",
         out_text,
     ]);
-    let trusted: Vec<String> = ["dwp", "investor"]
-        .iter()
-        .map(|name| {
-            pbr_ledger::sample::demo_key(name)
-                .verifier_key()
-                .to_string()
-        })
+    let trusted: Vec<String> = std::iter::once(crate::support::log_key("test/a"))
+        .chain(["dwp", "investor"].map(sample::demo_witness_key))
+        .map(|key| key.verifier_key().to_string())
         .collect();
     let run = verify(&out, &trusted, true);
     assert_eq!(run.code, 0, "{}", run.stderr);
@@ -676,6 +687,59 @@ fn a_participant_bundle_follows_claims_decisions_and_disputes() {
     assert_eq!(run.code, 0, "{}", run.stderr);
 }
 
+/// Amends the terms of `scenario` (registered as they are in `tests/scenarios/`, without
+/// `[log]`) to name the ledger's log, `test/<scenario>`, with its test log key, and to give
+/// each party of `witnesses` its witness key ([`sample::demo_witness_key`]), effective after
+/// the 2013 statements; `key` is the commissioner's key file.
+fn amend_to_name_the_log(ledger: &str, dir: &Path, scenario: &str, key: &str, witnesses: &[&str]) {
+    let path = crate::scenarios::repo().join(format!("tests/scenarios/{scenario}/contract.toml"));
+    let terms = std::fs::read_to_string(path).unwrap();
+    let origin = format!("test/{scenario}");
+    let log = crate::support::log_key(&origin).verifier_key();
+    let mut amended = String::new();
+    let mut party = None;
+    for line in terms.lines() {
+        if line == "[[parties]]" && !amended.contains("[log]") {
+            amended.push_str(&format!(
+                "[log]\norigin = \"{origin}\"\nkey = \"{log}\"\n\n"
+            ));
+        }
+        amended.push_str(line);
+        amended.push('\n');
+        if let Some(id) = line
+            .strip_prefix("id = \"")
+            .and_then(|rest| rest.strip_suffix('"'))
+        {
+            party = Some(id.to_owned());
+        }
+        if line.starts_with("key = \"")
+            && let Some(id) = party.take()
+            && witnesses.contains(&id.as_str())
+        {
+            let witness = sample::demo_witness_key(&id).verifier_key();
+            amended.push_str(&format!("witness-key = \"{witness}\"\n"));
+        }
+    }
+    assert_eq!(
+        amended.matches("witness-key").count(),
+        witnesses.len(),
+        "{amended}"
+    );
+    let file = dir.join("amended.toml");
+    std::fs::write(&file, amended).unwrap();
+    pbr_ok(&[
+        "--ledger",
+        ledger,
+        "contract",
+        "amend",
+        file.to_str().unwrap(),
+        "--key",
+        key,
+        "--effective",
+        "2014-01-02",
+    ]);
+}
+
 /// A statement recorded by hash that the log does not reproduce cannot be bundled: the
 /// bundle would not verify. `pbr audit` names it.
 #[test]
@@ -704,16 +768,7 @@ fn a_statement_that_does_not_match_its_recomputation_is_refused() {
         "--key",
         &keys["dwp"],
     ]);
-    pbr_ok(&[
-        "--ledger",
-        &ledger,
-        "checkpoint",
-        "sign",
-        "--key",
-        &keys["dwp"],
-        "--time",
-        "1",
-    ]);
+    crate::support::checkpoint(&ledger, "test/a", &[]);
     let out = dir.path().join("b.json");
     let run = pbr(&[
         "--ledger",

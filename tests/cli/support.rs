@@ -155,6 +155,21 @@ pub(crate) fn cosign(ledger: &str, origin: &str, party: &str) -> String {
 /// The parties of the demo contract's checkpoint quorum, whose witnesses cosign.
 pub(crate) const DEMO_QUORUM: [&str; 2] = ["aalborg-jobcenter", "fokus-provider"];
 
+/// Signs a checkpoint of the whole demo ledger with the demo log key and has the quorum's
+/// witnesses cosign it; returns the note.
+pub(crate) fn demo_checkpoint(ledger: &str) -> String {
+    checkpoint(ledger, sample::SAMPLE_ORIGIN, &DEMO_QUORUM)
+}
+
+/// The verifier keys an outside verifier of the demo trusts: the log key, then the quorum's
+/// witness keys, as `pbr demo` prints them.
+pub(crate) fn demo_trusted() -> Vec<String> {
+    std::iter::once(sample::demo_log_key())
+        .chain(DEMO_QUORUM.map(sample::demo_witness_key))
+        .map(|key| key.verifier_key().to_string())
+        .collect()
+}
+
 /// `name+keyid` of a verifier key `name+keyid+base64` (whose base64 may hold `+`), as
 /// verdicts and quorums name signers.
 pub(crate) fn key_id(vkey: &str) -> String {
