@@ -923,6 +923,32 @@ impl<S: TileSource> TileReader<S> {
         })
     }
 
+    /// The `checkpoint` file, verified against a trust policy: parsed as a C2SP checkpoint,
+    /// signed by one of the policy's log keys, its cosignatures judged (whether the quorum
+    /// is met is the caller's to require: a mirror may follow a log before its quorum
+    /// cosigns), and its root recomputed from the hash tiles. Then [`TileReader::record`]
+    /// and [`TileReader::verify_all`] take its size and root.
+    pub fn verified_checkpoint(
+        &self,
+        policy: &crate::policy::Policy,
+    ) -> Result<(crate::note::SignedCheckpoint, crate::policy::PolicyCheck), TileError> {
+        let text = self.checkpoint_text()?;
+        let malformed = |reason: String| TileError::Malformed {
+            path: CHECKPOINT_PATH.to_owned(),
+            reason,
+        };
+        let note = crate::note::SignedCheckpoint::parse(&text).map_err(|e| malformed(e.0))?;
+        let check = policy.check(&note).map_err(|e| malformed(e.0))?;
+        let (size, root) = (note.checkpoint.size, note.checkpoint.root);
+        if self.root(size)? != root {
+            return Err(TileError::Disagrees {
+                path: CHECKPOINT_PATH.to_owned(),
+                reason: format!("the hash tiles of size {size} do not lead to its root"),
+            });
+        }
+        Ok((note, check))
+    }
+
     /// The root of the tree of `size` leaves, computed from its partial hash tiles (the only
     /// ones it depends on). Unverified: compare it with a checkpoint's root.
     pub fn root(&self, size: u64) -> Result<Hash, TileError> {

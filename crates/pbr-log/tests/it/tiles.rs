@@ -870,3 +870,54 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_reader_verifies_the_checkpoint_against_a_policy_then_fetches_records() {
+    use crate::support::{checkpoint, ledger, log_key, witness_key};
+    use pbr_log::policy::Policy;
+    use pbr_log::tiles::{DirSource, TileReader};
+
+    let (dir, mut log) = ledger(300);
+    let witness = witness_key("w1", 7);
+    let note = checkpoint(&mut log, Some(&witness), 1_767_139_200);
+    let tiles = dir.path().join("tiles");
+    log.write_tiles(&tiles, 300, &note.to_text()).unwrap();
+    let policy = Policy::new(
+        log_key().verifier_key(),
+        vec![("w1".into(), witness.verifier_key())],
+        None,
+    );
+    let reader = TileReader::new(DirSource::new(&tiles));
+    let (read, check) = reader.verified_checkpoint(&policy).unwrap();
+    assert_eq!(read, note);
+    assert!(check.quorum_met, "{check:?}");
+    for seq in [0, 255, 256, 299] {
+        assert_eq!(
+            reader
+                .record(seq, read.checkpoint.size, &read.checkpoint.root)
+                .unwrap(),
+            log.read_bytes(seq).unwrap()
+        );
+    }
+    // Another log key: refused. A witness that did not cosign: read, quorum not met.
+    let stranger = Policy::new(
+        crate::support::key(crate::support::ORIGIN, 99).verifier_key(),
+        vec![],
+        None,
+    );
+    assert!(reader.verified_checkpoint(&stranger).is_err());
+    let absent = Policy::new(
+        log_key().verifier_key(),
+        vec![("w2".into(), witness_key("w2", 8).verifier_key())],
+        None,
+    );
+    let (_, check) = reader.verified_checkpoint(&absent).unwrap();
+    assert!(!check.quorum_met);
+    assert_eq!(check.missing, vec!["w2".to_owned()]);
+    // A checkpoint whose root the tiles do not lead to: refused.
+    let mut other = log.checkpoint_body().unwrap();
+    other.root[0] ^= 1;
+    let forged = pbr_log::SignedCheckpoint::sign(other, &log_key()).unwrap();
+    std::fs::write(tiles.join("checkpoint"), forged.to_text()).unwrap();
+    assert!(reader.verified_checkpoint(&policy).is_err());
+}
