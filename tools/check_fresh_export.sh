@@ -17,6 +17,8 @@ keys_dir="$work/ledger/demo-keys"
 policy="$keys_dir/policy"
 "$pbr" --ledger "$work/ledger" export --out "$work/export.jsonl" >/dev/null
 "$pbr" --ledger "$work/ledger" proof --seq 99 --json >"$work/inclusion.json"
+"$pbr" --ledger "$work/ledger" proof --seq 99 --format tlog-proof >"$work/receipt.tlog-proof"
+record() { sed -n "$(($1 + 1))p" "$work/export.jsonl" | python3 -c 'import json,sys; print(json.load(sys.stdin)["record_hex"])'; }
 "$pbr" --ledger "$work/ledger" proof --consistency --from 40 --json >"$work/consistency.json"
 "$pbr" --ledger "$work/ledger" checkpoint show --size 40 >"$work/old.note"
 # The same trust given as keys: the log key and the witness keys the policy names.
@@ -26,6 +28,7 @@ keys=$(python3 -c 'import re,sys; print(" ".join("--key " + k for k in re.findal
 $verify export "$work/export.jsonl" --policy "$policy"
 $verify export "$work/export.jsonl" $keys
 $verify inclusion "$work/inclusion.json" --policy "$policy"
+$verify receipt "$work/receipt.tlog-proof" --policy "$policy" --record-hex "$(record 99)"
 $verify consistency "$work/consistency.json" --policy "$policy" --old-checkpoint "$work/old.note"
 
 # Each tampered copy must fail, with the reason it contains.
@@ -160,4 +163,15 @@ must_fail "a kept checkpoint with a forged log signature" "$work/consistency.jso
 "$pbr" --ledger "$work/ledger" checkpoint show >"$work/t.note"
 must_fail "a kept checkpoint of another size" "$work/consistency.json" consistency \
   "old checkpoint (size 618) does not match first=40" --old-checkpoint "$work/t.note"
-echo "outside verifier: 5 genuine documents accepted, $rejected tampered copies rejected for their reasons"
+must_fail "a receipt checked against another record" "$work/receipt.tlog-proof" receipt \
+  "does not verify for this leaf" --record-hex "$(record 100)"
+python3 - "$here" "$work/receipt.tlog-proof" "$work/t.tlog-proof" <<'PY'
+import sys
+sys.path.insert(0, sys.argv[1])
+import make_test_export as mk
+text = open(sys.argv[2], encoding="utf-8").read()
+open(sys.argv[3], "w", encoding="utf-8").write(mk.without_signature(text, "aalborg-jobcenter-witness"))
+PY
+must_fail "a receipt whose checkpoint lacks a cosignature" "$work/t.tlog-proof" receipt \
+  "receipt checkpoint does not meet the quorum" --record-hex "$(record 99)"
+echo "outside verifier: 6 genuine documents accepted, $rejected tampered copies rejected for their reasons"

@@ -295,6 +295,16 @@ def inclusion_path(m: int, leaves: list[bytes]) -> list[bytes]:
     return inclusion_path(m - k, leaves[k:]) + [mth(leaves[:k])]
 
 
+def receipt(index: int, path: list[bytes], note: str, extra: bytes | None = None) -> str:
+    """§6.2: a C2SP tlog-proof@v1 text for leaf `index`."""
+    lines = ["c2sp.org/tlog-proof@v1"]
+    if extra is not None:
+        lines.append(f"extra {base64.b64encode(extra).decode()}")
+    lines.append(f"index {index}")
+    lines += [base64.b64encode(h).decode() for h in path]
+    return "\n".join(lines) + "\n\n" + note
+
+
 def note_body(origin: str, size: int, root: bytes) -> str:
     """§4.2: the three lines of a C2SP tlog-checkpoint."""
     return f"{origin}\n{size}\n{base64.b64encode(root).decode()}\n"

@@ -208,6 +208,7 @@ class ExportTests(Base):
                 proc = run_here("export", path, *args)
                 self.assertEqual(proc.returncode, 2, proc.stderr)
         self.assertEqual(run("inclusion", path).returncode, 2)
+        self.assertEqual(run_here("export", path, "--policy", POLICY, "--trust-export-keys").returncode, 2)
 
     def test_generator_cli_and_sizes(self) -> None:
         for n in (0, 1, 2, 3, 7, 8, 9, 33):
@@ -1090,6 +1091,42 @@ class ProofTests(Base):
                 self.assert_fails(proc, reason)
         proc = run_here("consistency", proof, *POLICY_ARGS, "--old-checkpoint", os.path.join(self.tmp, "none"))
         self.assert_fails(proc, "cannot read")
+
+    def test_receipts(self) -> None:
+        """§6.2: the inclusion proof as a C2SP tlog-proof@v1 text, checked for a record."""
+        path = ref_path(5, self.leaves)
+        rec = self.records[5].hex()
+
+        def check(text: str, *args: str) -> subprocess.CompletedProcess[str]:
+            return run_here("receipt", self.write(text, ".tlog-proof"), *POLICY_ARGS, *(args or ("--record-hex", rec)))
+        good = mk.receipt(5, path, self.note(17))
+        proc = run("receipt", self.write(good, ".tlog-proof"), *POLICY_ARGS, "--record-hex", rec)
+        self.assert_ok(proc)
+        self.assertIn(f"leaf 5 ({self.leaves[5].hex()}, a cost-recorded event) is in the tree of size 17",
+                      proc.stdout)
+        self.assert_ok(check(good, "--leaf-hash", self.leaves[5].hex()))
+        self.assert_ok(check(mk.receipt(5, path, self.note(17), extra=b"ignored")))  # an extra line is ignored
+        self.assert_ok(check(mk.receipt(0, [], self.note(1)), "--record-hex", self.records[0].hex()))
+        flipped = path[:1] + [bytes([path[1][0] ^ 1]) + path[1][1:]] + path[2:]
+        for text, args, reason in [
+            (good, ("--record-hex", self.records[6].hex()), "does not verify for this leaf"),
+            (good, ("--record-hex", self.records[5][:-1].hex()), "--record-hex: record truncated"),
+            (good, ("--record-hex", (self.records[5][:-1] + bytes([self.records[5][-1] ^ 1])).hex()),
+             "--record-hex: event signature"),
+            (mk.receipt(5, flipped, self.note(17)), (), "does not verify"),
+            (mk.receipt(6, path, self.note(17)), (), "does not verify"),
+            (mk.receipt(5, path, self.note(17, wits=WITS[1:])), (), "receipt checkpoint does not meet the quorum"),
+            (mk.receipt(5, path, self.note(17, log=MALLORY_LOG)), (), "no signature by the log key"),
+            (good.replace("c2sp.org/tlog-proof@v1", "c2sp.org/tlog-proof@v2"), (), "not 'c2sp.org/tlog-proof@v1'"),
+            (good.replace("index 5", "index 05"), (), "no `index N` line"),
+            (good.replace("\n\n", "\n", 1), (), "receipt"),
+            (good.replace("index 5\n", "index 5\n\n", 1), (), "receipt"),
+            (good.replace("\n\n", "\nAAAA\n\n", 1), (), "path line 6 is 3 bytes, expected 32"),
+        ]:
+            with self.subTest(reason=reason):
+                self.assert_fails(check(text, *args), reason)
+        proc = run_here("receipt", self.write(good, ".tlog-proof"), *POLICY_ARGS)
+        self.assertEqual(proc.returncode, 2)  # the record (or its leaf hash) is required
 
     def test_help_says_what_the_old_checkpoint_needs(self) -> None:
         proc = run("consistency", "--help")

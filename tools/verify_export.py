@@ -7,13 +7,14 @@ Implements docs/format.md (format 2, from DESIGN §3 "Fixed points") without usi
   the record bytes, §3.3/§3.4 inclusion and consistency proofs (RFC 9162 §2.1.3.2, §2.1.4.2),
   §4 keys (C2SP vkeys of type 0x01 and 0x04), checkpoints (C2SP tlog-checkpoint signed notes,
   three body lines, no extension lines), cosignatures (C2SP tlog-cosignature, cosignature/v1)
-  and trust (C2SP tlog-policy), §5 export, §6.1 proofs, §8 event vocabulary (every export
-  line's `event` must be the decoding of its event bytes).
+  and trust (C2SP tlog-policy), §5 export, §6.1 proofs, §6.2 receipts (C2SP tlog-proof),
+  §8 event vocabulary (every export line's `event` must be the decoding of its event bytes).
 
 Needs only Python 3.11, `hashlib`, `blake3` and `PyNaCl`:
   verify_export.py export FILE.jsonl TRUST [--trust-export-keys]
   verify_export.py inclusion PROOF.json TRUST
   verify_export.py consistency PROOF.json TRUST [--old-checkpoint NOTEFILE]
+  verify_export.py receipt RECEIPT TRUST (--record-hex HEX | --leaf-hash HEX)
 where TRUST is the trust input, taken out of band (from the contract the parties signed):
   --policy FILE             a C2SP tlog-policy file (`log`, `witness`, `group`, `quorum` lines), or
   --key VKEY ... [--quorum N]
@@ -942,11 +943,11 @@ class Trust:
     keys: list[str]
     quorum: int | None
 
-    def policy(self, extra_keys: list[str] = ()) -> Policy:  # type: ignore[assignment]
+    def policy(self, extra_keys: list[str] | None = None) -> Policy:
         if self.policy_file is not None:
             return read_policy(self.policy_file)
-        return policy_from_keys([*self.keys, *extra_keys], self.quorum,
-                                "--key" if not extra_keys else "--key and the export's verifier_keys")
+        return policy_from_keys([*self.keys, *(extra_keys or [])], self.quorum,
+                                "--key and the export's verifier_keys" if extra_keys else "--key")
 
 
 def check_key_uses(policy: Policy, signers: dict[bytes, tuple[str, int]]) -> None:
@@ -1143,6 +1144,70 @@ def cmd_consistency(path: str, trust: Trust, old: str | None) -> str:
             f"checkpoint {signed.summary(policy)}{kept}")
 
 
+RECEIPT_HEADER = "c2sp.org/tlog-proof@v1"
+
+
+def parse_receipt(text: str) -> tuple[int, list[bytes], Checkpoint]:
+    """§6.2: a C2SP tlog-proof@v1 text: the header, an optional `extra` line (ignored), `index N`,
+    the inclusion path (one base64 SHA-256 hash a line), a blank line, the checkpoint."""
+    if "\n\n" not in text:
+        fail("receipt: no blank line before the checkpoint")
+    head, note = text.split("\n\n", 1)
+    lines = head.split("\n")
+    if lines[0] != RECEIPT_HEADER:
+        fail(f"receipt: the first line is {short(lines[0])}, not {RECEIPT_HEADER!r}")
+    rest = lines[1:]
+    if rest and rest[0].startswith("extra "):
+        rest = rest[1:]  # opaque and unauthenticated (tlog-proof); pbr writes none
+    if not rest or not rest[0].startswith("index ") or not DECIMAL.fullmatch(rest[0][6:]) \
+            or int(rest[0][6:]) > U64_MAX:
+        fail("receipt: no `index N` line (decimal, no leading zeros) after the header")
+    path = []
+    for i, line in enumerate(rest[1:]):
+        raw = parse_b64(line, f"receipt: path line {i + 1}")
+        if len(raw) != 32:
+            fail(f"receipt: path line {i + 1} is {len(raw)} bytes, expected 32")
+        path.append(raw)
+    return int(rest[0][6:]), path, parse_checkpoint(note, "receipt checkpoint")
+
+
+def cmd_receipt(path: str, trust: Trust, record_hex: str | None, leaf_hex: str | None) -> str:
+    policy = trust.policy()
+    with open(path, "rb") as f:
+        data = f.read(MAX_PROOF_FILE + 1)
+    if len(data) > MAX_PROOF_FILE:
+        fail("receipt file too large")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        fail("receipt is not valid UTF-8")
+    index, proof, cp = parse_receipt(text)
+    what = ""
+    if record_hex is not None:  # the leaf hash, computed from the record (tlog-proof step 1)
+        record = parse_hex(record_hex, "--record-hex")
+        parsed = parse_record(record)
+        if isinstance(parsed, str):
+            fail(f"--record-hex: {parsed}")
+        event_bytes, pk, sig = parsed
+        reason = strict_verify(pk, EVENT_PREFIX + event_bytes, sig)
+        if reason:
+            fail(f"--record-hex: event signature: {reason}")
+        try:
+            what = f", a {decode_event(event_bytes)['kind']} event"
+        except VerifyError as e:
+            fail(f"--record-hex: event_bytes does not decode (format.md §8): {e.reason}")
+        leaf = leaf_hash(record)
+    else:
+        assert leaf_hex is not None
+        leaf = parse_hex(leaf_hex, "--leaf-hash", 32)
+    if not verify_inclusion(index, cp.size, leaf, proof, cp.root):
+        fail(f"the receipt's inclusion proof for leaf {index} in the tree of size {cp.size} does not verify "
+             "for this leaf")
+    signed = check_checkpoint(cp, policy, "receipt checkpoint")
+    return (f"ok: leaf {index} ({leaf.hex()}{what}) is in the tree of size {cp.size} of {cp.origin}, "
+            f"root {cp.root.hex()}, checkpoint {signed.summary(policy)}")
+
+
 # ------------------------------------------------------------------ CLI
 
 TRUST_HELP = ("The trust input, taken out of band (from the contract the parties signed): --policy FILE, "
@@ -1194,13 +1259,25 @@ def main(argv: list[str] | None = None) -> int:
     con.add_argument("--old-checkpoint", metavar="NOTEFILE",
                      help="a checkpoint of size `first` you kept; it must carry the log key's signature "
                           "(no witness quorum is required of it)")
+    rec = sub.add_parser("receipt", help="verify a C2SP tlog-proof@v1 receipt (format.md §6.2) for a record")
+    rec.add_argument("file")
+    add_trust_args(rec)
+    leaf = rec.add_mutually_exclusive_group(required=True)
+    leaf.add_argument("--record-hex", metavar="HEX", help="the record the receipt is for (its layout and "
+                      "signature are checked, and its leaf hash computed)")
+    leaf.add_argument("--leaf-hash", metavar="HEX", help="or only the leaf hash, SHA-256(0x00 || record)")
     args = ap.parse_args(argv)
-    trust = trust_of(ap, args, may_be_empty=args.cmd == "export" and args.trust_export_keys)
+    trust_export = args.cmd == "export" and args.trust_export_keys
+    if trust_export and args.policy is not None:
+        ap.error("--trust-export-keys goes with --key, not --policy")
+    trust = trust_of(ap, args, may_be_empty=trust_export)
     try:
         if args.cmd == "export":
             summary = cmd_export(args.file, trust, args.trust_export_keys)
         elif args.cmd == "inclusion":
             summary = cmd_inclusion(args.file, trust)
+        elif args.cmd == "receipt":
+            summary = cmd_receipt(args.file, trust, args.record_hex, args.leaf_hash)
         else:
             summary = cmd_consistency(args.file, trust, args.old_checkpoint)
     except VerifyError as e:
