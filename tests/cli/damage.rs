@@ -20,8 +20,8 @@ use crate::support::{Run, pbr, pbr_ok};
 const VERIFY_FAILED: i32 = 5;
 
 /// The undamaged ledger, built once: the demo (618 records, two checkpoints) and 2,000 costs
-/// imported after it, then a checkpoint of the whole log co-signed by the quorum, and an
-/// export of it. Every acknowledged record is in the export.
+/// imported after it, then a checkpoint of the whole log signed by the log key and cosigned by
+/// the quorum's witnesses, and an export of it. Every acknowledged record is in the export.
 struct Base {
     _dir: tempfile::TempDir,
     ledger: PathBuf,
@@ -40,12 +40,10 @@ fn base() -> &'static Base {
         let ledger = dir.path().join("base");
         let l = ledger.to_str().unwrap();
         pbr_ok(&["demo", l]);
-        let mut keys = Vec::new();
-        for party in ["aalborg-jobcenter", "fokus-provider"] {
-            let path = dir.path().join(format!("{party}.key"));
-            std::fs::write(&path, pbr_ledger::sample::demo_key(party).to_text()).unwrap();
-            keys.push(path.to_str().unwrap().to_owned());
-        }
+        let provider = crate::support::key_file(
+            dir.path(),
+            &pbr_ledger::sample::demo_key("fokus-provider"),
+        );
         let mut csv = String::from("kind,contract,date,author,party,amount,id\n");
         for i in 0..COSTS {
             csv.push_str(&format!(
@@ -63,10 +61,9 @@ fn base() -> &'static Base {
             "import",
             costs.to_str().unwrap(),
             "--key",
-            &keys[1],
+            &provider,
         ]);
-        pbr_ok(&["--ledger", l, "checkpoint", "sign", "--key", &keys[0]]);
-        pbr_ok(&["--ledger", l, "checkpoint", "cosign", "--key", &keys[1]]);
+        crate::support::demo_checkpoint(l);
         let export = dir.path().join("export.jsonl");
         pbr_ok(&["--ledger", l, "export", "--out", export.to_str().unwrap()]);
         let verified: serde_json::Value =
@@ -424,7 +421,8 @@ fn terms_larger_than_a_record_may_be_are_refused_and_nothing_is_written() {
     }
     let terms_path = dir.path().join("terms.toml");
     std::fs::write(&terms_path, terms).unwrap();
-    pbr_ok(&["init", l]);
+    // The sample terms name their log: only a ledger of that origin takes them.
+    pbr_ok(&["init", l, "--origin", pbr_ledger::sample::SAMPLE_ORIGIN]);
     let run = pbr(&[
         "--ledger",
         l,
