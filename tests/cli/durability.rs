@@ -111,7 +111,13 @@ fn every_file_an_append_writes_is_synced_before_it_is_acknowledged() {
     }
     let (dir, ledger, keys) = crate::scenarios::load_scenario("c");
     let trace = dir.path().join("trace.txt");
-    let cases: [(&str, Vec<&str>); 3] = [
+    let log = crate::support::log_key("test/c");
+    let log_key = crate::support::key_file(dir.path(), &log);
+    let log_vkey = log.verifier_key().to_string();
+    let witness =
+        crate::support::key_file(dir.path(), &pbr_ledger::sample::demo_witness_key("aalborg"));
+    let state = dir.path().join("aalborg-witness-state");
+    let cases: [(&str, Vec<&str>); 4] = [
         (
             "a one-fact append",
             vec![
@@ -143,7 +149,22 @@ fn every_file_an_append_writes_is_synced_before_it_is_acknowledged() {
         ),
         (
             "a checkpoint",
-            vec!["checkpoint", "sign", "--key", &keys["aalborg"]],
+            vec!["checkpoint", "sign", "--key", &log_key],
+        ),
+        (
+            "a witness's cosignature",
+            vec![
+                "witness",
+                "cosign",
+                "--key",
+                &witness,
+                "--state",
+                state.to_str().unwrap(),
+                "--log-key",
+                &log_vkey,
+                "--time",
+                "1768435200",
+            ],
         ),
     ];
     for (what, args) in cases {

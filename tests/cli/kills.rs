@@ -1,7 +1,8 @@
 //! Kills at random moments (`docs/reliability.md`): `pbr` is SIGKILLed while it imports,
-//! appends one fact after another, issues a statement and signs a checkpoint. After every
-//! kill the ledger must open and verify (a crash is never damage), hold every append that was
-//! acknowledged, hold a batch whole or not at all, and never make a command panic.
+//! appends one fact after another, issues a statement, signs a checkpoint and cosigns one as
+//! a witness. After every kill the ledger must open and verify (a crash is never damage),
+//! hold every append that was acknowledged, hold a batch whole or not at all, and never make
+//! a command panic.
 //!
 //! The moments are drawn from a fixed seed, so a failure can be replayed; each loop is
 //! bounded in count, and every child is killed and waited for.
@@ -180,22 +181,33 @@ fn every_acknowledged_one_fact_append_survives_a_kill() {
 
 #[test]
 fn a_killed_issue_or_checkpoint_leaves_a_ledger_that_verifies() {
-    let (_dir, ledger, keys) = crate::scenarios::load_scenario("c");
+    let (dir, ledger, keys) = crate::scenarios::load_scenario("c");
     let mut moments = Seeded(0x5eed_0003);
+    let log = crate::support::log_key("test/c");
+    let log_key = crate::support::key_file(dir.path(), &log);
+    let log_vkey = log.verifier_key().to_string();
+    let witness =
+        crate::support::key_file(dir.path(), &pbr_ledger::sample::demo_witness_key("aalborg"));
+    let state = dir.path().join("aalborg-witness-state");
+    let cosign = [
+        "witness",
+        "cosign",
+        "--key",
+        &witness,
+        "--state",
+        state.to_str().unwrap(),
+        "--log-key",
+        &log_vkey,
+        "--time",
+        "1768435200",
+    ];
     let periods = [
         "2024-Q1", "2024-Q2", "2024-Q3", "2024-Q4", "2025-Q1", "2025-Q2",
     ];
     let mut next = 0;
     // One checkpoint left alone gives the span the kill moments spread over.
     let started = Instant::now();
-    pbr_ok(&[
-        "--ledger",
-        &ledger,
-        "checkpoint",
-        "sign",
-        "--key",
-        &keys["aalborg"],
-    ]);
+    pbr_ok(&["--ledger", &ledger, "checkpoint", "sign", "--key", &log_key]);
     let span = started.elapsed().as_millis() as u64;
     for trial in 0..16 {
         let delay = Duration::from_millis(moments.next_below(span * 2));
@@ -215,9 +227,17 @@ fn a_killed_issue_or_checkpoint_leaves_a_ledger_that_verifies() {
                 ],
             );
             (kill_after(child, delay), format!("issue {}", periods[next]))
-        } else {
-            let child = spawn(&ledger, &["checkpoint", "sign", "--key", &keys["aalborg"]]);
+        } else if trial % 4 == 1 {
+            let child = spawn(&ledger, &["checkpoint", "sign", "--key", &log_key]);
             (kill_after(child, delay), "checkpoint".to_owned())
+        } else {
+            // A witness's cosignature: the witness records what it cosigned, the ledger
+            // stores the cosigned note.
+            let child = spawn(&ledger, &cosign);
+            (
+                kill_after(child, delay),
+                "checkpoint cosignature".to_owned(),
+            )
         };
         let after = length_after_kill(&ledger, &what);
         if what.starts_with("issue") {
@@ -234,4 +254,10 @@ fn a_killed_issue_or_checkpoint_leaves_a_ledger_that_verifies() {
     }
     // Every issued statement still matches its recomputation.
     pbr_ok(&["--ledger", &ledger, "audit"]);
+    // Whatever a kill left of the witness's state, it cosigns the whole log again.
+    pbr_ok(&["--ledger", &ledger, "checkpoint", "sign", "--key", &log_key]);
+    let mut args = vec!["--ledger", ledger.as_str()];
+    args.extend(cosign);
+    let note = pbr_ok(&args);
+    assert!(note.contains("\n\u{2014} aalborg-witness "), "{note}");
 }
