@@ -86,10 +86,19 @@ fn the_demo_report_holds_what_verify_audit_and_balance_print() {
             assert_eq!(ours[key], theirs[key], "{key}");
         }
     }
-    // The latest checkpoint is the one `checkpoint show` prints, whose root is verify's.
+    // The latest checkpoint is the one `checkpoint show` prints, whose root is verify's. A
+    // format-2 checkpoint has no time line: its time is its witnesses' latest cosignature.
     let note = pbr_ok(&["--ledger", &ledger, "checkpoint", "show"]);
-    let time = note.lines().find_map(|l| l.strip_prefix("time ")).unwrap();
-    assert_eq!(checkpoints.last().unwrap()["time"].to_string(), time);
+    let note = pbr_ledger::SignedCheckpoint::parse(&note).unwrap();
+    let time = crate::support::DEMO_QUORUM
+        .iter()
+        .map(|party| {
+            let witness = pbr_ledger::sample::demo_witness_key(party).verifier_key();
+            note.cosignature_time(&witness).unwrap().unwrap()
+        })
+        .max()
+        .unwrap();
+    assert_eq!(checkpoints.last().unwrap()["time"], time);
     assert_eq!(checkpoints.last().unwrap()["root"], verify["root"]);
     assert_eq!(report["statements"], audit["statements"]);
     assert_eq!(report["balances"], balance["parties"]);
@@ -397,30 +406,36 @@ fn a_statement_that_does_not_match_shows_as_failed() {
 #[test]
 fn trusted_keys_are_named_and_an_untrusted_signature_fails() {
     let (_dir, ledger) = demo();
-    let [jobcenter, provider, _, fund] = pbr_ledger::sample::demo_keys();
-    let (jobcenter, provider, fund) = (
-        jobcenter.verifier_key().to_string(),
-        provider.verifier_key().to_string(),
-        fund.verifier_key().to_string(),
-    );
+    let [log, jobcenter, provider] =
+        <[String; 3]>::try_from(crate::support::demo_trusted()).unwrap();
+    let fund = pbr_ledger::sample::demo_witness_key("obelske-fund")
+        .verifier_key()
+        .to_string();
     let run = run_audit(
         &ledger,
-        &["--json", "--key", &jobcenter, "--key", &provider],
+        &[
+            "--json", "--key", &log, "--key", &jobcenter, "--key", &provider,
+        ],
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
     let report_json: Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(report_json["verification"]["checkpoint_keys"], "given");
     assert_eq!(
         report_json["verification"]["trusted_keys"],
-        serde_json::json!([jobcenter, provider])
+        serde_json::json!([log, jobcenter, provider])
     );
-    let html = run_audit(&ledger, &["--key", &jobcenter, "--key", &provider]).stdout;
+    let html = run_audit(
+        &ledger,
+        &["--key", &log, "--key", &jobcenter, "--key", &provider],
+    )
+    .stdout;
     assert!(html.contains("given with --key"));
-    assert!(html.contains(&jobcenter));
+    assert!(html.contains(&log) && html.contains(&jobcenter) && html.contains(&provider));
     assert!(!html.contains("not a trust anchor"));
 
-    // The foundation signed no checkpoint: the log verifies, but no checkpoint carries a
-    // signature of the given key, and the verdict names both quorum signers as missing.
+    // The foundation's witness cosigned no checkpoint: the log verifies, but no checkpoint
+    // carries a signature of the given key, and the verdict names the log key and both
+    // quorum witnesses as missing.
     let run = run_audit(&ledger, &["--format", "json", "--key", &fund]);
     assert_eq!(run.code, VERIFY_FAILED, "{}", run.stderr);
     let report_json: Value = serde_json::from_str(&run.stdout).unwrap();
@@ -428,9 +443,8 @@ fn trusted_keys_are_named_and_an_untrusted_signature_fails() {
     for checkpoint in report_json["checkpoints"].as_array().unwrap() {
         assert_eq!(checkpoint["signed_by"], serde_json::json!([]));
     }
-    // `name+keyid` of `name+keyid+base64` (whose base64 may hold `+`).
-    let id = |vkey: &str| vkey.splitn(3, '+').take(2).collect::<Vec<_>>().join("+");
-    let quorum = [id(&jobcenter), id(&provider)];
+    let id = crate::support::key_id;
+    let quorum = [id(&log), id(&jobcenter), id(&provider)];
     assert_eq!(report_json["missing"], serde_json::json!(quorum));
     let failure = report_json["failures"][0].as_str().unwrap();
     assert!(
