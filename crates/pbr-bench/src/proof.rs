@@ -14,7 +14,7 @@ use pbr_log::{Log, SignedCheckpoint, SignerKey};
 
 use crate::BenchResult;
 use crate::data::{self, SplitMix64};
-use crate::report::{Latency, LatencyFigure, Report};
+use crate::report::{Latency, LatencyFigure, Report, Throughput};
 
 /// Records per append while building; small events keep a 1M-record build to about a minute.
 const BUILD_BATCH: u64 = 10_000;
@@ -67,6 +67,64 @@ pub(crate) fn run(report: &mut Report, base: &Path, total: u64) -> BenchResult<(
         "ms",
     );
     measure(report, &log, &tree)?;
+    tiles(report, &log, dir.path())?;
+    Ok(())
+}
+
+/// `pbr export --tiles` of the whole log against writing the same bytes as the same number of
+/// files, each created, written, synced and renamed into place, one after the other: the raw
+/// limit of any static tile tree that is whole or absent file by file.
+fn tiles(report: &mut Report, log: &Log, base: &Path) -> BenchResult<()> {
+    report.progress("proof: exporting tiles");
+    let note = log
+        .latest_checkpoint()?
+        .ok_or("the bench ledger has no checkpoint")?;
+    let out = base.join("tiles");
+    let start = Instant::now();
+    let summary = log.write_tiles(&out, note.checkpoint.size, &note.to_text())?;
+    let ours = start.elapsed();
+    // The same files' sizes, read back, written again as plain files.
+    let mut sizes = Vec::new();
+    let mut stack = vec![out.clone()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir)? {
+            let entry = entry?;
+            if entry.file_type()?.is_dir() {
+                stack.push(entry.path());
+            } else {
+                sizes.push(entry.metadata()?.len() as usize);
+            }
+        }
+    }
+    let bytes: u64 = sizes.iter().map(|&n| n as u64).sum();
+    let raw_dir = base.join("raw-files");
+    std::fs::create_dir(&raw_dir)?;
+    let filler = vec![0x5a_u8; sizes.iter().copied().max().unwrap_or(0)];
+    let start = Instant::now();
+    for (n, &len) in sizes.iter().enumerate() {
+        use std::io::Write as _;
+        let temporary = raw_dir.join(format!("{n}.tmp"));
+        let mut file = std::fs::File::create(&temporary)?;
+        file.write_all(&filler[..len])?;
+        file.sync_all()?;
+        std::fs::rename(&temporary, raw_dir.join(n.to_string()))?;
+    }
+    let raw = start.elapsed();
+    let mb = bytes as f64 / 1e6;
+    report.context(
+        "tiles_files",
+        &format!("tile export: files ({} written)", summary.written),
+        sizes.len() as f64,
+        "files",
+    );
+    report.throughput(&Throughput {
+        key: "tiles_export",
+        name: "Log::write_tiles of the whole log",
+        ours: mb / ours.as_secs_f64(),
+        raw: mb / raw.as_secs_f64(),
+        unit: "MB/s",
+        min_ratio: None,
+    });
     Ok(())
 }
 

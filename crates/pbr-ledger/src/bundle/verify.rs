@@ -267,6 +267,25 @@ fn check_checkpoint(
             KeysUsed::Bundle => "checkpoint: no signature by any of the bundle's keys",
         });
     }
+    // A checkpoint is the log's statement: it counts only with the signature of a log key
+    // (type 0x01) named after its origin; witnesses' cosignatures add to it, never replace it.
+    let origin = &note.checkpoint.origin;
+    let log_signed = note
+        .signers(&keys)
+        .or_else(|e| failed(format!("checkpoint: {e}")))?
+        .iter()
+        .any(|k| !k.is_witness() && &k.name == origin);
+    if !log_signed {
+        return failed(match used {
+            KeysUsed::Given => format!(
+                "checkpoint: no signature by a given log key of {origin} (a log key is named \
+                 after the origin)"
+            ),
+            KeysUsed::Bundle => {
+                format!("checkpoint: no signature by a log key of {origin} among the bundle's keys")
+            }
+        });
+    }
     Ok((note, used, signed_by))
 }
 
