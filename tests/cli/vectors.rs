@@ -64,9 +64,40 @@ fn the_sample_export_has_what_the_issue_asks_for() {
         })
         .collect();
     assert!(keys.len() >= 2, "signed by at least two keys");
+    // A three-line C2SP checkpoint, signed by the log key and cosigned by the quorum's two
+    // witnesses; the export names exactly those keys.
     let note = last["checkpoint"].as_str().unwrap();
-    assert_eq!(note.matches("\n\u{2014} ").count(), 2, "co-signed: {note}");
-    assert_eq!(last["verifier_keys"].as_array().unwrap().len(), 2);
+    let (body, signatures) = note.split_once("\n\n").unwrap();
+    assert_eq!(body.lines().count(), 3, "{note}");
+    let signers: Vec<&str> = signatures
+        .lines()
+        .map(|line| {
+            line.strip_prefix("\u{2014} ")
+                .unwrap()
+                .split(' ')
+                .next()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(
+        signers,
+        [
+            pbr_ledger::sample::SAMPLE_ORIGIN,
+            "aalborg-jobcenter-witness",
+            "fokus-provider-witness"
+        ],
+        "cosigned: {note}"
+    );
+    let mut exported: Vec<String> = last["verifier_keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|key| key.as_str().unwrap().to_owned())
+        .collect();
+    let mut trusted = crate::support::demo_trusted();
+    exported.sort();
+    trusted.sort();
+    assert_eq!(exported, trusted);
 }
 
 /// A statement as `pbr explain --json` prints it, with the canonical bytes the ledger hashes
