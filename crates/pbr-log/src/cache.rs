@@ -5,7 +5,7 @@
 //!   writes a cache key per 64 records instead of one per record.
 //! - `nodes`: `level (u8) ‖ index (u64 BE)` → the hash of the complete subtree of height
 //!   `level ≥` [`STORED_LEVEL`] (6). Lower subtrees lie inside one hash block (64 = 2⁶ is
-//!   block-aligned), so they are folded from its leaf hashes on demand: at most 63 BLAKE3
+//!   block-aligned), so they are folded from its leaf hashes on demand: at most 63 SHA-256
 //!   calls, where a stored copy would cost a sled key per record.
 //!
 //! Invariant: both trees are derivable from `events` alone; nothing here is a source of

@@ -75,7 +75,7 @@ pub struct InclusionProof {
     pub leaf_index: u64,
     /// The tree size of the checkpoint.
     pub tree_size: u64,
-    /// `leaf_i = BLAKE3(0x00 ‖ record bytes)`.
+    /// `leaf_i = SHA-256(0x00 ‖ record bytes)`.
     #[serde(with = "hex_hash")]
     pub leaf_hash: Hash,
     /// The RFC 9162 §2.1.3 path, deepest sibling first.
