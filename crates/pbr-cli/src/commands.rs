@@ -47,7 +47,11 @@ fn log_exit_code(error: &LogError) -> i32 {
         | LogError::Inconsistent(_)
         | LogError::BadRecord { .. } => exit_code::VERIFY_FAILED,
         LogError::NoSpace { .. } => exit_code::NO_SPACE,
-        LogError::NotALedger { .. }
+        // A ledger of another format is the wrong input for the command: like "no ledger",
+        // the message says what to run instead (`pbr migrate`, or a newer pbr).
+        LogError::Format1 { .. }
+        | LogError::NewerFormat { .. }
+        | LogError::NotALedger { .. }
         | LogError::AlreadyExists { .. }
         | LogError::OutOfRange(_)
         | LogError::Checkpoint(_)

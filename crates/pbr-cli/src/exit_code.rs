@@ -4,7 +4,8 @@
 pub const OK: i32 = 0;
 /// The command line is malformed (clap's own code).
 pub const USAGE: i32 = 2;
-/// Bad input: a file, a key, a value, a request outside the log.
+/// Bad input: a file, a key, a value, a request outside the log; a ledger in another format
+/// (format 1, which only `pbr migrate` takes, or a newer one).
 pub const INPUT: i32 = 3;
 /// Another process holds the ledger.
 pub const LEDGER_IN_USE: i32 = 4;

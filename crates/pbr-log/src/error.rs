@@ -129,6 +129,29 @@ pub enum LogError {
     /// A checkpoint note that is malformed or does not match the log.
     #[error("checkpoint: {0}")]
     Checkpoint(String),
+    /// The ledger is in format 1, which this version reads only to migrate it
+    /// (`pbr migrate`).
+    #[error(
+        "ledger {} is in format 1, which this pbr reads only to migrate it; migrate it with: pbr \
+         migrate {}",
+        .dir.display(), .dir.display()
+    )]
+    Format1 {
+        /// The ledger directory.
+        dir: PathBuf,
+    },
+    /// The ledger records a format above the one this version writes.
+    #[error(
+        "ledger {} is in format {format}, made by a newer pbr (this one reads format {}); use \
+         that pbr",
+        .dir.display(), crate::store::FORMAT
+    )]
+    NewerFormat {
+        /// The ledger directory.
+        dir: PathBuf,
+        /// The format it records.
+        format: u64,
+    },
 }
 
 impl LogError {

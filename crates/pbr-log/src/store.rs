@@ -12,11 +12,11 @@
 //!     its length is the log's length.
 //!   - `hashes` and `nodes`: caches of leaf and chain hashes and of upper Merkle nodes
 //!     (see [`crate::cache`]).
-//!   - `meta`: `origin` (the ledger id), `len` (u64 BE, the length the last committed batch
-//!     left), `pending` (u64 BE, the first seq of a batch under way, present only while one
-//!     is), `verified` (u64 BE, the size of the last checkpoint a verification reached) and
-//!     `accounted` (present once the ledger keeps `COMMITTED`, so that losing the file is
-//!     noticed).
+//!   - `meta`: `origin` (the ledger id), `format` (u64 BE, [`FORMAT`]; a ledger without it
+//!     is in format 1), `len` (u64 BE, the length the last committed batch left), `pending`
+//!     (u64 BE, the first seq of a batch under way, present only while one is), `verified`
+//!     (u64 BE, the size of the last checkpoint a verification reached) and `accounted`
+//!     (present once the ledger keeps `COMMITTED`, so that losing the file is noticed).
 //!   - `checkpoints`: `size (u64 BE) ‖ id (u64 BE)` → signed note text. Not events: they
 //!     sign the log.
 //!   - `keys`: key name → verifier key text, the keys whose checkpoint signatures this ledger
@@ -39,6 +39,11 @@
 //! Opening writes nothing of ours when sled agrees with `COMMITTED` and no batch was
 //! interrupted, so reading commands work on a full disk; sled itself writes a snapshot when
 //! it opens after writes, which [`Log::close`] does while the writer can still fail.
+//!
+//! Invariant: a ledger opens only in the format this version writes, [`FORMAT`]: one without
+//! `meta.format` (or with 1) is refused naming `pbr migrate` ([`LogError::Format1`]) before
+//! anything is read or written but sled's own recovery, and one of a later format is refused
+//! as made by a newer pbr.
 
 use std::fs::{File, TryLockError};
 use std::ops::Range;
@@ -55,7 +60,10 @@ use crate::record::Record;
 
 const LOCK_FILE: &str = "LOCK";
 pub(crate) const SLED_DIR: &str = "sled";
+/// The format this version writes and reads (DESIGN §3; `docs/format.md`).
+pub const FORMAT: u64 = 2;
 const META_ORIGIN: &[u8] = b"origin";
+const META_FORMAT: &[u8] = b"format";
 const META_LEN: &[u8] = b"len";
 const META_PENDING: &[u8] = b"pending";
 const META_VERIFIED: &[u8] = b"verified";
@@ -216,6 +224,7 @@ impl Log {
         let db = open_sled(&dir.join(SLED_DIR)).map_err(|e| e.in_ledger(dir))?;
         let meta = db.open_tree("meta")?;
         meta.insert(META_ORIGIN, origin.as_bytes())?;
+        meta.insert(META_FORMAT, &FORMAT.to_be_bytes())?;
         meta.insert(META_LEN, &0u64.to_be_bytes())?;
         crate::durable::flush(&db, &dir.join(SLED_DIR))?;
         drop(meta);
@@ -235,6 +244,9 @@ impl Log {
     /// Before sled opens, an unfinished snapshot (`sled/snap.*.generating`, which a crash or
     /// a full disk leaves and sled 0.34.7 would read as corruption) is removed, and a
     /// missing `sled/blobs/` is made again (`docs/decisions.md`).
+    ///
+    /// A ledger in format 1 is refused ([`LogError::Format1`], naming `pbr migrate`), and one
+    /// in a later format than [`FORMAT`] too ([`LogError::NewerFormat`]).
     pub fn open(dir: &Path) -> Result<Log, LogError> {
         let sled_dir = dir.join(SLED_DIR);
         if !sled_dir.is_dir() {
@@ -511,6 +523,26 @@ impl Log {
                 });
             }
         };
+        // Before anything is read in a format this version does not write.
+        match format_of(&meta)? {
+            FORMAT => {}
+            1 => {
+                return Err(LogError::Format1 {
+                    dir: dir.to_owned(),
+                });
+            }
+            format if format > FORMAT => {
+                return Err(LogError::NewerFormat {
+                    dir: dir.to_owned(),
+                    format,
+                });
+            }
+            format => {
+                return Err(LogError::Inconsistent(format!(
+                    "meta format {format} is no format of pbr"
+                )));
+            }
+        }
         let mut log = Log {
             dir: dir.to_owned(),
             events: db.open_tree("events")?,
@@ -1072,6 +1104,11 @@ impl Log {
         }
         Ok(())
     }
+}
+
+/// The format a ledger's `meta` records; a ledger without `meta.format` is in format 1.
+fn format_of(meta: &sled::Tree) -> Result<u64, LogError> {
+    Ok(read_u64(meta, META_FORMAT)?.unwrap_or(1))
 }
 
 /// The error for records missing from `seq` on.
