@@ -18,6 +18,7 @@ pub mod export;
 pub mod hash;
 pub mod hex;
 pub mod merkle;
+pub mod migrate;
 pub mod note;
 pub mod notice;
 pub mod proof;
@@ -28,6 +29,7 @@ pub mod verify;
 
 pub use error::{LogError, RecordError};
 pub use hash::Hash;
+pub use migrate::MigrateSummary;
 pub use note::{Checkpoint, SignedCheckpoint, SignerKey, VerifierKey};
 pub use proof::{ConsistencyProof, InclusionProof};
 pub use record::Record;

@@ -7,6 +7,7 @@
 mod account;
 mod crash;
 mod merkle;
+mod migrate;
 mod note;
 mod record;
 mod store;
