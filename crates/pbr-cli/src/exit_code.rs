@@ -10,7 +10,8 @@ pub const INPUT: i32 = 3;
 /// Another process holds the ledger.
 pub const LEDGER_IN_USE: i32 = 4;
 /// Verification failed: a bad record, cache or checkpoint, or a rewritten history; damaged
-/// storage, or a ledger that holds less than, or else than, what it committed.
+/// storage, or a ledger that holds less than, or else than, what it committed; a format-1
+/// ledger that does not match its own format-1 hashes or checkpoints.
 pub const VERIFY_FAILED: i32 = 5;
 /// No space left on the device: nothing of the command was written (or, for an append that
 /// was committed, the message says so).
