@@ -11,6 +11,7 @@ mod durability;
 mod full_disk;
 mod import_errors;
 mod kills;
+mod migrate;
 mod one_fact;
 mod outputs;
 mod privacy;

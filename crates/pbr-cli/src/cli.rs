@@ -205,6 +205,13 @@ pub(crate) enum Command {
         #[arg(long)]
         accept_loss: bool,
     },
+    /// Turn a format-1 ledger into a format-2 one in place: every record is checked against
+    /// the ledger's own format-1 hashes and checkpoints and kept byte for byte, the caches are
+    /// rebuilt, the format-1 checkpoints are kept as history; sign a new checkpoint after.
+    Migrate {
+        /// The ledger to migrate (default: --ledger).
+        dir: Option<PathBuf>,
+    },
     /// Make a commissioner's pseudonym secret, which turns CPR numbers into participant
     /// references and never enters the ledger.
     #[command(subcommand)]

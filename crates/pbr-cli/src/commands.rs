@@ -48,7 +48,14 @@ fn log_exit_code(error: &LogError) -> i32 {
         | LogError::Inconsistent(_)
         | LogError::BadRecord { .. } => exit_code::VERIFY_FAILED,
         LogError::NoSpace { .. } => exit_code::NO_SPACE,
-        LogError::NotALedger { .. }
+        // The records do not match the ledger's own format-1 hashes or checkpoints.
+        LogError::Migration { .. } => exit_code::VERIFY_FAILED,
+        // A ledger of another format is the wrong input for the command: like "no ledger",
+        // the message says what to run instead (`pbr migrate`, or a newer pbr).
+        LogError::Format1 { .. }
+        | LogError::NewerFormat { .. }
+        | LogError::TooLargeForFormat2 { .. }
+        | LogError::NotALedger { .. }
         | LogError::AlreadyExists { .. }
         | LogError::OutOfRange(_)
         | LogError::Checkpoint(_)
@@ -205,6 +212,7 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
             dir,
             accept_loss,
         } => restore(dir.or(cli.ledger), &from, accept_loss, json),
+        Command::Migrate { dir } => migrate(dir.or(cli.ledger), json),
     }
 }
 
@@ -290,6 +298,61 @@ fn restore(dir: Option<PathBuf>, from: &Path, accept_loss: bool, json: bool) -> 
     Ok(())
 }
 
+fn migrate(dir: Option<PathBuf>, json: bool) -> Result<()> {
+    let dir = ledger_dir(dir)?;
+    let migrated = waiting(|| Ledger::migrate(&dir))?;
+    if json {
+        print_json(&json!({
+            "ok": true,
+            "ledger": migrated.dir,
+            "already": migrated.already,
+            "resumed": migrated.resumed,
+            "format": 2,
+            "records": migrated.records,
+            "format_one_checkpoints": migrated.checkpoints_kept,
+            "format_one_checkpoint_sizes": migrated.checkpoint_sizes,
+            "root": hex(&migrated.root),
+            "chain_head": hex(&migrated.chain_head),
+            "needs_checkpoint": !migrated.has_checkpoint,
+        }));
+        return Ok(());
+    }
+    let d = migrated.dir.display();
+    if migrated.already {
+        outln!(
+            "ledger {d} is already format 2 ({} records, root {}); nothing to do",
+            migrated.records,
+            hex(&migrated.root)
+        );
+        return Ok(());
+    }
+    let sizes: Vec<String> = migrated
+        .checkpoint_sizes
+        .iter()
+        .map(u64::to_string)
+        .collect();
+    outln!(
+        "migrated ledger {d} to format 2{}: {} records kept byte for byte, {} format-1 checkpoint notes kept as history{}, new root {}",
+        if migrated.resumed {
+            " (finishing an interrupted migration)"
+        } else {
+            ""
+        },
+        migrated.records,
+        migrated.checkpoints_kept,
+        if sizes.is_empty() {
+            String::new()
+        } else {
+            format!(" (sizes {})", sizes.join(", "))
+        },
+        hex(&migrated.root)
+    );
+    outln!(
+        "the ledger has no format-2 checkpoint yet: sign one with: pbr --ledger {d} checkpoint sign --key KEY"
+    );
+    Ok(())
+}
+
 fn ledger_dir(dir: Option<PathBuf>) -> Result<PathBuf> {
     dir.ok_or_else(|| input("no ledger given: pass --ledger DIR or set PBR_LEDGER"))
 }
@@ -311,7 +374,7 @@ pub(crate) static WAIT: std::sync::OnceLock<std::time::Duration> = std::sync::On
 
 /// Runs `open`, and while the ledger is in use tries again every 100 ms for as long as
 /// `--wait` allows (none by default), then says who holds it.
-fn waiting(open: impl Fn() -> Result<Ledger, LedgerError>) -> Result<Ledger> {
+fn waiting<T>(open: impl Fn() -> Result<T, LedgerError>) -> Result<T> {
     let wait = WAIT.get().copied().unwrap_or_default();
     let started = std::time::Instant::now();
     loop {

@@ -24,9 +24,9 @@ use clap::Parser as _;
 /// The ledger directory the command works on, if it names one, for messages about it.
 fn ledger_of(cli: &cli::Cli) -> Option<PathBuf> {
     match &cli.command {
-        cli::Command::Init { dir, .. } | cli::Command::Restore { dir, .. } => {
-            dir.clone().or_else(|| cli.ledger.clone())
-        }
+        cli::Command::Init { dir, .. }
+        | cli::Command::Restore { dir, .. }
+        | cli::Command::Migrate { dir } => dir.clone().or_else(|| cli.ledger.clone()),
         _ => cli.ledger.clone(),
     }
 }

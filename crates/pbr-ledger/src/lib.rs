@@ -27,8 +27,8 @@ pub use error::LedgerError;
 pub use pbr_core::verdict::{Cover, Keys, Outcome, Trust, TrustCheck, Verdict};
 pub use pbr_log::notice::take as notices;
 pub use pbr_log::{
-    ConsistencyProof, InclusionProof, KeySource, Log, LogError, SignedCheckpoint, SignerKey,
-    VerifierKey, VerifyOptions, VerifyReport, panic_is_contained,
+    ConsistencyProof, InclusionProof, KeySource, Log, LogError, MigrateSummary, SignedCheckpoint,
+    SignerKey, VerifierKey, VerifyOptions, VerifyReport, panic_is_contained,
 };
 pub use settlement::{At, Audited, Change, Diff, WhatIf};
 
@@ -90,6 +90,14 @@ impl Ledger {
     /// A ledger that holds less than what it committed is still refused.
     pub fn open_to_verify(dir: &Path) -> Result<Ledger, LedgerError> {
         Ok(Ledger::with_log(Log::open(dir)?))
+    }
+
+    /// Turns the format-1 ledger in `dir` into a format-2 one in place ([`Log::migrate`]):
+    /// the records stay byte for byte, the caches are rebuilt, the format-1 checkpoints are
+    /// kept as history, and the ledger needs a new checkpoint. A format-2 ledger is left as
+    /// it is. The projections derive from the events alone and are kept.
+    pub fn migrate(dir: &Path) -> Result<MigrateSummary, LedgerError> {
+        Ok(Log::migrate(dir)?)
     }
 
     /// Closes the ledger; after a session that wrote, sled settles its files so that the

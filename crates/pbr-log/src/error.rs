@@ -129,6 +129,57 @@ pub enum LogError {
     /// A checkpoint note that is malformed or does not match the log.
     #[error("checkpoint: {0}")]
     Checkpoint(String),
+    /// The ledger is in format 1, which this version reads only to migrate it
+    /// ([`crate::Log::migrate`]).
+    #[error(
+        "ledger {} is in format 1, which this pbr reads only to migrate it; migrate it with: pbr \
+         migrate {}",
+        .dir.display(), .dir.display()
+    )]
+    Format1 {
+        /// The ledger directory.
+        dir: PathBuf,
+    },
+    /// The ledger records a format above the one this version writes.
+    #[error(
+        "ledger {} is in format {format}, made by a newer pbr (this one reads format {}); use \
+         that pbr",
+        .dir.display(), crate::store::FORMAT
+    )]
+    NewerFormat {
+        /// The ledger directory.
+        dir: PathBuf,
+        /// The format it records.
+        format: u64,
+    },
+    /// A format-1 ledger that `pbr migrate` refuses: its records do not match its own
+    /// format-1 hashes, checkpoints or account. It stays format 1.
+    #[error(
+        "cannot migrate ledger {}: {}{reason}",
+        .dir.display(), .seq.map_or_else(String::new, |seq| format!("record at seq {seq}: "))
+    )]
+    Migration {
+        /// The ledger directory.
+        dir: PathBuf,
+        /// The first bad sequence number, when one can be named.
+        seq: Option<u64>,
+        /// What does not match.
+        reason: String,
+    },
+    /// A format-1 record that format 2 cannot hold (DESIGN §3: at most 65,535 bytes).
+    #[error(
+        "cannot migrate ledger {}: record at seq {seq} is {len} bytes, but a format-2 record is \
+         at most 65535 bytes",
+        .dir.display()
+    )]
+    TooLargeForFormat2 {
+        /// The ledger directory.
+        dir: PathBuf,
+        /// The record's sequence number.
+        seq: u64,
+        /// Its length in bytes.
+        len: usize,
+    },
 }
 
 impl LogError {

@@ -18,6 +18,7 @@ pub mod export;
 pub mod hash;
 pub mod hex;
 pub mod merkle;
+pub mod migrate;
 pub mod note;
 pub mod notice;
 pub mod policy;
@@ -32,6 +33,7 @@ pub mod witness;
 
 pub use error::{LogError, RecordError, TileError};
 pub use hash::Hash;
+pub use migrate::MigrateSummary;
 pub use note::{Checkpoint, SignedCheckpoint, SignerKey, VerifierKey};
 pub use proof::{ConsistencyProof, InclusionProof};
 pub use record::Record;

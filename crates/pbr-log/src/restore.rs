@@ -55,8 +55,14 @@ impl Target {
                         dir.display()
                     )));
                 }
-                // In use is reported now; damaged or lost is what is restored.
-                Err(error @ LogError::InUse { .. }) => return Err(error),
+                // In use is reported now, and so is a ledger of another format, which is not
+                // damaged (format 1 is migrated, not restored); damaged or lost is what is
+                // restored.
+                Err(
+                    error @ (LogError::InUse { .. }
+                    | LogError::Format1 { .. }
+                    | LogError::NewerFormat { .. }),
+                ) => return Err(error),
                 Ok(None) | Err(_) => {}
             }
         } else if dir.exists() {

@@ -12,13 +12,16 @@
 //!     its length is the log's length.
 //!   - `hashes` and `nodes`: caches of leaf and chain hashes and of upper Merkle nodes
 //!     (see [`crate::cache`]).
-//!   - `meta`: `origin` (the ledger id), `len` (u64 BE, the length the last committed batch
-//!     left), `pending` (u64 BE, the first seq of a batch under way, present only while one
-//!     is), `verified` (u64 BE, the size of the last checkpoint a verification reached) and
-//!     `accounted` (present once the ledger keeps `COMMITTED`, so that losing the file is
-//!     noticed).
+//!   - `meta`: `origin` (the ledger id), `format` (u64 BE, [`FORMAT`]; a ledger without it
+//!     is in format 1), `len` (u64 BE, the length the last committed batch left), `pending`
+//!     (u64 BE, the first seq of a batch under way, present only while one is), `verified`
+//!     (u64 BE, the size of the last checkpoint a verification reached), `accounted`
+//!     (present once the ledger keeps `COMMITTED`, so that losing the file is noticed) and
+//!     `migrating` (present only while `pbr migrate` is under way; [`crate::migrate`]).
 //!   - `checkpoints`: `size (u64 BE) ‖ id (u64 BE)` → signed note text. Not events: they
 //!     sign the log.
+//!   - `checkpoints-v1`: the same layout, the format-1 checkpoints of a migrated ledger,
+//!     kept as history ([`Log::format_one_checkpoints`]).
 //!   - `keys`: key name → verifier key text, the keys whose checkpoint signatures this ledger
 //!     knows.
 //!
@@ -39,6 +42,11 @@
 //! Opening writes nothing of ours when sled agrees with `COMMITTED` and no batch was
 //! interrupted, so reading commands work on a full disk; sled itself writes a snapshot when
 //! it opens after writes, which [`Log::close`] does while the writer can still fail.
+//!
+//! Invariant: a ledger opens only in the format this version writes, [`FORMAT`]: one without
+//! `meta.format` (or with 1) is refused naming `pbr migrate` ([`LogError::Format1`]) before
+//! anything is read or written but sled's own recovery, and one of a later format is refused
+//! as made by a newer pbr. Only [`Log::migrate`] opens a format-1 ledger.
 
 use std::fs::{File, TryLockError};
 use std::ops::Range;
@@ -55,11 +63,17 @@ use crate::record::Record;
 
 const LOCK_FILE: &str = "LOCK";
 pub(crate) const SLED_DIR: &str = "sled";
+/// The format this version writes and reads (DESIGN §3; `docs/format.md`).
+pub const FORMAT: u64 = 2;
+/// The name of the tree of format-1 checkpoints kept by a migration.
+pub(crate) const CHECKPOINTS_V1_TREE: &str = "checkpoints-v1";
 const META_ORIGIN: &[u8] = b"origin";
-const META_LEN: &[u8] = b"len";
+pub(crate) const META_FORMAT: &[u8] = b"format";
+pub(crate) const META_LEN: &[u8] = b"len";
 const META_PENDING: &[u8] = b"pending";
-const META_VERIFIED: &[u8] = b"verified";
-const META_ACCOUNTED: &[u8] = b"accounted";
+pub(crate) const META_VERIFIED: &[u8] = b"verified";
+pub(crate) const META_ACCOUNTED: &[u8] = b"accounted";
+pub(crate) const META_MIGRATING: &[u8] = b"migrating";
 /// A file of incompressible bytes kept beside `sled/`, released when sled cannot open for
 /// want of space (see [`keep_reserve`]).
 pub(crate) const RESERVE_FILE: &str = "RESERVE";
@@ -75,13 +89,13 @@ const SLED_CACHE_BYTES: u64 = 64 * 1024 * 1024;
 /// An open ledger log. Holding one holds the directory's lock.
 pub struct Log {
     dir: PathBuf,
-    db: sled::Db,
+    pub(crate) db: sled::Db,
     pub(crate) events: sled::Tree,
     hashes: sled::Tree,
     nodes: sled::Tree,
-    meta: sled::Tree,
-    checkpoints: sled::Tree,
-    keys: sled::Tree,
+    pub(crate) meta: sled::Tree,
+    pub(crate) checkpoints: sled::Tree,
+    pub(crate) keys: sled::Tree,
     origin: String,
     /// The number of records in `events`, known even when the caches are damaged.
     len: u64,
@@ -96,7 +110,7 @@ pub struct Log {
     wrote: std::cell::Cell<bool>,
     /// Set when opening had to release the space reserve: the disk is full, and what the
     /// reserve freed is for reading, so appends and checkpoints are refused.
-    disk_full: bool,
+    pub(crate) disk_full: bool,
     // Dropped last: the lock outlives the database handle.
     _lock: LockGuard,
 }
@@ -164,11 +178,11 @@ fn lock_holder(path: &Path) -> Option<u32> {
 }
 
 /// Parses an `events`/`hashes` key.
-fn seq_of(key: &[u8]) -> Option<u64> {
+pub(crate) fn seq_of(key: &[u8]) -> Option<u64> {
     Some(u64::from_be_bytes(key.try_into().ok()?))
 }
 
-fn read_u64(tree: &sled::Tree, key: &[u8]) -> Result<Option<u64>, LogError> {
+pub(crate) fn read_u64(tree: &sled::Tree, key: &[u8]) -> Result<Option<u64>, LogError> {
     match tree.get(key)? {
         None => Ok(None),
         Some(value) => match <[u8; 8]>::try_from(value.as_ref()) {
@@ -216,10 +230,11 @@ impl Log {
         let db = open_sled(&dir.join(SLED_DIR)).map_err(|e| e.in_ledger(dir))?;
         let meta = db.open_tree("meta")?;
         meta.insert(META_ORIGIN, origin.as_bytes())?;
+        meta.insert(META_FORMAT, &FORMAT.to_be_bytes())?;
         meta.insert(META_LEN, &0u64.to_be_bytes())?;
         crate::durable::flush(&db, &dir.join(SLED_DIR))?;
         drop(meta);
-        let log = Log::from_db(dir, db, lock)?;
+        let log = Log::from_db(dir, db, lock, Opening::Current)?;
         log.write_account()?;
         log.meta.insert(META_ACCOUNTED, b"1")?;
         log.flush()?;
@@ -235,7 +250,18 @@ impl Log {
     /// Before sled opens, an unfinished snapshot (`sled/snap.*.generating`, which a crash or
     /// a full disk leaves and sled 0.34.7 would read as corruption) is removed, and a
     /// missing `sled/blobs/` is made again (`docs/decisions.md`).
+    ///
+    /// A ledger in format 1 is refused ([`LogError::Format1`], naming `pbr migrate`), and one
+    /// in a later format than [`FORMAT`] too ([`LogError::NewerFormat`]).
     pub fn open(dir: &Path) -> Result<Log, LogError> {
+        Log::open_as(dir, Opening::Current)
+    }
+
+    /// Opens the ledger in `dir` as [`Log::open`] does; for [`Opening::Migration`], a
+    /// format-1 ledger too, without comparing it with its `COMMITTED` (written in format 1,
+    /// which [`crate::migrate`] checks itself). Its caches then hold format-1 hashes, which
+    /// opening reports as damage: only a migration may use such a log.
+    pub(crate) fn open_as(dir: &Path, opening: Opening) -> Result<Log, LogError> {
         let sled_dir = dir.join(SLED_DIR);
         if !sled_dir.is_dir() {
             // A directory that committed records and lost its database is not "no ledger".
@@ -286,7 +312,7 @@ impl Log {
             other => other,
         }
         .map_err(|e| e.in_ledger(dir))?;
-        let opened = contain(|| Log::from_db(dir, db, lock));
+        let opened = contain(|| Log::from_db(dir, db, lock, opening));
         let mut log = match (opened, &account) {
             (Err(LogError::NotALedger { .. }), Some(account)) => {
                 return Err(LogError::Lost {
@@ -303,7 +329,9 @@ impl Log {
             (opened, _) => opened.map_err(|e| e.in_ledger(dir))?,
         };
         log.disk_full = disk_full;
-        contain(|| log.reconcile(account)).map_err(|e| e.in_ledger(dir))?;
+        if log.format()? == FORMAT {
+            contain(|| log.reconcile(account)).map_err(|e| e.in_ledger(dir))?;
+        }
         Ok(log)
     }
 
@@ -453,7 +481,7 @@ impl Log {
     }
 
     /// Writes `COMMITTED` from the log as it stands; called once sled's write is durable.
-    fn write_account(&self) -> Result<(), LogError> {
+    pub(crate) fn write_account(&self) -> Result<(), LogError> {
         account::write(&self.dir, &self.current_account()?)
     }
 
@@ -500,7 +528,12 @@ impl Log {
         Ok(())
     }
 
-    fn from_db(dir: &Path, db: sled::Db, lock: LockGuard) -> Result<Log, LogError> {
+    fn from_db(
+        dir: &Path,
+        db: sled::Db,
+        lock: LockGuard,
+        opening: Opening,
+    ) -> Result<Log, LogError> {
         let meta = db.open_tree("meta")?;
         let origin = match meta.get(META_ORIGIN)? {
             Some(origin) => String::from_utf8(origin.to_vec())
@@ -511,6 +544,27 @@ impl Log {
                 });
             }
         };
+        // Before anything is read in a format this version does not write.
+        match format_of(&meta)? {
+            FORMAT => {}
+            1 if opening == Opening::Migration => {}
+            1 => {
+                return Err(LogError::Format1 {
+                    dir: dir.to_owned(),
+                });
+            }
+            format if format > FORMAT => {
+                return Err(LogError::NewerFormat {
+                    dir: dir.to_owned(),
+                    format,
+                });
+            }
+            format => {
+                return Err(LogError::Inconsistent(format!(
+                    "meta format {format} is no format of pbr"
+                )));
+            }
+        }
         let mut log = Log {
             dir: dir.to_owned(),
             events: db.open_tree("events")?,
@@ -672,6 +726,21 @@ impl Log {
         self.nodes.apply_batch(staged.nodes.clone())?;
         self.hashes.apply_batch(staged.hashes_batch())?;
         Ok(())
+    }
+
+    /// The format the ledger records: [`FORMAT`], or 1 for a format-1 ledger that
+    /// [`Log::migrate`] opened.
+    pub(crate) fn format(&self) -> Result<u64, LogError> {
+        format_of(&self.meta)
+    }
+
+    /// The format-1 checkpoint notes a migration kept ([`Log::migrate`]), in the order of
+    /// the `checkpoints` tree they came from (by size, and of one size in the order they
+    /// were stored, a co-signed note after the one it extends); empty for a ledger made in
+    /// format 2. Their bodies have five lines and their signatures are plain Ed25519 note
+    /// signatures over the body (`docs/format.md`).
+    pub fn format_one_checkpoints(&self) -> Result<Vec<String>, LogError> {
+        crate::migrate::kept_checkpoints(&self.db)
     }
 
     /// Why the ledger looked damaged when it was opened, and the seq, when known. A damaged
@@ -1071,6 +1140,20 @@ impl Log {
         }
         Ok(())
     }
+}
+
+/// How a ledger is opened: as every command opens it, or to migrate it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Opening {
+    /// In [`FORMAT`] only.
+    Current,
+    /// In format 1 too ([`Log::migrate`]).
+    Migration,
+}
+
+/// The format a ledger's `meta` records; a ledger without `meta.format` is in format 1.
+pub(crate) fn format_of(meta: &sled::Tree) -> Result<u64, LogError> {
+    Ok(read_u64(meta, META_FORMAT)?.unwrap_or(1))
 }
 
 /// The error for records missing from `seq` on.

@@ -9,6 +9,7 @@ mod crash;
 mod ecosystem;
 mod interop_merkle;
 mod merkle;
+mod migrate;
 mod note;
 mod record;
 mod store;

@@ -86,6 +86,73 @@ fn create_refuses_an_existing_ledger_and_open_refuses_a_non_ledger() {
     ));
 }
 
+/// A ledger records its format; one without the mark (format 1) or with a later one is
+/// refused before anything is read, naming what to run instead.
+#[test]
+fn open_refuses_a_format_one_ledger_naming_pbr_migrate_and_a_newer_one() {
+    let (dir, log) = ledger(3);
+    drop(log);
+    let path = dir.path().join("ledger");
+    let set_format = |format: Option<u64>| {
+        let db = crate::support::raw_sled(&path.join("sled"));
+        let meta = db.open_tree("meta").unwrap();
+        assert_eq!(
+            meta.get("format").unwrap().as_deref(),
+            Some(&2u64.to_be_bytes()[..]),
+            "create records format 2"
+        );
+        match format {
+            None => meta.remove("format").unwrap(),
+            Some(format) => meta.insert("format", &format.to_be_bytes()).unwrap(),
+        };
+        db.flush().unwrap();
+    };
+    for (format, message) in [
+        (
+            None,
+            format!(
+                "ledger {0} is in format 1, which this pbr reads only to migrate it; migrate it \
+                 with: pbr migrate {0}",
+                path.display()
+            ),
+        ),
+        (
+            Some(1),
+            format!(
+                "ledger {0} is in format 1, which this pbr reads only to migrate it; migrate it \
+                 with: pbr migrate {0}",
+                path.display()
+            ),
+        ),
+        (
+            Some(3),
+            format!(
+                "ledger {} is in format 3, made by a newer pbr (this one reads format 2); use \
+                 that pbr",
+                path.display()
+            ),
+        ),
+    ] {
+        set_format(format);
+        let error = Log::open(&path).unwrap_err();
+        assert_eq!(error.to_string(), message);
+        assert!(
+            matches!(
+                error,
+                LogError::Format1 { .. } | LogError::NewerFormat { .. }
+            ),
+            "{error:?}"
+        );
+        let db = crate::support::raw_sled(&path.join("sled"));
+        db.open_tree("meta")
+            .unwrap()
+            .insert("format", &2u64.to_be_bytes())
+            .unwrap();
+        db.flush().unwrap();
+    }
+    assert_eq!(Log::open(&path).unwrap().len(), 3);
+}
+
 #[test]
 fn proofs_from_the_store_verify() {
     let (_dir, mut log) = ledger(100);
