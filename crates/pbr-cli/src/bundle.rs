@@ -72,7 +72,7 @@ fn write(ledger_dir: Option<PathBuf>, args: BundleArgs, json: bool) -> Result<()
             signers.join(", ")
         );
         outln!(
-            "check it with: pbr bundle verify {} --key <each party's verifier key>",
+            "check it with: pbr bundle verify {} --policy <the contract's tlog-policy, from the parties>",
             out.display()
         );
     }
@@ -201,8 +201,8 @@ fn print_report(report: &BundleReport) {
     if report.keys == KeysUsed::Bundle {
         outln!(
             "note: the checkpoint's signatures were checked against the keys inside the bundle, \
-             which are not a trust anchor; pass --key with each party's verifier key to check \
-             against keys you got from the parties"
+             which are not a trust anchor; pass --policy (or --key with the log key and the \
+             quorum's witness keys) to check against keys you got from the parties"
         );
     }
 }

@@ -435,7 +435,13 @@ pub(crate) struct ProofArgs {
     pub(crate) to: Option<u64>,
     /// `tlog-proof`: the inclusion proof as a C2SP tlog-proof@v1 receipt (docs/format.md
     /// §6.2), the text a submitter keeps.
-    #[arg(long, value_name = "FORMAT", requires = "seq", value_parser = ["tlog-proof"])]
+    #[arg(
+        long,
+        value_name = "FORMAT",
+        requires = "seq",
+        conflicts_with = "consistency",
+        value_parser = ["tlog-proof"]
+    )]
     pub(crate) format: Option<String>,
 }
 

@@ -292,7 +292,7 @@ fn restore(dir: Option<PathBuf>, from: &Path, accept_loss: bool, json: bool) -> 
         );
     }
     outln!(
-        "next: pbr --ledger {} verify --key … (the parties' keys)",
+        "next: pbr --ledger {} verify --policy FILE (the contract's log key and quorum)",
         restored.dir.display()
     );
     Ok(())
@@ -861,7 +861,8 @@ fn witness(ledger: Option<PathBuf>, command: WitnessCommand, json: bool) -> Resu
 }
 
 fn keygen(name: &str, kind: KeyKind, out: Option<PathBuf>, json: bool) -> Result<()> {
-    let out = out.unwrap_or_else(|| PathBuf::from(format!("{name}.key")));
+    // A log key is named after its origin, which may hold a `/`.
+    let out = out.unwrap_or_else(|| PathBuf::from(format!("{}.key", name.replace('/', "_"))));
     if let Some(ledger) = inside_a_ledger(&out) {
         bail!(input(format!(
             "{}: refusing to write a private key inside the ledger {}",

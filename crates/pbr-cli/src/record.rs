@@ -118,7 +118,9 @@ pub(crate) fn contract(
         ContractCommand::Policy { contract } => {
             let mut ledger = crate::commands::open(ledger_dir)?;
             let contract = crate::report::contract_of(ledger.state()?, contract.clone())?;
-            let policy = ledger.policy(&contract)?;
+            let policy = ledger
+                .policy(&contract)
+                .map_err(|e| crate::commands::input(e.to_string()))?;
             if json {
                 crate::output::print_json(&serde_json::json!({
                     "ok": true,
