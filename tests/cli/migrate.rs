@@ -193,8 +193,27 @@ fn every_command_refuses_a_format_one_ledger_in_one_line_naming_pbr_migrate() {
         line.extend(args);
         assert_refused_as_format_one(&pbr(&line), &ledger, &args.join(" "));
     }
-    // A restore is no way around it: the ledger is not damaged, only older.
+    // A restore is no way around it: the ledger is not damaged, only older. The fixture's own
+    // export is format 1, and refused as such before the ledger is looked at; a format-2
+    // export of the same log (a migrated copy, signed by its log key) reaches the ledger,
+    // and is refused for it.
     let run = pbr(&["restore", "--from", export.to_str().unwrap(), &ledger]);
+    assert_eq!(run.code, INPUT, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "export.jsonl:10: a format-1 export: restore it with the pbr that wrote it, then run \
+             `pbr migrate`"
+        ),
+        "{}",
+        run.stderr
+    );
+    let (_copy_dir, copy) = unpack();
+    pbr_ok(&["migrate", &copy]);
+    crate::support::checkpoint(&copy, "test.example/format1", &[]);
+    let format_two_export = dir.path().join("format2.jsonl");
+    let format_two_export = format_two_export.to_str().unwrap();
+    pbr_ok(&["--ledger", &copy, "export", "--out", format_two_export]);
+    let run = pbr(&["restore", "--from", format_two_export, &ledger]);
     assert_refused_as_format_one(&run, &ledger, "restore");
     let run = pbr(&["--ledger", &ledger, "verify", "--json"]);
     let json: Value = serde_json::from_str(&run.stdout).unwrap();
