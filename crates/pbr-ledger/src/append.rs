@@ -417,7 +417,8 @@ impl Ledger {
                         )
                     }
                 };
-                if let Some(reason) = wrong_log(&event, &origin) {
+                let presigned = matches!(work, Pending::Signed(_));
+                if let Some(reason) = wrong_log(&event, &origin, presigned) {
                     return Err(rejected(&where_, reason));
                 }
                 crate::projection::before_apply(&flows, &mut state, &event)?;
@@ -795,11 +796,12 @@ fn sign_all(pending: Vec<Pending>, keys: &[SignerKey]) -> Result<Vec<Record>, Le
 }
 
 /// Why terms a registration or amendment carries cannot enter this log, if they cannot:
-/// terms that name `[log]` bind the contract to that log, so a ledger of another origin
-/// refuses them and the contract's records cannot be replayed into another log. Terms
-/// without `[log]` are a single operator's (`docs/decisions.md`); a quorum cannot be met
-/// for them.
-fn wrong_log(event: &pbr_core::event::Event, origin: &str) -> Option<String> {
+/// format 2 binds a contract to one log, so its terms must name `[log]` with this ledger's
+/// origin, and its records cannot be replayed into another log (`docs/decisions.md`).
+/// Terms registered before format 2 name no `[log]`: they arrive only already signed (a
+/// migrated ledger's export, restored or imported), and are admitted as they are; terms this
+/// ledger signs must name it.
+fn wrong_log(event: &pbr_core::event::Event, origin: &str, presigned: bool) -> Option<String> {
     let text = match &event.payload {
         Payload::ContractRegistered(p) => &p.terms,
         Payload::ContractAmended(p) => &p.terms,
@@ -808,6 +810,11 @@ fn wrong_log(event: &pbr_core::event::Event, origin: &str) -> Option<String> {
     // Terms that do not parse are refused by the state's own check, with the reason.
     let terms = pbr_core::terms::parse(&event.contract, text).ok()?;
     match &terms.log {
+        None if presigned => None,
+        None => Some(format!(
+            "the terms name no [log] (the origin and log key of the ledger they belong to); \
+             this ledger is {origin}"
+        )),
         Some(log) if log.origin != origin => Some(format!(
             "the terms are for the log {}, but this ledger is {origin}",
             log.origin
