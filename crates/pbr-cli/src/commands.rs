@@ -824,6 +824,17 @@ fn witness(ledger: Option<PathBuf>, command: WitnessCommand, json: bool) -> Resu
             key.name()
         )));
     }
+    // Whoever runs the ledger could roll back a witness's memory kept inside it; only the
+    // demo, whose keys are public anyway, keeps its witnesses there.
+    if let Some(inside) = inside_a_ledger(&state.join("state"))
+        && !inside.join(DEMO_MARKER).is_file()
+    {
+        bail!(input(format!(
+            "{}: refusing to keep a witness's state inside the ledger {}: keep it with the witness key",
+            state.display(),
+            inside.display()
+        )));
+    }
     let time = match time {
         Some(time) => time,
         None => now_unix_seconds()?,

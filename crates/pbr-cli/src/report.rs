@@ -398,9 +398,13 @@ pub(crate) fn audit(
             // latest of those the verification accepted is when the quorum last saw it.
             let time = trusted_witness_keys
                 .iter()
+                .filter(|key| {
+                    // Only the contract's quorum says when the tree was seen.
+                    let id = format!("{}+{}", key.name, pbr_log::hex::encode(&key.key_id));
+                    quorum.as_ref().is_none_or(|quorum| quorum.contains(&id))
+                })
                 .filter_map(|key| note.cosignature_time(key).ok().flatten())
-                .max()
-                .unwrap_or(0);
+                .max();
             CheckpointInfo {
                 size: c.size,
                 time,

@@ -163,11 +163,20 @@ impl Ledger {
                 )));
             }
         }
-        let note = SignedCheckpoint::sign(self.log.checkpoint_body()?, key).map_err(|source| {
-            LedgerError::Note {
-                context: "checkpoint".into(),
-                source,
-            }
+        let body = self.log.checkpoint_body()?;
+        // Signing the same tree again gives the same signature (Ed25519 is deterministic):
+        // keep the stored note, with the cosignatures it already gathered.
+        if let Some(stored) = self.log.checkpoint_of_size(body.size)?
+            && stored.checkpoint == body
+            && stored
+                .signers(std::slice::from_ref(&vkey))
+                .is_ok_and(|signers| !signers.is_empty())
+        {
+            return Ok(stored);
+        }
+        let note = SignedCheckpoint::sign(body, key).map_err(|source| LedgerError::Note {
+            context: "checkpoint".into(),
+            source,
         })?;
         self.log.add_verifier_key(&vkey)?;
         self.log.store_checkpoint(&note)?;

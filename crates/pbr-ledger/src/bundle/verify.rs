@@ -123,12 +123,12 @@ pub fn verify(text: &str, trusted: Option<&[VerifierKey]>) -> Result<BundleRepor
 
     let (note, keys, signed_by) = check_checkpoint(&bundle, trusted)?;
     let events = check_records(&bundle, &note)?;
-    let (keys_of, terms) = check_authors(&events)?;
+    let (_, terms) = check_authors(&events)?;
     check_manifest(&bundle, &events, participant.as_ref())?;
     let (statements, cited) = check_statements(&bundle, &events, subject.as_deref())?;
     check_cited(&bundle, &events, cited)?;
 
-    let quorum = quorum_of(&terms, &keys_of, &signed_by);
+    let quorum = quorum_of(&terms, &signed_by);
     Ok(BundleReport {
         request: bundle.request.clone(),
         origin: bundle.origin.clone(),
@@ -154,11 +154,7 @@ pub fn verify(text: &str, trusted: Option<&[VerifierKey]>) -> Result<BundleRepor
 /// then seq): its log key and its quorum's witness keys as `name+keyid`, and those of them
 /// missing from `signed_by` (the log key if it did not sign; the witnesses if fewer than the
 /// threshold cosigned); `None` when the terms name neither a log key nor a quorum.
-fn quorum_of(
-    terms: &TermsRecords,
-    _keys_of: &BTreeMap<String, [u8; 32]>,
-    signed_by: &[String],
-) -> Option<(Vec<String>, Vec<String>)> {
+fn quorum_of(terms: &TermsRecords, signed_by: &[String]) -> Option<(Vec<String>, Vec<String>)> {
     let (_, _, latest) = terms
         .iter()
         .max_by_key(|(seq, effective, _)| (*effective, *seq))?;

@@ -60,8 +60,12 @@ footer { margin-top: 2rem; border-top: 1px solid #bbb; font-size: .85rem; color:
 }
 ";
 
-/// A checkpoint's time (Unix seconds) as UTC, e.g. `2026-01-15 00:00:00 UTC`.
-pub(crate) fn checkpoint_time(seconds: u64) -> String {
+/// A checkpoint's time (Unix seconds) as UTC, e.g. `2026-01-15 00:00:00 UTC`; a checkpoint
+/// no witness of the quorum cosigned has none.
+pub(crate) fn checkpoint_time(seconds: Option<u64>) -> String {
+    let Some(seconds) = seconds else {
+        return "not cosigned".to_owned();
+    };
     i64::try_from(seconds)
         .ok()
         .and_then(|s| chrono::DateTime::from_timestamp(s, 0))

@@ -52,7 +52,7 @@ struct Verification<'a> {
 #[derive(Serialize)]
 struct Checkpoint<'a> {
     size: u64,
-    time: u64,
+    time: Option<u64>,
     root: String,
     signed_by: Option<&'a [String]>,
     quorum: Option<Vec<Quorum<'a>>>,

@@ -86,8 +86,10 @@ pub struct Verification {
 pub struct CheckpointInfo {
     /// The number of records it covers.
     pub size: u64,
-    /// Its time, Unix seconds, as the party that made it set it.
-    pub time: u64,
+    /// When the quorum's witnesses last saw it: the latest timestamp of their
+    /// cosignatures that verified (Unix seconds); `None` when none of them cosigned it (a
+    /// format-2 checkpoint carries no time of its own).
+    pub time: Option<u64>,
     /// The Merkle root it signs.
     pub root: [u8; 32],
     /// The keys whose signatures verified, as `name+keyid`; `None` when the verification
@@ -264,7 +266,7 @@ impl AuditReport {
         self.input
             .checkpoints
             .iter()
-            .map(|c| c.time)
+            .filter_map(|c| c.time)
             .max()
             .and_then(utc_time)
             .unwrap_or_else(|| "1980-01-01".to_owned())
@@ -391,7 +393,7 @@ mod tests {
     fn the_workbook_is_dated_by_the_latest_checkpoint() {
         let checkpoint = |size, time| CheckpointInfo {
             size,
-            time,
+            time: Some(time),
             root: [0; 32],
             signed_by: None,
         };
