@@ -36,10 +36,11 @@ class CheckReportHtml(unittest.TestCase):
         demo = subprocess.run(
             [PBR, "--json", "demo", cls.ledger], check=True, capture_output=True, text=True
         )
-        # The demo's quorum: the jobcentre and the provider, its first two parties.
-        jobcentre, provider = json.loads(demo.stdout)["verifier_keys"][:2]
-        cls.quorum_keys = (jobcentre, provider)
-        cls.one_key = (jobcentre,)
+        # The demo's quorum: its log key, then the witness keys of the jobcentre and the
+        # provider, its first two parties.
+        log, jobcentre, provider = json.loads(demo.stdout)["verifier_keys"][:3]
+        cls.quorum_keys = (log, jobcentre, provider)
+        cls.one_key = (log, jobcentre)
         cls.report = cls.make_report("audit.html", ())
         cls.keyed_report = cls.make_report("keyed.html", cls.quorum_keys)
         cls.one_key_report = cls.make_report("one-key.html", cls.one_key)
@@ -94,7 +95,7 @@ class CheckReportHtml(unittest.TestCase):
                     check.check(PBR, self.ledger, report, self.browser, keys), []
                 )
                 self.assertIn(heading, report.read_text(encoding="utf-8"))
-        self.assertEqual(self.expected_one_key["missing"], ["fokus-provider+2fe9f922"])
+        self.assertEqual(self.expected_one_key["missing"], ["fokus-provider-witness+25792e3d"])
 
     def test_an_external_image_is_requested_and_refused(self):
         html = self.html.replace("</body>", f'<img src="{LOOPBACK}" alt="">\n</body>')
@@ -156,14 +157,14 @@ class CheckReportHtml(unittest.TestCase):
         start = self.one_key_html.index('<p class="verdict-line">')
         end = self.one_key_html.index("</p>", start)
         line = self.one_key_html[start:end]
-        self.assertIn("fokus-provider+2fe9f922", line)
+        self.assertIn("fokus-provider-witness+25792e3d", line)
         html = (
             self.one_key_html[:start]
-            + line.replace("fokus-provider+2fe9f922", "a quorum party")
+            + line.replace("fokus-provider-witness+25792e3d", "a quorum party")
             + self.one_key_html[end:]
         )
         self.assertIn(
-            "the verdict line does not name the missing signer fokus-provider+2fe9f922",
+            "the verdict line does not name the missing signer fokus-provider-witness+25792e3d",
             self.problems(html, self.expected_one_key),
         )
 
