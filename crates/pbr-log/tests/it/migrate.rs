@@ -133,6 +133,18 @@ fn a_format_one_ledger_of_several_hash_blocks_migrates() {
     assert_migrated(&path, &records);
 }
 
+/// `pbr restore` does not take a format-1 ledger for a damaged one: it is older, not damaged.
+#[test]
+fn a_restore_refuses_a_format_one_ledger_naming_pbr_migrate() {
+    let (_dir, path, records) = format_one(5);
+    match pbr_log::restore::Target::claim(&path) {
+        Err(LogError::Format1 { dir }) => assert_eq!(dir, path),
+        Err(other) => panic!("{other}"),
+        Ok(_) => panic!("a format-1 ledger was claimed for a restore"),
+    }
+    assert_migrated(&path, &records);
+}
+
 #[test]
 fn an_empty_format_one_ledger_migrates_to_the_empty_format_two_root() {
     let (_dir, path, records) = format_one(0);
