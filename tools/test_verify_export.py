@@ -16,6 +16,7 @@ import io
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -1436,6 +1437,482 @@ class RustVectorTests(Base):
             ran += 1
         if not ran:
             self.skipTest("tests/vectors/sample-*-proof*.json still embed format-1 checkpoints")
+
+
+# ------------------------------------------------------------------ tiles (format.md §6.3)
+
+TESSERA_LOG = os.path.join(INTEROP, "tiles", "tessera-testdata", "log")
+TESSERA_ARGS = ["--key", "example.com/log/testdata+33d7b496+AeHTu4Q3hEIMHNqc6fASMsq3rKNx280NI+oO5xCFkkSx",
+                "--quorum", "0"]
+TESSERA_WORDS = b"one two three four five six seven eit nain ten ileven twelf threeten fourten fivten".split()
+PBR_BIN = os.environ.get("PBR_BIN") or os.path.join(HERE, "..", "target", "debug", "pbr")
+
+
+def spec_index(n: int) -> str:
+    """tlog-tiles, written from its text: zero-padded 3-digit elements, all but the last with an x."""
+    digits = str(n)
+    digits = "0" * (-len(digits) % 3) + digits
+    groups = [digits[i:i + 3] for i in range(0, len(digits), 3)]
+    return "/".join(["x" + g for g in groups[:-1]] + groups[-1:])
+
+
+def spec_tiles(entries: list[bytes], size: int) -> dict[str, bytes]:
+    """Every tile a client of a tree of `size` needs, {path: content}, straight from the spec's
+    formula MTH(D[(n·256 + i)·256^l : (n·256 + i + 1)·256^l]) (reference code, slow and simple)."""
+    leaves = [mk.leaf_hash(e) for e in entries[:size]]
+    out = {}
+    for n in range((size + 255) // 256):
+        chunk = entries[256 * n:min(size, 256 * n + 256)]
+        out[f"tile/entries/{spec_index(n)}" + ("" if len(chunk) == 256 else f".p/{len(chunk)}")] = b"".join(
+            len(e).to_bytes(2, "big") + e for e in chunk)
+    level = 0
+    while size >> (8 * level):
+        span, count = 256 ** level, size >> (8 * level)
+        hashes = [leaves[j] if span == 1 else mk.mth(leaves[j * span:(j + 1) * span]) for j in range(count)]
+        for n in range((count + 255) // 256):
+            chunk = hashes[256 * n:256 * n + 256]
+            out[f"tile/{level}/{spec_index(n)}" + ("" if len(chunk) == 256 else f".p/{len(chunk)}")] = b"".join(chunk)
+        level += 1
+    return out
+
+
+def write_tree(root: str, files: dict[str, bytes]) -> None:
+    for rel, data in files.items():
+        path = os.path.join(root, rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as f:
+            f.write(data)
+
+
+def make_tree(root: str, entries: list[bytes], note: str, earlier: tuple[int, ...] = ()) -> None:
+    """A tlog-tiles tree of `entries` with its checkpoint, keeping the tiles of the `earlier` sizes too."""
+    for size in (*earlier, len(entries)):
+        write_tree(root, spec_tiles(entries, size))
+    write_tree(root, {"checkpoint": note.encode()})
+
+
+def raw_note(entries: list[bytes]) -> str:
+    """A checkpoint over raw entries, signed by the test log key only (trust: RAW_ARGS)."""
+    return mk.signed_note(mk.note_body(mk.ORIGIN, len(entries), mk.mth([mk.leaf_hash(e) for e in entries])), LOG)
+
+
+RAW_ARGS = ["--key", LOG_VKEY, "--quorum", "0", "--raw-entries"]
+
+
+def flip(path: str, offset: int) -> None:
+    with open(path, "r+b") as f:
+        f.seek(offset)
+        byte = f.read(1)[0]
+        f.seek(offset)
+        f.write(bytes([byte ^ 1]))
+
+
+def read_bytes(path: str) -> bytes:
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def append(path: str, data: bytes) -> None:
+    with open(path, "ab") as f:
+        f.write(data)
+
+
+def writable_copy(src: str, dst: str) -> str:
+    shutil.copytree(src, dst)
+    for dirpath, _, files in os.walk(dst):
+        os.chmod(dirpath, 0o755)
+        for name in files:
+            os.chmod(os.path.join(dirpath, name), 0o644)
+    return dst
+
+
+class TileTests(Base):
+    def copy(self, src: str) -> str:
+        self.count += 1
+        return writable_copy(src, os.path.join(self.tmp, f"tree{self.count}"))
+
+    def test_index_encoding(self) -> None:
+        for n, text in [(0, "000"), (7, "007"), (999, "999"), (1000, "x001/000"), (1234067, "x001/x234/067"),
+                        (10 ** 9, "x001/x000/x000/000")]:
+            self.assertEqual(ve.index_path(n), text)
+            self.assertEqual(spec_index(n), text)
+
+    def test_tile_paths(self) -> None:
+        for rel, want in [("0/000", (0, 0, 256)), ("entries/000.p/15", (None, 0, 15)), ("63/000", (63, 0, 256)),
+                          ("1/x001/x234/067.p/255", (1, 1234067, 255)), ("entries/x001/000", (None, 1000, 256)),
+                          ("12/999.p/1", (12, 999, 1))]:
+            tile = ve.parse_tile_path(rel)
+            self.assertEqual(tile, ve.Tile(*want), rel)
+            self.assertEqual(tile.path, "tile/" + rel)
+        for rel in ["64/000", "00/000", "01/000", "-1/000", "0/0", "0/0000", "0/00a", "0/x000/001", "0/x001",
+                    "0/x1/000", "0/000.p/0", "0/000.p/256", "0/000.p/015", "0/000.p", "0/000.p/", "0/000.p/1/2",
+                    "8/0/000", "8/0/x001/x234/067", "data/000", "entries", "entries/000.p/1.gz", "0/000/",
+                    "0/000.q/1", "/0/000", "0//000", "0/001 ", "level/000", "0/\u0661\u0662\u0663"]:
+            self.assertIsNone(ve.parse_tile_path(rel), rel)
+
+    def test_tiles_a_client_needs(self) -> None:
+        """tlog-tiles' examples: a tree of 70,000 and a tree of 256."""
+        paths = [t.path for t in ve.tiles_needed(70_000) if t.level is not None]
+        self.assertEqual(len(paths), 273 + 1 + 1 + 1 + 1)
+        self.assertEqual(paths[272:], ["tile/0/272", "tile/0/273.p/112", "tile/1/000", "tile/1/001.p/17",
+                                       "tile/2/000.p/1"])
+        bundles = [t.path for t in ve.tiles_needed(70_000) if t.level is None]
+        self.assertEqual((len(bundles), bundles[-1]), (274, "tile/entries/273.p/112"))
+        self.assertEqual([t.path for t in ve.tiles_needed(256)], ["tile/entries/000", "tile/0/000", "tile/1/000.p/1"])
+        self.assertEqual(list(ve.tiles_needed(0)), [])
+        for size in (1, 15, 255, 256, 257, 511, 512, 513, 600):  # the reference writer's paths
+            self.assertEqual(sorted(t.path for t in ve.tiles_needed(size)),
+                             sorted(spec_tiles([b""] * size, size)), size)
+        for size in (1, 257, 65_535, 65_536, 65_537, 70_000, 16_777_216):
+            for t in ve.tiles_needed(size):  # each needed tile covers itself
+                self.assertEqual(ve.covering_tile(t, size), t)
+
+    # ---- tessera's test log: plain words, not pbr records
+
+    def test_tessera_log_passes(self) -> None:
+        proc = run("tiles", TESSERA_LOG, *TESSERA_ARGS, "--raw-entries")
+        self.assert_ok(proc)
+        self.assertIn("ok: 15 entries (raw: not checked as pbr records) in 1 entry bundle and 1 hash tile "
+                      "(28 earlier partial tiles agreeing), origin example.com/log/testdata, root "
+                      "aca6c38a90af86e5f5199ee0e4105ef2c03a05b27b8daff59e4e36eefdfcddcb", proc.stdout)
+        # the reference writer makes the same files, byte for byte
+        for size in range(1, 16):
+            for rel, data in spec_tiles(TESSERA_WORDS, size).items():
+                with open(os.path.join(TESSERA_LOG, rel), "rb") as f:
+                    self.assertEqual(f.read(), data, rel)
+
+    def test_tessera_log_is_no_pbr_log(self) -> None:
+        self.assert_fails(run_here("tiles", TESSERA_LOG, *TESSERA_ARGS),
+                          "tile/entries/000.p/15: entry 0 (seq 0): record truncated (3 bytes, header needs 10)")
+        self.assert_fails(run_here("tiles", TESSERA_LOG, "--key", LOG_VKEY, "--quorum", "0", "--raw-entries"),
+                          "checkpoint: origin 'example.com/log/testdata' is not a log of your trust input")
+
+    def test_tessera_tampered(self) -> None:
+        def bundle_offset(k: int) -> int:  # where entry k's bytes start in the bundle of 15
+            return sum(2 + len(w) for w in TESSERA_WORDS[:k]) + 2
+
+        def put(rel: str, data: bytes = b"") -> Any:
+            return lambda d: write_tree(d, {rel: data})
+
+        def rewrite_last_word(d: str) -> None:  # the bundle and its level-0 tile agree, the checkpoint does not
+            words = TESSERA_WORDS[:14] + [b"fifteen"]
+            write_tree(d, {k: v for k, v in spec_tiles(words, 15).items() if k.endswith(".p/15")})
+
+        def older_checkpoint(d: str) -> None:
+            shutil.copy(os.path.join(d, "checkpoint.14"), os.path.join(d, "checkpoint"))
+
+        cases: list[tuple[str, Any, str]] = [
+            ("a flipped byte in the bundle", lambda d: flip(f"{d}/tile/entries/000.p/15", bundle_offset(3)),
+             "tile/entries/000.p/15: entry 3 (index 3) does not hash to hash 3 of tile/0/000.p/15"),
+            ("a flipped byte in the last entry", lambda d: flip(f"{d}/tile/entries/000.p/15", bundle_offset(15) - 3),
+             "tile/entries/000.p/15: entry 14 (index 14) does not hash"),
+            ("a flipped byte in an earlier bundle", lambda d: flip(f"{d}/tile/entries/000.p/7", bundle_offset(5)),
+             "tile/entries/000.p/7: entry 5 (index 5) is not the tree's (as in tile/entries/000.p/15)"),
+            ("a flipped length in the bundle", lambda d: flip(f"{d}/tile/entries/000.p/15", 1),
+             "tile/entries/000.p/15: "),
+            ("a flipped byte in the hash tile", lambda d: flip(f"{d}/tile/0/000.p/15", 32 * 9 + 5),
+             "tile/0/000.p/15: hash 9 (the tree's level-0 node 9) is not the hash recomputed from the entries"),
+            ("a flipped byte in an earlier hash tile", lambda d: flip(f"{d}/tile/0/000.p/4", 32 * 3),
+             "tile/0/000.p/4: hash 3 (the tree's level-0 node 3) is not the tree's (as in tile/0/000.p/15)"),
+            ("a dropped hash tile", lambda d: os.remove(f"{d}/tile/0/000.p/15"),
+             "tile/0/000.p/15: missing: a client of the tree of size 15 needs this partial (width 15) hash tile"),
+            ("a dropped bundle", lambda d: os.remove(f"{d}/tile/entries/000.p/15"),
+             "tile/entries/000.p/15: missing: a client of the tree of size 15 needs this partial (width 15) "
+             "entry bundle"),
+            ("a truncated bundle", lambda d: os.truncate(f"{d}/tile/entries/000.p/15", bundle_offset(15) - 4),
+             "tile/entries/000.p/15: truncated: entry 14 (index 14) has the length 6, and 4 bytes follow"),
+            ("a bundle cut after an entry",
+             lambda d: os.truncate(f"{d}/tile/entries/000.p/15", bundle_offset(14) - 2),
+             "tile/entries/000.p/15: truncated: the bundle ends after 14 entries, a partial (width 15) entry "
+             "bundle holds 15"),
+            ("a truncated earlier bundle",
+             lambda d: os.truncate(f"{d}/tile/entries/000.p/3", bundle_offset(3) - 3),
+             "tile/entries/000.p/3: truncated"),
+            ("a bundle with a trailing byte", lambda d: append(f"{d}/tile/entries/000.p/15", b"\0"),
+             "tile/entries/000.p/15: 1 trailing byte after the 15 entries"),
+            ("a truncated hash tile", lambda d: os.truncate(f"{d}/tile/0/000.p/15", 32 * 15 - 1),
+             "tile/0/000.p/15: 479 bytes: a partial (width 15) hash tile is 480 bytes"),
+            ("a stray file in a tile directory", put("tile/0/000.p/15.orig"),
+             "tile/0/000.p/15.orig: not a valid C2SP tile path"),
+            ("a stray file under tile/", put("tile/README", b"hello"), "tile/README: not a valid C2SP tile path"),
+            ("a Go-style tile path", put("tile/8/0/000.p/15", b"\0" * 480),
+             "tile/8/0/000.p/15: not a valid C2SP tile path"),
+            ("a non-canonical index", put("tile/0/x000/000.p/15", b"\0" * 480),
+             "tile/0/x000/000.p/15: not a valid C2SP tile path"),
+            ("a hash tile beyond the tree", put("tile/0/000.p/16", b"\0" * 512),
+             "tile/0/000.p/16: beyond the checkpoint's tree: this partial (width 16) hash tile covers the tree's "
+             "level-0 nodes 0..15, and the tree of size 15 has 15"),
+            ("a full hash tile beyond the tree", put("tile/0/000", b"\0" * 8192),
+             "tile/0/000: beyond the checkpoint's tree"),
+            ("a level-1 tile beyond the tree", put("tile/1/000.p/1", b"\0" * 32),
+             "tile/1/000.p/1: beyond the checkpoint's tree"),
+            ("a bundle beyond the tree", put("tile/entries/001.p/1", b"\0\0"),
+             "tile/entries/001.p/1: beyond the checkpoint's tree"),
+            ("the entries and tile rewritten together", rewrite_last_word,
+             "tile/entries: the Merkle root of the 15 entries, "),
+            ("an older checkpoint with the newer tiles", older_checkpoint,
+             "tile/0/000.p/15: beyond the checkpoint's tree: this partial (width 15) hash tile covers the tree's "
+             "level-0 nodes 0..14, and the tree of size 14 has 14"),
+            ("a forged log signature", lambda d: write_tree(d, {"checkpoint": mk.flipped_signature(
+                read_bytes(f"{d}/checkpoint").decode(), "example.com/log/testdata", 40).encode()}),
+             "checkpoint: checkpoint: the signature of example.com/log/testdata+33d7b496: signature does not verify"),
+            ("no checkpoint", lambda d: os.remove(f"{d}/checkpoint"), "checkpoint: cannot read"),
+            ("a symbolic link", lambda d: os.symlink("000.p/15", f"{d}/tile/0/000.p/link"),
+             "tile/0/000.p/link: a symbolic link"),
+            ("tile/ a file", lambda d: (shutil.rmtree(f"{d}/tile"), put("tile", b"x")(d)), "tile: not a directory"),
+        ]
+        for what, tamper, reason in cases:
+            with self.subTest(what):
+                d = self.copy(TESSERA_LOG)
+                tamper(d)
+                proc = run_here("tiles", d, *TESSERA_ARGS, "--raw-entries")
+                self.assert_fails(proc, os.path.join(d, reason))
+
+    def test_tessera_changes_that_keep_the_tree(self) -> None:
+        """Logs MAY delete partial tiles once they are superseded; files beside tile/ are not the tree's."""
+        d = self.copy(TESSERA_LOG)
+        for k in range(1, 15):
+            os.remove(f"{d}/tile/0/000.p/{k}")
+        os.remove(f"{d}/tile/entries/000.p/7")
+        write_tree(d, {"README": b"not a tile", "tile/0/000.p/6": spec_tiles(TESSERA_WORDS, 6)["tile/0/000.p/6"]})
+        proc = run_here("tiles", d, *TESSERA_ARGS, "--raw-entries")
+        self.assert_ok(proc)
+        self.assertIn("(14 earlier partial tiles agreeing)", proc.stdout)
+        # a client of size 14 needs the .p/14 tiles, and the .p/15 ones are beyond its tree
+        d = self.copy(TESSERA_LOG)
+        shutil.copy(f"{d}/checkpoint.14", f"{d}/checkpoint")
+        os.remove(f"{d}/tile/0/000.p/15")
+        os.remove(f"{d}/tile/entries/000.p/15")
+        proc = run_here("tiles", d, *TESSERA_ARGS, "--raw-entries")
+        self.assert_ok(proc)
+        self.assertIn("ok: 14 entries (raw: not checked as pbr records) in 1 entry bundle and 1 hash tile "
+                      "(26 earlier partial tiles agreeing)", proc.stdout)
+
+    # ---- trees written here, from the spec's formula
+
+    def test_trees_of_many_sizes(self) -> None:
+        rng = __import__("random").Random(7)
+        entries = [rng.randbytes(rng.choice((0, 1, 5, 40, 300))) for _ in range(65_536 + 300)]
+        for size, earlier in [(0, ()), (1, ()), (2, (1,)), (255, (3, 254)), (256, (255,)), (257, (1, 256)),
+                              (511, ()), (512, (300, 511)), (600, (1, 100, 256, 300, 513)),
+                              (65_836, (65_536, 70, 256))]:
+            with self.subTest(size=size):
+                d = os.path.join(self.tmp, f"size{size}")
+                make_tree(d, entries[:size], raw_note(entries[:size]), earlier)
+                proc = run_here("tiles", d, *RAW_ARGS)
+                self.assert_ok(proc)
+                n_bundles = sum(1 for t in ve.tiles_needed(size) if t.level is None)
+                n_tiles = sum(1 for t in ve.tiles_needed(size) if t.level is not None)
+                self.assertIn(f"ok: {size} entries (raw: not checked as pbr records) in {n_bundles} entry "
+                              f"bundle{'' if n_bundles == 1 else 's'} and {n_tiles} hash tile", proc.stdout)
+                if size == 65_836:
+                    self.assertEqual((n_bundles, n_tiles), (258, 258 + 2 + 1))
+        d = os.path.join(self.tmp, "size65836")
+        for rel, offset, reason in [
+            ("tile/2/000.p/1", 31, "hash 0 (the tree's level-16 node 0) is not the hash recomputed from the entries"),
+            ("tile/1/001.p/1", 0, "hash 0 (the tree's level-8 node 256) is not the hash recomputed"),
+            ("tile/1/000", 32 * 200, "hash 200 (the tree's level-8 node 200) is not the hash recomputed"),
+            ("tile/0/100", 32 * 17, "hash 17 (the tree's level-0 node 25617) is not the hash recomputed"),
+            ("tile/1/000.p/1", 3, "hash 0 (the tree's level-8 node 0) is not the tree's (as in tile/1/000)"),
+            ("tile/entries/000.p/70", 100, "is not the tree's (as in tile/entries/000): a bundle left from an "
+                                           "earlier size must agree with the tree"),
+            ("tile/entries/100", 7, "does not hash to hash 1 of tile/0/100, and the entries' Merkle root is not the "
+                                    "checkpoint's"),
+        ]:
+            with self.subTest(flipped=rel):
+                flip(os.path.join(d, rel), offset)
+                try:
+                    proc = run_here("tiles", d, *RAW_ARGS)
+                finally:
+                    flip(os.path.join(d, rel), offset)
+                self.assert_fails(proc, reason)
+                self.assertTrue(proc.stderr.startswith(f"{os.path.join(d, rel)}: "), proc.stderr)
+        self.assert_ok(run_here("tiles", d, *RAW_ARGS))
+        d = os.path.join(self.tmp, "size0")
+        self.assertFalse(os.path.exists(os.path.join(d, "tile")))
+        write_tree(d, {"tile/entries/000.p/1": b"\0\0"})
+        self.assert_fails(run_here("tiles", d, *RAW_ARGS), "tile/entries/000.p/1: beyond the checkpoint's tree")
+
+    def test_too_long_entry_cannot_be_framed(self) -> None:
+        """A u16 length frames at most 65,535 bytes: a longer entry is read as a short one and the rest
+        as garbage, so its tree cannot verify."""
+        entries = [b"a" * 65_535, b"b"]
+        d = os.path.join(self.tmp, "long")
+        make_tree(d, entries, raw_note(entries))
+        self.assert_ok(run_here("tiles", d, *RAW_ARGS))
+        with open(os.path.join(d, "tile/entries/000.p/2"), "wb") as f:
+            f.write((65_536 % 65_536).to_bytes(2, "big") + b"a" * 65_536 + b"\0\1b")
+        self.assert_fails(run_here("tiles", d, *RAW_ARGS), "tile/entries/000.p/2: ")
+
+    # ---- pbr records
+
+    def pbr_tree(self, records: list[bytes], note: str | None = None) -> str:
+        self.count += 1
+        d = os.path.join(self.tmp, f"pbr{self.count}")
+        make_tree(d, records, note if note is not None else mk.checkpoint_for(records))
+        return d
+
+    def test_pbr_records(self) -> None:
+        records = mk.make_records(300)
+        proc = run_here("tiles", self.pbr_tree(records), *POLICY_ARGS)
+        self.assert_ok(proc)
+        _, chains, root = mk.tree_heads(records)
+        self.assertIn(f"ok: 300 records in 2 entry bundles and 3 hash tiles (0 earlier partial tiles agreeing), "
+                      f"origin {mk.ORIGIN}, root {root.hex()}, chain head {chains[-1].hex()}, checkpoint signed by "
+                      f"log key {LOG_LABEL}, cosigned by alice-witness, bob-witness", proc.stdout)
+        export = run_here("export", self.write("".join(x + "\n" for x in mk.export_lines(
+            records, mk.checkpoint_for(records), VKEYS))), *POLICY_ARGS)
+        self.assertEqual(export.stdout.split(", checkpoint")[0].split(", origin")[1],
+                         proc.stdout.split(", checkpoint")[0].split(", origin")[1])
+        self.assert_ok(run_here("tiles", self.pbr_tree(records), *KEY_ARGS))
+        self.assert_ok(run_here("tiles", self.pbr_tree(records), *POLICY_ARGS, "--raw-entries"))
+
+    def test_pbr_records_that_are_refused(self) -> None:
+        """Each tree is consistent and its checkpoint genuine: only the record is wrong."""
+        records = mk.make_records(260)
+        alice = PARTIES[0][1]
+        event = mk.event_bytes_of(records[258])
+        bad_sig = bytearray(records[258])
+        bad_sig[-32] ^= 1  # the low byte of S: S stays canonical
+        cases = [
+            ("a signature that does not verify", 258, bytes(bad_sig),
+             "tile/entries/001.p/4: entry 2 (seq 258): event signature: signature does not verify"),
+            ("an event that does not decode", 258, mk.sign_event(alice, event + b"\0"),
+             "entry 2 (seq 258): event_bytes does not decode (format.md §8): 1 trailing bytes"),
+            ("bob's event signed with alice's key", 1, mk.sign_event(alice, mk.event_bytes_of(records[1])),
+             "tile/entries/000: entry 1 (seq 1): signed by 'bob' with the key that signed 'alice'"),
+            ("an event signed with the log key", 7, mk.sign_event(LOG[1], mk.event_bytes_of(records[7])),
+             f"entry 7 (seq 7): signed with the public key of {LOG_LABEL}, which your trust input names as a "
+             "log key"),
+            ("format version 2", 100, b"\2" + records[100][1:], "entry 100 (seq 100): format_version 2, expected 1"),
+            ("an empty entry", 0, b"",
+             "tile/entries/000: entry 0 (seq 0): record truncated (0 bytes, header needs 10)"),
+        ]
+        for what, i, record, reason in cases:
+            with self.subTest(what):
+                changed = records[:i] + [record] + records[i + 1:]
+                self.assert_fails(run_here("tiles", self.pbr_tree(changed), *POLICY_ARGS), reason)
+                self.assert_ok(run_here("tiles", self.pbr_tree(changed), *POLICY_ARGS, "--raw-entries"))
+        d = self.pbr_tree(records, mk.checkpoint_for(records, wits=WITS[:1]))
+        self.assert_fails(run_here("tiles", d, *POLICY_ARGS), "checkpoint: checkpoint does not meet the quorum")
+        self.assert_fails(run_here("tiles", d, *POLICY_ARGS, "--raw-entries"), "does not meet the quorum")
+
+    def test_usage(self) -> None:
+        self.assertEqual(run_here("tiles", self.tmp).returncode, 2)  # no trust input
+        self.assertEqual(run_here("export", self.tmp, *POLICY_ARGS, "--raw-entries").returncode, 2)
+        help_text = run("tiles", "--help").stdout
+        self.assertIn("--raw-entries", help_text)
+        self.assertIn("other logs' tiles", " ".join(help_text.split()))
+
+
+def pos_99(bundle: bytes) -> int:
+    pos = 0
+    for _ in range(99):
+        pos += 2 + int.from_bytes(bundle[pos:pos + 2], "big")
+    return pos
+
+
+class FreshTileExportTests(Base):
+    """`pbr demo D` and `pbr --ledger D export --tiles T` with the binary built from this tree
+    (`cargo build -p pbr-cli`; PBR_BIN overrides the path), checked under D/demo-keys/policy."""
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        if not os.access(PBR_BIN, os.X_OK):
+            raise unittest.SkipTest(f"no pbr binary at {PBR_BIN}: run `cargo build -p pbr-cli` (or set PBR_BIN)")
+        cls._work = tempfile.TemporaryDirectory()
+        cls.ledger = os.path.join(cls._work.name, "D")
+        cls.tiles = os.path.join(cls._work.name, "T")
+        for args in (["demo", cls.ledger], ["--ledger", cls.ledger, "export", "--tiles", cls.tiles]):
+            subprocess.run([PBR_BIN, *args], check=True, capture_output=True)
+        cls.policy = ["--policy", os.path.join(cls.ledger, "demo-keys", "policy")]
+
+    @classmethod
+    def tearDownClass(cls) -> None:
+        cls._work.cleanup()
+
+    def test_genuine_tiles_pass(self) -> None:
+        proc = run("tiles", self.tiles, *self.policy)
+        self.assert_ok(proc)
+        self.assertIn("in 3 entry bundles and 4 hash tiles", proc.stdout)
+        self.assertIn("cosigned by aalborg-jobcenter, fokus-provider (quorum all of (aalborg-jobcenter, "
+                      "fokus-provider) met)", proc.stdout)
+        with open(os.path.join(self.tiles, "checkpoint"), encoding="utf-8") as f:
+            size = ve.parse_checkpoint(f.read()).size
+        self.assertEqual(sorted(t.path for t in ve.tiles_needed(size)),
+                         sorted(os.path.relpath(os.path.join(p, n), self.tiles).replace(os.sep, "/")
+                                for p, _, ns in os.walk(os.path.join(self.tiles, "tile")) for n in ns))
+        export = os.path.join(self.tmp, "export.jsonl")
+        subprocess.run([PBR_BIN, "--ledger", self.ledger, "export", "--out", export], check=True, capture_output=True)
+        ex = run_here("export", export, *self.policy)
+        self.assert_ok(ex)  # the same records, root and chain head as the export
+        self.assertEqual(ex.stdout.split(", origin")[1], proc.stdout.split(", origin")[1])
+
+    def test_earlier_partial_tiles_that_agree_pass(self) -> None:
+        d = writable_copy(self.tiles, os.path.join(self.tmp, "t"))
+        with open(f"{d}/tile/0/000", "rb") as f:
+            level0 = f.read()
+        with open(f"{d}/tile/entries/000", "rb") as f:
+            bundle = f.read()
+        pos = 0
+        for _ in range(100):
+            pos += 2 + int.from_bytes(bundle[pos:pos + 2], "big")
+        write_tree(d, {"tile/0/000.p/100": level0[:3200], "tile/entries/000.p/100": bundle[:pos]})
+        proc = run_here("tiles", d, *self.policy)
+        self.assert_ok(proc)
+        self.assertIn("(2 earlier partial tiles agreeing)", proc.stdout)
+        write_tree(d, {"tile/entries/000.p/99": bundle[:pos]})  # 100 entries where 99 belong
+        self.assert_fails(run_here("tiles", d, *self.policy),
+                          f"{d}/tile/entries/000.p/99: {pos - pos_99(bundle)} trailing bytes after the 99 entries")
+
+    def test_tampered_tiles_fail(self) -> None:
+        def swap_two_records(d: str) -> None:  # every tile recomputed, the checkpoint kept
+            with open(f"{d}/tile/entries/000", "rb") as f:
+                data = f.read()
+            records, pos = [], 0
+            while pos < len(data):
+                n = int.from_bytes(data[pos:pos + 2], "big")
+                records.append(data[pos + 2:pos + 2 + n])
+                pos += 2 + n
+            records[3], records[4] = records[4], records[3]
+            rest = []
+            for rel in ("tile/entries/001", "tile/entries/002.p/106"):
+                with open(f"{d}/{rel}", "rb") as f:
+                    data = f.read()
+                pos = 0
+                while pos < len(data):
+                    n = int.from_bytes(data[pos:pos + 2], "big")
+                    rest.append(data[pos + 2:pos + 2 + n])
+                    pos += 2 + n
+            write_tree(d, spec_tiles(records + rest, len(records + rest)))
+
+        cases: list[tuple[str, Any, str]] = [
+            ("a flipped byte in a bundle", lambda d: flip(f"{d}/tile/entries/001", 5000), "tile/entries/001: entry "),
+            ("a flipped byte in a hash tile", lambda d: flip(f"{d}/tile/0/001", 32 * 156),
+             "tile/0/001: hash 156 (the tree's level-0 node 412) is not the hash recomputed from the entries"),
+            ("a flipped byte in the level-1 tile", lambda d: flip(f"{d}/tile/1/000.p/2", 40),
+             "tile/1/000.p/2: hash 1 (the tree's level-8 node 1) is not the hash recomputed from the entries"),
+            ("a dropped tile", lambda d: os.remove(f"{d}/tile/1/000.p/2"),
+             "tile/1/000.p/2: missing: a client of the tree of size 618 needs this partial (width 2) hash tile"),
+            ("a truncated bundle", lambda d: os.truncate(f"{d}/tile/entries/002.p/106",
+                                                         os.path.getsize(f"{d}/tile/entries/002.p/106") - 1),
+             "tile/entries/002.p/106: truncated: entry 105 (index 617)"),
+            ("a stray file", lambda d: write_tree(d, {"tile/0/notes.txt": b"x"}),
+             "tile/0/notes.txt: not a valid C2SP tile path"),
+            ("a tile beyond the tree", lambda d: write_tree(d, {"tile/0/002": bytes(8192)}),
+             "tile/0/002: beyond the checkpoint's tree"),
+            ("an earlier partial tile that disagrees", lambda d: write_tree(
+                d, {"tile/0/001.p/9": read_bytes(f"{d}/tile/0/000")[:288]}),
+             "tile/0/001.p/9: hash 0 (the tree's level-0 node 256) is not the tree's (as in tile/0/001)"),
+            ("two records swapped, every tile recomputed", swap_two_records,
+             "tile/entries: the Merkle root of the 618 entries, "),
+        ]
+        for what, tamper, reason in cases:
+            with self.subTest(what):
+                d = writable_copy(self.tiles, os.path.join(self.tmp, f"t{self.count}"))
+                self.count += 1
+                tamper(d)
+                self.assert_fails(run_here("tiles", d, *self.policy), os.path.join(d, reason))
 
 
 if __name__ == "__main__":

@@ -8,13 +8,15 @@ Implements docs/format.md (format 2, from DESIGN §3 "Fixed points") without usi
   §4 keys (C2SP vkeys of type 0x01 and 0x04), checkpoints (C2SP tlog-checkpoint signed notes,
   three body lines, no extension lines), cosignatures (C2SP tlog-cosignature, cosignature/v1)
   and trust (C2SP tlog-policy), §5 export, §6.1 proofs, §6.2 receipts (C2SP tlog-proof),
-  §8 event vocabulary (every export line's `event` must be the decoding of its event bytes).
+  §8 event vocabulary (every export line's `event` must be the decoding of its event bytes),
+  §6.3 tiles (a static C2SP tlog-tiles tree, as `pbr export --tiles DIR` writes it).
 
 Needs only Python 3.11, `hashlib`, `blake3` and `PyNaCl`:
   verify_export.py export FILE.jsonl TRUST [--trust-export-keys]
   verify_export.py inclusion PROOF.json TRUST
   verify_export.py consistency PROOF.json TRUST [--old-checkpoint NOTEFILE]
   verify_export.py receipt RECEIPT TRUST (--record-hex HEX | --leaf-hash HEX)
+  verify_export.py tiles DIR TRUST [--raw-entries]
 where TRUST is the trust input, taken out of band (from the contract the parties signed):
   --policy FILE             a C2SP tlog-policy file (`log`, `witness`, `group`, `quorum` lines), or
   --key VKEY ... [--quorum N]
@@ -23,14 +25,20 @@ where TRUST is the trust input, taken out of band (from the contract the parties
 A checkpoint counts only if a log key of its origin signed it and the quorum of witnesses
 cosigned it. The keys inside an export are a convenience, never trust (--trust-export-keys
 uses them anyway, with a warning).
-Exit 0 with one summary line on stdout, or 1 with one `FILE:LINE: reason` line on stderr
-(a format-1 export is refused the same way); argparse exits 2 on a usage error.
+`tiles` checks DIR/checkpoint against TRUST, every entry bundle up to its size (each entry a pbr
+record whose signature verifies and whose event decodes; --raw-entries, for other logs' tiles, takes
+the entries as opaque bytes), the Merkle root, every hash tile a client of that size needs, and every
+other file under DIR/tile/ (a partial tile left from an earlier size must agree with the tree; a file
+that is no C2SP tile path, or lies beyond the tree, is an error). Files beside DIR/tile/ are ignored.
+Exit 0 with one summary line on stdout, or 1 with one `FILE:LINE: reason` (or `FILE: reason`) line
+on stderr (a format-1 export is refused the same way); argparse exits 2 on a usage error.
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import functools
 import hashlib
 import json
 import os
@@ -179,13 +187,20 @@ def check_point(enc: bytes, what: str) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=1024)
+def check_public_key(pk: bytes) -> str | None:
+    """check_point for a public key, remembered: a log's records come from a few keys, and the
+    small-order test is the slow part of verifying one (pure Python)."""
+    return check_point(pk, "public key")
+
+
 def strict_verify(pk: bytes, msg: bytes, sig: bytes) -> str | None:
     """§1.2 strict verification; returns None if valid, else the reason."""
     if len(pk) != 32 or len(sig) != 64:
         return "bad key or signature length"
     if int.from_bytes(sig[32:], "little") >= L:
         return "signature S is not canonical (S >= L)"
-    reason = check_point(pk, "public key") or check_point(sig[:32], "signature point R")
+    reason = check_public_key(pk) or check_point(sig[:32], "signature point R")
     if reason:
         return reason
     try:  # the cofactorless equation [S]B = R + [k]A, checked by libsodium
@@ -1208,6 +1223,344 @@ def cmd_receipt(path: str, trust: Trust, record_hex: str | None, leaf_hex: str |
             f"root {cp.root.hex()}, checkpoint {signed.summary(policy)}")
 
 
+# ------------------------------------------------------------ §6.3 tiles
+
+TILE_WIDTH = 256  # tlog-tiles: a full tile holds 256 hashes (8,192 bytes), a full bundle 256 entries
+TILE_PATH = re.compile(r"(entries|0|[1-9][0-9]?)/((?:x[0-9]{3}/)*[0-9]{3})(?:\.p/([1-9][0-9]{0,2}))?", re.ASCII)
+TILE_PATH_HELP = "tile/<L>/<N>[.p/<W>] or tile/entries/<N>[.p/<W>], with N written as x001/x234/067"
+
+
+def index_path(n: int) -> str:
+    """tlog-tiles: N in zero-padded three-digit elements, all but the last with an `x`
+    (1234067 -> x001/x234/067); the one canonical spelling, with no leading `x000`."""
+    parts = [f"{n % 1000:03d}"]
+    n //= 1000
+    while n:
+        parts.append(f"x{n % 1000:03d}")
+        n //= 1000
+    return "/".join(reversed(parts))
+
+
+@dataclass(frozen=True)
+class Tile:
+    """A tile of a tlog-tiles tree: an entry bundle (level None) or a hash tile of level L, which
+    holds the tree's level-8·L nodes 256·N .. 256·N + W - 1 (W = 256: a full tile)."""
+
+    level: int | None
+    index: int
+    width: int
+
+    @property
+    def path(self) -> str:
+        """Its path in the tree's directory, e.g. `tile/0/x001/234.p/7`, `tile/entries/000`."""
+        kind = "entries" if self.level is None else str(self.level)
+        part = "" if self.width == TILE_WIDTH else f".p/{self.width}"
+        return f"tile/{kind}/{index_path(self.index)}{part}"
+
+    @property
+    def what(self) -> str:
+        shape = "full" if self.width == TILE_WIDTH else f"partial (width {self.width})"
+        return f"{shape} {'entry bundle' if self.level is None else 'hash tile'}"
+
+
+def parse_tile_path(rel: str) -> Tile | None:
+    """The tile a path under `tile/` names (`0/x001/234.p/7`, `entries/000`), or None when it is
+    no C2SP tile path: L in 0..63 without leading zeros, N canonical, W in 1..255 without leading zeros."""
+    m = TILE_PATH.fullmatch(rel)
+    if m is None:
+        return None
+    kind, n_text, w_text = m.groups()
+    level = None if kind == "entries" else int(kind)
+    if level is not None and level > 63:
+        return None
+    n = int(n_text.replace("x", "").replace("/", ""))
+    width = TILE_WIDTH if w_text is None else int(w_text)
+    if index_path(n) != n_text or w_text is not None and width >= TILE_WIDTH:
+        return None
+    return Tile(level, n, width)
+
+
+def level_count(size: int, level: int | None) -> int:
+    """How many nodes a tree of `size` entries has at tile level L (tree level 8·L): floor(size / 256^L);
+    the entries are level 0's."""
+    return size >> (8 * (level or 0))
+
+
+def tiles_needed(size: int) -> Iterator[Tile]:
+    """The tiles a client of a tree of `size` needs (tlog-tiles): the entry bundles, then for each
+    level 0, 1, ... the full tiles and the rightmost partial tile of floor(size / 256^L) mod 256
+    hashes (none when that is 0), while the level has a node."""
+    for level in (None, *range(64)):
+        count = level_count(size, level)
+        if not count and level is not None:
+            return
+        for n in range(count // TILE_WIDTH):
+            yield Tile(level, n, TILE_WIDTH)
+        if count % TILE_WIDTH:
+            yield Tile(level, count // TILE_WIDTH, count % TILE_WIDTH)
+
+
+def covering_tile(tile: Tile, size: int) -> Tile:
+    """The tile a client of `size` needs for the positions `tile` covers (the full tile of its index,
+    or the level's rightmost partial tile): a tile within the tree is that tile or a prefix of it."""
+    count = level_count(size, tile.level)
+    if tile.index < count // TILE_WIDTH:
+        return Tile(tile.level, tile.index, TILE_WIDTH)
+    return Tile(tile.level, tile.index, count % TILE_WIDTH)
+
+
+class TileTree:
+    """Checks a static tlog-tiles tree (§6.3) in a directory against a checkpoint of `size`.
+
+    Streams: it holds the Merkle frontier (a stack of at most 64 hashes), one entry, per level an
+    open hash-tile file it reads 32 bytes at a time, the listings of the directories it is in, and
+    (for an earlier partial tile) at most two tiles' bytes; never a whole bundle or list of tiles."""
+
+    def __init__(self, root: str, size: int) -> None:
+        self.root, self.size = root, size
+
+    def fail_at(self, rel: str, reason: str) -> NoReturn:
+        raise VerifyError(reason, file=os.path.join(self.root, rel))
+
+    def open(self, rel: str, buffering: int = -1) -> IO[bytes]:
+        try:
+            return open(os.path.join(self.root, rel), "rb", buffering=buffering)
+        except OSError as e:
+            self.fail_at(rel, f"cannot read: {e.strerror or e}")
+
+    def files(self, rel: str = "tile") -> Iterator[str]:
+        """The regular files under tile/, as paths relative to the tree, in name order (one
+        directory's listing at a time); anything else (a symbolic link, a device) is an error."""
+        if rel == "tile":
+            top = os.path.join(self.root, rel)
+            if not os.path.lexists(top):
+                return
+            if os.path.islink(top):
+                self.fail_at(rel, "a symbolic link: a tile tree holds regular files only")
+            if not os.path.isdir(top):
+                self.fail_at(rel, "not a directory")
+        try:
+            with os.scandir(os.path.join(self.root, rel)) as it:
+                items = sorted((e.name, e.is_symlink(), e.is_dir(follow_symlinks=False),
+                                e.is_file(follow_symlinks=False)) for e in it)
+        except OSError as e:
+            self.fail_at(rel, f"cannot list: {e.strerror or e}")
+        for name, link, is_dir, is_file in items:
+            sub = f"{rel}/{name}"
+            if link:
+                self.fail_at(sub, "a symbolic link: a tile tree holds regular files only")
+            if is_dir:
+                yield from self.files(sub)
+            elif is_file:
+                yield sub
+            else:
+                self.fail_at(sub, "not a regular file: a tile tree holds regular files only")
+
+    def tile_of(self, rel: str) -> Tile:
+        """The tile a file under tile/ is; an error for a path that is no C2SP tile path, a tile
+        beyond the tree, or a hash tile whose length is not 32 bytes a hash."""
+        tile = parse_tile_path(rel[len("tile/"):])
+        if tile is None:
+            self.fail_at(rel, f"not a valid C2SP tile path ({TILE_PATH_HELP})")
+        count = level_count(self.size, tile.level)
+        first, end = tile.index * TILE_WIDTH, tile.index * TILE_WIDTH + tile.width
+        if end > count:
+            what = ("entries" if tile.level is None else f"the tree's level-{8 * tile.level} nodes")
+            self.fail_at(rel, f"beyond the checkpoint's tree: this {tile.what} covers {what} "
+                              f"{first}..{end - 1}, and the tree of size {self.size} has {count}")
+        if tile.level is not None:
+            length = os.stat(os.path.join(self.root, rel)).st_size
+            if length != 32 * tile.width:
+                self.fail_at(rel, f"{length} bytes: a {tile.what} is {32 * tile.width} bytes "
+                                  f"({tile.width} hashes of 32 bytes)")
+        return tile
+
+    def entries(self, tile: Tile) -> Iterator[bytes]:
+        """The entries of a bundle, streamed: `u16 BE length ‖ bytes` each, exactly `width` of
+        them (256 in a full bundle), nothing after them."""
+        with self.open(tile.path) as f:
+            for k in range(tile.width):
+                head = f.read(2)
+                if len(head) < 2:
+                    self.fail_at(tile.path, f"truncated: the bundle ends after {k} entries"
+                                            f"{' and 1 byte' if head else ''}, a {tile.what} holds {tile.width}")
+                n = int.from_bytes(head, "big")
+                data = f.read(n)
+                if len(data) < n:
+                    self.fail_at(tile.path, f"truncated: entry {k} (index {tile.index * TILE_WIDTH + k}) "
+                                            f"has the length {n}, and {len(data)} bytes follow")
+                yield data
+            rest = len(f.read(1 << 16))
+            if rest:
+                self.fail_at(tile.path, f"{rest}{'+' if rest == 1 << 16 else ''} trailing "
+                                        f"byte{'' if rest == 1 else 's'} after the {tile.width} entries "
+                                        f"of this {tile.what}")
+
+
+def cmd_tiles(root: str, trust: Trust, raw: bool) -> str:
+    """§6.3: a static C2SP tlog-tiles tree, as `pbr export --tiles DIR` writes it.
+
+    1. `checkpoint` is a checkpoint (§4.2) that counts under the trust input (§4.4);
+    2. every file under tile/ is a C2SP tile path within the checkpoint's tree (hash tiles 32
+       bytes a hash), and every tile a client of that size needs is there;
+    3. the entry bundles up to the size, streamed in order, parse (u16 BE length ‖ entry, 256 in a
+       full bundle, W in `.p/W`, no trailing bytes); each entry is a pbr record (§1.1) whose
+       signature verifies (§1.2) and whose event decodes (§8), unless `raw` (another log's tiles);
+    4. the Merkle root of the entries is the checkpoint's root, and every needed hash tile holds
+       the hashes recomputed from the entries;
+    5. every other tile (a partial tile left from an earlier size) is a prefix of the needed tile
+       that covers its positions, that is, it agrees with the tree.
+    When the root differs, the first entry whose leaf hash differs from its level-0 tile is named
+    (the bundle, not the tile, is then wrong: the signed checkpoint decides)."""
+    policy = trust.policy()
+    tree = TileTree(root, 0)
+    with tree.open("checkpoint") as f:
+        data = f.read(MAX_NOTE + 1)
+    try:
+        if len(data) > MAX_NOTE:
+            fail(f"checkpoint is larger than {MAX_NOTE} bytes")
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            fail("checkpoint is not valid UTF-8")
+        cp = parse_checkpoint(text)
+        signed = check_checkpoint(cp, policy)
+    except VerifyError as e:
+        e.file = os.path.join(root, "checkpoint")
+        raise
+    tree.size = size = cp.size
+
+    # 2. the files: names, extent and lengths first (no content is read)
+    for rel in tree.files():
+        tree.tile_of(rel)
+    bundles = hash_tiles = 0
+    for tile in tiles_needed(size):
+        if not os.path.isfile(os.path.join(root, tile.path)):
+            tree.fail_at(tile.path, f"missing: a client of the tree of size {size} needs this {tile.what}")
+        if tile.level is None:
+            bundles += 1
+        else:
+            hash_tiles += 1
+
+    # 3, 4. stream the entries; compare each level-8·L node, as it completes, with its tile
+    readers: dict[int, tuple[int, IO[bytes], str]] = {}  # level -> (tile index, open file, its path)
+    mismatch: tuple[str, int, int, int] | None = None  # the first (tile path, position, level, node) that differs
+    leaf_mismatch: tuple[int, str] | None = None  # the first entry whose leaf hash its level-0 tile lacks
+
+    def compare(level: int, j: int, h: bytes) -> None:
+        nonlocal mismatch, leaf_mismatch
+        n, k = divmod(j, TILE_WIDTH)
+        cur = readers.get(level)
+        if cur is None or cur[0] != n:
+            if cur is not None:
+                cur[1].close()
+            path = covering_tile(Tile(level, n, 1), size).path
+            cur = readers[level] = (n, tree.open(path, buffering=0), path)
+        if cur[1].read(32) != h:
+            if mismatch is None:
+                mismatch = (cur[2], k, level, j)
+            if level == 0 and leaf_mismatch is None:
+                leaf_mismatch = (j, cur[2])
+
+    policy_keys = {vk.pk: vk for vk in policy.keys()}
+    signers: dict[bytes, tuple[str, int]] = {}  # event public key -> (its author, first seq)
+    stack: list[bytes] = []
+    chain = ZERO32
+    try:
+        for bundle in (t for t in tiles_needed(size) if t.level is None):
+            for k, entry in enumerate(tree.entries(bundle)):
+                i = bundle.index * TILE_WIDTH + k
+                if not raw:
+                    check_tile_record(tree, bundle.path, k, i, entry, policy_keys, signers)
+                    chain = chain_hash(chain, entry)
+                h = leaf_hash(entry)
+                compare(0, i, h)
+                height, j = 0, i
+                while j & 1:
+                    h = node_hash(stack.pop(), h)
+                    j >>= 1
+                    height += 1
+                    if height % 8 == 0:
+                        compare(height // 8, ((i + 1) >> height) - 1, h)
+                stack.append(h)
+    finally:
+        for _, f, _ in readers.values():
+            f.close()
+    tree_root = stack_root(stack)
+    if tree_root != cp.root:
+        if leaf_mismatch is not None:
+            i, tile_path = leaf_mismatch
+            tree.fail_at(covering_tile(Tile(None, i // TILE_WIDTH, 1), size).path,
+                         f"entry {i % TILE_WIDTH} (index {i}) does not hash to hash {i % TILE_WIDTH} of {tile_path}, "
+                         f"and the entries' Merkle root is not the checkpoint's: the entry is not the log's")
+        tree.fail_at("tile/entries", f"the Merkle root of the {size} entries, {tree_root.hex()}, is not "
+                                     f"the checkpoint's root {cp.root.hex()}")
+    if mismatch is not None:
+        path, k, level, j = mismatch
+        tree.fail_at(path, f"hash {k} (the tree's level-{8 * level} node {j}) is not the hash "
+                           f"recomputed from the entries")
+
+    # 5. the other tiles: each a prefix of the needed tile that covers its positions
+    earlier = 0
+    for rel in tree.files():
+        tile = tree.tile_of(rel)
+        cover = covering_tile(tile, size)
+        if cover == tile:
+            continue
+        earlier += 1
+        if tile.level is not None:
+            with tree.open(rel) as f, tree.open(cover.path) as g:
+                mine, theirs = f.read(32 * tile.width), g.read(32 * tile.width)
+            if mine != theirs:
+                k = next(k for k in range(tile.width) if mine[32 * k:32 * k + 32] != theirs[32 * k:32 * k + 32])
+                tree.fail_at(rel, f"hash {k} (the tree's level-{8 * tile.level} node {tile.index * TILE_WIDTH + k}) "
+                                  f"is not the tree's (as in {cover.path}): a tile left from an earlier size "
+                                  f"must agree with the tree")
+        else:
+            theirs_it = tree.entries(cover)
+            try:
+                for k, mine_entry in enumerate(tree.entries(tile)):
+                    if mine_entry != next(theirs_it):
+                        tree.fail_at(rel, f"entry {k} (index {tile.index * TILE_WIDTH + k}) is not the tree's "
+                                          f"(as in {cover.path}): a bundle left from an earlier size must agree "
+                                          f"with the tree")
+            finally:
+                theirs_it.close()
+
+    what = ("entries (raw: not checked as pbr records)" if raw else "records")
+    plural = lambda n, word: f"{n} {word}{'' if n == 1 else 's'}"  # noqa: E731
+    chain_text = "" if raw else f", chain head {chain.hex()}"
+    return (f"ok: {size} {what} in {plural(bundles, 'entry bundle')} and {plural(hash_tiles, 'hash tile')}"
+            f" ({plural(earlier, 'earlier partial tile')} agreeing), origin {cp.origin}, root {tree_root.hex()}"
+            f"{chain_text}, checkpoint {signed.summary(policy)}")
+
+
+def check_tile_record(tree: TileTree, path: str, k: int, seq: int, entry: bytes,
+                      policy_keys: dict[bytes, VKey], signers: dict[bytes, tuple[str, int]]) -> None:
+    """A bundle's entry is a pbr record (§1.1) whose signature verifies (§1.2) and whose event
+    decodes (§8); its key serves one party and is no log or witness key (DESIGN §3), as in §5."""
+    where = f"entry {k} (seq {seq})"
+    parsed = parse_record(entry)
+    if isinstance(parsed, str):
+        tree.fail_at(path, f"{where}: {parsed}")
+    event_bytes, pk, sig = parsed
+    reason = strict_verify(pk, EVENT_PREFIX + event_bytes, sig)
+    if reason:
+        tree.fail_at(path, f"{where}: event signature: {reason}")
+    try:
+        author = decode_event(event_bytes)["author"]
+    except VerifyError as e:
+        tree.fail_at(path, f"{where}: event_bytes does not decode (format.md §8): {e.reason}")
+    first = signers.setdefault(pk, (author, seq))
+    if first[0] != author:
+        tree.fail_at(path, f"{where}: signed by {author!r} with the key that signed {first[0]!r}'s record "
+                           f"at seq {first[1]}: a key serves one party only")
+    if pk in policy_keys:
+        vk = policy_keys[pk]
+        tree.fail_at(path, f"{where}: signed with the public key of {vk.label}, which your trust input names "
+                           f"as a {'log' if vk.kind == LOG_KEY else 'witness'} key: a key serves one use only")
+
+
 # ------------------------------------------------------------------ CLI
 
 TRUST_HELP = ("The trust input, taken out of band (from the contract the parties signed): --policy FILE, "
@@ -1266,6 +1619,22 @@ def main(argv: list[str] | None = None) -> int:
     leaf.add_argument("--record-hex", metavar="HEX", help="the record the receipt is for (its layout and "
                       "signature are checked, and its leaf hash computed)")
     leaf.add_argument("--leaf-hash", metavar="HEX", help="or only the leaf hash, SHA-256(0x00 || record)")
+    til = sub.add_parser(
+        "tiles", help="verify a static C2SP tlog-tiles tree (format.md §6.3), as `pbr export --tiles DIR` writes it",
+        description="Verify DIR/checkpoint against the trust input, then the tree under DIR/tile/: every entry "
+                    "bundle up to the checkpoint's size parses (u16 big-endian length and entry, 256 entries in a "
+                    "full bundle, W in a .p/W one, nothing after them) and each entry is a pbr record whose "
+                    "signature verifies and whose event decodes; the entries' Merkle root is the checkpoint's; "
+                    "every hash tile a client of that size needs (the full tiles and the rightmost partial tile "
+                    "of each level) holds the hashes recomputed from the entries; every other tile (a partial "
+                    "tile left from an earlier size) agrees with the tree; a file under DIR/tile/ that is no "
+                    "C2SP tile path, or lies beyond the tree, is an error. Streams the bundles.")
+    til.add_argument("file", metavar="DIR", help="the directory holding `checkpoint` and `tile/`")
+    add_trust_args(til)
+    til.add_argument("--raw-entries", action="store_true",
+                     help="for other logs' tiles (e.g. tessera's test log): take the entries as opaque bytes "
+                          "and skip the pbr record, signature and event checks; the checkpoint, the entry "
+                          "bundles' framing, the Merkle root and every tile are still checked")
     args = ap.parse_args(argv)
     trust_export = args.cmd == "export" and args.trust_export_keys
     if trust_export and args.policy is not None:
@@ -1278,6 +1647,8 @@ def main(argv: list[str] | None = None) -> int:
             summary = cmd_inclusion(args.file, trust)
         elif args.cmd == "receipt":
             summary = cmd_receipt(args.file, trust, args.record_hex, args.leaf_hash)
+        elif args.cmd == "tiles":
+            summary = cmd_tiles(args.file, trust, args.raw_entries)
         else:
             summary = cmd_consistency(args.file, trust, args.old_checkpoint)
     except VerifyError as e:
