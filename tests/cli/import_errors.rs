@@ -29,7 +29,8 @@ fn base() -> (tempfile::TempDir, String, Vec<String>) {
             .unwrap()
             .to_owned(),
     );
-    pbr_ok(&["init", &ledger]);
+    // Scenario A's terms name their log, test/a: only a ledger of that origin takes them.
+    pbr_ok(&["init", &ledger, "--origin", "test/a"]);
     let terms = repo.join("tests/scenarios/a/contract.toml");
     pbr_ok(&[
         "--ledger",

@@ -42,6 +42,41 @@ fn scenario_ledger(
     (dir, ledger, keys)
 }
 
+/// Every scenario's terms name the log of the ledger [`scenario_ledger`] makes, `test/<s>`,
+/// with the tests' log key of that origin, and give each party of the quorum the tests'
+/// witness key, so that the checkpoints the tests sign and cosign count for the contract;
+/// every party's event key is its demo key, whose file the tests hand to `pbr`.
+#[test]
+fn every_scenario_names_its_log_and_the_tests_keys() {
+    let vkey = |key: pbr_ledger::SignerKey| key.verifier_key().to_string();
+    for scenario in ["a", "b", "c", "c-loss", "d"] {
+        let path = repo().join(format!("tests/scenarios/{scenario}/contract.toml"));
+        let text = std::fs::read_to_string(&path).unwrap();
+        let terms = pbr_core::terms::parse(scenario, &text).unwrap();
+        let origin = format!("test/{scenario}");
+        let log = terms.log.as_ref().expect("the terms name [log]");
+        assert_eq!(log.origin, origin);
+        assert_eq!(
+            log.key,
+            vkey(crate::support::log_key(&origin)),
+            "{scenario}"
+        );
+        let quorum = &terms.checkpoint.as_ref().expect("a quorum").quorum;
+        for party in &terms.parties {
+            let id = party.id.as_str();
+            assert_eq!(
+                party.key,
+                vkey(pbr_ledger::sample::demo_key(id)),
+                "{scenario} {id}"
+            );
+            let expected = quorum
+                .contains(&party.id)
+                .then(|| vkey(crate::support::witness_key(id)));
+            assert_eq!(party.witness_key, expected, "{scenario} {id}");
+        }
+    }
+}
+
 /// Every event of the ledger by id, with its seq, as `pbr log --json` prints them.
 pub(crate) fn logged_by_id(ledger: &str) -> BTreeMap<String, (u64, serde_json::Value)> {
     pbr_ok(&["--ledger", ledger, "log", "--json"])

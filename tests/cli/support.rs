@@ -76,6 +76,14 @@ pub(crate) fn log_key(origin: &str) -> SignerKey {
     SignerKey::from_seed(origin, seed).expect("test origins are valid key names")
 }
 
+/// The witness key of `party`, `<party>-witness`, derived from the party's id as the demo
+/// derives its witnesses' keys ([`sample::demo_witness_key`]), so that every run cosigns the
+/// same bytes: the `witness-key` of each quorum party in `tests/scenarios/*/contract.toml`.
+/// Tests only: the seed is public.
+pub(crate) fn witness_key(party: &str) -> SignerKey {
+    sample::demo_witness_key(party)
+}
+
 /// Writes the private key `key` to `DIR/<name>.key` (a `/` of an origin made `_`, as
 /// `pbr demo` names the log key's file) and returns the path.
 pub(crate) fn key_file(dir: &Path, key: &SignerKey) -> String {
@@ -123,13 +131,14 @@ pub(crate) fn checkpoint(ledger: &str, origin: &str, witnesses: &[&str]) -> Stri
     note
 }
 
-/// Has the witness of `party` ([`sample::demo_witness_key`]) cosign the latest checkpoint of
-/// `ledger` (`pbr witness cosign`, at [`COSIGN_TIME`]), which it does only if a consistency
-/// proof shows it extends the last size it cosigned. A ledger of another origin than the
-/// demo's is taken to have terms without `[log]`, so the log key of its `origin` is given
-/// with `--log-key`; the demo's witnesses find it in the terms. Returns the cosigned note.
+/// Has the witness of `party` ([`witness_key`]) cosign the latest checkpoint of `ledger`
+/// (`pbr witness cosign`, at [`COSIGN_TIME`]), which it does only if a consistency proof
+/// shows it extends the last size it cosigned. For a ledger of another origin than the
+/// demo's, the log key of its `origin` is given with `--log-key`, so that a ledger holding
+/// no terms yet (or a migrated one, whose terms name no `[log]`) is cosigned too; the demo's
+/// witnesses find it in the terms. Returns the cosigned note.
 pub(crate) fn cosign(ledger: &str, origin: &str, party: &str) -> String {
-    let witness = sample::demo_witness_key(party);
+    let witness = witness_key(party);
     let state = witness_state(Path::new(ledger), witness.name());
     let key = key_file(&keys_dir(ledger), &witness);
     let log_vkey = log_key(origin).verifier_key().to_string();
