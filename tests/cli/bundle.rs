@@ -616,10 +616,8 @@ fn a_participant_bundle_follows_claims_decisions_and_disputes() {
     );
     assert!(!out.exists());
 
-    // Scenario A's terms name no log and no witness keys, so no quorum could be met: amend
-    // them to name the log and the quorum parties' witness keys, then have the log key sign
-    // and both witnesses cosign.
-    amend_to_name_the_log(&ledger, dir.path(), "a", &keys["dwp"], &["dwp", "investor"]);
+    // Scenario A's terms name its log, test/a, and the quorum parties' witness keys: the log
+    // key signs and both witnesses cosign.
     crate::support::checkpoint(&ledger, "test/a", &["dwp", "investor"]);
     pbr_ok(&[
         "--ledger",
@@ -631,7 +629,7 @@ fn a_participant_bundle_follows_claims_decisions_and_disputes() {
         out_text,
     ]);
     let trusted: Vec<String> = std::iter::once(crate::support::log_key("test/a"))
-        .chain(["dwp", "investor"].map(sample::demo_witness_key))
+        .chain(["dwp", "investor"].map(crate::support::witness_key))
         .map(|key| key.verifier_key().to_string())
         .collect();
     let run = verify(&out, &trusted, true);
@@ -691,59 +689,6 @@ fn a_participant_bundle_follows_claims_decisions_and_disputes() {
     ]);
     let run = verify(&q4, &trusted, false);
     assert_eq!(run.code, 0, "{}", run.stderr);
-}
-
-/// Amends the terms of `scenario` (registered as they are in `tests/scenarios/`, without
-/// `[log]`) to name the ledger's log, `test/<scenario>`, with its test log key, and to give
-/// each party of `witnesses` its witness key ([`sample::demo_witness_key`]), effective after
-/// the 2013 statements; `key` is the commissioner's key file.
-fn amend_to_name_the_log(ledger: &str, dir: &Path, scenario: &str, key: &str, witnesses: &[&str]) {
-    let path = crate::scenarios::repo().join(format!("tests/scenarios/{scenario}/contract.toml"));
-    let terms = std::fs::read_to_string(path).unwrap();
-    let origin = format!("test/{scenario}");
-    let log = crate::support::log_key(&origin).verifier_key();
-    let mut amended = String::new();
-    let mut party = None;
-    for line in terms.lines() {
-        if line == "[[parties]]" && !amended.contains("[log]") {
-            amended.push_str(&format!(
-                "[log]\norigin = \"{origin}\"\nkey = \"{log}\"\n\n"
-            ));
-        }
-        amended.push_str(line);
-        amended.push('\n');
-        if let Some(id) = line
-            .strip_prefix("id = \"")
-            .and_then(|rest| rest.strip_suffix('"'))
-        {
-            party = Some(id.to_owned());
-        }
-        if line.starts_with("key = \"")
-            && let Some(id) = party.take()
-            && witnesses.contains(&id.as_str())
-        {
-            let witness = sample::demo_witness_key(&id).verifier_key();
-            amended.push_str(&format!("witness-key = \"{witness}\"\n"));
-        }
-    }
-    assert_eq!(
-        amended.matches("witness-key").count(),
-        witnesses.len(),
-        "{amended}"
-    );
-    let file = dir.join("amended.toml");
-    std::fs::write(&file, amended).unwrap();
-    pbr_ok(&[
-        "--ledger",
-        ledger,
-        "contract",
-        "amend",
-        file.to_str().unwrap(),
-        "--key",
-        key,
-        "--effective",
-        "2014-01-02",
-    ]);
 }
 
 /// A statement recorded by hash that the log does not reproduce cannot be bundled: the

@@ -113,9 +113,7 @@ fn every_file_an_append_writes_is_synced_before_it_is_acknowledged() {
     let trace = dir.path().join("trace.txt");
     let log = crate::support::log_key("test/c");
     let log_key = crate::support::key_file(dir.path(), &log);
-    let log_vkey = log.verifier_key().to_string();
-    let witness =
-        crate::support::key_file(dir.path(), &pbr_ledger::sample::demo_witness_key("aalborg"));
+    let witness = crate::support::key_file(dir.path(), &crate::support::witness_key("aalborg"));
     let state = dir.path().join("aalborg-witness-state");
     let cases: [(&str, Vec<&str>); 4] = [
         (
@@ -160,8 +158,6 @@ fn every_file_an_append_writes_is_synced_before_it_is_acknowledged() {
                 &witness,
                 "--state",
                 state.to_str().unwrap(),
-                "--log-key",
-                &log_vkey,
                 "--time",
                 "1768435200",
             ],

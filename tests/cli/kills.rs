@@ -185,9 +185,7 @@ fn a_killed_issue_or_checkpoint_leaves_a_ledger_that_verifies() {
     let mut moments = Seeded(0x5eed_0003);
     let log = crate::support::log_key("test/c");
     let log_key = crate::support::key_file(dir.path(), &log);
-    let log_vkey = log.verifier_key().to_string();
-    let witness =
-        crate::support::key_file(dir.path(), &pbr_ledger::sample::demo_witness_key("aalborg"));
+    let witness = crate::support::key_file(dir.path(), &crate::support::witness_key("aalborg"));
     let state = dir.path().join("aalborg-witness-state");
     let cosign = [
         "witness",
@@ -196,8 +194,6 @@ fn a_killed_issue_or_checkpoint_leaves_a_ledger_that_verifies() {
         &witness,
         "--state",
         state.to_str().unwrap(),
-        "--log-key",
-        &log_vkey,
         "--time",
         "1768435200",
     ];
