@@ -23,7 +23,7 @@ fn tomls(dir: &Path) -> Vec<PathBuf> {
 /// The valid samples: `tests/contracts/valid/` and every scenario's contract.
 fn valid_samples() -> Vec<PathBuf> {
     let mut files = tomls(&root().join("tests/contracts/valid"));
-    for scenario in ["a", "b", "c", "d"] {
+    for scenario in ["a", "b", "c", "c-loss", "d"] {
         files.push(root().join(format!("tests/scenarios/{scenario}/contract.toml")));
     }
     files
@@ -177,16 +177,16 @@ fn price_goes_with_an_outcome_of_its_own_only() {
              payee = \"provider\"\npartial-of = \"{of}\"\nfraction = \"1/2\"\n"
         )
     };
-    // The rate card starts on line 23 of the minimal sample.
+    // The rate card starts on line 28 of the minimal sample (after its `[log]`).
     for (card, expected) in [
         (
             format!("{JOB}{}", partial("HALF", "JOB", "price = \"500.00\"\n")),
-            "c.toml:33: outcomes[1].price: a partial outcome takes no price: it is paid at 1/2 \
+            "c.toml:38: outcomes[1].price: a partial outcome takes no price: it is paid at 1/2 \
              of JOB's price",
         ),
         (
             JOB.replace("price = \"1000.01\"\n", ""),
-            "c.toml:23: outcomes[0].price: an outcome needs a price, or partial-of and \
+            "c.toml:28: outcomes[0].price: an outcome needs a price, or partial-of and \
              fraction to be paid at a fraction of another's",
         ),
         (
@@ -195,7 +195,7 @@ fn price_goes_with_an_outcome_of_its_own_only() {
                 partial("HALF", "JOB", ""),
                 partial("QUARTER", "HALF", "")
             ),
-            "c.toml:43: outcomes[2].partial-of: HALF is itself paid at a fraction of another \
+            "c.toml:48: outcomes[2].partial-of: HALF is itself paid at a fraction of another \
              outcome: name the outcome with the price",
         ),
     ] {
