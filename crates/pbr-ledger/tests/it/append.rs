@@ -390,6 +390,82 @@ fn records_signed_elsewhere_are_checked() {
     assert!(reason.contains("not signed with dwp's key"), "{reason}");
 }
 
+/// `terms` without their `[log]` table (its lines up to the next blank one), as terms
+/// registered before format 2 are.
+fn without_log(terms: &str) -> String {
+    let start = terms.find("[log]\n").expect("the terms name [log]");
+    let end = start
+        + terms[start..]
+            .find("\n\n")
+            .expect("a blank line ends [log]")
+        + 2;
+    let stripped = format!("{}{}", &terms[..start], &terms[end..]);
+    assert!(pbr_core::terms::parse("a", &stripped).is_ok(), "{stripped}");
+    stripped
+}
+
+/// Terms this ledger signs must name its log (`[log] origin` = its origin); terms signed
+/// elsewhere without `[log]` (a history made before format 2) are admitted as they are, but
+/// terms of another log never, signed or not.
+#[test]
+fn terms_must_name_this_ledgers_log_unless_they_arrive_signed_without_one() {
+    use crate::support::{SCENARIO_A_ORIGIN, registration, scenario_a_terms};
+    let dwp = pbr_ledger::sample::demo_key("dwp");
+    let signed = |event: &Event| {
+        Input::Signed(pbr_log::Record::sign(event.encode().unwrap(), dwp.signing_key()).unwrap())
+    };
+    let fresh = |origin: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = pbr_ledger::Ledger::create(&dir.path().join("l"), origin).unwrap();
+        (dir, ledger)
+    };
+    let with_log = registration(scenario_a_terms());
+    let without = registration(without_log(&scenario_a_terms()));
+
+    // Of another origin: refused, naming both, whether this ledger signs them or not.
+    let (_dir, mut other) = fresh("test/b");
+    for input in [Input::Event(with_log.clone()), signed(&with_log)] {
+        let reason = refusal(other.append(vec![("terms".into(), input)], &keys(), 1, |_, _| {}));
+        assert_eq!(
+            reason, "the terms are for the log test/a, but this ledger is test/b",
+            "{reason}"
+        );
+    }
+    assert_eq!(other.log().len(), 0);
+
+    // Without [log], for this ledger to sign: refused.
+    let (_dir, mut ledger) = fresh(SCENARIO_A_ORIGIN);
+    let reason = refusal(ledger.append(
+        vec![("terms".into(), Input::Event(without.clone()))],
+        &keys(),
+        1,
+        |_, _| {},
+    ));
+    assert!(
+        reason.contains("the terms name no [log]") && reason.contains("this ledger is test/a"),
+        "{reason}"
+    );
+    assert_eq!(ledger.log().len(), 0);
+
+    // Without [log], already signed (a migrated history): admitted as it is.
+    let report = ledger
+        .append(vec![("terms".into(), signed(&without))], &[], 1, |_, _| {})
+        .unwrap();
+    assert_eq!(report.appended, 1);
+
+    // With this ledger's own [log]: admitted.
+    let (_dir, mut own) = fresh(SCENARIO_A_ORIGIN);
+    let report = own
+        .append(
+            vec![("terms".into(), Input::Event(with_log))],
+            &keys(),
+            1,
+            |_, _| {},
+        )
+        .unwrap();
+    assert_eq!(report.appended, 1);
+}
+
 /// A record signed elsewhere may not say it was recorded ahead of the ledger's clock by more
 /// than the tolerance (docs/validation.md, `recorded-in-the-future`); at the tolerance it is
 /// taken.

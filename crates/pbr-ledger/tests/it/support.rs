@@ -24,12 +24,18 @@ pub(crate) fn pseudonyms() -> PseudonymKey {
         .unwrap()
 }
 
-/// A new ledger holding scenario A's contract and, if `with_events`, its whole import file.
-pub(crate) fn scenario_a(with_events: bool) -> (tempfile::TempDir, Ledger) {
-    let dir = tempfile::tempdir().unwrap();
-    let mut ledger = Ledger::create(&dir.path().join("l"), "test/a").unwrap();
-    let terms = std::fs::read_to_string(repo().join("tests/scenarios/a/contract.toml")).unwrap();
-    let event = Event {
+/// The origin of scenario A's ledger, which its terms name in `[log]`.
+pub(crate) const SCENARIO_A_ORIGIN: &str = "test/a";
+
+/// Scenario A's terms, as `tests/scenarios/a/contract.toml` states them.
+pub(crate) fn scenario_a_terms() -> String {
+    std::fs::read_to_string(repo().join("tests/scenarios/a/contract.toml")).unwrap()
+}
+
+/// dwp's registration of scenario A's contract with `terms`, recorded at 0 (so that a copy
+/// signed elsewhere is never from the future).
+pub(crate) fn registration(terms: String) -> Event {
+    Event {
         contract: "scenario-a".into(),
         participant: None,
         business_date: chrono::NaiveDate::from_ymd_opt(2013, 1, 1).unwrap(),
@@ -40,7 +46,15 @@ pub(crate) fn scenario_a(with_events: bool) -> (tempfile::TempDir, Ledger) {
         author: "dwp".into(),
         recorded_at_micros: 0,
         id: EventId([9; 16]),
-    };
+    }
+}
+
+/// A new ledger of scenario A's origin holding its contract and, if `with_events`, its whole
+/// import file.
+pub(crate) fn scenario_a(with_events: bool) -> (tempfile::TempDir, Ledger) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ledger = Ledger::create(&dir.path().join("l"), SCENARIO_A_ORIGIN).unwrap();
+    let event = registration(scenario_a_terms());
     ledger
         .append(
             vec![("terms".into(), Input::Event(event))],
