@@ -3,6 +3,9 @@
 //! their own citizens' outcomes and splitting company milestones, an operator that claims,
 //! the ESF as funder). In each case the allowed party succeeds, and every other party is
 //! refused with the documented reason code while the ledger stays exactly as it was.
+//!
+//! A ledger's own authority over terms closes the file: it registers only terms that name
+//! its log, and never those of another log.
 
 use std::collections::BTreeMap;
 
@@ -571,4 +574,123 @@ fn registering_a_contract_twice_says_it_is_registered() {
         );
         assert_eq!(fingerprint(&ledger), before);
     }
+}
+
+/// A fresh ledger of `origin` beside dwp's key file; returns (tempdir, ledger, key file).
+fn empty_ledger(origin: &str) -> (tempfile::TempDir, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = dir.path().join("ledger").to_str().unwrap().to_owned();
+    pbr_ok(&["init", &ledger, "--origin", origin]);
+    let key = dir.path().join("dwp.key");
+    std::fs::write(&key, pbr_ledger::sample::demo_key("dwp").to_text()).unwrap();
+    (dir, ledger, key.to_str().unwrap().to_owned())
+}
+
+/// Writes `terms` to `DIR/name` and returns the path.
+fn terms_file(dir: &std::path::Path, name: &str, terms: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, terms).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+/// Scenario A's terms, which name their log, `test/a`.
+fn scenario_a_terms() -> String {
+    std::fs::read_to_string(repo().join("tests/scenarios/a/contract.toml")).unwrap()
+}
+
+/// `pbr contract register TERMS` with dwp's key.
+fn register(ledger: &str, terms: &str, key: &str) -> crate::support::Run {
+    pbr(&[
+        "--ledger", ledger, "contract", "register", terms, "--key", key,
+    ])
+}
+
+/// `pbr contract amend TERMS` with dwp's key, effective 2014-01-01.
+fn amend(ledger: &str, terms: &str, key: &str) -> crate::support::Run {
+    pbr(&[
+        "--ledger",
+        ledger,
+        "contract",
+        "amend",
+        terms,
+        "--key",
+        key,
+        "--effective",
+        "2014-01-01",
+    ])
+}
+
+/// Asserts `run` was refused as input (exit 3) in one line ending with `reason`.
+fn assert_refused(run: &crate::support::Run, reason: &str) {
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    assert!(
+        run.stderr.trim_end().ends_with(reason),
+        "expected …{reason}, got {}",
+        run.stderr
+    );
+}
+
+/// Terms that name `[log]` bind the contract to that log: a ledger of another origin
+/// refuses to register them, or to take them as an amendment, naming both origins, and
+/// records nothing; so the contract's records cannot be replayed into another log.
+#[test]
+fn a_ledger_refuses_terms_of_another_origin() {
+    let terms = scenario_a_terms();
+    let (dir, ledger, key) = empty_ledger("test.example/other");
+    let file = terms_file(dir.path(), "a.toml", &terms);
+    let before = fingerprint(&ledger);
+    assert_refused(
+        &register(&ledger, &file, &key),
+        "a.toml: the terms are for the log test/a, but this ledger is test.example/other",
+    );
+    assert_eq!(fingerprint(&ledger), before);
+    assert_eq!(before.0, 0);
+
+    // In a's own ledger, an amendment naming another log (with that log's key, so the
+    // terms themselves are valid) is refused too.
+    let (dir, ledger, key) = empty_ledger("test/a");
+    let file = terms_file(dir.path(), "a.toml", &terms);
+    assert_eq!(register(&ledger, &file, &key).code, 0);
+    let other = crate::support::log_key("test/b").verifier_key().to_string();
+    let own = crate::support::log_key("test/a").verifier_key().to_string();
+    assert!(terms.contains(&own), "scenario A's terms name its log key");
+    let moved = terms
+        .replace("origin = \"test/a\"", "origin = \"test/b\"")
+        .replace(&own, &other);
+    let moved = terms_file(dir.path(), "moved.toml", &moved);
+    pbr_ok(&["contract", "check", &moved]);
+    let before = fingerprint(&ledger);
+    assert_refused(
+        &amend(&ledger, &moved, &key),
+        "moved.toml: the terms are for the log test/b, but this ledger is test/a",
+    );
+    assert_eq!(fingerprint(&ledger), before);
+}
+
+/// Terms this ledger would sign must name its log: a registration or an amendment without
+/// `[log]` is refused (exit 3) and records nothing. (Terms without `[log]` that arrive
+/// already signed, a history made before format 2, are admitted: `tests/cli/migrate.rs`.)
+#[test]
+fn a_ledger_refuses_terms_without_log_that_it_would_sign() {
+    let terms = scenario_a_terms();
+    let start = terms.find("[log]\n").unwrap();
+    let end = start + terms[start..].find("\n\n").unwrap() + 2;
+    let unbound = format!("{}{}", &terms[..start], &terms[end..]);
+    assert!(!unbound.contains("[log]") && !unbound.contains("test/a+"));
+    let (dir, ledger, key) = empty_ledger("test/a");
+    let file = terms_file(dir.path(), "unbound.toml", &unbound);
+    // The terms are valid: only this ledger's rule refuses them.
+    pbr_ok(&["contract", "check", &file]);
+    let reason = "unbound.toml: the terms name no [log] (the origin and log key of the ledger \
+                  they belong to); this ledger is test/a";
+    assert_refused(&register(&ledger, &file, &key), reason);
+    assert_eq!(fingerprint(&ledger).0, 0);
+
+    // Registered with [log], the contract cannot be amended to terms without it.
+    let bound = terms_file(dir.path(), "a.toml", &terms);
+    assert_eq!(register(&ledger, &bound, &key).code, 0);
+    let before = fingerprint(&ledger);
+    assert_refused(&amend(&ledger, &file, &key), reason);
+    assert_eq!(fingerprint(&ledger), before);
 }

@@ -311,6 +311,83 @@ fn migrate_keeps_the_records_byte_for_byte_and_the_format_one_checkpoints_as_his
     assert!(balances.contains("provider"), "{balances}");
 }
 
+/// A migrated ledger's terms are those registered before format 2, without `[log]`: its
+/// export is admitted as it is, signed, into a new ledger of its origin; but this pbr signs no
+/// terms without `[log]`, so the contract's next terms must name the log (and, with it, the
+/// quorum's witness keys).
+#[test]
+fn a_migrated_history_is_imported_as_signed_and_its_next_terms_must_name_the_log() {
+    let origin = "test.example/format1";
+    let (dir, ledger) = unpack();
+    pbr_ok(&["migrate", &ledger]);
+    crate::support::checkpoint(&ledger, origin, &[]);
+    let export = dir.path().join("migrated.jsonl");
+    let export = export.to_str().unwrap();
+    pbr_ok(&["--ledger", &ledger, "export", "--out", export]);
+    let copy = dir.path().join("copy");
+    let copy = copy.to_str().unwrap();
+    pbr_ok(&["init", copy, "--origin", origin]);
+    let imported: Value =
+        serde_json::from_str(&pbr_ok(&["--ledger", copy, "import", export, "--json"])).unwrap();
+    assert_eq!(imported["appended"], RECORDS, "{imported}");
+    let verified = |ledger: &str| -> Value {
+        serde_json::from_str(&pbr_ok(&["--ledger", ledger, "verify", "--json"])).unwrap()
+    };
+    assert_eq!(verified(copy)["root"], verified(&ledger)["root"]);
+
+    // The same terms, amended by this pbr (a comment makes them a new text): refused.
+    let terms = std::fs::read_to_string(fixture().join("contract.toml")).unwrap();
+    assert!(!terms.contains("[log]"));
+    let amend = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        pbr(&[
+            "--ledger",
+            copy,
+            "contract",
+            "amend",
+            path.to_str().unwrap(),
+            "--key",
+            &key_file("dwp"),
+            "--effective",
+            "2025-07-01",
+        ])
+    };
+    let run = amend("unbound.toml", &format!("{terms}# Amended in format 2.\n"));
+    assert_eq!(run.code, INPUT, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "unbound.toml: the terms name no [log] (the origin and log key of the ledger they \
+             belong to); this ledger is test.example/format1"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(verified(copy)["records"], RECORDS);
+
+    // Naming the log, its key and the quorum's witness keys, they are taken.
+    let log = crate::support::log_key(origin).verifier_key();
+    let mut bound = String::new();
+    for line in terms.lines() {
+        if line == "[[parties]]" && !bound.contains("[log]") {
+            bound.push_str(&format!(
+                "[log]\norigin = \"{origin}\"\nkey = \"{log}\"\n\n"
+            ));
+        }
+        bound.push_str(line);
+        bound.push('\n');
+        for party in ["dwp", "provider"] {
+            if line.starts_with(&format!("key = \"{party}+")) {
+                let witness = crate::support::witness_key(party).verifier_key();
+                bound.push_str(&format!("witness-key = \"{witness}\"\n"));
+            }
+        }
+    }
+    let run = amend("bound.toml", &bound);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(verified(copy)["records"], RECORDS + 1);
+}
+
 #[test]
 fn a_second_migrate_says_already_format_two_and_changes_nothing() {
     let (_dir, ledger) = unpack();

@@ -588,3 +588,31 @@ fn import_takes_an_export_as_it_is() {
         serde_json::from_str(&pbr_ok(&["--ledger", other, "verify", "--json"])).unwrap();
     assert_eq!(empty["records"], 0);
 }
+
+/// The demo's export cannot be replayed into a ledger of another origin: its terms name the
+/// demo's log, so the import is refused at their line, naming both origins, and appends
+/// none of the export's records.
+#[test]
+fn an_export_is_refused_by_a_ledger_of_another_origin() {
+    let (dir, ledger) = demo();
+    let export = dir.path().join("demo.jsonl");
+    let export = export.to_str().unwrap();
+    pbr_ok(&["--ledger", &ledger, "export", "--out", export]);
+    let other = dir.path().join("other");
+    let other = other.to_str().unwrap();
+    pbr_ok(&["init", other, "--origin", "test.example/other"]);
+    let run = pbr(&["--ledger", other, "import", export]);
+    assert_eq!(run.code, INPUT, "{}", run.stderr);
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "demo.jsonl:1: the terms are for the log demo.pbr.example/impact60, but this \
+             ledger is test.example/other"
+        ),
+        "{}",
+        run.stderr
+    );
+    let empty: serde_json::Value =
+        serde_json::from_str(&pbr_ok(&["--ledger", other, "verify", "--json"])).unwrap();
+    assert_eq!(empty["records"], 0);
+}
