@@ -334,6 +334,22 @@ fn a_migrated_history_is_imported_as_signed_and_its_next_terms_must_name_the_log
         serde_json::from_str(&pbr_ok(&["--ledger", ledger, "verify", "--json"])).unwrap()
     };
     assert_eq!(verified(copy)["root"], verified(&ledger)["root"]);
+    // Into a ledger of another origin the same export is refused whole, although its terms,
+    // made before format 2, name no log: the export's checkpoint names its log.
+    let other = dir.path().join("other");
+    let other = other.to_str().unwrap();
+    pbr_ok(&["init", other, "--origin", "test.example/other"]);
+    let run = pbr(&["--ledger", other, "import", export]);
+    assert_eq!(run.code, INPUT, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "checkpoint: an export of the log test.example/format1, but this ledger is \
+             test.example/other"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(verified(other)["records"], 0);
 
     // The same terms, amended by this pbr (a comment makes them a new text): refused.
     let terms = std::fs::read_to_string(fixture().join("contract.toml")).unwrap();

@@ -212,7 +212,16 @@ impl<'a> Bench<'a> {
         let terms = dir.path().join("contract.toml");
         std::fs::write(&terms, CONTRACT_TERMS)?;
         let ledger = dir.path().join("ledger");
-        run_pbr(pbr, [Path::new("init").as_os_str(), ledger.as_os_str()])?;
+        // Scenario A's terms name their log, test/a.
+        run_pbr(
+            pbr,
+            [
+                Path::new("init").as_os_str(),
+                ledger.as_os_str(),
+                "--origin".as_ref(),
+                "test/a".as_ref(),
+            ],
+        )?;
         run_pbr(
             pbr,
             [

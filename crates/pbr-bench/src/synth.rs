@@ -39,6 +39,8 @@ use crate::report::Report;
 
 /// The ledger id.
 pub(crate) const ORIGIN: &str = "bench.pbr.example/impact60-synthetic";
+/// The seed of the synthetic log's log key (a benchmark key, never a real one).
+const LOG_SEED: [u8; 32] = [0x4c; 32];
 /// The contract id.
 pub(crate) const CONTRACT: &str = "impact60-bench";
 const COMMISSIONER: &str = "aalborg-jobcenter";
@@ -166,6 +168,8 @@ fn demo_keys() -> [SignerKey; 4] {
 /// The contract's terms for `shape`.
 pub(crate) fn terms(shape: Shape) -> BenchResult<String> {
     let [commissioner, provider, investor, funder] = demo_keys();
+    let witness = |party: &str| pbr_ledger::sample::demo_witness_key(party).verifier_key();
+    let log_key = pbr_log::SignerKey::from_seed(ORIGIN, LOG_SEED)?.verifier_key();
     let start = Month::from_index(Shape::first_month()).first_day();
     let enrol_to = Month::from_index(Shape::first_month() + START_MONTHS as i32 - 1).last_day();
     // Two months after the last status, so the last quarter with statuses is not final.
@@ -183,11 +187,16 @@ settlement = "quarter"
 start = {start}
 end = {end}
 
+[log]
+origin = "{ORIGIN}"
+key = "{log_key}"
+
 [[parties]]
 id = "{COMMISSIONER}"
 role = "commissioner"
 name = "Aalborg Jobcenter (demo)"
 key = "{}"
+witness-key = "{}"
 
 [[parties]]
 id = "{PROVIDER}"
@@ -200,6 +209,7 @@ id = "{INVESTOR}"
 role = "guarantor"
 name = "Den Sociale Kapitalfond (demo)"
 key = "{}"
+witness-key = "{}"
 
 [[parties]]
 id = "{FUNDER}"
@@ -243,8 +253,10 @@ payer = "{COMMISSIONER}"
 payee = "{PROVIDER}"
 "#,
         commissioner.verifier_key(),
+        witness(commissioner.name()),
         provider.verifier_key(),
         investor.verifier_key(),
+        witness(investor.name()),
         funder.verifier_key(),
         participants = shape.participants,
     ))

@@ -9,7 +9,7 @@ use anyhow::{Result, bail};
 use pbr_core::cpr::PseudonymKey;
 use pbr_core::event::{ContractAmended, ContractRegistered, Event, Payload};
 use pbr_core::ids::EventId;
-use pbr_ledger::import::{Context, Row, csv_rows, jsonl_rows};
+use pbr_ledger::import::{Context, Row, csv_rows, jsonl_rows_into};
 use pbr_ledger::{AppendReport, Input, Ledger, SignerKey};
 use serde_json::json;
 
@@ -212,7 +212,11 @@ pub(crate) fn import(
             Some("csv") => readers.push(Box::new(
                 csv_rows(&name, reader).map_err(|e| input(e.to_string()))?,
             )),
-            Some("jsonl") => readers.push(Box::new(jsonl_rows(&name, reader))),
+            Some("jsonl") => readers.push(Box::new(jsonl_rows_into(
+                &name,
+                reader,
+                Some(ledger.log().origin().to_owned()),
+            ))),
             _ => bail!(input(format!(
                 "{name}: an import file ends in .csv or .jsonl"
             ))),

@@ -1041,8 +1041,6 @@ fn check_eligibility(p: &mut Problems<'_>, path: Vec<Step>, rule: &Eligibility) 
     }
 }
 
-/// The checks the schema cannot express. Returns every problem, in document order of the
-/// sections.
 /// The three kinds of key (DESIGN §3 "Keys"): event keys of type `0x01` named after their
 /// party, witness keys of type `0x04`, the log key of type `0x01` named after the origin; no
 /// public key serves two kinds or two parties.
@@ -1111,6 +1109,8 @@ fn check_keys(terms: &Terms, p: &mut Problems<'_>) {
     }
 }
 
+/// The checks the schema cannot express. Returns every problem, in document order of the
+/// sections.
 fn validate(terms: &Terms) -> Vec<Problem> {
     use Step::{Index, Key};
     let mut p = Problems {

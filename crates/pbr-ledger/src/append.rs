@@ -874,7 +874,7 @@ mod tests {
 
     /// A ledger holding scenario A's contract.
     fn ledger(dir: &std::path::Path) -> TestResult<Ledger> {
-        let mut ledger = Ledger::create(&dir.join("l"), "test/index-write")?;
+        let mut ledger = Ledger::create(&dir.join("l"), "test/a")?;
         let terms = std::fs::read_to_string(
             std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
                 .join("../../tests/scenarios/a/contract.toml"),

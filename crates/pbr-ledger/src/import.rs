@@ -627,6 +627,17 @@ pub fn jsonl_rows<R: std::io::BufRead>(
     file: &str,
     reader: R,
 ) -> impl Iterator<Item = Result<Row, Rejected>> + use<R> {
+    jsonl_rows_into(file, reader, None)
+}
+
+/// [`jsonl_rows`] for a ledger of `origin`: an export's checkpoint line of another origin is
+/// an error, so that no log's records are replayed into another, whatever their terms say
+/// (terms made before format 2 name no log).
+pub fn jsonl_rows_into<R: std::io::BufRead>(
+    file: &str,
+    reader: R,
+    origin: Option<String>,
+) -> impl Iterator<Item = Result<Row, Rejected>> + use<R> {
     let file: Arc<str> = Arc::from(file);
     reader.lines().enumerate().filter_map(move |(index, line)| {
         let at = |field: &str, reason: String| Rejected {
@@ -653,6 +664,23 @@ pub fn jsonl_rows<R: std::io::BufRead>(
             // An export is taken as it is (`docs/format.md` §5): its checkpoint line is the
             // source log's to sign, not a fact (`pbr restore` keeps it) ...
             if has("checkpoint") && !has("record_hex") && !has("kind") {
+                if let Some(origin) = &origin
+                    && let Some((_, serde_json::Value::String(note))) =
+                        object.iter().find(|(key, _)| key == "checkpoint")
+                {
+                    let note = pbr_log::SignedCheckpoint::parse(note)
+                        .map_err(|e| at("checkpoint", e.to_string()))?;
+                    if &note.checkpoint.origin != origin {
+                        return Err(at(
+                            "checkpoint",
+                            format!(
+                                "an export of the log {}, but this ledger is {origin}: a log's \
+                                 records are never replayed into another",
+                                note.checkpoint.origin
+                            ),
+                        ));
+                    }
+                }
                 return Ok(None);
             }
             // ... and beside each record it writes what follows from it: the decoded event
