@@ -750,16 +750,7 @@ fn checkpoint(ledger: Option<PathBuf>, command: CheckpointCommand, json: bool) -
             return Ok(());
         }
     };
-    if json {
-        print_json(&json!({
-            "ok": true,
-            "size": note.checkpoint.size,
-            "root": hex(&note.checkpoint.root),
-            "checkpoint": note.to_text(),
-        }));
-    } else {
-        out!("{}", note.to_text());
-    }
+    print_note(&note, json);
     Ok(())
 }
 
@@ -807,6 +798,20 @@ fn inside_a_ledger(path: &Path) -> Option<PathBuf> {
         .skip(1)
         .find(|dir| dir.join("LOCK").is_file() && dir.join("sled").is_dir())
         .map(Path::to_owned)
+}
+
+/// A checkpoint note: as it is, or its size, root and text as JSON.
+fn print_note(note: &pbr_log::SignedCheckpoint, json: bool) {
+    if json {
+        print_json(&json!({
+            "ok": true,
+            "size": note.checkpoint.size,
+            "root": hex(&note.checkpoint.root),
+            "checkpoint": note.to_text(),
+        }));
+    } else {
+        out!("{}", note.to_text());
+    }
 }
 
 fn witness(ledger: Option<PathBuf>, command: WitnessCommand, json: bool) -> Result<()> {
@@ -858,16 +863,7 @@ fn witness(ledger: Option<PathBuf>, command: WitnessCommand, json: bool) -> Resu
         pbr_log::witness::Witness::open(key, logs, &state).map_err(|e| input(e.to_string()))?;
     let note = ledger.witness_checkpoint(&witness, size, time)?;
     ledger.close()?;
-    if json {
-        print_json(&json!({
-            "ok": true,
-            "size": note.checkpoint.size,
-            "root": hex(&note.checkpoint.root),
-            "checkpoint": note.to_text(),
-        }));
-    } else {
-        out!("{}", note.to_text());
-    }
+    print_note(&note, json);
     Ok(())
 }
 

@@ -185,8 +185,26 @@ impl Ledger {
 
     /// The log keys the registered contracts' terms in force name, by contract.
     pub fn log_keys(&mut self) -> Result<Vec<(String, VerifierKey)>, LedgerError> {
-        let state = self.state_without_flows()?;
         let mut keys = Vec::new();
+        for (id, terms) in self.terms_in_force()? {
+            if let Some(log) = &terms.log {
+                let key = VerifierKey::parse(&log.key).map_err(|source| LedgerError::Note {
+                    context: format!("contract {id}: [log] key"),
+                    source,
+                })?;
+                keys.push((id, key));
+            }
+        }
+        Ok(keys)
+    }
+
+    /// Every registered contract's terms in force now, by contract id.
+    fn terms_in_force(
+        &mut self,
+    ) -> Result<Vec<(String, std::sync::Arc<pbr_core::terms::Terms>)>, LedgerError> {
+        // Terms and parties only: the contracts' money flows stay where they are stored.
+        let state = self.state_without_flows()?;
+        let mut all = Vec::new();
         for (id, contract) in &state.contracts {
             let Some(version) = contract.versions.last() else {
                 continue;
@@ -194,15 +212,9 @@ impl Ledger {
             let terms = version
                 .terms(id)
                 .map_err(|e| LedgerError::Mismatch(e.reason))?;
-            if let Some(log) = &terms.log {
-                let key = VerifierKey::parse(&log.key).map_err(|source| LedgerError::Note {
-                    context: format!("contract {id}: [log] key"),
-                    source,
-                })?;
-                keys.push((id.clone(), key));
-            }
+            all.push((id.clone(), terms));
         }
-        Ok(keys)
+        Ok(all)
     }
 
     /// Has `witness` cosign the stored checkpoint of `size` (by default the latest) under the
@@ -316,18 +328,10 @@ impl Ledger {
     /// The checkpoint quorum of every registered contract whose terms in force name a log
     /// key or a quorum: the log key, and the witness keys the terms give the quorum's parties.
     pub fn quorums(&mut self) -> Result<Vec<Quorum>, LedgerError> {
-        // Terms and parties only: the contracts' money flows stay where they are stored.
-        let state = self.state_without_flows()?;
         let mut quorums = Vec::new();
         let id_of =
             |key: &VerifierKey| format!("{}+{}", key.name, pbr_log::hex::encode(&key.key_id));
-        for (id, contract) in &state.contracts {
-            let Some(version) = contract.versions.last() else {
-                continue;
-            };
-            let terms = version
-                .terms(id)
-                .map_err(|e| LedgerError::Mismatch(e.reason))?;
+        for (id, terms) in self.terms_in_force()? {
             if terms.log.is_none() && terms.checkpoint.is_none() {
                 continue;
             }
