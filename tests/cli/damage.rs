@@ -146,7 +146,12 @@ fn check(ledger: &Path, what: &str) -> Outcome {
                 "{what}: the command names another ledger"
             );
             printed = Some(command);
-            if error.contains("were committed") || error.contains("is missing") {
+            // A lost record, or a lost checkpoint note (say, the cosigned note that
+            // superseded the log key's own of the same size): a committed write is missing.
+            if error.contains("were committed")
+                || error.contains("is missing")
+                || error.contains("lacks the checkpoint")
+            {
                 Outcome::Lost
             } else if error.contains("storage is damaged") {
                 Outcome::Damaged
