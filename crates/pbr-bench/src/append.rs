@@ -24,7 +24,9 @@ pub(crate) const POOL_LEN: usize = 200_000;
 const TARGET_RATIO: f64 = 0.5;
 
 pub(crate) fn run(report: &mut Report, base: &Path, pool: &[Record]) -> BenchResult<()> {
-    report.section("append: Log::append vs sled apply_batch + flush of the same bytes");
+    report.section(
+        "append: Log::append vs SHA-256 leaf + node, sled apply_batch + flush of the same bytes",
+    );
     let encoded = data::encode_all(pool);
     for (batch, batches) in CASES {
         let len = batch * batches;

@@ -40,7 +40,9 @@ pub(crate) fn run(
     pool: &[Record],
     events: usize,
 ) -> BenchResult<()> {
-    report.section("verify: Log::verify (2 threads) vs BLAKE3 + verify_strict (2 threads)");
+    report.section(
+        "verify: Log::verify (2 threads) vs SHA-256 leaf + node and verify_strict (2 threads)",
+    );
     if pool.len() < events {
         return Err(format!("the record pool holds {} records, not {events}", pool.len()).into());
     }
