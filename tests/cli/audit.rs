@@ -210,3 +210,38 @@ fn an_amendment_changes_no_issued_statement_and_only_adds_adjustments() {
     assert_eq!(audit["ok"], true, "{audit}");
     assert_eq!(audit["statements"].as_array().unwrap().len(), 5);
 }
+
+#[test]
+fn terms_can_be_amended_back_to_an_earlier_text_and_an_amendment_run_twice_is_one_fact() {
+    let (dir, ledger, keys) = load_scenario("a");
+    let original = repo().join("tests/scenarios/a/contract.toml");
+    let changed = amended_terms(dir.path(), "o8.toml", "O8", "4000.00");
+    let amend = |terms: &str, effective: &str| {
+        pbr(&[
+            "--ledger",
+            &ledger,
+            "--json",
+            "contract",
+            "amend",
+            terms,
+            "--key",
+            &keys["dwp"],
+            "--effective",
+            effective,
+        ])
+    };
+    let appended = |run: &crate::support::Run| -> Value {
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        serde_json::from_str(&run.stdout).unwrap()
+    };
+    assert_eq!(appended(&amend(&changed, "2013-10-01"))["appended"], 1);
+    // The registered text again, from a later date: a new fact, not the registration.
+    let back = amend(original.to_str().unwrap(), "2014-01-01");
+    assert_eq!(appended(&back)["appended"], 1);
+    // The same amendment again: already recorded.
+    let again = appended(&amend(original.to_str().unwrap(), "2014-01-01"));
+    assert_eq!(
+        (again["appended"].clone(), again["duplicates"].clone()),
+        (0.into(), 1.into())
+    );
+}

@@ -163,8 +163,15 @@ pub(crate) fn contract(
         payload,
         author: key.name().to_owned(),
         recorded_at_micros: 0,
-        // Registering the same terms text twice is one fact.
-        id: EventId::derived(b"pbr contract terms", &pbr_core::ids::hex(&terms_hash)),
+        // Registering the same terms text twice is one fact, and so is the same amendment
+        // from the same date; amending back to an earlier text is a new one.
+        id: match effective {
+            None => EventId::derived(b"pbr contract terms", &pbr_core::ids::hex(&terms_hash)),
+            Some(from) => EventId::derived(
+                b"pbr contract amendment",
+                &format!("{} {from}", pbr_core::ids::hex(&terms_hash)),
+            ),
+        },
     };
     append_and_report(
         open(ledger_dir)?,
