@@ -156,6 +156,7 @@ fn decode_key_material(text: &str) -> Result<(u8, [u8; 32]), NoteError> {
             if key.len() == 32
                 && (algorithm == ALGORITHM_ED25519 || algorithm == ALGORITHM_COSIGNATURE_V1) =>
         {
+            // Invariant: the guard above checked that `key` is 32 bytes.
             Ok((algorithm, key.try_into().expect("length checked above")))
         }
         _ => err("key must be base64 of 0x01 or 0x04 followed by 32 key bytes"),
@@ -548,15 +549,18 @@ fn check_line(key: &VerifierKey, line: &NoteSignature, body: &str) -> Result<u64
                 line.signature.len()
             ));
         };
-        let (time, signature) = material.split_at(8);
-        let timestamp = u64::from_be_bytes(time.try_into().expect("8 bytes"));
+        // `material` is 72 bytes: the timestamp, then the signature.
+        let mut time = [0u8; 8];
+        time.copy_from_slice(&material[..8]);
+        let mut signature = [0u8; 64];
+        signature.copy_from_slice(&material[8..]);
+        let timestamp = u64::from_be_bytes(time);
         if timestamp == 0 || timestamp > MAX_TIMESTAMP {
             return err(format!(
                 "cosignature of {} has timestamp {timestamp}, outside 1 … 2^63 − 1",
                 key.name
             ));
         }
-        let signature: [u8; 64] = signature.try_into().expect("64 bytes");
         if verify_signature(
             &key.public_key,
             &cosigned_message(body, timestamp),
