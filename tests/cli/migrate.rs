@@ -209,7 +209,7 @@ fn every_command_refuses_a_format_one_ledger_in_one_line_naming_pbr_migrate() {
     );
     let (_copy_dir, copy) = unpack();
     pbr_ok(&["migrate", &copy]);
-    crate::support::checkpoint(&copy, "test.example/format1", &[]);
+    bind_and_checkpoint(&copy, dir.path());
     let format_two_export = dir.path().join("format2.jsonl");
     let format_two_export = format_two_export.to_str().unwrap();
     pbr_ok(&["--ledger", &copy, "export", "--out", format_two_export]);
@@ -311,77 +311,11 @@ fn migrate_keeps_the_records_byte_for_byte_and_the_format_one_checkpoints_as_his
     assert!(balances.contains("provider"), "{balances}");
 }
 
-/// A migrated ledger's terms are those registered before format 2, without `[log]`: its
-/// export is admitted as it is, signed, into a new ledger of its origin; but this pbr signs no
-/// terms without `[log]`, so the contract's next terms must name the log (and, with it, the
-/// quorum's witness keys).
-#[test]
-fn a_migrated_history_is_imported_as_signed_and_its_next_terms_must_name_the_log() {
+/// The fixture's terms amended to name the log (`[log]`, the tests' log key of its origin)
+/// and the witness keys of the quorum's parties, as a format-2 contract must.
+fn bound_terms() -> String {
     let origin = "test.example/format1";
-    let (dir, ledger) = unpack();
-    pbr_ok(&["migrate", &ledger]);
-    crate::support::checkpoint(&ledger, origin, &[]);
-    let export = dir.path().join("migrated.jsonl");
-    let export = export.to_str().unwrap();
-    pbr_ok(&["--ledger", &ledger, "export", "--out", export]);
-    let copy = dir.path().join("copy");
-    let copy = copy.to_str().unwrap();
-    pbr_ok(&["init", copy, "--origin", origin]);
-    let imported: Value =
-        serde_json::from_str(&pbr_ok(&["--ledger", copy, "import", export, "--json"])).unwrap();
-    assert_eq!(imported["appended"], RECORDS, "{imported}");
-    let verified = |ledger: &str| -> Value {
-        serde_json::from_str(&pbr_ok(&["--ledger", ledger, "verify", "--json"])).unwrap()
-    };
-    assert_eq!(verified(copy)["root"], verified(&ledger)["root"]);
-    // Into a ledger of another origin the same export is refused whole, although its terms,
-    // made before format 2, name no log: the export's checkpoint names its log.
-    let other = dir.path().join("other");
-    let other = other.to_str().unwrap();
-    pbr_ok(&["init", other, "--origin", "test.example/other"]);
-    let run = pbr(&["--ledger", other, "import", export]);
-    assert_eq!(run.code, INPUT, "{}", run.stderr);
-    assert!(
-        run.stderr.contains(
-            "checkpoint: an export of the log test.example/format1, but this ledger is \
-             test.example/other"
-        ),
-        "{}",
-        run.stderr
-    );
-    assert_eq!(verified(other)["records"], 0);
-
-    // The same terms, amended by this pbr (a comment makes them a new text): refused.
     let terms = std::fs::read_to_string(fixture().join("contract.toml")).unwrap();
-    assert!(!terms.contains("[log]"));
-    let amend = |name: &str, text: &str| {
-        let path = dir.path().join(name);
-        std::fs::write(&path, text).unwrap();
-        pbr(&[
-            "--ledger",
-            copy,
-            "contract",
-            "amend",
-            path.to_str().unwrap(),
-            "--key",
-            &key_file("dwp"),
-            "--effective",
-            "2025-07-01",
-        ])
-    };
-    let run = amend("unbound.toml", &format!("{terms}# Amended in format 2.\n"));
-    assert_eq!(run.code, INPUT, "{}", run.stderr);
-    assert!(
-        run.stderr.contains(
-            "unbound.toml: the terms name no [log] (the origin and log key of the ledger they \
-             belong to); this ledger is test.example/format1"
-        ),
-        "{}",
-        run.stderr
-    );
-    assert_eq!(verified(copy)["records"], RECORDS);
-
-    // Naming the log, its key and the quorum's witness keys, they are taken.
     let log = crate::support::log_key(origin).verifier_key();
     let mut bound = String::new();
     for line in terms.lines() {
@@ -399,9 +333,153 @@ fn a_migrated_history_is_imported_as_signed_and_its_next_terms_must_name_the_log
             }
         }
     }
-    let run = amend("bound.toml", &bound);
+    bound
+}
+
+/// Amends the terms of the migrated `ledger` to [`bound_terms`] and has the log key sign and
+/// the quorum's witnesses cosign a checkpoint of it, so that it exports.
+fn bind_and_checkpoint(ledger: &str, scratch: &Path) {
+    let path = scratch.join("bound.toml");
+    std::fs::write(&path, bound_terms()).unwrap();
+    pbr_ok(&[
+        "--ledger",
+        ledger,
+        "contract",
+        "amend",
+        path.to_str().unwrap(),
+        "--key",
+        &key_file("dwp"),
+        "--effective",
+        "2025-07-01",
+    ]);
+    crate::support::checkpoint(ledger, "test.example/format1", &["dwp", "provider"]);
+}
+
+/// A migrated ledger's terms are those registered before format 2, without `[log]`, and
+/// their quorum's parties have no witness keys: no checkpoint can carry that quorum, so the
+/// ledger exports nothing until the contract's next terms name the log and the witness keys;
+/// this pbr signs no terms without `[log]`. Once they are amended and the witnesses cosign,
+/// the export (the history before format 2 as it was signed, and the amendment) is admitted
+/// into a new ledger of its origin, and refused by a ledger of another.
+#[test]
+fn a_migrated_history_exports_once_its_terms_name_the_log_and_imports_as_signed() {
+    let origin = "test.example/format1";
+    let (dir, ledger) = unpack();
+    pbr_ok(&["migrate", &ledger]);
+    crate::support::checkpoint(&ledger, origin, &[]);
+    let export = dir.path().join("migrated.jsonl");
+    let export = export.to_str().unwrap();
+    let run = pbr(&["--ledger", &ledger, "export", "--out", export]);
+    assert_eq!(run.code, INPUT, "{}", run.stderr);
+    assert_eq!(
+        run.stderr,
+        "pbr: error: no checkpoint meets every contract's quorum, so nothing was exported: the \
+         latest, of size 9, lacks the cosignatures of dwp and provider (the terms of f1 give \
+         dwp and provider no witness-key: amend the terms to name them)\n"
+    );
+    assert!(!Path::new(export).exists());
+
+    let verified = |ledger: &str| -> Value {
+        serde_json::from_str(&pbr_ok(&["--ledger", ledger, "verify", "--json"])).unwrap()
+    };
+    // The same terms, amended by this pbr (a comment makes them a new text): refused.
+    let terms = std::fs::read_to_string(fixture().join("contract.toml")).unwrap();
+    assert!(!terms.contains("[log]"));
+    let amend = |ledger: &str, name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        pbr(&[
+            "--ledger",
+            ledger,
+            "contract",
+            "amend",
+            path.to_str().unwrap(),
+            "--key",
+            &key_file("dwp"),
+            "--effective",
+            "2025-07-01",
+        ])
+    };
+    let run = amend(
+        &ledger,
+        "unbound.toml",
+        &format!("{terms}# Amended in format 2.\n"),
+    );
+    assert_eq!(run.code, INPUT, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "unbound.toml: the terms name no [log] (the origin and log key of the ledger they \
+             belong to); this ledger is test.example/format1"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(verified(&ledger)["records"], RECORDS);
+
+    // Naming the log, its key and the quorum's witness keys, they are taken.
+    let run = amend(&ledger, "bound.toml", &bound_terms());
     assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(verified(&ledger)["records"], RECORDS + 1);
+    // The log key alone does not meet the quorum; with both witnesses it does.
+    crate::support::checkpoint(&ledger, origin, &["dwp"]);
+    let run = pbr(&["--ledger", &ledger, "export", "--out", export]);
+    assert_eq!(run.code, INPUT, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "the latest, of size 10, lacks the cosignature of provider (provider-witness+"
+        ),
+        "{}",
+        run.stderr
+    );
+    crate::support::cosign(&ledger, origin, "provider");
+    pbr_ok(&["--ledger", &ledger, "export", "--out", export]);
+
+    let copy = dir.path().join("copy");
+    let copy = copy.to_str().unwrap();
+    pbr_ok(&["init", copy, "--origin", origin]);
+    let imported: Value =
+        serde_json::from_str(&pbr_ok(&["--ledger", copy, "import", export, "--json"])).unwrap();
+    assert_eq!(imported["appended"], RECORDS + 1, "{imported}");
+    assert_eq!(verified(copy)["root"], verified(&ledger)["root"]);
+    // The copy, too, signs no terms without `[log]`.
+    let run = amend(copy, "unbound.toml", &format!("{terms}# Amended again.\n"));
+    assert_eq!(run.code, INPUT, "{}", run.stderr);
     assert_eq!(verified(copy)["records"], RECORDS + 1);
+
+    // Into a ledger of another origin the same export is refused whole, at the amendment
+    // that names the log; and an export that holds no terms naming its log (here, of an empty
+    // log) is refused too: its checkpoint names its log.
+    let other = dir.path().join("other");
+    let other = other.to_str().unwrap();
+    pbr_ok(&["init", other, "--origin", "test.example/other"]);
+    let run = pbr(&["--ledger", other, "import", export]);
+    assert_eq!(run.code, INPUT, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!(
+            "{export}:10: the terms are for the log test.example/format1, but this ledger is \
+             test.example/other"
+        )),
+        "{}",
+        run.stderr
+    );
+    let empty = dir.path().join("empty");
+    let empty = empty.to_str().unwrap();
+    pbr_ok(&["init", empty, "--origin", origin]);
+    crate::support::checkpoint(empty, origin, &[]);
+    let empty_export = dir.path().join("empty.jsonl");
+    let empty_export = empty_export.to_str().unwrap();
+    pbr_ok(&["--ledger", empty, "export", "--out", empty_export]);
+    let run = pbr(&["--ledger", other, "import", empty_export]);
+    assert_eq!(run.code, INPUT, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "checkpoint: an export of the log test.example/format1, but this ledger is \
+             test.example/other"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(verified(other)["records"], 0);
 }
 
 #[test]

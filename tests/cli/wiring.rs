@@ -405,6 +405,197 @@ fn export_without_a_checkpoint_fails_with_a_hint() {
     assert!(run.stderr.contains("pbr checkpoint sign"), "{}", run.stderr);
 }
 
+/// `pbr export` and `export --tiles` write the latest checkpoint that carries every
+/// contract's quorum (DESIGN §3): a newer one the log key alone signed is not exported until
+/// the witnesses cosign it, and without any such checkpoint nothing is written.
+#[test]
+fn export_writes_the_latest_checkpoint_that_meets_the_quorum() {
+    let (dir, ledger) = demo();
+    let exported_size = |path: &Path| -> u64 {
+        let text = std::fs::read_to_string(path).unwrap();
+        let last: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+        let note = last["checkpoint"].as_str().unwrap();
+        note.lines().nth(1).unwrap().parse().unwrap()
+    };
+    let log_size = |ledger: &str| -> u64 {
+        let out = pbr_ok(&["--ledger", ledger, "verify", "--json"]);
+        serde_json::from_str::<serde_json::Value>(&out).unwrap()["records"]
+            .as_u64()
+            .unwrap()
+    };
+    let cosigned = log_size(&ledger);
+    let first = dir.path().join("first.jsonl");
+    pbr_ok(&[
+        "--ledger",
+        &ledger,
+        "export",
+        "--out",
+        first.to_str().unwrap(),
+    ]);
+    assert_eq!(exported_size(&first), cosigned);
+
+    // One more record, and a checkpoint of it that only the log key signed.
+    let key = dir.path().join("jobcenter.key");
+    std::fs::write(
+        &key,
+        pbr_ledger::sample::demo_key("aalborg-jobcenter").to_text(),
+    )
+    .unwrap();
+    pbr_ok(&[
+        "--ledger",
+        &ledger,
+        "pay",
+        "--contract",
+        "impact60-demo",
+        "--date",
+        "2025-06-03",
+        "--key",
+        key.to_str().unwrap(),
+        "--from",
+        "aalborg-jobcenter",
+        "--to",
+        "fokus-provider",
+        "--amount",
+        "100",
+    ]);
+    crate::support::checkpoint(&ledger, pbr_ledger::sample::SAMPLE_ORIGIN, &[]);
+    let second = dir.path().join("second.jsonl");
+    pbr_ok(&[
+        "--ledger",
+        &ledger,
+        "export",
+        "--out",
+        second.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        exported_size(&second),
+        cosigned,
+        "the uncosigned checkpoint was exported"
+    );
+    assert_eq!(
+        std::fs::read(&first).unwrap(),
+        std::fs::read(&second).unwrap()
+    );
+    let tiles = dir.path().join("tiles");
+    let out = pbr_ok(&[
+        "--ledger",
+        &ledger,
+        "export",
+        "--tiles",
+        tiles.to_str().unwrap(),
+    ]);
+    assert!(
+        out.contains(&format!("the tiles of {cosigned} records")),
+        "{out}"
+    );
+    let checkpoint = std::fs::read_to_string(tiles.join("checkpoint")).unwrap();
+    assert_eq!(checkpoint.lines().nth(1).unwrap(), cosigned.to_string());
+
+    // One witness of two is not the quorum; both are.
+    crate::support::cosign(
+        &ledger,
+        pbr_ledger::sample::SAMPLE_ORIGIN,
+        "aalborg-jobcenter",
+    );
+    let third = dir.path().join("third.jsonl");
+    pbr_ok(&[
+        "--ledger",
+        &ledger,
+        "export",
+        "--out",
+        third.to_str().unwrap(),
+    ]);
+    assert_eq!(exported_size(&third), cosigned);
+    crate::support::cosign(&ledger, pbr_ledger::sample::SAMPLE_ORIGIN, "fokus-provider");
+    pbr_ok(&[
+        "--ledger",
+        &ledger,
+        "export",
+        "--out",
+        third.to_str().unwrap(),
+        "--force",
+    ]);
+    assert_eq!(exported_size(&third), cosigned + 1);
+    let out = pbr_ok(&[
+        "--ledger",
+        &ledger,
+        "export",
+        "--tiles",
+        tiles.to_str().unwrap(),
+    ]);
+    assert!(
+        out.contains(&format!("the tiles of {} records", cosigned + 1)),
+        "{out}"
+    );
+}
+
+/// A ledger whose checkpoints lack the quorum exports nothing, neither as JSON Lines nor as
+/// tiles, and says in one line whose cosignature is missing.
+#[test]
+fn export_without_a_quorum_checkpoint_writes_nothing_and_names_what_is_missing() {
+    let (dir, ledger, _keys) = crate::scenarios::load_scenario("d");
+    let out = dir.path().join("d.jsonl");
+    let tiles = dir.path().join("d-tiles");
+    let refused = |witnesses: &str| {
+        for args in [
+            vec!["export", "--out", out.to_str().unwrap()],
+            vec!["export", "--tiles", tiles.to_str().unwrap()],
+        ] {
+            let mut line = vec!["--ledger", ledger.as_str()];
+            line.extend(&args);
+            let run = pbr(&line);
+            assert_eq!(run.code, 3, "{}", run.stderr);
+            let size = run
+                .stderr
+                .split("the latest, of size ")
+                .nth(1)
+                .and_then(|rest| rest.split(',').next())
+                .unwrap_or_else(|| panic!("{}", run.stderr));
+            assert_eq!(
+                run.stderr,
+                format!(
+                    "pbr: error: no checkpoint meets every contract's quorum, so nothing was \
+                     exported: the latest, of size {size}, lacks {witnesses}\n"
+                ),
+            );
+            assert!(!out.exists() && !tiles.exists());
+        }
+    };
+    crate::support::checkpoint(&ledger, "test/d", &[]);
+    let id = |party: &str| {
+        let key = crate::support::witness_key(party).verifier_key();
+        format!("{}+{}", key.name, pbr_log::hex::encode(&key.key_id))
+    };
+    refused(&format!(
+        "the cosignatures of K1, K2 and K3 ({}, {}, {}: have the witnesses cosign it with `pbr witness \
+         cosign`)",
+        id("K1"),
+        id("K2"),
+        id("K3")
+    ));
+    crate::support::cosign(&ledger, "test/d", "K1");
+    crate::support::cosign(&ledger, "test/d", "K3");
+    refused(&format!(
+        "the cosignature of K2 ({}: have the witnesses cosign it with `pbr witness cosign`)",
+        id("K2")
+    ));
+    crate::support::cosign(&ledger, "test/d", "K2");
+    pbr_ok(&[
+        "--ledger",
+        &ledger,
+        "export",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    pbr_ok(&[
+        "--ledger",
+        &ledger,
+        "export",
+        "--tiles",
+        tiles.to_str().unwrap(),
+    ]);
+}
+
 #[test]
 fn demo_runs_twice_in_the_same_place_but_never_replaces_other_data() {
     let (dir, ledger) = demo();

@@ -93,9 +93,9 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
         ),
         Command::Export {
             tiles: Some(dir), ..
-        } => export_tiles(&open(cli.ledger)?, &dir, json),
+        } => export_tiles(&mut open(cli.ledger)?, &dir, json),
         Command::Export { out, force, .. } => {
-            export(&open(cli.ledger)?, out, Existing::forced(force), json)
+            export(&mut open(cli.ledger)?, out, Existing::forced(force), json)
         }
         Command::Proof(args) => proof(&open(cli.ledger)?, args, json),
         Command::Checkpoint(command) => checkpoint(cli.ledger, command, json),
@@ -570,7 +570,7 @@ pub(crate) fn failed_verdict(verdict: &Verdict, what: &str) -> Result<()> {
     }
 }
 
-fn export(ledger: &Ledger, out: Option<PathBuf>, existing: Existing, json: bool) -> Result<()> {
+fn export(ledger: &mut Ledger, out: Option<PathBuf>, existing: Existing, json: bool) -> Result<()> {
     let bar = progress(json || out.is_none(), "exporting");
     let summary = match &out {
         Some(path) => {
@@ -602,12 +602,11 @@ fn export(ledger: &Ledger, out: Option<PathBuf>, existing: Existing, json: bool)
     Ok(())
 }
 
-/// Writes the log up to the latest checkpoint, the one `pbr export` writes, as C2SP tiles.
-fn export_tiles(ledger: &Ledger, dir: &Path, json: bool) -> Result<()> {
+/// Writes the log up to the checkpoint `pbr export` writes (the latest that meets every
+/// contract's quorum) as C2SP tiles.
+fn export_tiles(ledger: &mut Ledger, dir: &Path, json: bool) -> Result<()> {
+    let note = ledger.exportable_checkpoint()?;
     let log = ledger.log();
-    let note = log.latest_checkpoint()?.ok_or_else(|| {
-        input("no checkpoint yet, so there is nothing signed to export (sign one with `pbr checkpoint sign`)")
-    })?;
     // The stored note was checked against the log when it was stored; check again that it
     // names this prefix before any file is written.
     log.check_checkpoint(&note.checkpoint)?;

@@ -328,99 +328,104 @@ impl Ledger {
     /// The checkpoint quorum of every registered contract whose terms in force name a log
     /// key or a quorum: the log key, and the witness keys the terms give the quorum's parties.
     pub fn quorums(&mut self) -> Result<Vec<Quorum>, LedgerError> {
-        let mut quorums = Vec::new();
-        let id_of =
-            |key: &VerifierKey| format!("{}+{}", key.name, pbr_log::hex::encode(&key.key_id));
+        Ok(self
+            .checkpoint_trust()?
+            .iter()
+            .map(CheckpointTrust::quorum)
+            .collect())
+    }
+
+    /// What every contract's terms in force say about trusting a checkpoint (those that name
+    /// a log key or a quorum).
+    fn checkpoint_trust(&mut self) -> Result<Vec<CheckpointTrust>, LedgerError> {
+        let mut all = Vec::new();
         for (id, terms) in self.terms_in_force()? {
-            if terms.log.is_none() && terms.checkpoint.is_none() {
-                continue;
+            if terms.log.is_some() || terms.checkpoint.is_some() {
+                all.push(CheckpointTrust::of(&id, &terms)?);
             }
-            let parse = |what: String, text: &str| {
-                VerifierKey::parse(text).map_err(|source| LedgerError::Note {
-                    context: format!("contract {id}: {what}"),
-                    source,
-                })
-            };
-            let log = match &terms.log {
-                Some(log) => Some(id_of(&parse("[log] key".into(), &log.key)?)),
-                None => None,
-            };
-            let mut signers = Vec::new();
-            let mut threshold = 0;
-            if let Some(checkpoint) = &terms.checkpoint {
-                for party in &checkpoint.quorum {
-                    let witness = terms
-                        .parties
-                        .iter()
-                        .find(|p| &p.id == party)
-                        .and_then(|p| p.witness_key.as_deref());
-                    signers.push(match witness {
-                        Some(text) => id_of(&parse(format!("{party}'s witness-key"), text)?),
-                        None => format!("{party}+(no witness key)"),
-                    });
-                }
-                threshold = checkpoint.threshold.unwrap_or(signers.len());
-            }
-            quorums.push(Quorum {
-                contract: id.clone(),
-                log,
-                signers,
-                threshold,
-            });
         }
-        Ok(quorums)
+        Ok(all)
     }
 
     /// The C2SP `tlog-policy` of a contract's terms in force: its log key, its quorum's
     /// witness keys (named by party) and the threshold.
     pub fn policy(&mut self, contract: &str) -> Result<pbr_log::policy::Policy, LedgerError> {
-        let state = self.state_without_flows()?;
-        let Some(version) = state
-            .contracts
-            .get(contract)
-            .and_then(|c| c.versions.last())
+        let Some((_, terms)) = self
+            .terms_in_force()?
+            .into_iter()
+            .find(|(id, _)| id == contract)
         else {
             return Err(LedgerError::Mismatch(format!(
                 "contract {contract} is not registered"
             )));
         };
-        let terms = version
-            .terms(contract)
-            .map_err(|e| LedgerError::Mismatch(e.reason))?;
-        let parse = |what: String, text: &str| {
-            VerifierKey::parse(text).map_err(|source| LedgerError::Note {
-                context: format!("contract {contract}: {what}"),
-                source,
-            })
-        };
-        let Some(log) = &terms.log else {
+        let trust = CheckpointTrust::of(contract, &terms)?;
+        let Some(log) = trust.log else {
             return Err(LedgerError::Mismatch(format!(
                 "the terms of {contract} name no [log] key: amend them to name one"
             )));
         };
-        let log = parse("[log] key".into(), &log.key)?;
         let mut witnesses = Vec::new();
-        let mut threshold = None;
-        if let Some(checkpoint) = &terms.checkpoint {
-            for party in &checkpoint.quorum {
-                let Some(text) = terms
-                    .parties
-                    .iter()
-                    .find(|p| &p.id == party)
-                    .and_then(|p| p.witness_key.as_deref())
-                else {
-                    return Err(LedgerError::Mismatch(format!(
-                        "{party} is in the quorum of {contract} but has no witness-key"
-                    )));
-                };
-                witnesses.push((
-                    party.clone(),
-                    parse(format!("{party}'s witness-key"), text)?,
-                ));
-            }
-            threshold = checkpoint.threshold;
+        for (party, key) in trust.witnesses {
+            let Some(key) = key else {
+                return Err(LedgerError::Mismatch(format!(
+                    "{party} is in the quorum of {contract} but has no witness-key"
+                )));
+            };
+            witnesses.push((party, key));
         }
-        Ok(pbr_log::policy::Policy::new(log, witnesses, threshold))
+        Ok(pbr_log::policy::Policy::new(
+            log,
+            witnesses,
+            trust.threshold,
+        ))
+    }
+
+    /// The checkpoint `pbr export` writes: the latest stored one that carries every
+    /// contract's quorum (DESIGN §3 "Readings settled"). When none does, the error names
+    /// what the latest lacks, so that nothing is written.
+    pub fn exportable_checkpoint(&mut self) -> Result<SignedCheckpoint, LedgerError> {
+        let trust = self.checkpoint_trust()?;
+        let mut keys: Vec<VerifierKey> = Vec::new();
+        for t in &trust {
+            for key in t
+                .log
+                .iter()
+                .chain(t.witnesses.iter().filter_map(|w| w.1.as_ref()))
+            {
+                if !keys.contains(key) {
+                    keys.push(key.clone());
+                }
+            }
+        }
+        let notes = self.log.checkpoints()?;
+        let mut latest_lacks: Option<(u64, Vec<String>)> = None;
+        for note in notes.iter().rev() {
+            let signed = note.signers(&keys).map_err(|source| LedgerError::Note {
+                context: format!("the stored checkpoint of size {}", note.checkpoint.size),
+                source,
+            })?;
+            let mut lacks: Vec<String> = Vec::new();
+            for phrase in trust.iter().flat_map(|t| t.lacks(&signed)) {
+                if !lacks.contains(&phrase) {
+                    lacks.push(phrase);
+                }
+            }
+            if lacks.is_empty() {
+                return Ok(note.clone());
+            }
+            latest_lacks.get_or_insert((note.checkpoint.size, lacks));
+        }
+        Err(LedgerError::Domain(match latest_lacks {
+            None => "no checkpoint yet, so there is nothing signed to export \
+                     (sign one with `pbr checkpoint sign`)"
+                .into(),
+            Some((size, lacks)) => format!(
+                "no checkpoint meets every contract's quorum, so nothing was exported: the \
+                 latest, of size {size}, lacks {}",
+                lacks.join("; ")
+            ),
+        }))
     }
 
     /// What a verification that passed says about trust (`pbr_core::verdict`): the latest
@@ -447,17 +452,217 @@ impl Ledger {
         })
     }
 
-    /// Writes the export of everything the latest checkpoint covers.
+    /// Writes the export of everything the checkpoint `exportable_checkpoint` picks covers.
     pub fn export(
-        &self,
+        &mut self,
         out: &mut dyn Write,
         progress: impl FnMut(u64, u64),
     ) -> Result<pbr_log::export::ExportSummary, LedgerError> {
+        let note = self.exportable_checkpoint()?;
         let decode = |bytes: &[u8]| {
             pbr_core::event::Event::decode(bytes)
                 .map(|event| event.to_json())
                 .map_err(|e| e.reason)
         };
-        Ok(self.log.export(out, &decode, progress)?)
+        Ok(self.log.export(&note, out, &decode, progress)?)
+    }
+}
+
+/// `a`, `a and b`, `a, b and c`.
+fn and_list(names: &[&str]) -> String {
+    match names.split_last() {
+        None => String::new(),
+        Some((last, [])) => (*last).to_string(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+    }
+}
+
+/// A key as quorums name it: `name+keyid` in hex.
+fn signer_id(key: &VerifierKey) -> String {
+    format!("{}+{}", key.name, pbr_log::hex::encode(&key.key_id))
+}
+
+/// What one contract's terms in force say about trusting a checkpoint.
+struct CheckpointTrust {
+    contract: String,
+    /// The `[log] key`, if the terms name one.
+    log: Option<VerifierKey>,
+    /// The quorum's parties in order, each with its witness key if the terms give one.
+    witnesses: Vec<(String, Option<VerifierKey>)>,
+    /// `[checkpoint] threshold`, if given; every witness otherwise.
+    threshold: Option<usize>,
+}
+
+impl CheckpointTrust {
+    fn of(contract: &str, terms: &pbr_core::terms::Terms) -> Result<CheckpointTrust, LedgerError> {
+        let parse = |what: String, text: &str| {
+            VerifierKey::parse(text).map_err(|source| LedgerError::Note {
+                context: format!("contract {contract}: {what}"),
+                source,
+            })
+        };
+        let log = match &terms.log {
+            Some(log) => Some(parse("[log] key".into(), &log.key)?),
+            None => None,
+        };
+        let mut witnesses = Vec::new();
+        let mut threshold = None;
+        if let Some(checkpoint) = &terms.checkpoint {
+            for party in &checkpoint.quorum {
+                let key = match terms
+                    .parties
+                    .iter()
+                    .find(|p| &p.id == party)
+                    .and_then(|p| p.witness_key.as_deref())
+                {
+                    Some(text) => Some(parse(format!("{party}'s witness-key"), text)?),
+                    None => None,
+                };
+                witnesses.push((party.clone(), key));
+            }
+            threshold = checkpoint.threshold;
+        }
+        Ok(CheckpointTrust {
+            contract: contract.to_string(),
+            log,
+            witnesses,
+            threshold,
+        })
+    }
+
+    /// What a checkpoint signed by `signed` lacks to meet these terms, each a phrase naming
+    /// who must sign and how; empty when it meets them.
+    fn lacks(&self, signed: &[VerifierKey]) -> Vec<String> {
+        let mut lacks = Vec::new();
+        if let Some(log) = &self.log
+            && !signed.contains(log)
+        {
+            lacks.push(format!(
+                "the signature of the log key {} (sign it with `pbr checkpoint sign`)",
+                signer_id(log)
+            ));
+        }
+        let threshold = self.threshold.unwrap_or(self.witnesses.len());
+        let cosigned = self
+            .witnesses
+            .iter()
+            .filter(|(_, key)| key.as_ref().is_some_and(|key| signed.contains(key)))
+            .count();
+        if cosigned >= threshold {
+            return lacks;
+        }
+        let absent: Vec<&(String, Option<VerifierKey>)> = self
+            .witnesses
+            .iter()
+            .filter(|(_, key)| !key.as_ref().is_some_and(|key| signed.contains(key)))
+            .collect();
+        let names: Vec<&str> = absent.iter().map(|(party, _)| party.as_str()).collect();
+        let whom = if threshold < self.witnesses.len() {
+            format!(
+                "{} more of the cosignatures of {}",
+                threshold - cosigned,
+                and_list(&names)
+            )
+        } else if names.len() == 1 {
+            format!("the cosignature of {}", names[0])
+        } else {
+            format!("the cosignatures of {}", and_list(&names))
+        };
+        let unkeyed: Vec<&str> = absent
+            .iter()
+            .filter(|(_, key)| key.is_none())
+            .map(|(party, _)| party.as_str())
+            .collect();
+        let keyed: Vec<String> = absent
+            .iter()
+            .filter_map(|(_, key)| key.as_ref().map(signer_id))
+            .collect();
+        let why = if unkeyed.is_empty() {
+            format!(
+                "{}: have the witnesses cosign it with `pbr witness cosign`",
+                keyed.join(", ")
+            )
+        } else {
+            format!(
+                "the terms of {} give {} no witness-key: amend the terms to name {}",
+                self.contract,
+                and_list(&unkeyed),
+                if unkeyed.len() == 1 { "one" } else { "them" },
+            )
+        };
+        lacks.push(format!("{whom} ({why})"));
+        lacks
+    }
+
+    /// The quorum as verdicts count it: a party without a witness key is a signer no
+    /// checkpoint can carry.
+    fn quorum(&self) -> Quorum {
+        Quorum {
+            contract: self.contract.clone(),
+            log: self.log.as_ref().map(signer_id),
+            signers: self
+                .witnesses
+                .iter()
+                .map(|(party, key)| match key {
+                    Some(key) => signer_id(key),
+                    None => format!("{party}+(no witness key)"),
+                })
+                .collect(),
+            threshold: self.threshold.unwrap_or(self.witnesses.len()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn witness(name: &str, seed: u8) -> VerifierKey {
+        SignerKey::witness_from_seed(name, [seed; 32])
+            .unwrap()
+            .verifier_key()
+    }
+
+    /// A two-of-three quorum with one witness without a key: what a checkpoint lacks is
+    /// counted against the threshold, and names who could still cosign.
+    #[test]
+    fn what_a_checkpoint_lacks_counts_the_threshold() {
+        let log = SignerKey::from_seed("test/q", [9; 32])
+            .unwrap()
+            .verifier_key();
+        let (a, b) = (witness("a-witness", 1), witness("b-witness", 2));
+        let trust = CheckpointTrust {
+            contract: "q".into(),
+            log: Some(log.clone()),
+            witnesses: vec![
+                ("a".into(), Some(a.clone())),
+                ("b".into(), Some(b.clone())),
+                ("c".into(), None),
+            ],
+            threshold: Some(2),
+        };
+        assert!(trust.lacks(&[log.clone(), a.clone(), b.clone()]).is_empty());
+        assert_eq!(
+            trust.lacks(&[log.clone(), b.clone()]),
+            vec![
+                "1 more of the cosignatures of a and c (the terms of q give c no witness-key: \
+                 amend the terms to name one)"
+                    .to_string()
+            ]
+        );
+        let lacks = trust.lacks(&[a.clone(), b.clone()]);
+        assert_eq!(lacks.len(), 1);
+        assert!(lacks[0].starts_with("the signature of the log key test/q+"));
+        assert_eq!(
+            trust.lacks(&[log]),
+            vec![format!(
+                "2 more of the cosignatures of a, b and c (the terms of q give c no \
+                 witness-key: amend the terms to name one)"
+            )]
+        );
+        assert_eq!(and_list(&[]), "");
+        assert_eq!(and_list(&["x"]), "x");
     }
 }

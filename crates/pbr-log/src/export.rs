@@ -1,7 +1,7 @@
 //! `pbr export`: the log as JSON Lines that an outsider can verify with `docs/format.md`
 //! alone (DESIGN §3 "Export").
 //!
-//! One line per record `0 .. N−1`, where N is the size of the latest stored checkpoint:
+//! One line per record `0 .. N−1`, where N is the size of the checkpoint exported:
 //! `{"seq","record_hex","leaf_hash","chain_hash","event"}`; then a last line
 //! `{"checkpoint","verifier_keys"}`. The export streams: memory does not grow with the log.
 //! Hashes are recomputed from the record bytes (never copied from a cache), and the export
@@ -15,6 +15,7 @@ use crate::error::LogError;
 use crate::hash::{EMPTY_CHAIN, chain_hash, leaf_hash};
 use crate::hex;
 use crate::merkle::Frontier;
+use crate::note::SignedCheckpoint;
 use crate::record::Record;
 use crate::store::Log;
 
@@ -43,21 +44,23 @@ pub struct ExportSummary {
 }
 
 impl Log {
-    /// Writes the export to `out`. `decode_event` turns event bytes into the line's `event`
-    /// object; the log itself does not know what an event is.
+    /// Writes the export of the records `note` covers to `out`; `note` must be a stored
+    /// checkpoint of this log (the caller picks which: the ledger picks the latest that meets
+    /// every quorum). `decode_event` turns event bytes into the line's `event` object; the
+    /// log itself does not know what an event is.
     pub fn export(
         &self,
+        note: &SignedCheckpoint,
         out: &mut dyn Write,
         decode_event: &dyn Fn(&[u8]) -> Result<serde_json::Value, String>,
         mut progress: impl FnMut(u64, u64),
     ) -> Result<ExportSummary, LogError> {
-        let note = self.latest_checkpoint()?.ok_or_else(|| {
-            LogError::Checkpoint(
-                "no checkpoint yet, so there is nothing signed to export \
-                 (sign one with `pbr checkpoint sign`)"
-                    .into(),
-            )
-        })?;
+        if self.checkpoint_of_size(note.checkpoint.size)?.as_ref() != Some(note) {
+            return Err(LogError::Checkpoint(format!(
+                "the checkpoint of size {} is not one this log stored",
+                note.checkpoint.size
+            )));
+        }
         let size = note.checkpoint.size;
         let io = |source| LogError::Io {
             path: "export output".into(),
