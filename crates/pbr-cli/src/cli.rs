@@ -51,7 +51,8 @@ pub(crate) enum Command {
         #[arg(long, value_name = "FILE")]
         policy: Option<PathBuf>,
     },
-    /// Write the log up to the latest checkpoint as JSON Lines (docs/format.md §5).
+    /// Write the log up to the latest checkpoint that meets every contract's quorum as JSON
+    /// Lines (docs/format.md §5); nothing, and why, when none does.
     Export {
         /// Write to this file instead of standard output: whole or not at all (a temporary
         /// file beside it, moved into place when complete); an existing file is refused.
@@ -60,7 +61,7 @@ pub(crate) enum Command {
         /// Replace the --out file if it exists.
         #[arg(long, requires = "out")]
         force: bool,
-        /// Write the log up to the latest checkpoint as a static C2SP tlog-tiles tree in DIR
+        /// Write the same records and checkpoint as a static C2SP tlog-tiles tree in DIR
         /// instead (checkpoint, hash tiles, entry bundles; docs/format.md §6.3). Tiles left
         /// by an earlier export stay and must agree with the tree.
         #[arg(long, value_name = "DIR", conflicts_with = "out")]
