@@ -494,7 +494,14 @@ impl Ledger {
         });
         scoped?;
         report.seqs = start..next;
-        if batch.is_empty() {
+        if let Some(prepared) = self.prepared.as_mut() {
+            // Preparing: the batch was validated and signed as if it were appended; keep
+            // its records and roll it back.
+            for seq in start..next {
+                prepared.push(batch.log().read(seq)?);
+            }
+            batch.abort()?;
+        } else if batch.is_empty() {
             batch.abort()?;
         } else {
             // The blocks go before the commit: the snapshot after it refers to them.

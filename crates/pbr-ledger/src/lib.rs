@@ -44,6 +44,9 @@ pub struct Ledger {
     loaded: bool,
     /// Threads that sign a batch.
     threads: usize,
+    /// In preparing mode ([`Ledger::prepare_only`]), the records that appends validated and
+    /// signed but did not commit; `None` when appends commit.
+    prepared: Option<Vec<pbr_log::Record>>,
 }
 
 /// A contract's checkpoint quorum: its log key and the witness keys of its quorum's parties,
@@ -112,7 +115,23 @@ impl Ledger {
             state: pbr_core::state::State::default(),
             loaded: false,
             threads: 1,
+            prepared: None,
         }
+    }
+
+    /// Puts the ledger in preparing mode: from now on every append (an import, a one-fact
+    /// command, a statement issued) validates and signs exactly as it would, against this
+    /// ledger's state, and then rolls its batch back instead of committing it, keeping the
+    /// signed records for [`Ledger::take_prepared`]. A party's mirror prepares what the
+    /// party submits to the operator's server, which admits the records again; the mirror
+    /// itself stays a copy of the operator's log.
+    pub fn prepare_only(&mut self) {
+        self.prepared.get_or_insert_with(Vec::new);
+    }
+
+    /// The records prepared since the last call, in order (empty when not preparing).
+    pub fn take_prepared(&mut self) -> Vec<pbr_log::Record> {
+        self.prepared.as_mut().map(std::mem::take).unwrap_or_default()
     }
 
     /// The event log.

@@ -639,3 +639,62 @@ fn an_index_of_an_older_form_is_rebuilt_from_the_log() {
     assert_eq!((report.appended, report.duplicates), (0, count));
     assert_eq!(reopened.log().len(), before);
 }
+
+/// A party's mirror prepares what the party submits: the records are validated and signed
+/// against the mirror's state exactly as an append would, the mirror is left as it was, and
+/// the operator's ledger (here, a second copy) admits them as records signed elsewhere,
+/// reaching the same log as appending them directly.
+#[test]
+fn prepared_records_are_what_an_append_would_write_and_leave_the_mirror_unchanged() {
+    let (_mirror_dir, mut mirror) = scenario_a(false);
+    let (_operator_dir, mut operator) = scenario_a(false);
+    let (_direct_dir, mut direct) = scenario_a(false);
+    let before = (mirror.log().len(), mirror.log().root(), mirror.state_bytes().unwrap());
+
+    mirror.prepare_only();
+    let inputs = rows("tests/scenarios/a/events.csv");
+    let count = inputs.len() as u64;
+    let report = mirror.append(inputs, &keys(), 2, |_, _| {}).unwrap();
+    assert_eq!(report.appended, count);
+    let prepared = mirror.take_prepared();
+    assert_eq!(prepared.len() as u64, count);
+    assert!(mirror.take_prepared().is_empty());
+    assert_eq!(
+        (mirror.log().len(), mirror.log().root(), mirror.state_bytes().unwrap()),
+        before,
+        "preparing changed the mirror"
+    );
+
+    let signed: Vec<(String, Input)> = prepared
+        .iter()
+        .enumerate()
+        .map(|(i, record)| (format!("record {i}"), Input::Signed(record.clone())))
+        .collect();
+    let admitted = operator.append(signed.clone(), &[], 3, |_, _| {}).unwrap();
+    assert_eq!(admitted.appended, count);
+    direct
+        .append(rows("tests/scenarios/a/events.csv"), &keys(), 2, |_, _| {})
+        .unwrap();
+    assert_eq!(operator.log().root(), direct.log().root());
+    assert_eq!(operator.state_bytes().unwrap(), direct.state_bytes().unwrap());
+    // Submitted twice, the same records are the same facts, counted once.
+    let again = operator.append(signed, &[], 4, |_, _| {}).unwrap();
+    assert_eq!((again.appended, again.duplicates), (0, count));
+
+    // A refusal while preparing is the refusal an append would give, and prepares nothing.
+    let claim = event(
+        Payload::OutcomeClaimed(OutcomeClaimed {
+            outcome: "NO-SUCH-OUTCOME".into(),
+            company: None,
+            achieved: 15_900,
+            activity_start: None,
+            evidence: None,
+        }),
+        "provider",
+        None,
+        9,
+    );
+    let reason = refusal(mirror.append(vec![("claim".into(), claim)], &keys(), 5, |_, _| {}));
+    assert!(!reason.is_empty());
+    assert!(mirror.take_prepared().is_empty());
+}
