@@ -1129,6 +1129,96 @@ class ProofTests(Base):
         proc = run_here("receipt", self.write(good, ".tlog-proof"), *POLICY_ARGS)
         self.assertEqual(proc.returncode, 2)  # the record (or its leaf hash) is required
 
+    def export_of(self, records: list[bytes], note: str | None = None) -> str:
+        return self.write("".join(x + "\n" for x in mk.export_lines(
+            records, note if note is not None else mk.checkpoint_for(records), VKEYS)))
+
+    def test_with_an_export(self) -> None:
+        """DESIGN §3, format.md §6.1: with --export, a proof must be of a tree the export holds."""
+        export = self.export_of(self.records)
+        proc = run("inclusion", self.inclusion_json(5, 17), *POLICY_ARGS, "--export", export)
+        self.assert_ok(proc)
+        self.assertIn(f"; with the export {export} (verified, 17 records): the proof's tree of size 17 is a prefix "
+                      "of it, leaf 5 is its record at seq 5, root is the root of its first 17 records", proc.stdout)
+        self.assertNotIn("with the export", run_here("inclusion", self.inclusion_json(5, 17), *POLICY_ARGS).stdout)
+        for proof in (self.inclusion_json(5, 8), self.inclusion_json(0, 1), self.inclusion_json(16, 17)):
+            self.assert_ok(run_here("inclusion", proof, *POLICY_ARGS, "--export", export))
+        for a, b in ((5, 17), (0, 17), (0, 0), (3, 5), (17, 17), (8, 8)):
+            with self.subTest(first=a, second=b):
+                proc = run_here("consistency", self.consistency_json(a, b), *POLICY_ARGS, "--export", export)
+                self.assert_ok(proc)
+                self.assertIn(f"first_root is the root of its first {a} records, root is the root of its first "
+                              f"{b} records", proc.stdout)
+        proc = run_here("consistency", self.consistency_json(5, 17), *POLICY_ARGS, "--export", export,
+                        "--old-checkpoint", self.write(self.note(5), ".note"))
+        self.assert_ok(proc)
+        self.assertIn("the old checkpoint of size 5 is signed by", proc.stdout)
+        receipt = self.write(mk.receipt(5, ref_path(5, self.leaves[:9]), self.note(9)), ".tlog-proof")
+        proc = run_here("receipt", receipt, *POLICY_ARGS, "--record-hex", self.records[5].hex(), "--export", export)
+        self.assert_ok(proc)
+        self.assertIn("a cost-recorded event) is in the tree of size 9", proc.stdout)
+        self.assertIn("leaf 5 is its record at seq 5, root is the root of its first 9 records", proc.stdout)
+
+    def test_a_proof_larger_than_the_export_fails(self) -> None:
+        export = self.export_of(self.records[:10])
+        self.assert_ok(run_here("inclusion", self.inclusion_json(5, 10), *POLICY_ARGS, "--export", export))
+        receipt = self.write(mk.receipt(5, ref_path(5, self.leaves), self.note(17)), ".tlog-proof")
+        for kind, proof, args, size in (
+                ("inclusion", self.inclusion_json(5, 17), (), 17),
+                ("inclusion", self.inclusion_json(5, 11), (), 11),
+                ("consistency", self.consistency_json(5, 17), (), 17),
+                ("consistency", self.consistency_json(11, 11), (), 11),
+                ("receipt", receipt, ("--leaf-hash", self.leaves[5].hex()), 17)):
+            with self.subTest(kind=kind, size=size):
+                self.assert_ok(run_here(kind, proof, *POLICY_ARGS, *args))  # valid on its own
+                self.assert_fails(run_here(kind, proof, *POLICY_ARGS, *args, "--export", export),
+                                  f"{proof}: the proof is of a tree of size {size}, larger than the export's 10 records")
+
+    def test_a_proof_of_another_log_fails(self) -> None:
+        other = mk.make_records(17, seed=8)
+        forked = self.export_of(self.records[:16] + other[16:])  # the same first 16 records, another 17th
+        for kind, proof, args, reason in (
+                ("inclusion", self.inclusion_json(5, 17), (),
+                 "the proof's root for size 17 is not the root of the export's first 17 records"),
+                ("inclusion", self.inclusion_json(16, 17), (),
+                 f"the proof's leaf 16 ({self.leaves[16].hex()}) is not the leaf of the export's record at seq 16 "
+                 f"({mk.leaf_hash(other[16]).hex()})"),
+                ("consistency", self.consistency_json(5, 17), (),
+                 "the proof's root for size 17 is not the root of the export's first 17 records"),
+                ("receipt", self.write(mk.receipt(5, ref_path(5, self.leaves), self.note(17)), ".tlog-proof"),
+                 ("--record-hex", self.records[5].hex()),
+                 "the proof's root for size 17 is not the root of the export's first 17 records")):
+            with self.subTest(kind=kind, reason=reason):
+                self.assert_fails(run_here(kind, proof, *POLICY_ARGS, *args, "--export", forked), reason)
+        self.assert_ok(run_here("inclusion", self.inclusion_json(5, 16), *POLICY_ARGS, "--export", forked))
+        self.assert_fails(run_here("consistency", self.consistency_json(5, 17), *POLICY_ARGS,
+                                   "--export", self.export_of(other)),
+                          "the proof's first_root for size 5 is not the root of the export's first 5 records")
+        name = "other.example/ledger"
+        elsewhere = self.export_of(self.records, mk.checkpoint_for(self.records, mk.log_signer(name), origin=name))
+        self.assert_fails(run_here("inclusion", self.inclusion_json(5, 17), *KEY_ARGS, "--key", mk.log_vkey(name),
+                                   "--export", elsewhere),
+                          f"the proof is of the log {mk.ORIGIN!r}, the export of {name!r}")
+
+    def test_the_export_is_verified(self) -> None:
+        """The export is checked as `export` checks it, under the same trust input; its errors name it."""
+        proof = self.inclusion_json(5, 8)
+        lines = mk.export_lines(self.records, mk.checkpoint_for(self.records), VKEYS)
+        obj = json.loads(lines[2])
+        obj["record_hex"] = self.records[3].hex()
+        tampered = self.write("".join(x + "\n" for x in lines[:2] + [json.dumps(obj)] + lines[3:]))
+        self.assert_fails(run_here("inclusion", proof, *POLICY_ARGS, "--export", tampered),
+                          f"{tampered}:3: seq 2: leaf_hash does not match the record")
+        unwitnessed = self.export_of(self.records, mk.checkpoint_for(self.records, wits=WITS[:1]))
+        self.assert_fails(run_here("inclusion", proof, *POLICY_ARGS, "--export", unwitnessed),
+                          f"{unwitnessed}:18: checkpoint does not meet the quorum")
+        missing = os.path.join(self.tmp, "none.jsonl")
+        self.assert_fails(run_here("inclusion", proof, *POLICY_ARGS, "--export", missing), f"{missing}: cannot read")
+        self.assert_fails(run_here("consistency", self.consistency_json(5, 8), *POLICY_ARGS, "--export", missing),
+                          f"{missing}: cannot read")
+        self.assertEqual(run_here("tiles", self.tmp, *POLICY_ARGS, "--export", missing).returncode, 2)
+        self.assertEqual(run_here("export", missing, *POLICY_ARGS, "--export", missing).returncode, 2)
+
     def test_help_says_what_the_old_checkpoint_needs(self) -> None:
         proc = run("consistency", "--help")
         self.assertEqual(proc.returncode, 0)
@@ -1913,6 +2003,137 @@ class FreshTileExportTests(Base):
                 self.count += 1
                 tamper(d)
                 self.assert_fails(run_here("tiles", d, *self.policy), os.path.join(d, reason))
+
+
+class DemoProofsWithExportTests(Base):
+    """`verify_export.py inclusion|consistency|receipt ... --export FILE` (DESIGN §3, format.md §6.1) on
+    proofs that the pbr binary built from this tree makes of its demo ledger D (618 records, a cosigned
+    checkpoint at 40 too), of D+1 (D with one more record, signed and cosigned by D's witnesses) and of
+    D+1' (D with another record instead), all under D/demo-keys/policy."""
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        if not os.access(PBR_BIN, os.X_OK):
+            raise unittest.SkipTest(f"no pbr binary at {PBR_BIN}: run `cargo build -p pbr-cli` (or set PBR_BIN)")
+        cls._work = tempfile.TemporaryDirectory()
+        cls.demo = os.path.join(cls._work.name, "D")
+        subprocess.run([PBR_BIN, "demo", cls.demo], check=True, capture_output=True)
+        cls.policy = ["--policy", os.path.join(cls.demo, "demo-keys", "policy")]
+        cls.bigger = cls.grown("D+1", "1000.00")
+        cls.forked = cls.grown("D+1'", "2000.00")
+        cls.exports = {}
+        for ledger in (cls.demo, cls.bigger):
+            cls.exports[ledger] = os.path.join(cls._work.name, os.path.basename(ledger) + ".jsonl")
+            cls.pbr(ledger, "export", "--out", cls.exports[ledger])
+
+    @classmethod
+    def tearDownClass(cls) -> None:
+        cls._work.cleanup()
+
+    @classmethod
+    def pbr(cls, ledger: str, *args: str) -> str:
+        proc = subprocess.run([PBR_BIN, "--ledger", ledger, *args], capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise AssertionError(f"pbr {' '.join(args)}: {proc.stderr}")
+        return proc.stdout
+
+    @classmethod
+    def grown(cls, name: str, amount: str) -> str:
+        """A copy of the demo with one more record (a cost of `amount`), a checkpoint of 619 signed by the
+        demo's log key and cosigned by its two witnesses, each with its own state copied from the demo."""
+        ledger = os.path.join(cls._work.name, name)
+        shutil.copytree(cls.demo, ledger)
+        keys = os.path.join(ledger, "demo-keys")
+        cls.pbr(ledger, "cost", "--contract", "impact60-demo", "--date", "2025-12-31", "--party", "fokus-provider",
+                "--amount", amount, "--key", os.path.join(keys, "fokus-provider.key"))
+        cls.pbr(ledger, "checkpoint", "sign", "--key", os.path.join(keys, "demo.pbr.example_impact60.key"))
+        for witness in ("aalborg-jobcenter-witness", "fokus-provider-witness"):
+            cls.pbr(ledger, "witness", "cosign", "--key", os.path.join(keys, f"{witness}.key"),
+                    "--state", os.path.join(ledger, "demo-witnesses", witness))
+        return ledger
+
+    def proof(self, ledger: str, *args: str) -> str:
+        return self.write(self.pbr(ledger, "proof", *args), ".proof")
+
+    def record_hex(self, ledger: str, seq: int) -> str:
+        with open(self.exports[ledger], encoding="utf-8") as f:
+            for line in f:
+                obj = json.loads(line)
+                if obj.get("seq") == seq:
+                    return obj["record_hex"]
+        raise AssertionError(f"no seq {seq} in the export of {ledger}")
+
+    def check(self, kind: str, proof: str, export: str | None, *args: str) -> subprocess.CompletedProcess[str]:
+        return run_here(kind, proof, *self.policy, *args, *(("--export", export) if export else ()))
+
+    def test_proofs_of_the_same_demo_pass(self) -> None:
+        export = self.exports[self.demo]
+        proc = run("inclusion", self.proof(self.demo, "--seq", "42", "--json"), *self.policy, "--export", export)
+        self.assert_ok(proc)
+        self.assertIn(f"; with the export {export} (verified, 618 records): the proof's tree of size 618 is a prefix "
+                      "of it, leaf 42 is its record at seq 42, root is the root of its first 618 records", proc.stdout)
+        proc = self.check("consistency", self.proof(self.demo, "--consistency", "--from", "40", "--json"), export)
+        self.assert_ok(proc)
+        self.assertIn("first_root is the root of its first 40 records, root is the root of its first 618 records",
+                      proc.stdout)
+        proc = self.check("receipt", self.proof(self.demo, "--seq", "617", "--format", "tlog-proof"), export,
+                          "--record-hex", self.record_hex(self.demo, 617))
+        self.assert_ok(proc)
+        self.assertIn("leaf 617 is its record at seq 617, root is the root of its first 618 records", proc.stdout)
+
+    def test_a_proof_of_a_prefix_passes(self) -> None:
+        export = self.exports[self.demo]
+        proc = self.check("inclusion", self.proof(self.demo, "--seq", "5", "--tree-size", "40", "--json"), export)
+        self.assert_ok(proc)
+        self.assertIn("the proof's tree of size 40 is a prefix of it, leaf 5 is its record at seq 5, root is the root "
+                      "of its first 40 records", proc.stdout)
+        proc = self.check("consistency", self.proof(self.demo, "--consistency", "--from", "7", "--to", "40", "--json"),
+                          export)
+        self.assert_ok(proc)
+        self.assertIn("first_root is the root of its first 7 records, root is the root of its first 40 records",
+                      proc.stdout)
+        proc = self.check("receipt", self.proof(self.demo, "--seq", "39", "--tree-size", "40", "--format", "tlog-proof"),
+                          export, "--record-hex", self.record_hex(self.demo, 39))
+        self.assert_ok(proc)
+        self.assertIn("in the tree of size 40 of demo.pbr.example/impact60", proc.stdout)
+        # the demo's own proofs, of 618 records, against the export of D+1 (619 records)
+        proc = self.check("inclusion", self.proof(self.demo, "--seq", "617", "--json"), self.exports[self.bigger])
+        self.assert_ok(proc)
+        self.assertIn("(verified, 619 records): the proof's tree of size 618 is a prefix of it", proc.stdout)
+
+    def test_a_proof_of_a_larger_log_fails(self) -> None:
+        export = self.exports[self.demo]
+        reason = "the proof is of a tree of size 619, larger than the export's 618 records"
+        for kind, proof, args in (
+                ("inclusion", self.proof(self.bigger, "--seq", "5", "--json"), ()),
+                ("inclusion", self.proof(self.bigger, "--seq", "618", "--json"), ()),
+                ("consistency", self.proof(self.bigger, "--consistency", "--from", "618", "--json"), ()),
+                ("receipt", self.proof(self.bigger, "--seq", "5", "--format", "tlog-proof"),
+                 ("--record-hex", self.record_hex(self.demo, 5)))):
+            with self.subTest(kind=kind, proof=proof):
+                self.assert_ok(self.check(kind, proof, None, *args))  # valid on its own
+                self.assert_fails(self.check(kind, proof, export, *args), f"{proof}: {reason}")
+        proof = self.proof(self.bigger, "--seq", "5", "--json")
+        self.assert_ok(self.check("inclusion", proof, self.exports[self.bigger]))  # and with its own export
+        self.assert_fails(run("inclusion", proof, *self.policy, "--export", export), reason)
+
+    def test_a_proof_whose_root_is_of_another_log_fails(self) -> None:
+        """D+1' is D with another 619th record: a valid log of the same size, cosigned by the same witnesses."""
+        export = self.exports[self.bigger]
+        reason = "the proof's root for size 619 is not the root of the export's first 619 records"
+        for kind, proof, args in (
+                ("inclusion", self.proof(self.forked, "--seq", "5", "--json"), ()),
+                ("consistency", self.proof(self.forked, "--consistency", "--from", "40", "--json"), ()),
+                ("receipt", self.proof(self.forked, "--seq", "5", "--format", "tlog-proof"),
+                 ("--record-hex", self.record_hex(self.bigger, 5)))):
+            with self.subTest(kind=kind):
+                self.assert_ok(self.check(kind, proof, None, *args))
+                self.assert_fails(self.check(kind, proof, export, *args), f"{proof}: {reason}")
+        proof = self.proof(self.forked, "--seq", "618", "--json")
+        with open(proof, encoding="utf-8") as f:
+            leaf = json.load(f)["leaf_hash"]
+        self.assert_fails(self.check("inclusion", proof, export),
+                          f"the proof's leaf 618 ({leaf}) is not the leaf of the export's record at seq 618")
 
 
 if __name__ == "__main__":

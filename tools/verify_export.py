@@ -13,9 +13,9 @@ Implements docs/format.md (format 2, from DESIGN §3 "Fixed points") without usi
 
 Needs only Python 3.11, `hashlib`, `blake3` and `PyNaCl`:
   verify_export.py export FILE.jsonl TRUST [--trust-export-keys]
-  verify_export.py inclusion PROOF.json TRUST
-  verify_export.py consistency PROOF.json TRUST [--old-checkpoint NOTEFILE]
-  verify_export.py receipt RECEIPT TRUST (--record-hex HEX | --leaf-hash HEX)
+  verify_export.py inclusion PROOF.json TRUST [--export FILE.jsonl]
+  verify_export.py consistency PROOF.json TRUST [--old-checkpoint NOTEFILE] [--export FILE.jsonl]
+  verify_export.py receipt RECEIPT TRUST (--record-hex HEX | --leaf-hash HEX) [--export FILE.jsonl]
   verify_export.py tiles DIR TRUST [--raw-entries]
 where TRUST is the trust input, taken out of band (from the contract the parties signed):
   --policy FILE             a C2SP tlog-policy file (`log`, `witness`, `group`, `quorum` lines), or
@@ -25,6 +25,10 @@ where TRUST is the trust input, taken out of band (from the contract the parties
 A checkpoint counts only if a log key of its origin signed it and the quorum of witnesses
 cosigned it. The keys inside an export are a convenience, never trust (--trust-export-keys
 uses them anyway, with a warning).
+With --export, a proof or receipt is also checked with an export, which is verified as `export` does
+under the same TRUST: the proof must be of a tree the export holds (same origin, tree size at most the
+export's records, its roots those of the export's prefixes of those sizes, its leaf the export's record
+at that seq; DESIGN §3: a proof larger than the export it is checked with fails).
 `tiles` checks DIR/checkpoint against TRUST, every entry bundle up to its size (each entry a pbr
 record whose signature verifies and whose event decodes; --raw-entries, for other logs' tiles, takes
 the entries as opaque bytes), the Merkle root, every hash tile a client of that size needs, and every
@@ -974,7 +978,28 @@ def check_key_uses(policy: Policy, signers: dict[bytes, tuple[str, int]]) -> Non
                  f"as a {'log' if vk.kind == LOG_KEY else 'witness'} key: a key serves one use only")
 
 
-def cmd_export(path: str, trust: Trust, trust_export: bool) -> str:
+@dataclass
+class Prefixes:
+    """What a proof checked with an export (§6.1) needs from it, kept while the export is read once:
+    the Merkle root of its first n records for each n in `sizes`, and the leaf hash of each seq in
+    `seqs`. Memory stays bounded: a few hashes, besides the §3.2 stack."""
+
+    sizes: set[int]
+    seqs: set[int]
+    roots: dict[int, bytes] = field(default_factory=dict)  # n -> root of records 0 .. n-1
+    leaves: dict[int, bytes] = field(default_factory=dict)  # seq -> leaf hash
+    records: int = 0  # how many records the export holds (its checkpoint's size), once verified
+    origin: str = ""  # its checkpoint's origin, once verified
+
+    def add(self, seq: int, leaf: bytes, stack: list[bytes]) -> None:
+        """Called after leaf `seq` is pushed: the stack then holds the tree of the first seq + 1 records."""
+        if seq in self.seqs:
+            self.leaves[seq] = leaf
+        if seq + 1 in self.sizes:
+            self.roots[seq + 1] = stack_root(stack)
+
+
+def cmd_export(path: str, trust: Trust, trust_export: bool, want: Prefixes | None = None) -> str:
     policy = None if trust_export else trust.policy()
     tail_line = last_line(path)
     if tail_line is not None and isinstance(tail_line[1], dict) and "checkpoint" in tail_line[1]:
@@ -1001,6 +1026,8 @@ def cmd_export(path: str, trust: Trust, trust_export: bool) -> str:
                     fail(f"seq {count}: signed by {author!r} with the key that signed {first[0]!r}'s record "
                          f"at seq {first[1]}: a key serves one party only")
                 stack_push(stack, count, leaf)
+                if want is not None:
+                    want.add(count, leaf, stack)
                 count += 1
             except VerifyError as e:
                 e.line = e.line or lineno
@@ -1035,6 +1062,10 @@ def cmd_export(path: str, trust: Trust, trust_export: bool) -> str:
     except VerifyError as e:
         e.line = e.line or lineno
         raise
+    if want is not None:
+        want.records, want.origin = count, cp.origin
+        if 0 in want.sizes:
+            want.roots[0] = EMPTY_ROOT
     return (f"ok: {count} records, origin {cp.origin}, root {root.hex()}, chain head {chain.hex()}, "
             f"checkpoint {signed.summary(policy)}")
 
@@ -1115,19 +1146,58 @@ def embedded_checkpoint(text: Any, size: int, root: bytes, policy: Policy) -> tu
     return cp, check_checkpoint(cp, policy, "embedded checkpoint")
 
 
-def cmd_inclusion(path: str, trust: Trust) -> str:
+def against_export(export: str, trust: Trust, origin: str, roots: list[tuple[str, int, bytes]],
+                   leaf: tuple[int, bytes] | None = None) -> str:
+    """§6.1, DESIGN §3: a proof checked with an export must be of a tree the export holds.
+
+    The export is verified as `export` does, under the same trust input, reading it once and keeping
+    the roots of the prefixes the proof names. Then: the proof's checkpoint is of the export's origin;
+    its tree size is at most the export's number of records; the leaf it proves (leaf index, leaf
+    hash) is the export's record at that seq; and each root it states, given as (field name, size,
+    root), is the Merkle root of the export's first `size` records. Returns what was checked, for the
+    summary line; fails with the first difference.
+    """
+    size = max(n for _, n, _ in roots)
+    want = Prefixes({n for _, n, _ in roots}, set() if leaf is None else {leaf[0]})
+    try:
+        cmd_export(export, trust, False, want)
+    except VerifyError as e:
+        e.file = e.file or export
+        raise
+    except OSError as e:
+        raise VerifyError(f"cannot read: {e.strerror or e}", file=export) from None
+    if origin != want.origin:
+        fail(f"the proof is of the log {origin!r}, the export of {want.origin!r}")
+    if size > want.records:
+        fail(f"the proof is of a tree of size {size}, larger than the export's {want.records} records")
+    held = [f"the proof's tree of size {size} is a prefix of it"]
+    if leaf is not None:
+        index, hash_ = leaf
+        if want.leaves[index] != hash_:
+            fail(f"the proof's leaf {index} ({hash_.hex()}) is not the leaf of the export's record at "
+                 f"seq {index} ({want.leaves[index].hex()})")
+        held.append(f"leaf {index} is its record at seq {index}")
+    for name, n, root in roots:
+        if want.roots[n] != root:
+            fail(f"the proof's {name} for size {n} is not the root of the export's first {n} records")
+        held.append(f"{name} is the root of its first {n} records")
+    return f"; with the export {export} (verified, {want.records} records): {', '.join(held)}"
+
+
+def cmd_inclusion(path: str, trust: Trust, export: str | None = None) -> str:
     policy = trust.policy()
     p = load_proof(path, {"leaf_index", "tree_size", "leaf_hash", "path", "root", "checkpoint"})
     index, size = parse_uint(p["leaf_index"], "leaf_index"), parse_uint(p["tree_size"], "tree_size")
     leaf, root = parse_hex(p["leaf_hash"], "leaf_hash", 32), parse_hex(p["root"], "root", 32)
     if not verify_inclusion(index, size, leaf, p["path"], root):
         fail(f"inclusion proof for leaf {index} in tree of size {size} does not verify")
-    _, signed = embedded_checkpoint(p["checkpoint"], size, root, policy)
+    cp, signed = embedded_checkpoint(p["checkpoint"], size, root, policy)
+    held = "" if export is None else against_export(export, trust, cp.origin, [("root", size, root)], (index, leaf))
     return (f"ok: leaf {index} ({leaf.hex()}) is in the tree of size {size}, root {root.hex()}, "
-            f"checkpoint {signed.summary(policy)}")
+            f"checkpoint {signed.summary(policy)}{held}")
 
 
-def cmd_consistency(path: str, trust: Trust, old: str | None) -> str:
+def cmd_consistency(path: str, trust: Trust, old: str | None, export: str | None = None) -> str:
     policy = trust.policy()
     p = load_proof(path, {"first", "second", "first_root", "second_root", "path", "checkpoint"})
     first, second = parse_uint(p["first"], "first"), parse_uint(p["second"], "second")
@@ -1155,8 +1225,10 @@ def cmd_consistency(path: str, trust: Trust, old: str | None) -> str:
         if old_cp.size != first or old_cp.root != r1:
             fail(f"old checkpoint (size {old_cp.size}) does not match first={first} / first_root")
         kept = f"; the old checkpoint of size {first} is signed by {old_signed.log.label} and is its prefix"
+    held = "" if export is None else against_export(
+        export, trust, cp.origin, [("first_root", first, r1), ("root", second, r2)])
     return (f"ok: tree of size {first} is a prefix of tree of size {second}, root {r2.hex()}, "
-            f"checkpoint {signed.summary(policy)}{kept}")
+            f"checkpoint {signed.summary(policy)}{kept}{held}")
 
 
 RECEIPT_HEADER = "c2sp.org/tlog-proof@v1"
@@ -1186,7 +1258,8 @@ def parse_receipt(text: str) -> tuple[int, list[bytes], Checkpoint]:
     return int(rest[0][6:]), path, parse_checkpoint(note, "receipt checkpoint")
 
 
-def cmd_receipt(path: str, trust: Trust, record_hex: str | None, leaf_hex: str | None) -> str:
+def cmd_receipt(path: str, trust: Trust, record_hex: str | None, leaf_hex: str | None,
+                export: str | None = None) -> str:
     policy = trust.policy()
     with open(path, "rb") as f:
         data = f.read(MAX_PROOF_FILE + 1)
@@ -1219,8 +1292,10 @@ def cmd_receipt(path: str, trust: Trust, record_hex: str | None, leaf_hex: str |
         fail(f"the receipt's inclusion proof for leaf {index} in the tree of size {cp.size} does not verify "
              "for this leaf")
     signed = check_checkpoint(cp, policy, "receipt checkpoint")
+    held = "" if export is None else against_export(export, trust, cp.origin, [("root", cp.size, cp.root)],
+                                                    (index, leaf))
     return (f"ok: leaf {index} ({leaf.hex()}{what}) is in the tree of size {cp.size} of {cp.origin}, "
-            f"root {cp.root.hex()}, checkpoint {signed.summary(policy)}")
+            f"root {cp.root.hex()}, checkpoint {signed.summary(policy)}{held}")
 
 
 # ------------------------------------------------------------ §6.3 tiles
@@ -1579,6 +1654,15 @@ def add_trust_args(p: argparse.ArgumentParser) -> None:
                    help="with --key: how many distinct witness keys must cosign (default: all given)")
 
 
+def add_export_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--export", metavar="FILE",
+                   help="also check the proof with this export (format.md §5, §6.1): the export is verified as "
+                        "`export` does, under the same trust input, and the proof must be of a tree it holds: "
+                        "the same origin, a tree size at most its number of records, each root the proof states "
+                        "(root, and first_root for consistency) the Merkle root of its first that many records, "
+                        "and the proven leaf its record at that seq")
+
+
 def trust_of(ap: argparse.ArgumentParser, args: argparse.Namespace, may_be_empty: bool = False) -> Trust:
     if args.policy is not None and (args.key or args.quorum is not None):
         ap.error("give either --policy or --key/--quorum, not both")
@@ -1600,6 +1684,7 @@ def main(argv: list[str] | None = None) -> int:
     inc = sub.add_parser("inclusion", help="verify an inclusion proof (format.md §6.1)")
     inc.add_argument("file")
     add_trust_args(inc)
+    add_export_arg(inc)
     con = sub.add_parser(
         "consistency", help="verify a consistency proof (format.md §6.1)",
         description="Verify a consistency proof and its embedded checkpoint (which must meet the trust "
@@ -1612,6 +1697,7 @@ def main(argv: list[str] | None = None) -> int:
     con.add_argument("--old-checkpoint", metavar="NOTEFILE",
                      help="a checkpoint of size `first` you kept; it must carry the log key's signature "
                           "(no witness quorum is required of it)")
+    add_export_arg(con)
     rec = sub.add_parser("receipt", help="verify a C2SP tlog-proof@v1 receipt (format.md §6.2) for a record")
     rec.add_argument("file")
     add_trust_args(rec)
@@ -1619,6 +1705,7 @@ def main(argv: list[str] | None = None) -> int:
     leaf.add_argument("--record-hex", metavar="HEX", help="the record the receipt is for (its layout and "
                       "signature are checked, and its leaf hash computed)")
     leaf.add_argument("--leaf-hash", metavar="HEX", help="or only the leaf hash, SHA-256(0x00 || record)")
+    add_export_arg(rec)
     til = sub.add_parser(
         "tiles", help="verify a static C2SP tlog-tiles tree (format.md §6.3), as `pbr export --tiles DIR` writes it",
         description="Verify DIR/checkpoint against the trust input, then the tree under DIR/tile/: every entry "
@@ -1644,13 +1731,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.cmd == "export":
             summary = cmd_export(args.file, trust, args.trust_export_keys)
         elif args.cmd == "inclusion":
-            summary = cmd_inclusion(args.file, trust)
+            summary = cmd_inclusion(args.file, trust, args.export)
         elif args.cmd == "receipt":
-            summary = cmd_receipt(args.file, trust, args.record_hex, args.leaf_hash)
+            summary = cmd_receipt(args.file, trust, args.record_hex, args.leaf_hash, args.export)
         elif args.cmd == "tiles":
             summary = cmd_tiles(args.file, trust, args.raw_entries)
         else:
-            summary = cmd_consistency(args.file, trust, args.old_checkpoint)
+            summary = cmd_consistency(args.file, trust, args.old_checkpoint, args.export)
     except VerifyError as e:
         name = e.file or args.file
         where = name if e.line is None else f"{name}:{e.line}"
