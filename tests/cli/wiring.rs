@@ -807,3 +807,77 @@ fn an_export_is_refused_by_a_ledger_of_another_origin() {
         serde_json::from_str(&pbr_ok(&["--ledger", other, "verify", "--json"])).unwrap();
     assert_eq!(empty["records"], 0);
 }
+
+/// The demo's jobcentre records a payment, with `extra` arguments before the command.
+fn demo_pay(dir: &Path, ledger: &str, extra: &[&str]) -> crate::support::Run {
+    let key = dir.join("jobcenter.key");
+    std::fs::write(
+        &key,
+        pbr_ledger::sample::demo_key("aalborg-jobcenter").to_text(),
+    )
+    .unwrap();
+    let mut args = vec!["--ledger", ledger];
+    args.extend_from_slice(extra);
+    args.extend([
+        "pay",
+        "--contract",
+        "impact60-demo",
+        "--date",
+        "2025-06-03",
+        "--key",
+        key.to_str().unwrap(),
+        "--from",
+        "aalborg-jobcenter",
+        "--to",
+        "fokus-provider",
+        "--amount",
+        "100",
+    ]);
+    pbr(&args)
+}
+
+/// A mirror's log is the operator's: a write command run on it without `--server` is
+/// refused in one line that says where writes go, and nothing is appended.
+#[test]
+fn a_mirror_refuses_local_writes_and_names_the_server_option() {
+    let (dir, ledger) = demo();
+    let before = pbr_ok(&["--ledger", &ledger, "verify", "--json"]);
+    std::fs::write(Path::new(&ledger).join("MIRROR.json"), "{}").unwrap();
+    let run = demo_pay(dir.path(), &ledger, &[]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "is a mirror of an operator's log: a write goes to the operator with --server URL"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(pbr_ok(&["--ledger", &ledger, "verify", "--json"]), before);
+}
+
+/// With `--server`, a write that cannot reach the server fails with exit 8 (`SERVER`) in
+/// one line, and the local ledger, which only prepared the record, is as it was.
+#[test]
+fn a_submission_to_an_unreachable_server_fails_and_changes_nothing_here() {
+    let (dir, ledger) = demo();
+    let before = pbr_ok(&["--ledger", &ledger, "verify", "--json"]);
+    // A port nothing listens on: bound, then closed.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}");
+    let run = demo_pay(dir.path(), &ledger, &["--server", &url]);
+    assert_eq!(run.code, 8, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .starts_with(&format!("pbr: error: cannot reach the server {url}")),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    assert_eq!(pbr_ok(&["--ledger", &ledger, "verify", "--json"]), before);
+    let run = demo_pay(dir.path(), &ledger, &["--server", "ftp://example"]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+}

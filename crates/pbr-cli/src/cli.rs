@@ -18,6 +18,18 @@ pub(crate) struct Cli {
     /// at once.
     #[arg(long, global = true, value_name = "SECONDS", default_value_t = 0)]
     pub(crate) wait: u64,
+    /// Submit what a write command records to the operator's server at URL instead of
+    /// appending it here: it is prepared and signed against this ledger (the party's
+    /// mirror) with the party's own key, and sent (docs/protocol.md).
+    #[arg(long, global = true, env = "PBR_SERVER", value_name = "URL")]
+    pub(crate) server: Option<String>,
+    /// The party's read credential for the server (a file holding the token the operator
+    /// issued), used to fetch receipts.
+    #[arg(long, global = true, env = "PBR_TOKEN_FILE", value_name = "FILE")]
+    pub(crate) token_file: Option<PathBuf>,
+    /// With --server, how long to wait for the receipts of what was submitted.
+    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 30)]
+    pub(crate) receipt_wait: u64,
     #[command(subcommand)]
     pub(crate) command: Command,
 }

@@ -37,6 +37,9 @@ pub(crate) fn exit_code_of(error: &anyhow::Error) -> i32 {
     if error.downcast_ref::<InputError>().is_some() {
         return exit_code::INPUT;
     }
+    if error.downcast_ref::<crate::submit::ServerError>().is_some() {
+        return exit_code::SERVER;
+    }
     exit_code::INTERNAL
 }
 
@@ -76,6 +79,15 @@ pub(crate) fn input(message: impl Into<String>) -> anyhow::Error {
 
 pub(crate) fn run(cli: Cli) -> Result<()> {
     let _ = WAIT.set(std::time::Duration::from_secs(cli.wait));
+    let server = match &cli.server {
+        Some(url) => Some(crate::submit::Server::new(
+            url,
+            cli.token_file.as_deref(),
+            std::time::Duration::from_secs(cli.receipt_wait),
+        )?),
+        None => None,
+    };
+    let _ = crate::submit::SERVER.set(server);
     let json = cli.json;
     match cli.command {
         Command::Init { dir, origin } => init(dir.or(cli.ledger), origin, json),

@@ -16,5 +16,8 @@ pub const VERIFY_FAILED: i32 = 5;
 /// No space left on the device: nothing of the command was written (or, for an append that
 /// was committed, the message says so).
 pub const NO_SPACE: i32 = 6;
+/// The operator's server (`--server URL`) could not be reached, or failed (`5xx`); a
+/// refusal by the server (`4xx`) is [`INPUT`].
+pub const SERVER: i32 = 8;
 /// A bug or an unexpected storage failure.
 pub const INTERNAL: i32 = 255;

@@ -15,6 +15,7 @@ mod record;
 mod report;
 mod settlement;
 mod setup;
+mod submit;
 
 use std::io::Write;
 use std::path::PathBuf;

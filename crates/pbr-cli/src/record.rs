@@ -38,14 +38,26 @@ fn append_and_report(
     keys: &[SignerKey],
     json: bool,
 ) -> Result<()> {
+    let server = crate::submit::before_writing(&mut ledger)?;
     let bar = progress(json || inputs.len() < 10_000, "appending");
     let report = ledger.append(inputs, keys, now_micros()?, |done, total| {
         bar.set_length(total);
         bar.set_position(done);
     });
     bar.finish_and_clear();
-    print_report(&report?, json);
+    let report = report?;
+    match server {
+        Some(server) => submit_prepared(&mut ledger, server, json)?,
+        None => print_report(&report, json),
+    }
     Ok(ledger.close()?)
+}
+
+/// Submits what `ledger` prepared and prints the server's answer.
+fn submit_prepared(ledger: &mut Ledger, server: &crate::submit::Server, json: bool) -> Result<()> {
+    let records = ledger.take_prepared();
+    crate::submit::submit(server, ledger, records)?.print(json);
+    Ok(())
 }
 
 /// Appends one fact from the command line and says what happened; a fact the ledger already
@@ -57,7 +69,22 @@ fn append_one(mut ledger: Ledger, one: (String, Input), key: SignerKey, json: bo
         Input::OnClaim { .. } => "decision",
         Input::Signed(_) => "record",
     };
+    let server = crate::submit::before_writing(&mut ledger)?;
     let report = ledger.append(vec![one], &[key], now_micros()?, |_, _| {})?;
+    if let Some(server) = server {
+        if let Some((_, seq)) = report.already_recorded.first() {
+            // The mirror holds the fact already: the operator's log has it at that seq.
+            if !json {
+                outln!(
+                    "already recorded: this {kind} is seq {seq} (the same fact by the same \
+                     author, in the mirror); nothing submitted"
+                );
+                return Ok(ledger.close()?);
+            }
+        }
+        submit_prepared(&mut ledger, server, json)?;
+        return Ok(ledger.close()?);
+    }
     match report.already_recorded.first() {
         Some((_, seq)) if !json => outln!(
             "already recorded: this {kind} is seq {seq} (the same fact by the same author); \
@@ -234,13 +261,18 @@ pub(crate) fn import(
             .map_err(pbr_ledger::LedgerError::Rejected)
     });
     ledger.set_threads(std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let server = crate::submit::before_writing(&mut ledger)?;
     // The file streams, so its number of rows is not known until the end.
     let bar = counter(json, "importing", "rows");
     let report = ledger.append_results(inputs, &keys, now_micros()?, |done, _| {
         bar.set_position(done)
     });
     bar.finish_and_clear();
-    print_report(&report?, json);
+    let report = report?;
+    match server {
+        Some(server) => submit_prepared(&mut ledger, server, json)?,
+        None => print_report(&report, json),
+    }
     warn_modulus_11(&context);
     Ok(ledger.close()?)
 }

@@ -43,11 +43,24 @@ pub(crate) fn settle(
     let period = period("--period", period_text)?;
     let mut ledger = open(ledger_dir)?;
     let contract = contract_id(&mut ledger, contract)?;
+    let mut submitted = None;
     let (statement, issued) = match issue_key {
         Some(path) => {
             let key = read_signer_key(&path)?;
+            let server = crate::submit::before_writing(&mut ledger)?;
             let (statement, seq) = ledger.issue(&contract, period, &key, now_micros()?)?;
-            (statement, Some(seq))
+            match server {
+                // The statement is computed on the mirror and issued on the operator's log:
+                // its seq is the one the server gives it.
+                Some(server) => {
+                    let records = ledger.take_prepared();
+                    let answer = crate::submit::submit(server, &mut ledger, records)?;
+                    let seq = answer.placed.first().map(|p| p.index);
+                    submitted = Some(answer);
+                    (statement, seq)
+                }
+                None => (statement, Some(seq)),
+            }
         }
         None => (ledger.settle(&contract, period)?, None),
     };
@@ -55,12 +68,20 @@ pub(crate) fn settle(
         let mut value = statement.to_json();
         if let Some(object) = value.as_object_mut() {
             object.insert("issued_seq".into(), json!(issued));
+            if let Some(answer) = &submitted {
+                object.insert("submitted".into(), answer.to_json());
+            }
         }
         print_json(&value);
     } else {
         print_statement(&statement, false, None);
-        if let Some(seq) = issued {
-            outln!("issued: seq {seq}");
+        match &submitted {
+            Some(answer) => answer.print(false),
+            None => {
+                if let Some(seq) = issued {
+                    outln!("issued: seq {seq}");
+                }
+            }
         }
     }
     Ok(ledger.close()?)
