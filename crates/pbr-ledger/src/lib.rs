@@ -131,7 +131,10 @@ impl Ledger {
 
     /// The records prepared since the last call, in order (empty when not preparing).
     pub fn take_prepared(&mut self) -> Vec<pbr_log::Record> {
-        self.prepared.as_mut().map(std::mem::take).unwrap_or_default()
+        self.prepared
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
     }
 
     /// The event log.

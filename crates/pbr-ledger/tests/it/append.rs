@@ -649,7 +649,11 @@ fn prepared_records_are_what_an_append_would_write_and_leave_the_mirror_unchange
     let (_mirror_dir, mut mirror) = scenario_a(false);
     let (_operator_dir, mut operator) = scenario_a(false);
     let (_direct_dir, mut direct) = scenario_a(false);
-    let before = (mirror.log().len(), mirror.log().root(), mirror.state_bytes().unwrap());
+    let before = (
+        mirror.log().len(),
+        mirror.log().root(),
+        mirror.state_bytes().unwrap(),
+    );
 
     mirror.prepare_only();
     let inputs = rows("tests/scenarios/a/events.csv");
@@ -660,7 +664,11 @@ fn prepared_records_are_what_an_append_would_write_and_leave_the_mirror_unchange
     assert_eq!(prepared.len() as u64, count);
     assert!(mirror.take_prepared().is_empty());
     assert_eq!(
-        (mirror.log().len(), mirror.log().root(), mirror.state_bytes().unwrap()),
+        (
+            mirror.log().len(),
+            mirror.log().root(),
+            mirror.state_bytes().unwrap()
+        ),
         before,
         "preparing changed the mirror"
     );
@@ -676,7 +684,10 @@ fn prepared_records_are_what_an_append_would_write_and_leave_the_mirror_unchange
         .append(rows("tests/scenarios/a/events.csv"), &keys(), 2, |_, _| {})
         .unwrap();
     assert_eq!(operator.log().root(), direct.log().root());
-    assert_eq!(operator.state_bytes().unwrap(), direct.state_bytes().unwrap());
+    assert_eq!(
+        operator.state_bytes().unwrap(),
+        direct.state_bytes().unwrap()
+    );
     // Submitted twice, the same records are the same facts, counted once.
     let again = operator.append(signed, &[], 4, |_, _| {}).unwrap();
     assert_eq!((again.appended, again.duplicates), (0, count));
