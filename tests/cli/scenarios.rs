@@ -49,7 +49,7 @@ fn scenario_ledger(
 #[test]
 fn every_scenario_names_its_log_and_the_tests_keys() {
     let vkey = |key: pbr_ledger::SignerKey| key.verifier_key().to_string();
-    for scenario in ["a", "b", "c", "c-loss", "d"] {
+    for scenario in ["a", "b", "c", "c-loss", "d", "drc"] {
         let path = repo().join(format!("tests/scenarios/{scenario}/contract.toml"));
         let text = std::fs::read_to_string(&path).unwrap();
         let terms = pbr_core::terms::parse(scenario, &text).unwrap();
@@ -293,6 +293,13 @@ pub(crate) fn setup(scenario: &str) -> (&'static str, &'static [&'static str], u
             "K1",
             &["K1", "K2", "K3", "operator"],
             4 + 15 + 35 * 2 + 15 + 15,
+        ),
+        // 4 enrolments, 4 retention checks, 3 claims and their decisions, 4 × 6 monthly
+        // statuses (docs/contracts.md, "A worked case").
+        "drc" => (
+            "viborg",
+            &["viborg", "herning", "drc"],
+            4 + 4 + 3 * 2 + 4 * 6,
         ),
         other => panic!("no scenario {other}"),
     }
