@@ -738,3 +738,122 @@ fn a_statement_that_does_not_match_its_recomputation_is_refused() {
     );
     assert!(!out.exists());
 }
+
+/// `pbr bundle show FORMAT FILE` under the demo's signers, with `extra` arguments.
+fn show(file: &Path, format: &str, extra: &[&str]) -> Run {
+    let keys = demo_signers();
+    let mut args = vec!["bundle", "show", file.to_str().unwrap(), "--format", format];
+    for key in &keys {
+        args.extend(["--key", key.as_str()]);
+    }
+    args.extend_from_slice(extra);
+    pbr(&args)
+}
+
+/// `pbr bundle show` verifies first, then shows every record (seq, date, kind, author) and
+/// every statement line (rule, amount, arithmetic) of the bundle, the same bytes each time;
+/// the HTML page loads nothing. A tampered bundle shows only its failure and exits 5.
+#[test]
+fn bundle_show_renders_a_verified_bundle_and_only_the_failure_of_a_tampered_one() {
+    let (dir, ledger) = demo();
+    let last = *issued_seqs(&ledger).last().unwrap();
+    let participant = demo_participant(&ledger, last);
+    let file = bundle(
+        &ledger,
+        dir.path(),
+        "p.json",
+        &["--participant", &participant],
+    );
+    let data = read_json(&file);
+
+    let text = show(&file, "text", &[]);
+    assert_eq!(text.code, 0, "{}", text.stderr);
+    assert!(
+        text.stdout
+            .lines()
+            .nth(1)
+            .unwrap()
+            .starts_with("Verified: "),
+        "{}",
+        text.stdout
+    );
+    for record in data["records"].as_array().unwrap() {
+        let event = &record["event"];
+        let row = format!(
+            "seq {:>6}  {}  {:<26} by {:<20}",
+            record["seq"].as_u64().unwrap(),
+            event["date"].as_str().unwrap(),
+            event["kind"].as_str().unwrap(),
+            event["author"].as_str().unwrap()
+        );
+        assert!(text.stdout.contains(&row), "{row}\n{}", text.stdout);
+    }
+    let mut lines = 0;
+    for statement in data["statements"].as_array().unwrap() {
+        for line in statement["explanation"].as_array().unwrap() {
+            let amount = line["amount"].as_str().unwrap();
+            let calc = format!("    = {}", line["calc"].as_str().unwrap());
+            assert!(text.stdout.contains(amount), "{amount}");
+            assert!(text.stdout.contains(&calc), "{calc}");
+            lines += 1;
+        }
+    }
+    assert!(lines > 0, "the bundle explains no line");
+    assert_eq!(show(&file, "text", &[]).stdout, text.stdout);
+
+    let page = dir.path().join("p.html");
+    let run = show(&file, "html", &["--out", page.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.contains("<h2>Verdict: verified</h2>"));
+    for forbidden in [
+        "http:", "https:", "src=", "href=", "<link", "<script", "@import", "url(",
+    ] {
+        assert!(!html.to_lowercase().contains(forbidden), "{forbidden}");
+    }
+    let again = dir.path().join("again.html");
+    show(&file, "html", &["--out", again.to_str().unwrap()]);
+    assert_eq!(std::fs::read(&again).unwrap(), html.as_bytes());
+    // An existing page is not replaced without --force.
+    let run = show(&file, "html", &["--out", page.to_str().unwrap()]);
+    assert_eq!(run.code, INPUT, "{}", run.stderr);
+
+    // One monthly status changed in the bundle: shown as a failure, and nothing else.
+    let mut tampered = data.clone();
+    let status = tampered["records"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|r| r["event"]["kind"] == "monthly-status-recorded")
+        .unwrap();
+    let was = status["event"]["payload"]["status"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    status["event"]["payload"]["status"] = Value::from(if was == "full" { "none" } else { "full" });
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, serde_json::to_string_pretty(&tampered).unwrap()).unwrap();
+    let run = show(&bad, "text", &[]);
+    assert_eq!(run.code, VERIFY_FAILED, "{}", run.stderr);
+    assert!(
+        run.stdout
+            .lines()
+            .nth(1)
+            .unwrap()
+            .starts_with("FAILED: the bundle does not verify: seq "),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(run.stdout.lines().count(), 2, "{}", run.stdout);
+    let bad_page = dir.path().join("bad.html");
+    let run = show(&bad, "html", &["--out", bad_page.to_str().unwrap()]);
+    assert_eq!(run.code, VERIFY_FAILED, "{}", run.stderr);
+    let html = std::fs::read_to_string(&bad_page).unwrap();
+    assert!(html.contains("<h2>Verdict: FAILED</h2>"));
+    assert!(!html.contains("<tr>"), "a failure page shows a table");
+    for statement in data["statements"].as_array().unwrap() {
+        for line in statement["explanation"].as_array().unwrap() {
+            assert!(!html.contains(line["calc"].as_str().unwrap()));
+        }
+    }
+}

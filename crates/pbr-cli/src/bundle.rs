@@ -22,6 +22,19 @@ pub(crate) fn run(ledger_dir: Option<PathBuf>, args: BundleArgs, json: bool) -> 
         Some(BundleCommand::Verify { file, keys, policy }) => {
             verify(&file, &crate::commands::with_policy(keys, policy)?, json)
         }
+        Some(BundleCommand::Show {
+            file,
+            format,
+            out,
+            force,
+            keys,
+            policy,
+        }) => show(
+            &file,
+            &crate::commands::with_policy(keys, policy)?,
+            format,
+            out.map(|path| (path, Existing::forced(force))),
+        ),
         None => write(ledger_dir, args, json),
     }
 }
@@ -102,6 +115,64 @@ fn describe(request: &pbr_ledger::bundle::Request) -> String {
         ),
         (None, None) => format!("contract {}", request.contract),
     }
+}
+
+/// `pbr bundle show FILE [--format text|html] [--out FILE]`: verifies, then renders; a
+/// bundle that fails is rendered as a failure (and written, with --out) and exits 5.
+fn show(
+    file: &Path,
+    keys: &[String],
+    format: crate::cli::ShowFormat,
+    out: Option<(PathBuf, Existing)>,
+) -> Result<()> {
+    let trusted = parse_verifier_keys(keys)?;
+    if let Some((path, existing)) = &out {
+        crate::atomic::check_target(path, *existing)?;
+    }
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| input(format!("{}: cannot read: {e}", file.display())))?;
+    let verified = pbr_ledger::bundle::verify(&text, (!trusted.is_empty()).then_some(&trusted));
+    let failure = match &verified {
+        Ok(_) => None,
+        Err(BundleError::Unreadable(reason)) => {
+            return Err(input(format!("{}: {reason}", file.display())));
+        }
+        Err(BundleError::Failed(reason)) => Some(reason.clone()),
+    };
+    // The page names what the bundle says it is about; it shows its content only if it
+    // verified (`bundle_page`).
+    let bundle: Option<Bundle> = serde_json::from_str(&text).ok();
+    let checked = match (&verified, &failure) {
+        (Ok(report), _) => Ok(report),
+        (_, Some(reason)) => Err(reason.as_str()),
+        // A bundle either verified or failed: `failure` is set exactly when it failed.
+        (Err(_), None) => Err("the bundle did not verify"),
+    };
+    let page = match format {
+        crate::cli::ShowFormat::Text => crate::bundle_page::to_text(bundle.as_ref(), checked),
+        crate::cli::ShowFormat::Html => crate::bundle_page::to_html(bundle.as_ref(), checked),
+    };
+    match &out {
+        Some((path, existing)) => write_file(path, page.as_bytes(), *existing)?,
+        None => crate::output::out!("{page}"),
+    }
+    let quorum_missing = verified
+        .as_ref()
+        .ok()
+        .filter(|report| report.keys == KeysUsed::Given)
+        .and_then(|report| report.quorum.as_ref())
+        .is_some_and(|(_, missing)| !missing.is_empty());
+    if let Some(reason) = failure {
+        return Err(LedgerError::Mismatch(format!("{}: {reason}", file.display())).into());
+    }
+    if quorum_missing {
+        return Err(LedgerError::Mismatch(format!(
+            "{}: the checkpoint lacks the contract's quorum under the keys given",
+            file.display()
+        ))
+        .into());
+    }
+    Ok(())
 }
 
 /// `pbr bundle verify FILE [--key VKEY …]`.

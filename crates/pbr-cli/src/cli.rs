@@ -415,6 +415,37 @@ pub(crate) enum BundleCommand {
         #[arg(long, value_name = "FILE")]
         policy: Option<PathBuf>,
     },
+    /// Verify a dispute bundle, then show it as a person reads it: what was recorded when and
+    /// by whom, the statement lines and their arithmetic, what the proofs establish and what
+    /// they cannot. A bundle that does not verify is shown as a failure only.
+    Show {
+        /// The bundle.
+        file: PathBuf,
+        /// Plain text (the default) or one self-contained HTML page.
+        #[arg(long, value_enum, default_value = "text")]
+        format: ShowFormat,
+        /// Write to this file instead of standard output: whole or not at all.
+        #[arg(long, short)]
+        out: Option<PathBuf>,
+        /// Replace the --out file if it exists.
+        #[arg(long, requires = "out")]
+        force: bool,
+        /// A trusted verifier key, as for `bundle verify`; repeat for several.
+        #[arg(long = "key", value_name = "VKEY")]
+        keys: Vec<String>,
+        /// A C2SP tlog-policy file, as for `bundle verify`.
+        #[arg(long, value_name = "FILE")]
+        policy: Option<PathBuf>,
+    },
+}
+
+/// The formats of `pbr bundle show`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum ShowFormat {
+    /// Plain text, one fact a line.
+    Text,
+    /// One self-contained HTML page that loads nothing.
+    Html,
 }
 
 /// The formats of `pbr report`.

@@ -7,6 +7,7 @@
 
 mod atomic;
 mod bundle;
+mod bundle_page;
 mod cli;
 mod commands;
 pub mod exit_code;

@@ -111,7 +111,7 @@ pub struct BundleRecord {
     pub seq: u64,
     /// The record bytes (`docs/format.md` §1), hex.
     pub record_hex: String,
-    /// `BLAKE3(0x00 ‖ record bytes)`, hex.
+    /// `SHA-256(0x00 ‖ record bytes)`, the RFC 6962 leaf hash, hex.
     pub leaf_hash: String,
     /// The decoded event (§8.2).
     pub event: serde_json::Value,
