@@ -13,6 +13,7 @@ pub mod exit_code;
 mod output;
 mod record;
 mod report;
+mod serve;
 mod settlement;
 mod setup;
 
