@@ -91,6 +91,8 @@ pub(crate) fn router(state: State, config: &Config) -> Router {
 pub(crate) async fn checkpoint_schedule(sender: mpsc::Sender<Command>, every: Duration) {
     let mut interval = tokio::time::interval(every.max(Duration::from_secs(1)));
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // The first tick is now: the sequencer published what the log held when it opened.
+    interval.tick().await;
     loop {
         interval.tick().await;
         let command = Command::Checkpoint {

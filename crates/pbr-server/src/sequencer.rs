@@ -205,12 +205,23 @@ impl Sequencing {
         *shared
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = published;
-        Ok(Sequencing {
+        let mut state = Sequencing {
             ledger,
             tiles,
             key,
             shared,
-        })
+        };
+        // A log with records that no published checkpoint covers is published before the
+        // first request is served, so readers never wait for the schedule.
+        match state.checkpoint(true) {
+            Ok(_) | Err(Failure::Rejected(_)) => {}
+            Err(Failure::Internal(error)) => {
+                return Err(crate::ServerError::Io(format!(
+                    "publishing a checkpoint: {error}"
+                )));
+            }
+        }
+        Ok(state)
     }
 
     fn published(&self) -> Option<Published> {
@@ -273,11 +284,10 @@ impl Sequencing {
 
     fn checkpoint(&mut self, only_if_grown: bool) -> Result<Published, Failure> {
         let len = self.ledger.log().len();
-        if only_if_grown
-            && let Some(published) = self.published()
-            && published.size >= len
-        {
-            return Ok(published);
+        let published = self.published();
+        if only_if_grown && published.as_ref().map_or(0, |p| p.size) >= len {
+            // Nothing new since the last one (or, for an empty log, nothing to publish).
+            return published.ok_or_else(|| Failure::Rejected("the log is empty".to_owned()));
         }
         let note: SignedCheckpoint = self.ledger.sign_checkpoint(&self.key).map_err(internal)?;
         let text = note.to_text();
