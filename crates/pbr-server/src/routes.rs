@@ -69,14 +69,21 @@ impl State {
     }
 }
 
+/// The largest body of any request but `POST /add`: they need none.
+const OTHER_BODY_LIMIT: usize = 4096;
+
 /// The routes, behind a body limit, a time-out and request tracing on every one.
 pub(crate) fn router(state: State, config: &Config) -> Router {
-    Router::new()
+    // `POST /add` limits its body itself (`read_body`), with a line that names the limit.
+    let others = Router::new()
         .route("/checkpoint", get(get_checkpoint).post(post_checkpoint))
         .route("/tile/{*rest}", get(get_tile))
         .route("/receipt/{index}", get(get_receipt))
-        .route("/add", post(post_add))
         .fallback(|| async { line(StatusCode::NOT_FOUND, "no such resource") })
+        .layer(RequestBodyLimitLayer::new(OTHER_BODY_LIMIT));
+    Router::new()
+        .route("/add", post(post_add))
+        .merge(others)
         .with_state(state)
         .layer(TraceLayer::new_for_http())
         // A backstop: `POST /add` times out its body itself, with a line that says so.
@@ -84,7 +91,6 @@ pub(crate) fn router(state: State, config: &Config) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             config.timeout.saturating_mul(2),
         ))
-        .layer(RequestBodyLimitLayer::new(config.max_body))
 }
 
 /// Asks the sequencer to publish a checkpoint every `every` when the log has grown.
@@ -345,9 +351,19 @@ fn is_length_limit(error: &(dyn std::error::Error + 'static)) -> bool {
     false
 }
 
-async fn read_body(state: &State, body: Body) -> Result<Bytes, Response> {
+async fn read_body(state: &State, request: Request) -> Result<Bytes, Response> {
     let limit = state.inner.max_body;
     let timeout = state.inner.timeout;
+    // A declared length over the limit is refused before a byte of the body is read.
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > limit as u64) {
+        return Err(too_large(limit));
+    }
+    let body: Body = request.into_body();
     match tokio::time::timeout(timeout, axum::body::to_bytes(body, limit)).await {
         Err(_) => Err(line(
             StatusCode::REQUEST_TIMEOUT,
@@ -376,7 +392,7 @@ async fn post_add(Extract(state): Extract<State>, request: Request) -> Response 
     if state.stopping.load(Ordering::SeqCst) {
         return unavailable();
     }
-    let body = match read_body(&state, request.into_body()).await {
+    let body = match read_body(&state, request).await {
         Ok(body) => body,
         Err(response) => return response,
     };
