@@ -21,6 +21,7 @@ mod report_budget;
 mod report_esf;
 mod report_indigo;
 mod scenarios;
+mod serve;
 mod settlement;
 mod setup;
 mod support;

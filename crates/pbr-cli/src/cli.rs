@@ -197,6 +197,10 @@ pub(crate) enum Command {
     /// statement, with inclusion proofs, a signed checkpoint, the terms and the statements
     /// explained (docs/format.md §10); `pbr bundle verify FILE` checks one offline.
     Bundle(BundleArgs),
+    /// Serve the ledger over HTTP to the parties of its contracts (docs/protocol.md): tlog-tiles
+    /// reads behind tokens, POST /add of records signed elsewhere, receipts, checkpoints;
+    /// `pbr serve token PARTY` issues a read token.
+    Serve(ServeArgs),
     /// Build a sample ledger with demo keys, verify it and show what to try next.
     Demo {
         /// Where to build it: a new or empty directory, or an earlier demo's, whose ledger
@@ -394,6 +398,51 @@ pub(crate) struct BundleArgs {
     /// statement's).
     #[arg(long)]
     pub(crate) contract: Option<String>,
+}
+
+/// `pbr serve`: run the server, or issue a `token`.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub(crate) struct ServeArgs {
+    #[command(subcommand)]
+    pub(crate) command: Option<ServeCommand>,
+    /// The address to listen on, e.g. 127.0.0.1:8080 (port 0: the system picks one; the
+    /// first line of output names it).
+    #[arg(long, required = true, value_name = "ADDR")]
+    pub(crate) listen: Option<std::net::SocketAddr>,
+    /// The log key's private key file, which signs the checkpoints the server publishes.
+    #[arg(long, required = true, value_name = "FILE")]
+    pub(crate) log_key: Option<PathBuf>,
+    /// Sign and publish a checkpoint this often when the log has grown.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub(crate) checkpoint_every: u64,
+    /// The largest body of POST /add, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = 16 * 1024 * 1024,
+          value_parser = clap::value_parser!(u64).range(1..=1_073_741_824))]
+    pub(crate) max_body: u64,
+    /// The time a client has to send a request's body; every request ends within twice this.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=3_600))]
+    pub(crate) timeout: u64,
+    /// Records per second a public key may submit (and at most this many in one body).
+    #[arg(long, value_name = "N", default_value_t = 1000,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) rate: u32,
+}
+
+/// The subcommands of `pbr serve`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum ServeCommand {
+    /// Issue a read token for PARTY: printed once; the server keeps only its BLAKE3 hash, in
+    /// DIR/server/tokens, and forgets the token when its line is deleted.
+    Token {
+        /// The party the token is for.
+        party: String,
+        /// The token may also ask for a checkpoint (POST /checkpoint).
+        #[arg(long)]
+        operator: bool,
+    },
 }
 
 /// The subcommands of `pbr bundle`.

@@ -215,6 +215,7 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
             json,
         ),
         Command::Bundle(args) => crate::bundle::run(cli.ledger, args, json),
+        Command::Serve(args) => crate::serve::run(cli.ledger, args, json),
         Command::Demo { dir } => demo(dir, json),
         Command::Secret(SecretCommand::New { file }) => crate::setup::secret_new(file, json),
         Command::Completions { shell } => crate::setup::completions(shell),
@@ -365,7 +366,7 @@ fn migrate(dir: Option<PathBuf>, json: bool) -> Result<()> {
     Ok(())
 }
 
-fn ledger_dir(dir: Option<PathBuf>) -> Result<PathBuf> {
+pub(crate) fn ledger_dir(dir: Option<PathBuf>) -> Result<PathBuf> {
     dir.ok_or_else(|| input("no ledger given: pass --ledger DIR or set PBR_LEDGER"))
 }
 

@@ -14,6 +14,7 @@ pub mod exit_code;
 mod output;
 mod record;
 mod report;
+mod serve;
 mod settlement;
 mod setup;
 mod submit;
