@@ -44,6 +44,8 @@ pub struct Ledger {
     loaded: bool,
     /// Threads that sign a batch.
     threads: usize,
+    /// Whether a duplicate input is refused instead of skipped ([`Ledger::set_refuse_duplicates`]).
+    refuse_duplicates: bool,
 }
 
 /// A contract's checkpoint quorum: its log key and the witness keys of its quorum's parties,
@@ -112,6 +114,7 @@ impl Ledger {
             state: pbr_core::state::State::default(),
             loaded: false,
             threads: 1,
+            refuse_duplicates: false,
         }
     }
 
