@@ -213,6 +213,33 @@ pub(crate) enum Command {
         /// The ledger to migrate (default: --ledger).
         dir: Option<PathBuf>,
     },
+    /// Make a verified mirror of an operator's log (C2SP tlog-tiles at URL): a new ledger in
+    /// DIR with the log's origin and MIRROR.json, then `pbr pull`.
+    Clone {
+        /// The URL prefix of the operator's tiles (URL/checkpoint, URL/tile/…).
+        url: String,
+        /// The new mirror's directory (new or empty).
+        dir: PathBuf,
+        /// A C2SP tlog-policy file: its log key must sign, and its quorum of witnesses
+        /// cosign, every checkpoint the mirror takes.
+        #[arg(long, value_name = "FILE", required_unless_present = "log_key")]
+        policy: Option<PathBuf>,
+        /// The log's verifier key (<origin>+<key id>+<base64>), obtained from the operator:
+        /// every checkpoint must carry its signature; no quorum is required.
+        #[arg(long, value_name = "VKEY", conflicts_with = "policy")]
+        log_key: Option<String>,
+        /// A file holding the bearer token the operator issued to this party; read at every
+        /// pull, never copied into the mirror.
+        #[arg(long, value_name = "FILE")]
+        token_file: Option<PathBuf>,
+    },
+    /// Fetch what the operator's log holds beyond this mirror, verify everything again
+    /// (signature, quorum, consistency, root, every record and admission rule, every issued
+    /// statement), and append it; a fork is refused and its evidence written.
+    Pull,
+    /// Check fork evidence that a mirror wrote (docs/format.md §11).
+    #[command(subcommand)]
+    Fork(ForkCommand),
     /// Make a commissioner's pseudonym secret, which turns CPR numbers into participant
     /// references and never enters the ledger.
     #[command(subcommand)]
@@ -227,6 +254,22 @@ pub(crate) enum Command {
         /// The directory (created if missing; existing pages are replaced).
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
+    },
+}
+
+/// `pbr fork`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum ForkCommand {
+    /// Check an evidence file offline and print what it proves; exit 0 only if it holds.
+    Verify {
+        /// The evidence file (a mirror writes them to DIR/forks/).
+        file: PathBuf,
+        /// The log's verifier key, obtained from the operator.
+        #[arg(long, value_name = "VKEY", required_unless_present = "policy")]
+        log_key: Option<String>,
+        /// A C2SP tlog-policy file whose log key signed the notes.
+        #[arg(long, value_name = "FILE", conflicts_with = "log_key")]
+        policy: Option<PathBuf>,
     },
 }
 

@@ -12,7 +12,7 @@ use serde_json::json;
 
 use crate::atomic::{Existing, OutFile};
 use crate::cli::{
-    CheckpointCommand, Cli, Command, KeyKind, PartyCommand, ProofArgs, ReportCommand,
+    CheckpointCommand, Cli, Command, ForkCommand, KeyKind, PartyCommand, ProofArgs, ReportCommand,
     SecretCommand, WitnessCommand,
 };
 use crate::exit_code;
@@ -20,16 +20,11 @@ use crate::output::{hex, out, outln, print_json, progress};
 
 /// Maps an error to its documented exit code.
 pub(crate) fn exit_code_of(error: &anyhow::Error) -> i32 {
+    if let Some(error) = error.downcast_ref::<pbr_mirror::MirrorError>() {
+        return crate::mirror::exit_code(error);
+    }
     if let Some(error) = error.downcast_ref::<LedgerError>() {
-        return match error {
-            LedgerError::Log(log) => log_exit_code(log),
-            LedgerError::Verify(_) | LedgerError::Mismatch(_) => exit_code::VERIFY_FAILED,
-            LedgerError::Note { .. } | LedgerError::Rejected(_) | LedgerError::Domain(_) => {
-                exit_code::INPUT
-            }
-            LedgerError::Projection { .. } => exit_code::VERIFY_FAILED,
-            _ => exit_code::INTERNAL,
-        };
+        return ledger_exit_code(error);
     }
     if let Some(error) = error.downcast_ref::<LogError>() {
         return log_exit_code(error);
@@ -40,7 +35,22 @@ pub(crate) fn exit_code_of(error: &anyhow::Error) -> i32 {
     exit_code::INTERNAL
 }
 
-fn log_exit_code(error: &LogError) -> i32 {
+/// The exit code of a ledger error.
+pub(crate) fn ledger_exit_code(error: &LedgerError) -> i32 {
+    {
+        match error {
+            LedgerError::Log(log) => log_exit_code(log),
+            LedgerError::Verify(_) | LedgerError::Mismatch(_) => exit_code::VERIFY_FAILED,
+            LedgerError::Note { .. } | LedgerError::Rejected(_) | LedgerError::Domain(_) => {
+                exit_code::INPUT
+            }
+            LedgerError::Projection { .. } => exit_code::VERIFY_FAILED,
+            _ => exit_code::INTERNAL,
+        }
+    }
+}
+
+pub(crate) fn log_exit_code(error: &LogError) -> i32 {
     match error {
         LogError::InUse { .. } => exit_code::LEDGER_IN_USE,
         LogError::Corrupt { .. }
@@ -213,6 +223,19 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
             accept_loss,
         } => restore(dir.or(cli.ledger), &from, accept_loss, json),
         Command::Migrate { dir } => migrate(dir.or(cli.ledger), json),
+        Command::Clone {
+            url,
+            dir,
+            policy,
+            log_key,
+            token_file,
+        } => crate::mirror::clone(&url, &dir, policy, log_key, token_file, json),
+        Command::Pull => crate::mirror::pull(cli.ledger, json),
+        Command::Fork(ForkCommand::Verify {
+            file,
+            log_key,
+            policy,
+        }) => crate::mirror::fork_verify(&file, log_key, policy, json),
     }
 }
 
@@ -353,7 +376,7 @@ fn migrate(dir: Option<PathBuf>, json: bool) -> Result<()> {
     Ok(())
 }
 
-fn ledger_dir(dir: Option<PathBuf>) -> Result<PathBuf> {
+pub(crate) fn ledger_dir(dir: Option<PathBuf>) -> Result<PathBuf> {
     dir.ok_or_else(|| input("no ledger given: pass --ledger DIR or set PBR_LEDGER"))
 }
 

@@ -16,5 +16,11 @@ pub const VERIFY_FAILED: i32 = 5;
 /// No space left on the device: nothing of the command was written (or, for an append that
 /// was committed, the message says so).
 pub const NO_SPACE: i32 = 6;
+/// A mirror was shown evidence against the operator: two validly signed, inconsistent
+/// checkpoints, or a signed log holding a record that breaks an admission rule. The evidence
+/// file is named in the message (`pbr fork verify` checks it).
+pub const FORK: i32 = 7;
+/// The operator's server could not be reached, refused the token, or answered with an error.
+pub const NETWORK: i32 = 8;
 /// A bug or an unexpected storage failure.
 pub const INTERNAL: i32 = 255;

@@ -96,7 +96,13 @@ pub fn clone(
     let source = HttpSource::new(&config.url, read_token(&config)?);
     let note = fetch_checkpoint(&source, &config, &trust)?;
     drop(note);
-    let ledger = Ledger::create(dir, &config.origin)?;
+    let mut ledger = Ledger::create(dir, &config.origin)?;
+    // The keys a verifier of this ledger checks checkpoints with, as the operator's ledger
+    // stores them: a convenience for `pbr verify` without --key, never a trust anchor.
+    ledger.log_mut().add_verifier_key(&log_key)?;
+    for (_, witness) in trust.witnesses() {
+        ledger.log_mut().add_verifier_key(witness)?;
+    }
     config.write(dir)?;
     ledger.close()?;
     pull(dir, now_micros, threads, progress)
