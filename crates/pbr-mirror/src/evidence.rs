@@ -17,6 +17,9 @@ use pbr_log::policy::Policy;
 use pbr_log::{Hash, Record, SignedCheckpoint, hex};
 use serde::{Deserialize, Serialize};
 
+/// A leaf pair before it is written: `(k, old leaf, old path, new leaf, new path)`.
+pub type ProvenLeaves = (u64, Hash, Vec<Hash>, Hash, Vec<Hash>);
+
 /// The format version of an evidence file.
 pub const EVIDENCE_FORMAT: u32 = 1;
 
@@ -84,7 +87,7 @@ impl Evidence {
     pub fn fork(
         old: &SignedCheckpoint,
         new: &SignedCheckpoint,
-        leaves: Option<(u64, Hash, Vec<Hash>, Hash, Vec<Hash>)>,
+        leaves: Option<ProvenLeaves>,
     ) -> Evidence {
         Evidence::Fork {
             format: EVIDENCE_FORMAT,
