@@ -225,10 +225,10 @@ impl Evidence {
                         "the record is not included at seq {leaf_index} under the note's root"
                     ));
                 }
-                let record = Record::decode(&bytes).map_err(|e| format!("the record: {e}"))?;
-                let signature = match record.verify() {
-                    Ok(()) => "its author's signature verifies".to_owned(),
-                    Err(e) => format!("its signature does not verify ({e})"),
+                let signature = match Record::decode(&bytes).map(|record| record.verify()) {
+                    Ok(Ok(())) => "its author's signature verifies".to_owned(),
+                    Ok(Err(e)) => format!("its signature does not verify ({e})"),
+                    Err(e) => format!("it does not decode as a record ({e})"),
                 };
                 Ok(format!(
                     "admission rule: the log {} included at seq {leaf_index} of its tree of \
