@@ -13,6 +13,7 @@ mod full_disk;
 mod import_errors;
 mod kills;
 mod migrate;
+mod mirror;
 mod one_fact;
 mod outputs;
 mod privacy;

@@ -235,3 +235,128 @@ impl Seeded {
         self.next() % bound.max(1)
     }
 }
+
+/// A test double of the operator's read API (`docs/protocol.md`, "Reads"): HTTP/1.1 `GET`
+/// of the files of a tile directory behind `Authorization: Bearer <token>`, on 127.0.0.1
+/// with a port the OS picks. The directory can be switched atomically ([`TileServer::serve`])
+/// and every path asked for is remembered. One connection at a time, each closed after its
+/// answer; the thread stops on drop.
+pub(crate) struct TileServer {
+    pub(crate) url: String,
+    dir: std::sync::Arc<std::sync::Mutex<PathBuf>>,
+    requests: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl TileServer {
+    pub(crate) fn start(dir: &Path, token: &str) -> TileServer {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::{Arc, Mutex};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let shared_dir = Arc::new(Mutex::new(dir.to_owned()));
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (d, r, s) = (shared_dir.clone(), requests.clone(), stop.clone());
+        let token = token.to_owned();
+        let thread = std::thread::spawn(move || {
+            while !s.load(Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok((stream, _)) => {
+                        let _ = answer(stream, &d, &r, &token);
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        std::thread::sleep(std::time::Duration::from_millis(2));
+                    }
+                    Err(_) => break,
+                }
+            }
+        });
+        TileServer {
+            url,
+            dir: shared_dir,
+            requests,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// Serves `dir` from the next request on.
+    pub(crate) fn serve(&self, dir: &Path) {
+        *self.dir.lock().unwrap() = dir.to_owned();
+    }
+
+    /// The paths asked for since the last call.
+    pub(crate) fn take_requests(&self) -> Vec<String> {
+        std::mem::take(&mut *self.requests.lock().unwrap())
+    }
+}
+
+impl Drop for TileServer {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Answers one request on `stream`.
+fn answer(
+    mut stream: std::net::TcpStream,
+    dir: &std::sync::Mutex<PathBuf>,
+    requests: &std::sync::Mutex<Vec<String>>,
+    token: &str,
+) -> std::io::Result<()> {
+    use std::io::{Read, Write};
+    stream.set_nonblocking(false)?;
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(5)))?;
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if head.len() > 16 * 1024 || stream.read(&mut byte)? == 0 {
+            return Ok(());
+        }
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head).into_owned();
+    let mut lines = head.lines();
+    let request: Vec<&str> = lines.next().unwrap_or_default().split(' ').collect();
+    let authorised = lines.any(|line| {
+        line.split_once(':').is_some_and(|(name, value)| {
+            name.eq_ignore_ascii_case("authorization") && value.trim() == format!("Bearer {token}")
+        })
+    });
+    let reply = |stream: &mut std::net::TcpStream, status: &str, extra: &str, body: &[u8]| {
+        write!(
+            stream,
+            "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n{extra}\r\n",
+            body.len()
+        )?;
+        stream.write_all(body)
+    };
+    let [method, target, _] = request[..] else {
+        return reply(&mut stream, "400 Bad Request", "", b"bad request line\n");
+    };
+    if method != "GET" {
+        return reply(&mut stream, "405 Method Not Allowed", "", b"GET only\n");
+    }
+    if !authorised {
+        return reply(
+            &mut stream,
+            "401 Unauthorized",
+            "WWW-Authenticate: Bearer\r\n",
+            b"missing or unknown token\n",
+        );
+    }
+    let path = target.trim_start_matches('/');
+    requests.lock().unwrap().push(path.to_owned());
+    let file = dir.lock().unwrap().join(path);
+    if path.split('/').any(|part| part.is_empty() || part == "..") || !file.is_file() {
+        return reply(&mut stream, "404 Not Found", "", b"not found\n");
+    }
+    let body = std::fs::read(&file)?;
+    reply(&mut stream, "200 OK", "", &body)
+}

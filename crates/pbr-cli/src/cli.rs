@@ -24,7 +24,9 @@ pub(crate) struct Cli {
     #[arg(long, global = true, env = "PBR_SERVER", value_name = "URL")]
     pub(crate) server: Option<String>,
     /// The party's read credential for the server (a file holding the token the operator
-    /// issued), used to fetch receipts.
+    /// issued): `pbr clone` keeps its path in MIRROR.json, read at every pull and never
+    /// copied into the mirror; with --server, receipts are fetched with it (by default, the
+    /// mirror's).
     #[arg(long, global = true, env = "PBR_TOKEN_FILE", value_name = "FILE")]
     pub(crate) token_file: Option<PathBuf>,
     /// With --server, how long to wait for the receipts of what was submitted.
@@ -229,6 +231,29 @@ pub(crate) enum Command {
         /// The ledger to migrate (default: --ledger).
         dir: Option<PathBuf>,
     },
+    /// Make a verified mirror of an operator's log (C2SP tlog-tiles at URL): a new ledger in
+    /// DIR with the log's origin and MIRROR.json, then `pbr pull`.
+    Clone {
+        /// The URL prefix of the operator's tiles (URL/checkpoint, URL/tile/…).
+        url: String,
+        /// The new mirror's directory (new or empty).
+        dir: PathBuf,
+        /// A C2SP tlog-policy file: its log key must sign, and its quorum of witnesses
+        /// cosign, every checkpoint the mirror takes.
+        #[arg(long, value_name = "FILE", required_unless_present = "log_key")]
+        policy: Option<PathBuf>,
+        /// The log's verifier key (<origin>+<key id>+<base64>), obtained from the operator:
+        /// every checkpoint must carry its signature; no quorum is required.
+        #[arg(long, value_name = "VKEY", conflicts_with = "policy")]
+        log_key: Option<String>,
+    },
+    /// Fetch what the operator's log holds beyond this mirror, verify everything again
+    /// (signature, quorum, consistency, root, every record and admission rule, every issued
+    /// statement), and append it; a fork is refused and its evidence written.
+    Pull,
+    /// Check fork evidence that a mirror wrote (docs/format.md §11).
+    #[command(subcommand)]
+    Fork(ForkCommand),
     /// Make a commissioner's pseudonym secret, which turns CPR numbers into participant
     /// references and never enters the ledger.
     #[command(subcommand)]
@@ -243,6 +268,22 @@ pub(crate) enum Command {
         /// The directory (created if missing; existing pages are replaced).
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
+    },
+}
+
+/// `pbr fork`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum ForkCommand {
+    /// Check an evidence file offline and print what it proves; exit 0 only if it holds.
+    Verify {
+        /// The evidence file (a mirror writes them to DIR/forks/).
+        file: PathBuf,
+        /// The log's verifier key, obtained from the operator.
+        #[arg(long, value_name = "VKEY", required_unless_present = "policy")]
+        log_key: Option<String>,
+        /// A C2SP tlog-policy file whose log key signed the notes.
+        #[arg(long, value_name = "FILE", conflicts_with = "log_key")]
+        policy: Option<PathBuf>,
     },
 }
 

@@ -12,7 +12,7 @@ use serde_json::json;
 
 use crate::atomic::{Existing, OutFile};
 use crate::cli::{
-    CheckpointCommand, Cli, Command, KeyKind, PartyCommand, ProofArgs, ReportCommand,
+    CheckpointCommand, Cli, Command, ForkCommand, KeyKind, PartyCommand, ProofArgs, ReportCommand,
     SecretCommand, WitnessCommand,
 };
 use crate::exit_code;
@@ -20,16 +20,11 @@ use crate::output::{hex, out, outln, print_json, progress};
 
 /// Maps an error to its documented exit code.
 pub(crate) fn exit_code_of(error: &anyhow::Error) -> i32 {
+    if let Some(error) = error.downcast_ref::<pbr_mirror::MirrorError>() {
+        return crate::mirror::exit_code(error);
+    }
     if let Some(error) = error.downcast_ref::<LedgerError>() {
-        return match error {
-            LedgerError::Log(log) => log_exit_code(log),
-            LedgerError::Verify(_) | LedgerError::Mismatch(_) => exit_code::VERIFY_FAILED,
-            LedgerError::Note { .. } | LedgerError::Rejected(_) | LedgerError::Domain(_) => {
-                exit_code::INPUT
-            }
-            LedgerError::Projection { .. } => exit_code::VERIFY_FAILED,
-            _ => exit_code::INTERNAL,
-        };
+        return ledger_exit_code(error);
     }
     if let Some(error) = error.downcast_ref::<LogError>() {
         return log_exit_code(error);
@@ -38,12 +33,27 @@ pub(crate) fn exit_code_of(error: &anyhow::Error) -> i32 {
         return exit_code::INPUT;
     }
     if error.downcast_ref::<crate::submit::ServerError>().is_some() {
-        return exit_code::SERVER;
+        return exit_code::NETWORK;
     }
     exit_code::INTERNAL
 }
 
-fn log_exit_code(error: &LogError) -> i32 {
+/// The exit code of a ledger error.
+pub(crate) fn ledger_exit_code(error: &LedgerError) -> i32 {
+    {
+        match error {
+            LedgerError::Log(log) => log_exit_code(log),
+            LedgerError::Verify(_) | LedgerError::Mismatch(_) => exit_code::VERIFY_FAILED,
+            LedgerError::Note { .. } | LedgerError::Rejected(_) | LedgerError::Domain(_) => {
+                exit_code::INPUT
+            }
+            LedgerError::Projection { .. } => exit_code::VERIFY_FAILED,
+            _ => exit_code::INTERNAL,
+        }
+    }
+}
+
+pub(crate) fn log_exit_code(error: &LogError) -> i32 {
     match error {
         LogError::InUse { .. } => exit_code::LEDGER_IN_USE,
         LogError::Corrupt { .. }
@@ -80,11 +90,18 @@ pub(crate) fn input(message: impl Into<String>) -> anyhow::Error {
 pub(crate) fn run(cli: Cli) -> Result<()> {
     let _ = WAIT.set(std::time::Duration::from_secs(cli.wait));
     let server = match &cli.server {
-        Some(url) => Some(crate::submit::Server::new(
-            url,
-            cli.token_file.as_deref(),
-            std::time::Duration::from_secs(cli.receipt_wait),
-        )?),
+        Some(url) => {
+            // The read credential for receipts: the one given, or the mirror's own.
+            let mirror_token = ledger_dir(cli.ledger.clone())
+                .ok()
+                .and_then(|dir| pbr_mirror::is_mirror(&dir))
+                .and_then(|config| config.token_file);
+            Some(crate::submit::Server::new(
+                url,
+                cli.token_file.as_deref().or(mirror_token.as_deref()),
+                std::time::Duration::from_secs(cli.receipt_wait),
+            )?)
+        }
         None => None,
     };
     let _ = crate::submit::SERVER.set(server);
@@ -226,6 +243,18 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
             accept_loss,
         } => restore(dir.or(cli.ledger), &from, accept_loss, json),
         Command::Migrate { dir } => migrate(dir.or(cli.ledger), json),
+        Command::Clone {
+            url,
+            dir,
+            policy,
+            log_key,
+        } => crate::mirror::clone(&url, &dir, policy, log_key, cli.token_file, json),
+        Command::Pull => crate::mirror::pull(cli.ledger, json),
+        Command::Fork(ForkCommand::Verify {
+            file,
+            log_key,
+            policy,
+        }) => crate::mirror::fork_verify(&file, log_key, policy, json),
     }
 }
 

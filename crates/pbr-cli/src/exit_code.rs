@@ -16,8 +16,13 @@ pub const VERIFY_FAILED: i32 = 5;
 /// No space left on the device: nothing of the command was written (or, for an append that
 /// was committed, the message says so).
 pub const NO_SPACE: i32 = 6;
-/// The operator's server (`--server URL`) could not be reached, or failed (`5xx`); a
-/// refusal by the server (`4xx`) is [`INPUT`].
-pub const SERVER: i32 = 8;
+/// A mirror was shown evidence against the operator: two validly signed, inconsistent
+/// checkpoints, or a signed log holding a record that breaks an admission rule. The evidence
+/// file is named in the message (`pbr fork verify` checks it).
+pub const FORK: i32 = 7;
+/// The operator's server could not be reached, refused the token, or answered with an error
+/// (`5xx`); a submission the server refuses (`4xx`: a bad signature, a rule the record
+/// breaks) is [`INPUT`].
+pub const NETWORK: i32 = 8;
 /// A bug or an unexpected storage failure.
 pub const INTERNAL: i32 = 255;

@@ -11,6 +11,7 @@ mod bundle_page;
 mod cli;
 mod commands;
 pub mod exit_code;
+mod mirror;
 mod output;
 mod record;
 mod report;
@@ -30,6 +31,7 @@ fn ledger_of(cli: &cli::Cli) -> Option<PathBuf> {
         cli::Command::Init { dir, .. }
         | cli::Command::Restore { dir, .. }
         | cli::Command::Migrate { dir } => dir.clone().or_else(|| cli.ledger.clone()),
+        cli::Command::Clone { dir, .. } => Some(dir.clone()),
         _ => cli.ledger.clone(),
     }
 }

@@ -343,16 +343,13 @@ fn unreachable(url: &str, e: &ureq::Error) -> anyhow::Error {
     ServerError(format!("cannot reach the server {url}: {e}")).into()
 }
 
-/// The server could not be reached, or failed (a `5xx`): exit code [`crate::exit_code::SERVER`].
+/// The server could not be reached, or failed (a `5xx`): exit code [`crate::exit_code::NETWORK`].
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub(crate) struct ServerError(pub(crate) String);
 
 /// The server of `--server`, set once by `run`.
 pub(crate) static SERVER: std::sync::OnceLock<Option<Server>> = std::sync::OnceLock::new();
-
-/// The file that marks a ledger directory as a party's mirror of an operator's log.
-pub(crate) const MIRROR_MARKER: &str = "MIRROR.json";
 
 /// Before a write command appends to `ledger`: with `--server`, puts it in preparing mode
 /// and returns the server to submit to; without, refuses a mirror (whose log is the
@@ -363,7 +360,7 @@ pub(crate) fn before_writing(ledger: &mut Ledger) -> Result<Option<&'static Serv
         return Ok(Some(server));
     }
     let dir = ledger.log().dir();
-    if dir.join(MIRROR_MARKER).exists() {
+    if dir.join(pbr_mirror::MIRROR_FILE).exists() {
         return Err(crate::commands::input(format!(
             "ledger {} is a mirror of an operator's log: a write goes to the operator with \
              --server URL (or PBR_SERVER), signed here",

@@ -195,6 +195,13 @@ impl Ledger {
         self.threads = threads.max(1);
     }
 
+    /// Whether an input whose id already holds the same fact is refused rather than skipped
+    /// (default: skipped, so that running a command twice records its fact once). A mirror
+    /// refuses: it copies a log record for record, and a log never holds a fact twice.
+    pub fn set_refuse_duplicates(&mut self, refuse: bool) {
+        self.refuse_duplicates = refuse;
+    }
+
     /// Validates, signs and appends `inputs` as one batch, or nothing. Each input carries
     /// where it came from, for errors. `keys` are the private keys of the authors this
     /// caller may sign for; `now_micros` becomes `recorded_at` of every event it signs.
@@ -263,6 +270,7 @@ impl Ledger {
         let mut state = self.state.clone();
         let mut report = AppendReport::default();
         let threads = self.threads;
+        let refuse_duplicates = self.refuse_duplicates;
         let start = self.log.len();
         let mut next = start;
         let mut seen = BatchIds::new(sink.index(), start);
@@ -394,6 +402,17 @@ impl Ledger {
                         return Err(rejected(
                             &where_,
                             format!("id {id} already names a different fact (seq {existing})"),
+                        ));
+                    }
+                    if refuse_duplicates {
+                        // A copy of a log must hold every record it copies: a skipped
+                        // duplicate would shift every seq after it.
+                        return Err(rejected(
+                            &where_,
+                            format!(
+                                "id {id} records a fact the log already holds (seq {existing}); \
+                                 a log holds each fact once"
+                            ),
                         ));
                     }
                     report.duplicates += 1;

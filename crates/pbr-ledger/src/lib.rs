@@ -47,6 +47,8 @@ pub struct Ledger {
     /// In preparing mode ([`Ledger::prepare_only`]), the records that appends validated and
     /// signed but did not commit; `None` when appends commit.
     prepared: Option<Vec<pbr_log::Record>>,
+    /// Whether a duplicate input is refused instead of skipped ([`Ledger::set_refuse_duplicates`]).
+    refuse_duplicates: bool,
 }
 
 /// A contract's checkpoint quorum: its log key and the witness keys of its quorum's parties,
@@ -116,6 +118,7 @@ impl Ledger {
             loaded: false,
             threads: 1,
             prepared: None,
+            refuse_duplicates: false,
         }
     }
 

@@ -1055,6 +1055,13 @@ impl<S: TileSource> TileReader<S> {
         Ok(walk.summary)
     }
 
+    /// The complete subtrees of the tree of `size` leaves as its hash tiles give them,
+    /// unverified: a proof built from them counts only once it verifies against a root the
+    /// caller trusts (a mirror builds consistency proofs and fork evidence from them).
+    pub fn node_source(&self, size: u64) -> impl NodeSource<Error = TileError> + '_ {
+        self.nodes(size)
+    }
+
     fn nodes(&self, size: u64) -> TileNodes<impl Fn(u8, u64, u16) -> Result<Tile, TileError>> {
         TileNodes {
             size,
