@@ -7,6 +7,7 @@ mod audit;
 mod authority;
 mod bundle;
 mod damage;
+mod deployment;
 mod drc;
 mod durability;
 mod full_disk;

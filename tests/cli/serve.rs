@@ -66,7 +66,7 @@ fn token(ledger: &str, party: &str, operator: bool) -> String {
 }
 
 /// A running `pbr serve`, killed (and waited for) when dropped.
-struct Server {
+pub(crate) struct Server {
     child: Child,
     /// Held open so that the server never writes into a closed pipe.
     _stdout: BufReader<ChildStdout>,
@@ -97,7 +97,7 @@ impl Answer {
 impl Server {
     /// Starts `pbr serve` on `ledger` with `extra` options and reads the port from its first
     /// line of output (within 60 s).
-    fn start(ledger: &str, key: &str, extra: &[&str]) -> Server {
+    pub(crate) fn start(ledger: &str, key: &str, extra: &[&str]) -> Server {
         let stderr = Path::new(ledger)
             .parent()
             .unwrap()
@@ -153,7 +153,7 @@ impl Server {
         }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.address)
     }
 
@@ -307,8 +307,14 @@ fn serve_appends_batches_once_publishes_tiles_and_receipts_and_stops_on_sigterm(
         .collect();
     assert_eq!(answer, expected);
 
-    // Before any checkpoint: no checkpoint, and a receipt is not yet there.
-    assert_eq!(server.get("/checkpoint", Some(&reader)).status, 404);
+    // Before any checkpoint of the records: the empty log's checkpoint (size 0, published
+    // at start, so that parties can clone the log before its first record), and a receipt
+    // is not yet there.
+    let empty = server.get("/checkpoint", Some(&reader));
+    assert_eq!(empty.status, 200, "{}", empty.text());
+    let empty = SignedCheckpoint::parse(&empty.text()).unwrap();
+    assert_eq!(empty.checkpoint.size, 0);
+    assert_eq!(empty.checkpoint.root, pbr_log::hash::EMPTY_ROOT);
     let early = server.get("/receipt/3", Some(&reader));
     assert_eq!(early.status, 404, "{}", early.text());
     assert!(early.header("retry-after").is_some());

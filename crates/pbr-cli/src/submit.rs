@@ -229,7 +229,17 @@ pub(crate) fn submit(
              mirror and make them with `pbr proof --seq N --format tlog-proof`"
         ));
     } else {
-        let log_keys: Vec<VerifierKey> = ledger.log_keys()?.into_iter().map(|(_, k)| k).collect();
+        // The log keys a receipt's checkpoint may be signed by: those the terms in force
+        // name, and the one the mirror was cloned with (the terms may not be there yet:
+        // the first record registers them).
+        let mut log_keys: Vec<VerifierKey> =
+            ledger.log_keys()?.into_iter().map(|(_, k)| k).collect();
+        if let Some(config) = pbr_mirror::is_mirror(ledger.log().dir()) {
+            log_keys.push(
+                VerifierKey::parse(&config.log_key)
+                    .map_err(|e| anyhow!("{}: log_key: {e}", pbr_mirror::MIRROR_FILE))?,
+            );
+        }
         let dir = ledger.log().dir().join("receipts");
         let deadline = Instant::now() + server.receipt_wait;
         for (place, record) in results.iter_mut().zip(&records) {
@@ -314,9 +324,15 @@ fn check_receipt(text: &str, index: u64, record: &Record, log_keys: &[VerifierKe
         return Err(anyhow!("it is for index {}, not {index}", receipt.index()));
     }
     let note = SignedCheckpoint::parse(receipt.checkpoint())?;
+    if log_keys.is_empty() {
+        return Err(anyhow!(
+            "no log key to check it against: the ledger's terms name none and it is not a \
+             mirror"
+        ));
+    }
     if note.signers(log_keys)?.is_empty() {
         return Err(anyhow!(
-            "its checkpoint is not signed by the log key the terms name"
+            "its checkpoint is not signed by the log key the terms (or the mirror) name"
         ));
     }
     let leaf = pbr_log::hash::leaf_hash(&record.encode()?);

@@ -212,8 +212,11 @@ impl Sequencing {
             shared,
         };
         // A log with records that no published checkpoint covers is published before the
-        // first request is served, so readers never wait for the schedule.
-        match state.checkpoint(true) {
+        // first request is served, so readers never wait for the schedule; so is an empty log
+        // that never published one (the checkpoint of size 0, whose root is SHA-256 of
+        // nothing), so that the parties can clone it before the first record.
+        let grown_only = state.published().is_some();
+        match state.checkpoint(grown_only) {
             Ok(_) | Err(Failure::Rejected(_)) => {}
             Err(Failure::Internal(error)) => {
                 return Err(crate::ServerError::Io(format!(
