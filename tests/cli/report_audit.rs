@@ -716,7 +716,7 @@ fn amendments_disputes_corrections_and_payments_appear_in_all_three_formats() {
     assert_eq!(overpaid["status"], "overpaid");
     assert_eq!(minor(&overpaid["paid"]), paid_for(507));
     assert_eq!(overpaid["overpaid"], "100.00");
-    assert_eq!(minor(&overpaid["paid"]) - minor(&overpaid["due"]), 100_00);
+    assert_eq!(minor(&overpaid["paid"]) - minor(&overpaid["due"]), 10000);
     let unpaid = statement(624);
     assert_eq!(unpaid["period"], "2026-Q1");
     assert_eq!(unpaid["status"], "outstanding");

@@ -867,3 +867,162 @@ fn match_payments(
         unmatched,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pbr_core::event::PaymentRecorded;
+    use pbr_core::ids::EventId;
+    use pbr_core::money::Money;
+    use pbr_core::settle::IssuedSummary;
+    use pbr_core::state::Issued;
+
+    fn day(text: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(text, "%Y-%m-%d").expect("the tests give valid dates")
+    }
+
+    fn payment(seq: u64, from: &str, to: &str, minor: i64, named: Option<u64>) -> Event {
+        Event {
+            contract: "c".into(),
+            participant: None,
+            business_date: day("2025-07-14"),
+            payload: Payload::PaymentRecorded(PaymentRecorded {
+                from: from.into(),
+                to: to.into(),
+                amount: Money::from_minor(minor, Currency::DKK),
+                settlement_seq: named,
+            }),
+            author: from.into(),
+            recorded_at_micros: 0,
+            id: EventId([seq as u8; 16]),
+        }
+    }
+
+    fn issued(seq: u64, period: &str) -> Issued {
+        Issued {
+            seq,
+            period: period.parse().expect("the tests give valid periods"),
+            recorded_hash: [0; 32],
+            log_position: seq,
+            recomputed: Ok(IssuedSummary {
+                hash: [0; 32],
+                accrued: BTreeMap::new(),
+                returned: BTreeMap::new(),
+                savings: BTreeMap::new(),
+                exposure: BTreeMap::new(),
+                receivable: BTreeMap::new(),
+            }),
+        }
+    }
+
+    fn owed(from: &str, to: &str, due: i128) -> Owed {
+        Owed {
+            from: from.into(),
+            to: to.into(),
+            due,
+        }
+    }
+
+    /// Two statements calling for 100.00 and 50.00 from `a` to `b`, and payments that name
+    /// none, a seq that is no statement, or were retracted.
+    #[test]
+    fn payments_that_name_no_statement_pay_the_oldest_open_one() {
+        let contract = ContractState {
+            issued: vec![issued(10, "2025-Q1"), issued(20, "2025-Q2")],
+            ..ContractState::default()
+        };
+        let mut state = State::default();
+        state.retracted.insert(34);
+        let mut trail = Trail::new("c");
+        trail.owed.insert(10, vec![owed("a", "b", 10000)]);
+        trail.owed.insert(20, vec![owed("a", "b", 5000)]);
+        for (seq, event) in [
+            // Before the second statement: only the first can take it.
+            (15, payment(15, "a", "b", 6000, None)),
+            (30, payment(30, "a", "b", 6000, None)),
+            (31, payment(31, "a", "b", 4000, None)),
+            (32, payment(32, "a", "b", 99, Some(11))),
+            (33, payment(33, "b", "a", 500, Some(20))),
+            (34, payment(34, "a", "b", 100000, Some(20))),
+        ] {
+            trail.push(seq, &event);
+        }
+        let payments = match_payments(&contract, &trail, &state.retracted, Currency::DKK);
+        let [first, second] = &payments.statements[..] else {
+            panic!("two statements: {payments:?}");
+        };
+        assert_eq!(first.status(), PaymentStatus::Paid);
+        assert_eq!((first.due(), first.paid()), (10000, 10000));
+        assert_eq!(
+            first
+                .payments
+                .iter()
+                .map(|p| (p.seq, p.amount, p.named))
+                .collect::<Vec<_>>(),
+            [(15, 6000, false), (30, 4000, false)]
+        );
+        // 20.00 of seq 30, 35.00 of seq 31 (paying back the 5.00 `b` paid `a`), and the
+        // named 5.00 the other way round.
+        assert_eq!(
+            second
+                .payments
+                .iter()
+                .map(|p| (p.seq, p.amount, p.named))
+                .collect::<Vec<_>>(),
+            [(33, 500, true), (30, 2000, false), (31, 3500, false)]
+        );
+        assert_eq!(second.status(), PaymentStatus::Paid);
+        assert_eq!(second.paid(), 5000);
+        let unmatched: Vec<_> = payments
+            .unmatched
+            .iter()
+            .map(|u| (u.seq, u.amount))
+            .collect();
+        assert_eq!(unmatched, [(31, 500), (32, 99)]);
+        assert!(payments.unmatched[1].why.contains("names seq 11"));
+    }
+
+    #[test]
+    fn a_statement_is_outstanding_when_any_pair_lacks_even_if_another_got_more() {
+        let mut statement = StatementPayments {
+            seq: 1,
+            period: "2025-Q1".parse().expect("a valid period"),
+            pairs: Ok(vec![
+                PairMatch {
+                    from: "a".into(),
+                    to: "b".into(),
+                    due: 10,
+                    paid: 0,
+                },
+                PairMatch {
+                    from: "b".into(),
+                    to: "c".into(),
+                    due: 10,
+                    paid: 0,
+                },
+            ]),
+            payments: Vec::new(),
+        };
+        assert_eq!(statement.status(), PaymentStatus::Outstanding);
+        let record = |from: &str, to: &str| PaymentRecord {
+            seq: 2,
+            date: day("2025-04-01"),
+            from: from.into(),
+            to: to.into(),
+            minor: 0,
+            currency: Currency::DKK,
+            settlement: Some(1),
+        };
+        statement.take(&record("a", "b"), 15, true);
+        assert_eq!(statement.status(), PaymentStatus::Outstanding);
+        assert_eq!((statement.outstanding(), statement.overpaid()), (10, 5));
+        statement.take(&record("b", "c"), 10, true);
+        assert_eq!(statement.status(), PaymentStatus::Overpaid);
+        statement.take(&record("b", "a"), 5, true);
+        assert_eq!(statement.status(), PaymentStatus::Paid);
+        statement.take(&record("x", "y"), 1, true);
+        assert_eq!(statement.status(), PaymentStatus::Overpaid);
+        statement.pairs = Err("no".into());
+        assert_eq!(statement.status(), PaymentStatus::NotAssessed);
+    }
+}
