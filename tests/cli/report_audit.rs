@@ -480,3 +480,439 @@ fn malformed_requests_are_refused_before_anything_is_written() {
     assert_eq!(run.code, INPUT);
     assert!(!out.exists());
 }
+
+/// The stored entry `name` of a workbook: pbr writes its ZIP entries STORED, so each local
+/// header is followed by the entry's bytes as they are.
+fn zip_entry(zip: &[u8], name: &str) -> String {
+    let mut at = 0;
+    while zip[at..].starts_with(b"PK\x03\x04") {
+        let u16_at = |i: usize| usize::from(u16::from_le_bytes([zip[at + i], zip[at + i + 1]]));
+        let size = u32::from_le_bytes(zip[at + 18..at + 22].try_into().unwrap()) as usize;
+        let (name_len, extra) = (u16_at(26), u16_at(28));
+        let start = at + 30 + name_len + extra;
+        if &zip[at + 30..at + 30 + name_len] == name.as_bytes() {
+            return String::from_utf8(zip[start..start + size].to_vec()).unwrap();
+        }
+        at = start + size;
+    }
+    panic!("no entry {name} in the workbook");
+}
+
+/// The rows of the workbook's sheet `sheet`, each as the texts and numbers of its cells.
+fn sheet_rows(xlsx: &[u8], sheet: &str) -> Vec<Vec<String>> {
+    let workbook = zip_entry(xlsx, "xl/workbook.xml");
+    let names: Vec<&str> = workbook
+        .split("<sheet name=\"")
+        .skip(1)
+        .map(|s| s.split('"').next().unwrap())
+        .collect();
+    let index = names.iter().position(|n| *n == sheet).unwrap() + 1;
+    let xml = zip_entry(xlsx, &format!("xl/worksheets/sheet{index}.xml"));
+    xml.split("<row ")
+        .skip(1)
+        .map(|row| {
+            row.split("<c ")
+                .skip(1)
+                .map(|cell| {
+                    let value = cell
+                        .split_once("<v>")
+                        .or_else(|| cell.split_once("preserve\">"))
+                        .map_or("", |(_, rest)| rest.split('<').next().unwrap());
+                    value.replace("&amp;", "&")
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// The demo, then what an auditor looks for first: a correction with its reason (seq 618,
+/// which retracts a monthly status the 2025-Q4 statement paid for), an amendment effective
+/// 2026-01-01 (619), a dispute about a payment with evidence, dismissed (620–622), a payment
+/// of 100.00 more than the 2025-Q3 statement called for (623), and the 2026-Q1 statement
+/// (624), whose adjustment lines call for payments that nobody records.
+fn ledger_with_findings() -> (tempfile::TempDir, String, String) {
+    let (dir, ledger) = demo();
+    let key = |party: &str| {
+        let path = dir.path().join(format!("{party}.key"));
+        std::fs::write(&path, pbr_ledger::sample::demo_key(party).to_text()).unwrap();
+        path.to_str().unwrap().to_owned()
+    };
+    let (jobcenter, provider) = (key("aalborg-jobcenter"), key("fokus-provider"));
+    let run = |args: &[&str]| {
+        let mut all = vec!["--ledger", &ledger];
+        all.extend_from_slice(args);
+        pbr_ok(&all);
+    };
+    let common = |date: &'static str, key: &str| -> Vec<String> {
+        ["--contract", "impact60-demo", "--date", date, "--key", key]
+            .map(str::to_owned)
+            .to_vec()
+    };
+    let with = |head: &[&str], tail: &[String], rest: &[&str]| {
+        let mut all: Vec<&str> = head.to_vec();
+        all.extend(tail.iter().map(String::as_str));
+        all.extend_from_slice(rest);
+        run(&all);
+    };
+    with(
+        &["correct"],
+        &common("2026-02-02", &jobcenter),
+        &["--retracts-seq", "512", "--reason", "data-entry"],
+    );
+    let registered = pbr_ok(&[
+        "--ledger",
+        &ledger,
+        "log",
+        "--kind",
+        "contract-registered",
+        "--json",
+    ]);
+    let registered: Value = serde_json::from_str(registered.lines().next().unwrap()).unwrap();
+    let terms = registered["event"]["payload"]["terms"]
+        .as_str()
+        .unwrap()
+        .replacen(
+            "name = \"IMPACT60-style demo contract\"",
+            "name = \"IMPACT60-style demo contract, amended\"",
+            1,
+        );
+    let terms_path = dir.path().join("amended.toml");
+    std::fs::write(&terms_path, terms).unwrap();
+    run(&[
+        "contract",
+        "amend",
+        terms_path.to_str().unwrap(),
+        "--key",
+        &jobcenter,
+        "--effective",
+        "2026-01-01",
+    ]);
+    with(
+        &["dispute", "open"],
+        &common("2026-02-03", &provider),
+        &["--about-seq", "592", "--reason", "amount"],
+    );
+    let evidence = blake3::hash(b"the provider's bank statement")
+        .to_hex()
+        .to_string();
+    with(
+        &["dispute", "evidence"],
+        &common("2026-02-04", &provider),
+        &["--dispute-seq", "620", "--evidence", &evidence],
+    );
+    with(
+        &["dispute", "resolve"],
+        &common("2026-02-10", &jobcenter),
+        &["--dispute-seq", "620", "--resolution", "dismissed"],
+    );
+    with(
+        &["pay"],
+        &common("2026-02-11", &jobcenter),
+        &[
+            "--from",
+            "aalborg-jobcenter",
+            "--to",
+            "fokus-provider",
+            "--amount",
+            "100",
+            "--settlement-seq",
+            "507",
+        ],
+    );
+    run(&[
+        "settle", "--period", "2026-Q1", "--issue", "--key", &jobcenter,
+    ]);
+    (dir, ledger, evidence)
+}
+
+#[test]
+fn amendments_disputes_corrections_and_payments_appear_in_all_three_formats() {
+    let (dir, ledger, evidence) = ledger_with_findings();
+    let run = run_audit(&ledger, &["--format", "json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run_audit(&ledger, &["--format", "json"]).stdout,
+        run.stdout,
+        "the same bytes twice"
+    );
+    let report: Value = serde_json::from_str(&run.stdout).unwrap();
+
+    // The terms: the registration, superseded by the amendment, which is in force.
+    let amended = json(&[
+        "--ledger",
+        &ledger,
+        "log",
+        "--kind",
+        "contract-amended",
+        "--json",
+    ]);
+    let terms = &report["terms"];
+    assert_eq!(terms["in_force_seq"], 619);
+    let versions = terms["versions"].as_array().unwrap();
+    assert_eq!(versions.len(), 2);
+    assert_eq!(versions[0]["kind"], "contract-registered");
+    assert_eq!(versions[0]["status"], "superseded");
+    assert_eq!(versions[0]["until"], "2025-12-31");
+    assert_eq!(versions[1]["kind"], "contract-amended");
+    assert_eq!(versions[1]["effective_from"], "2026-01-01");
+    assert_eq!(versions[1]["status"], "in force");
+    let amended_hash = amended["event"]["payload"]["terms_hash"].as_str().unwrap();
+    assert_eq!(versions[1]["terms_hash"], amended_hash);
+
+    // The dispute, from its opening to its resolution.
+    let disputes = report["disputes"].as_array().unwrap();
+    assert_eq!(disputes.len(), 1);
+    let dispute = &disputes[0];
+    assert_eq!(dispute["seq"], 620);
+    assert_eq!(dispute["opened_by"], "fokus-provider");
+    assert_eq!(dispute["about_seq"], 592);
+    assert_eq!(dispute["about_kind"], "payment-recorded");
+    assert_eq!(dispute["reason"], "amount");
+    assert_eq!(dispute["evidence"][0]["hash"], evidence.as_str());
+    assert_eq!(dispute["evidence"][0]["seq"], 621);
+    assert_eq!(dispute["resolution"]["resolution"], "dismissed");
+    assert_eq!(dispute["resolution"]["seq"], 622);
+    assert_eq!(dispute["status"], "resolved: dismissed");
+
+    // The correction, with its reason and what it retracted.
+    let corrections = report["corrections"].as_array().unwrap();
+    assert_eq!(corrections.len(), 1);
+    assert_eq!(corrections[0]["seq"], 618);
+    assert_eq!(corrections[0]["retracts_seq"], 512);
+    assert_eq!(corrections[0]["retracts_kind"], "monthly-status-recorded");
+    assert_eq!(corrections[0]["reason"], "data-entry");
+
+    // The payments: each statement against what `pbr log` says was paid for it.
+    let payments = pbr_ok(&[
+        "--ledger",
+        &ledger,
+        "log",
+        "--kind",
+        "payment-recorded",
+        "--json",
+    ]);
+    let paid_for = |seq: u64| -> i64 {
+        payments
+            .lines()
+            .map(|line| serde_json::from_str::<Value>(line).unwrap())
+            .filter(|p| p["event"]["payload"]["settlement_seq"] == seq)
+            .map(|p| p["event"]["payload"]["amount"]["minor"].as_i64().unwrap())
+            .sum()
+    };
+    let minor =
+        |decimal: &Value| -> i64 { decimal.as_str().unwrap().replace('.', "").parse().unwrap() };
+    let statements = report["payments"]["statements"].as_array().unwrap();
+    let statement = |seq: u64| statements.iter().find(|s| s["seq"] == seq).unwrap();
+    assert_eq!(
+        statements.len(),
+        report["statements"].as_array().unwrap().len()
+    );
+    let paid = statement(581);
+    assert_eq!(paid["status"], "paid");
+    assert_eq!(minor(&paid["paid"]), paid_for(581));
+    assert_eq!(paid["due"], paid["paid"]);
+    assert_eq!(paid["outstanding"], "0.00");
+    let overpaid = statement(507);
+    assert_eq!(overpaid["status"], "overpaid");
+    assert_eq!(minor(&overpaid["paid"]), paid_for(507));
+    assert_eq!(overpaid["overpaid"], "100.00");
+    assert_eq!(minor(&overpaid["paid"]) - minor(&overpaid["due"]), 10000);
+    let unpaid = statement(624);
+    assert_eq!(unpaid["period"], "2026-Q1");
+    assert_eq!(unpaid["status"], "outstanding");
+    assert_eq!(unpaid["paid"], "0.00");
+    assert_eq!(unpaid["payments"], serde_json::json!([]));
+    assert_ne!(unpaid["due"], "0.00");
+    assert_eq!(unpaid["outstanding"], unpaid["due"]);
+    assert_eq!(unpaid["late"], "not assessed");
+    assert!(
+        unpaid["pairs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["status"] == "outstanding")
+    );
+    assert_eq!(report["payments"]["unmatched"], serde_json::json!([]));
+
+    // The page: each section, as accessible tables with captions.
+    let html = run_audit(&ledger, &[]).stdout;
+    assert_eq!(run_audit(&ledger, &[]).stdout, html, "the same bytes twice");
+    assert_self_contained(&html);
+    for section in ["terms", "payments", "disputes", "corrections"] {
+        assert!(
+            html.contains(&format!("<section id=\"{section}\"")),
+            "{section}"
+        );
+    }
+    for caption in [
+        "Terms versions",
+        "Issued statements and their payments",
+        "Per pair of parties",
+        "Payments matched to statements",
+        "Disputes",
+        "Corrections",
+    ] {
+        assert!(
+            html.contains(&format!("<caption>{caption}</caption>")),
+            "{caption}"
+        );
+    }
+    assert!(html.contains(amended_hash));
+    assert!(
+        html.contains("<td>2026-01-01</td><td></td>"),
+        "the amendment governs on"
+    );
+    assert!(html.contains("<span class=\"good\">in force</span>"));
+    assert!(html.contains(&evidence));
+    assert!(html.contains("dismissed: seq 622, 2026-02-10, by aalborg-jobcenter"));
+    assert!(html.contains("seq 512 (monthly-status-recorded, 2025-10-31, by aalborg-jobcenter)"));
+    assert!(html.contains("<td>data-entry</td>"));
+    let row = |seq: u64, period: &str, status: &str, class: &str| {
+        format!(
+            "<tr><td class=\"num\">{seq}</td><td>{period}</td><td><span class=\"{class}\">{status}</span></td>"
+        )
+    };
+    assert!(html.contains(&row(581, "2025-Q4", "paid", "good")));
+    assert!(html.contains(&row(507, "2025-Q3", "overpaid", "warn")));
+    assert!(html.contains(&row(624, "2026-Q1", "outstanding", "bad")));
+    assert!(html.contains(&format!(
+        "<td class=\"num\">{}</td><td class=\"num\">0.00</td><td class=\"num\">{}</td>",
+        grouped(unpaid["due"].as_str().unwrap()),
+        grouped(unpaid["due"].as_str().unwrap())
+    )));
+    assert!(html.contains("Disputes</th><td>1 opened, 0 open"));
+
+    // The workbook: a sheet per section, the same figures.
+    let xlsx = |name: &str| {
+        let path = dir.path().join(name);
+        let run = run_audit(
+            &ledger,
+            &["--format", "xlsx", "--out", path.to_str().unwrap()],
+        );
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        std::fs::read(path).unwrap()
+    };
+    let book = xlsx("a.xlsx");
+    assert_eq!(xlsx("b.xlsx"), book, "the same bytes twice");
+    let find = |rows: &[Vec<String>], first: &str| -> Vec<String> {
+        rows.iter()
+            .find(|r| r.first().map(String::as_str) == Some(first))
+            .unwrap_or_else(|| panic!("no row {first}"))
+            .clone()
+    };
+    let terms = sheet_rows(&book, "Terms");
+    assert_eq!(terms[0][..4], ["seq", "kind", "recorded_on", "recorded_by"]);
+    let amendment = find(&terms, "619");
+    assert_eq!(amendment[1], "contract-amended");
+    assert_eq!(amendment[4], "2026-01-01");
+    assert!(
+        amendment.contains(&amended_hash.to_owned()) && amendment.contains(&"in force".to_owned())
+    );
+    let sheet = sheet_rows(&book, "Payments");
+    assert_eq!(
+        sheet[0],
+        [
+            "seq",
+            "period",
+            "status",
+            "due",
+            "paid",
+            "outstanding",
+            "overpaid",
+            "last_paid",
+            "late",
+            "error"
+        ]
+    );
+    let decimals = |s: &Value, keys: &[&str]| -> Vec<String> {
+        keys.iter()
+            .map(|k| s[*k].as_str().unwrap().to_owned())
+            .collect()
+    };
+    for (seq, status) in [(581, "paid"), (507, "overpaid"), (624, "outstanding")] {
+        let row = find(&sheet, &seq.to_string());
+        assert_eq!(row[2], status, "{seq}");
+        assert_eq!(
+            row[3..7],
+            decimals(statement(seq), &["due", "paid", "outstanding", "overpaid"])[..],
+            "{seq}"
+        );
+    }
+    let pairs = sheet_rows(&book, "Payment pairs");
+    assert!(pairs.iter().any(|r| r[0] == "624" && r[7] == "outstanding"));
+    let matched = sheet_rows(&book, "Payments matched");
+    let extra = find(&matched, "623");
+    assert_eq!(extra[4..], ["100.00", "507", "named"]);
+    let disputes = sheet_rows(&book, "Disputes");
+    assert_eq!(
+        disputes.len(),
+        4,
+        "the opening, the evidence and the resolution"
+    );
+    assert_eq!(disputes[2][1], "evidence");
+    assert_eq!(disputes[2][5], evidence);
+    assert_eq!(disputes[3][1..3], ["resolved", "622"]);
+    let corrections = sheet_rows(&book, "Corrections");
+    assert_eq!(
+        corrections[1][..4],
+        ["618", "2026-02-02", "aalborg-jobcenter", "512"]
+    );
+    assert_eq!(corrections[1][5], "data-entry");
+}
+
+#[test]
+fn a_statement_without_its_payment_is_outstanding_and_a_payment_pays_it() {
+    // The demo's last statement is paid; once the 2026-Q1 statement is issued it is
+    // outstanding until its payments are recorded, oldest statement first when they name none.
+    let (dir, ledger, _) = ledger_with_findings();
+    let report = |ledger: &str| -> Value {
+        serde_json::from_str(&run_audit(ledger, &["--json"]).stdout).unwrap()
+    };
+    let before = report(&ledger);
+    let q1 = |r: &Value| {
+        r["payments"]["statements"]
+            .as_array()
+            .unwrap()
+            .last()
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(q1(&before)["status"], "outstanding");
+    let pairs = q1(&before)["pairs"].as_array().unwrap().clone();
+    assert_eq!(pairs.len(), 2, "{pairs:?}");
+    let key = |party: &str| {
+        let path = dir.path().join(format!("{party}.key"));
+        std::fs::write(&path, pbr_ledger::sample::demo_key(party).to_text()).unwrap();
+        path.to_str().unwrap().to_owned()
+    };
+    for pair in &pairs {
+        let from = pair["from"].as_str().unwrap();
+        let out = pbr_ok(&[
+            "--ledger",
+            &ledger,
+            "pay",
+            "--contract",
+            "impact60-demo",
+            "--date",
+            "2026-04-14",
+            "--key",
+            &key(from),
+            "--from",
+            from,
+            "--to",
+            pair["to"].as_str().unwrap(),
+            "--amount",
+            pair["due"].as_str().unwrap(),
+        ]);
+        assert!(out.contains("1 appended"), "{out}");
+    }
+    let after = report(&ledger);
+    let q1 = q1(&after);
+    assert_eq!(q1["status"], "paid", "{q1}");
+    assert_eq!(q1["outstanding"], "0.00");
+    assert_eq!(q1["last_paid"], "2026-04-14");
+    for payment in q1["payments"].as_array().unwrap() {
+        assert_eq!(payment["matched"], "oldest-first");
+    }
+    assert_eq!(after["payments"]["unmatched"], serde_json::json!([]));
+}

@@ -8,11 +8,13 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::CommandFactory;
-use pbr_core::event::Event;
+use pbr_core::date::Period;
+use pbr_core::event::{Event, Payload};
 use pbr_core::state::State;
-use pbr_ledger::{Cover, LedgerError, LogError, VerifyOptions};
+use pbr_ledger::{Cover, Ledger, LedgerError, LogError, VerifyOptions};
 use pbr_report::audit::{
-    AuditInput, AuditReport, CheckpointInfo, TrustBasis, Verification, Verified, VerifyFailure,
+    AuditInput, AuditReport, CheckpointInfo, Trail, TrustBasis, Verification, Verified,
+    VerifyFailure,
 };
 use pbr_report::esf::Records;
 use pbr_report::{DateRange, ReportError};
@@ -287,6 +289,59 @@ pub(crate) fn budget(
 }
 
 /// The usage error of a command line that asks for something its flags rule out.
+/// The state of the first `len` events folded as an auditor folds them
+/// ([`Ledger::audited_state_at`]: every issued statement recomputed from its contract's
+/// first period), and the [`Trail`] of `contract` collected on the way: every event, each
+/// statement of the contract as the replay recomputes it, then the events that the
+/// contract's disputes and corrections refer to.
+fn audited_replay(
+    ledger: &Ledger,
+    contract: &str,
+    len: u64,
+) -> Result<(State, Trail), LedgerError> {
+    let mut state = State::default();
+    let mut trail = Trail::new(contract);
+    for entry in ledger.log().iter_from(0) {
+        let (seq, bytes) = entry?;
+        if seq >= len {
+            break;
+        }
+        let record = pbr_log::Record::decode(&bytes)
+            .map_err(|source| LedgerError::Log(LogError::BadRecord { seq, source }))?;
+        let projection = |reason: String| LedgerError::Projection { seq, reason };
+        let event = Event::decode(&record.event_bytes).map_err(|e| projection(e.reason))?;
+        if let Payload::SettlementIssued(p) = &event.payload
+            && event.contract == contract
+            && let Ok(period) = p.period.parse::<Period>()
+        {
+            // As `State::apply_recomputing`: from the first period, not the carry. The
+            // statement is computed once, here, and handed to `apply`; one that cannot be
+            // computed is left to `apply`, which keeps why.
+            if let Some(c) = state.contracts.get_mut(contract) {
+                c.resume = None;
+            }
+            if let Ok((statement, entitlement)) =
+                pbr_core::settle::settle(&state, contract, period, seq)
+            {
+                trail.statement(seq, &statement);
+                state.prepare_issue(seq, contract, period, statement, entitlement);
+            }
+        }
+        trail.push(seq, &event);
+        state
+            .apply_recomputing(seq, &event)
+            .map_err(|e| projection(e.reason))?;
+        state.forget_prepared();
+    }
+    for seq in trail.referenced() {
+        // A seq the log cannot give is shown by number alone.
+        if let Ok(event) = ledger.event_at(seq) {
+            trail.describe(seq, &event);
+        }
+    }
+    Ok((state, trail))
+}
+
 fn usage(kind: clap::error::ErrorKind, message: &str) -> ! {
     Cli::command().error(kind, message).exit()
 }
@@ -445,10 +500,15 @@ pub(crate) fn audit(
     };
     // The auditor's recomputation: a replay of every event from seq 0, not the projections,
     // each statement recomputed from the contract's first period.
-    let replay = ledger
-        .audited_state_at(ledger.log().len())
-        .map_err(|e| e.to_string());
-    let report = AuditReport::build(input, replay.as_ref().map_err(Clone::clone));
+    let contract = input.contract.clone();
+    let replay = audited_replay(&ledger, &contract, ledger.log().len()).map_err(|e| e.to_string());
+    let report = AuditReport::build(
+        input,
+        replay
+            .as_ref()
+            .map(|(state, trail)| (state, trail))
+            .map_err(Clone::clone),
+    );
     let bytes = match format {
         AuditFormat::Html => report.to_html().into_bytes(),
         AuditFormat::Json => {

@@ -15,7 +15,10 @@ use pbr_core::verdict::{Outcome, Trust};
 
 use super::sheets::BALANCE_COLUMNS;
 use super::svg::{Chart, Line, Unit};
-use super::{AuditReport, Charts, Figures, Recomputed, TrustBasis, format_minor};
+use super::{
+    AuditReport, Charts, Figures, LATE_NOT_ASSESSED, PaymentStatus, Recomputed, Sections,
+    TrustBasis, format_minor,
+};
 use crate::xlsx::escape;
 
 /// The page's style: system fonts only, A4 print layout.
@@ -29,6 +32,7 @@ h2 { font-size: 1.15rem; border-bottom: 1px solid #bbb; padding-bottom: .15rem; 
 margin-top: 1.8rem; }
 h3 { font-size: 1rem; margin: 1.2rem 0 .3rem; }
 table { border-collapse: collapse; margin: .4rem 0; font-size: .85rem; }
+caption { text-align: left; font-weight: 600; padding: .2rem 0; caption-side: top; }
 th, td { border: 1px solid #c8c8c8; padding: .2rem .4rem; text-align: left; \
 vertical-align: top; }
 thead th { background: #eee; }
@@ -155,10 +159,14 @@ fn head_row(html: &mut String, names: &[&str]) {
     for name in names {
         match name.strip_prefix('#') {
             Some(name) => {
-                let _ = write!(html, "<th class=\"num\">{}</th>", escape(name));
+                let _ = write!(
+                    html,
+                    "<th scope=\"col\" class=\"num\">{}</th>",
+                    escape(name)
+                );
             }
             None => {
-                let _ = write!(html, "<th>{}</th>", escape(name));
+                let _ = write!(html, "<th scope=\"col\">{}</th>", escape(name));
             }
         }
     }
@@ -190,7 +198,11 @@ impl AuditReport {
         self.checkpoint_section(&mut html);
         match &self.recomputed {
             Ok(recomputed) => {
+                terms_section(&mut html, &recomputed.sections, &input.contract);
                 statements_section(&mut html, recomputed);
+                payments_section(&mut html, &recomputed.sections, recomputed.currency);
+                disputes_section(&mut html, &recomputed.sections);
+                corrections_section(&mut html, &recomputed.sections);
                 match &recomputed.figures {
                     Ok(figures) => {
                         balances_section(&mut html, figures, recomputed);
@@ -337,6 +349,14 @@ impl AuditReport {
                          match</span> their recomputation"
                     ),
                 );
+                let sections = &recomputed.sections;
+                fact("Terms in force", escape(&terms_in_force_text(sections)));
+                fact("Payments", escape(&payments_summary_text(sections)));
+                fact("Disputes", escape(&disputes_summary_text(sections)));
+                fact(
+                    "Corrections",
+                    format!("{} recorded", sections.corrections.len()),
+                );
                 fact(
                     "Replayed",
                     format!(
@@ -433,6 +453,431 @@ impl AuditReport {
         }
         html.push_str("</section>\n");
     }
+}
+
+/// The terms in force in words: `seq 0, effective from 2024-01-01, hash …, on 2026-01-14 (the
+/// latest business date of the contract's log); 1 amendment`.
+pub(crate) fn terms_in_force_text(sections: &Sections) -> String {
+    let terms = &sections.terms;
+    let amendments = match terms.amendments() {
+        1 => "1 amendment".to_owned(),
+        n => format!("{n} amendments"),
+    };
+    match (terms.in_force(), terms.as_of) {
+        (Some(v), Some(as_of)) => format!(
+            "seq {}, effective from {}, terms hash {}, on {as_of} (the latest business date of \
+             the contract's log); {amendments}",
+            v.seq,
+            v.effective_from,
+            v.hash.map_or_else(String::new, |h| pbr_core::ids::hex(&h)),
+        ),
+        _ => format!("not known; {amendments}"),
+    }
+}
+
+/// The payment matching in words: `8 issued statements: 6 paid, 1 outstanding, 1 overpaid`.
+pub(crate) fn payments_summary_text(sections: &Sections) -> String {
+    let payments = &sections.payments;
+    let mut parts = Vec::new();
+    for status in [
+        PaymentStatus::Paid,
+        PaymentStatus::Outstanding,
+        PaymentStatus::Overpaid,
+        PaymentStatus::NothingDue,
+        PaymentStatus::NotAssessed,
+    ] {
+        let count = payments.count(status);
+        if count > 0 {
+            parts.push(format!("{count} {}", status.as_str()));
+        }
+    }
+    let mut text = format!("{} issued statements", payments.statements.len());
+    if !parts.is_empty() {
+        text.push_str(": ");
+        text.push_str(&parts.join(", "));
+    }
+    if !payments.unmatched.is_empty() {
+        text.push_str(&format!(
+            "; {} payments not matched to a statement",
+            payments.unmatched.len()
+        ));
+    }
+    text
+}
+
+/// The disputes in words: `1 opened, 0 open`.
+pub(crate) fn disputes_summary_text(sections: &Sections) -> String {
+    let open = sections
+        .disputes
+        .iter()
+        .filter(|d| d.resolution.is_none() && !d.retracted)
+        .count();
+    format!("{} opened, {open} open", sections.disputes.len())
+}
+
+/// Opens a section with its heading and introduction, and a table with its caption.
+fn open_table(html: &mut String, caption: &str, names: &[&str]) {
+    let _ = write!(
+        html,
+        "<div class=\"wide\"><table>\n<caption>{}</caption>\n",
+        escape(caption)
+    );
+    head_row(html, names);
+    html.push_str("<tbody>\n");
+}
+
+fn close_table(html: &mut String) {
+    html.push_str("</tbody></table></div>\n");
+}
+
+/// A row of cells; a cell starting with `#` is numeric. The cells are HTML already.
+fn row(html: &mut String, cells: &[String]) {
+    html.push_str("<tr>");
+    for cell in cells {
+        match cell.strip_prefix('#') {
+            Some(cell) => {
+                let _ = write!(html, "<td class=\"num\">{cell}</td>");
+            }
+            None => {
+                let _ = write!(html, "<td>{cell}</td>");
+            }
+        }
+    }
+    html.push_str("</tr>\n");
+}
+
+fn terms_section(html: &mut String, sections: &Sections, contract: &str) {
+    let terms = &sections.terms;
+    let _ = write!(
+        html,
+        "<section id=\"terms\" class=\"table\">\n<h2>Terms and amendments</h2>\n\
+         <p>The terms in force: {}.</p>\n<p>Each version of the terms of {}, the registration \
+         and every amendment, by the date it governs from. A version governs until the day \
+         before the next one's effective date; the hash is the one its event records, which \
+         the ledger admitted only as the BLAKE3 hash of the text.</p>\n",
+        escape(&terms_in_force_text(sections)),
+        escape(contract),
+    );
+    open_table(
+        html,
+        "Terms versions",
+        &[
+            "#seq",
+            "version",
+            "recorded on",
+            "recorded by",
+            "effective from",
+            "governs until",
+            "terms hash",
+            "status",
+        ],
+    );
+    for v in &terms.versions {
+        let status = if v.retracted {
+            format!("{} (its event was retracted)", v.status.as_str())
+        } else {
+            v.status.as_str().to_owned()
+        };
+        let class = match v.status {
+            super::VersionStatus::InForce => "good",
+            _ => "",
+        };
+        row(
+            html,
+            &[
+                format!("#{}", v.seq),
+                (if v.amendment {
+                    "amendment"
+                } else {
+                    "registration"
+                })
+                .to_owned(),
+                v.recorded_on.map_or_else(String::new, |d| d.to_string()),
+                escape(v.by.as_deref().unwrap_or("")),
+                v.effective_from.to_string(),
+                v.until.map_or_else(String::new, |d| d.to_string()),
+                format!(
+                    "<span class=\"hash\">{}</span>",
+                    v.hash.map_or_else(String::new, |h| pbr_core::ids::hex(&h))
+                ),
+                format!("<span class=\"{class}\">{}</span>", escape(&status)),
+            ],
+        );
+    }
+    close_table(html);
+    html.push_str("</section>\n");
+}
+
+fn payments_section(html: &mut String, sections: &Sections, currency: Currency) {
+    let payments = &sections.payments;
+    let money = |minor: i128| format!("#{}", format_minor(minor, currency));
+    let _ = write!(
+        html,
+        "<section id=\"payments\" class=\"table\">\n<h2>Statements and payments</h2>\n\
+         <p>Each issued statement against the payments recorded for it, in {}. A statement \
+         calls, per pair of parties, for the net of its lines that move money between them. \
+         A <code>payment-recorded</code> that names the statement counts toward it in full; \
+         one that names none is allocated oldest statement first, to the statements issued \
+         before it that still call for money from its payer to its payee. A statement is paid \
+         when every pair got exactly its due, outstanding when some pair got less, overpaid \
+         when none got less and some got more. Late: {}.</p>\n",
+        currency.code(),
+        escape(LATE_NOT_ASSESSED),
+    );
+    if payments.statements.is_empty() {
+        html.push_str("<p>No statement has been issued yet.</p>\n");
+    } else {
+        open_table(
+            html,
+            "Issued statements and their payments",
+            &[
+                "#seq",
+                "period",
+                "status",
+                "#due",
+                "#paid",
+                "#outstanding",
+                "#overpaid",
+                "last paid",
+                "late",
+            ],
+        );
+        for s in &payments.statements {
+            let status = s.status();
+            let class = match status {
+                PaymentStatus::Paid | PaymentStatus::NothingDue => "good",
+                PaymentStatus::Outstanding | PaymentStatus::NotAssessed => "bad",
+                PaymentStatus::Overpaid => "warn",
+            };
+            let status_text = match &s.pairs {
+                Err(reason) => format!("{}: {reason}", status.as_str()),
+                Ok(_) => status.as_str().to_owned(),
+            };
+            row(
+                html,
+                &[
+                    format!("#{}", s.seq),
+                    s.period.to_string(),
+                    format!("<span class=\"{class}\">{}</span>", escape(&status_text)),
+                    money(s.due()),
+                    money(s.paid()),
+                    money(s.outstanding()),
+                    money(s.overpaid()),
+                    s.last_paid().map_or_else(String::new, |d| d.to_string()),
+                    "not assessed".to_owned(),
+                ],
+            );
+        }
+        close_table(html);
+        open_table(
+            html,
+            "Per pair of parties",
+            &[
+                "#statement",
+                "period",
+                "payer",
+                "payee",
+                "#due",
+                "#paid",
+                "#remaining",
+                "status",
+            ],
+        );
+        for s in &payments.statements {
+            for pair in s.pairs.as_deref().unwrap_or_default() {
+                row(
+                    html,
+                    &[
+                        format!("#{}", s.seq),
+                        s.period.to_string(),
+                        escape(&pair.from),
+                        escape(&pair.to),
+                        money(pair.due),
+                        money(pair.paid),
+                        money(pair.remaining()),
+                        pair.status().as_str().to_owned(),
+                    ],
+                );
+            }
+        }
+        close_table(html);
+        let matched: Vec<_> = payments
+            .statements
+            .iter()
+            .flat_map(|s| s.payments.iter().map(move |p| (s, p)))
+            .collect();
+        if matched.is_empty() {
+            html.push_str("<p>No payment is matched to a statement.</p>\n");
+        } else {
+            open_table(
+                html,
+                "Payments matched to statements",
+                &[
+                    "#payment seq",
+                    "date",
+                    "payer",
+                    "payee",
+                    "#amount",
+                    "#statement",
+                    "matched",
+                ],
+            );
+            for (s, p) in matched {
+                row(
+                    html,
+                    &[
+                        format!("#{}", p.seq),
+                        p.date.to_string(),
+                        escape(&p.from),
+                        escape(&p.to),
+                        money(p.amount),
+                        format!("#{}", s.seq),
+                        (if p.named {
+                            "names the statement"
+                        } else {
+                            "oldest first"
+                        })
+                        .to_owned(),
+                    ],
+                );
+            }
+            close_table(html);
+        }
+    }
+    if payments.unmatched.is_empty() {
+        html.push_str("<p>Every payment recorded is matched to a statement.</p>\n");
+    } else {
+        open_table(
+            html,
+            "Payments not matched to a statement",
+            &["#payment seq", "date", "payer", "payee", "#amount", "why"],
+        );
+        for u in &payments.unmatched {
+            row(
+                html,
+                &[
+                    format!("#{}", u.seq),
+                    u.date.to_string(),
+                    escape(&u.from),
+                    escape(&u.to),
+                    format!(
+                        "#{} {}",
+                        format_minor(u.amount, u.currency),
+                        u.currency.code()
+                    ),
+                    escape(&u.why),
+                ],
+            );
+        }
+        close_table(html);
+    }
+    html.push_str("</section>\n");
+}
+
+fn disputes_section(html: &mut String, sections: &Sections) {
+    html.push_str(
+        "<section id=\"disputes\" class=\"table\">\n<h2>Disputes</h2>\n<p>Each dispute opened \
+         in the contract, with the evidence attached to it (by the BLAKE3 hash of the \
+         document, which stays outside the ledger) and its resolution.</p>\n",
+    );
+    if sections.disputes.is_empty() {
+        html.push_str("<p>No dispute has been opened.</p>\n</section>\n");
+        return;
+    }
+    open_table(
+        html,
+        "Disputes",
+        &[
+            "#seq",
+            "opened on",
+            "opened by",
+            "about",
+            "reason",
+            "evidence",
+            "resolution",
+            "status",
+        ],
+    );
+    for d in &sections.disputes {
+        let evidence = d
+            .evidence
+            .iter()
+            .map(|e| {
+                format!(
+                    "seq {}, {}, by {}: <span class=\"hash\">{}</span>",
+                    e.seq,
+                    e.on,
+                    escape(&e.by),
+                    pbr_core::ids::hex(&e.hash)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("<br>");
+        let resolution = d.resolution.as_ref().map_or_else(String::new, |r| {
+            format!(
+                "{}: seq {}, {}, by {}",
+                escape(&r.resolution),
+                r.seq,
+                r.on,
+                escape(&r.by)
+            )
+        });
+        let class = if d.resolution.is_none() && !d.retracted {
+            "warn"
+        } else {
+            ""
+        };
+        row(
+            html,
+            &[
+                format!("#{}", d.seq),
+                d.opened_on.to_string(),
+                escape(&d.by),
+                escape(&d.about.text()),
+                escape(&d.reason),
+                if evidence.is_empty() {
+                    "none".to_owned()
+                } else {
+                    evidence
+                },
+                resolution,
+                format!("<span class=\"{class}\">{}</span>", escape(&d.status())),
+            ],
+        );
+    }
+    close_table(html);
+    html.push_str("</section>\n");
+}
+
+fn corrections_section(html: &mut String, sections: &Sections) {
+    html.push_str(
+        "<section id=\"corrections\" class=\"table\">\n<h2>Corrections</h2>\n<p>Each event \
+         retracted in the contract, and why. A retracted event stays in the log; the replay \
+         skips it, and the next statement adjusts what it changed.</p>\n",
+    );
+    if sections.corrections.is_empty() {
+        html.push_str("<p>No correction has been recorded.</p>\n</section>\n");
+        return;
+    }
+    open_table(
+        html,
+        "Corrections",
+        &["#seq", "date", "recorded by", "retracts", "reason"],
+    );
+    for c in &sections.corrections {
+        row(
+            html,
+            &[
+                format!("#{}", c.seq),
+                c.on.to_string(),
+                escape(&c.by),
+                escape(&c.retracts.text()),
+                escape(&c.reason),
+            ],
+        );
+    }
+    close_table(html);
+    html.push_str("</section>\n");
 }
 
 fn statements_section(html: &mut String, recomputed: &Recomputed) {

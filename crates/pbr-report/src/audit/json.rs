@@ -10,9 +10,11 @@ use pbr_core::money::{Currency, Money};
 use pbr_core::settle::balance::to_json as balance_json;
 use pbr_core::verdict::{Keys, TrustCheck};
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{Value, json};
 
-use super::{AuditReport, Charts, StatementCheck, TrustBasis};
+use super::{
+    AuditReport, Charts, LATE_NOT_ASSESSED, Sections, StatementCheck, TrustBasis, decimal_minor,
+};
 use crate::ReportError;
 
 #[derive(Serialize)]
@@ -31,6 +33,10 @@ struct Report<'a> {
     replay: Replay<'a>,
     currency: Option<&'static str>,
     statements: Option<Vec<Statement<'a>>>,
+    terms: Option<Value>,
+    payments: Option<Value>,
+    disputes: Option<Value>,
+    corrections: Option<Value>,
     balances: Option<Vec<Value>>,
     charts: Option<ChartsJson>,
     reproduce: &'a str,
@@ -143,6 +149,176 @@ fn charts_json(charts: &Charts) -> ChartsJson {
     }
 }
 
+fn date(value: Option<chrono::NaiveDate>) -> Value {
+    value.map_or(Value::Null, |d| Value::String(d.to_string()))
+}
+
+/// `terms`: the version in force and every version (`docs/reports.md`, "JSON").
+fn terms_json(sections: &Sections) -> Value {
+    let terms = &sections.terms;
+    let versions: Vec<Value> = terms
+        .versions
+        .iter()
+        .map(|v| {
+            json!({
+                "seq": v.seq,
+                "kind": if v.amendment { "contract-amended" } else { "contract-registered" },
+                "recorded_on": date(v.recorded_on),
+                "recorded_by": v.by,
+                "effective_from": v.effective_from.to_string(),
+                "until": date(v.until),
+                "terms_hash": v.hash.map(|h| pbr_core::ids::hex(&h)),
+                "status": v.status.as_str(),
+                "retracted": v.retracted,
+            })
+        })
+        .collect();
+    json!({
+        "as_of": date(terms.as_of),
+        "in_force_seq": terms.in_force().map(|v| v.seq),
+        "versions": versions,
+    })
+}
+
+/// `payments`: each issued statement matched against its payments, and the payments
+/// matched to none.
+fn payments_json(sections: &Sections, currency: Currency) -> Value {
+    let payments = &sections.payments;
+    let amount = |minor: i128| decimal_minor(minor, currency);
+    let statements: Vec<Value> = payments
+        .statements
+        .iter()
+        .map(|s| {
+            let pairs: Vec<Value> = s
+                .pairs
+                .as_deref()
+                .unwrap_or_default()
+                .iter()
+                .map(|p| {
+                    json!({
+                        "from": p.from,
+                        "to": p.to,
+                        "due": amount(p.due),
+                        "paid": amount(p.paid),
+                        "remaining": amount(p.remaining()),
+                        "status": p.status().as_str(),
+                    })
+                })
+                .collect();
+            let matched: Vec<Value> = s
+                .payments
+                .iter()
+                .map(|p| {
+                    json!({
+                        "seq": p.seq,
+                        "date": p.date.to_string(),
+                        "from": p.from,
+                        "to": p.to,
+                        "amount": amount(p.amount),
+                        "matched": if p.named { "named" } else { "oldest-first" },
+                    })
+                })
+                .collect();
+            json!({
+                "seq": s.seq,
+                "period": s.period.to_string(),
+                "status": s.status().as_str(),
+                "due": amount(s.due()),
+                "paid": amount(s.paid()),
+                "outstanding": amount(s.outstanding()),
+                "overpaid": amount(s.overpaid()),
+                "last_paid": date(s.last_paid()),
+                "late": "not assessed",
+                "error": s.pairs.as_ref().err(),
+                "pairs": pairs,
+                "payments": matched,
+            })
+        })
+        .collect();
+    let unmatched: Vec<Value> = payments
+        .unmatched
+        .iter()
+        .map(|u| {
+            json!({
+                "seq": u.seq,
+                "date": u.date.to_string(),
+                "from": u.from,
+                "to": u.to,
+                "amount": decimal_minor(u.amount, u.currency),
+                "currency": u.currency.code(),
+                "why": u.why,
+            })
+        })
+        .collect();
+    json!({
+        "late_rule": LATE_NOT_ASSESSED,
+        "statements": statements,
+        "unmatched": unmatched,
+    })
+}
+
+fn disputes_json(sections: &Sections) -> Value {
+    Value::Array(
+        sections
+            .disputes
+            .iter()
+            .map(|d| {
+                let evidence: Vec<Value> = d
+                    .evidence
+                    .iter()
+                    .map(|e| {
+                        json!({
+                            "seq": e.seq,
+                            "date": e.on.to_string(),
+                            "by": e.by,
+                            "hash": pbr_core::ids::hex(&e.hash),
+                        })
+                    })
+                    .collect();
+                json!({
+                    "seq": d.seq,
+                    "opened_on": d.opened_on.to_string(),
+                    "opened_by": d.by,
+                    "about_seq": d.about.seq,
+                    "about_kind": d.about.event.as_ref().map(|e| e.kind),
+                    "reason": d.reason,
+                    "evidence": evidence,
+                    "resolution": d.resolution.as_ref().map(|r| json!({
+                        "seq": r.seq,
+                        "date": r.on.to_string(),
+                        "by": r.by,
+                        "resolution": r.resolution,
+                    })),
+                    "status": d.status(),
+                    "retracted": d.retracted,
+                })
+            })
+            .collect(),
+    )
+}
+
+fn corrections_json(sections: &Sections) -> Value {
+    Value::Array(
+        sections
+            .corrections
+            .iter()
+            .map(|c| {
+                let retracted = c.retracts.event.as_ref();
+                json!({
+                    "seq": c.seq,
+                    "date": c.on.to_string(),
+                    "by": c.by,
+                    "retracts_seq": c.retracts.seq,
+                    "retracts_kind": retracted.map(|e| e.kind),
+                    "retracts_date": date(retracted.map(|e| e.date)),
+                    "retracts_author": retracted.map(|e| e.author.as_str()),
+                    "reason": c.reason,
+                })
+            })
+            .collect(),
+    )
+}
+
 fn statement<'a>(contract: &'a str, s: &'a StatementCheck) -> Statement<'a> {
     Statement {
         seq: s.seq,
@@ -228,6 +404,10 @@ impl AuditReport {
                     .map(|s| statement(&input.contract, s))
                     .collect()
             }),
+            terms: recomputed.map(|r| terms_json(&r.sections)),
+            payments: recomputed.map(|r| payments_json(&r.sections, r.currency)),
+            disputes: recomputed.map(|r| disputes_json(&r.sections)),
+            corrections: recomputed.map(|r| corrections_json(&r.sections)),
             balances: figures.map(|f| f.balances.iter().map(balance_json).collect()),
             charts: figures.map(|f| charts_json(&f.charts)),
             reproduce: &input.command,

@@ -6,6 +6,9 @@
 //!   which keys the signatures were checked against: verifier keys given from outside, or the
 //!   keys the ledger stores, which are no trust anchor;
 //! - every statement issued for the contract, recomputed and matched with its recorded hash;
+//! - the terms in force and every amendment with its effective date, the disputes (opened,
+//!   evidence, resolved), the corrections with their reasons, and each issued statement
+//!   matched against the payments recorded for it ([`history`]);
 //! - the balances per party, and three charts (cumulative settled and paid per party, the
 //!   facility outstanding and the guarantee exposure, the participants with a paid outcome).
 //!
@@ -13,7 +16,9 @@
 //! [`AuditInput`]: this crate depends on `pbr-core` only, so the verification result comes
 //! in as owned strings and hashes, never as `pbr-log` types. The statements, balances and
 //! charts are derived here from the [`State`] of one replay of the log from seq 0 (not the
-//! projections, which are caches), so every figure comes from the same recomputation.
+//! projections, which are caches), and the sections of [`history`] from that state and the
+//! [`Trail`] the caller collected during the same replay, so every figure comes from the
+//! same recomputation.
 //!
 //! The verdict is `pbr_core::verdict`'s, from the [`TrustCheck`] the caller made of its
 //! verification: it rests on the latest checkpoint, and is "passed" only under keys given
@@ -27,6 +32,7 @@
 //! The report is deterministic: no clock (the workbook is dated by the latest checkpoint),
 //! no hash-map order, no floating point (chart coordinates are integer arithmetic).
 
+mod history;
 mod html;
 mod json;
 mod series;
@@ -39,6 +45,11 @@ use pbr_core::settle::balance::{PartyBalance, balances};
 use pbr_core::state::State;
 use pbr_core::verdict::{Keys, TrustCheck, Verdict};
 
+pub use history::{
+    CorrectionRow, Described, DisputeRow, EventRef, Evidence, LATE_NOT_ASSESSED, PairMatch,
+    PaymentMatch, PaymentStatus, Payments, Resolution, Sections, StatementPayments, TermsHistory,
+    TermsVersionRow, Trail, Unmatched, VersionStatus,
+};
 pub use series::{Charts, Series};
 
 /// Where the keys that checked the checkpoint signatures came from.
@@ -160,6 +171,8 @@ pub struct Recomputed {
     /// The balances and charts, or why they cannot be computed (a statement that cannot be
     /// recomputed).
     pub figures: Result<Figures, String>,
+    /// The terms and amendments, disputes, corrections and payment matching.
+    pub sections: Sections,
 }
 
 /// The audit report of one contract's ledger.
@@ -173,9 +186,9 @@ pub struct AuditReport {
 
 impl AuditReport {
     /// The report from the caller's verification and the state of one replay of the log
-    /// from seq 0 (or why the replay failed).
-    pub fn build(input: AuditInput, replay: Result<&State, String>) -> AuditReport {
-        let recomputed = replay.and_then(|state| recompute(state, &input.contract));
+    /// from seq 0 with the trail collected during it (or why the replay failed).
+    pub fn build(input: AuditInput, replay: Result<(&State, &Trail), String>) -> AuditReport {
+        let recomputed = replay.and_then(|(state, trail)| recompute(state, trail, &input.contract));
         AuditReport { input, recomputed }
     }
 
@@ -296,8 +309,8 @@ fn utc_time(seconds: u64) -> Option<String> {
     Some(time.format("%Y-%m-%dT%H:%M:%SZ").to_string())
 }
 
-/// The statements, balances and charts of `contract` in the replayed `state`.
-fn recompute(state: &State, contract_id: &str) -> Result<Recomputed, String> {
+/// The statements, balances, charts and sections of `contract` in the replayed `state`.
+fn recompute(state: &State, trail: &Trail, contract_id: &str) -> Result<Recomputed, String> {
     let contract = state
         .contracts
         .get(contract_id)
@@ -329,11 +342,13 @@ fn recompute(state: &State, contract_id: &str) -> Result<Recomputed, String> {
             let charts = Charts::of(contract, currency, terms.contract.settlement)?;
             Ok(Figures { balances, charts })
         });
+    let sections = Sections::of(state, contract, trail, currency);
     Ok(Recomputed {
         currency,
         log_position: state.applied,
         statements,
         figures,
+        sections,
     })
 }
 
@@ -353,6 +368,20 @@ fn group_thousands(value: i128) -> String {
     out
 }
 
+/// An amount in minor units as the decimal string every JSON of pbr uses (`-976835.50`).
+/// Exact: integer arithmetic only.
+pub(crate) fn decimal_minor(minor: i128, currency: Currency) -> String {
+    let digits = currency.minor_digits();
+    let sign = if minor < 0 { "-" } else { "" };
+    if digits == 0 {
+        return format!("{sign}{}", minor.unsigned_abs());
+    }
+    let scale = 10u128.pow(digits);
+    let whole = minor.unsigned_abs() / scale;
+    let fraction = minor.unsigned_abs() % scale;
+    format!("{sign}{whole}.{fraction:0width$}", width = digits as usize)
+}
+
 /// An amount in minor units as major units with the currency's decimals and thousands
 /// separators: `-976,835.50`. Exact: integer arithmetic only.
 pub(crate) fn format_minor(minor: i128, currency: Currency) -> String {
@@ -370,6 +399,7 @@ pub(crate) fn format_minor(minor: i128, currency: Currency) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use pbr_core::money::Money;
 
     #[test]
     fn amounts_are_grouped_exactly() {
@@ -386,6 +416,13 @@ mod tests {
             "-92,233,720,368,547,758.08"
         );
         assert_eq!(group_thousands(-1_234_567), "-1,234,567");
+        assert_eq!(decimal_minor(-97_683_550, dkk), "-976835.50");
+        assert_eq!(decimal_minor(-5, dkk), "-0.05");
+        assert_eq!(decimal_minor(0, dkk), "0.00");
+        assert_eq!(
+            decimal_minor(i128::from(i64::MIN), dkk),
+            Money::from_minor(i64::MIN, dkk).to_decimal().to_string()
+        );
         assert_eq!(group_thousands(123), "123");
     }
 

@@ -8,7 +8,8 @@ use pbr_core::settle::balance::PartyBalance;
 use super::html::{
     checkpoint_time, quorum_text, signers_text, trust_state_text, trust_text, verdict_text,
 };
-use super::{AuditReport, Charts};
+use super::html::{disputes_summary_text, payments_summary_text, terms_in_force_text};
+use super::{AuditReport, Charts, Sections, decimal_minor};
 use crate::ReportError;
 use crate::xlsx::{Cell, Workbook};
 
@@ -22,6 +23,14 @@ fn int(value: u64) -> Cell {
 
 fn money(minor: i64, currency: Currency) -> Cell {
     Cell::money(Money::from_minor(minor, currency))
+}
+
+fn amount(minor: i128, currency: Currency) -> Cell {
+    Cell::Amount(decimal_minor(minor, currency))
+}
+
+fn date(value: Option<chrono::NaiveDate>) -> Cell {
+    value.map_or(Cell::Empty, |d| text(d.to_string()))
 }
 
 fn header(names: &[&str]) -> Vec<Cell> {
@@ -66,8 +75,9 @@ pub(crate) const BALANCE_COLUMNS: [BalanceColumn; 11] = [
 ];
 
 impl AuditReport {
-    /// The report as an XLSX workbook: sheets Audit, Checkpoints, Statements, Balances and
-    /// Chart data.
+    /// The report as an XLSX workbook: sheets Audit, Checkpoints, Terms, Statements,
+    /// Payments, Payment pairs, Payments matched, Payments not matched, Disputes,
+    /// Corrections, Balances and Chart data.
     pub fn to_xlsx(&self) -> Result<Vec<u8>, ReportError> {
         let render = |e: crate::xlsx::XlsxError| ReportError::Render(e.to_string());
         let mut book = Workbook::new(&self.created()).map_err(render)?;
@@ -76,6 +86,8 @@ impl AuditReport {
             .map_err(render)?;
         let recomputed = self.recomputed.as_ref().ok();
         if let Some(recomputed) = recomputed {
+            book.sheet("Terms", terms_rows(&recomputed.sections))
+                .map_err(render)?;
             let mut rows = vec![header(&[
                 "seq",
                 "contract",
@@ -99,6 +111,11 @@ impl AuditReport {
                 ]);
             }
             book.sheet("Statements", rows).map_err(render)?;
+            payment_sheets(&mut book, &recomputed.sections, recomputed.currency).map_err(render)?;
+            book.sheet("Disputes", dispute_rows(&recomputed.sections))
+                .map_err(render)?;
+            book.sheet("Corrections", correction_rows(&recomputed.sections))
+                .map_err(render)?;
         }
         if let Some(figures) = recomputed.and_then(|r| r.figures.as_ref().ok()) {
             let mut names = vec!["party"];
@@ -184,6 +201,25 @@ impl AuditReport {
             rows.push(vec![text("issued statements"), int(issued as u64)]);
             rows.push(vec![text("statements matching"), int(matching as u64)]);
         }
+        if let Ok(recomputed) = &self.recomputed {
+            let sections = &recomputed.sections;
+            rows.push(vec![
+                text("terms in force"),
+                text(terms_in_force_text(sections)),
+            ]);
+            rows.push(vec![
+                text("payments"),
+                text(payments_summary_text(sections)),
+            ]);
+            rows.push(vec![
+                text("disputes"),
+                text(disputes_summary_text(sections)),
+            ]);
+            rows.push(vec![
+                text("corrections"),
+                int(sections.corrections.len() as u64),
+            ]);
+        }
         rows.push(vec![text("reproduce"), text(&input.command)]);
         rows.push(vec![text("made by"), text(&input.made_by)]);
         rows
@@ -207,6 +243,206 @@ impl AuditReport {
         }
         rows
     }
+}
+
+/// One row per version of the terms.
+fn terms_rows(sections: &Sections) -> Vec<Vec<Cell>> {
+    let mut rows = vec![header(&[
+        "seq",
+        "kind",
+        "recorded_on",
+        "recorded_by",
+        "effective_from",
+        "until",
+        "terms_hash",
+        "status",
+        "retracted",
+    ])];
+    for v in &sections.terms.versions {
+        rows.push(vec![
+            int(v.seq),
+            text(if v.amendment {
+                "contract-amended"
+            } else {
+                "contract-registered"
+            }),
+            date(v.recorded_on),
+            v.by.as_ref().map_or(Cell::Empty, text),
+            text(v.effective_from.to_string()),
+            date(v.until),
+            v.hash.map_or(Cell::Empty, |h| text(pbr_core::ids::hex(&h))),
+            text(v.status.as_str()),
+            text(if v.retracted { "yes" } else { "no" }),
+        ]);
+    }
+    rows
+}
+
+/// The sheets Payments (one row per issued statement), Payment pairs, Payments matched and
+/// Payments not matched.
+fn payment_sheets(
+    book: &mut Workbook,
+    sections: &Sections,
+    currency: Currency,
+) -> Result<(), crate::xlsx::XlsxError> {
+    let payments = &sections.payments;
+    let mut rows = vec![header(&[
+        "seq",
+        "period",
+        "status",
+        "due",
+        "paid",
+        "outstanding",
+        "overpaid",
+        "last_paid",
+        "late",
+        "error",
+    ])];
+    let mut pairs = vec![header(&[
+        "statement_seq",
+        "period",
+        "from",
+        "to",
+        "due",
+        "paid",
+        "remaining",
+        "status",
+    ])];
+    let mut matched = vec![header(&[
+        "seq",
+        "date",
+        "from",
+        "to",
+        "amount",
+        "statement_seq",
+        "matched",
+    ])];
+    for s in &payments.statements {
+        rows.push(vec![
+            int(s.seq),
+            text(s.period.to_string()),
+            text(s.status().as_str()),
+            amount(s.due(), currency),
+            amount(s.paid(), currency),
+            amount(s.outstanding(), currency),
+            amount(s.overpaid(), currency),
+            date(s.last_paid()),
+            text("not assessed"),
+            s.pairs.as_ref().err().map_or(Cell::Empty, text),
+        ]);
+        for p in s.pairs.as_deref().unwrap_or_default() {
+            pairs.push(vec![
+                int(s.seq),
+                text(s.period.to_string()),
+                text(&p.from),
+                text(&p.to),
+                amount(p.due, currency),
+                amount(p.paid, currency),
+                amount(p.remaining(), currency),
+                text(p.status().as_str()),
+            ]);
+        }
+        for p in &s.payments {
+            matched.push(vec![
+                int(p.seq),
+                text(p.date.to_string()),
+                text(&p.from),
+                text(&p.to),
+                amount(p.amount, currency),
+                int(s.seq),
+                text(if p.named { "named" } else { "oldest-first" }),
+            ]);
+        }
+    }
+    let mut unmatched = vec![header(&[
+        "seq", "date", "from", "to", "amount", "currency", "why",
+    ])];
+    for u in &payments.unmatched {
+        unmatched.push(vec![
+            int(u.seq),
+            text(u.date.to_string()),
+            text(&u.from),
+            text(&u.to),
+            amount(u.amount, u.currency),
+            text(u.currency.code()),
+            text(&u.why),
+        ]);
+    }
+    book.sheet("Payments", rows)?;
+    book.sheet("Payment pairs", pairs)?;
+    book.sheet("Payments matched", matched)?;
+    book.sheet("Payments not matched", unmatched)
+}
+
+/// One row per dispute event: the opening, each piece of evidence, the resolution.
+fn dispute_rows(sections: &Sections) -> Vec<Vec<Cell>> {
+    let mut rows = vec![header(&[
+        "dispute_seq",
+        "event",
+        "seq",
+        "date",
+        "by",
+        "detail",
+        "status",
+    ])];
+    for d in &sections.disputes {
+        let status = text(d.status());
+        rows.push(vec![
+            int(d.seq),
+            text("opened"),
+            int(d.seq),
+            text(d.opened_on.to_string()),
+            text(&d.by),
+            text(format!("about {}; reason {}", d.about.text(), d.reason)),
+            status.clone(),
+        ]);
+        for e in &d.evidence {
+            rows.push(vec![
+                int(d.seq),
+                text("evidence"),
+                int(e.seq),
+                text(e.on.to_string()),
+                text(&e.by),
+                text(pbr_core::ids::hex(&e.hash)),
+                status.clone(),
+            ]);
+        }
+        if let Some(r) = &d.resolution {
+            rows.push(vec![
+                int(d.seq),
+                text("resolved"),
+                int(r.seq),
+                text(r.on.to_string()),
+                text(&r.by),
+                text(&r.resolution),
+                status.clone(),
+            ]);
+        }
+    }
+    rows
+}
+
+/// One row per correction.
+fn correction_rows(sections: &Sections) -> Vec<Vec<Cell>> {
+    let mut rows = vec![header(&[
+        "seq",
+        "date",
+        "by",
+        "retracts_seq",
+        "retracts",
+        "reason",
+    ])];
+    for c in &sections.corrections {
+        rows.push(vec![
+            int(c.seq),
+            text(c.on.to_string()),
+            text(&c.by),
+            int(c.retracts.seq),
+            text(c.retracts.text()),
+            text(&c.reason),
+        ]);
+    }
+    rows
 }
 
 /// One row per period, one column per series.
