@@ -15,6 +15,7 @@ mod import_errors;
 mod kills;
 mod migrate;
 mod mirror;
+mod network_demo;
 mod one_fact;
 mod outputs;
 mod privacy;

@@ -209,6 +209,12 @@ pub(crate) enum Command {
         /// is replaced (nothing else there is deleted); default: pbr-demo in the system's
         /// temporary directory.
         dir: Option<PathBuf>,
+        /// Run the demo contract through the network instead, on loopback: the operator's
+        /// `pbr serve` and the four parties, each in a directory of its own under DIR with its
+        /// key, its token and its mirror; every party submits the records it signed, pulls,
+        /// and shows what it sees; every process started is stopped.
+        #[arg(long, value_name = "DIR", conflicts_with = "dir")]
+        network: Option<PathBuf>,
     },
     /// Rebuild a damaged ledger from an export: every record re-admitted as signed, checked
     /// against the export's checkpoint and against what the ledger committed; the damaged

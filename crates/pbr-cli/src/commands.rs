@@ -35,6 +35,9 @@ pub(crate) fn exit_code_of(error: &anyhow::Error) -> i32 {
     if error.downcast_ref::<crate::submit::ServerError>().is_some() {
         return exit_code::NETWORK;
     }
+    if let Some(step) = error.downcast_ref::<crate::netdemo::StepFailed>() {
+        return step.code;
+    }
     exit_code::INTERNAL
 }
 
@@ -233,7 +236,10 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
         ),
         Command::Bundle(args) => crate::bundle::run(cli.ledger, args, json),
         Command::Serve(args) => crate::serve::run(cli.ledger, args, json),
-        Command::Demo { dir } => demo(dir, json),
+        Command::Demo {
+            network: Some(dir), ..
+        } => crate::netdemo::run(&dir, json),
+        Command::Demo { dir, network: None } => demo(dir, json),
         Command::Secret(SecretCommand::New { file }) => crate::setup::secret_new(file, json),
         Command::Completions { shell } => crate::setup::completions(shell),
         Command::Man { out } => crate::setup::man(&out, json),
@@ -941,7 +947,7 @@ fn keygen(name: &str, kind: KeyKind, out: Option<PathBuf>, json: bool) -> Result
 
 /// Writes a private key file: mode 0600 from the start, whole or not at all, and never over
 /// an existing file (a key replaced by mistake is lost for good).
-fn write_private_key(path: &Path, key: &SignerKey) -> Result<()> {
+pub(crate) fn write_private_key(path: &Path, key: &SignerKey) -> Result<()> {
     let mut file = OutFile::create_private(path, Existing::Never)?;
     file.write_all(key.to_text().as_bytes())
         .map_err(|e| input(format!("{}: cannot write: {e}", path.display())))?;
@@ -951,8 +957,8 @@ fn write_private_key(path: &Path, key: &SignerKey) -> Result<()> {
 fn demo(dir: Option<PathBuf>, json: bool) -> Result<()> {
     use pbr_ledger::sample;
     let dir = dir.unwrap_or_else(|| std::env::temp_dir().join("pbr-demo"));
-    let kept = prepare_demo_dir(&dir)?;
-    write_demo_marker(&dir, DemoState::Building, &[])?;
+    let kept = prepare_demo_dir(&dir, DemoKind::Local)?;
+    write_demo_marker(&dir, DemoKind::Local, DemoState::Building, &[])?;
     let built = Ledger::create(&dir, sample::SAMPLE_ORIGIN)
         .and_then(|mut ledger| sample::build(&mut ledger).map(|note| (ledger, note)));
     // The demo parties' private keys, so that a newcomer can append to the demo; their seeds
@@ -966,7 +972,7 @@ fn demo(dir: Option<PathBuf>, json: bool) -> Result<()> {
         .into_iter()
         .filter(|name| name != DEMO_MARKER && !kept.contains(name))
         .collect();
-    write_demo_marker(&dir, DemoState::Built, &created)?;
+    write_demo_marker(&dir, DemoKind::Local, DemoState::Built, &created)?;
     let (mut ledger, note) = built?;
     wrote_keys?;
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -1098,22 +1104,41 @@ fn write_demo_keys(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// The file that marks a directory as made by `pbr demo`: its first line `pbr demo`, then
-/// `building` while the demo is being built and `built` once it is, then the names of the
-/// entries the demo created there, one a line. Only those are ever removed.
-const DEMO_MARKER: &str = ".pbr-demo";
+/// The file that marks a directory as made by `pbr demo`: its first line `pbr demo` (or
+/// `pbr demo --network`), then `building` while the demo is being built and `built` once it
+/// is, then the names of the entries the demo created there, one a line. Only those are
+/// ever removed.
+pub(crate) const DEMO_MARKER: &str = ".pbr-demo";
 
 /// What the entries of a ledger directory were before demos kept a marker.
 const LEGACY_DEMO_ENTRIES: [&str; 2] = ["LOCK", "sled"];
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum DemoState {
+pub(crate) enum DemoState {
     Building,
     Built,
 }
 
+/// Which demo made a directory: `pbr demo` (a ledger) or `pbr demo --network` (an operator
+/// and four parties). Each replaces only an earlier demo of its own kind.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DemoKind {
+    Local,
+    Network,
+}
+
+impl DemoKind {
+    /// The marker's first line, which is also the command that makes the directory.
+    fn command(self) -> &'static str {
+        match self {
+            DemoKind::Local => "pbr demo",
+            DemoKind::Network => "pbr demo --network",
+        }
+    }
+}
+
 /// The names of the entries of `dir`, sorted.
-fn dir_entries(dir: &Path) -> Result<Vec<String>> {
+pub(crate) fn dir_entries(dir: &Path) -> Result<Vec<String>> {
     let cannot =
         |e: std::io::Error| input(format!("{}: cannot read the directory: {e}", dir.display()));
     let mut names = Vec::new();
@@ -1125,8 +1150,13 @@ fn dir_entries(dir: &Path) -> Result<Vec<String>> {
     Ok(names)
 }
 
-fn write_demo_marker(dir: &Path, state: DemoState, created: &[String]) -> Result<()> {
-    let mut text = String::from("pbr demo\n");
+pub(crate) fn write_demo_marker(
+    dir: &Path,
+    kind: DemoKind,
+    state: DemoState,
+    created: &[String],
+) -> Result<()> {
+    let mut text = format!("{}\n", kind.command());
     text.push_str(match state {
         DemoState::Building => "building\n",
         DemoState::Built => "built\n",
@@ -1138,8 +1168,9 @@ fn write_demo_marker(dir: &Path, state: DemoState, created: &[String]) -> Result
     crate::atomic::write_file(&dir.join(DEMO_MARKER), text.as_bytes(), Existing::Replace)
 }
 
-/// The marker of `dir`, if it has one: its state and the entries it names.
-fn read_demo_marker(dir: &Path) -> Result<Option<(DemoState, Vec<String>)>> {
+/// The marker of `dir`, if it has one: the demo that made it, its state and the entries it
+/// names.
+fn read_demo_marker(dir: &Path) -> Result<Option<(DemoKind, DemoState, Vec<String>)>> {
     let path = dir.join(DEMO_MARKER);
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => text,
@@ -1147,9 +1178,14 @@ fn read_demo_marker(dir: &Path) -> Result<Option<(DemoState, Vec<String>)>> {
         Err(e) => return Err(input(format!("{}: {e}", path.display()))),
     };
     let mut lines = text.lines();
-    let state = match (lines.next(), lines.next()) {
-        (Some("pbr demo"), Some("building")) => DemoState::Building,
-        (Some("pbr demo"), Some("built")) => DemoState::Built,
+    let kind = match lines.next() {
+        Some("pbr demo") => Some(DemoKind::Local),
+        Some("pbr demo --network") => Some(DemoKind::Network),
+        _ => None,
+    };
+    let (kind, state) = match (kind, lines.next()) {
+        (Some(kind), Some("building")) => (kind, DemoState::Building),
+        (Some(kind), Some("built")) => (kind, DemoState::Built),
         _ => {
             return Err(input(format!(
                 "{}: not a marker that `pbr demo` wrote; give a new or empty directory",
@@ -1157,15 +1193,15 @@ fn read_demo_marker(dir: &Path) -> Result<Option<(DemoState, Vec<String>)>> {
             )));
         }
     };
-    Ok(Some((state, lines.map(str::to_owned).collect())))
+    Ok(Some((kind, state, lines.map(str::to_owned).collect())))
 }
 
-/// Makes `dir` ready for the demo ledger, deleting only what an earlier demo created there:
-/// creates it if it is missing, takes it as it is if it is empty, and removes an earlier
-/// demo's entries (keeping anything else, which it returns). Refuses, deleting nothing, a
-/// directory that is not empty and was not made by `pbr demo`, or whose demo was
-/// interrupted (what it created is then not known for sure).
-fn prepare_demo_dir(dir: &Path) -> Result<Vec<String>> {
+/// Makes `dir` ready for a demo of `kind`, deleting only what an earlier demo of that kind
+/// created there: creates it if it is missing, takes it as it is if it is empty, and
+/// removes an earlier demo's entries (keeping anything else, which it returns). Refuses,
+/// deleting nothing, a directory that is not empty and was not made by a demo of `kind`, or
+/// whose demo was interrupted (what it created is then not known for sure).
+pub(crate) fn prepare_demo_dir(dir: &Path, kind: DemoKind) -> Result<Vec<String>> {
     let entries = match std::fs::metadata(dir) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             std::fs::create_dir_all(dir)
@@ -1185,30 +1221,46 @@ fn prepare_demo_dir(dir: &Path) -> Result<Vec<String>> {
         return Ok(Vec::new());
     }
     let created = match read_demo_marker(dir)? {
-        Some((DemoState::Built, created)) => created,
+        Some((made_by, _, _)) if made_by != kind => bail!(input(format!(
+            "{} was made by `{}`, not `{}`; give a new or empty directory",
+            dir.display(),
+            made_by.command(),
+            kind.command()
+        ))),
+        Some((_, DemoState::Built, created)) => created,
         // Interrupted before it made anything.
-        Some((DemoState::Building, _)) if entries == [DEMO_MARKER] => Vec::new(),
-        Some((DemoState::Building, _)) => bail!(input(format!(
-            "{}: an earlier `pbr demo` there did not finish, so what it made is not known for \
+        Some((_, DemoState::Building, _)) if entries == [DEMO_MARKER] => Vec::new(),
+        Some((_, DemoState::Building, _)) => bail!(input(format!(
+            "{}: an earlier `{}` there did not finish, so what it made is not known for \
              sure; delete the directory or give another one",
-            dir.display()
+            dir.display(),
+            kind.command()
         ))),
         // A demo from before the marker: exactly a ledger directory, of the demo's origin.
-        None if entries == LEGACY_DEMO_ENTRIES
+        None if kind == DemoKind::Local
+            && entries == LEGACY_DEMO_ENTRIES
             && Ledger::open(dir)
                 .is_ok_and(|old| old.log().origin() == pbr_ledger::sample::SAMPLE_ORIGIN) =>
         {
             LEGACY_DEMO_ENTRIES.map(str::to_owned).to_vec()
         }
         None => bail!(input(format!(
-            "{} is not empty and was not made by `pbr demo` (it holds {}); give a new or empty \
+            "{} is not empty and was not made by `{}` (it holds {}); give a new or empty \
              directory",
             dir.display(),
+            kind.command(),
             entries[0]
         ))),
     };
-    // Another process using the earlier demo keeps it (exit 4); a damaged one is replaced.
-    if let Err(LedgerError::Log(error @ LogError::InUse { .. })) = Ledger::open(dir) {
+    // Another process using the earlier demo's ledger (a server still running, for the
+    // network demo) keeps it (exit 4); a damaged one is replaced.
+    let ledger = match kind {
+        DemoKind::Local => dir.to_owned(),
+        DemoKind::Network => crate::netdemo::operator_ledger(dir),
+    };
+    if (kind == DemoKind::Local || ledger.join("sled").is_dir())
+        && let Err(LedgerError::Log(error @ LogError::InUse { .. })) = Ledger::open(&ledger)
+    {
         return Err(error.into());
     }
     for name in &created {

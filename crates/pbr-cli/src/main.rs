@@ -12,6 +12,7 @@ mod cli;
 mod commands;
 pub mod exit_code;
 mod mirror;
+mod netdemo;
 mod output;
 mod record;
 mod report;
