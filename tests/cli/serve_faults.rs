@@ -18,9 +18,7 @@ use pbr_log::hash::leaf_hash;
 use pbr_log::{Record, SignedCheckpoint, TlogProof};
 use serde_json::Value;
 
-use crate::serve::{
-    Server, demo_records, frame, fresh_ledger, indices, token, verified_size,
-};
+use crate::serve::{Server, demo_records, frame, fresh_ledger, indices, token, verified_size};
 use crate::support::{Seeded, log_key, pbr, pbr_ok};
 
 /// A client of its own for a submitter thread: statuses are answers, not errors, and no
@@ -232,7 +230,10 @@ fn serve_killed_while_submitting_keeps_every_acknowledged_record_and_no_partial_
         let server = Server::start(&ledger, &key, &["--checkpoint-every", "3600"]);
         let note = published(&server, &reader);
         assert_eq!(
-            (note.checkpoint.size, pbr_log::hex::encode(&note.checkpoint.root)),
+            (
+                note.checkpoint.size,
+                pbr_log::hex::encode(&note.checkpoint.root)
+            ),
             (size, root),
             "run {run}: the restart's checkpoint"
         );
@@ -242,7 +243,10 @@ fn serve_killed_while_submitting_keeps_every_acknowledged_record_and_no_partial_
             let expected: Vec<(u64, bool)> = (ends[batch]..ends[batch + 1])
                 .map(|index| (index, !there))
                 .collect();
-            assert_eq!(answer, expected, "run {run}: batch {batch} after the restart");
+            assert_eq!(
+                answer, expected,
+                "run {run}: batch {batch} after the restart"
+            );
         }
         assert_eq!(server.stop(), 0);
         assert_eq!(verified_size(&ledger), records.len() as u64);
@@ -372,7 +376,10 @@ fn serve_under_load_loses_no_acknowledged_record() {
     let log = logged(&ledger);
     acknowledged.sort_by_key(|(index, _)| *index);
     for (expected, (index, record)) in (1..).zip(&acknowledged) {
-        assert_eq!(*index, expected, "two acknowledgements share an index, or one is missing");
+        assert_eq!(
+            *index, expected,
+            "two acknowledgements share an index, or one is missing"
+        );
         assert!(
             &log[*index as usize] == record,
             "seq {index} is not the record acknowledged there"
