@@ -25,6 +25,7 @@ mod report_esf;
 mod report_indigo;
 mod scenarios;
 mod serve;
+mod serve_faults;
 mod settlement;
 mod setup;
 mod support;

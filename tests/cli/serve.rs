@@ -19,7 +19,7 @@ use pbr_log::{Record, SignedCheckpoint, TileError, TlogProof};
 use crate::support::{key_file, log_key, pbr, pbr_ok};
 
 /// The demo's records, in log order (built once for every test of this module).
-fn demo_records() -> &'static [Vec<u8>] {
+pub(crate) fn demo_records() -> &'static [Vec<u8>] {
     static RECORDS: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
     RECORDS.get_or_init(|| {
         let (_dir, ledger) = crate::support::demo();
@@ -36,7 +36,7 @@ fn demo_records() -> &'static [Vec<u8>] {
 }
 
 /// Records framed as a `POST /add` body: u16 BE length, then the bytes, for each.
-fn frame(records: &[Vec<u8>]) -> Vec<u8> {
+pub(crate) fn frame(records: &[Vec<u8>]) -> Vec<u8> {
     let mut body = Vec::new();
     for record in records {
         body.extend_from_slice(&u16::try_from(record.len()).unwrap().to_be_bytes());
@@ -46,7 +46,7 @@ fn frame(records: &[Vec<u8>]) -> Vec<u8> {
 }
 
 /// A fresh ledger of the demo's origin in `dir`, and the demo log key's file beside it.
-fn fresh_ledger(dir: &Path) -> (String, String) {
+pub(crate) fn fresh_ledger(dir: &Path) -> (String, String) {
     let ledger = dir.join("ledger").to_str().unwrap().to_owned();
     pbr_ok(&["init", &ledger, "--origin", sample::SAMPLE_ORIGIN]);
     let keys = dir.join("keys");
@@ -56,7 +56,7 @@ fn fresh_ledger(dir: &Path) -> (String, String) {
 }
 
 /// Issues a token for `party` with `pbr serve token`.
-fn token(ledger: &str, party: &str, operator: bool) -> String {
+pub(crate) fn token(ledger: &str, party: &str, operator: bool) -> String {
     let mut args = vec!["--ledger", ledger, "serve", "token", party, "--json"];
     if operator {
         args.push("--operator");
@@ -76,14 +76,14 @@ pub(crate) struct Server {
 }
 
 /// An HTTP answer: status, headers, body.
-struct Answer {
-    status: u16,
+pub(crate) struct Answer {
+    pub(crate) status: u16,
     headers: ureq::http::HeaderMap,
-    body: Vec<u8>,
+    pub(crate) body: Vec<u8>,
 }
 
 impl Answer {
-    fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
 
@@ -174,7 +174,7 @@ impl Server {
         }
     }
 
-    fn get(&self, path: &str, token: Option<&str>) -> Answer {
+    pub(crate) fn get(&self, path: &str, token: Option<&str>) -> Answer {
         let mut request = self.agent.get(self.url(path));
         if let Some(token) = token {
             request = request.header("Authorization", format!("Bearer {token}"));
@@ -182,7 +182,7 @@ impl Server {
         Server::answer(request.call())
     }
 
-    fn post(&self, path: &str, token: Option<&str>, body: &[u8]) -> Answer {
+    pub(crate) fn post(&self, path: &str, token: Option<&str>, body: &[u8]) -> Answer {
         let mut request = self
             .agent
             .post(self.url(path))
@@ -193,7 +193,7 @@ impl Server {
         Server::answer(request.send(body))
     }
 
-    fn add(&self, records: &[Vec<u8>]) -> Answer {
+    pub(crate) fn add(&self, records: &[Vec<u8>]) -> Answer {
         self.post("/add", None, &frame(records))
     }
 
@@ -209,7 +209,7 @@ impl Server {
     }
 
     /// Sends SIGTERM and waits (at most 60 s) for the exit code.
-    fn stop(mut self) -> i32 {
+    pub(crate) fn stop(mut self) -> i32 {
         let pid = self.child.id().to_string();
         assert!(
             Command::new("kill")
@@ -233,6 +233,21 @@ impl Server {
     }
 }
 
+impl Server {
+    /// Kills the server with SIGKILL, as a crash would, and waits for it: no request in
+    /// flight is finished, the ledger is not closed.
+    pub(crate) fn kill(mut self) {
+        self.child.kill().expect("SIGKILL is sent");
+        let status = self.child.wait().expect("the server is reaped");
+        assert_eq!(
+            std::os::unix::process::ExitStatusExt::signal(&status),
+            Some(9),
+            "pbr serve ended before it was killed: {status}; stderr: {}",
+            std::fs::read_to_string(&self.stderr).unwrap_or_default()
+        );
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -241,7 +256,7 @@ impl Drop for Server {
 }
 
 /// `(index, new)` of each record of a `200` answer, and the size.
-fn indices(answer: &Answer) -> (u64, Vec<(u64, bool)>) {
+pub(crate) fn indices(answer: &Answer) -> (u64, Vec<(u64, bool)>) {
     assert_eq!(answer.status, 200, "{}", answer.text());
     let value: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
     let records = value["records"]
@@ -254,7 +269,7 @@ fn indices(answer: &Answer) -> (u64, Vec<(u64, bool)>) {
 }
 
 /// The size of a ledger's log, from `pbr verify --json` (the server must be stopped).
-fn verified_size(ledger: &str) -> u64 {
+pub(crate) fn verified_size(ledger: &str) -> u64 {
     let out: serde_json::Value =
         serde_json::from_str(&pbr_ok(&["--ledger", ledger, "verify", "--json"])).unwrap();
     out["records"].as_u64().unwrap()
