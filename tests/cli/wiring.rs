@@ -435,29 +435,8 @@ fn export_writes_the_latest_checkpoint_that_meets_the_quorum() {
     assert_eq!(exported_size(&first), cosigned);
 
     // One more record, and a checkpoint of it that only the log key signed.
-    let key = dir.path().join("jobcenter.key");
-    std::fs::write(
-        &key,
-        pbr_ledger::sample::demo_key("aalborg-jobcenter").to_text(),
-    )
-    .unwrap();
-    pbr_ok(&[
-        "--ledger",
-        &ledger,
-        "pay",
-        "--contract",
-        "impact60-demo",
-        "--date",
-        "2025-06-03",
-        "--key",
-        key.to_str().unwrap(),
-        "--from",
-        "aalborg-jobcenter",
-        "--to",
-        "fokus-provider",
-        "--amount",
-        "100",
-    ]);
+    let run = demo_pay(dir.path(), &ledger, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
     crate::support::checkpoint(&ledger, pbr_ledger::sample::SAMPLE_ORIGIN, &[]);
     let second = dir.path().join("second.jsonl");
     pbr_ok(&[

@@ -1,5 +1,4 @@
-//! `pbr bundle show`: a dispute bundle as a person reads it (`docs/disputes.md`, "Reading a
-//! bundle"): what was recorded when and by whom, the statement lines with their arithmetic,
+//! `pbr bundle show`: a dispute bundle as a person reads it (`docs/disputes.md`, "As a page"): what was recorded when and by whom, the statement lines with their arithmetic,
 //! and what the proofs establish and what they cannot, after the bundle was verified.
 //!
 //! A bundle that does not verify is shown as a failure and nothing else: its records and
@@ -12,49 +11,11 @@ use std::fmt::Write as _;
 use pbr_ledger::bundle::{Bundle, BundleReport, KeysUsed};
 use serde_json::Value;
 
+use pbr_report::audit::html::STYLE;
+use pbr_report::xlsx::escape;
+
 /// How the bundle verified: its report, or why it failed.
 pub(crate) type Checked<'a> = Result<&'a BundleReport, &'a str>;
-
-const STYLE: &str = "\
-:root { color-scheme: light; }
-body { font-family: system-ui, \"Segoe UI\", Roboto, \"Helvetica Neue\", Arial, sans-serif; \
-max-width: 64rem; margin: 1.5rem auto; padding: 0 1rem; color: #111; background: #fff; \
-line-height: 1.45; }
-h1 { font-size: 1.5rem; margin-bottom: .2rem; }
-h2 { font-size: 1.15rem; border-bottom: 1px solid #bbb; padding-bottom: .15rem; \
-margin-top: 1.8rem; }
-h3 { font-size: 1rem; margin: 1.2rem 0 .3rem; }
-table { border-collapse: collapse; margin: .4rem 0; font-size: .85rem; }
-th, td { border: 1px solid #c8c8c8; padding: .2rem .4rem; text-align: left; \
-vertical-align: top; }
-thead th { background: #eee; }
-.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-code, .hash { font-family: ui-monospace, \"DejaVu Sans Mono\", Menlo, Consolas, monospace; \
-font-size: .8rem; word-break: break-all; }
-.verdict { border: 2px solid; border-radius: 4px; padding: .4rem 1rem; margin-top: 1rem; }
-.verdict.ok { border-color: #1a7f37; background: #eaf6ec; }
-.verdict.fail { border-color: #b42318; background: #fdecea; }
-.verdict.warn { border-color: #8a5a00; background: #fdf5e6; }
-footer { margin-top: 2rem; border-top: 1px solid #bbb; font-size: .85rem; color: #333; }
-@page { size: A4; margin: 14mm; }
-@media print { body { max-width: none; margin: 0; padding: 0; font-size: 9.5pt; } \
-tr { break-inside: avoid; } thead { display: table-header-group; } }
-";
-
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
 
 /// What the bundle is about, in words.
 fn subject(bundle: Option<&Bundle>) -> String {

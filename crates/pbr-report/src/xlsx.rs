@@ -588,8 +588,8 @@ fn cell_ref(r: usize, c: usize) -> String {
     letters.iter().rev().collect::<String>() + &(r + 1).to_string()
 }
 
-/// XML-escapes `&`, `<`, `>` and `"` (attribute values and element text).
-pub(crate) fn escape(text: &str) -> String {
+/// XML-escapes `&`, `<`, `>` and `"` (attribute values and element text; HTML too).
+pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

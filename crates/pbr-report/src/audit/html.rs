@@ -21,8 +21,9 @@ use super::{
 };
 use crate::xlsx::escape;
 
-/// The page's style: system fonts only, A4 print layout.
-const STYLE: &str = "\
+/// The page's style: system fonts only, A4 print layout. The dispute bundle's page
+/// (`pbr bundle show`) uses it too.
+pub const STYLE: &str = "\
 :root { color-scheme: light; }
 body { font-family: system-ui, \"Segoe UI\", Roboto, \"Helvetica Neue\", Arial, sans-serif; \
 max-width: 62rem; margin: 1.5rem auto; padding: 0 1rem; color: #111; background: #fff; \

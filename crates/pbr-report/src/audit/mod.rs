@@ -33,7 +33,7 @@
 //! no hash-map order, no floating point (chart coordinates are integer arithmetic).
 
 mod history;
-mod html;
+pub mod html;
 mod json;
 mod series;
 mod sheets;
