@@ -25,6 +25,7 @@ use chrono::NaiveDate;
 use pbr_core::event::{Event, OutcomeRejected, OutcomeVerified, Payload};
 use pbr_core::ids::EventId;
 use pbr_core::state::{ClaimSubject, Signer, State};
+use pbr_log::VerifierKey;
 use pbr_log::{Record, SignerKey};
 
 use crate::id_filter::IdFilter;
@@ -280,6 +281,13 @@ impl Ledger {
         // The log batch borrows the log; the checks below read committed events and the
         // batch's written records through it.
         let origin = self.log.origin().to_owned();
+        // The log key this ledger's terms must name: the one the caller bound it to (the
+        // server's own), else the one the terms in force name; the first terms of a batch
+        // naming one bind the rest of it.
+        let mut bound_key: Option<VerifierKey> = match &self.log_key {
+            Some(key) => Some(key.clone()),
+            None => bound_log_key(&state),
+        };
         let mut batch = self.log.begin()?;
         let mut done = 0u64;
         let scoped = std::thread::scope(|scope| -> Result<(), LedgerError> {
@@ -437,7 +445,7 @@ impl Ledger {
                     }
                 };
                 let presigned = matches!(work, Pending::Signed(_));
-                if let Some(reason) = wrong_log(&event, &origin, presigned) {
+                if let Some(reason) = wrong_log(&event, &origin, presigned, &mut bound_key) {
                     return Err(rejected(&where_, reason));
                 }
                 crate::projection::before_apply(&flows, &mut state, &event)?;
@@ -827,7 +835,18 @@ fn sign_all(pending: Vec<Pending>, keys: &[SignerKey]) -> Result<Vec<Record>, Le
 /// Terms registered before format 2 name no `[log]`: they arrive only already signed (a
 /// migrated ledger's export, restored or imported), and are admitted as they are; terms this
 /// ledger signs must name it.
-fn wrong_log(event: &pbr_core::event::Event, origin: &str, presigned: bool) -> Option<String> {
+///
+/// Every contract of a log names the same log key (`bound`): the key that signs its
+/// checkpoints. Terms naming another are refused, so that no one who can sign terms (any
+/// stranger, with terms naming themselves as commissioner) can name a log key of their own
+/// and stop the operator's key from signing checkpoints; the first terms naming a key bind
+/// an unbound ledger to it. Rotating the log key is not supported yet.
+fn wrong_log(
+    event: &pbr_core::event::Event,
+    origin: &str,
+    presigned: bool,
+    bound: &mut Option<VerifierKey>,
+) -> Option<String> {
     let text = match &event.payload {
         Payload::ContractRegistered(p) => &p.terms,
         Payload::ContractAmended(p) => &p.terms,
@@ -845,8 +864,30 @@ fn wrong_log(event: &pbr_core::event::Event, origin: &str, presigned: bool) -> O
             "the terms are for the log {}, but this ledger is {origin}",
             log.origin
         )),
-        _ => None,
+        Some(log) => {
+            // A key that does not parse is refused by the terms' own check.
+            let key = VerifierKey::parse(&log.key).ok()?;
+            match bound {
+                Some(bound) if *bound != key => Some(format!(
+                    "the terms name the log key {key}, but this log's checkpoints are signed \
+                     by {bound}: every contract of a log names its one log key"
+                )),
+                Some(_) => None,
+                None => {
+                    *bound = Some(key);
+                    None
+                }
+            }
+        }
     }
+}
+
+/// The log key the terms in force name (the first contract's that names one).
+fn bound_log_key(state: &pbr_core::state::State) -> Option<VerifierKey> {
+    state.contracts.iter().find_map(|(id, contract)| {
+        let terms = contract.versions.last()?.terms(id).ok()?;
+        VerifierKey::parse(&terms.log.as_ref()?.key).ok()
+    })
 }
 
 #[cfg(test)]

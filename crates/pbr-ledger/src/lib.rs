@@ -47,6 +47,9 @@ pub struct Ledger {
     /// In preparing mode ([`Ledger::prepare_only`]), the records that appends validated and
     /// signed but did not commit; `None` when appends commit.
     prepared: Option<Vec<pbr_log::Record>>,
+    /// The log key every contract's terms must name, when the caller knows it
+    /// ([`Ledger::bind_log_key`]); otherwise the one the terms in force name.
+    log_key: Option<VerifierKey>,
     /// Whether a duplicate input is refused instead of skipped ([`Ledger::set_refuse_duplicates`]).
     refuse_duplicates: bool,
 }
@@ -118,6 +121,7 @@ impl Ledger {
             loaded: false,
             threads: 1,
             prepared: None,
+            log_key: None,
             refuse_duplicates: false,
         }
     }
@@ -130,6 +134,13 @@ impl Ledger {
     /// itself stays a copy of the operator's log.
     pub fn prepare_only(&mut self) {
         self.prepared.get_or_insert_with(Vec::new);
+    }
+
+    /// Binds the ledger to the log key that signs its checkpoints (the operator's server
+    /// does, with its own): terms naming another log key are refused, even in a ledger that
+    /// holds no terms yet.
+    pub fn bind_log_key(&mut self, key: VerifierKey) {
+        self.log_key = Some(key);
     }
 
     /// The records prepared since the last call, in order (empty when not preparing).

@@ -194,6 +194,8 @@ impl Sequencing {
             )));
         }
         let vkey = key.verifier_key();
+        // Terms naming another log key are refused from now on, even the first ones.
+        ledger.bind_log_key(vkey.clone());
         for (contract, named) in ledger.log_keys()? {
             if named != vkey {
                 return Err(crate::ServerError::Config(format!(

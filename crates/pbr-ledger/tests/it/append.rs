@@ -709,3 +709,68 @@ fn prepared_records_are_what_an_append_would_write_and_leave_the_mirror_unchange
     assert!(!reason.is_empty());
     assert!(mirror.take_prepared().is_empty());
 }
+
+/// Every contract of a log names its one log key: terms naming another key, registered by
+/// anyone who can sign terms (a stranger naming themselves commissioner), are refused, so
+/// that no one can stop the operator's key from signing checkpoints. A ledger bound to its
+/// key (as the operator's server binds it) refuses them before any terms are registered.
+#[test]
+fn terms_naming_another_log_key_are_refused() {
+    let terms = crate::support::scenario_a_terms();
+    let real = terms
+        .lines()
+        .find_map(|line| line.strip_prefix("key = \"test/a+"))
+        .map(|rest| format!("test/a+{}", rest.trim_end_matches('"')))
+        .expect("scenario A's terms name their log key");
+    let stranger = pbr_ledger::SignerKey::from_seed("test/a", [42; 32])
+        .unwrap()
+        .verifier_key()
+        .to_string();
+    assert_ne!(real, stranger);
+    let other = |id: &str| {
+        let text = terms
+            .replace("id = \"scenario-a\"", &format!("id = \"{id}\""))
+            .replace(&real, &stranger);
+        assert!(text.contains(&stranger));
+        let mut event = crate::support::registration(text);
+        event.contract = id.into();
+        event.id = EventId([7; 16]);
+        Input::Event(event)
+    };
+
+    // A ledger whose terms in force name the real key.
+    let (_dir, mut ledger) = scenario_a(false);
+    let len = ledger.log().len();
+    let reason = refusal(ledger.append(vec![("x".into(), other("hijack"))], &keys(), 5, |_, _| {}));
+    assert!(
+        reason.contains(&format!(
+            "the terms name the log key {stranger}, but this log's checkpoints are signed by {real}"
+        )),
+        "{reason}"
+    );
+    assert_eq!(ledger.log().len(), len);
+
+    // An empty ledger bound to the real key refuses them as its first terms.
+    let dir = tempfile::tempdir().unwrap();
+    let mut empty = pbr_ledger::Ledger::create(&dir.path().join("l"), "test/a").unwrap();
+    empty.bind_log_key(pbr_ledger::VerifierKey::parse(&real).unwrap());
+    let reason = refusal(empty.append(vec![("x".into(), other("hijack"))], &keys(), 5, |_, _| {}));
+    assert!(
+        reason.contains("every contract of a log names its one log key"),
+        "{reason}"
+    );
+    assert_eq!(empty.log().len(), 0);
+    // The real terms are taken.
+    empty
+        .append(
+            vec![(
+                "terms".into(),
+                Input::Event(crate::support::registration(terms.clone())),
+            )],
+            &keys(),
+            5,
+            |_, _| {},
+        )
+        .unwrap();
+    assert_eq!(empty.log().len(), 1);
+}
