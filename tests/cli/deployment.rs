@@ -157,6 +157,19 @@ fn four_machines_run_scenario_a_through_the_server_and_every_mirror_is_the_opera
             .join("receipts/0.tlog-proof")
             .is_file()
     );
+    // Submitted again before the mirror pulled it: the same fact, signed anew (another
+    // recorded_at), is already in the log at seq 0, and that is not an error.
+    let out = dwp.submit(
+        &url,
+        &[
+            "contract",
+            "register",
+            terms.to_str().unwrap(),
+            "--key",
+            &dwp.key,
+        ],
+    );
+    assert!(out.starts_with("seq 0: already recorded by "), "{out}");
 
     // Every row signed by its author on its own machine, in the file's order: each run of
     // rows by one author is one import, prepared on that party's freshly pulled mirror.

@@ -243,6 +243,12 @@ pub(crate) fn submit(
         let dir = ledger.log().dir().join("receipts");
         let deadline = Instant::now() + server.receipt_wait;
         for (place, record) in results.iter_mut().zip(&records) {
+            if !place.new {
+                // The log holds this fact already, as the record first submitted for it
+                // (another recorded_at, another signature): a receipt proves that record,
+                // not the one signed here. The mirror makes it after a pull.
+                continue;
+            }
             match fetch_receipt(server, &agent, place.index, record, &log_keys, deadline)? {
                 Some(text) => {
                     std::fs::create_dir_all(&dir).map_err(|e| anyhow!("{}: {e}", dir.display()))?;
