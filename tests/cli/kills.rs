@@ -29,7 +29,7 @@ fn spawn(ledger: &str, args: &[&str]) -> Child {
 
 /// Kills `child` after `delay` unless it ended first; returns whether it exited 0 (its
 /// acknowledgement).
-fn kill_after(mut child: Child, delay: Duration) -> bool {
+pub(crate) fn kill_after(mut child: Child, delay: Duration) -> bool {
     let started = Instant::now();
     while started.elapsed() < delay {
         if child.try_wait().expect("wait").is_some() {

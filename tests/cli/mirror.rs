@@ -419,7 +419,7 @@ fn a_mirror_holds_no_cpr_number() {
 
 /// Kills `pbr pull` after `delay` unless it ended first; returns whether it succeeded.
 fn pull_killed_after(mirror: &str, delay: Duration) -> bool {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pbr"))
+    let child = Command::new(env!("CARGO_BIN_EXE_pbr"))
         .args(["--ledger", mirror, "pull"])
         .env_remove("PBR_LEDGER")
         .stdin(Stdio::null())
@@ -427,22 +427,7 @@ fn pull_killed_after(mirror: &str, delay: Duration) -> bool {
         .stderr(Stdio::piped())
         .spawn()
         .expect("pbr starts");
-    let started = Instant::now();
-    while started.elapsed() < delay {
-        if child.try_wait().expect("wait").is_some() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    let _ = child.kill();
-    let output = child.wait_with_output().expect("the child is reaped");
-    assert_ne!(
-        output.status.code(),
-        Some(101),
-        "pbr panicked: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output.status.success()
+    crate::kills::kill_after(child, delay)
 }
 
 #[test]
